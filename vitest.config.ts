@@ -2,16 +2,18 @@ import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
 const src = fileURLToPath(new URL("./src", import.meta.url));
+// `server-only` throws outside a React Server Components bundle; tests import adapters directly.
+const serverOnly = fileURLToPath(new URL("./test/support/empty-module.ts", import.meta.url));
 
 export default defineConfig({
-  resolve: { alias: { "@": src } },
+  resolve: { alias: { "@": src, "server-only": serverOnly } },
   test: {
     projects: [
       {
         extends: true,
         test: {
           name: "unit",
-          include: ["test/core/**/*.test.ts", "test/unit/**/*.test.ts"],
+          include: ["test/core/**/*.test.ts", "test/unit/**/*.test.ts", "test/adapters/**/*.test.ts"],
         },
       },
     ],

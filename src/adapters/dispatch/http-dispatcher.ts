@@ -1,0 +1,51 @@
+import "server-only";
+import { describeError } from "@/core/errors";
+import type { Dispatcher } from "@/pipeline/ports";
+
+export const PROCESSOR_PATH = "/api/coaching/generateCoachingMessage/processor";
+
+/**
+ * Calls the processor route over HTTP, one call per user. The base URL is configuration
+ * (`APP_URL` or Vercel's production URL), never the incoming request's Host or forwarded
+ * headers, so a forged header cannot redirect the fan-out and its bearer secret elsewhere.
+ */
+export function createHttpDispatcher({
+  appUrl,
+  cronSecret,
+  timeoutMs,
+  fetchImpl = fetch,
+}: {
+  appUrl: string;
+  cronSecret: string;
+  timeoutMs: number;
+  fetchImpl?: typeof fetch;
+}): Dispatcher {
+  const url = new URL(PROCESSOR_PATH, appUrl).toString();
+  return {
+    async dispatch({ userId, runId }) {
+      try {
+        const response = await fetchImpl(url, {
+          method: "POST",
+          headers: {
+            authorization: `Bearer ${cronSecret}`,
+            "content-type": "application/json",
+            "x-coaching-run-id": runId,
+          },
+          body: JSON.stringify({ userId }),
+          signal: AbortSignal.timeout(timeoutMs),
+          redirect: "error",
+        });
+        // The body is not needed; release the connection.
+        await response.body?.cancel();
+        if (response.ok) return { ok: true, status: response.status };
+        return {
+          ok: false,
+          retriable: response.status >= 500 || response.status === 429,
+          reason: `processor answered HTTP ${response.status}`,
+        };
+      } catch (error) {
+        return { ok: false, retriable: true, reason: describeError(error) };
+      }
+    },
+  };
+}

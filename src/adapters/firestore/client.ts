@@ -1,0 +1,37 @@
+import "server-only";
+import { type App, applicationDefault, cert, getApps, initializeApp } from "firebase-admin/app";
+import { type Firestore, getFirestore } from "firebase-admin/firestore";
+import type { AppConfig } from "@/config";
+
+const configured = new WeakSet<Firestore>();
+
+function appFor(config: AppConfig): App {
+  const { projectId, emulatorHost, serviceAccount } = config.firestore;
+  // One app per project, so tests and tools that talk to several projects in one process stay apart.
+  const name = `coaching-engine:${projectId || "default"}`;
+  const existing = getApps().find((app) => app.name === name);
+  if (existing) return existing;
+  const credential = emulatorHost
+    ? undefined
+    : serviceAccount
+      ? cert({
+          projectId: serviceAccount.project_id,
+          clientEmail: serviceAccount.client_email,
+          privateKey: serviceAccount.private_key,
+        })
+      : applicationDefault();
+  return initializeApp({ ...(projectId ? { projectId } : {}), ...(credential ? { credential } : {}) }, name);
+}
+
+/**
+ * The Firestore handle for this configuration. firebase-admin talks to the emulator by itself
+ * when `FIRESTORE_EMULATOR_HOST` is set; nothing here branches on it beyond skipping credentials.
+ */
+export function getDb(config: AppConfig): Firestore {
+  const db = getFirestore(appFor(config));
+  if (!configured.has(db)) {
+    db.settings({ ignoreUndefinedProperties: true });
+    configured.add(db);
+  }
+  return db;
+}

@@ -1,0 +1,178 @@
+/**
+ * The environment, parsed once with zod. Everything that varies between local, test and
+ * production runs comes through here, so product code never branches on "is this a test".
+ *
+ * Malformed values fail on first use with a message naming the variable. Values that only
+ * some routes need (the cron secret, the admin password, the LLM key) are optional here and
+ * demanded by `requireSetting` where they are used, so one missing key does not take down
+ * unrelated routes.
+ */
+import { z } from "zod";
+import { AppError } from "@/core/errors";
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const nonNegativeInt = (fallback: number) => z.coerce.number().int().nonnegative().default(fallback);
+const optionalText = z
+  .string()
+  .trim()
+  .transform((value) => (value === "" ? undefined : value))
+  .optional();
+
+const base64Key = z
+  .string()
+  .trim()
+  .refine((value) => Buffer.from(value, "base64").length === 32, "must be 32 bytes, base64-encoded");
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+
+  CRON_SECRET: optionalText.pipe(z.string().min(16, "must be at least 16 characters").optional()),
+  ADMIN_PASSWORD: optionalText.pipe(z.string().min(8, "must be at least 8 characters").optional()),
+  ENCRYPTION_KEY: optionalText.pipe(base64Key.optional()),
+  ENABLE_TEST_ROUTES: z.stringbool().optional(),
+
+  APP_URL: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
+  VERCEL_ENV: optionalText,
+  VERCEL_PROJECT_PRODUCTION_URL: optionalText,
+  VERCEL_URL: optionalText,
+
+  FIRESTORE_EMULATOR_HOST: optionalText,
+  FIREBASE_PROJECT_ID: optionalText,
+  FIREBASE_SERVICE_ACCOUNT: optionalText.pipe(
+    z
+      .string()
+      .transform((value, context) => {
+        try {
+          return JSON.parse(value) as unknown;
+        } catch {
+          context.addIssue({ code: "custom", message: "must be the service account's JSON" });
+          return z.NEVER;
+        }
+      })
+      .pipe(
+        z.looseObject({
+          project_id: z.string(),
+          client_email: z.string(),
+          private_key: z.string(),
+        }),
+      )
+      .optional(),
+  ),
+  GOOGLE_APPLICATION_CREDENTIALS: optionalText,
+
+  OPENROUTER_API_KEY: optionalText,
+  OPENROUTER_BASE_URL: z.url().default("https://openrouter.ai/api/v1"),
+  COACHING_MODEL: z.string().min(1).default("anthropic/claude-sonnet-4.6"),
+  SCORING_MODEL: z.string().min(1).default("anthropic/claude-sonnet-4.6"),
+  LLM_TIMEOUT_MS: positiveInt(60_000),
+  LLM_MAX_RETRIES: nonNegativeInt(1),
+
+  RESEND_API_KEY: optionalText,
+  RESEND_BASE_URL: optionalText.pipe(z.url().optional()),
+  EMAIL_FROM: z.string().min(3).default("Coaching <coach@example.com>"),
+
+  SCHEDULER_PAGE_SIZE: positiveInt(100),
+  SCHEDULER_MAX_USERS_PER_TICK: positiveInt(1_000),
+  SCHEDULER_BOOTSTRAP_LIMIT: nonNegativeInt(200),
+  SCHEDULER_TIME_BUDGET_MS: positiveInt(45_000),
+  SCHEDULER_DISABLED_RECHECK_HOURS: positiveInt(24),
+  DISPATCH_CONCURRENCY: positiveInt(20),
+  DISPATCH_TIMEOUT_MS: positiveInt(10_000),
+});
+
+type Env = z.infer<typeof envSchema>;
+
+export interface AppConfig {
+  env: Env;
+  nodeEnv: Env["NODE_ENV"];
+  /** Base URL the scheduler fans out to. */
+  appUrl: string;
+  testRoutesEnabled: boolean;
+  firestore: {
+    projectId: string;
+    emulatorHost: string | undefined;
+    serviceAccount: Env["FIREBASE_SERVICE_ACCOUNT"];
+  };
+  scheduler: {
+    pageSize: number;
+    maxUsersPerTick: number;
+    bootstrapLimit: number;
+    timeBudgetMs: number;
+    disabledRecheckMs: number;
+    dispatchConcurrency: number;
+    dispatchTimeoutMs: number;
+  };
+}
+
+/** Settings that some routes cannot run without, demanded where they are used. */
+export type RequiredSetting = "CRON_SECRET" | "ADMIN_PASSWORD" | "ENCRYPTION_KEY" | "OPENROUTER_API_KEY";
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues.map((issue) => `${issue.path.join(".") || "environment"}: ${issue.message}`).join("; ");
+}
+
+function resolveAppUrl(env: Env): string {
+  if (env.APP_URL) return env.APP_URL.replace(/\/+$/, "");
+  // Vercel's production URL is the right target for cron-driven production runs; a preview
+  // deployment fans out to itself.
+  if (env.VERCEL_PROJECT_PRODUCTION_URL && env.VERCEL_ENV !== "preview") {
+    return `https://${env.VERCEL_PROJECT_PRODUCTION_URL}`;
+  }
+  if (env.VERCEL_URL) return `https://${env.VERCEL_URL}`;
+  return "http://localhost:3000";
+}
+
+function resolveProjectId(env: Env): string {
+  const projectId = env.FIREBASE_PROJECT_ID ?? env.FIREBASE_SERVICE_ACCOUNT?.project_id;
+  if (projectId) return projectId;
+  if (env.FIRESTORE_EMULATOR_HOST) return "demo-coaching-engine";
+  if (env.GOOGLE_APPLICATION_CREDENTIALS) return "";
+  throw new AppError(
+    "config:env",
+    "FIREBASE_PROJECT_ID is not set (nor FIREBASE_SERVICE_ACCOUNT, GOOGLE_APPLICATION_CREDENTIALS or FIRESTORE_EMULATOR_HOST)",
+  );
+}
+
+/** Parses an environment into the app's configuration; throws `config:env` naming each bad variable. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
+  const parsed = envSchema.safeParse(source);
+  if (!parsed.success) {
+    throw new AppError("config:env", `Invalid configuration: ${describeIssues(parsed.error)}`);
+  }
+  const env = parsed.data;
+  return {
+    env,
+    nodeEnv: env.NODE_ENV,
+    appUrl: resolveAppUrl(env),
+    testRoutesEnabled: env.ENABLE_TEST_ROUTES ?? env.NODE_ENV !== "production",
+    firestore: {
+      projectId: resolveProjectId(env),
+      emulatorHost: env.FIRESTORE_EMULATOR_HOST,
+      serviceAccount: env.FIREBASE_SERVICE_ACCOUNT,
+    },
+    scheduler: {
+      pageSize: env.SCHEDULER_PAGE_SIZE,
+      maxUsersPerTick: env.SCHEDULER_MAX_USERS_PER_TICK,
+      bootstrapLimit: env.SCHEDULER_BOOTSTRAP_LIMIT,
+      timeBudgetMs: env.SCHEDULER_TIME_BUDGET_MS,
+      disabledRecheckMs: env.SCHEDULER_DISABLED_RECHECK_HOURS * 3_600_000,
+      dispatchConcurrency: env.DISPATCH_CONCURRENCY,
+      dispatchTimeoutMs: env.DISPATCH_TIMEOUT_MS,
+    },
+  };
+}
+
+let cachedConfig: AppConfig | undefined;
+
+/** The process's configuration, parsed on first use. */
+export function getConfig(): AppConfig {
+  cachedConfig ??= loadConfig();
+  return cachedConfig;
+}
+
+/** A setting a route cannot run without; fails closed, naming the variable, when it is unset. */
+export function requireSetting(config: AppConfig, name: RequiredSetting): string {
+  const value = config.env[name];
+  if (!value) throw new AppError("config:env", `${name} is not set`);
+  return value;
+}

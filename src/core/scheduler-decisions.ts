@@ -1,0 +1,68 @@
+/**
+ * What the scheduler does with one user it has read, as pure decisions. The pipeline applies
+ * them; nothing here performs I/O.
+ */
+import { bootstrapDueAt, isInsideWindow, nextWindowTarget } from "./schedule";
+import { isCoachingEnabled, type UserSnapshot } from "./user";
+
+export type DueUserDecision =
+  | { action: "dispatch" }
+  | {
+      action: "reschedule";
+      nextCoachingMessageDue: number;
+      reason: "outside_window" | "disabled" | "invalid_document";
+    };
+
+export type UnscheduledUserDecision = {
+  nextCoachingMessageDue: number;
+  reason: "bootstrapped" | "disabled" | "invalid_document";
+};
+
+interface DecisionInput {
+  snapshot: UserSnapshot;
+  now: number;
+  /**
+   * How long a disabled or unreadable user is parked before it is looked at again. Parking
+   * keeps such users out of every tick's due query; a user who turns coaching back on is
+   * picked up at the next re-check at the latest.
+   */
+  recheckAfterMs: number;
+}
+
+/** A due user: dispatch when enabled and inside the preferred window, otherwise reschedule. */
+export function decideDueUser({ snapshot, now, recheckAfterMs }: DecisionInput): DueUserDecision {
+  if (!isCoachingEnabled(snapshot)) {
+    return { action: "reschedule", nextCoachingMessageDue: now + recheckAfterMs, reason: "disabled" };
+  }
+  if (!snapshot.valid) {
+    return { action: "reschedule", nextCoachingMessageDue: now + recheckAfterMs, reason: "invalid_document" };
+  }
+  const { timezone, coachingConfig } = snapshot.user;
+  if (!isInsideWindow({ at: now, timezone, timePreference: coachingConfig.timePreference })) {
+    return {
+      action: "reschedule",
+      nextCoachingMessageDue: nextWindowTarget({ now, timezone, timePreference: coachingConfig.timePreference }),
+      reason: "outside_window",
+    };
+  }
+  return { action: "dispatch" };
+}
+
+/** A user with no schedule yet: a random first due time when enabled, otherwise parked. */
+export function decideUnscheduledUser({
+  snapshot,
+  now,
+  recheckAfterMs,
+  random,
+}: DecisionInput & { random: () => number }): UnscheduledUserDecision {
+  if (!isCoachingEnabled(snapshot)) {
+    return { nextCoachingMessageDue: now + recheckAfterMs, reason: "disabled" };
+  }
+  if (!snapshot.valid) {
+    return { nextCoachingMessageDue: now + recheckAfterMs, reason: "invalid_document" };
+  }
+  return {
+    nextCoachingMessageDue: bootstrapDueAt({ now, frequency: snapshot.user.coachingConfig.frequency, random }),
+    reason: "bootstrapped",
+  };
+}

@@ -1,0 +1,71 @@
+/**
+ * The user document that the journaling app writes (contract §3), as the engine reads it.
+ * The app owns every field but `nextCoachingMessageDue`, which the engine owns once set.
+ */
+import { z } from "zod";
+import { FREQUENCIES, isValidTimezone, type ScheduleSettings, TIME_PREFERENCES } from "./schedule";
+
+export const coachingConfigSchema = z.object({
+  enableCoachingMessages: z.boolean(),
+  frequency: z.enum(FREQUENCIES),
+  timePreference: z.enum(TIME_PREFERENCES),
+  emailNotifications: z.boolean().optional(),
+});
+
+export const coachingUserSchema = z.object({
+  email: z.string(),
+  displayName: z.string().optional(),
+  timezone: z.string().refine(isValidTimezone, "is not an IANA time zone"),
+  coachingConfig: coachingConfigSchema,
+  nextCoachingMessageDue: z.number().nullable().optional(),
+});
+
+export type CoachingConfig = z.infer<typeof coachingConfigSchema>;
+
+export interface CoachingUser extends z.infer<typeof coachingUserSchema> {
+  uid: string;
+}
+
+/**
+ * A user document as a query returned it: parsed when it fits the contract, otherwise the
+ * reason it does not (a bad time zone, a malformed config), so one malformed document is
+ * reported and parked instead of failing the whole run. A document with no coaching config at
+ * all, or with coaching switched off, counts as disabled rather than malformed.
+ */
+export type UserSnapshot = {
+  uid: string;
+  nextCoachingMessageDue: number | null | undefined;
+} & ({ valid: true; user: CoachingUser } | { valid: false; enabled: boolean; problem: string });
+
+function readDue(document: unknown): number | null | undefined {
+  const due = (document as { nextCoachingMessageDue?: unknown } | null | undefined)?.nextCoachingMessageDue;
+  return typeof due === "number" || due === null ? due : undefined;
+}
+
+export function parseUserDocument(uid: string, document: unknown): UserSnapshot {
+  const nextCoachingMessageDue = readDue(document);
+  const parsed = coachingUserSchema.safeParse(document);
+  if (parsed.success) return { uid, nextCoachingMessageDue, valid: true, user: { uid, ...parsed.data } };
+  const config = (document as { coachingConfig?: { enableCoachingMessages?: unknown } } | null | undefined)
+    ?.coachingConfig;
+  return {
+    uid,
+    nextCoachingMessageDue,
+    valid: false,
+    enabled: config?.enableCoachingMessages === true,
+    problem: parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`).join("; "),
+  };
+}
+
+/** Whether the user has asked for coaching messages, whatever else is wrong with the document. */
+export function isCoachingEnabled(snapshot: UserSnapshot): boolean {
+  return snapshot.valid ? snapshot.user.coachingConfig.enableCoachingMessages : snapshot.enabled;
+}
+
+export function scheduleSettingsOf(user: CoachingUser): ScheduleSettings {
+  return {
+    timezone: user.timezone,
+    frequency: user.coachingConfig.frequency,
+    timePreference: user.coachingConfig.timePreference,
+  };
+}

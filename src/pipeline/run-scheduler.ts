@@ -1,0 +1,275 @@
+/**
+ * One scheduler tick: bootstrap unscheduled users, walk the due users oldest first, reschedule
+ * the ones that should not get a message now, and hand the rest to the processor.
+ *
+ * Nothing here relies on a tick running exactly once: Vercel may deliver a cron event twice,
+ * overlap a slow run with the next, or drop one. Every write is a due time computed from the
+ * user's own settings (re-running it writes the same or an equally valid value), dispatch only
+ * starts work that the processor makes idempotent per due slot, and a user the tick could not
+ * reach stays due for the next one.
+ */
+import { describeError } from "@/core/errors";
+import { decideDueUser, decideUnscheduledUser } from "@/core/scheduler-decisions";
+import type { UserSnapshot } from "@/core/user";
+import { mapWithConcurrency } from "./bounded-concurrency";
+import type {
+  Dispatcher,
+  ScheduleUpdate,
+  SchedulerResults,
+  SchedulerRunRecord,
+  SchedulerStore,
+  SchedulerTrigger,
+  UserRunResult,
+} from "./ports";
+
+export interface SchedulerSettings {
+  /** Due users read per query. */
+  pageSize: number;
+  /** Due users handled per tick at most; the rest wait for the next tick. */
+  maxUsersPerTick: number;
+  /** Unscheduled users bootstrapped per tick at most. */
+  bootstrapLimit: number;
+  /** Wall time after which the tick stops dispatching, kept below the route's maxDuration. */
+  timeBudgetMs: number;
+  /** How long disabled or unreadable users are parked before the next look. */
+  disabledRecheckMs: number;
+  /** Processor calls in flight at once. */
+  dispatchConcurrency: number;
+}
+
+export interface RunSchedulerInput {
+  store: SchedulerStore;
+  dispatcher: Dispatcher;
+  settings: SchedulerSettings;
+  now: number;
+  trigger: SchedulerTrigger;
+  runId: string;
+  /** Milliseconds since the tick started; injectable so tests can run out the budget. */
+  elapsedMs: () => number;
+  /** Source of randomness for bootstrap due times, in [0, 1). */
+  random?: () => number;
+  /** Caps this run below `settings.maxUsersPerTick` (a manual run over a few users). */
+  limit?: number;
+}
+
+/** Entries kept in a run's per-user results; a run summary must stay far below Firestore's 1 MiB. */
+export const MAX_USER_RESULTS = 500;
+
+const RESULT_IS_ERROR: Readonly<Record<UserRunResult, boolean>> = {
+  dispatched: false,
+  dispatch_failed: true,
+  bootstrapped: false,
+  rescheduled_outside_window: false,
+  skipped_disabled: false,
+  invalid_document: true,
+  write_failed: true,
+  deferred: false,
+};
+
+function emptyResults(): SchedulerResults {
+  return {
+    usersDue: 0,
+    usersBootstrapped: 0,
+    jobsCreated: 0,
+    errors: 0,
+    rescheduledOutsideWindow: 0,
+    skippedDisabled: 0,
+    deferred: 0,
+    hasMore: false,
+    documentsRead: 0,
+    documentsWritten: 0,
+  };
+}
+
+class RunRecorder {
+  readonly run: SchedulerRunRecord;
+
+  constructor(runId: string, trigger: SchedulerTrigger, startedAt: number) {
+    this.run = {
+      runId,
+      trigger,
+      status: "running",
+      startedAt,
+      finishedAt: null,
+      durationMs: null,
+      results: emptyResults(),
+      userResults: {},
+      userResultsTruncated: false,
+      failureReason: null,
+    };
+  }
+
+  get results(): SchedulerResults {
+    return this.run.results;
+  }
+
+  record(uid: string, result: UserRunResult, detail?: string): void {
+    const { results } = this.run;
+    if (RESULT_IS_ERROR[result]) results.errors += 1;
+    if (result === "dispatched") results.jobsCreated += 1;
+    if (result === "bootstrapped") results.usersBootstrapped += 1;
+    if (result === "rescheduled_outside_window") results.rescheduledOutsideWindow += 1;
+    if (result === "skipped_disabled") results.skippedDisabled += 1;
+    if (result === "deferred") results.deferred += 1;
+    if (Object.keys(this.run.userResults).length < MAX_USER_RESULTS) {
+      this.run.userResults[uid] = detail ? { result, detail: detail.slice(0, 300) } : { result };
+    } else {
+      this.run.userResultsTruncated = true;
+    }
+  }
+}
+
+const RESULT_BY_REASON = {
+  outside_window: "rescheduled_outside_window",
+  disabled: "skipped_disabled",
+  invalid_document: "invalid_document",
+  bootstrapped: "bootstrapped",
+} as const satisfies Record<string, UserRunResult>;
+
+interface PlannedWrite extends ScheduleUpdate {
+  result: UserRunResult;
+  detail?: string;
+}
+
+/** Writes a page's due times in one go and records each user's outcome once its write is known. */
+async function applyWrites(store: SchedulerStore, recorder: RunRecorder, writes: PlannedWrite[]): Promise<void> {
+  if (writes.length === 0) return;
+  const { failed } = await store.setNextDue(writes);
+  const failures = new Map(failed.map(({ uid, reason }) => [uid, reason]));
+  for (const write of writes) {
+    const failure = failures.get(write.uid);
+    if (failure) {
+      recorder.record(write.uid, "write_failed", failure);
+    } else {
+      recorder.results.documentsWritten += 1;
+      recorder.record(write.uid, write.result, write.detail);
+    }
+  }
+}
+
+async function bootstrapUnscheduledUsers(
+  input: RunSchedulerInput,
+  recorder: RunRecorder,
+  random: () => number,
+): Promise<void> {
+  const { store, settings, now } = input;
+  if (settings.bootstrapLimit === 0) return;
+  const unscheduled = await store.getUnscheduledUsers({ limit: settings.bootstrapLimit });
+  recorder.results.documentsRead += unscheduled.length;
+  const writes = unscheduled.map((snapshot): PlannedWrite => {
+    const decision = decideUnscheduledUser({ snapshot, now, recheckAfterMs: settings.disabledRecheckMs, random });
+    return {
+      uid: snapshot.uid,
+      nextCoachingMessageDue: decision.nextCoachingMessageDue,
+      result: RESULT_BY_REASON[decision.reason],
+      detail: snapshot.valid ? undefined : snapshot.problem,
+    };
+  });
+  await applyWrites(store, recorder, writes);
+  if (unscheduled.length === settings.bootstrapLimit) recorder.results.hasMore = true;
+}
+
+/**
+ * Pages through due users by keyset on the due time: each page asks for due times after the
+ * last one seen. Equal due times are common (every New York morning user is due at the same
+ * instant), so when a page ends the rest of its last due time is read by equality and users
+ * already handled are skipped. This needs no query cursor and no document-id ordering.
+ */
+async function* duePages(
+  input: RunSchedulerInput,
+  capacity: () => number,
+  recorder: RunRecorder,
+): AsyncGenerator<UserSnapshot[]> {
+  const { store, settings, now } = input;
+  const seen = new Set<string>();
+  let after: number | undefined;
+  const fresh = (snapshots: UserSnapshot[]) => {
+    recorder.results.documentsRead += snapshots.length;
+    const unseen = snapshots.filter((snapshot) => !seen.has(snapshot.uid));
+    for (const snapshot of unseen) seen.add(snapshot.uid);
+    return unseen;
+  };
+
+  while (capacity() > 0) {
+    const limit = Math.min(settings.pageSize, capacity());
+    const page = await store.getDueUsers({ now, after, limit });
+    yield fresh(page);
+    const lastDue = page.at(-1)?.nextCoachingMessageDue;
+    if (page.length < limit || typeof lastDue !== "number") return;
+    if (capacity() > 0) {
+      const seenAtLastDue = page.filter((snapshot) => snapshot.nextCoachingMessageDue === lastDue).length;
+      yield fresh(await store.getUsersDueAt({ at: lastDue, limit: capacity() + seenAtLastDue }));
+    }
+    after = lastDue;
+  }
+}
+
+async function sweepDueUsers(input: RunSchedulerInput, recorder: RunRecorder): Promise<void> {
+  const { store, dispatcher, settings, now, elapsedMs, runId } = input;
+  const cap = Math.min(settings.maxUsersPerTick, input.limit ?? Number.POSITIVE_INFINITY);
+  const capacity = () => cap - recorder.results.usersDue;
+  const outOfTime = () => elapsedMs() >= settings.timeBudgetMs;
+
+  for await (const page of duePages(input, capacity, recorder)) {
+    const batch = page.slice(0, Math.max(0, capacity()));
+    recorder.results.usersDue += batch.length;
+
+    const writes: PlannedWrite[] = [];
+    const toDispatch: string[] = [];
+    for (const snapshot of batch) {
+      const decision = decideDueUser({ snapshot, now, recheckAfterMs: settings.disabledRecheckMs });
+      if (decision.action === "dispatch") {
+        toDispatch.push(snapshot.uid);
+      } else {
+        writes.push({
+          uid: snapshot.uid,
+          nextCoachingMessageDue: decision.nextCoachingMessageDue,
+          result: RESULT_BY_REASON[decision.reason],
+          detail: snapshot.valid ? undefined : snapshot.problem,
+        });
+      }
+    }
+    await applyWrites(store, recorder, writes);
+
+    await mapWithConcurrency(toDispatch, settings.dispatchConcurrency, async (userId) => {
+      // A user not dispatched stays due: the next tick takes it.
+      if (outOfTime()) return recorder.record(userId, "deferred", "time budget reached");
+      const outcome = await dispatcher.dispatch({ userId, runId });
+      if (outcome.ok) recorder.record(userId, "dispatched");
+      else recorder.record(userId, "dispatch_failed", outcome.reason);
+    });
+
+    if (outOfTime()) {
+      recorder.results.hasMore = true;
+      return;
+    }
+  }
+  if (capacity() <= 0) recorder.results.hasMore = true;
+}
+
+/**
+ * Runs one tick and returns its summary, which is also stored (at the start, as `running`,
+ * so an operator sees a tick that died, and again at the end). Per-user failures are counted,
+ * never thrown; a failure of the store itself fails the run and is rethrown after the summary
+ * is saved.
+ */
+export async function runScheduler(input: RunSchedulerInput): Promise<SchedulerRunRecord> {
+  const { store, now, trigger, runId, elapsedMs } = input;
+  const recorder = new RunRecorder(runId, trigger, now);
+  await store.saveRun(recorder.run);
+  let failure: unknown;
+  try {
+    await bootstrapUnscheduledUsers(input, recorder, input.random ?? Math.random);
+    await sweepDueUsers(input, recorder);
+    recorder.run.status = "completed";
+  } catch (error) {
+    failure = error;
+    recorder.run.status = "failed";
+    recorder.run.failureReason = describeError(error);
+  }
+  recorder.run.durationMs = Math.round(elapsedMs());
+  recorder.run.finishedAt = now + recorder.run.durationMs;
+  await store.saveRun(recorder.run);
+  if (failure) throw failure;
+  return recorder.run;
+}

@@ -1,0 +1,70 @@
+/**
+ * Checks recorded query shapes against firestore.indexes.json with Firestore's rules: a query
+ * that filters or orders on one field, or uses equality filters only, is served by the
+ * automatic single-field indexes; anything else needs a composite index whose fields are the
+ * equality fields (any order) followed by the ordered fields in order and direction.
+ */
+import { readFileSync } from "node:fs";
+import type { RecordedQuery } from "../../scripts/local-stack/firestore-emulator";
+
+interface IndexField {
+  fieldPath: string;
+  order?: "ASCENDING" | "DESCENDING";
+  arrayConfig?: "CONTAINS";
+}
+interface CompositeIndex {
+  collectionGroup: string;
+  queryScope: "COLLECTION" | "COLLECTION_GROUP";
+  fields: IndexField[];
+}
+
+const EQUALITY_OPS = new Set(["==", "in", "array-contains", "array-contains-any"]);
+const DOCUMENT_ID = "__name__";
+
+export function readIndexes(path = "firestore.indexes.json"): CompositeIndex[] {
+  return (JSON.parse(readFileSync(path, "utf8")) as { indexes: CompositeIndex[] }).indexes;
+}
+
+function requiredFields(query: RecordedQuery): { equality: Set<string>; ordered: IndexField[] } {
+  const equality = new Set(query.filters.filter((filter) => EQUALITY_OPS.has(filter.op)).map((filter) => filter.field));
+  const ordered: IndexField[] = query.orderBy
+    .filter((order) => order.field !== DOCUMENT_ID)
+    .map((order) => ({ fieldPath: order.field, order: order.direction }));
+  // Firestore orders by inequality fields first when the query does not say so.
+  for (const filter of query.filters) {
+    if (!EQUALITY_OPS.has(filter.op) && !ordered.some((field) => field.fieldPath === filter.field)) {
+      ordered.unshift({ fieldPath: filter.field, order: "ASCENDING" });
+    }
+  }
+  for (const field of ordered) equality.delete(field.fieldPath);
+  return { equality, ordered };
+}
+
+export function needsCompositeIndex(query: RecordedQuery): boolean {
+  const { equality, ordered } = requiredFields(query);
+  const fields = new Set([...equality, ...ordered.map((field) => field.fieldPath)]);
+  if (fields.size <= 1) return false;
+  return ordered.length > 0;
+}
+
+function covers(index: CompositeIndex, query: RecordedQuery): boolean {
+  if (index.collectionGroup !== query.collectionGroup) return false;
+  if ((index.queryScope === "COLLECTION_GROUP") !== query.allDescendants) return false;
+  const { equality, ordered } = requiredFields(query);
+  const fields = index.fields.filter((field) => field.fieldPath !== DOCUMENT_ID);
+  if (fields.length !== equality.size + ordered.length) return false;
+  const prefix = fields.slice(0, equality.size);
+  const suffix = fields.slice(equality.size);
+  return (
+    prefix.every((field) => equality.has(field.fieldPath)) &&
+    suffix.every((field, position) => {
+      const wanted = ordered[position];
+      return wanted && field.fieldPath === wanted.fieldPath && field.order === wanted.order;
+    })
+  );
+}
+
+/** The queries that need a composite index that the file does not declare. */
+export function queriesMissingIndexes(queries: RecordedQuery[], indexes: CompositeIndex[]): RecordedQuery[] {
+  return queries.filter((query) => needsCompositeIndex(query) && !indexes.some((index) => covers(index, query)));
+}
