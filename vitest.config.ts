@@ -16,6 +16,16 @@ export default defineConfig({
           include: ["test/core/**/*.test.ts", "test/unit/**/*.test.ts", "test/adapters/**/*.test.ts"],
         },
       },
+      {
+        extends: true,
+        test: {
+          name: "routes",
+          include: ["test/routes/**/*.test.ts"],
+          globalSetup: ["test/support/build-next.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
     ],
   },
 });

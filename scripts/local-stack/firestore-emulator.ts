@@ -141,7 +141,11 @@ export async function startFirestoreEmulator({ port = 0 }: { port?: number } = {
     if (query) queries.set(JSON.stringify(query), query);
   };
 
-  const wrap = (method: string, before: (call: GrpcCall) => void, onWrite?: (call: GrpcCall, message: Json) => void) => {
+  const wrap = (
+    method: string,
+    before: (call: GrpcCall) => void,
+    onWrite?: (call: GrpcCall, message: Json) => void,
+  ) => {
     const handler = handlers.get(`${SERVICE}/${method}`);
     if (!handler) throw new Error(`emulator has no ${method} handler`);
     const original = handler.func;
@@ -217,7 +221,9 @@ async function findFreePort(): Promise<number> {
     probe.once("error", reject);
     probe.listen(0, "127.0.0.1", () => {
       const address = probe.address();
-      probe.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+      probe.close(() =>
+        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
+      );
     });
   });
 }

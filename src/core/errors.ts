@@ -14,7 +14,16 @@ export type ErrorType =
   | "unavailable"
   | "internal";
 
-export type ErrorSurface = "api" | "auth" | "env" | "user" | "firestore" | "dispatch" | "llm" | "email" | "route";
+export type ErrorSurface =
+  | "api"
+  | "auth"
+  | "env"
+  | "user"
+  | "firestore"
+  | "dispatch"
+  | "llm"
+  | "email"
+  | "route";
 
 export type ErrorCode = `${ErrorType}:${ErrorSurface}`;
 
@@ -65,7 +74,8 @@ export class AppError extends Error {
 
   /** The message to show outside the process. */
   get publicMessage(): string {
-    return VISIBLE_TYPES.has(this.type) ? this.message : "internal error";
+    if (VISIBLE_TYPES.has(this.type)) return this.message;
+    return this.type === "unavailable" ? "service temporarily unavailable" : "internal error";
   }
 }
 

@@ -120,7 +120,12 @@ function targetInstant(date: Temporal.PlainDate, timezone: string, targetHour: n
  * local date of `now`. Counting calendar days rather than adding 24 h steps keeps the local
  * hour fixed across DST changes (a 23 h or 25 h day still lands on 08:00).
  */
-export function nextDueAfterSuccess({ now, timezone, frequency, timePreference }: { now: number } & ScheduleSettings): number {
+export function nextDueAfterSuccess({
+  now,
+  timezone,
+  frequency,
+  timePreference,
+}: { now: number } & ScheduleSettings): number {
   const date = zonedAt(now, timezone).toPlainDate().add({ days: FREQUENCY_INTERVAL_DAYS[frequency] });
   return targetInstant(date, timezone, TIME_WINDOWS[timePreference].targetHour);
 }

@@ -41,7 +41,11 @@ export function decideDueUser({ snapshot, now, recheckAfterMs }: DecisionInput):
   if (!isInsideWindow({ at: now, timezone, timePreference: coachingConfig.timePreference })) {
     return {
       action: "reschedule",
-      nextCoachingMessageDue: nextWindowTarget({ now, timezone, timePreference: coachingConfig.timePreference }),
+      nextCoachingMessageDue: nextWindowTarget({
+        now,
+        timezone,
+        timePreference: coachingConfig.timePreference,
+      }),
       reason: "outside_window",
     };
   }
@@ -62,7 +66,11 @@ export function decideUnscheduledUser({
     return { nextCoachingMessageDue: now + recheckAfterMs, reason: "invalid_document" };
   }
   return {
-    nextCoachingMessageDue: bootstrapDueAt({ now, frequency: snapshot.user.coachingConfig.frequency, random }),
+    nextCoachingMessageDue: bootstrapDueAt({
+      now,
+      frequency: snapshot.user.coachingConfig.frequency,
+      random,
+    }),
     reason: "bootstrapped",
   };
 }

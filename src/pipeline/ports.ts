@@ -26,7 +26,9 @@ export interface SchedulerStore {
   saveRun(run: SchedulerRunRecord): Promise<void>;
 }
 
-export type DispatchOutcome = { ok: true; status: number } | { ok: false; retriable: boolean; reason: string };
+export type DispatchOutcome =
+  | { ok: true; status: number }
+  | { ok: false; retriable: boolean; reason: string };
 
 /** Starts processing of one user elsewhere, without waiting for the message to be written. */
 export interface Dispatcher {

@@ -14,11 +14,11 @@ import type { UserSnapshot } from "@/core/user";
 import { mapWithConcurrency } from "./bounded-concurrency";
 import type {
   Dispatcher,
-  ScheduleUpdate,
   SchedulerResults,
   SchedulerRunRecord,
   SchedulerStore,
   SchedulerTrigger,
+  ScheduleUpdate,
   UserRunResult,
 } from "./ports";
 
@@ -132,7 +132,11 @@ interface PlannedWrite extends ScheduleUpdate {
 }
 
 /** Writes a page's due times in one go and records each user's outcome once its write is known. */
-async function applyWrites(store: SchedulerStore, recorder: RunRecorder, writes: PlannedWrite[]): Promise<void> {
+async function applyWrites(
+  store: SchedulerStore,
+  recorder: RunRecorder,
+  writes: PlannedWrite[],
+): Promise<void> {
   if (writes.length === 0) return;
   const { failed } = await store.setNextDue(writes);
   const failures = new Map(failed.map(({ uid, reason }) => [uid, reason]));
@@ -157,7 +161,12 @@ async function bootstrapUnscheduledUsers(
   const unscheduled = await store.getUnscheduledUsers({ limit: settings.bootstrapLimit });
   recorder.results.documentsRead += unscheduled.length;
   const writes = unscheduled.map((snapshot): PlannedWrite => {
-    const decision = decideUnscheduledUser({ snapshot, now, recheckAfterMs: settings.disabledRecheckMs, random });
+    const decision = decideUnscheduledUser({
+      snapshot,
+      now,
+      recheckAfterMs: settings.disabledRecheckMs,
+      random,
+    });
     return {
       uid: snapshot.uid,
       nextCoachingMessageDue: decision.nextCoachingMessageDue,

@@ -1,4 +1,8 @@
-import { createInMemoryDatabase, createInMemorySchedulerStore, type InMemoryDatabase } from "@/adapters/memory/scheduler-store";
+import {
+  createInMemoryDatabase,
+  createInMemorySchedulerStore,
+  type InMemoryDatabase,
+} from "@/adapters/memory/scheduler-store";
 import { describeSchedulerStoreContract } from "./scheduler-store.contract";
 
 let database: InMemoryDatabase = createInMemoryDatabase();

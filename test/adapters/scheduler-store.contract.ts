@@ -51,15 +51,26 @@ export function describeSchedulerStoreContract(name: string, harness: StoreHarne
 
     it("parses valid users and reports malformed ones with the reason", async () => {
       await harness.putUser("good", userDocument({ timezone: "Asia/Kathmandu", nextCoachingMessageDue: 1 }));
-      await harness.putUser("bad", userDocument({ timezone: "Mars/Olympus_Mons", nextCoachingMessageDue: 2 }));
+      await harness.putUser(
+        "bad",
+        userDocument({ timezone: "Mars/Olympus_Mons", nextCoachingMessageDue: 2 }),
+      );
       const [good, bad] = await store.getDueUsers({ now: 10, limit: 10 });
-      expect(good).toMatchObject({ uid: "good", valid: true, user: { uid: "good", timezone: "Asia/Kathmandu" } });
+      expect(good).toMatchObject({
+        uid: "good",
+        valid: true,
+        user: { uid: "good", timezone: "Asia/Kathmandu" },
+      });
       expect(bad).toMatchObject({ uid: "bad", valid: false, enabled: true });
       expect(bad?.valid === false && bad.problem).toContain("timezone");
     });
 
     it("writes only the due time and reports users that no longer exist", async () => {
-      const document = { ...userDocument({ nextCoachingMessageDue: 1 }), displayName: "Ada", extra: { kept: true } };
+      const document = {
+        ...userDocument({ nextCoachingMessageDue: 1 }),
+        displayName: "Ada",
+        extra: { kept: true },
+      };
       await harness.putUser("kept", document);
       const { failed } = await store.setNextDue([
         { uid: "kept", nextCoachingMessageDue: 42 },

@@ -22,7 +22,8 @@ export async function startTestEmulator(): Promise<EmulatorHandle> {
   const emulator = await startFirestoreEmulator();
   process.env.FIRESTORE_EMULATOR_HOST = emulator.host;
   const dbFor = (projectId: string) => {
-    const app = getApps().find((candidate) => candidate.name === `test:${projectId}`) ??
+    const app =
+      getApps().find((candidate) => candidate.name === `test:${projectId}`) ??
       initializeApp({ projectId }, `test:${projectId}`);
     const db = getFirestore(app);
     return db;
@@ -61,4 +62,15 @@ export async function putDocuments(
     }
   }
   if (size > 0) await batch.commit();
+}
+
+/** Deletes every document of a top-level collection (the emulator has no recursiveDelete). */
+export async function clearCollection(db: Firestore, collection: string): Promise<void> {
+  for (;;) {
+    const page = await db.collection(collection).limit(500).get();
+    if (page.empty) return;
+    const batch = db.batch();
+    for (const document of page.docs) batch.delete(document.ref);
+    await batch.commit();
+  }
 }

@@ -26,7 +26,9 @@ export function readIndexes(path = "firestore.indexes.json"): CompositeIndex[] {
 }
 
 function requiredFields(query: RecordedQuery): { equality: Set<string>; ordered: IndexField[] } {
-  const equality = new Set(query.filters.filter((filter) => EQUALITY_OPS.has(filter.op)).map((filter) => filter.field));
+  const equality = new Set(
+    query.filters.filter((filter) => EQUALITY_OPS.has(filter.op)).map((filter) => filter.field),
+  );
   const ordered: IndexField[] = query.orderBy
     .filter((order) => order.field !== DOCUMENT_ID)
     .map((order) => ({ fieldPath: order.field, order: order.direction }));
@@ -66,5 +68,7 @@ function covers(index: CompositeIndex, query: RecordedQuery): boolean {
 
 /** The queries that need a composite index that the file does not declare. */
 export function queriesMissingIndexes(queries: RecordedQuery[], indexes: CompositeIndex[]): RecordedQuery[] {
-  return queries.filter((query) => needsCompositeIndex(query) && !indexes.some((index) => covers(index, query)));
+  return queries.filter(
+    (query) => needsCompositeIndex(query) && !indexes.some((index) => covers(index, query)),
+  );
 }

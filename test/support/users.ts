@@ -20,6 +20,7 @@ export function userDocument(options: UserDocumentOptions = {}): Record<string, 
       timePreference: options.timePreference ?? "morning",
     },
   };
-  if (options.nextCoachingMessageDue !== undefined) document.nextCoachingMessageDue = options.nextCoachingMessageDue;
+  if (options.nextCoachingMessageDue !== undefined)
+    document.nextCoachingMessageDue = options.nextCoachingMessageDue;
   return document;
 }

@@ -1,7 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { needsCompositeIndex, queriesMissingIndexes } from "../support/index-coverage";
 
-const query = (filters: { field: string; op: string }[], orderBy: { field: string; direction: "ASCENDING" | "DESCENDING" }[] = []) => ({
+const query = (
+  filters: { field: string; op: string }[],
+  orderBy: { field: string; direction: "ASCENDING" | "DESCENDING" }[] = [],
+) => ({
   collectionGroup: "users",
   allDescendants: false,
   filters,
@@ -11,10 +14,32 @@ const query = (filters: { field: string; op: string }[], orderBy: { field: strin
 
 describe("index coverage check", () => {
   it.each([
-    ["a range and an order on one field", query([{ field: "due", op: "<=" }], [{ field: "due", direction: "ASCENDING" }]), false],
-    ["equalities on two fields", query([{ field: "a", op: "==" }, { field: "b", op: "in" }]), false],
-    ["an equality and a range on another field", query([{ field: "status", op: "==" }, { field: "due", op: "<=" }]), true],
-    ["an equality and an order on another field", query([{ field: "uid", op: "==" }], [{ field: "createdAt", direction: "DESCENDING" }]), true],
+    [
+      "a range and an order on one field",
+      query([{ field: "due", op: "<=" }], [{ field: "due", direction: "ASCENDING" }]),
+      false,
+    ],
+    [
+      "equalities on two fields",
+      query([
+        { field: "a", op: "==" },
+        { field: "b", op: "in" },
+      ]),
+      false,
+    ],
+    [
+      "an equality and a range on another field",
+      query([
+        { field: "status", op: "==" },
+        { field: "due", op: "<=" },
+      ]),
+      true,
+    ],
+    [
+      "an equality and an order on another field",
+      query([{ field: "uid", op: "==" }], [{ field: "createdAt", direction: "DESCENDING" }]),
+      true,
+    ],
   ])("knows whether %s needs a composite index", (_name, shape, needed) => {
     expect(needsCompositeIndex(shape)).toBe(needed);
   });
@@ -31,6 +56,8 @@ describe("index coverage check", () => {
       ],
     };
     expect(queriesMissingIndexes([shape], [declared])).toEqual([]);
-    expect(queriesMissingIndexes([shape], [{ ...declared, fields: [...declared.fields].reverse() }])).toEqual([shape]);
+    expect(queriesMissingIndexes([shape], [{ ...declared, fields: [...declared.fields].reverse() }])).toEqual(
+      [shape],
+    );
   });
 });

@@ -18,7 +18,9 @@ const SETTINGS: SchedulerSettings = {
   dispatchConcurrency: 4,
 };
 
-function recordingDispatcher(outcome: (userId: string) => DispatchOutcome = () => ({ ok: true, status: 202 })) {
+function recordingDispatcher(
+  outcome: (userId: string) => DispatchOutcome = () => ({ ok: true, status: 202 }),
+) {
   const calls: string[] = [];
   const dispatcher: Dispatcher = {
     async dispatch({ userId }) {
@@ -35,7 +37,11 @@ function setup(users: Record<string, UserDocumentOptions>) {
   return { database, store: createInMemorySchedulerStore(database) };
 }
 
-const dueLondonMorning = { timezone: "Europe/London", timePreference: "morning", nextCoachingMessageDue: NOW - HOUR } as const;
+const dueLondonMorning = {
+  timezone: "Europe/London",
+  timePreference: "morning",
+  nextCoachingMessageDue: NOW - HOUR,
+} as const;
 
 async function tick(
   store: ReturnType<typeof setup>["store"],
@@ -58,7 +64,11 @@ async function tick(
 
 describe("runScheduler", () => {
   it("dispatches due users inside their window, once each", async () => {
-    const { store } = setup({ a: dueLondonMorning, b: dueLondonMorning, later: { ...dueLondonMorning, nextCoachingMessageDue: NOW + HOUR } });
+    const { store } = setup({
+      a: dueLondonMorning,
+      b: dueLondonMorning,
+      later: { ...dueLondonMorning, nextCoachingMessageDue: NOW + HOUR },
+    });
     const { dispatcher, calls } = recordingDispatcher();
     const run = await tick(store, dispatcher);
     expect(calls.sort()).toEqual(["a", "b"]);
@@ -105,7 +115,10 @@ describe("runScheduler", () => {
     const users: Record<string, UserDocumentOptions> = {};
     for (let index = 0; index < 23; index++) {
       // Seven users share each due time, so every page of 5 ends inside a group.
-      users[`u${index}`] = { ...dueLondonMorning, nextCoachingMessageDue: NOW - HOUR + Math.floor(index / 7) };
+      users[`u${index}`] = {
+        ...dueLondonMorning,
+        nextCoachingMessageDue: NOW - HOUR + Math.floor(index / 7),
+      };
     }
     const { store } = setup(users);
     const { dispatcher, calls } = recordingDispatcher();
@@ -117,7 +130,10 @@ describe("runScheduler", () => {
 
   it("stops at the per-tick cap, leaving the rest due for the next tick", async () => {
     const users = Object.fromEntries(
-      Array.from({ length: 10 }, (_, index) => [`u${index}`, { ...dueLondonMorning, nextCoachingMessageDue: NOW - 10 + index }]),
+      Array.from({ length: 10 }, (_, index) => [
+        `u${index}`,
+        { ...dueLondonMorning, nextCoachingMessageDue: NOW - 10 + index },
+      ]),
     );
     const { store } = setup(users);
     const { dispatcher, calls } = recordingDispatcher();
@@ -127,7 +143,9 @@ describe("runScheduler", () => {
   });
 
   it("stops dispatching when the time budget runs out and counts the rest as deferred", async () => {
-    const users = Object.fromEntries(Array.from({ length: 6 }, (_, index) => [`u${index}`, dueLondonMorning]));
+    const users = Object.fromEntries(
+      Array.from({ length: 6 }, (_, index) => [`u${index}`, dueLondonMorning]),
+    );
     const { store } = setup(users);
     const { dispatcher, calls } = recordingDispatcher();
     let elapsed = 0;
@@ -148,16 +166,24 @@ describe("runScheduler", () => {
   it("counts a failed dispatch as an error and leaves the user due", async () => {
     const { store, database } = setup({ ok: dueLondonMorning, broken: dueLondonMorning });
     const { dispatcher } = recordingDispatcher((userId) =>
-      userId === "broken" ? { ok: false, retriable: true, reason: "processor answered HTTP 503" } : { ok: true, status: 202 },
+      userId === "broken"
+        ? { ok: false, retriable: true, reason: "processor answered HTTP 503" }
+        : { ok: true, status: 202 },
     );
     const run = await tick(store, dispatcher);
     expect(run.results).toMatchObject({ jobsCreated: 1, errors: 1 });
-    expect(run.userResults.broken).toEqual({ result: "dispatch_failed", detail: "processor answered HTTP 503" });
+    expect(run.userResults.broken).toEqual({
+      result: "dispatch_failed",
+      detail: "processor answered HTTP 503",
+    });
     expect(database.users.get("broken")?.nextCoachingMessageDue).toBe(NOW - HOUR);
   });
 
   it("reports a malformed user as an error and parks it instead of failing the run", async () => {
-    const { store, database } = setup({ ok: dueLondonMorning, bad: { ...dueLondonMorning, timezone: "Nowhere/Special" } });
+    const { store, database } = setup({
+      ok: dueLondonMorning,
+      bad: { ...dueLondonMorning, timezone: "Nowhere/Special" },
+    });
     const { dispatcher, calls } = recordingDispatcher();
     const run = await tick(store, dispatcher);
     expect(calls).toEqual(["ok"]);
@@ -185,7 +211,11 @@ describe("runScheduler", () => {
     const users: Record<string, UserDocumentOptions> = {};
     zones.forEach((timezone, zoneIndex) => {
       preferences.forEach((timePreference, preferenceIndex) => {
-        users[`${zoneIndex}-${preferenceIndex}`] = { timezone, timePreference, nextCoachingMessageDue: NOW - zoneIndex * HOUR };
+        users[`${zoneIndex}-${preferenceIndex}`] = {
+          timezone,
+          timePreference,
+          nextCoachingMessageDue: NOW - zoneIndex * HOUR,
+        };
       });
     });
     const { store, database } = setup(users);
@@ -196,7 +226,13 @@ describe("runScheduler", () => {
       const config = document.coachingConfig as { timePreference: "morning" | "afternoon" | "evening" };
       const dispatched = calls.includes(uid);
       expect(dispatched || due > NOW).toBe(true);
-      expect(dispatched).toBe(isInsideWindow({ at: NOW, timezone: document.timezone as string, timePreference: config.timePreference }));
+      expect(dispatched).toBe(
+        isInsideWindow({
+          at: NOW,
+          timezone: document.timezone as string,
+          timePreference: config.timePreference,
+        }),
+      );
     }
   });
 });

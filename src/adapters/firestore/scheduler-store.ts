@@ -2,7 +2,7 @@ import "server-only";
 import type { Firestore } from "firebase-admin/firestore";
 import { describeError } from "@/core/errors";
 import { parseUserDocument } from "@/core/user";
-import type { ScheduleUpdate, SchedulerRunRecord, SchedulerStore } from "@/pipeline/ports";
+import type { SchedulerRunRecord, SchedulerStore, ScheduleUpdate } from "@/pipeline/ports";
 import { COLLECTIONS, DUE_FIELD } from "./collections";
 import { firestoreCall } from "./errors";
 
@@ -35,12 +35,16 @@ export function createFirestoreSchedulerStore(db: Firestore): SchedulerStore {
     async getDueUsers({ now, after, limit }) {
       let query = users.where(DUE_FIELD, "<=", now);
       if (after !== undefined) query = query.where(DUE_FIELD, ">", after);
-      const snapshot = await firestoreCall("due-users query", () => query.orderBy(DUE_FIELD).limit(limit).get());
+      const snapshot = await firestoreCall("due-users query", () =>
+        query.orderBy(DUE_FIELD).limit(limit).get(),
+      );
       return toSnapshots(snapshot.docs);
     },
 
     async getUsersDueAt({ at, limit }) {
-      const snapshot = await firestoreCall("due-at query", () => users.where(DUE_FIELD, "==", at).limit(limit).get());
+      const snapshot = await firestoreCall("due-at query", () =>
+        users.where(DUE_FIELD, "==", at).limit(limit).get(),
+      );
       return toSnapshots(snapshot.docs);
     },
 
@@ -71,7 +75,9 @@ export function createFirestoreSchedulerStore(db: Firestore): SchedulerStore {
     },
 
     async saveRun(run: SchedulerRunRecord) {
-      await firestoreCall("run summary write", () => db.collection(COLLECTIONS.schedulerRuns).doc(run.runId).set(run));
+      await firestoreCall("run summary write", () =>
+        db.collection(COLLECTIONS.schedulerRuns).doc(run.runId).set(run),
+      );
     },
   };
 }

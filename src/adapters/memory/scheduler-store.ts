@@ -26,7 +26,9 @@ export function createInMemorySchedulerStore(database: InMemoryDatabase): Schedu
   const select = (predicate: (due: unknown) => boolean, limit: number, ordered: boolean) => {
     const matches = [...database.users.entries()].filter(([, document]) => predicate(dueOf(document)));
     if (ordered) {
-      matches.sort(([uidA, a], [uidB, b]) => (dueOf(a) as number) - (dueOf(b) as number) || (uidA < uidB ? -1 : 1));
+      matches.sort(
+        ([uidA, a], [uidB, b]) => (dueOf(a) as number) - (dueOf(b) as number) || (uidA < uidB ? -1 : 1),
+      );
     }
     const page = matches.slice(0, limit);
     database.counters.documentsRead += page.length;

@@ -1,0 +1,276 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { BOOTSTRAP_MAX_HOURS, isInsideWindow, nextWindowTarget } from "@/core/schedule";
+import { clearCollection, type EmulatorHandle, putDocuments, startTestEmulator } from "../support/firestore";
+import { type NextServer, startNextServer } from "../support/next-server";
+import { type RecordingServer, startRecordingServer } from "../support/recording-server";
+import { userDocument } from "../support/users";
+import { zoneInsideWindow, zoneOutsideWindow } from "../support/zones";
+
+const SECRET = "scheduler-test-secret-0123456789";
+const PATH = "/api/coaching/generateCoachingMessage/scheduler";
+const PROCESSOR_PATH = "/api/coaching/generateCoachingMessage/processor";
+const HOUR = 3_600_000;
+
+let handle: EmulatorHandle;
+let db: FirebaseFirestore.Firestore;
+let projectId: string;
+let processor: RecordingServer;
+let server: NextServer;
+
+beforeAll(async () => {
+  handle = await startTestEmulator();
+  ({ projectId, db } = handle.freshProject("scheduler"));
+  processor = await startRecordingServer(() => ({ status: 202, body: { success: true, accepted: true } }));
+  server = await startNextServer({
+    FIRESTORE_EMULATOR_HOST: handle.emulator.host,
+    FIREBASE_PROJECT_ID: projectId,
+    CRON_SECRET: SECRET,
+    APP_URL: processor.url,
+  });
+});
+
+afterAll(async () => {
+  await server?.stop();
+  await processor?.stop();
+  await handle?.stop();
+});
+
+beforeEach(async () => {
+  await clearCollection(db, "users");
+  await clearCollection(db, "schedulerRuns");
+  processor.clear();
+  processor.respondWith(() => ({ status: 202, body: { success: true, accepted: true } }));
+});
+
+function call(init: RequestInit & { token?: string | null } = {}) {
+  const { token = SECRET, ...rest } = init;
+  const headers = new Headers(rest.headers);
+  if (token !== null) headers.set("authorization", `Bearer ${token}`);
+  return fetch(`${server.url}${PATH}`, { ...rest, headers });
+}
+
+async function runCount() {
+  return (await db.collection("schedulerRuns").count().get()).data().count;
+}
+
+async function dueOf(uid: string) {
+  return (await db.collection("users").doc(uid).get()).get("nextCoachingMessageDue") as number | null;
+}
+
+describe("scheduler route: refusals", () => {
+  it.each([
+    ["no Authorization header", null],
+    ["a wrong secret", "not-the-secret-at-all-000000000"],
+    ["a wrong secret of the same length", `${SECRET.slice(0, -1)}x`],
+    ["Bearer undefined", "undefined"],
+  ])("answers 401 to %s and writes nothing", async (_case, token) => {
+    await putDocuments(db, "users", [["due", userDocument({ nextCoachingMessageDue: Date.now() - HOUR })]]);
+    const writesBefore = handle.emulator.stats(projectId).writes;
+    for (const method of ["GET", "POST"]) {
+      const response = await call({ method, token });
+      expect(response.status).toBe(401);
+      expect(await response.json()).toEqual({ success: false, error: expect.any(String) });
+    }
+    expect(handle.emulator.stats(projectId).writes).toBe(writesBefore);
+    expect(await runCount()).toBe(0);
+    expect(processor.requests).toEqual([]);
+  });
+
+  it.each(["PUT", "PATCH", "DELETE"])("answers %s with 405 in the contract's error shape", async (method) => {
+    const response = await call({ method });
+    expect(response.status).toBe(405);
+    expect(response.headers.get("allow")).toBe("GET, POST");
+    expect(await response.json()).toEqual({
+      success: false,
+      error: expect.stringContaining("method not allowed"),
+    });
+    expect(await runCount()).toBe(0);
+  });
+
+  it.each([
+    ["text that is not JSON", "run please"],
+    ["a JSON array", "[1, 2]"],
+    ["a limit that is not a number", '{"limit":"ten"}'],
+    ["an unknown field", '{"dryRun":true}'],
+  ])("answers a POST with %s with 400 and writes nothing", async (_case, body) => {
+    await putDocuments(db, "users", [["fresh", userDocument({ nextCoachingMessageDue: null })]]);
+    const writesBefore = handle.emulator.stats(projectId).writes;
+    const response = await call({ method: "POST", body, headers: { "content-type": "application/json" } });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({ success: false, error: expect.stringContaining("request body") });
+    expect(handle.emulator.stats(projectId).writes).toBe(writesBefore);
+    expect(await dueOf("fresh")).toBeNull();
+    expect(await runCount()).toBe(0);
+  });
+});
+
+describe("scheduler route: a tick", () => {
+  it("dispatches in-window users once, reschedules, parks and bootstraps per the rules, and stores the run", async () => {
+    const now = Date.now();
+    const morningIn = zoneInsideWindow(now, "morning");
+    const eveningIn = zoneInsideWindow(now, "evening");
+    const morningOut = zoneOutsideWindow(now, "morning");
+    await putDocuments(db, "users", [
+      [
+        "in-1",
+        userDocument({
+          timezone: morningIn,
+          timePreference: "morning",
+          nextCoachingMessageDue: now - 2 * HOUR,
+        }),
+      ],
+      [
+        "in-2",
+        userDocument({ timezone: eveningIn, timePreference: "evening", nextCoachingMessageDue: now - 5_000 }),
+      ],
+      [
+        "out",
+        userDocument({ timezone: morningOut, timePreference: "morning", nextCoachingMessageDue: now - HOUR }),
+      ],
+      ["disabled", userDocument({ timezone: morningIn, enabled: false, nextCoachingMessageDue: now - HOUR })],
+      ["new", userDocument({ frequency: "multipleTimesPerWeek", nextCoachingMessageDue: null })],
+      ["new-off", userDocument({ enabled: false, nextCoachingMessageDue: null })],
+      ["later", userDocument({ timezone: morningIn, nextCoachingMessageDue: now + HOUR })],
+    ]);
+
+    const response = await call({ method: "GET", headers: { "user-agent": "vercel-cron/1.0" } });
+    expect(response.status).toBe(200);
+    const body = await response.json();
+    expect(body).toMatchObject({
+      success: true,
+      runId: expect.any(String),
+      results: {
+        usersDue: 4,
+        usersBootstrapped: 1,
+        jobsCreated: 2,
+        errors: 0,
+        rescheduledOutsideWindow: 1,
+        skippedDisabled: 2,
+      },
+    });
+
+    const dispatched = processor.requests.map((request) => JSON.parse(request.body).userId).sort();
+    expect(dispatched).toEqual(["in-1", "in-2"]);
+    for (const request of processor.requests) {
+      expect(request.method).toBe("POST");
+      expect(request.path).toBe(PROCESSOR_PATH);
+      expect(request.headers.authorization).toBe(`Bearer ${SECRET}`);
+      expect(request.headers["x-coaching-run-id"]).toBe(body.runId);
+    }
+
+    // Dispatched users stay as they were: the processor reschedules them.
+    expect(await dueOf("in-1")).toBe(now - 2 * HOUR);
+    const outDue = await dueOf("out");
+    expect(outDue).toBeGreaterThan(now);
+    expect(isInsideWindow({ at: outDue as number, timezone: morningOut, timePreference: "morning" })).toBe(
+      true,
+    );
+    expect(
+      Math.abs(
+        (outDue as number) - nextWindowTarget({ now, timezone: morningOut, timePreference: "morning" }),
+      ),
+    ).toBeLessThan(60_000);
+    expect(await dueOf("disabled")).toBeGreaterThan(now + 23 * HOUR);
+    const bootstrapped = (await dueOf("new")) as number;
+    expect(bootstrapped - now).toBeGreaterThanOrEqual(HOUR - 60_000);
+    expect(bootstrapped - now).toBeLessThanOrEqual(BOOTSTRAP_MAX_HOURS.multipleTimesPerWeek * HOUR + 60_000);
+    expect(await dueOf("new-off")).toBeGreaterThan(now + 23 * HOUR);
+    expect(await dueOf("later")).toBe(now + HOUR);
+
+    const run = (await db.collection("schedulerRuns").doc(body.runId).get()).data();
+    expect(run).toMatchObject({
+      status: "completed",
+      trigger: "cron",
+      results: body.results,
+      userResults: {
+        "in-1": { result: "dispatched" },
+        out: { result: "rescheduled_outside_window" },
+        new: { result: "bootstrapped" },
+      },
+    });
+    expect(run?.finishedAt).toBeGreaterThanOrEqual(run?.startedAt);
+  });
+
+  it("dispatches each due user exactly once per tick, even when three ticks overlap", async () => {
+    const now = Date.now();
+    const zone = zoneInsideWindow(now, "afternoon");
+    await putDocuments(
+      db,
+      "users",
+      Array.from({ length: 12 }, (_, index) => [
+        `user-${index}`,
+        userDocument({
+          timezone: zone,
+          timePreference: "afternoon",
+          nextCoachingMessageDue: now - HOUR - (index % 3),
+        }),
+      ]),
+    );
+    const responses = await Promise.all([1, 2, 3].map(() => call({ method: "POST" })));
+    const runIds = await Promise.all(
+      responses.map(async (response) => (await response.json()).runId as string),
+    );
+    expect(new Set(runIds).size).toBe(3);
+    for (const runId of runIds) {
+      const users = processor.requests
+        .filter((request) => request.headers["x-coaching-run-id"] === runId)
+        .map((request) => JSON.parse(request.body).userId);
+      expect(users).toHaveLength(12);
+      expect(new Set(users).size).toBe(12);
+    }
+  });
+
+  it("counts a failed dispatch as an error and leaves that user due for the next tick", async () => {
+    const now = Date.now();
+    const zone = zoneInsideWindow(now, "morning");
+    await putDocuments(db, "users", [
+      ["ok", userDocument({ timezone: zone, nextCoachingMessageDue: now - HOUR })],
+      ["refused", userDocument({ timezone: zone, nextCoachingMessageDue: now - HOUR })],
+    ]);
+    processor.respondWith((request) =>
+      JSON.parse(request.body).userId === "refused"
+        ? { status: 500, body: { success: false } }
+        : { status: 202 },
+    );
+    const body = await (await call({ method: "POST" })).json();
+    expect(body.results).toMatchObject({ usersDue: 2, jobsCreated: 1, errors: 1 });
+    expect(await dueOf("refused")).toBe(now - HOUR);
+    const run = (await db.collection("schedulerRuns").doc(body.runId).get()).data();
+    expect(run?.userResults.refused).toEqual({
+      result: "dispatch_failed",
+      detail: "processor answered HTTP 500",
+    });
+  });
+
+  it("fans out to APP_URL whatever Host and forwarded headers the request carries", async () => {
+    const now = Date.now();
+    await putDocuments(db, "users", [
+      ["u", userDocument({ timezone: zoneInsideWindow(now, "morning"), nextCoachingMessageDue: now - HOUR })],
+    ]);
+    const response = await call({
+      method: "POST",
+      headers: {
+        "x-forwarded-host": "attacker.invalid",
+        "x-forwarded-proto": "https",
+        forwarded: "host=attacker.invalid",
+      },
+    });
+    expect((await response.json()).results.jobsCreated).toBe(1);
+    expect(processor.requests).toHaveLength(1);
+  });
+
+  it("honours a manual limit and reports that more users wait", async () => {
+    const now = Date.now();
+    const zone = zoneInsideWindow(now, "morning");
+    await putDocuments(
+      db,
+      "users",
+      Array.from({ length: 5 }, (_, index) => [
+        `u${index}`,
+        userDocument({ timezone: zone, nextCoachingMessageDue: now - index }),
+      ]),
+    );
+    const body = await (await call({ method: "POST", body: JSON.stringify({ limit: 2 }) })).json();
+    expect(body.results).toMatchObject({ usersDue: 2, jobsCreated: 2, hasMore: true });
+  });
+});
