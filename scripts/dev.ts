@@ -1,0 +1,110 @@
+/**
+ * `npm run dev`: the whole engine on this machine with nothing configured.
+ *
+ * For each outside service that is not configured, an embedded stand-in starts in this
+ * process: the Firestore emulator (seeded with demo users), the sandbox LLM server in place of
+ * OpenRouter, and the mail catcher in place of Resend. Secrets that are not set are generated
+ * and printed. Then `next dev` starts with that environment. Set OPENROUTER_API_KEY,
+ * RESEND_API_KEY or Firebase credentials to use the real services instead.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { initializeApp } from "firebase-admin/app";
+import { getFirestore } from "firebase-admin/firestore";
+import { buildDemoUsers, seedDemoData } from "./local-stack/demo-data";
+import { startFirestoreEmulator } from "./local-stack/firestore-emulator";
+import { startLlmSandbox } from "./local-stack/llm-sandbox";
+import { startMailCatcher } from "./local-stack/mail-catcher";
+
+const NEXT_BIN = fileURLToPath(new URL("../node_modules/next/dist/bin/next", import.meta.url));
+const env: NodeJS.ProcessEnv = { ...process.env, NEXT_TELEMETRY_DISABLED: "1" };
+const port = Number(env.PORT ?? 3000);
+const stoppers: (() => Promise<void>)[] = [];
+const lines: string[] = [];
+
+const usesRealFirestore = Boolean(env.FIREBASE_SERVICE_ACCOUNT || env.GOOGLE_APPLICATION_CREDENTIALS);
+if (!env.FIRESTORE_EMULATOR_HOST && !usesRealFirestore) {
+  const emulator = await startFirestoreEmulator({ port: Number(env.FIRESTORE_EMULATOR_PORT ?? 8080) });
+  stoppers.push(emulator.stop);
+  env.FIRESTORE_EMULATOR_HOST = emulator.host;
+  env.FIREBASE_PROJECT_ID ??= "demo-coaching-engine";
+  env.METADATA_SERVER_DETECTION = "none";
+  process.env.FIRESTORE_EMULATOR_HOST = emulator.host;
+  process.env.METADATA_SERVER_DETECTION = "none";
+  const db = getFirestore(initializeApp({ projectId: env.FIREBASE_PROJECT_ID }, "dev-seed"));
+  const users = buildDemoUsers({ now: Date.now() });
+  await seedDemoData(db, users);
+  const count = (state: string) => users.filter((user) => user.state === state).length;
+  lines.push(
+    `Firestore emulator  ${emulator.host} (project ${env.FIREBASE_PROJECT_ID})`,
+    `  seeded ${users.length} demo users: ${count("due-inside")} due inside their window, ${count("due-outside")} due outside it, ` +
+      `${count("unscheduled")} unscheduled, ${count("scheduled")} scheduled later`,
+  );
+} else {
+  lines.push(
+    `Firestore           ${env.FIRESTORE_EMULATOR_HOST ?? `project ${env.FIREBASE_PROJECT_ID ?? "from credentials"}`}`,
+  );
+}
+
+if (!env.OPENROUTER_API_KEY) {
+  const sandbox = await startLlmSandbox({ port: Number(env.LLM_SANDBOX_PORT ?? 4010) });
+  stoppers.push(sandbox.stop);
+  env.OPENROUTER_BASE_URL = sandbox.baseURL;
+  env.OPENROUTER_API_KEY = "sandbox";
+  lines.push(`LLM sandbox         ${sandbox.baseURL} (deterministic OpenRouter stand-in)`);
+} else {
+  lines.push(`LLM                 ${env.OPENROUTER_BASE_URL ?? "https://openrouter.ai/api/v1"}`);
+}
+
+if (!env.RESEND_API_KEY) {
+  const catcher = await startMailCatcher({ port: Number(env.MAIL_CATCHER_PORT ?? 4020) });
+  stoppers.push(catcher.stop);
+  env.RESEND_BASE_URL = catcher.url;
+  env.RESEND_API_KEY = "re_sandbox";
+  lines.push(`Mail catcher        ${catcher.url} (inbox in the browser; JSON at /__catcher/emails)`);
+} else {
+  lines.push("Email               Resend");
+}
+
+const generated: string[] = [];
+const ensureSecret = (name: string, make: () => string) => {
+  if (env[name]) return;
+  env[name] = make();
+  generated.push(`${name}=${env[name]}`);
+};
+ensureSecret("CRON_SECRET", () => randomBytes(24).toString("base64url"));
+ensureSecret("ADMIN_PASSWORD", () => randomBytes(12).toString("base64url"));
+ensureSecret("ENCRYPTION_KEY", () => randomBytes(32).toString("base64"));
+env.ENABLE_TEST_ROUTES ??= "true";
+env.APP_URL ??= `http://localhost:${port}`;
+
+console.log(
+  [
+    "",
+    "coaching-engine — local stack",
+    ...lines,
+    `App                 http://localhost:${port}`,
+    ...(generated.length
+      ? ["Generated secrets (this run only):", ...generated.map((line) => `  ${line}`)]
+      : []),
+    "",
+    "Run the scheduler once:",
+    `  curl -s -H "Authorization: Bearer ${env.CRON_SECRET}" ${env.APP_URL}/api/coaching/generateCoachingMessage/scheduler`,
+    "",
+  ].join("\n"),
+);
+
+const next: ChildProcess = spawn(process.execPath, [NEXT_BIN, "dev", "-p", String(port)], { env, stdio: "inherit" });
+
+let stopping = false;
+async function shutdown(code: number) {
+  if (stopping) return;
+  stopping = true;
+  if (next.exitCode === null) next.kill("SIGTERM");
+  await Promise.allSettled(stoppers.map((stop) => stop()));
+  process.exit(code);
+}
+process.on("SIGINT", () => void shutdown(0));
+process.on("SIGTERM", () => void shutdown(0));
+next.on("exit", (code: number | null) => void shutdown(code ?? 0));
