@@ -95,7 +95,10 @@ console.log(
   ].join("\n"),
 );
 
-const next: ChildProcess = spawn(process.execPath, [NEXT_BIN, "dev", "-p", String(port)], { env, stdio: "inherit" });
+const next: ChildProcess = spawn(process.execPath, [NEXT_BIN, "dev", "-p", String(port)], {
+  env,
+  stdio: "inherit",
+});
 
 let stopping = false;
 async function shutdown(code: number) {
