@@ -78,6 +78,7 @@ const envSchema = z.object({
   SCHEDULER_DISABLED_RECHECK_HOURS: positiveInt(24),
   DISPATCH_CONCURRENCY: positiveInt(20),
   DISPATCH_TIMEOUT_MS: positiveInt(10_000),
+  PROCESSOR_LEASE_MS: positiveInt(600_000),
 });
 
 type Env = z.infer<typeof envSchema>;
@@ -102,10 +103,27 @@ export interface AppConfig {
     dispatchConcurrency: number;
     dispatchTimeoutMs: number;
   };
+  processor: {
+    /** How long a claimed slot stays with its worker; above the processor route's maxDuration (300 s). */
+    leaseMs: number;
+  };
+  llm: {
+    baseURL: string;
+    generationModel: string;
+    scoringModel: string;
+    timeoutMs: number;
+    maxRetries: number;
+  };
+  email: { from: string };
 }
 
 /** Settings that some routes cannot run without, demanded where they are used. */
-export type RequiredSetting = "CRON_SECRET" | "ADMIN_PASSWORD" | "ENCRYPTION_KEY" | "OPENROUTER_API_KEY";
+export type RequiredSetting =
+  | "CRON_SECRET"
+  | "ADMIN_PASSWORD"
+  | "ENCRYPTION_KEY"
+  | "OPENROUTER_API_KEY"
+  | "RESEND_API_KEY";
 
 function describeIssues(error: z.ZodError): string {
   return error.issues.map((issue) => `${issue.path.join(".") || "environment"}: ${issue.message}`).join("; ");
@@ -159,6 +177,15 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
       dispatchConcurrency: env.DISPATCH_CONCURRENCY,
       dispatchTimeoutMs: env.DISPATCH_TIMEOUT_MS,
     },
+    processor: { leaseMs: env.PROCESSOR_LEASE_MS },
+    llm: {
+      baseURL: env.OPENROUTER_BASE_URL,
+      generationModel: env.COACHING_MODEL,
+      scoringModel: env.SCORING_MODEL,
+      timeoutMs: env.LLM_TIMEOUT_MS,
+      maxRetries: env.LLM_MAX_RETRIES,
+    },
+    email: { from: env.EMAIL_FROM },
   };
 }
 

@@ -18,6 +18,8 @@ export const coachingUserSchema = z.object({
   timezone: z.string().refine(isValidTimezone, "is not an IANA time zone"),
   coachingConfig: coachingConfigSchema,
   nextCoachingMessageDue: z.number().nullable().optional(),
+  /** Engine-owned: no processing before this instant (Unix ms). */
+  suspendUntil: z.number().nullable().optional(),
 });
 
 export type CoachingConfig = z.infer<typeof coachingConfigSchema>;

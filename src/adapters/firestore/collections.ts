@@ -4,6 +4,16 @@ export const COLLECTIONS = {
   users: "users",
   /** One summary per scheduler run, id `<ISO start>_<random>` so ids sort by time. */
   schedulerRuns: "schedulerRuns",
+  /** One per due slot (`${uid}_${dueAt}`): its lease, status and outcome. */
+  coachingSlots: "coachingSlots",
+  /** `${slotId}_${leaseNumber}`, created with create(): whoever creates lease n owns the slot. */
+  coachingSlotLeases: "coachingSlotLeases",
+  /** Every generation attempt; the approved message of a slot has the slot's id. */
+  coachingMessages: "coachingMessages",
+  /** `userInsights/{uid}`: insights derived from the journal; `summary` feeds the prompt. */
+  userInsights: "userInsights",
+  /** Subcollection of `users/{uid}` written by the app; the engine adds its coaching entries. */
+  journalEntries: "journalEntries",
 } as const;
 
 /** The top-level user field that drives every scheduling query. */

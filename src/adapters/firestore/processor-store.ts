@@ -1,0 +1,148 @@
+import "server-only";
+import type { Firestore } from "firebase-admin/firestore";
+import type { JournalEntry, PastMessage } from "@/core/coaching-context";
+import { MESSAGE_TYPES } from "@/core/coaching-message";
+import { leaseId, type SlotRecord } from "@/core/due-slot";
+import { parseUserDocument } from "@/core/user";
+import type { ProcessorStore, StoredMessage } from "@/pipeline/processor-ports";
+import { COLLECTIONS, DUE_FIELD } from "./collections";
+import { firestoreCall } from "./errors";
+
+/** gRPC ALREADY_EXISTS: the document a `create()` aimed at is already there. */
+const ALREADY_EXISTS = 6;
+
+function isAlreadyExists(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === ALREADY_EXISTS;
+}
+
+/** Coaching entries the engine wrote are far rarer than the user's own; this over-read finds enough of the user's. */
+const JOURNAL_OVERREAD = 3;
+
+const messageTypes: ReadonlySet<string> = new Set(MESSAGE_TYPES);
+
+export function createFirestoreProcessorStore(db: Firestore): ProcessorStore {
+  const users = db.collection(COLLECTIONS.users);
+  const slots = db.collection(COLLECTIONS.coachingSlots);
+  const leases = db.collection(COLLECTIONS.coachingSlotLeases);
+  const messages = db.collection(COLLECTIONS.coachingMessages);
+
+  /** create() that reports a conflict instead of throwing: the basis of every claim. */
+  const createOnce = (operation: string, create: () => Promise<unknown>) =>
+    firestoreCall(operation, async () => {
+      try {
+        await create();
+        return "created" as const;
+      } catch (error) {
+        if (isAlreadyExists(error)) return "exists" as const;
+        throw error;
+      }
+    });
+
+  return {
+    getUser: (uid) =>
+      firestoreCall("read user", async () => {
+        const snapshot = await users.doc(uid).get();
+        return snapshot.exists ? parseUserDocument(uid, snapshot.data()) : null;
+      }),
+
+    getSlot: (slotId) =>
+      firestoreCall("read slot", async () => {
+        const snapshot = await slots.doc(slotId).get();
+        return snapshot.exists ? (snapshot.data() as SlotRecord) : null;
+      }),
+
+    async createLease({ slotId, leaseNumber, uid, now }) {
+      const outcome = await createOnce("claim slot", () =>
+        leases.doc(leaseId({ slotId, leaseNumber })).create({ slotId, leaseNumber, uid, claimedAt: now }),
+      );
+      return outcome === "created";
+    },
+
+    saveSlot: (slot) =>
+      firestoreCall("save slot", async () => {
+        await slots.doc(slot.slotId).set(slot);
+      }),
+
+    listJournalEntries: ({ uid, limit }) =>
+      firestoreCall("read journal", async () => {
+        const snapshot = await users
+          .doc(uid)
+          .collection(COLLECTIONS.journalEntries)
+          .orderBy("createdAt", "desc")
+          .limit(limit * JOURNAL_OVERREAD)
+          .get();
+        const entries: JournalEntry[] = [];
+        for (const document of snapshot.docs) {
+          const entry = document.data();
+          if (entry.isCoachingMessage === true) continue;
+          if (typeof entry.content !== "string" || typeof entry.createdAt !== "number") continue;
+          entries.push({
+            id: document.id,
+            content: entry.content,
+            createdAt: entry.createdAt,
+            ...(typeof entry.title === "string" ? { title: entry.title } : {}),
+          });
+          if (entries.length === limit) break;
+        }
+        return entries;
+      }),
+
+    listRecentMessages: ({ uid, limit }) =>
+      firestoreCall("read recent messages", async () => {
+        const snapshot = await messages
+          .where("uid", "==", uid)
+          .where("wasSent", "==", true)
+          .orderBy("createdAt", "desc")
+          .limit(limit)
+          .get();
+        const recent: PastMessage[] = [];
+        for (const document of snapshot.docs) {
+          const message = document.data() as Partial<StoredMessage>;
+          if (!message.messageType || !messageTypes.has(message.messageType)) continue;
+          if (typeof message.messageContent !== "string" || typeof message.createdAt !== "number") continue;
+          recent.push({
+            messageType: message.messageType,
+            messageContent: message.messageContent,
+            createdAt: message.createdAt,
+          });
+        }
+        return recent;
+      }),
+
+    getInsightsSummary: (uid) =>
+      firestoreCall("read insights", async () => {
+        const snapshot = await db.collection(COLLECTIONS.userInsights).doc(uid).get();
+        const summary = snapshot.data()?.summary;
+        return typeof summary === "string" && summary.trim() !== "" ? summary : null;
+      }),
+
+    getMessage: (messageId) =>
+      firestoreCall("read message", async () => {
+        const snapshot = await messages.doc(messageId).get();
+        return snapshot.exists ? (snapshot.data() as StoredMessage) : null;
+      }),
+
+    saveMessage: (message) =>
+      firestoreCall("store attempt", async () => {
+        await messages.doc(message.id).set(message);
+      }),
+
+    createMessage: (message) => createOnce("store message", () => messages.doc(message.id).create(message)),
+
+    updateMessage: (messageId, patch) =>
+      firestoreCall("update message", async () => {
+        await messages.doc(messageId).update(patch);
+      }),
+
+    createJournalEntry: ({ uid, entryId, entry }) =>
+      createOnce("create journal entry", () =>
+        users.doc(uid).collection(COLLECTIONS.journalEntries).doc(entryId).create(entry),
+      ),
+
+    setNextDue: ({ uid, nextCoachingMessageDue }) =>
+      firestoreCall("reschedule user", async () => {
+        // update(), not set(): a user deleted meanwhile must not come back as a stub.
+        await users.doc(uid).update({ [DUE_FIELD]: nextCoachingMessageDue });
+      }),
+  };
+}

@@ -1,0 +1,142 @@
+import "server-only";
+import { createOpenRouter } from "@openrouter/ai-sdk-provider";
+import { APICallError, generateText, NoObjectGeneratedError, Output } from "ai";
+import type { z } from "zod";
+import {
+  type GeneratedMessage,
+  generatedMessageSchema,
+  type OutcomeSimulation,
+  outcomeSimulationSchema,
+} from "@/core/coaching-message";
+import { describeError } from "@/core/errors";
+import type { CoachModel, LlmCallRecord, LlmResult } from "@/pipeline/processor-ports";
+
+export interface OpenRouterCoachOptions {
+  apiKey: string;
+  baseURL: string;
+  generationModel: string;
+  scoringModel: string;
+  timeoutMs: number;
+  maxRetries: number;
+  /** For tests that count or break requests at the HTTP level. */
+  fetch?: typeof fetch;
+}
+
+function readCost(providerMetadata: unknown): number | null {
+  const cost = (providerMetadata as { openrouter?: { usage?: { cost?: unknown } } } | undefined)?.openrouter
+    ?.usage?.cost;
+  return typeof cost === "number" ? cost : null;
+}
+
+/** Whether trying again later could help; a schema violation or a refusal usually will not at once, but may next run. */
+function classify(error: unknown): { retriable: boolean; reason: string } {
+  if (APICallError.isInstance(error)) {
+    return {
+      retriable: error.isRetryable,
+      reason: `LLM API ${error.statusCode ?? "error"}: ${error.message}`.slice(0, 500),
+    };
+  }
+  if (NoObjectGeneratedError.isInstance(error)) {
+    const detail = error.cause instanceof Error ? error.cause.message : error.message;
+    return { retriable: true, reason: `output did not match the schema: ${detail}`.slice(0, 500) };
+  }
+  const name = error instanceof Error ? error.name : "";
+  if (name === "TimeoutError" || name === "AbortError")
+    return { retriable: true, reason: "LLM call timed out" };
+  const cause = (error as { lastError?: unknown } | null)?.lastError;
+  if (cause) return classify(cause);
+  return { retriable: true, reason: describeError(error) };
+}
+
+/**
+ * The coaching and scoring models on OpenRouter, through the AI SDK's structured output. The
+ * base URL is configuration, so the same code talks to OpenRouter in production and to the
+ * local sandbox in development and tests. Failures come back as data with the usage recorded.
+ */
+export function createOpenRouterCoach(options: OpenRouterCoachOptions): CoachModel {
+  const openrouter = createOpenRouter({
+    apiKey: options.apiKey,
+    baseURL: options.baseURL,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
+
+  async function structured<Schema extends z.ZodType>({
+    model,
+    purpose,
+    system,
+    prompt,
+    schema,
+  }: {
+    model: string;
+    purpose: LlmCallRecord["purpose"];
+    system: string;
+    prompt: string;
+    schema: Schema;
+  }): Promise<LlmResult<z.infer<Schema>>> {
+    const startedAt = performance.now();
+    const record = (fields: Partial<LlmCallRecord>): LlmCallRecord => ({
+      purpose,
+      model,
+      ok: false,
+      inputTokens: null,
+      outputTokens: null,
+      totalTokens: null,
+      cost: null,
+      durationMs: Math.round(performance.now() - startedAt),
+      error: null,
+      ...fields,
+    });
+    try {
+      const result = await generateText({
+        // usage.include asks OpenRouter to report the cost of the call.
+        model: openrouter.chat(model, { usage: { include: true } }),
+        system,
+        prompt,
+        output: Output.object({ schema }),
+        maxRetries: options.maxRetries,
+        timeout: options.timeoutMs,
+        temperature: purpose === "outcome_simulation" ? 0 : 0.7,
+      });
+      return {
+        ok: true,
+        output: result.output as z.infer<Schema>,
+        call: record({
+          ok: true,
+          inputTokens: result.usage.inputTokens ?? null,
+          outputTokens: result.usage.outputTokens ?? null,
+          totalTokens: result.usage.totalTokens ?? null,
+          cost: readCost(result.providerMetadata),
+        }),
+      };
+    } catch (error) {
+      const { retriable, reason } = classify(error);
+      const usage = NoObjectGeneratedError.isInstance(error) ? error.usage : undefined;
+      return {
+        ok: false,
+        retriable,
+        reason,
+        call: record({
+          error: reason,
+          inputTokens: usage?.inputTokens ?? null,
+          outputTokens: usage?.outputTokens ?? null,
+          totalTokens: usage?.totalTokens ?? null,
+        }),
+      };
+    }
+  }
+
+  return {
+    generationModel: options.generationModel,
+    scoringModel: options.scoringModel,
+    generateMessage: ({ system, prompt, purpose }): Promise<LlmResult<GeneratedMessage>> =>
+      structured({ model: options.generationModel, purpose, system, prompt, schema: generatedMessageSchema }),
+    simulateOutcome: ({ system, prompt }): Promise<LlmResult<OutcomeSimulation>> =>
+      structured({
+        model: options.scoringModel,
+        purpose: "outcome_simulation",
+        system,
+        prompt,
+        schema: outcomeSimulationSchema,
+      }),
+  };
+}

@@ -1,0 +1,53 @@
+import { after } from "next/server";
+import { z } from "zod";
+import { getConfig } from "@/config";
+import { AppError } from "@/core/errors";
+import { requireCronSecret } from "@/http/auth";
+import { methodNotAllowed, parseJsonBody, respond } from "@/http/respond";
+import { acceptUserRun } from "@/pipeline/process-user";
+import { processorDeps, runSlotSafely } from "@/services/processor";
+
+/** Generation and scoring run after the response, inside this limit; the slot lease (PROCESSOR_LEASE_MS) outlasts it. */
+export const maxDuration = 300;
+
+const processorRequestSchema = z.strictObject({
+  userId: z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(/^[^/]+$/, "must not contain '/'")
+    .refine((value) => value !== "." && value !== "..", "is not a document id"),
+});
+
+/**
+ * Claims the user's due slot and answers 202 at once; the rest runs in `after()`, so the
+ * scheduler's fan-out never waits for generation. A user who is not eligible, or whose slot is
+ * already taken or done, gets 200 with `messageGenerated: false` and the reason.
+ */
+export async function POST(request: Request): Promise<Response> {
+  return respond("processor", async () => {
+    const config = getConfig();
+    requireCronSecret(request, config);
+    const { userId } = await parseJsonBody(request, processorRequestSchema);
+    const deps = processorDeps(config);
+    const accepted = await acceptUserRun({ deps, uid: userId, now: Date.now() });
+    switch (accepted.kind) {
+      case "not_found":
+        throw new AppError("not_found:user", `user ${userId} not found`);
+      case "claimed":
+        after(() => runSlotSafely({ deps, claim: accepted.claim, now: Date.now() }));
+        return Response.json({ success: true, userId, accepted: true }, { status: 202 });
+      case "skipped":
+        return Response.json({ success: true, userId, messageGenerated: false, reason: accepted.reason });
+      case "busy":
+        return Response.json({ success: true, userId, messageGenerated: false, reason: "in_progress" });
+      case "already_completed":
+        return Response.json({ success: true, userId, messageGenerated: false, reason: "already_processed" });
+    }
+  });
+}
+
+export const GET = methodNotAllowed(["POST"]);
+export const PUT = methodNotAllowed(["POST"]);
+export const PATCH = methodNotAllowed(["POST"]);
+export const DELETE = methodNotAllowed(["POST"]);

@@ -1,0 +1,171 @@
+/**
+ * The context a coaching message is written from, and the prompt text built from it. Pure: the
+ * pipeline reads the data (only this user's) and passes it in with `now`.
+ *
+ * The prompt has a known ceiling: at most `MAX_JOURNAL_ENTRIES` entries, each cut at
+ * `MAX_ENTRY_CHARS`, all of them together at most `MAX_JOURNAL_CHARS`, plus at most
+ * `NOVELTY_WINDOW` recent messages and a bounded insights summary. Journal text is data, not
+ * instructions: it sits inside <user_data>, with angle brackets neutralised so no entry can
+ * close the block and speak as the system.
+ */
+import type { GeneratedMessage, MessageType } from "./coaching-message";
+import { localDateTime, TIME_WINDOWS } from "./schedule";
+import { NOVELTY_WINDOW } from "./similarity";
+import type { CoachingUser } from "./user";
+
+export const MAX_JOURNAL_ENTRIES = 10;
+export const MAX_ENTRY_CHARS = 1_500;
+export const MAX_JOURNAL_CHARS = 8_000;
+export const MAX_INSIGHTS_CHARS = 2_000;
+
+export interface JournalEntry {
+  id: string;
+  content: string;
+  createdAt: number;
+  title?: string;
+}
+
+export interface PastMessage {
+  messageType: MessageType;
+  messageContent: string;
+  createdAt: number;
+}
+
+export interface CoachingContext {
+  user: CoachingUser;
+  now: number;
+  localDateTime: string;
+  entries: JournalEntry[];
+  recentMessages: PastMessage[];
+  insightsSummary: string | null;
+}
+
+/** What the stored message records about the context it was written from. */
+export interface ContextUsed {
+  journalEntryIds: string[];
+  journalEntryCount: number;
+  journalCharacters: number;
+  recentMessageCount: number;
+  hasInsights: boolean;
+  localDateTime: string;
+  timePreference: CoachingUser["coachingConfig"]["timePreference"];
+  frequency: CoachingUser["coachingConfig"]["frequency"];
+}
+
+function truncate(text: string, maxLength: number): string {
+  return text.length <= maxLength ? text : `${text.slice(0, maxLength - 1)}…`;
+}
+
+/** Neutralises anything that could close or open a prompt block. */
+function asData(text: string): string {
+  return text.replace(/</g, "‹").replace(/>/g, "›");
+}
+
+/**
+ * Bounds the inputs: newest entries first, each truncated, stopping when the character budget
+ * is spent (the newest entry always gets in, truncated if it must).
+ */
+export function buildCoachingContext({
+  user,
+  now,
+  entries,
+  recentMessages,
+  insightsSummary,
+}: {
+  user: CoachingUser;
+  now: number;
+  entries: readonly JournalEntry[];
+  recentMessages: readonly PastMessage[];
+  insightsSummary?: string | null;
+}): CoachingContext {
+  const newestFirst = [...entries].sort((first, second) => second.createdAt - first.createdAt);
+  const kept: JournalEntry[] = [];
+  let budget = MAX_JOURNAL_CHARS;
+  for (const entry of newestFirst.slice(0, MAX_JOURNAL_ENTRIES)) {
+    if (budget <= 0) break;
+    const content = truncate(entry.content.trim(), Math.min(MAX_ENTRY_CHARS, budget));
+    budget -= content.length;
+    kept.push({ ...entry, content, ...(entry.title ? { title: truncate(entry.title, 200) } : {}) });
+  }
+  return {
+    user,
+    now,
+    localDateTime: localDateTime({ at: now, timezone: user.timezone }),
+    entries: kept,
+    recentMessages: [...recentMessages]
+      .sort((first, second) => second.createdAt - first.createdAt)
+      .slice(0, NOVELTY_WINDOW),
+    insightsSummary: insightsSummary ? truncate(insightsSummary, MAX_INSIGHTS_CHARS) : null,
+  };
+}
+
+export function describeContext(context: CoachingContext): ContextUsed {
+  return {
+    journalEntryIds: context.entries.map((entry) => entry.id),
+    journalEntryCount: context.entries.length,
+    journalCharacters: context.entries.reduce((total, entry) => total + entry.content.length, 0),
+    recentMessageCount: context.recentMessages.length,
+    hasInsights: context.insightsSummary !== null,
+    localDateTime: context.localDateTime,
+    timePreference: context.user.coachingConfig.timePreference,
+    frequency: context.user.coachingConfig.frequency,
+  };
+}
+
+function renderUserData(context: CoachingContext): string {
+  const { user } = context;
+  const window = TIME_WINDOWS[user.coachingConfig.timePreference];
+  const entries = context.entries.map((entry) =>
+    [
+      `<journal_entry written="${localDateTime({ at: entry.createdAt, timezone: user.timezone })}">`,
+      entry.title ? `Title: ${asData(entry.title)}` : null,
+      asData(entry.content),
+      "</journal_entry>",
+    ]
+      .filter((line) => line !== null)
+      .join("\n"),
+  );
+  const recent = context.recentMessages.map(
+    (message) =>
+      `<coaching_message type="${message.messageType}" sent="${localDateTime({ at: message.createdAt, timezone: user.timezone })}">\n${asData(message.messageContent)}\n</coaching_message>`,
+  );
+  return [
+    "<user_data>",
+    `<preferences>name: ${asData(user.displayName ?? "(not given)")}; local date and time: ${context.localDateTime} (${user.timezone}); prefers ${user.coachingConfig.timePreference} messages (${window.startHour}:00–${window.endHour}:00); frequency: ${user.coachingConfig.frequency}</preferences>`,
+    `<journal_entries count="${context.entries.length}" order="newest first">`,
+    ...(entries.length ? entries : ["(no journal entries yet)"]),
+    "</journal_entries>",
+    context.insightsSummary ? `<insights>\n${asData(context.insightsSummary)}\n</insights>` : null,
+    `<recent_coaching_messages count="${recent.length}" order="newest first">`,
+    ...(recent.length ? recent : ["(none yet)"]),
+    "</recent_coaching_messages>",
+    "</user_data>",
+  ]
+    .filter((line) => line !== null)
+    .join("\n");
+}
+
+/** The user-turn prompt for message generation; `avoid` carries a rejected draft on the retry. */
+export function renderGenerationPrompt(
+  context: CoachingContext,
+  avoid?: { draft: string; reason: string },
+): string {
+  return [
+    "Write the next coaching message for this user.",
+    renderUserData(context),
+    avoid
+      ? `A previous draft was rejected (${avoid.reason}). Write something clearly different in wording, angle and type from it and from the recent messages:\n<rejected_draft>\n${asData(avoid.draft)}\n</rejected_draft>`
+      : null,
+  ]
+    .filter((line) => line !== null)
+    .join("\n\n");
+}
+
+/** The user-turn prompt for the outcome simulation of `candidate`. */
+export function renderOutcomePrompt(context: CoachingContext, candidate: GeneratedMessage): string {
+  return [
+    "Simulate how this user would receive the candidate message, and rate it.",
+    renderUserData(context),
+    `<candidate_message type="${candidate.messageType}">\n${asData(candidate.messageContent)}\n</candidate_message>`,
+  ].join("\n\n");
+}

@@ -1,0 +1,583 @@
+/**
+ * Processing one user's due slot, end to end: claim, context, generation, outcome simulation,
+ * quality gate, storage, journal entry, delivery, reschedule.
+ *
+ * Exactly once per slot (contract §7) comes from construction, not from transactions:
+ * - the slot is owned through a `create()`-claimed lease (see core/due-slot.ts);
+ * - the approved message has the slot's id and is created with `create()`, so two workers can
+ *   never store two approved messages for one slot (the loser carries on with the winner's);
+ * - the journal entry id is derived from the slot id and created with `create()`;
+ * - the email's idempotency key is derived from the slot id, and the message's own delivery
+ *   record is checked before sending, so a resumed run never sends twice;
+ * - the slot records its outcome and next due time before the user is rescheduled, so a run
+ *   that died between the two finishes the reschedule next time.
+ * A worker that dies mid-slot leaves the user due at the slot's time; once the lease expires the
+ * next scheduler tick resumes the slot from the last completed step.
+ */
+import {
+  buildCoachingContext,
+  type CoachingContext,
+  describeContext,
+  MAX_JOURNAL_ENTRIES,
+  renderGenerationPrompt,
+  renderOutcomePrompt,
+} from "@/core/coaching-context";
+import { type GeneratedMessage, MESSAGE_MAX_LENGTH, PUSH_TEXT_MAX_LENGTH } from "@/core/coaching-message";
+import {
+  decideClaim,
+  decideProcessing,
+  dueSlotId,
+  type SkipReason,
+  type SlotOutcome,
+  type SlotRecord,
+} from "@/core/due-slot";
+import { describeError } from "@/core/errors";
+import { escapeHtml, sanitiseModelText, toSingleLine } from "@/core/message-text";
+import { applyQualityGate } from "@/core/quality-gate";
+import { nextDueAfterSuccess, retryDueAt } from "@/core/schedule";
+import { checkNovelty, NOVELTY_WINDOW } from "@/core/similarity";
+import { type CoachingUser, scheduleSettingsOf } from "@/core/user";
+import type {
+  CoachingJournalEntry,
+  CoachModel,
+  LlmCallRecord,
+  Mailer,
+  ProcessorStep,
+  ProcessorStore,
+  Prompts,
+  StoredMessage,
+} from "./processor-ports";
+
+export interface ProcessorDeps {
+  store: ProcessorStore;
+  model: CoachModel;
+  mailer: Mailer;
+  prompts: Prompts;
+  /** How long a claim holds a slot; above the processor route's maxDuration, so a live run keeps it. */
+  leaseMs: number;
+  /** Called after each step completes. A throw here stops the run as a crash would. */
+  onStep?: (step: ProcessorStep, slotId: string) => void | Promise<void>;
+}
+
+export type AcceptResult =
+  | { kind: "not_found" }
+  | { kind: "skipped"; reason: SkipReason; nextCoachingMessageDue?: number }
+  | { kind: "busy"; slotId: string }
+  | { kind: "already_completed"; slotId: string; outcome: SlotOutcome | null }
+  | { kind: "claimed"; claim: ClaimedSlot };
+
+export interface ClaimedSlot {
+  slot: SlotRecord;
+  user: CoachingUser;
+}
+
+export interface ProcessOutcome {
+  slotId: string;
+  messageGenerated: boolean;
+  outcome: SlotOutcome;
+  messageId: string | null;
+  nextCoachingMessageDue: number;
+  failureReason: string | null;
+}
+
+/** The journal entry of a slot's message; derived, so creating it twice is a no-op. */
+export function coachingJournalEntryId(slotId: string): string {
+  return `coaching_${slotId}`;
+}
+
+/** The email idempotency key of a slot's message: a retried delivery is the same email. */
+export function emailIdempotencyKey(slotId: string): string {
+  return `coaching-message/${slotId}`;
+}
+
+const step = async (deps: ProcessorDeps, name: ProcessorStep, slotId: string) => deps.onStep?.(name, slotId);
+
+/**
+ * Re-checks the user and claims their due slot. Fast (a few reads and one `create()`), so the
+ * route can answer before generation starts.
+ */
+export async function acceptUserRun({
+  deps,
+  uid,
+  now,
+  bypassChecks = false,
+}: {
+  deps: ProcessorDeps;
+  uid: string;
+  now: number;
+  bypassChecks?: boolean;
+}): Promise<AcceptResult> {
+  const { store } = deps;
+  const snapshot = await store.getUser(uid);
+  if (!snapshot) return { kind: "not_found" };
+  const decision = decideProcessing({ snapshot, now, bypassChecks });
+  if (decision.action === "skip") {
+    if (decision.nextCoachingMessageDue !== undefined) {
+      await store.setNextDue({ uid, nextCoachingMessageDue: decision.nextCoachingMessageDue });
+    }
+    return {
+      kind: "skipped",
+      reason: decision.reason,
+      nextCoachingMessageDue: decision.nextCoachingMessageDue,
+    };
+  }
+  if (!snapshot.valid) return { kind: "skipped", reason: "invalid_document" };
+  const user = snapshot.user;
+  const slotId = dueSlotId({ uid, dueAt: decision.dueAt });
+  const existing = await store.getSlot(slotId);
+  const claim = decideClaim({ slot: existing, now });
+  if (claim.kind === "busy") return { kind: "busy", slotId };
+  if (claim.kind === "completed") {
+    // The run that completed the slot may have died before rescheduling the user.
+    if (snapshot.nextCoachingMessageDue === claim.slot.dueAt) {
+      await store.setNextDue({ uid, nextCoachingMessageDue: dueAfterOutcome(claim.slot, user, now) });
+    }
+    return { kind: "already_completed", slotId, outcome: claim.slot.outcome };
+  }
+  const won = await store.createLease({ slotId, leaseNumber: claim.leaseNumber, uid, now });
+  if (!won) return { kind: "busy", slotId };
+  const slot: SlotRecord = {
+    slotId,
+    uid,
+    dueAt: decision.dueAt,
+    forced: decision.forced,
+    status: "running",
+    leaseNumber: claim.leaseNumber,
+    leaseUntil: now + deps.leaseMs,
+    outcome: null,
+    messageId: null,
+    nextCoachingMessageDue: null,
+    failureReason: null,
+    createdAt: existing?.createdAt ?? now,
+    updatedAt: now,
+  };
+  await store.saveSlot(slot);
+  await step(deps, "claimed", slotId);
+  return { kind: "claimed", claim: { slot, user } };
+}
+
+function dueAfterOutcome(slot: SlotRecord, user: CoachingUser, now: number): number {
+  if (slot.nextCoachingMessageDue !== null && slot.nextCoachingMessageDue > now)
+    return slot.nextCoachingMessageDue;
+  const settings = scheduleSettingsOf(user);
+  return slot.outcome === "sent"
+    ? nextDueAfterSuccess({ now, ...settings })
+    : retryDueAt({ now, frequency: settings.frequency });
+}
+
+type Approval =
+  | { ok: true; message: StoredMessage }
+  | { ok: false; outcome: "gate_failed" | "generation_failed"; reason: string };
+
+interface AttemptBase {
+  context: CoachingContext;
+  slot: SlotRecord;
+  now: number;
+  calls: LlmCallRecord[];
+}
+
+function sumUsage(calls: readonly LlmCallRecord[]): StoredMessage["tokenUsage"] {
+  const costs = calls.map((call) => call.cost).filter((cost): cost is number => cost !== null);
+  return {
+    inputTokens: calls.reduce((total, call) => total + (call.inputTokens ?? 0), 0),
+    outputTokens: calls.reduce((total, call) => total + (call.outputTokens ?? 0), 0),
+    totalTokens: calls.reduce((total, call) => total + (call.totalTokens ?? 0), 0),
+    cost: costs.length ? costs.reduce((total, cost) => total + cost, 0) : null,
+  };
+}
+
+function messageRecord(
+  deps: ProcessorDeps,
+  { context, slot, now, calls }: AttemptBase,
+  fields: Pick<StoredMessage, "id" | "status" | "generationAttempt" | "failureReason"> &
+    Partial<StoredMessage>,
+): StoredMessage {
+  const { user } = context;
+  return {
+    uid: user.uid,
+    slotId: slot.slotId,
+    createdAt: now,
+    updatedAt: now,
+    messageContent: "",
+    messageType: null,
+    pushNotificationText: null,
+    originalMessageContent: null,
+    effectivenessRating: null,
+    recommendedAction: null,
+    outcomeReasoning: null,
+    wasSent: false,
+    sentAt: null,
+    journalEntryId: null,
+    contextUsed: describeContext(context),
+    userTimezone: user.timezone,
+    userTimePreference: user.coachingConfig.timePreference,
+    scheduledFor: slot.dueAt,
+    promptVersion: `${deps.prompts.messageGeneration.version}+${deps.prompts.outcomeSimulation.version}`,
+    model: { generation: deps.model.generationModel, scoring: deps.model.scoringModel },
+    llmCalls: [...calls],
+    tokenUsage: sumUsage(calls),
+    delivery: {
+      email: { status: "pending", providerId: null, error: null, attemptedAt: null },
+      push: { status: "pending", text: null },
+    },
+    ...fields,
+  };
+}
+
+/** Model output made safe to store and show: no links, images, markup or control characters. */
+function sanitiseGenerated(output: GeneratedMessage): GeneratedMessage {
+  return {
+    messageType: output.messageType,
+    messageContent: sanitiseModelText(output.messageContent).slice(0, MESSAGE_MAX_LENGTH),
+    pushNotificationText: toSingleLine(output.pushNotificationText, PUSH_TEXT_MAX_LENGTH),
+  };
+}
+
+/**
+ * Generates, checks novelty (one regeneration when too close to a recent message), simulates
+ * the outcome and applies the gate. Every attempt that does not pass is stored as its own
+ * `coachingMessages` document; the one that passes is returned, not yet stored.
+ */
+async function generateApprovedMessage(
+  deps: ProcessorDeps,
+  claim: ClaimedSlot,
+  now: number,
+): Promise<Approval> {
+  const { store, model, prompts } = deps;
+  const { slot, user } = claim;
+  const [entries, recentMessages, insightsSummary] = await Promise.all([
+    store.listJournalEntries({ uid: user.uid, limit: MAX_JOURNAL_ENTRIES }),
+    store.listRecentMessages({ uid: user.uid, limit: NOVELTY_WINDOW }),
+    store.getInsightsSummary(user.uid),
+  ]);
+  const context = buildCoachingContext({ user, now, entries, recentMessages, insightsSummary });
+  const calls: LlmCallRecord[] = [];
+  const base: AttemptBase = { context, slot, now, calls };
+  let attempt = 0;
+  const attemptId = () => `${slot.slotId}_${slot.leaseNumber}_${attempt}`;
+  const reject = async (
+    outcome: "gate_failed" | "generation_failed",
+    reason: string,
+    fields: Partial<StoredMessage> = {},
+  ): Promise<Approval> => {
+    await store.saveMessage(
+      messageRecord(deps, base, {
+        id: attemptId(),
+        status: outcome === "gate_failed" ? "rejected" : "failed",
+        generationAttempt: attempt,
+        failureReason: reason,
+        ...fields,
+      }),
+    );
+    return { ok: false, outcome, reason };
+  };
+
+  let rejectedDraft: { draft: string; reason: string } | undefined;
+  let candidate: GeneratedMessage | undefined;
+  while (candidate === undefined) {
+    attempt += 1;
+    const generation = await model.generateMessage({
+      system: prompts.messageGeneration.text,
+      prompt: renderGenerationPrompt(context, rejectedDraft),
+      purpose: rejectedDraft ? "regeneration" : "generation",
+    });
+    calls.push(generation.call);
+    if (!generation.ok) return reject("generation_failed", `generation failed: ${generation.reason}`);
+    if (attempt === 1) await step(deps, "generated", slot.slotId);
+    const draft = sanitiseGenerated(generation.output);
+    const draftFields = {
+      messageContent: draft.messageContent,
+      messageType: draft.messageType,
+      pushNotificationText: draft.pushNotificationText,
+    };
+    if (draft.messageContent.length < 20) {
+      return reject(
+        "generation_failed",
+        "the message was empty once links and markup were removed",
+        draftFields,
+      );
+    }
+    const novelty = checkNovelty({ candidate: draft, recent: recentMessages });
+    if (novelty.novel) {
+      candidate = draft;
+    } else if (rejectedDraft) {
+      return reject(
+        "gate_failed",
+        `still too close to a recent message after regenerating: ${novelty.reason}`,
+        draftFields,
+      );
+    } else {
+      await reject("gate_failed", `too close to a recent message: ${novelty.reason}`, draftFields);
+      rejectedDraft = { draft: draft.messageContent, reason: novelty.reason };
+    }
+  }
+
+  const simulation = await model.simulateOutcome({
+    system: prompts.outcomeSimulation.text,
+    prompt: renderOutcomePrompt(context, candidate),
+  });
+  calls.push(simulation.call);
+  const candidateFields = {
+    messageContent: candidate.messageContent,
+    messageType: candidate.messageType,
+    pushNotificationText: candidate.pushNotificationText,
+  };
+  if (!simulation.ok) {
+    return reject("generation_failed", `outcome simulation failed: ${simulation.reason}`, candidateFields);
+  }
+  const outcome = simulation.output;
+  const scoreFields = {
+    ...candidateFields,
+    effectivenessRating: outcome.effectivenessRating,
+    recommendedAction: outcome.recommendedAction,
+    outcomeReasoning: sanitiseModelText(outcome.reasoning),
+  };
+  const verdict = applyQualityGate({ messageContent: candidate.messageContent, outcome });
+  if (!verdict.pass) return reject("gate_failed", verdict.reason, scoreFields);
+  const finalContent = sanitiseModelText(verdict.messageContent).slice(0, MESSAGE_MAX_LENGTH);
+  if (verdict.revised) {
+    const revisedNovelty = checkNovelty({
+      candidate: { messageType: candidate.messageType, messageContent: finalContent },
+      recent: recentMessages,
+    });
+    if (!revisedNovelty.novel || finalContent.length < 20) {
+      return reject(
+        "gate_failed",
+        `the revised message is not usable: ${revisedNovelty.novel ? "empty" : revisedNovelty.reason}`,
+        {
+          ...scoreFields,
+          originalMessageContent: candidate.messageContent,
+          messageContent: finalContent,
+        },
+      );
+    }
+  }
+  return {
+    ok: true,
+    message: messageRecord(deps, base, {
+      id: slot.slotId,
+      status: "approved",
+      generationAttempt: attempt,
+      failureReason: null,
+      ...scoreFields,
+      messageContent: finalContent,
+      originalMessageContent: verdict.revised ? candidate.messageContent : null,
+    }),
+  };
+}
+
+const TYPE_LABELS: Readonly<Record<string, string>> = {
+  check_in: "Check-in",
+  encouragement: "Encouragement",
+  challenge: "A challenge",
+  reminder: "A reminder",
+  alignment_reflection: "Alignment reflection",
+  general_reflection: "Reflection",
+  personal_insight: "Personal insight",
+  relevant_lesson: "A lesson for you",
+};
+
+function journalEntryFor(message: StoredMessage, now: number): CoachingJournalEntry {
+  const label = TYPE_LABELS[message.messageType ?? ""] ?? "Coaching";
+  return {
+    title: `Coaching · ${label}`,
+    content: `### ${label}\n\n${message.messageContent}`,
+    createdAt: now,
+    isCoachingMessage: true,
+    source: "coaching-engine",
+    format: "markdown",
+    coachingMessageId: message.id,
+    messageType: message.messageType ?? "general_reflection",
+    pushNotificationText: message.pushNotificationText,
+  };
+}
+
+function emailFor(
+  message: StoredMessage,
+  user: CoachingUser,
+): { subject: string; html: string; text: string } {
+  const greeting = user.displayName ? `Hi ${toSingleLine(user.displayName, 60)},` : "Hi,";
+  const paragraphs = message.messageContent.split(/\n{2,}/);
+  return {
+    // Built from model output, so single-lined: no CR/LF can reach the header.
+    subject: toSingleLine(message.pushNotificationText ?? "A note from your journaling coach", 100),
+    text: `${greeting}\n\n${message.messageContent}\n\nThis message is also in your journal.`,
+    html: [
+      `<p>${escapeHtml(greeting)}</p>`,
+      ...paragraphs.map((paragraph) => `<p>${escapeHtml(paragraph).replace(/\n/g, "<br>")}</p>`),
+      '<p style="color:#666">This message is also in your journal.</p>',
+    ].join("\n"),
+  };
+}
+
+async function deliver(
+  deps: ProcessorDeps,
+  message: StoredMessage,
+  user: CoachingUser,
+  now: number,
+): Promise<StoredMessage["delivery"]> {
+  const push = { status: "sent" as const, text: message.pushNotificationText };
+  // The engine's own record is the final guard: Resend forgets idempotency keys after 24 h.
+  if (message.delivery.email.status === "sent" || message.delivery.email.status === "skipped") {
+    return { email: message.delivery.email, push };
+  }
+  if (user.coachingConfig.emailNotifications === false) {
+    return { email: { status: "skipped", providerId: null, error: null, attemptedAt: null }, push };
+  }
+  // The recipient comes from the user document, never from model output.
+  const result = await deps.mailer.send({
+    to: user.email,
+    ...emailFor(message, user),
+    idempotencyKey: emailIdempotencyKey(message.slotId),
+  });
+  return {
+    email: result.ok
+      ? { status: "sent", providerId: result.id, error: null, attemptedAt: now }
+      : { status: "failed", providerId: null, error: result.reason, attemptedAt: now },
+    push,
+  };
+}
+
+async function completeSlot(
+  deps: ProcessorDeps,
+  claim: ClaimedSlot,
+  now: number,
+  result: { outcome: SlotOutcome; messageId: string | null; failureReason: string | null },
+): Promise<ProcessOutcome> {
+  const { slot, user } = claim;
+  const settings = scheduleSettingsOf(user);
+  const nextCoachingMessageDue =
+    result.outcome === "sent"
+      ? nextDueAfterSuccess({ now, ...settings })
+      : retryDueAt({ now, frequency: settings.frequency });
+  // The slot records its outcome first, so a run that dies before the reschedule below is finished by the next.
+  await deps.store.saveSlot({
+    ...slot,
+    status: "completed",
+    outcome: result.outcome,
+    messageId: result.messageId,
+    nextCoachingMessageDue,
+    failureReason: result.failureReason,
+    updatedAt: now,
+  });
+  await step(deps, "slot_completed", slot.slotId);
+  await deps.store.setNextDue({ uid: user.uid, nextCoachingMessageDue });
+  await step(deps, "rescheduled", slot.slotId);
+  return {
+    slotId: slot.slotId,
+    messageGenerated: result.outcome === "sent",
+    outcome: result.outcome,
+    messageId: result.messageId,
+    nextCoachingMessageDue,
+    failureReason: result.failureReason,
+  };
+}
+
+/**
+ * Runs a claimed slot to completion, resuming after the last step an earlier lease finished.
+ * Generation failures and failed gates are outcomes (the user gets the retry interval);
+ * anything thrown is left to the caller (see `recoverFromError`).
+ */
+export async function runClaimedSlot({
+  deps,
+  claim,
+  now,
+}: {
+  deps: ProcessorDeps;
+  claim: ClaimedSlot;
+  now: number;
+}): Promise<ProcessOutcome> {
+  const { store } = deps;
+  const { slot, user } = claim;
+  let message = await store.getMessage(slot.slotId);
+  if (!message) {
+    const approval = await generateApprovedMessage(deps, claim, now);
+    if (!approval.ok) {
+      return completeSlot(deps, claim, now, {
+        outcome: approval.outcome,
+        messageId: null,
+        failureReason: approval.reason,
+      });
+    }
+    const created = await store.createMessage(approval.message);
+    message = created === "created" ? approval.message : await store.getMessage(slot.slotId);
+    if (!message) throw new Error(`approved message ${slot.slotId} vanished`);
+    await step(deps, "attempt_stored", slot.slotId);
+  }
+
+  if (message.status !== "sent") {
+    const journalEntryId = coachingJournalEntryId(slot.slotId);
+    if (message.journalEntryId === null) {
+      await store.createJournalEntry({
+        uid: user.uid,
+        entryId: journalEntryId,
+        entry: journalEntryFor(message, now),
+      });
+      await store.updateMessage(message.id, { journalEntryId, updatedAt: now });
+      message = { ...message, journalEntryId };
+    }
+    await step(deps, "journal_entry_created", slot.slotId);
+    const delivery = await deliver(deps, message, user, now);
+    await step(deps, "delivery_requested", slot.slotId);
+    await store.updateMessage(message.id, {
+      status: "sent",
+      wasSent: true,
+      sentAt: now,
+      delivery,
+      updatedAt: now,
+    });
+    await step(deps, "message_sent", slot.slotId);
+  }
+  return completeSlot(deps, claim, now, { outcome: "sent", messageId: message.id, failureReason: null });
+}
+
+/**
+ * What to do when a claimed run throws (Firestore unavailable, a bug): before a message was
+ * approved, the slot fails like a generation error and the user gets the retry interval; after,
+ * the lease is released and the user stays due, so the next tick delivers the approved message
+ * rather than writing another one.
+ */
+export async function recoverFromError({
+  deps,
+  claim,
+  now,
+  error,
+}: {
+  deps: ProcessorDeps;
+  claim: ClaimedSlot;
+  now: number;
+  error: unknown;
+}): Promise<ProcessOutcome | null> {
+  const approved = await deps.store.getMessage(claim.slot.slotId);
+  if (approved) {
+    await deps.store.saveSlot({
+      ...claim.slot,
+      leaseUntil: now,
+      failureReason: describeError(error),
+      updatedAt: now,
+    });
+    return null;
+  }
+  return completeSlot(deps, claim, now, {
+    outcome: "generation_failed",
+    messageId: null,
+    failureReason: `processing failed: ${describeError(error)}`,
+  });
+}
+
+/** Accept and run in one call (the test route, tests); the processor route runs the second half after responding. */
+export async function processUser({
+  deps,
+  uid,
+  now,
+  bypassChecks = false,
+}: {
+  deps: ProcessorDeps;
+  uid: string;
+  now: number;
+  bypassChecks?: boolean;
+}): Promise<AcceptResult | { kind: "processed"; result: ProcessOutcome }> {
+  const accepted = await acceptUserRun({ deps, uid, now, bypassChecks });
+  if (accepted.kind !== "claimed") return accepted;
+  return { kind: "processed", result: await runClaimedSlot({ deps, claim: accepted.claim, now }) };
+}

@@ -1,0 +1,157 @@
+/**
+ * What processing one user needs from the outside world. The pipeline knows these interfaces
+ * only; Firestore, OpenRouter and Resend sit behind them in `adapters/`.
+ */
+import type { ContextUsed, JournalEntry, PastMessage } from "@/core/coaching-context";
+import type {
+  GeneratedMessage,
+  MessageType,
+  OutcomeSimulation,
+  RecommendedAction,
+} from "@/core/coaching-message";
+import type { SlotRecord } from "@/core/due-slot";
+import type { TimePreference } from "@/core/schedule";
+import type { UserSnapshot } from "@/core/user";
+
+/** One LLM call as recorded on the message: what ran, what it cost, how it ended. */
+export interface LlmCallRecord {
+  purpose: "generation" | "regeneration" | "outcome_simulation";
+  model: string;
+  ok: boolean;
+  inputTokens: number | null;
+  outputTokens: number | null;
+  totalTokens: number | null;
+  /** USD, when the provider reports it (OpenRouter does). */
+  cost: number | null;
+  durationMs: number;
+  error: string | null;
+}
+
+export type LlmResult<Output> =
+  | { ok: true; output: Output; call: LlmCallRecord }
+  | { ok: false; retriable: boolean; reason: string; call: LlmCallRecord };
+
+export interface CoachModel {
+  readonly generationModel: string;
+  readonly scoringModel: string;
+  generateMessage(input: {
+    system: string;
+    prompt: string;
+    purpose: "generation" | "regeneration";
+  }): Promise<LlmResult<GeneratedMessage>>;
+  simulateOutcome(input: { system: string; prompt: string }): Promise<LlmResult<OutcomeSimulation>>;
+}
+
+export interface EmailToSend {
+  to: string;
+  subject: string;
+  html: string;
+  text: string;
+  /** Same key, same email: the provider sends it once (Resend keeps keys for 24 h). */
+  idempotencyKey: string;
+}
+
+export type EmailResult = { ok: true; id: string } | { ok: false; retriable: boolean; reason: string };
+
+export interface Mailer {
+  send(email: EmailToSend): Promise<EmailResult>;
+}
+
+export type DeliveryStatus = "pending" | "sent" | "failed" | "skipped";
+
+/** A `coachingMessages` document: every generation attempt, sent or not (contract §6). */
+export interface StoredMessage {
+  id: string;
+  uid: string;
+  slotId: string;
+  createdAt: number;
+  updatedAt: number;
+  /** approved: passed the gate, delivery under way; sent: in the journal and delivered. */
+  status: "approved" | "sent" | "rejected" | "failed";
+  messageContent: string;
+  messageType: MessageType | null;
+  pushNotificationText: string | null;
+  /** The draft before REVISE_MESSAGE replaced it, when it did. */
+  originalMessageContent: string | null;
+  effectivenessRating: number | null;
+  recommendedAction: RecommendedAction | null;
+  outcomeReasoning: string | null;
+  wasSent: boolean;
+  sentAt: number | null;
+  journalEntryId: string | null;
+  contextUsed: ContextUsed | null;
+  /** 1-based attempt number within the slot, across leases. */
+  generationAttempt: number;
+  failureReason: string | null;
+  userTimezone: string;
+  userTimePreference: TimePreference;
+  /** The due time of the slot this message answers. */
+  scheduledFor: number;
+  promptVersion: string;
+  model: { generation: string; scoring: string };
+  llmCalls: LlmCallRecord[];
+  tokenUsage: { inputTokens: number; outputTokens: number; totalTokens: number; cost: number | null };
+  delivery: {
+    email: {
+      status: DeliveryStatus;
+      providerId: string | null;
+      error: string | null;
+      attemptedAt: number | null;
+    };
+    push: { status: DeliveryStatus; text: string | null };
+  };
+}
+
+export interface CoachingJournalEntry {
+  content: string;
+  createdAt: number;
+  title: string;
+  /** Tells the engine's entries apart from the user's own. */
+  isCoachingMessage: true;
+  source: "coaching-engine";
+  format: "markdown";
+  coachingMessageId: string;
+  messageType: MessageType;
+  pushNotificationText: string | null;
+}
+
+export interface ProcessorStore {
+  getUser(uid: string): Promise<UserSnapshot | null>;
+  getSlot(slotId: string): Promise<SlotRecord | null>;
+  /** Creates lease `leaseNumber` of the slot; false when another worker created it first. */
+  createLease(input: { slotId: string; leaseNumber: number; uid: string; now: number }): Promise<boolean>;
+  saveSlot(slot: SlotRecord): Promise<void>;
+  /** The user's own entries (not coaching ones), newest first. */
+  listJournalEntries(input: { uid: string; limit: number }): Promise<JournalEntry[]>;
+  /** The user's sent coaching messages, newest first. */
+  listRecentMessages(input: { uid: string; limit: number }): Promise<PastMessage[]>;
+  getInsightsSummary(uid: string): Promise<string | null>;
+  getMessage(messageId: string): Promise<StoredMessage | null>;
+  /** Stores a rejected or failed attempt (its id is unique to the attempt). */
+  saveMessage(message: StoredMessage): Promise<void>;
+  /** Creates the slot's approved message; "exists" when another worker's already stands. */
+  createMessage(message: StoredMessage): Promise<"created" | "exists">;
+  updateMessage(messageId: string, patch: Partial<StoredMessage>): Promise<void>;
+  createJournalEntry(input: {
+    uid: string;
+    entryId: string;
+    entry: CoachingJournalEntry;
+  }): Promise<"created" | "exists">;
+  setNextDue(input: { uid: string; nextCoachingMessageDue: number }): Promise<void>;
+}
+
+export interface Prompts {
+  messageGeneration: { text: string; version: string };
+  outcomeSimulation: { text: string; version: string };
+}
+
+/** The step boundaries of a run, reported as each completes (logging, tests that crash there). */
+export type ProcessorStep =
+  | "claimed"
+  | "generated"
+  | "attempt_stored"
+  | "journal_entry_created"
+  | "delivery_requested"
+  | "message_sent"
+  | "slot_completed"
+  | "rescheduled";

@@ -1,0 +1,68 @@
+import "server-only";
+import { createResendMailer } from "@/adapters/email/resend-mailer";
+import { getDb } from "@/adapters/firestore/client";
+import { createFirestoreProcessorStore } from "@/adapters/firestore/processor-store";
+import { createOpenRouterCoach } from "@/adapters/llm/openrouter-coach";
+import { getPrompts } from "@/adapters/prompts";
+import { type AppConfig, requireSetting } from "@/config";
+import { describeError } from "@/core/errors";
+import { logger } from "@/logger";
+import {
+  type ClaimedSlot,
+  type ProcessOutcome,
+  type ProcessorDeps,
+  recoverFromError,
+  runClaimedSlot,
+} from "@/pipeline/process-user";
+
+/** Wires the production collaborators of the processor from configuration. */
+export function processorDeps(config: AppConfig): ProcessorDeps {
+  return {
+    store: createFirestoreProcessorStore(getDb(config)),
+    model: createOpenRouterCoach({
+      apiKey: requireSetting(config, "OPENROUTER_API_KEY"),
+      ...config.llm,
+    }),
+    mailer: createResendMailer({ apiKey: requireSetting(config, "RESEND_API_KEY"), from: config.email.from }),
+    prompts: getPrompts(),
+    leaseMs: config.processor.leaseMs,
+    onStep: (step, slotId) => logger.info("processor step", { step, slotId }),
+  };
+}
+
+/**
+ * Runs a claimed slot and never throws: an unexpected failure is logged and recovered (the
+ * user is rescheduled, or left due to resume), so one user's failure stays theirs.
+ */
+export async function runSlotSafely({
+  deps,
+  claim,
+  now,
+}: {
+  deps: ProcessorDeps;
+  claim: ClaimedSlot;
+  now: number;
+}): Promise<ProcessOutcome | { failed: true; reason: string }> {
+  try {
+    const outcome = await runClaimedSlot({ deps, claim, now });
+    logger.info("slot processed", {
+      slotId: outcome.slotId,
+      outcome: outcome.outcome,
+      messageGenerated: outcome.messageGenerated,
+      failureReason: outcome.failureReason,
+    });
+    return outcome;
+  } catch (error) {
+    logger.error("slot failed", { slotId: claim.slot.slotId, error });
+    try {
+      const recovered = await recoverFromError({ deps, claim, now: Date.now(), error });
+      if (recovered) return recovered;
+    } catch (recoveryError) {
+      logger.error("slot recovery failed; the user stays due and is retried next tick", {
+        slotId: claim.slot.slotId,
+        error: recoveryError,
+      });
+    }
+    return { failed: true, reason: describeError(error) };
+  }
+}
