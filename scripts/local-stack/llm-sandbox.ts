@@ -16,6 +16,8 @@ import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 
 export type Fault =
+  /** Answers normally: lets a test aim a later fault at the second or third completion. */
+  | { kind: "pass" }
   | { kind: "status"; status: number; message?: string }
   | { kind: "delay"; delayMs: number }
   | { kind: "malformed" }

@@ -1,0 +1,96 @@
+/**
+ * The processor's real collaborators for pipeline tests: Firestore on the emulator, the AI SDK
+ * and OpenRouter provider over HTTP to the LLM sandbox, the Resend SDK over HTTP to the mail
+ * catcher.
+ */
+import type { Firestore } from "firebase-admin/firestore";
+import { createResendMailer } from "@/adapters/email/resend-mailer";
+import { createFirestoreProcessorStore } from "@/adapters/firestore/processor-store";
+import { createOpenRouterCoach } from "@/adapters/llm/openrouter-coach";
+import { getPrompts } from "@/adapters/prompts";
+import type { Frequency, TimePreference } from "@/core/schedule";
+import type { ProcessorDeps } from "@/pipeline/process-user";
+import type { LlmSandbox } from "../../scripts/local-stack/llm-sandbox";
+import type { MailCatcher } from "../../scripts/local-stack/mail-catcher";
+import { putDocuments } from "./firestore";
+import { zoneInsideWindow } from "./zones";
+
+export const HOUR = 3_600_000;
+
+export function realProcessorDeps({
+  db,
+  sandbox,
+  catcher,
+  timeoutMs = 5_000,
+  ...overrides
+}: {
+  db: Firestore;
+  sandbox: LlmSandbox;
+  catcher: MailCatcher;
+  timeoutMs?: number;
+} & Partial<ProcessorDeps>): ProcessorDeps {
+  process.env.RESEND_BASE_URL = catcher.url;
+  return {
+    store: createFirestoreProcessorStore(db),
+    model: createOpenRouterCoach({
+      apiKey: "sk-or-test",
+      baseURL: sandbox.baseURL,
+      generationModel: "test/coach",
+      scoringModel: "test/scorer",
+      timeoutMs,
+      maxRetries: 0,
+    }),
+    mailer: createResendMailer({ apiKey: "re_test", from: "Coach <coach@example.com>" }),
+    prompts: getPrompts(),
+    leaseMs: 10 * 60_000,
+    ...overrides,
+  };
+}
+
+export interface SeedUserOptions {
+  uid: string;
+  now: number;
+  timePreference?: TimePreference;
+  frequency?: Frequency;
+  timezone?: string;
+  dueAt?: number | null;
+  entries?: string[];
+  emailNotifications?: boolean;
+}
+
+/** A user due an hour ago, inside their window, with a few journal entries. */
+export async function seedDueUser(db: Firestore, options: SeedUserOptions): Promise<void> {
+  const timePreference = options.timePreference ?? "afternoon";
+  await putDocuments(db, "users", [
+    [
+      options.uid,
+      {
+        email: `${options.uid}@example.com`,
+        displayName: `Name ${options.uid}`,
+        timezone: options.timezone ?? zoneInsideWindow(options.now, timePreference),
+        coachingConfig: {
+          enableCoachingMessages: true,
+          frequency: options.frequency ?? "daily",
+          timePreference,
+          ...(options.emailNotifications === undefined
+            ? {}
+            : { emailNotifications: options.emailNotifications }),
+        },
+        nextCoachingMessageDue: options.dueAt === undefined ? options.now - HOUR : options.dueAt,
+      },
+    ],
+  ]);
+  const entries = options.entries ?? [
+    `${options.uid} wrote: I want steadier mornings and less doom-scrolling.`,
+    `${options.uid} wrote: Ran 5k today, felt proud of keeping the plan.`,
+    `${options.uid} wrote: Work is stressful; the launch slipped again.`,
+  ];
+  await putDocuments(
+    db,
+    `users/${options.uid}/journalEntries`,
+    entries.map((content, index) => [
+      `entry-${index}`,
+      { content, createdAt: options.now - (entries.length - index) * 24 * HOUR },
+    ]),
+  );
+}
