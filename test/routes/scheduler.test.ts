@@ -274,3 +274,16 @@ describe("scheduler route: a tick", () => {
     expect(body.results).toMatchObject({ usersDue: 2, jobsCreated: 2, hasMore: true });
   });
 });
+
+describe("test route in production", () => {
+  it("is closed (404, nothing written) when ENABLE_TEST_ROUTES is not set, even with the secret", async () => {
+    const writesBefore = handle.emulator.stats(projectId).writes;
+    const response = await fetch(`${server.url}/api/coaching/generateCoachingMessage/test`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${SECRET}`, "content-type": "application/json" },
+      body: JSON.stringify({ action: "test-scheduler" }),
+    });
+    expect(response.status).toBe(404);
+    expect(handle.emulator.stats(projectId).writes).toBe(writesBefore);
+  });
+});

@@ -29,9 +29,13 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startNextServer(env: Record<string, string>): Promise<NextServer> {
+/** `env` may be a function of the server's own URL, for settings that point back at it (APP_URL). */
+export async function startNextServer(
+  env: Record<string, string> | ((url: string) => Record<string, string>),
+): Promise<NextServer> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
+  const ownEnv = typeof env === "function" ? env(url) : env;
   let output = "";
   const child: ChildProcess = spawn(
     process.execPath,
@@ -44,7 +48,7 @@ export async function startNextServer(env: Record<string, string>): Promise<Next
         NODE_ENV: "production",
         NEXT_TELEMETRY_DISABLED: "1",
         METADATA_SERVER_DETECTION: "none",
-        ...env,
+        ...ownEnv,
       },
       stdio: ["ignore", "pipe", "pipe"],
     },

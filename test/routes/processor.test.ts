@@ -1,0 +1,293 @@
+import type { Firestore } from "firebase-admin/firestore";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isInsideWindow, TIME_WINDOWS } from "@/core/schedule";
+import type { StoredMessage } from "@/pipeline/processor-ports";
+import { buildDemoUsers, seedDemoData } from "../../scripts/local-stack/demo-data";
+import { type LlmSandbox, startLlmSandbox } from "../../scripts/local-stack/llm-sandbox";
+import { type MailCatcher, startMailCatcher } from "../../scripts/local-stack/mail-catcher";
+import { type EmulatorHandle, startTestEmulator } from "../support/firestore";
+import { localParts } from "../support/local-time";
+import { type NextServer, startNextServer } from "../support/next-server";
+import { HOUR, seedDueUser } from "../support/processor";
+
+const SECRET = "processor-test-secret-0123456789";
+const PROCESSOR = "/api/coaching/generateCoachingMessage/processor";
+const SCHEDULER = "/api/coaching/generateCoachingMessage/scheduler";
+const TEST_ROUTE = "/api/coaching/generateCoachingMessage/test";
+
+let handle: EmulatorHandle;
+let sandbox: LlmSandbox;
+let catcher: MailCatcher;
+let db: Firestore;
+let projectId: string;
+let server: NextServer;
+
+beforeAll(async () => {
+  handle = await startTestEmulator();
+  sandbox = await startLlmSandbox();
+  catcher = await startMailCatcher();
+  ({ projectId, db } = handle.freshProject("processor-route"));
+  server = await startNextServer((url) => ({
+    FIRESTORE_EMULATOR_HOST: handle.emulator.host,
+    FIREBASE_PROJECT_ID: projectId,
+    CRON_SECRET: SECRET,
+    APP_URL: url,
+    OPENROUTER_API_KEY: "sk-or-test",
+    OPENROUTER_BASE_URL: sandbox.baseURL,
+    RESEND_API_KEY: "re_test",
+    RESEND_BASE_URL: catcher.url,
+    LLM_TIMEOUT_MS: "1000",
+    LLM_MAX_RETRIES: "0",
+    ENABLE_TEST_ROUTES: "true",
+  }));
+});
+
+afterAll(async () => {
+  await server?.stop();
+  await sandbox?.stop();
+  await catcher?.stop();
+  await handle?.stop();
+});
+
+function post(path: string, body: unknown, token: string | null = SECRET) {
+  const headers = new Headers({ "content-type": "application/json" });
+  if (token !== null) headers.set("authorization", `Bearer ${token}`);
+  return fetch(`${server.url}${path}`, {
+    method: "POST",
+    headers,
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+}
+
+async function sentMessagesOf(uid: string): Promise<StoredMessage[]> {
+  const snapshot = await db.collection("coachingMessages").where("uid", "==", uid).get();
+  return snapshot.docs
+    .map((document) => document.data() as StoredMessage)
+    .filter((message) => message.wasSent);
+}
+
+async function slotsOf(uid: string) {
+  const snapshot = await db.collection("coachingSlots").where("uid", "==", uid).get();
+  return snapshot.docs.map((document) => document.data());
+}
+
+/** Polls until `check` holds: the processor finishes after its 202. */
+async function eventually<Value>(
+  read: () => Promise<Value>,
+  check: (value: Value) => boolean,
+  timeoutMs = 20_000,
+) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (check(value)) return value;
+    if (Date.now() > deadline)
+      throw new Error(`condition not met in ${timeoutMs} ms: ${JSON.stringify(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+const allSlotsCompleted = (uid: string) =>
+  eventually(
+    () => slotsOf(uid),
+    (slots) => slots.length > 0 && slots.every((slot) => slot.status === "completed"),
+  );
+
+describe("processor route: refusals write nothing", () => {
+  it.each([
+    ["no secret", 401, { userId: "anyone" }, null],
+    ["a wrong secret", 401, { userId: "anyone" }, "wrong-secret-wrong-secret-00000"],
+    ["a body that is not JSON", 400, "{not json", SECRET],
+    ["no userId", 400, {}, SECRET],
+    ["an empty userId", 400, { userId: "" }, SECRET],
+    ["a userId with a slash", 400, { userId: "a/b" }, SECRET],
+    ["an unknown field", 400, { userId: "anyone", extra: 1 }, SECRET],
+    ["an unknown user", 404, { userId: "nobody-here" }, SECRET],
+  ] as const)("answers %s with %i", async (_case, status, body, token) => {
+    await seedDueUser(db, { uid: "anyone", now: Date.now() });
+    const writesBefore = handle.emulator.stats(projectId).writes;
+    const response = await post(PROCESSOR, body, token);
+    expect(response.status).toBe(status);
+    expect(await response.json()).toEqual({ success: false, error: expect.any(String) });
+    expect(handle.emulator.stats(projectId).writes).toBe(writesBefore);
+  });
+
+  it("answers GET with 405", async () => {
+    const response = await fetch(`${server.url}${PROCESSOR}`, {
+      headers: { authorization: `Bearer ${SECRET}` },
+    });
+    expect(response.status).toBe(405);
+  });
+});
+
+describe("processor route: processing", () => {
+  it("answers 202 at once and finishes in the background: one sent message, one journal entry, next due at the target hour", async () => {
+    const now = Date.now();
+    await seedDueUser(db, { uid: "route-happy", now });
+    const response = await post(PROCESSOR, { userId: "route-happy" });
+    expect(response.status).toBe(202);
+    expect(await response.json()).toEqual({ success: true, userId: "route-happy", accepted: true });
+    await allSlotsCompleted("route-happy");
+    const [message] = await sentMessagesOf("route-happy");
+    expect(message?.journalEntryId).toBeTruthy();
+    const entry = await db.doc(`users/route-happy/journalEntries/${message?.journalEntryId}`).get();
+    expect(entry.get("coachingMessageId")).toBe(message?.id);
+    const due = (await db.doc("users/route-happy").get()).get("nextCoachingMessageDue") as number;
+    expect(localParts(due, message?.userTimezone ?? "UTC").hour).toBe(TIME_WINDOWS.afternoon.targetHour);
+    expect(due).toBeGreaterThan(now);
+  });
+
+  it("answers a user who is not due with messageGenerated: false", async () => {
+    await seedDueUser(db, { uid: "route-later", now: Date.now(), dueAt: Date.now() + 5 * HOUR });
+    const response = await post(PROCESSOR, { userId: "route-later" });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({
+      success: true,
+      userId: "route-later",
+      messageGenerated: false,
+      reason: "not_due",
+    });
+  });
+
+  it("10 concurrent calls for one user: one is accepted, one message is written", async () => {
+    await seedDueUser(db, { uid: "route-tenfold", now: Date.now() });
+    const responses = await Promise.all(
+      Array.from({ length: 10 }, () => post(PROCESSOR, { userId: "route-tenfold" })),
+    );
+    expect(responses.filter((response) => response.status === 202)).toHaveLength(1);
+    await allSlotsCompleted("route-tenfold");
+    expect(await sentMessagesOf("route-tenfold")).toHaveLength(1);
+    expect(catcher.emails.filter((email) => email.to[0] === "route-tenfold@example.com")).toHaveLength(1);
+  });
+
+  it.each([
+    ["an HTTP 500", { kind: "status", status: 500 }],
+    ["a timeout", { kind: "delay", delayMs: 1_500 }],
+    ["malformed JSON", { kind: "malformed" }],
+    ["schema-violating JSON", { kind: "content", content: '{"messageType":"yell"}' }],
+    ["a refusal", { kind: "refusal" }],
+  ] as const)(
+    "after %s from the LLM: no message, the error recorded, a future due time",
+    async (kind, fault) => {
+      const uid = `route-fault-${kind.replace(/\W+/g, "-")}`;
+      const now = Date.now();
+      await seedDueUser(db, { uid, now, frequency: "daily" });
+      const requestsBefore = sandbox.requests.length;
+      sandbox.queueFaults([fault]);
+      expect((await post(PROCESSOR, { userId: uid })).status).toBe(202);
+      const [slot] = await allSlotsCompleted(uid);
+      expect(slot).toMatchObject({ outcome: "generation_failed", failureReason: expect.any(String) });
+      expect(sandbox.requests.length).toBeGreaterThan(requestsBefore);
+      expect(await sentMessagesOf(uid)).toHaveLength(0);
+      const due = (await db.doc(`users/${uid}`).get()).get("nextCoachingMessageDue") as number;
+      expect(due).toBeGreaterThan(now + 2 * HOUR - 60_000);
+    },
+  );
+});
+
+describe("scheduler to processor", () => {
+  it("fired 3 times at once over 20 due users, yields 20 messages", async () => {
+    const now = Date.now();
+    const uids = Array.from({ length: 20 }, (_, index) => `fanout-${index}`);
+    for (const uid of uids) await seedDueUser(db, { uid, now, entries: [`${uid} wrote about the week.`] });
+    const responses = await Promise.all(Array.from({ length: 3 }, () => post(SCHEDULER, {})));
+    for (const response of responses) expect(response.status).toBe(200);
+    for (const uid of uids) await allSlotsCompleted(uid);
+    const sent = await Promise.all(uids.map((uid) => sentMessagesOf(uid)));
+    expect(sent.map((messages) => messages.length)).toEqual(uids.map(() => 1));
+    for (const uid of uids) {
+      expect(catcher.emails.filter((email) => email.to[0] === `${uid}@example.com`)).toHaveLength(1);
+    }
+  });
+});
+
+describe("test route", () => {
+  it("refuses without the secret and rejects an unknown action", async () => {
+    expect((await post(TEST_ROUTE, { action: "list-eligible" }, null)).status).toBe(401);
+    const response = await post(TEST_ROUTE, { action: "explode" });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({ success: false, error: expect.stringContaining("action") });
+  });
+
+  it("lists eligible users and reports a user's status", async () => {
+    await seedDueUser(db, { uid: "tool-due", now: Date.now() });
+    const listed = await (await post(TEST_ROUTE, { action: "list-eligible" })).json();
+    expect(listed.success).toBe(true);
+    expect(listed.eligible).toContain("tool-due");
+    const status = await (await post(TEST_ROUTE, { action: "user-status", userId: "tool-due" })).json();
+    expect(status).toMatchObject({
+      success: true,
+      userId: "tool-due",
+      wouldProcess: true,
+      insideWindow: true,
+    });
+    expect((await post(TEST_ROUTE, { action: "user-status", userId: "no-such-user" })).status).toBe(404);
+  });
+
+  it("test-user with bypassChecks forces a run for a user who is not due", async () => {
+    await seedDueUser(db, { uid: "tool-forced", now: Date.now(), dueAt: Date.now() + 20 * HOUR });
+    const result = await (
+      await post(TEST_ROUTE, { action: "test-user", userId: "tool-forced", bypassChecks: true })
+    ).json();
+    expect(result).toMatchObject({
+      success: true,
+      userId: "tool-forced",
+      messageGenerated: true,
+      outcome: "sent",
+    });
+    expect(await sentMessagesOf("tool-forced")).toHaveLength(1);
+  });
+
+  it("test-scheduler runs a tick", async () => {
+    const result = await (await post(TEST_ROUTE, { action: "test-scheduler" })).json();
+    expect(result).toMatchObject({ success: true, results: { usersDue: expect.any(Number), errors: 0 } });
+  });
+});
+
+describe("the dev demo", () => {
+  it("one scheduler call produces a message for each demo user due inside their window", async () => {
+    const demo = handle.freshProject("demo");
+    const demoServer = await startNextServer((url) => ({
+      FIRESTORE_EMULATOR_HOST: handle.emulator.host,
+      FIREBASE_PROJECT_ID: demo.projectId,
+      CRON_SECRET: SECRET,
+      APP_URL: url,
+      OPENROUTER_API_KEY: "sandbox",
+      OPENROUTER_BASE_URL: sandbox.baseURL,
+      RESEND_API_KEY: "re_sandbox",
+      RESEND_BASE_URL: catcher.url,
+    }));
+    try {
+      const builtAt = Date.now();
+      const users = buildDemoUsers({ now: builtAt });
+      await seedDemoData(demo.db, users);
+      const response = await fetch(`${demoServer.url}${SCHEDULER}`, {
+        headers: { authorization: `Bearer ${SECRET}` },
+      });
+      const { results } = await response.json();
+      // A window can close between seeding and processing only across a whole hour; count those out.
+      const checkedAt = Date.now();
+      const stillInside = users.filter((user) => {
+        if (user.state !== "due-inside") return false;
+        const { timezone, coachingConfig } = user.document as {
+          timezone: string;
+          coachingConfig: { timePreference: "morning" | "afternoon" | "evening" };
+        };
+        return [builtAt, checkedAt].every((at) =>
+          isInsideWindow({ at, timezone, timePreference: coachingConfig.timePreference }),
+        );
+      });
+      expect(stillInside.length).toBeGreaterThan(0);
+      expect(results.jobsCreated).toBeGreaterThanOrEqual(stillInside.length);
+      const sentCount = async () =>
+        (await demo.db.collection("coachingMessages").where("wasSent", "==", true).count().get()).data()
+          .count;
+      await eventually(sentCount, (count) => count >= stillInside.length);
+      const sent = await demo.db.collection("coachingMessages").where("wasSent", "==", true).get();
+      const dueInside = new Set(users.filter((user) => user.state === "due-inside").map((user) => user.uid));
+      for (const document of sent.docs) expect(dueInside.has(document.get("uid"))).toBe(true);
+    } finally {
+      await demoServer.stop();
+    }
+  });
+});
