@@ -91,6 +91,8 @@ console.log(
     "",
     "Run the scheduler once:",
     `  curl -s -H "Authorization: Bearer ${env.CRON_SECRET}" ${env.APP_URL}/api/coaching/generateCoachingMessage/scheduler`,
+    "Drain the event outbox (email retries; Vercel's cron does this every 5 minutes):",
+    `  curl -s -H "Authorization: Bearer ${env.CRON_SECRET}" ${env.APP_URL}/api/events/process-batch`,
     "",
   ].join("\n"),
 );

@@ -79,6 +79,16 @@ const envSchema = z.object({
   DISPATCH_CONCURRENCY: positiveInt(20),
   DISPATCH_TIMEOUT_MS: positiveInt(10_000),
   PROCESSOR_LEASE_MS: positiveInt(600_000),
+
+  EVENT_BATCH_SIZE: positiveInt(20),
+  EVENT_CONCURRENCY: positiveInt(5),
+  EVENT_MAX_RETRIES: nonNegativeInt(5),
+  EVENT_RETRY_BASE_MS: positiveInt(30_000),
+  EVENT_RETRY_MAX_MS: positiveInt(3_600_000),
+  EVENT_LEASE_MS: positiveInt(120_000),
+  EVENT_TIME_BUDGET_MS: positiveInt(45_000),
+
+  JOURNAL_APP_URL: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
 });
 
 type Env = z.infer<typeof envSchema>;
@@ -114,7 +124,21 @@ export interface AppConfig {
     timeoutMs: number;
     maxRetries: number;
   };
-  email: { from: string };
+  email: {
+    from: string;
+    /** Where the journaling app shows an entry; `{entryId}` is replaced. */
+    journalEntryUrl: (entryId: string) => string;
+    preferencesUrl: string;
+  };
+  events: {
+    batchSize: number;
+    concurrency: number;
+    maxRetries: number;
+    baseDelayMs: number;
+    maxDelayMs: number;
+    leaseMs: number;
+    timeBudgetMs: number;
+  };
 }
 
 /** Settings that some routes cannot run without, demanded where they are used. */
@@ -158,10 +182,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
     throw new AppError("config:env", `Invalid configuration: ${describeIssues(parsed.error)}`);
   }
   const env = parsed.data;
+  const appUrl = resolveAppUrl(env);
+  const journalAppUrl = (env.JOURNAL_APP_URL ?? appUrl).replace(/\/+$/, "");
   return {
     env,
     nodeEnv: env.NODE_ENV,
-    appUrl: resolveAppUrl(env),
+    appUrl,
     testRoutesEnabled: env.ENABLE_TEST_ROUTES ?? env.NODE_ENV !== "production",
     firestore: {
       projectId: resolveProjectId(env),
@@ -185,7 +211,20 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
       timeoutMs: env.LLM_TIMEOUT_MS,
       maxRetries: env.LLM_MAX_RETRIES,
     },
-    email: { from: env.EMAIL_FROM },
+    email: {
+      from: env.EMAIL_FROM,
+      journalEntryUrl: (entryId) => `${journalAppUrl}/journal/${encodeURIComponent(entryId)}`,
+      preferencesUrl: `${journalAppUrl}/settings/notifications`,
+    },
+    events: {
+      batchSize: env.EVENT_BATCH_SIZE,
+      concurrency: env.EVENT_CONCURRENCY,
+      maxRetries: env.EVENT_MAX_RETRIES,
+      baseDelayMs: env.EVENT_RETRY_BASE_MS,
+      maxDelayMs: env.EVENT_RETRY_MAX_MS,
+      leaseMs: env.EVENT_LEASE_MS,
+      timeBudgetMs: env.EVENT_TIME_BUDGET_MS,
+    },
   };
 }
 

@@ -34,3 +34,11 @@ export function requireCronSecret(request: Request, config: AppConfig): void {
     throw new AppError("unauthorized:auth", "missing or invalid bearer token");
   }
 }
+
+/**
+ * The admin API's gate. Until admin sessions exist (the admin pages), operators authenticate
+ * with the same bearer secret as the cron routes.
+ */
+export function requireAdmin(request: Request, config: AppConfig): void {
+  requireCronSecret(request, config);
+}

@@ -1,14 +1,15 @@
 /**
  * Processing one user's due slot, end to end: claim, context, generation, outcome simulation,
- * quality gate, storage, journal entry, delivery, reschedule.
+ * quality gate, storage with the delivery event, journal entry, reschedule. Delivery itself
+ * (email, push) is the outbox's job (process-events.ts).
  *
  * Exactly once per slot (contract §7) comes from construction, not from transactions:
  * - the slot is owned through a `create()`-claimed lease (see core/due-slot.ts);
  * - the approved message has the slot's id and is created with `create()`, so two workers can
  *   never store two approved messages for one slot (the loser carries on with the winner's);
  * - the journal entry id is derived from the slot id and created with `create()`;
- * - the email's idempotency key is derived from the slot id, and the message's own delivery
- *   record is checked before sending, so a resumed run never sends twice;
+ * - the delivery event is written in the same batch as the approved message and has an id
+ *   derived from the slot id, so a stored message always has exactly one delivery event;
  * - the slot records its outcome and next due time before the user is rescheduled, so a run
  *   that died between the two finishes the reschedule next time.
  * A worker that dies mid-slot leaves the user due at the slot's time; once the lease expires the
@@ -32,7 +33,8 @@ import {
   type SlotRecord,
 } from "@/core/due-slot";
 import { describeError } from "@/core/errors";
-import { escapeHtml, sanitiseModelText, toSingleLine } from "@/core/message-text";
+import { EVENT_TYPES, messageCreatedEventId, newEvent } from "@/core/events";
+import { sanitiseModelText, toSingleLine } from "@/core/message-text";
 import { applyQualityGate } from "@/core/quality-gate";
 import { nextDueAfterSuccess, retryDueAt } from "@/core/schedule";
 import { checkNovelty, NOVELTY_WINDOW } from "@/core/similarity";
@@ -41,7 +43,6 @@ import type {
   CoachingJournalEntry,
   CoachModel,
   LlmCallRecord,
-  Mailer,
   ProcessorStep,
   ProcessorStore,
   Prompts,
@@ -51,7 +52,6 @@ import type {
 export interface ProcessorDeps {
   store: ProcessorStore;
   model: CoachModel;
-  mailer: Mailer;
   prompts: Prompts;
   /** How long a claim holds a slot; above the processor route's maxDuration, so a live run keeps it. */
   leaseMs: number;
@@ -78,16 +78,13 @@ export interface ProcessOutcome {
   messageId: string | null;
   nextCoachingMessageDue: number;
   failureReason: string | null;
+  /** The outbox event that delivers the message (email, push), when one was stored. */
+  deliveryEventId: string | null;
 }
 
 /** The journal entry of a slot's message; derived, so creating it twice is a no-op. */
 export function coachingJournalEntryId(slotId: string): string {
   return `coaching_${slotId}`;
-}
-
-/** The email idempotency key of a slot's message: a retried delivery is the same email. */
-export function emailIdempotencyKey(slotId: string): string {
-  return `coaching-message/${slotId}`;
 }
 
 const step = async (deps: ProcessorDeps, name: ProcessorStep, slotId: string) => deps.onStep?.(name, slotId);
@@ -392,50 +389,16 @@ function journalEntryFor(message: StoredMessage, now: number): CoachingJournalEn
   };
 }
 
-function emailFor(
-  message: StoredMessage,
-  user: CoachingUser,
-): { subject: string; html: string; text: string } {
-  const greeting = user.displayName ? `Hi ${toSingleLine(user.displayName, 60)},` : "Hi,";
-  const paragraphs = message.messageContent.split(/\n{2,}/);
-  return {
-    // Built from model output, so single-lined: no CR/LF can reach the header.
-    subject: toSingleLine(message.pushNotificationText ?? "A note from your journaling coach", 100),
-    text: `${greeting}\n\n${message.messageContent}\n\nThis message is also in your journal.`,
-    html: [
-      `<p>${escapeHtml(greeting)}</p>`,
-      ...paragraphs.map((paragraph) => `<p>${escapeHtml(paragraph).replace(/\n/g, "<br>")}</p>`),
-      '<p style="color:#666">This message is also in your journal.</p>',
-    ].join("\n"),
-  };
-}
-
-async function deliver(
-  deps: ProcessorDeps,
-  message: StoredMessage,
-  user: CoachingUser,
-  now: number,
-): Promise<StoredMessage["delivery"]> {
-  const push = { status: "sent" as const, text: message.pushNotificationText };
-  // The engine's own record is the final guard: Resend forgets idempotency keys after 24 h.
-  if (message.delivery.email.status === "sent" || message.delivery.email.status === "skipped") {
-    return { email: message.delivery.email, push };
-  }
-  if (user.coachingConfig.emailNotifications === false) {
-    return { email: { status: "skipped", providerId: null, error: null, attemptedAt: null }, push };
-  }
-  // The recipient comes from the user document, never from model output.
-  const result = await deps.mailer.send({
-    to: user.email,
-    ...emailFor(message, user),
-    idempotencyKey: emailIdempotencyKey(message.slotId),
+function deliveryEvent(message: StoredMessage, now: number) {
+  return newEvent({
+    id: messageCreatedEventId(message.slotId),
+    eventType: EVENT_TYPES.coachingMessageCreated,
+    aggregateId: message.id,
+    aggregateType: "coachingMessage",
+    payload: { messageId: message.id, uid: message.uid, slotId: message.slotId },
+    createdBy: "processor",
+    now,
   });
-  return {
-    email: result.ok
-      ? { status: "sent", providerId: result.id, error: null, attemptedAt: now }
-      : { status: "failed", providerId: null, error: result.reason, attemptedAt: now },
-    push,
-  };
 }
 
 async function completeSlot(
@@ -470,6 +433,7 @@ async function completeSlot(
     messageId: result.messageId,
     nextCoachingMessageDue,
     failureReason: result.failureReason,
+    deliveryEventId: result.messageId ? messageCreatedEventId(slot.slotId) : null,
   };
 }
 
@@ -499,7 +463,8 @@ export async function runClaimedSlot({
         failureReason: approval.reason,
       });
     }
-    const created = await store.createMessage(approval.message);
+    // The message and its delivery event are written together (transactional outbox).
+    const created = await store.createMessage(approval.message, deliveryEvent(approval.message, now));
     message = created === "created" ? approval.message : await store.getMessage(slot.slotId);
     if (!message) throw new Error(`approved message ${slot.slotId} vanished`);
     await step(deps, "attempt_stored", slot.slotId);
@@ -517,15 +482,8 @@ export async function runClaimedSlot({
       message = { ...message, journalEntryId };
     }
     await step(deps, "journal_entry_created", slot.slotId);
-    const delivery = await deliver(deps, message, user, now);
-    await step(deps, "delivery_requested", slot.slotId);
-    await store.updateMessage(message.id, {
-      status: "sent",
-      wasSent: true,
-      sentAt: now,
-      delivery,
-      updatedAt: now,
-    });
+    // Sent = published to the user's journal; email and push follow through the delivery event.
+    await store.updateMessage(message.id, { status: "sent", wasSent: true, sentAt: now, updatedAt: now });
     await step(deps, "message_sent", slot.slotId);
   }
   return completeSlot(deps, claim, now, { outcome: "sent", messageId: message.id, failureReason: null });

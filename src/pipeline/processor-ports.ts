@@ -10,6 +10,7 @@ import type {
   RecommendedAction,
 } from "@/core/coaching-message";
 import type { SlotRecord } from "@/core/due-slot";
+import type { EventRecord } from "@/core/events";
 import type { TimePreference } from "@/core/schedule";
 import type { UserSnapshot } from "@/core/user";
 
@@ -57,6 +58,31 @@ export interface Mailer {
   send(email: EmailToSend): Promise<EmailResult>;
 }
 
+/** Push notifications; without a transport configured, delivery is recorded as not delivered. */
+export interface PushTransport {
+  send(notification: {
+    uid: string;
+    text: string;
+    messageId: string;
+  }): Promise<{ delivered: true } | { delivered: false; reason: string }>;
+}
+
+export interface RenderedEmail {
+  subject: string;
+  html: string;
+  text: string;
+}
+
+export interface CoachingEmailContent {
+  displayName: string | null;
+  messageContent: string;
+  pushNotificationText: string | null;
+  journalEntryUrl: string | null;
+  preferencesUrl: string;
+}
+
+export type EmailRenderer = (content: CoachingEmailContent) => Promise<RenderedEmail>;
+
 export type DeliveryStatus = "pending" | "sent" | "failed" | "skipped";
 
 /** A `coachingMessages` document: every generation attempt, sent or not (contract §6). */
@@ -98,7 +124,7 @@ export interface StoredMessage {
       error: string | null;
       attemptedAt: number | null;
     };
-    push: { status: DeliveryStatus; text: string | null };
+    push: { status: DeliveryStatus | "not_delivered"; text: string | null; reason?: string | null };
   };
 }
 
@@ -129,8 +155,11 @@ export interface ProcessorStore {
   getMessage(messageId: string): Promise<StoredMessage | null>;
   /** Stores a rejected or failed attempt (its id is unique to the attempt). */
   saveMessage(message: StoredMessage): Promise<void>;
-  /** Creates the slot's approved message; "exists" when another worker's already stands. */
-  createMessage(message: StoredMessage): Promise<"created" | "exists">;
+  /**
+   * Creates the slot's approved message together with its delivery event, in one batch;
+   * "exists" when another worker's message already stands (and then nothing is written).
+   */
+  createMessage(message: StoredMessage, deliveryEvent: EventRecord): Promise<"created" | "exists">;
   updateMessage(messageId: string, patch: Partial<StoredMessage>): Promise<void>;
   createJournalEntry(input: {
     uid: string;
@@ -151,7 +180,6 @@ export type ProcessorStep =
   | "generated"
   | "attempt_stored"
   | "journal_entry_created"
-  | "delivery_requested"
   | "message_sent"
   | "slot_completed"
   | "rescheduled";

@@ -1,5 +1,4 @@
 import "server-only";
-import { createResendMailer } from "@/adapters/email/resend-mailer";
 import { getDb } from "@/adapters/firestore/client";
 import { createFirestoreProcessorStore } from "@/adapters/firestore/processor-store";
 import { createOpenRouterCoach } from "@/adapters/llm/openrouter-coach";
@@ -23,7 +22,6 @@ export function processorDeps(config: AppConfig): ProcessorDeps {
       apiKey: requireSetting(config, "OPENROUTER_API_KEY"),
       ...config.llm,
     }),
-    mailer: createResendMailer({ apiKey: requireSetting(config, "RESEND_API_KEY"), from: config.email.from }),
     prompts: getPrompts(),
     leaseMs: config.processor.leaseMs,
     onStep: (step, slotId) => logger.info("processor step", { step, slotId }),
@@ -31,20 +29,25 @@ export function processorDeps(config: AppConfig): ProcessorDeps {
 }
 
 /**
- * Runs a claimed slot and never throws: an unexpected failure is logged and recovered (the
+ * Runs a claimed slot, then its delivery event at once (the outbox's cron and on-demand runs are
+ * the safety net). Never throws: an unexpected failure is logged and recovered (the
  * user is rescheduled, or left due to resume), so one user's failure stays theirs.
  */
 export async function runSlotSafely({
   deps,
   claim,
   now,
+  deliver,
 }: {
   deps: ProcessorDeps;
   claim: ClaimedSlot;
   now: number;
+  /** Runs the delivery event right away. */
+  deliver?: (eventId: string) => Promise<unknown>;
 }): Promise<ProcessOutcome | { failed: true; reason: string }> {
   try {
     const outcome = await runClaimedSlot({ deps, claim, now });
+    if (outcome.deliveryEventId && deliver) await deliver(outcome.deliveryEventId);
     logger.info("slot processed", {
       slotId: outcome.slotId,
       outcome: outcome.outcome,

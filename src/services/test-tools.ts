@@ -77,11 +77,13 @@ export async function runTestUser({
   uid,
   now,
   bypassChecks,
+  deliver,
 }: {
   deps: ProcessorDeps;
   uid: string;
   now: number;
   bypassChecks: boolean;
+  deliver?: (eventId: string) => Promise<unknown>;
 }) {
   const accepted = await acceptUserRun({ deps, uid, now, bypassChecks });
   switch (accepted.kind) {
@@ -94,7 +96,7 @@ export async function runTestUser({
     case "already_completed":
       return { messageGenerated: false, reason: "already_processed" };
     case "claimed": {
-      const outcome = await runSlotSafely({ deps, claim: accepted.claim, now });
+      const outcome = await runSlotSafely({ deps, claim: accepted.claim, now, deliver });
       if ("failed" in outcome)
         return { messageGenerated: false, reason: "failed", failureReason: outcome.reason };
       return outcome;

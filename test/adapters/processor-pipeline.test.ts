@@ -1,6 +1,7 @@
 import type { Firestore } from "firebase-admin/firestore";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { TIME_WINDOWS } from "@/core/schedule";
+import type { EventProcessorDeps } from "@/pipeline/process-events";
 import { type ProcessorDeps, processUser } from "@/pipeline/process-user";
 import type { ProcessorStep, StoredMessage } from "@/pipeline/processor-ports";
 import { type LlmSandbox, startLlmSandbox } from "../../scripts/local-stack/llm-sandbox";
@@ -8,13 +9,14 @@ import { type MailCatcher, startMailCatcher } from "../../scripts/local-stack/ma
 import { type EmulatorHandle, startTestEmulator } from "../support/firestore";
 import { queriesMissingIndexes, readIndexes } from "../support/index-coverage";
 import { localParts } from "../support/local-time";
-import { HOUR, realProcessorDeps, seedDueUser } from "../support/processor";
+import { drainEvents, HOUR, realEventDeps, realProcessorDeps, seedDueUser } from "../support/processor";
 
 let handle: EmulatorHandle;
 let sandbox: LlmSandbox;
 let catcher: MailCatcher;
 let db: Firestore;
 let deps: ProcessorDeps;
+let events: EventProcessorDeps;
 
 beforeAll(async () => {
   handle = await startTestEmulator();
@@ -30,7 +32,8 @@ afterAll(async () => {
 
 beforeEach(() => {
   ({ db } = handle.freshProject("processor"));
-  deps = realProcessorDeps({ db, sandbox, catcher });
+  deps = realProcessorDeps({ db, sandbox });
+  events = realEventDeps({ db, catcher });
   sandbox.requests.length = 0;
   catcher.emails.length = 0;
   catcher.attempts.length = 0;
@@ -64,6 +67,7 @@ describe("processing a due user end to end", () => {
     await seedDueUser(db, { uid: "happy", now: NOW });
     const result = await processUser({ deps, uid: "happy", now: NOW });
     expect(result).toMatchObject({ kind: "processed", result: { messageGenerated: true, outcome: "sent" } });
+    expect(await drainEvents(events, NOW)).toMatchObject({ processed: 1 });
 
     const messages = await messagesOf("happy");
     expect(messages).toHaveLength(1);
@@ -77,7 +81,10 @@ describe("processing a due user end to end", () => {
       userTimePreference: "afternoon",
       scheduledFor: NOW - HOUR,
       model: { generation: "test/coach", scoring: "test/scorer" },
-      delivery: { email: { status: "sent" }, push: { status: "sent" } },
+      delivery: {
+        email: { status: "sent", providerId: expect.any(String) },
+        push: { status: "not_delivered", reason: "no push transport configured" },
+      },
     });
     for (const field of [
       "createdAt",
@@ -107,7 +114,10 @@ describe("processing a due user end to end", () => {
 
     expect(catcher.emails).toHaveLength(1);
     expect(catcher.emails[0]?.to).toEqual(["happy@example.com"]);
-    expect(catcher.emails[0]?.idempotencyKey).toBe(`coaching-message/${message.slotId}`);
+    expect(catcher.emails[0]?.idempotencyKey).toBe(`coaching.message.created_${message.slotId}`);
+    expect(catcher.emails[0]?.html).toContain("https://journal.example/journal/");
+    expect(catcher.emails[0]?.html).toContain("Hi Name happy,");
+    expect(catcher.emails[0]?.text).toContain(message.messageContent);
 
     const due = await dueOf("happy");
     const local = localParts(due, message.userTimezone);
@@ -119,6 +129,7 @@ describe("processing a due user end to end", () => {
   it("sends no email when the user turned email off, and still writes the journal entry", async () => {
     await seedDueUser(db, { uid: "quiet", now: NOW, emailNotifications: false });
     await processUser({ deps, uid: "quiet", now: NOW });
+    await drainEvents(events, NOW);
     expect(catcher.emails).toHaveLength(0);
     expect(await coachingEntriesOf("quiet")).toHaveLength(1);
     expect((await messagesOf("quiet"))[0]?.delivery.email.status).toBe("skipped");
@@ -167,6 +178,7 @@ describe("quality gate", () => {
       }),
     ]);
     await processUser({ deps, uid: "revise", now: NOW });
+    await drainEvents(events, NOW);
     const [message] = await messagesOf("revise");
     expect(message).toMatchObject({
       wasSent: true,
@@ -235,7 +247,7 @@ describe("faults from the LLM", () => {
   ] as const)(
     "after %s: no message, the error recorded, the retry interval applied",
     async (_case, faults) => {
-      deps = realProcessorDeps({ db, sandbox, catcher, timeoutMs: 500 });
+      deps = realProcessorDeps({ db, sandbox, timeoutMs: 500 });
       await seedDueUser(db, { uid: "faulty", now: NOW, frequency: "onceAWeek" });
       sandbox.queueFaults([...faults]);
       const result = await processUser({ deps, uid: "faulty", now: NOW });
@@ -263,7 +275,6 @@ describe("exactly once per due slot", () => {
     "generated",
     "attempt_stored",
     "journal_entry_created",
-    "delivery_requested",
     "message_sent",
     "slot_completed",
   ];
@@ -297,6 +308,7 @@ describe("exactly once per due slot", () => {
       // After slot_completed the early run already finished the reschedule: the user is no longer due.
       expect(resumed.kind).toBe(boundary === "slot_completed" ? "skipped" : "processed");
 
+      await drainEvents(events, later);
       const sent = (await messagesOf(uid)).filter((message) => message.wasSent);
       expect(sent).toHaveLength(1);
       expect(await coachingEntriesOf(uid)).toHaveLength(1);
@@ -304,6 +316,7 @@ describe("exactly once per due slot", () => {
       expect(await dueOf(uid)).toBeGreaterThan(later);
       // A further run changes nothing.
       await processUser({ deps, uid, now: later + 60_000 });
+      await drainEvents(events, later + 60_000);
       expect((await messagesOf(uid)).filter((message) => message.wasSent)).toHaveLength(1);
       expect(catcher.emails).toHaveLength(1);
     },
@@ -315,6 +328,7 @@ describe("exactly once per due slot", () => {
       Array.from({ length: 10 }, () => processUser({ deps, uid: "busy", now: NOW })),
     );
     expect(results.filter((result) => result.kind === "processed")).toHaveLength(1);
+    await Promise.all(Array.from({ length: 5 }, () => drainEvents(events, NOW)));
     expect((await messagesOf("busy")).filter((message) => message.wasSent)).toHaveLength(1);
     expect(await coachingEntriesOf("busy")).toHaveLength(1);
     expect(catcher.emails).toHaveLength(1);
@@ -332,6 +346,7 @@ describe("prompt injection", () => {
       ],
     });
     await processUser({ deps, uid: "attacker", now: NOW });
+    await drainEvents(events, NOW);
     expect(sandbox.requests.length).toBeGreaterThan(0);
     for (const request of sandbox.requests) {
       const body = JSON.stringify(request.body);

@@ -157,6 +157,10 @@ describe("processor route: processing", () => {
     expect(responses.filter((response) => response.status === 202)).toHaveLength(1);
     await allSlotsCompleted("route-tenfold");
     expect(await sentMessagesOf("route-tenfold")).toHaveLength(1);
+    await eventually(
+      async () => catcher.emails.filter((email) => email.to[0] === "route-tenfold@example.com").length,
+      (count) => count >= 1,
+    );
     expect(catcher.emails.filter((email) => email.to[0] === "route-tenfold@example.com")).toHaveLength(1);
   });
 
@@ -195,6 +199,11 @@ describe("scheduler to processor", () => {
     for (const uid of uids) await allSlotsCompleted(uid);
     const sent = await Promise.all(uids.map((uid) => sentMessagesOf(uid)));
     expect(sent.map((messages) => messages.length)).toEqual(uids.map(() => 1));
+    const fanoutEmails = () => catcher.emails.filter((email) => email.to[0]?.startsWith("fanout-"));
+    await eventually(
+      async () => fanoutEmails().length,
+      (count) => count >= uids.length,
+    );
     for (const uid of uids) {
       expect(catcher.emails.filter((email) => email.to[0] === `${uid}@example.com`)).toHaveLength(1);
     }

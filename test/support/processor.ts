@@ -4,11 +4,16 @@
  * catcher.
  */
 import type { Firestore } from "firebase-admin/firestore";
+import { renderCoachingEmail } from "@/adapters/email/coaching-email";
 import { createResendMailer } from "@/adapters/email/resend-mailer";
+import { createFirestoreEventStore } from "@/adapters/firestore/event-store";
 import { createFirestoreProcessorStore } from "@/adapters/firestore/processor-store";
 import { createOpenRouterCoach } from "@/adapters/llm/openrouter-coach";
 import { getPrompts } from "@/adapters/prompts";
+import { createNullPushTransport } from "@/adapters/push/null-push";
 import type { Frequency, TimePreference } from "@/core/schedule";
+import { createEventRegistry } from "@/pipeline/event-handlers";
+import { type EventProcessorDeps, processEventBatches } from "@/pipeline/process-events";
 import type { ProcessorDeps } from "@/pipeline/process-user";
 import type { LlmSandbox } from "../../scripts/local-stack/llm-sandbox";
 import type { MailCatcher } from "../../scripts/local-stack/mail-catcher";
@@ -20,16 +25,13 @@ export const HOUR = 3_600_000;
 export function realProcessorDeps({
   db,
   sandbox,
-  catcher,
   timeoutMs = 5_000,
   ...overrides
 }: {
   db: Firestore;
   sandbox: LlmSandbox;
-  catcher: MailCatcher;
   timeoutMs?: number;
 } & Partial<ProcessorDeps>): ProcessorDeps {
-  process.env.RESEND_BASE_URL = catcher.url;
   return {
     store: createFirestoreProcessorStore(db),
     model: createOpenRouterCoach({
@@ -40,11 +42,49 @@ export function realProcessorDeps({
       timeoutMs,
       maxRetries: 0,
     }),
-    mailer: createResendMailer({ apiKey: "re_test", from: "Coach <coach@example.com>" }),
     prompts: getPrompts(),
     leaseMs: 10 * 60_000,
     ...overrides,
   };
+}
+
+/** The outbox with its real collaborators: the Resend SDK over HTTP to the mail catcher, React Email. */
+export function realEventDeps({
+  db,
+  catcher,
+  ...overrides
+}: { db: Firestore; catcher: MailCatcher } & Partial<EventProcessorDeps>): EventProcessorDeps {
+  process.env.RESEND_BASE_URL = catcher.url;
+  return {
+    store: createFirestoreEventStore(db),
+    registry: createEventRegistry({
+      store: createFirestoreProcessorStore(db),
+      mailer: createResendMailer({ apiKey: "re_test", from: "Coach <coach@example.com>" }),
+      push: createNullPushTransport(),
+      renderEmail: renderCoachingEmail,
+      links: {
+        journalEntryUrl: (entryId) => `https://journal.example/journal/${entryId}`,
+        preferencesUrl: "https://journal.example/settings/notifications",
+      },
+      random: Math.random,
+    }),
+    policy: { maxRetries: 5, baseDelayMs: 1_000, maxDelayMs: 60_000 },
+    leaseMs: 60_000,
+    random: Math.random,
+    ...overrides,
+  };
+}
+
+/** Runs every ready event at `now`, as the outbox cron would. */
+export function drainEvents(deps: EventProcessorDeps, now: number) {
+  return processEventBatches({
+    deps,
+    now: () => now,
+    batchSize: 20,
+    concurrency: 5,
+    timeBudgetMs: 60_000,
+    elapsedMs: () => 0,
+  });
 }
 
 export interface SeedUserOptions {

@@ -12,6 +12,14 @@ export const COLLECTIONS = {
   coachingMessages: "coachingMessages",
   /** `userInsights/{uid}`: insights derived from the journal; `summary` feeds the prompt. */
   userInsights: "userInsights",
+  /** The outbox: one document per event (see core/events.ts). */
+  events: "events",
+  /** `${eventId}_${leaseNumber}`, created with create(): whoever creates lease n runs the event. */
+  eventLeases: "eventLeases",
+  /** Events that failed for good, by event id. */
+  eventDeadLetters: "eventDeadLetters",
+  /** `eventStats/totals`: handler runs, successes, errors, last run, kept with increments. */
+  eventStats: "eventStats",
   /** Subcollection of `users/{uid}` written by the app; the engine adds its coaching entries. */
   journalEntries: "journalEntries",
 } as const;

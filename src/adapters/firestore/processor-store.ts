@@ -6,14 +6,8 @@ import { leaseId, type SlotRecord } from "@/core/due-slot";
 import { parseUserDocument } from "@/core/user";
 import type { ProcessorStore, StoredMessage } from "@/pipeline/processor-ports";
 import { COLLECTIONS, DUE_FIELD } from "./collections";
+import { createOnce } from "./create-once";
 import { firestoreCall } from "./errors";
-
-/** gRPC ALREADY_EXISTS: the document a `create()` aimed at is already there. */
-const ALREADY_EXISTS = 6;
-
-function isAlreadyExists(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === ALREADY_EXISTS;
-}
 
 /** Coaching entries the engine wrote are far rarer than the user's own; this over-read finds enough of the user's. */
 const JOURNAL_OVERREAD = 3;
@@ -25,18 +19,6 @@ export function createFirestoreProcessorStore(db: Firestore): ProcessorStore {
   const slots = db.collection(COLLECTIONS.coachingSlots);
   const leases = db.collection(COLLECTIONS.coachingSlotLeases);
   const messages = db.collection(COLLECTIONS.coachingMessages);
-
-  /** create() that reports a conflict instead of throwing: the basis of every claim. */
-  const createOnce = (operation: string, create: () => Promise<unknown>) =>
-    firestoreCall(operation, async () => {
-      try {
-        await create();
-        return "created" as const;
-      } catch (error) {
-        if (isAlreadyExists(error)) return "exists" as const;
-        throw error;
-      }
-    });
 
   return {
     getUser: (uid) =>
@@ -127,7 +109,15 @@ export function createFirestoreProcessorStore(db: Firestore): ProcessorStore {
         await messages.doc(message.id).set(message);
       }),
 
-    createMessage: (message) => createOnce("store message", () => messages.doc(message.id).create(message)),
+    createMessage: (message, deliveryEvent) =>
+      createOnce("store message", async () => {
+        // create() of the message first: when it conflicts the batch writes nothing (the local
+        // emulator applies a batch's writes up to the failing one).
+        const batch = db.batch();
+        batch.create(messages.doc(message.id), message);
+        batch.create(db.collection(COLLECTIONS.events).doc(deliveryEvent.id), deliveryEvent);
+        await batch.commit();
+      }),
 
     updateMessage: (messageId, patch) =>
       firestoreCall("update message", async () => {

@@ -5,6 +5,7 @@ import { AppError } from "@/core/errors";
 import { requireCronSecret } from "@/http/auth";
 import { methodNotAllowed, parseJsonBody, respond } from "@/http/respond";
 import { acceptUserRun } from "@/pipeline/process-user";
+import { deliverNow } from "@/services/events";
 import { processorDeps, runSlotSafely } from "@/services/processor";
 
 /** Generation and scoring run after the response, inside this limit; the slot lease (PROCESSOR_LEASE_MS) outlasts it. */
@@ -35,7 +36,14 @@ export async function POST(request: Request): Promise<Response> {
       case "not_found":
         throw new AppError("not_found:user", `user ${userId} not found`);
       case "claimed":
-        after(() => runSlotSafely({ deps, claim: accepted.claim, now: Date.now() }));
+        after(() =>
+          runSlotSafely({
+            deps,
+            claim: accepted.claim,
+            now: Date.now(),
+            deliver: (eventId) => deliverNow(config, eventId),
+          }),
+        );
         return Response.json({ success: true, userId, accepted: true }, { status: 202 });
       case "skipped":
         return Response.json({ success: true, userId, messageGenerated: false, reason: accepted.reason });

@@ -3,6 +3,7 @@ import { getConfig } from "@/config";
 import { AppError } from "@/core/errors";
 import { requireCronSecret } from "@/http/auth";
 import { methodNotAllowed, parseJsonBody, respond } from "@/http/respond";
+import { deliverNow } from "@/services/events";
 import { processorDeps } from "@/services/processor";
 import { runSchedulerTick } from "@/services/scheduler";
 import { listEligibleUsers, runTestUser, userStatus } from "@/services/test-tools";
@@ -49,6 +50,7 @@ export async function POST(request: Request): Promise<Response> {
           uid: body.userId,
           now,
           bypassChecks: body.bypassChecks ?? false,
+          deliver: (eventId) => deliverNow(config, eventId),
         });
         return Response.json({ success: true, userId: body.userId, ...result });
       }

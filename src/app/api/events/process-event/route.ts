@@ -1,0 +1,31 @@
+import { after } from "next/server";
+import { z } from "zod";
+import { getConfig } from "@/config";
+import { AppError } from "@/core/errors";
+import { requireCronSecret } from "@/http/auth";
+import { methodNotAllowed, parseJsonBody, respond } from "@/http/respond";
+import { eventExists, eventProcessorDeps, runEventSafely } from "@/services/events";
+
+const processEventSchema = z.strictObject({
+  event_id: z
+    .string()
+    .min(1)
+    .max(512)
+    .regex(/^[^/]+$/, "must not contain '/'"),
+});
+
+/** Runs one event now, even one still backing off; 202, the work continues after the response. */
+export async function POST(request: Request): Promise<Response> {
+  return respond("events/process-event", async () => {
+    const config = getConfig();
+    requireCronSecret(request, config);
+    const { event_id: eventId } = await parseJsonBody(request, processEventSchema);
+    const deps = eventProcessorDeps(config);
+    if (!(await eventExists(deps, eventId)))
+      throw new AppError("not_found:api", `event ${eventId} not found`);
+    after(() => runEventSafely(deps, eventId, { force: true }));
+    return Response.json({ success: true, event_id: eventId, accepted: true }, { status: 202 });
+  });
+}
+
+export const GET = methodNotAllowed(["POST"]);

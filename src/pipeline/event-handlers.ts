@@ -1,0 +1,150 @@
+/**
+ * The typed handler registry: event type → description, payload schema, handler. An event whose
+ * type is not here, or whose payload fails its schema, goes straight to dead letters.
+ */
+import { z } from "zod";
+import { EVENT_TYPES, type EventRecord } from "@/core/events";
+import { bootstrapDueAt } from "@/core/schedule";
+import type { HandlerResult, HandlerStep } from "./event-ports";
+import type { EmailRenderer, Mailer, ProcessorStore, PushTransport, StoredMessage } from "./processor-ports";
+
+export interface HandlerContext {
+  event: EventRecord;
+  now: number;
+  /** Called at step boundaries inside a handler; a throw here stops the run as a crash would. */
+  onStep?: (step: HandlerStep) => void | Promise<void>;
+}
+
+export interface EventHandlerDeps {
+  store: ProcessorStore;
+  mailer: Mailer;
+  push: PushTransport;
+  renderEmail: EmailRenderer;
+  links: { journalEntryUrl: (entryId: string) => string; preferencesUrl: string };
+  random: () => number;
+}
+
+export interface RegisteredHandler {
+  description: string;
+  payloadSchema: z.ZodType<Record<string, unknown>>;
+  handle(payload: Record<string, unknown>, context: HandlerContext): Promise<HandlerResult>;
+}
+
+function defineHandler<Schema extends z.ZodType<Record<string, unknown>>>(handler: {
+  description: string;
+  payloadSchema: Schema;
+  handle(payload: z.infer<Schema>, context: HandlerContext): Promise<HandlerResult>;
+}): RegisteredHandler {
+  return handler as RegisteredHandler;
+}
+
+const messageCreatedPayload = z.object({
+  messageId: z.string().min(1),
+  uid: z.string().min(1),
+  slotId: z.string().min(1),
+});
+
+const coachingEnabledPayload = z.object({ uid: z.string().min(1) });
+
+/** Delivers a stored coaching message: email (unless the user turned it off) and push. */
+async function deliverMessage(
+  deps: EventHandlerDeps,
+  payload: z.infer<typeof messageCreatedPayload>,
+  { event, now, onStep }: HandlerContext,
+): Promise<HandlerResult> {
+  const { store } = deps;
+  const message = await store.getMessage(payload.messageId);
+  if (!message) return { ok: false, retriable: false, reason: `message ${payload.messageId} not found` };
+  if (message.uid !== payload.uid)
+    return { ok: false, retriable: false, reason: "message belongs to another user" };
+  // The engine's own delivery record is the final guard: Resend forgets idempotency keys after 24 h.
+  if (message.delivery.email.status === "sent" || message.delivery.email.status === "skipped") {
+    return { ok: true, detail: `email already ${message.delivery.email.status}` };
+  }
+  const snapshot = await store.getUser(message.uid);
+  if (!snapshot?.valid) {
+    return { ok: false, retriable: false, reason: snapshot ? "user document is invalid" : "user not found" };
+  }
+  const user = snapshot.user;
+
+  let email: StoredMessage["delivery"]["email"];
+  if (user.coachingConfig.emailNotifications === false) {
+    email = { status: "skipped", providerId: null, error: null, attemptedAt: null };
+  } else {
+    const rendered = await deps.renderEmail({
+      displayName: user.displayName ?? null,
+      messageContent: message.messageContent,
+      pushNotificationText: message.pushNotificationText,
+      journalEntryUrl: message.journalEntryId ? deps.links.journalEntryUrl(message.journalEntryId) : null,
+      preferencesUrl: deps.links.preferencesUrl,
+    });
+    // The recipient is the user document's, never anything the model wrote.
+    const sent = await deps.mailer.send({ to: user.email, ...rendered, idempotencyKey: event.id });
+    await onStep?.("email_requested");
+    if (!sent.ok) {
+      await store.updateMessage(message.id, {
+        delivery: {
+          ...message.delivery,
+          email: { status: "failed", providerId: null, error: sent.reason, attemptedAt: now },
+        },
+        updatedAt: now,
+      });
+      return { ok: false, retriable: sent.retriable, reason: sent.reason };
+    }
+    email = { status: "sent", providerId: sent.id, error: null, attemptedAt: now };
+  }
+
+  let push: StoredMessage["delivery"]["push"] = message.delivery.push;
+  if (message.pushNotificationText && push.status !== "sent") {
+    const pushed = await deps.push.send({
+      uid: user.uid,
+      text: message.pushNotificationText,
+      messageId: message.id,
+    });
+    push = pushed.delivered
+      ? { status: "sent", text: message.pushNotificationText, reason: null }
+      : { status: "not_delivered", text: message.pushNotificationText, reason: pushed.reason };
+  }
+  await store.updateMessage(message.id, { delivery: { email, push }, updatedAt: now });
+  return { ok: true, detail: `email ${email.status}, push ${push.status}` };
+}
+
+/** A user who switched coaching on gets a first due time soon, instead of waiting for the next re-check. */
+async function bootstrapUser(
+  deps: EventHandlerDeps,
+  payload: z.infer<typeof coachingEnabledPayload>,
+  { now }: HandlerContext,
+): Promise<HandlerResult> {
+  const snapshot = await deps.store.getUser(payload.uid);
+  if (!snapshot) return { ok: false, retriable: false, reason: "user not found" };
+  if (!snapshot.valid)
+    return { ok: false, retriable: false, reason: `user document is invalid: ${snapshot.problem}` };
+  if (!snapshot.user.coachingConfig.enableCoachingMessages)
+    return { ok: true, detail: "coaching is off again" };
+  const due = snapshot.nextCoachingMessageDue;
+  if (typeof due === "number" && due <= now) return { ok: true, detail: "already due" };
+  const bootstrap = bootstrapDueAt({
+    now,
+    frequency: snapshot.user.coachingConfig.frequency,
+    random: deps.random,
+  });
+  if (typeof due === "number" && due <= bootstrap)
+    return { ok: true, detail: "already scheduled soon enough" };
+  await deps.store.setNextDue({ uid: payload.uid, nextCoachingMessageDue: bootstrap });
+  return { ok: true, detail: "bootstrapped" };
+}
+
+export function createEventRegistry(deps: EventHandlerDeps): Readonly<Record<string, RegisteredHandler>> {
+  return {
+    [EVENT_TYPES.coachingMessageCreated]: defineHandler({
+      description: "Delivers a stored coaching message: email through Resend (unless turned off) and push",
+      payloadSchema: messageCreatedPayload,
+      handle: (payload, context) => deliverMessage(deps, payload, context),
+    }),
+    [EVENT_TYPES.userCoachingEnabled]: defineHandler({
+      description: "Gives a user who switched coaching on a first due time within the bootstrap range",
+      payloadSchema: coachingEnabledPayload,
+      handle: (payload, context) => bootstrapUser(deps, payload, context),
+    }),
+  };
+}

@@ -1,0 +1,233 @@
+import type { Firestore } from "firebase-admin/firestore";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type EventRecord, messageCreatedEventId, newEvent } from "@/core/events";
+import { type MailCatcher, startMailCatcher } from "../../scripts/local-stack/mail-catcher";
+import { type EmulatorHandle, putDocuments, startTestEmulator } from "../support/firestore";
+import { type NextServer, startNextServer } from "../support/next-server";
+
+const SECRET = "events-test-secret-0123456789abc";
+
+let handle: EmulatorHandle;
+let catcher: MailCatcher;
+let db: Firestore;
+let projectId: string;
+let server: NextServer;
+
+beforeAll(async () => {
+  handle = await startTestEmulator();
+  catcher = await startMailCatcher();
+  ({ projectId, db } = handle.freshProject("events-route"));
+  server = await startNextServer((url) => ({
+    FIRESTORE_EMULATOR_HOST: handle.emulator.host,
+    FIREBASE_PROJECT_ID: projectId,
+    CRON_SECRET: SECRET,
+    APP_URL: url,
+    RESEND_API_KEY: "re_test",
+    RESEND_BASE_URL: catcher.url,
+    EVENT_RETRY_BASE_MS: "60000",
+  }));
+});
+
+afterAll(async () => {
+  await server?.stop();
+  await catcher?.stop();
+  await handle?.stop();
+});
+
+function call(path: string, init: { method?: string; body?: unknown; token?: string | null } = {}) {
+  const { method = "POST", body, token = SECRET } = init;
+  const headers = new Headers({ "content-type": "application/json" });
+  if (token !== null) headers.set("authorization", `Bearer ${token}`);
+  return fetch(`${server.url}${path}`, {
+    method,
+    headers,
+    ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
+  });
+}
+
+async function eventually<Value>(
+  read: () => Promise<Value>,
+  check: (value: Value) => boolean,
+  timeoutMs = 30_000,
+) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (check(value)) return value;
+    if (Date.now() > deadline)
+      throw new Error(`condition not met in ${timeoutMs} ms: ${JSON.stringify(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+  }
+}
+
+/** Users, messages and their pending delivery events, as the processor leaves them. */
+async function seedPendingDeliveries(prefix: string, count: number) {
+  const now = Date.now();
+  const uids = Array.from({ length: count }, (_, index) => `${prefix}-${index}`);
+  await putDocuments(
+    db,
+    "users",
+    uids.map((uid) => [
+      uid,
+      {
+        email: `${uid}@example.com`,
+        timezone: "UTC",
+        coachingConfig: { enableCoachingMessages: true, frequency: "daily", timePreference: "morning" },
+        nextCoachingMessageDue: now + 3_600_000,
+      },
+    ]),
+  );
+  await putDocuments(
+    db,
+    "coachingMessages",
+    uids.map((uid) => [
+      `${uid}_1`,
+      {
+        id: `${uid}_1`,
+        uid,
+        slotId: `${uid}_1`,
+        messageContent: `A message for ${uid}.`,
+        pushNotificationText: "A note for you",
+        journalEntryId: `coaching_${uid}_1`,
+        delivery: {
+          email: { status: "pending", providerId: null, error: null, attemptedAt: null },
+          push: { status: "pending", text: null },
+        },
+      },
+    ]),
+  );
+  const events = uids.map((uid, index) =>
+    newEvent({
+      id: messageCreatedEventId(`${uid}_1`),
+      eventType: "coaching.message.created",
+      aggregateId: `${uid}_1`,
+      aggregateType: "coachingMessage",
+      payload: { messageId: `${uid}_1`, uid, slotId: `${uid}_1` },
+      createdBy: "test",
+      now: now - count + index,
+    }),
+  );
+  await putDocuments(
+    db,
+    "events",
+    events.map((event) => [event.id, { ...event }]),
+  );
+  return events;
+}
+
+const statusCount = async (status: string, prefix: string) =>
+  (await db.collection("events").where("status", "==", status).get()).docs.filter((document) =>
+    (document.get("aggregate_id") as string).startsWith(prefix),
+  ).length;
+
+describe("event routes: refusals write nothing", () => {
+  it.each([
+    ["/api/events/process-event", "POST", { event_id: "x" }, null, 401],
+    ["/api/events/process-batch", "POST", {}, "not-the-secret-000000000000000", 401],
+    ["/api/events/health", "GET", undefined, null, 401],
+    ["/api/events/process-event", "POST", "{oops", SECRET, 400],
+    ["/api/events/process-event", "POST", {}, SECRET, 400],
+    ["/api/events/process-event", "POST", { event_id: 7 }, SECRET, 400],
+    ["/api/events/process-event", "POST", { event_id: "a/b" }, SECRET, 400],
+    ["/api/events/process-event", "POST", { event_id: "no-such-event" }, SECRET, 404],
+    ["/api/events/process-batch", "POST", { extra: true }, SECRET, 400],
+    ["/api/admin/events/no-such-event/replay", "POST", undefined, SECRET, 404],
+    ["/api/admin/events/anything/replay", "POST", undefined, null, 401],
+  ] as const)("%s %s with %j → %i", async (path, method, body, token, status) => {
+    const writesBefore = handle.emulator.stats(projectId).writes;
+    const response = await call(path, { method, body, token });
+    expect(response.status).toBe(status);
+    expect(await response.json()).toEqual({ success: false, error: expect.any(String) });
+    expect(handle.emulator.stats(projectId).writes).toBe(writesBefore);
+  });
+});
+
+describe("event routes: processing", () => {
+  it("5 concurrent process-batch calls over 100 pending events → 100 emails, each event processed once", async () => {
+    await seedPendingDeliveries("batch", 100);
+    const responses = await Promise.all(
+      Array.from({ length: 5 }, () => call("/api/events/process-batch", { body: {} })),
+    );
+    for (const response of responses) {
+      expect(response.status).toBe(202);
+      expect(await response.json()).toEqual({ success: true, accepted: true });
+    }
+    await eventually(
+      () => statusCount("processed", "batch-"),
+      (count) => count === 100,
+    );
+    const batchEmails = catcher.emails.filter((email) => email.to[0]?.startsWith("batch-"));
+    expect(batchEmails).toHaveLength(100);
+    expect(new Set(batchEmails.map((email) => email.to[0])).size).toBe(100);
+    const attempts = catcher.attempts.filter((attempt) => attempt.idempotencyKey?.includes("batch-"));
+    expect(attempts).toHaveLength(100);
+  });
+
+  it("process-event runs one event on demand (202), and the cron's GET drains the queue", async () => {
+    const [first, second] = await seedPendingDeliveries("single", 2);
+    const response = await call("/api/events/process-event", { body: { event_id: first?.id } });
+    expect(response.status).toBe(202);
+    expect(await response.json()).toEqual({ success: true, event_id: first?.id, accepted: true });
+    await eventually(
+      async () => (await db.doc(`events/${first?.id}`).get()).get("status"),
+      (status) => status === "processed",
+    );
+    expect((await db.doc(`events/${second?.id}`).get()).get("status")).toBe("pending");
+    expect((await call("/api/events/process-batch", { method: "GET" })).status).toBe(202);
+    await eventually(
+      async () => (await db.doc(`events/${second?.id}`).get()).get("status"),
+      (status) => status === "processed",
+    );
+  });
+
+  it("replays a dead letter through the admin API: it leaves the dead letters and the email goes out once", async () => {
+    const [event] = await seedPendingDeliveries("replay", 1);
+    const id = event?.id ?? "";
+    catcher.queueFaults([{ status: 422, name: "validation_error", message: "bad from" }]);
+    await call("/api/events/process-event", { body: { event_id: id } });
+    await eventually(
+      async () => (await db.doc(`eventDeadLetters/${id}`).get()).exists,
+      (exists) => exists,
+    );
+    const replay = await call(`/api/admin/events/${encodeURIComponent(id)}/replay`);
+    expect(replay.status).toBe(202);
+    await eventually(
+      async () => (await db.doc(`events/${id}`).get()).get("status"),
+      (status) => status === "processed",
+    );
+    expect((await db.doc(`eventDeadLetters/${id}`).get()).exists).toBe(false);
+    expect(catcher.emails.filter((email) => email.to[0] === "replay-0@example.com")).toHaveLength(1);
+  });
+});
+
+describe("health", () => {
+  it("reports counts that match the store, the configuration and the registry", async () => {
+    await seedPendingDeliveries("health", 3);
+    const body = await (await call("/api/events/health", { method: "GET" })).json();
+    const all = (await db.collection("events").get()).docs.map((document) => document.data() as EventRecord);
+    const totals = (await db.doc("eventStats/totals").get()).data() ?? {};
+    const pending = all.filter((event) => event.status === "pending");
+    expect(body).toMatchObject({
+      success: true,
+      status: expect.any(String),
+      uptime: expect.any(Number),
+      stats: {
+        totalProcessed: totals.totalProcessed,
+        successCount: totals.successCount,
+        errorCount: totals.errorCount,
+        lastProcessedAt: totals.lastProcessedAt,
+        deadLetterCount: (await db.collection("eventDeadLetters").count().get()).data().count,
+        pendingCount: pending.length,
+      },
+      config: { batchSize: 20, maxRetries: 5, retryBaseDelayMs: 60_000 },
+    });
+    // Every handler run either succeeded or failed; one success per processed event (replays reset attempts).
+    expect(body.stats.totalProcessed).toBe(body.stats.successCount + body.stats.errorCount);
+    expect(body.stats.successCount).toBe(all.filter((event) => event.status === "processed").length);
+    expect(body.stats.oldestPendingAgeMs).toBeGreaterThanOrEqual(0);
+    expect(body.registry.map((entry: { eventType: string }) => entry.eventType).sort()).toEqual([
+      "coaching.message.created",
+      "user.coaching.enabled",
+    ]);
+  });
+});
