@@ -88,6 +88,13 @@ const envSchema = z.object({
   EVENT_LEASE_MS: positiveInt(120_000),
   EVENT_TIME_BUDGET_MS: positiveInt(45_000),
 
+  SUSPEND_AFTER_FAILURES: positiveInt(5),
+  SUSPENSION_HOURS: positiveInt(24),
+  BREAKER_FAILURE_THRESHOLD: positiveInt(20),
+  BREAKER_COOLDOWN_MS: positiveInt(300_000),
+  RETENTION_DAYS: positiveInt(30),
+  CLEANUP_MAX_DELETES: positiveInt(5_000),
+
   JOURNAL_APP_URL: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
 });
 
@@ -116,7 +123,10 @@ export interface AppConfig {
   processor: {
     /** How long a claimed slot stays with its worker; above the processor route's maxDuration (300 s). */
     leaseMs: number;
+    suspension: { maxConsecutiveFailures: number; suspensionMs: number };
+    breaker: { failureThreshold: number; cooldownMs: number };
   };
+  cleanup: { retentionMs: number; maxDeletes: number };
   llm: {
     baseURL: string;
     generationModel: string;
@@ -203,7 +213,18 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
       dispatchConcurrency: env.DISPATCH_CONCURRENCY,
       dispatchTimeoutMs: env.DISPATCH_TIMEOUT_MS,
     },
-    processor: { leaseMs: env.PROCESSOR_LEASE_MS },
+    processor: {
+      leaseMs: env.PROCESSOR_LEASE_MS,
+      suspension: {
+        maxConsecutiveFailures: env.SUSPEND_AFTER_FAILURES,
+        suspensionMs: env.SUSPENSION_HOURS * 3_600_000,
+      },
+      breaker: { failureThreshold: env.BREAKER_FAILURE_THRESHOLD, cooldownMs: env.BREAKER_COOLDOWN_MS },
+    },
+    cleanup: {
+      retentionMs: env.RETENTION_DAYS * 24 * 3_600_000,
+      maxDeletes: env.CLEANUP_MAX_DELETES,
+    },
     llm: {
       baseURL: env.OPENROUTER_BASE_URL,
       generationModel: env.COACHING_MODEL,

@@ -2,7 +2,7 @@
  * What the scheduler does with one user it has read, as pure decisions. The pipeline applies
  * them; nothing here performs I/O.
  */
-import { bootstrapDueAt, isInsideWindow, nextWindowTarget } from "./schedule";
+import { bootstrapDueAt, isInsideWindow, nextWindowTarget, retryDueAt } from "./schedule";
 import { isCoachingEnabled, type UserSnapshot } from "./user";
 
 export type DueUserDecision =
@@ -10,7 +10,7 @@ export type DueUserDecision =
   | {
       action: "reschedule";
       nextCoachingMessageDue: number;
-      reason: "outside_window" | "disabled" | "invalid_document";
+      reason: "outside_window" | "disabled" | "invalid_document" | "suspended" | "breaker_open";
     };
 
 export type UnscheduledUserDecision = {
@@ -29,15 +29,27 @@ interface DecisionInput {
   recheckAfterMs: number;
 }
 
-/** A due user: dispatch when enabled and inside the preferred window, otherwise reschedule. */
-export function decideDueUser({ snapshot, now, recheckAfterMs }: DecisionInput): DueUserDecision {
+/**
+ * A due user: dispatch when enabled, not suspended and inside the preferred window, otherwise
+ * reschedule. A suspended user is parked until `suspendUntil`. While the LLM circuit breaker is
+ * open, a user who would be dispatched gets the retry interval instead, without an LLM call.
+ */
+export function decideDueUser({
+  snapshot,
+  now,
+  recheckAfterMs,
+  breakerOpen = false,
+}: DecisionInput & { breakerOpen?: boolean }): DueUserDecision {
   if (!isCoachingEnabled(snapshot)) {
     return { action: "reschedule", nextCoachingMessageDue: now + recheckAfterMs, reason: "disabled" };
   }
   if (!snapshot.valid) {
     return { action: "reschedule", nextCoachingMessageDue: now + recheckAfterMs, reason: "invalid_document" };
   }
-  const { timezone, coachingConfig } = snapshot.user;
+  const { timezone, coachingConfig, suspendUntil } = snapshot.user;
+  if (typeof suspendUntil === "number" && suspendUntil > now) {
+    return { action: "reschedule", nextCoachingMessageDue: suspendUntil, reason: "suspended" };
+  }
   if (!isInsideWindow({ at: now, timezone, timePreference: coachingConfig.timePreference })) {
     return {
       action: "reschedule",
@@ -47,6 +59,13 @@ export function decideDueUser({ snapshot, now, recheckAfterMs }: DecisionInput):
         timePreference: coachingConfig.timePreference,
       }),
       reason: "outside_window",
+    };
+  }
+  if (breakerOpen) {
+    return {
+      action: "reschedule",
+      nextCoachingMessageDue: retryDueAt({ now, frequency: coachingConfig.frequency }),
+      reason: "breaker_open",
     };
   }
   return { action: "dispatch" };

@@ -1,5 +1,5 @@
 import "server-only";
-import type { z } from "zod";
+import { z } from "zod";
 import { AppError } from "@/core/errors";
 import { logger } from "@/logger";
 
@@ -60,6 +60,34 @@ export async function parseJsonBody<Schema extends z.ZodType>(
     throw new AppError(
       "bad_request:api",
       `invalid request body: ${where}${issue?.message ?? "does not match"}`,
+    );
+  }
+  return parsed.data;
+}
+
+/** A document id from a path segment: 1–128 characters, no '/', not "." or "..". */
+export const documentIdSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[^/]+$/, "must not contain '/'")
+  .refine((value) => value !== "." && value !== "..", "is not a document id");
+
+export function parsePathId(value: string, name = "id"): string {
+  const parsed = documentIdSchema.safeParse(value);
+  if (!parsed.success) throw new AppError("bad_request:api", `invalid ${name}`);
+  return parsed.data;
+}
+
+/** Validates a URL's query parameters; unknown parameters are a 400 too. */
+export function parseQuery<Schema extends z.ZodType>(request: Request, schema: Schema): z.infer<Schema> {
+  const params = Object.fromEntries(new URL(request.url).searchParams);
+  const parsed = schema.safeParse(params);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new AppError(
+      "bad_request:api",
+      `invalid query: ${issue?.path.join(".") || "query"}: ${issue?.message ?? "does not match"}`,
     );
   }
   return parsed.data;

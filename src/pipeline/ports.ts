@@ -3,6 +3,7 @@
  * in-memory twin that passes the same contract tests; HTTP dispatch); pipelines never import
  * an adapter.
  */
+import type { BreakerState } from "@/core/circuit-breaker";
 import type { UserSnapshot } from "@/core/user";
 
 export interface ScheduleUpdate {
@@ -24,6 +25,8 @@ export interface SchedulerStore {
   setNextDue(updates: readonly ScheduleUpdate[]): Promise<{ failed: { uid: string; reason: string }[] }>;
   /** Creates or replaces the summary of one scheduler run. */
   saveRun(run: SchedulerRunRecord): Promise<void>;
+  /** The LLM circuit breaker, shared with the processor; null when it was never tripped. */
+  getLlmBreaker(): Promise<BreakerState | null>;
 }
 
 export type DispatchOutcome =
@@ -50,6 +53,12 @@ export interface SchedulerResults {
   rescheduledOutsideWindow: number;
   /** Due or unscheduled users with coaching disabled, parked until the next re-check. */
   skippedDisabled: number;
+  /** Due users who are suspended, parked until `suspendUntil`. */
+  skippedSuspended: number;
+  /** Due users given the retry interval without an LLM call because the circuit breaker is open. */
+  deferredByBreaker: number;
+  /** Whether the LLM circuit breaker was open (cool-down not over) at the start of the tick. */
+  breakerOpen: boolean;
   /** Due users left for the next tick because the per-tick cap or time budget ran out. */
   deferred: number;
   /** Whether more due users may be waiting (cap or time budget reached). */
@@ -66,6 +75,8 @@ export type UserRunResult =
   | "bootstrapped"
   | "rescheduled_outside_window"
   | "skipped_disabled"
+  | "skipped_suspended"
+  | "deferred_breaker"
   | "invalid_document"
   | "write_failed"
   | "deferred";

@@ -35,14 +35,26 @@ import {
 import { describeError } from "@/core/errors";
 import { EVENT_TYPES, messageCreatedEventId, newEvent } from "@/core/events";
 import { sanitiseModelText, toSingleLine } from "@/core/message-text";
+import type { SuspensionPolicy } from "@/core/processing-state";
 import { applyQualityGate } from "@/core/quality-gate";
 import { nextDueAfterSuccess, retryDueAt } from "@/core/schedule";
 import { checkNovelty, NOVELTY_WINDOW } from "@/core/similarity";
 import { type CoachingUser, scheduleSettingsOf } from "@/core/user";
+import {
+  finishRun,
+  logAction,
+  logPhase,
+  newRunLog,
+  type RunEnding,
+  type RunLog,
+  recordDuplicate,
+} from "./processing-log";
 import type {
   CoachingJournalEntry,
   CoachModel,
+  LlmBreaker,
   LlmCallRecord,
+  ProcessingStateStore,
   ProcessorStep,
   ProcessorStore,
   Prompts,
@@ -57,6 +69,11 @@ export interface ProcessorDeps {
   leaseMs: number;
   /** Called after each step completes. A throw here stops the run as a crash would. */
   onStep?: (step: ProcessorStep, slotId: string) => void | Promise<void>;
+  /** Per-user processing state; without it nothing is recorded. */
+  stateStore?: ProcessingStateStore;
+  suspension: SuspensionPolicy;
+  /** The LLM circuit breaker; without it every call is made. */
+  breaker?: LlmBreaker;
 }
 
 export type AcceptResult =
@@ -69,6 +86,8 @@ export type AcceptResult =
 export interface ClaimedSlot {
   slot: SlotRecord;
   user: CoachingUser;
+  /** What this run did, for the user's processing state. */
+  log: RunLog;
 }
 
 export interface ProcessOutcome {
@@ -87,7 +106,16 @@ export function coachingJournalEntryId(slotId: string): string {
   return `coaching_${slotId}`;
 }
 
-const step = async (deps: ProcessorDeps, name: ProcessorStep, slotId: string) => deps.onStep?.(name, slotId);
+async function step(
+  deps: ProcessorDeps,
+  name: ProcessorStep,
+  claim: ClaimedSlot,
+  now: number,
+  messageId?: string,
+) {
+  logAction(claim.log, { timestamp: now, action: name, messageId: messageId ?? null });
+  await deps.onStep?.(name, claim.slot.slotId);
+}
 
 /**
  * Re-checks the user and claims their due slot. Fast (a few reads and one `create()`), so the
@@ -123,8 +151,12 @@ export async function acceptUserRun({
   const slotId = dueSlotId({ uid, dueAt: decision.dueAt });
   const existing = await store.getSlot(slotId);
   const claim = decideClaim({ slot: existing, now });
-  if (claim.kind === "busy") return { kind: "busy", slotId };
+  if (claim.kind === "busy") {
+    await recordDuplicate(deps, { uid, now, reason: `slot ${slotId} is being processed` });
+    return { kind: "busy", slotId };
+  }
   if (claim.kind === "completed") {
+    await recordDuplicate(deps, { uid, now, reason: `slot ${slotId} was already processed` });
     // The run that completed the slot may have died before rescheduling the user.
     if (snapshot.nextCoachingMessageDue === claim.slot.dueAt) {
       await store.setNextDue({ uid, nextCoachingMessageDue: dueAfterOutcome(claim.slot, user, now) });
@@ -132,7 +164,10 @@ export async function acceptUserRun({
     return { kind: "already_completed", slotId, outcome: claim.slot.outcome };
   }
   const won = await store.createLease({ slotId, leaseNumber: claim.leaseNumber, uid, now });
-  if (!won) return { kind: "busy", slotId };
+  if (!won) {
+    await recordDuplicate(deps, { uid, now, reason: `slot ${slotId} was claimed by another run` });
+    return { kind: "busy", slotId };
+  }
   const slot: SlotRecord = {
     slotId,
     uid,
@@ -149,8 +184,17 @@ export async function acceptUserRun({
     updatedAt: now,
   };
   await store.saveSlot(slot);
-  await step(deps, "claimed", slotId);
-  return { kind: "claimed", claim: { slot, user } };
+  const claimed: ClaimedSlot = { slot, user, log: newRunLog() };
+  logPhase(claimed.log, "building_context");
+  await deps.stateStore?.markRunning({
+    uid,
+    phase: "building_context",
+    status: "running",
+    currentSlotId: slotId,
+    now,
+  });
+  await step(deps, "claimed", claimed, now);
+  return { kind: "claimed", claim: claimed };
 }
 
 function dueAfterOutcome(slot: SlotRecord, user: CoachingUser, now: number): number {
@@ -164,7 +208,7 @@ function dueAfterOutcome(slot: SlotRecord, user: CoachingUser, now: number): num
 
 type Approval =
   | { ok: true; message: StoredMessage }
-  | { ok: false; outcome: "gate_failed" | "generation_failed"; reason: string };
+  | { ok: false; outcome: "gate_failed" | "generation_failed" | "breaker_open"; reason: string };
 
 interface AttemptBase {
   context: CoachingContext;
@@ -248,6 +292,16 @@ async function generateApprovedMessage(
     store.getInsightsSummary(user.uid),
   ]);
   const context = buildCoachingContext({ user, now, entries, recentMessages, insightsSummary });
+  // While the breaker is open no call is made: the slot gets the retry interval and no attempt is stored.
+  const gate = (await deps.breaker?.acquire(now)) ?? "closed";
+  if (gate === "open") {
+    return { ok: false, outcome: "breaker_open", reason: "LLM circuit breaker is open; no call made" };
+  }
+  const reportCall = async (result: { ok: boolean; reason?: string }) => {
+    if (!deps.breaker) return;
+    if (result.ok) await deps.breaker.recordSuccess(now);
+    else await deps.breaker.recordFailure(now, result.reason ?? "LLM call failed");
+  };
   const calls: LlmCallRecord[] = [];
   const base: AttemptBase = { context, slot, now, calls };
   let attempt = 0;
@@ -273,14 +327,17 @@ async function generateApprovedMessage(
   let candidate: GeneratedMessage | undefined;
   while (candidate === undefined) {
     attempt += 1;
+    logPhase(claim.log, "generating");
     const generation = await model.generateMessage({
       system: prompts.messageGeneration.text,
       prompt: renderGenerationPrompt(context, rejectedDraft),
       purpose: rejectedDraft ? "regeneration" : "generation",
     });
     calls.push(generation.call);
+    await reportCall(generation.ok ? { ok: true } : { ok: false, reason: generation.reason });
     if (!generation.ok) return reject("generation_failed", `generation failed: ${generation.reason}`);
-    if (attempt === 1) await step(deps, "generated", slot.slotId);
+    claim.log.draftsGenerated += 1;
+    if (attempt === 1) await step(deps, "generated", claim, now);
     const draft = sanitiseGenerated(generation.output);
     const draftFields = {
       messageContent: draft.messageContent,
@@ -309,11 +366,13 @@ async function generateApprovedMessage(
     }
   }
 
+  logPhase(claim.log, "scoring");
   const simulation = await model.simulateOutcome({
     system: prompts.outcomeSimulation.text,
     prompt: renderOutcomePrompt(context, candidate),
   });
   calls.push(simulation.call);
+  await reportCall(simulation.ok ? { ok: true } : { ok: false, reason: simulation.reason });
   const candidateFields = {
     messageContent: candidate.messageContent,
     messageType: candidate.messageType,
@@ -405,7 +464,12 @@ async function completeSlot(
   deps: ProcessorDeps,
   claim: ClaimedSlot,
   now: number,
-  result: { outcome: SlotOutcome; messageId: string | null; failureReason: string | null },
+  result: {
+    outcome: SlotOutcome;
+    messageId: string | null;
+    failureReason: string | null;
+    ending?: RunEnding;
+  },
 ): Promise<ProcessOutcome> {
   const { slot, user } = claim;
   const settings = scheduleSettingsOf(user);
@@ -423,15 +487,24 @@ async function completeSlot(
     failureReason: result.failureReason,
     updatedAt: now,
   });
-  await step(deps, "slot_completed", slot.slotId);
+  await step(deps, "slot_completed", claim, now, result.messageId ?? undefined);
   await deps.store.setNextDue({ uid: user.uid, nextCoachingMessageDue });
-  await step(deps, "rescheduled", slot.slotId);
+  await step(deps, "rescheduled", claim, now);
+  const suspension = await finishRun(deps, {
+    uid: user.uid,
+    slotId: slot.slotId,
+    now,
+    log: claim.log,
+    ending: result.ending ?? result.outcome,
+    messageId: result.messageId,
+    failureReason: result.failureReason,
+  });
   return {
     slotId: slot.slotId,
     messageGenerated: result.outcome === "sent",
     outcome: result.outcome,
     messageId: result.messageId,
-    nextCoachingMessageDue,
+    nextCoachingMessageDue: suspension?.suspendUntil ?? nextCoachingMessageDue,
     failureReason: result.failureReason,
     deliveryEventId: result.messageId ? messageCreatedEventId(slot.slotId) : null,
   };
@@ -464,13 +537,15 @@ export async function runClaimedSlot({
       });
     }
     // The message and its delivery event are written together (transactional outbox).
+    logPhase(claim.log, "storing");
     const created = await store.createMessage(approval.message, deliveryEvent(approval.message, now));
     message = created === "created" ? approval.message : await store.getMessage(slot.slotId);
     if (!message) throw new Error(`approved message ${slot.slotId} vanished`);
-    await step(deps, "attempt_stored", slot.slotId);
+    await step(deps, "attempt_stored", claim, now, message.id);
   }
 
   if (message.status !== "sent") {
+    logPhase(claim.log, "delivering");
     const journalEntryId = coachingJournalEntryId(slot.slotId);
     if (message.journalEntryId === null) {
       await store.createJournalEntry({
@@ -481,10 +556,10 @@ export async function runClaimedSlot({
       await store.updateMessage(message.id, { journalEntryId, updatedAt: now });
       message = { ...message, journalEntryId };
     }
-    await step(deps, "journal_entry_created", slot.slotId);
+    await step(deps, "journal_entry_created", claim, now, message.id);
     // Sent = published to the user's journal; email and push follow through the delivery event.
     await store.updateMessage(message.id, { status: "sent", wasSent: true, sentAt: now, updatedAt: now });
-    await step(deps, "message_sent", slot.slotId);
+    await step(deps, "message_sent", claim, now, message.id);
   }
   return completeSlot(deps, claim, now, { outcome: "sent", messageId: message.id, failureReason: null });
 }
@@ -520,6 +595,7 @@ export async function recoverFromError({
     outcome: "generation_failed",
     messageId: null,
     failureReason: `processing failed: ${describeError(error)}`,
+    ending: "error",
   });
 }
 

@@ -11,6 +11,7 @@ import type {
 } from "@/core/coaching-message";
 import type { SlotRecord } from "@/core/due-slot";
 import type { EventRecord } from "@/core/events";
+import type { ProcessingPhase, ProcessingState, UserStatus } from "@/core/processing-state";
 import type { TimePreference } from "@/core/schedule";
 import type { UserSnapshot } from "@/core/user";
 
@@ -183,3 +184,26 @@ export type ProcessorStep =
   | "message_sent"
   | "slot_completed"
   | "rescheduled";
+
+/** The LLM circuit breaker as the processor uses it. */
+export interface LlmBreaker {
+  /** closed: call; open: do not; probe: call, as the one probe after a cool-down. */
+  acquire(now: number): Promise<"closed" | "open" | "probe">;
+  recordSuccess(now: number): Promise<void>;
+  recordFailure(now: number, error: string): Promise<void>;
+}
+
+export interface ProcessingStateStore {
+  getState(uid: string): Promise<ProcessingState | null>;
+  /** Marks a run as started or moving on, without reading (one merge write). */
+  markRunning(input: {
+    uid: string;
+    phase: ProcessingPhase;
+    status: UserStatus;
+    currentSlotId: string;
+    now: number;
+  }): Promise<void>;
+  saveState(state: ProcessingState): Promise<void>;
+  /** Writes the engine-owned `suspendUntil` on the user document (null lifts it). */
+  setUserSuspension(input: { uid: string; suspendUntil: number | null }): Promise<void>;
+}

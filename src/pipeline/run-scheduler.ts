@@ -8,6 +8,7 @@
  * starts work that the processor makes idempotent per due slot, and a user the tick could not
  * reach stays due for the next one.
  */
+import { breakerGate } from "@/core/circuit-breaker";
 import { describeError } from "@/core/errors";
 import { decideDueUser, decideUnscheduledUser } from "@/core/scheduler-decisions";
 import type { UserSnapshot } from "@/core/user";
@@ -61,6 +62,8 @@ const RESULT_IS_ERROR: Readonly<Record<UserRunResult, boolean>> = {
   bootstrapped: false,
   rescheduled_outside_window: false,
   skipped_disabled: false,
+  skipped_suspended: false,
+  deferred_breaker: false,
   invalid_document: true,
   write_failed: true,
   deferred: false,
@@ -74,6 +77,9 @@ function emptyResults(): SchedulerResults {
     errors: 0,
     rescheduledOutsideWindow: 0,
     skippedDisabled: 0,
+    skippedSuspended: 0,
+    deferredByBreaker: 0,
+    breakerOpen: false,
     deferred: 0,
     hasMore: false,
     documentsRead: 0,
@@ -110,6 +116,8 @@ class RunRecorder {
     if (result === "bootstrapped") results.usersBootstrapped += 1;
     if (result === "rescheduled_outside_window") results.rescheduledOutsideWindow += 1;
     if (result === "skipped_disabled") results.skippedDisabled += 1;
+    if (result === "skipped_suspended") results.skippedSuspended += 1;
+    if (result === "deferred_breaker") results.deferredByBreaker += 1;
     if (result === "deferred") results.deferred += 1;
     if (Object.keys(this.run.userResults).length < MAX_USER_RESULTS) {
       this.run.userResults[uid] = detail ? { result, detail: detail.slice(0, 300) } : { result };
@@ -122,6 +130,8 @@ class RunRecorder {
 const RESULT_BY_REASON = {
   outside_window: "rescheduled_outside_window",
   disabled: "skipped_disabled",
+  suspended: "skipped_suspended",
+  breaker_open: "deferred_breaker",
   invalid_document: "invalid_document",
   bootstrapped: "bootstrapped",
 } as const satisfies Record<string, UserRunResult>;
@@ -226,7 +236,12 @@ async function sweepDueUsers(input: RunSchedulerInput, recorder: RunRecorder): P
     const writes: PlannedWrite[] = [];
     const toDispatch: string[] = [];
     for (const snapshot of batch) {
-      const decision = decideDueUser({ snapshot, now, recheckAfterMs: settings.disabledRecheckMs });
+      const decision = decideDueUser({
+        snapshot,
+        now,
+        recheckAfterMs: settings.disabledRecheckMs,
+        breakerOpen: recorder.results.breakerOpen,
+      });
       if (decision.action === "dispatch") {
         toDispatch.push(snapshot.uid);
       } else {
@@ -268,6 +283,7 @@ export async function runScheduler(input: RunSchedulerInput): Promise<SchedulerR
   await store.saveRun(recorder.run);
   let failure: unknown;
   try {
+    recorder.results.breakerOpen = breakerGate({ breaker: await store.getLlmBreaker(), now }) === "open";
     await bootstrapUnscheduledUsers(input, recorder, input.random ?? Math.random);
     await sweepDueUsers(input, recorder);
     recorder.run.status = "completed";

@@ -1,5 +1,7 @@
 import "server-only";
 import { getDb } from "@/adapters/firestore/client";
+import { createFirestoreLlmBreaker } from "@/adapters/firestore/llm-breaker";
+import { createFirestoreProcessingStateStore } from "@/adapters/firestore/processing-state-store";
 import { createFirestoreProcessorStore } from "@/adapters/firestore/processor-store";
 import { createOpenRouterCoach } from "@/adapters/llm/openrouter-coach";
 import { getPrompts } from "@/adapters/prompts";
@@ -16,14 +18,18 @@ import {
 
 /** Wires the production collaborators of the processor from configuration. */
 export function processorDeps(config: AppConfig): ProcessorDeps {
+  const db = getDb(config);
   return {
-    store: createFirestoreProcessorStore(getDb(config)),
+    store: createFirestoreProcessorStore(db),
     model: createOpenRouterCoach({
       apiKey: requireSetting(config, "OPENROUTER_API_KEY"),
       ...config.llm,
     }),
     prompts: getPrompts(),
     leaseMs: config.processor.leaseMs,
+    stateStore: createFirestoreProcessingStateStore(db),
+    suspension: config.processor.suspension,
+    breaker: createFirestoreLlmBreaker(db, config.processor.breaker),
     onStep: (step, slotId) => logger.info("processor step", { step, slotId }),
   };
 }

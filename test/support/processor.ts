@@ -7,6 +7,8 @@ import type { Firestore } from "firebase-admin/firestore";
 import { renderCoachingEmail } from "@/adapters/email/coaching-email";
 import { createResendMailer } from "@/adapters/email/resend-mailer";
 import { createFirestoreEventStore } from "@/adapters/firestore/event-store";
+import { createFirestoreLlmBreaker } from "@/adapters/firestore/llm-breaker";
+import { createFirestoreProcessingStateStore } from "@/adapters/firestore/processing-state-store";
 import { createFirestoreProcessorStore } from "@/adapters/firestore/processor-store";
 import { createOpenRouterCoach } from "@/adapters/llm/openrouter-coach";
 import { getPrompts } from "@/adapters/prompts";
@@ -44,6 +46,9 @@ export function realProcessorDeps({
     }),
     prompts: getPrompts(),
     leaseMs: 10 * 60_000,
+    stateStore: createFirestoreProcessingStateStore(db),
+    suspension: { maxConsecutiveFailures: 5, suspensionMs: 24 * HOUR },
+    breaker: createFirestoreLlmBreaker(db, { failureThreshold: 20, cooldownMs: 5 * 60_000 }),
     ...overrides,
   };
 }

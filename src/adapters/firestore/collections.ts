@@ -20,6 +20,12 @@ export const COLLECTIONS = {
   eventDeadLetters: "eventDeadLetters",
   /** `eventStats/totals`: handler runs, successes, errors, last run, kept with increments. */
   eventStats: "eventStats",
+  /** `userProcessingState/{uid}`: status, phase, counters, rolling action and error logs. */
+  userProcessingState: "userProcessingState",
+  /** `systemState/llmBreaker`: the LLM circuit breaker shared by all workers. */
+  systemState: "systemState",
+  /** `${openedAt}`, created with create(): the one probe call after a cool-down. */
+  llmBreakerProbes: "llmBreakerProbes",
   /** Subcollection of `users/{uid}` written by the app; the engine adds its coaching entries. */
   journalEntries: "journalEntries",
 } as const;

@@ -5,6 +5,7 @@ import { parseUserDocument } from "@/core/user";
 import type { SchedulerRunRecord, SchedulerStore, ScheduleUpdate } from "@/pipeline/ports";
 import { COLLECTIONS, DUE_FIELD } from "./collections";
 import { firestoreCall } from "./errors";
+import { readLlmBreaker } from "./llm-breaker";
 
 /** Firestore allows at most 500 writes in one batch. */
 const BATCH_LIMIT = 500;
@@ -79,5 +80,6 @@ export function createFirestoreSchedulerStore(db: Firestore): SchedulerStore {
         db.collection(COLLECTIONS.schedulerRuns).doc(run.runId).set(run),
       );
     },
+    getLlmBreaker: () => readLlmBreaker(db),
   };
 }

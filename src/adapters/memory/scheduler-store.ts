@@ -4,18 +4,25 @@
  * ties ordered by document id). It passes the same contract tests as the Firestore store, so
  * unit tests and large benchmarks exercise the real scheduling logic on it.
  */
+import type { BreakerState } from "@/core/circuit-breaker";
 import { parseUserDocument } from "@/core/user";
 import type { SchedulerRunRecord, SchedulerStore } from "@/pipeline/ports";
 
 export interface InMemoryDatabase {
   users: Map<string, Record<string, unknown>>;
+  llmBreaker: BreakerState | null;
   schedulerRuns: Map<string, SchedulerRunRecord>;
   /** Documents returned and written, as Firestore would bill them. */
   counters: { documentsRead: number; documentsWritten: number };
 }
 
 export function createInMemoryDatabase(): InMemoryDatabase {
-  return { users: new Map(), schedulerRuns: new Map(), counters: { documentsRead: 0, documentsWritten: 0 } };
+  return {
+    users: new Map(),
+    llmBreaker: null,
+    schedulerRuns: new Map(),
+    counters: { documentsRead: 0, documentsWritten: 0 },
+  };
 }
 
 function dueOf(document: Record<string, unknown>): unknown {
@@ -65,6 +72,9 @@ export function createInMemorySchedulerStore(database: InMemoryDatabase): Schedu
     async saveRun(run) {
       database.schedulerRuns.set(run.runId, structuredClone(run));
       database.counters.documentsWritten += 1;
+    },
+    async getLlmBreaker() {
+      return database.llmBreaker ? structuredClone(database.llmBreaker) : null;
     },
   };
 }

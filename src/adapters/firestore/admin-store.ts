@@ -1,0 +1,276 @@
+import "server-only";
+import type { Firestore, Query } from "firebase-admin/firestore";
+import type { BreakerState } from "@/core/circuit-breaker";
+import { messageCreatedEventId } from "@/core/events";
+import { emptyProcessingState, type ProcessingState, type UserStatus } from "@/core/processing-state";
+import { parseUserDocument, type UserSnapshot } from "@/core/user";
+import type { SchedulerRunRecord } from "@/pipeline/ports";
+import type { StoredMessage } from "@/pipeline/processor-ports";
+import { COLLECTIONS, DUE_FIELD } from "./collections";
+import { firestoreCall } from "./errors";
+import { readLlmBreaker } from "./llm-breaker";
+
+/** Deletes per batch: well under Firestore's 500 writes per commit. */
+const DELETE_BATCH = 400;
+
+/** Deletes everything `query` matches, a bounded batch at a time; returns how many. */
+async function deleteMatching(
+  db: Firestore,
+  query: Query,
+  maxDeletes = Number.POSITIVE_INFINITY,
+): Promise<number> {
+  let deleted = 0;
+  while (deleted < maxDeletes) {
+    const snapshot = await query.limit(Math.min(DELETE_BATCH, maxDeletes - deleted)).get();
+    if (snapshot.empty) break;
+    const batch = db.batch();
+    for (const document of snapshot.docs) batch.delete(document.ref);
+    await batch.commit();
+    deleted += snapshot.size;
+  }
+  return deleted;
+}
+
+export interface UserListEntry {
+  uid: string;
+  status: UserStatus;
+  phase: ProcessingState["phase"];
+  stats: ProcessingState["stats"];
+  consecutiveFailures: number;
+  suspendUntil: number | null;
+  updatedAt: number;
+}
+
+export interface CleanupReport {
+  cutoff: number;
+  deleted: Record<string, number>;
+  total: number;
+  hasMore: boolean;
+}
+
+export const USER_STATUSES: readonly UserStatus[] = ["waiting", "running", "suspended", "error"];
+
+/** The operators' reads and writes: every admin query is here. */
+export function createFirestoreAdminStore(db: Firestore) {
+  const users = db.collection(COLLECTIONS.users);
+  const states = db.collection(COLLECTIONS.userProcessingState);
+  const messages = db.collection(COLLECTIONS.coachingMessages);
+  const runs = db.collection(COLLECTIONS.schedulerRuns);
+  const events = db.collection(COLLECTIONS.events);
+
+  const toState = (uid: string, stored: Partial<ProcessingState> | undefined): ProcessingState => {
+    const empty = emptyProcessingState(uid, stored?.createdAt ?? stored?.updatedAt ?? 0);
+    return { ...empty, ...stored, stats: { ...empty.stats, ...stored?.stats } };
+  };
+
+  return {
+    getUser: (uid: string): Promise<UserSnapshot | null> =>
+      firestoreCall("read user", async () => {
+        const snapshot = await users.doc(uid).get();
+        return snapshot.exists ? parseUserDocument(uid, snapshot.data()) : null;
+      }),
+
+    getState: (uid: string): Promise<ProcessingState> =>
+      firestoreCall("read processing state", async () => {
+        const snapshot = await states.doc(uid).get();
+        return toState(uid, snapshot.data() as Partial<ProcessingState> | undefined);
+      }),
+
+    /** Users the engine has processed, by uid, `limit` after `afterUid`; keyset paging on a plain field. */
+    listUserStates: ({
+      afterUid,
+      limit,
+      status,
+    }: {
+      afterUid?: string;
+      limit: number;
+      status?: UserStatus;
+    }) =>
+      firestoreCall("list processing states", async () => {
+        let query: Query = states;
+        if (status) query = query.where("status", "==", status);
+        if (afterUid) query = query.where("uid", ">", afterUid);
+        const snapshot = await query.orderBy("uid").limit(limit).get();
+        return snapshot.docs.map((document): UserListEntry => {
+          const state = toState(document.id, document.data() as Partial<ProcessingState>);
+          return {
+            uid: state.uid,
+            status: state.status,
+            phase: state.phase,
+            stats: state.stats,
+            consecutiveFailures: state.consecutiveFailures,
+            suspendUntil: state.suspendUntil,
+            updatedAt: state.updatedAt,
+          };
+        });
+      }),
+
+    listMessages: (uid: string, limit: number): Promise<StoredMessage[]> =>
+      firestoreCall("list messages", async () => {
+        const snapshot = await messages
+          .where("uid", "==", uid)
+          .orderBy("createdAt", "desc")
+          .limit(limit)
+          .get();
+        return snapshot.docs.map((document) => document.data() as StoredMessage);
+      }),
+
+    saveState: (state: ProcessingState) =>
+      firestoreCall("save processing state", async () => {
+        await states.doc(state.uid).set(state);
+      }),
+
+    /** Suspension lives on the user document too, so the scheduler sees it in the documents it already reads. */
+    setSuspension: ({
+      uid,
+      suspendUntil,
+      nextCoachingMessageDue,
+    }: {
+      uid: string;
+      suspendUntil: number | null;
+      nextCoachingMessageDue?: number;
+    }) =>
+      firestoreCall("set suspension", async () => {
+        await users.doc(uid).update({
+          suspendUntil,
+          ...(nextCoachingMessageDue === undefined ? {} : { [DUE_FIELD]: nextCoachingMessageDue }),
+        });
+      }),
+
+    /**
+     * Removes one user's coaching data: messages (and their delivery events), coaching journal
+     * entries, slots and their leases, processing state; the schedule goes back to bootstrap.
+     * Every query is scoped to this uid, so no other user's documents are touched.
+     */
+    clearUserData: (uid: string) =>
+      firestoreCall("clear user data", async () => {
+        const messageSnapshot = await messages.where("uid", "==", uid).get();
+        const deliveryEvents = new Set(
+          messageSnapshot.docs
+            .map((document) => document.get("slotId") as string | undefined)
+            .filter((slotId): slotId is string => typeof slotId === "string")
+            .map((slotId) => messageCreatedEventId(slotId)),
+        );
+        let eventsDeleted = 0;
+        const eventIds = [...deliveryEvents];
+        for (let start = 0; start < eventIds.length; start += DELETE_BATCH) {
+          const batch = db.batch();
+          for (const eventId of eventIds.slice(start, start + DELETE_BATCH))
+            batch.delete(events.doc(eventId));
+          await batch.commit();
+          eventsDeleted += Math.min(DELETE_BATCH, eventIds.length - start);
+        }
+        const deleted = {
+          coachingMessages: await deleteMatching(db, messages.where("uid", "==", uid)),
+          deliveryEvents: eventsDeleted,
+          coachingJournalEntries: await deleteMatching(
+            db,
+            users.doc(uid).collection(COLLECTIONS.journalEntries).where("isCoachingMessage", "==", true),
+          ),
+          coachingSlots: await deleteMatching(
+            db,
+            db.collection(COLLECTIONS.coachingSlots).where("uid", "==", uid),
+          ),
+          coachingSlotLeases: await deleteMatching(
+            db,
+            db.collection(COLLECTIONS.coachingSlotLeases).where("uid", "==", uid),
+          ),
+          processingState: 0,
+        };
+        const state = await states.doc(uid).get();
+        if (state.exists) {
+          await states.doc(uid).delete();
+          deleted.processingState = 1;
+        }
+        await users.doc(uid).update({ [DUE_FIELD]: null, suspendUntil: null });
+        return deleted;
+      }),
+
+    /** Scheduler runs, newest first, `limit` started before `before`. */
+    listRuns: ({ before, limit }: { before?: number; limit: number }) =>
+      firestoreCall("list runs", async () => {
+        let query: Query = runs;
+        if (before !== undefined) query = query.where("startedAt", "<", before);
+        const snapshot = await query.orderBy("startedAt", "desc").limit(limit).get();
+        return snapshot.docs.map((document) => document.data() as SchedulerRunRecord);
+      }),
+
+    getBreaker: (): Promise<BreakerState | null> => readLlmBreaker(db),
+
+    systemCounts: ({ now, startOfDay }: { now: number; startOfDay: number }) =>
+      firestoreCall("read system status", async () => {
+        const count = async (query: Query) => (await query.count().get()).data().count;
+        const [
+          byStatus,
+          dueNextHour,
+          dueNext24h,
+          overdue,
+          sentToday,
+          gateFailuresToday,
+          pendingEvents,
+          deadLetters,
+          lastRun,
+        ] = await Promise.all([
+          Promise.all(
+            USER_STATUSES.map(
+              async (status) => [status, await count(states.where("status", "==", status))] as const,
+            ),
+          ),
+          count(users.where(DUE_FIELD, ">", now).where(DUE_FIELD, "<=", now + 3_600_000)),
+          count(users.where(DUE_FIELD, ">", now).where(DUE_FIELD, "<=", now + 24 * 3_600_000)),
+          count(users.where(DUE_FIELD, "<=", now)),
+          count(messages.where("wasSent", "==", true).where("sentAt", ">=", startOfDay)),
+          count(messages.where("status", "==", "rejected").where("createdAt", ">=", startOfDay)),
+          count(events.where("status", "==", "pending")),
+          count(db.collection(COLLECTIONS.eventDeadLetters)),
+          runs.orderBy("startedAt", "desc").limit(1).get(),
+        ]);
+        return {
+          usersByStatus: Object.fromEntries(byStatus) as Record<UserStatus, number>,
+          dueNextHour,
+          dueNext24h,
+          overdue,
+          sentToday,
+          gateFailuresToday,
+          pendingEvents,
+          deadLetters,
+          lastRun: (lastRun.docs[0]?.data() as SchedulerRunRecord | undefined) ?? null,
+        };
+      }),
+
+    /**
+     * Deletes what is older than `cutoff`: run summaries, processed events, unsent attempts
+     * (rejected or failed), finished slots and old leases. Sent messages, journal entries and
+     * dead letters are kept. Bounded by `maxDeletes` per run; `hasMore` says the next run has work.
+     */
+    cleanup: ({ cutoff, maxDeletes }: { cutoff: number; maxDeletes: number }): Promise<CleanupReport> =>
+      firestoreCall("cleanup", async () => {
+        const targets: [string, Query][] = [
+          ["schedulerRuns", runs.where("startedAt", "<", cutoff)],
+          ["processedEvents", events.where("status", "==", "processed").where("processed_at", "<", cutoff)],
+          [
+            "unsentAttempts",
+            messages.where("status", "in", ["rejected", "failed"]).where("createdAt", "<", cutoff),
+          ],
+          [
+            "completedSlots",
+            db
+              .collection(COLLECTIONS.coachingSlots)
+              .where("status", "==", "completed")
+              .where("updatedAt", "<", cutoff),
+          ],
+          ["slotLeases", db.collection(COLLECTIONS.coachingSlotLeases).where("claimedAt", "<", cutoff)],
+          ["eventLeases", db.collection(COLLECTIONS.eventLeases).where("claimedAt", "<", cutoff)],
+        ];
+        const deleted: Record<string, number> = {};
+        let total = 0;
+        for (const [name, query] of targets) {
+          deleted[name] = await deleteMatching(db, query, maxDeletes - total);
+          total += deleted[name] ?? 0;
+        }
+        return { cutoff, deleted, total, hasMore: total >= maxDeletes };
+      }),
+  };
+}
+
+export type AdminStore = ReturnType<typeof createFirestoreAdminStore>;

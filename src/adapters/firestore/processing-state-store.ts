@@ -1,0 +1,39 @@
+import "server-only";
+import type { Firestore } from "firebase-admin/firestore";
+import { emptyProcessingState, type ProcessingState } from "@/core/processing-state";
+import type { ProcessingStateStore } from "@/pipeline/processor-ports";
+import { COLLECTIONS } from "./collections";
+import { firestoreCall } from "./errors";
+
+export function createFirestoreProcessingStateStore(db: Firestore): ProcessingStateStore {
+  const states = db.collection(COLLECTIONS.userProcessingState);
+  return {
+    getState: (uid) =>
+      firestoreCall("read processing state", async () => {
+        const snapshot = await states.doc(uid).get();
+        if (!snapshot.exists) return null;
+        // A run's first write is a partial merge; fill what it did not set.
+        const stored = snapshot.data() as Partial<ProcessingState>;
+        const empty = emptyProcessingState(uid, stored.createdAt ?? stored.updatedAt ?? 0);
+        return { ...empty, ...stored, stats: { ...empty.stats, ...stored.stats } };
+      }),
+
+    markRunning: ({ uid, phase, status, currentSlotId, now }) =>
+      firestoreCall("mark run started", async () => {
+        await states
+          .doc(uid)
+          .set({ uid, phase, status, isProcessing: true, currentSlotId, updatedAt: now }, { merge: true });
+      }),
+
+    saveState: (state) =>
+      firestoreCall("save processing state", async () => {
+        await states.doc(state.uid).set(state);
+      }),
+
+    setUserSuspension: ({ uid, suspendUntil }) =>
+      firestoreCall("set suspension", async () => {
+        // update(): a user deleted meanwhile must not come back as a stub.
+        await db.collection(COLLECTIONS.users).doc(uid).update({ suspendUntil });
+      }),
+  };
+}

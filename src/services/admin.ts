@@ -1,0 +1,176 @@
+import "server-only";
+import { createFirestoreAdminStore } from "@/adapters/firestore/admin-store";
+import { getDb } from "@/adapters/firestore/client";
+import type { AppConfig } from "@/config";
+import { breakerGate } from "@/core/circuit-breaker";
+import { AppError } from "@/core/errors";
+import { MAX_ACTION_HISTORY, prependRolling, type UserStatus } from "@/core/processing-state";
+import { localDateTime } from "@/core/schedule";
+import { logger } from "@/logger";
+
+/** A scheduler run older than this means the hourly cron has stopped. */
+export const STALE_RUN_MS = 2 * 3_600_000;
+
+function adminStore(config: AppConfig) {
+  return createFirestoreAdminStore(getDb(config));
+}
+
+async function requireUser(store: ReturnType<typeof adminStore>, uid: string) {
+  const snapshot = await store.getUser(uid);
+  if (!snapshot) throw new AppError("not_found:user", `user ${uid} not found`);
+  return snapshot;
+}
+
+export async function listUsers(
+  config: AppConfig,
+  { after, limit, status }: { after?: string; limit: number; status?: UserStatus },
+) {
+  const users = await adminStore(config).listUserStates({ afterUid: after, limit, status });
+  return { users, nextCursor: users.length === limit ? (users.at(-1)?.uid ?? null) : null };
+}
+
+/** One user: configuration, schedule, processing state with history and errors, recent messages. */
+export async function userDetail(config: AppConfig, uid: string, now: number) {
+  const store = adminStore(config);
+  const snapshot = await requireUser(store, uid);
+  const [state, messages] = await Promise.all([store.getState(uid), store.listMessages(uid, 20)]);
+  return {
+    userId: uid,
+    valid: snapshot.valid,
+    ...(snapshot.valid
+      ? {
+          email: snapshot.user.email,
+          displayName: snapshot.user.displayName ?? null,
+          timezone: snapshot.user.timezone,
+          localDateTime: localDateTime({ at: now, timezone: snapshot.user.timezone }),
+          coachingConfig: snapshot.user.coachingConfig,
+        }
+      : { problem: snapshot.problem }),
+    nextCoachingMessageDue: snapshot.nextCoachingMessageDue ?? null,
+    state,
+    messages: messages.map((message) => ({
+      id: message.id,
+      createdAt: message.createdAt,
+      status: message.status,
+      wasSent: message.wasSent,
+      messageType: message.messageType,
+      messageContent: message.messageContent,
+      effectivenessRating: message.effectivenessRating,
+      recommendedAction: message.recommendedAction,
+      failureReason: message.failureReason,
+      journalEntryId: message.journalEntryId,
+      contextUsed: message.contextUsed,
+      tokenUsage: message.tokenUsage,
+      delivery: message.delivery,
+    })),
+  };
+}
+
+export async function clearUser(config: AppConfig, uid: string) {
+  const store = adminStore(config);
+  await requireUser(store, uid);
+  const deleted = await store.clearUserData(uid);
+  logger.info("user data cleared", { uid, ...deleted });
+  return { userId: uid, deleted, nextCoachingMessageDue: null };
+}
+
+/** Suspends a user until `until`; the scheduler parks them and the processor refuses them until then. */
+export async function suspendUser(
+  config: AppConfig,
+  { uid, until, reason, now }: { uid: string; until: number; reason: string; now: number },
+) {
+  const store = adminStore(config);
+  await requireUser(store, uid);
+  const state = await store.getState(uid);
+  await store.setSuspension({ uid, suspendUntil: until, nextCoachingMessageDue: until });
+  await store.saveState({
+    ...state,
+    status: "suspended",
+    suspendUntil: until,
+    suspendReason: reason,
+    actionHistory: prependRolling(
+      state.actionHistory,
+      [
+        {
+          timestamp: now,
+          action: "suspended",
+          details: reason,
+          messageId: null,
+          success: true,
+          metadata: { until },
+        },
+      ],
+      MAX_ACTION_HISTORY,
+    ),
+    updatedAt: now,
+  });
+  return { userId: uid, status: "suspended" as const, suspendUntil: until, suspendReason: reason };
+}
+
+/** Lifts a suspension; the user is due at once (the scheduler still applies the time window). */
+export async function resumeUser(config: AppConfig, { uid, now }: { uid: string; now: number }) {
+  const store = adminStore(config);
+  await requireUser(store, uid);
+  const state = await store.getState(uid);
+  await store.setSuspension({ uid, suspendUntil: null, nextCoachingMessageDue: now });
+  await store.saveState({
+    ...state,
+    status: "waiting",
+    suspendUntil: null,
+    suspendReason: null,
+    consecutiveFailures: 0,
+    actionHistory: prependRolling(
+      state.actionHistory,
+      [{ timestamp: now, action: "resumed", details: null, messageId: null, success: true, metadata: {} }],
+      MAX_ACTION_HISTORY,
+    ),
+    updatedAt: now,
+  });
+  return { userId: uid, status: "waiting" as const, nextCoachingMessageDue: now };
+}
+
+export async function listRuns(config: AppConfig, { before, limit }: { before?: number; limit: number }) {
+  const runs = await adminStore(config).listRuns({ before, limit });
+  return { runs, nextCursor: runs.length === limit ? (runs.at(-1)?.startedAt ?? null) : null };
+}
+
+/** Users by status, what is due, today's sends and gate failures, the outbox, the last run, the breaker. */
+export async function systemStatus(config: AppConfig, now: number) {
+  const store = adminStore(config);
+  const startOfDay = new Date(now).setUTCHours(0, 0, 0, 0);
+  const [counts, breaker] = await Promise.all([store.systemCounts({ now, startOfDay }), store.getBreaker()]);
+  const lastRunAgeMs = counts.lastRun ? now - counts.lastRun.startedAt : null;
+  return {
+    now,
+    usersByStatus: counts.usersByStatus,
+    due: { overdue: counts.overdue, nextHour: counts.dueNextHour, next24Hours: counts.dueNext24h },
+    today: { since: startOfDay, messagesSent: counts.sentToday, gateFailures: counts.gateFailuresToday },
+    events: { pending: counts.pendingEvents, deadLetters: counts.deadLetters },
+    lastRun: counts.lastRun
+      ? {
+          runId: counts.lastRun.runId,
+          status: counts.lastRun.status,
+          startedAt: counts.lastRun.startedAt,
+          ageMs: lastRunAgeMs,
+          results: counts.lastRun.results,
+        }
+      : null,
+    schedulerStale: lastRunAgeMs === null || lastRunAgeMs > STALE_RUN_MS,
+    llmBreaker: {
+      gate: breakerGate({ breaker, now }),
+      state: breaker?.state ?? "closed",
+      consecutiveFailures: breaker?.consecutiveFailures ?? 0,
+      openUntil: breaker?.openUntil ?? null,
+      lastError: breaker?.lastError ?? null,
+    },
+  };
+}
+
+export async function runCleanup(config: AppConfig, now: number) {
+  const report = await adminStore(config).cleanup({
+    cutoff: now - config.cleanup.retentionMs,
+    maxDeletes: config.cleanup.maxDeletes,
+  });
+  logger.info("cleanup run", { ...report.deleted, total: report.total, hasMore: report.hasMore });
+  return report;
+}

@@ -1,0 +1,313 @@
+import fc from "fast-check";
+import type { Firestore } from "firebase-admin/firestore";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createFirestoreAdminStore } from "@/adapters/firestore/admin-store";
+import { createFirestoreLlmBreaker } from "@/adapters/firestore/llm-breaker";
+import { createFirestoreSchedulerStore } from "@/adapters/firestore/scheduler-store";
+import {
+  MAX_ACTION_HISTORY,
+  MAX_RECENT_ERRORS,
+  type ProcessingState,
+  prependRolling,
+} from "@/core/processing-state";
+import { processUser } from "@/pipeline/process-user";
+import { runScheduler } from "@/pipeline/run-scheduler";
+import { type LlmSandbox, startLlmSandbox } from "../../scripts/local-stack/llm-sandbox";
+import { type EmulatorHandle, putDocuments, startTestEmulator } from "../support/firestore";
+import { queriesMissingIndexes, readIndexes } from "../support/index-coverage";
+import { HOUR, realProcessorDeps, seedDueUser } from "../support/processor";
+
+let handle: EmulatorHandle;
+let sandbox: LlmSandbox;
+let db: Firestore;
+
+beforeAll(async () => {
+  handle = await startTestEmulator();
+  sandbox = await startLlmSandbox();
+});
+
+afterAll(async () => {
+  await sandbox?.stop();
+  await handle?.stop();
+});
+
+beforeEach(() => {
+  ({ db } = handle.freshProject("ops"));
+  sandbox.requests.length = 0;
+});
+
+const NOW = Date.now();
+
+async function stateOf(uid: string): Promise<ProcessingState> {
+  return (await db.doc(`userProcessingState/${uid}`).get()).data() as ProcessingState;
+}
+
+async function dueOf(uid: string): Promise<number> {
+  return (await db.doc(`users/${uid}`).get()).get("nextCoachingMessageDue") as number;
+}
+
+function recordingDispatcher(dispatched: string[]) {
+  return {
+    dispatch: async ({ userId }: { userId: string }) => {
+      dispatched.push(userId);
+      return { ok: true as const, status: 202 };
+    },
+  };
+}
+const settings = {
+  pageSize: 100,
+  maxUsersPerTick: 1000,
+  bootstrapLimit: 0,
+  timeBudgetMs: 60_000,
+  disabledRecheckMs: 24 * HOUR,
+  dispatchConcurrency: 5,
+};
+
+describe("processing state", () => {
+  it("after a processed user: the phases passed, the counters, an action per step", async () => {
+    await seedDueUser(db, { uid: "tracked", now: NOW });
+    await processUser({ deps: realProcessorDeps({ db, sandbox }), uid: "tracked", now: NOW });
+    const state = await stateOf("tracked");
+    expect(state).toMatchObject({
+      status: "waiting",
+      phase: "idle",
+      isProcessing: false,
+      consecutiveFailures: 0,
+      lastRunPhases: ["building_context", "generating", "scoring", "storing", "delivering"],
+      stats: { messagesGenerated: 1, messagesSent: 1, gateSkipped: 0, errors: 0, lastSentAt: NOW },
+    });
+    expect(state.actionHistory.map((entry) => entry.action)).toEqual([
+      "run_finished",
+      "rescheduled",
+      "slot_completed",
+      "message_sent",
+      "journal_entry_created",
+      "attempt_stored",
+      "generated",
+      "claimed",
+    ]);
+    expect(state.recentErrors).toEqual([]);
+  });
+
+  it("a failing LLM adds an error entry with the phase it failed in", async () => {
+    await seedDueUser(db, { uid: "broken", now: NOW });
+    sandbox.queueFaults([{ kind: "pass" }, { kind: "status", status: 500 }]);
+    await processUser({ deps: realProcessorDeps({ db, sandbox }), uid: "broken", now: NOW });
+    const state = await stateOf("broken");
+    expect(state).toMatchObject({
+      status: "error",
+      phase: "error",
+      consecutiveFailures: 1,
+      stats: { errors: 1 },
+    });
+    expect(state.recentErrors).toEqual([
+      expect.objectContaining({
+        phase: "scoring",
+        errorType: "generation_failed",
+        errorMessage: expect.stringContaining("500"),
+      }),
+    ]);
+  });
+
+  it("keeps the rolling logs at 20 actions and 10 errors, newest first", () => {
+    fc.assert(
+      fc.property(fc.array(fc.array(fc.integer(), { maxLength: 30 }), { maxLength: 30 }), (runs) => {
+        let actions: number[] = [];
+        let errors: number[] = [];
+        for (const entries of runs) {
+          actions = prependRolling(actions, entries, MAX_ACTION_HISTORY);
+          errors = prependRolling(errors, entries, MAX_RECENT_ERRORS);
+          expect(actions.length).toBeLessThanOrEqual(20);
+          expect(errors.length).toBeLessThanOrEqual(10);
+          if (entries.length > 0) expect(actions[0]).toBe(entries.at(-1));
+        }
+      }),
+    );
+  });
+
+  it("never stores more than 20 actions and 10 errors over many failing runs", async () => {
+    await seedDueUser(db, { uid: "many", now: NOW });
+    const deps = realProcessorDeps({
+      db,
+      sandbox,
+      suspension: { maxConsecutiveFailures: 100, suspensionMs: HOUR },
+    });
+    let now = NOW;
+    for (let run = 0; run < 12; run += 1) {
+      sandbox.queueFaults([{ kind: "status", status: 500 }]);
+      await processUser({ deps, uid: "many", now, bypassChecks: true });
+      now += 60_000;
+    }
+    const state = await stateOf("many");
+    expect(state.actionHistory).toHaveLength(20);
+    expect(state.recentErrors).toHaveLength(10);
+    expect(state.stats.errors).toBe(12);
+  });
+});
+
+describe("suspension", () => {
+  it("5 consecutive failures suspend a user automatically, with the reason, until the suspension ends", async () => {
+    await seedDueUser(db, { uid: "failing", now: NOW });
+    const deps = realProcessorDeps({
+      db,
+      sandbox,
+      suspension: { maxConsecutiveFailures: 5, suspensionMs: 24 * HOUR },
+    });
+    let now = NOW;
+    for (let run = 1; run <= 5; run += 1) {
+      sandbox.queueFaults([{ kind: "status", status: 500 }]);
+      await processUser({ deps, uid: "failing", now, bypassChecks: true });
+      const state = await stateOf("failing");
+      expect(state.consecutiveFailures).toBe(run);
+      expect(state.status).toBe(run < 5 ? "error" : "suspended");
+      now += 60_000;
+    }
+    const state = await stateOf("failing");
+    expect(state.suspendReason).toContain("5 consecutive failures");
+    expect(state.suspendUntil).toBe(now - 60_000 + 24 * HOUR);
+    expect((await db.doc("users/failing").get()).get("suspendUntil")).toBe(state.suspendUntil);
+    expect(await dueOf("failing")).toBe(state.suspendUntil);
+  });
+
+  it("a suspended user with a past due time is neither dispatched nor processed until suspendUntil", async () => {
+    await seedDueUser(db, { uid: "paused", now: NOW });
+    await db.doc("users/paused").update({ suspendUntil: NOW + 5 * HOUR });
+    const deps = realProcessorDeps({ db, sandbox });
+    expect(await processUser({ deps, uid: "paused", now: NOW })).toMatchObject({
+      kind: "skipped",
+      reason: "suspended",
+    });
+    const dispatched: string[] = [];
+    const run = await runScheduler({
+      store: createFirestoreSchedulerStore(db),
+      dispatcher: recordingDispatcher(dispatched),
+      settings,
+      now: NOW,
+      trigger: "test",
+      runId: "suspended-run",
+      elapsedMs: () => 0,
+    });
+    expect(dispatched).toEqual([]);
+    expect(run.results.skippedSuspended).toBe(1);
+    expect(await dueOf("paused")).toBe(NOW + 5 * HOUR);
+    expect(sandbox.requests).toHaveLength(0);
+    // After suspendUntil the user is processed again.
+    const after = await processUser({ deps, uid: "paused", now: NOW + 5 * HOUR, bypassChecks: true });
+    expect(after).toMatchObject({ kind: "processed" });
+  });
+});
+
+describe("LLM circuit breaker", () => {
+  const breakerSettings = { failureThreshold: 3, cooldownMs: 10 * 60_000 };
+
+  it("opens after the configured failures, reschedules due users without LLM calls while open, closes after a good probe", async () => {
+    const uids = ["b1", "b2", "b3", "b4", "b5"];
+    for (const uid of uids) await seedDueUser(db, { uid, now: NOW });
+    const deps = () =>
+      realProcessorDeps({ db, sandbox, breaker: createFirestoreLlmBreaker(db, breakerSettings) });
+
+    sandbox.queueFaults([
+      { kind: "status", status: 503 },
+      { kind: "status", status: 503 },
+      { kind: "status", status: 503 },
+    ]);
+    for (const uid of ["b1", "b2", "b3"]) await processUser({ deps: deps(), uid, now: NOW });
+    const breaker = (await db.doc("systemState/llmBreaker").get()).data();
+    expect(breaker).toMatchObject({
+      state: "open",
+      consecutiveFailures: 3,
+      openUntil: NOW + breakerSettings.cooldownMs,
+    });
+    expect(sandbox.requests).toHaveLength(3);
+
+    // Open: the processor makes no call and gives the retry interval; the scheduler does not dispatch.
+    const held = await processUser({ deps: deps(), uid: "b4", now: NOW + 60_000 });
+    expect(held).toMatchObject({
+      kind: "processed",
+      result: { outcome: "breaker_open", messageGenerated: false },
+    });
+    expect(await dueOf("b4")).toBe(NOW + 60_000 + 2 * HOUR);
+    const dispatched: string[] = [];
+    const run = await runScheduler({
+      store: createFirestoreSchedulerStore(db),
+      dispatcher: recordingDispatcher(dispatched),
+      settings,
+      now: NOW + 120_000,
+      trigger: "test",
+      runId: "breaker-run",
+      elapsedMs: () => 0,
+    });
+    expect(run.results.breakerOpen).toBe(true);
+    expect(run.results.deferredByBreaker).toBe(1);
+    expect(dispatched).toEqual([]);
+    expect(await dueOf("b5")).toBe(NOW + 120_000 + 2 * HOUR);
+    expect(sandbox.requests).toHaveLength(3);
+    // A breaker deferral is not the user's failure.
+    expect((await stateOf("b4")).consecutiveFailures).toBe(0);
+
+    // After the cool-down one probe goes through; it succeeds and closes the breaker.
+    const later = NOW + breakerSettings.cooldownMs + 1;
+    const probe = await processUser({ deps: deps(), uid: "b1", now: later, bypassChecks: true });
+    expect(probe).toMatchObject({ kind: "processed", result: { outcome: "sent" } });
+    expect((await db.doc("systemState/llmBreaker").get()).data()).toMatchObject({
+      state: "closed",
+      consecutiveFailures: 0,
+    });
+    expect(sandbox.requests).toHaveLength(5);
+  });
+
+  it("lets exactly one probe through after the cool-down", async () => {
+    for (const uid of ["p1", "p2", "p3", "p4"]) await seedDueUser(db, { uid, now: NOW });
+    await db.doc("systemState/llmBreaker").set({
+      state: "open",
+      consecutiveFailures: 3,
+      openedAt: NOW - 20 * 60_000,
+      openUntil: NOW - 10 * 60_000,
+      lastFailureAt: NOW - 20 * 60_000,
+      lastError: "503",
+    });
+    const gates = await Promise.all(
+      Array.from({ length: 8 }, () => createFirestoreLlmBreaker(db, breakerSettings).acquire(NOW)),
+    );
+    expect(gates.filter((gate) => gate === "probe")).toHaveLength(1);
+    expect(gates.filter((gate) => gate === "open")).toHaveLength(7);
+  });
+});
+
+describe("cleanup", () => {
+  it("deletes only what is older than the retention; a second run deletes nothing", async () => {
+    const DAY = 24 * HOUR;
+    const old = NOW - 31 * DAY;
+    const recent = NOW - 29 * DAY;
+    await putDocuments(db, "schedulerRuns", [
+      ["old-run", { runId: "old-run", startedAt: old }],
+      ["new-run", { runId: "new-run", startedAt: recent }],
+    ]);
+    await putDocuments(db, "events", [
+      ["old-done", { status: "processed", processed_at: old, created_at: old }],
+      ["new-done", { status: "processed", processed_at: recent, created_at: recent }],
+      ["old-pending", { status: "pending", next_attempt_at: old, created_at: old }],
+      ["old-dead", { status: "dead_letter", created_at: old }],
+    ]);
+    await putDocuments(db, "coachingMessages", [
+      ["old-rejected", { uid: "u", status: "rejected", wasSent: false, createdAt: old }],
+      ["old-failed", { uid: "u", status: "failed", wasSent: false, createdAt: old }],
+      ["new-rejected", { uid: "u", status: "rejected", wasSent: false, createdAt: recent }],
+      ["old-sent", { uid: "u", status: "sent", wasSent: true, createdAt: old }],
+    ]);
+    await putDocuments(db, "users/u/journalEntries", [["old-entry", { content: "x", createdAt: old }]]);
+    const store = createFirestoreAdminStore(db);
+    const first = await store.cleanup({ cutoff: NOW - 30 * DAY, maxDeletes: 1000 });
+    expect(first.deleted).toMatchObject({ schedulerRuns: 1, processedEvents: 1, unsentAttempts: 2 });
+    expect(first.total).toBe(4);
+    const ids = async (collection: string) =>
+      (await db.collection(collection).get()).docs.map((doc) => doc.id).sort();
+    expect(await ids("schedulerRuns")).toEqual(["new-run"]);
+    expect(await ids("events")).toEqual(["new-done", "old-dead", "old-pending"]);
+    expect(await ids("coachingMessages")).toEqual(["new-rejected", "old-sent"]);
+    expect(await ids("users/u/journalEntries")).toEqual(["old-entry"]);
+    const second = await store.cleanup({ cutoff: NOW - 30 * DAY, maxDeletes: 1000 });
+    expect(second.total).toBe(0);
+    expect(queriesMissingIndexes(handle.emulator.recordedQueries(), readIndexes())).toEqual([]);
+  });
+});
