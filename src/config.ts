@@ -9,6 +9,8 @@
  */
 import { z } from "zod";
 import { AppError } from "@/core/errors";
+import type { Keyring } from "@/core/key-cipher";
+import type { QuotaLimits } from "@/core/quota";
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const nonNegativeInt = (fallback: number) => z.coerce.number().int().nonnegative().default(fallback);
@@ -29,6 +31,29 @@ const envSchema = z.object({
   CRON_SECRET: optionalText.pipe(z.string().min(16, "must be at least 16 characters").optional()),
   ADMIN_PASSWORD: optionalText.pipe(z.string().min(8, "must be at least 8 characters").optional()),
   ENCRYPTION_KEY: optionalText.pipe(base64Key.optional()),
+  /** The version records sealed with ENCRYPTION_KEY carry; raise it when rotating. */
+  ENCRYPTION_KEY_VERSION: positiveInt(1),
+  /** Keys that sealed older records, "version:base64key" comma-separated, kept until rewritten. */
+  ENCRYPTION_PREVIOUS_KEYS: optionalText.pipe(
+    z
+      .string()
+      .transform((value, context) => {
+        const keys: [number, string][] = [];
+        for (const part of value.split(",")) {
+          const [version, key] = part.trim().split(":");
+          if (!version || !key || !/^\d+$/.test(version) || Buffer.from(key, "base64").length !== 32) {
+            context.addIssue({
+              code: "custom",
+              message: 'must be "version:base64key" pairs of 32-byte keys',
+            });
+            return z.NEVER;
+          }
+          keys.push([Number(version), key]);
+        }
+        return keys;
+      })
+      .optional(),
+  ),
   ENABLE_TEST_ROUTES: z.stringbool().optional(),
 
   APP_URL: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
@@ -95,6 +120,16 @@ const envSchema = z.object({
   RETENTION_DAYS: positiveInt(30),
   CLEANUP_MAX_DELETES: positiveInt(5_000),
 
+  QUOTA_PER_MINUTE: positiveInt(15),
+  QUOTA_PER_DAY: positiveInt(1_500),
+  QUOTA_PER_MONTH: positiveInt(45_000),
+  QUOTA_MONTHLY_BUDGET_USD: z.coerce.number().nonnegative().default(5),
+  OWN_KEY_QUOTA_PER_MINUTE: positiveInt(60),
+  OWN_KEY_QUOTA_PER_DAY: positiveInt(10_000),
+  OWN_KEY_QUOTA_PER_MONTH: positiveInt(300_000),
+  INSIGHTS_MAX_BATCHES_PER_RUN: nonNegativeInt(3),
+  FIREBASE_AUTH_EMULATOR_HOST: optionalText,
+
   JOURNAL_APP_URL: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
 });
 
@@ -127,6 +162,8 @@ export interface AppConfig {
     breaker: { failureThreshold: number; cooldownMs: number };
   };
   cleanup: { retentionMs: number; maxDeletes: number };
+  quotas: { shared: QuotaLimits; ownKey: QuotaLimits };
+  insights: { maxBatchesPerRun: number };
   llm: {
     baseURL: string;
     generationModel: string;
@@ -221,6 +258,22 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
       },
       breaker: { failureThreshold: env.BREAKER_FAILURE_THRESHOLD, cooldownMs: env.BREAKER_COOLDOWN_MS },
     },
+    quotas: {
+      shared: {
+        perMinute: env.QUOTA_PER_MINUTE,
+        perDay: env.QUOTA_PER_DAY,
+        perMonth: env.QUOTA_PER_MONTH,
+        monthlyBudgetUsd: env.QUOTA_MONTHLY_BUDGET_USD,
+      },
+      // A user's own key: their own rate limits, and no engine budget (they pay for it).
+      ownKey: {
+        perMinute: env.OWN_KEY_QUOTA_PER_MINUTE,
+        perDay: env.OWN_KEY_QUOTA_PER_DAY,
+        perMonth: env.OWN_KEY_QUOTA_PER_MONTH,
+        monthlyBudgetUsd: null,
+      },
+    },
+    insights: { maxBatchesPerRun: env.INSIGHTS_MAX_BATCHES_PER_RUN },
     cleanup: {
       retentionMs: env.RETENTION_DAYS * 24 * 3_600_000,
       maxDeletes: env.CLEANUP_MAX_DELETES,
@@ -262,4 +315,18 @@ export function requireSetting(config: AppConfig, name: RequiredSetting): string
   const value = config.env[name];
   if (!value) throw new AppError("config:env", `${name} is not set`);
   return value;
+}
+
+/** The encryption keys for users' own API keys: the current one and any previous ones. */
+export function requireKeyring(config: AppConfig): Keyring {
+  const current = Buffer.from(requireSetting(config, "ENCRYPTION_KEY"), "base64");
+  const version = config.env.ENCRYPTION_KEY_VERSION;
+  const byVersion = new Map<number, Buffer>(
+    (config.env.ENCRYPTION_PREVIOUS_KEYS ?? []).map(([keyVersion, key]) => [
+      keyVersion,
+      Buffer.from(key, "base64"),
+    ]),
+  );
+  byVersion.set(version, current);
+  return { current: { version, key: current }, byVersion };
 }

@@ -68,6 +68,20 @@ const COACHING_LINES = [
   "Psychologists call it the planning fallacy: we expect tasks to take less time than they do. Where might that be showing up for you?",
 ];
 
+/**
+ * Keys that behave like real OpenRouter failures: `sk-or-bad…` is unknown (401), `sk-or-broke…`
+ * has no credits (402), `sk-or-busy…` is rate limited (429). `sk-or-revoked…` passes the key
+ * check but is refused on completions (401), like a key revoked after it was stored.
+ */
+function keyFaultFor(authorization: string): { status: number; message: string } | null {
+  const key = authorization.slice("Bearer ".length);
+  if (key.startsWith("sk-or-bad") || key.startsWith("sk-or-revoked"))
+    return { status: 401, message: "User not found." };
+  if (key.startsWith("sk-or-broke")) return { status: 402, message: "Insufficient credits" };
+  if (key.startsWith("sk-or-busy")) return { status: 429, message: "Rate limit exceeded" };
+  return null;
+}
+
 function digest(text: string): Buffer {
   return createHash("sha256").update(text).digest();
 }
@@ -175,6 +189,9 @@ export async function startLlmSandbox({
     if (!request.headers.authorization?.startsWith("Bearer ")) {
       return send(response, 401, { error: { message: "No auth credentials found", code: 401 } });
     }
+    const keyFault = keyFaultFor(request.headers.authorization);
+    if (keyFault)
+      return send(response, keyFault.status, { error: { message: keyFault.message, code: keyFault.status } });
     if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs));
 
     const fault = faults.shift();
@@ -230,6 +247,12 @@ export async function startLlmSandbox({
     if (request.method === "POST" && path.endsWith("/chat/completions"))
       return complete(request, response, text);
     if (request.method === "GET" && path.endsWith("/key")) {
+      if (!request.headers.authorization?.startsWith("Bearer ")) {
+        return send(response, 401, { error: { message: "No auth credentials found", code: 401 } });
+      }
+      if (request.headers.authorization.startsWith("Bearer sk-or-bad")) {
+        return send(response, 401, { error: { message: "User not found.", code: 401 } });
+      }
       return send(response, 200, { data: { label: "sandbox", usage: 0, limit: null, is_free_tier: false } });
     }
     if (path === "/__sandbox/faults" && request.method === "POST") {

@@ -20,6 +20,7 @@ export function getPrompts(): Prompts {
   cached ??= {
     messageGeneration: loadPrompt("message-generation"),
     outcomeSimulation: loadPrompt("outcome-simulation"),
+    journalInsights: loadPrompt("journal-insights"),
   };
   return cached;
 }

@@ -21,7 +21,7 @@ export function leaseId({ slotId, leaseNumber }: { slotId: string; leaseNumber: 
   return `${slotId}_${leaseNumber}`;
 }
 
-export type SlotOutcome = "sent" | "gate_failed" | "generation_failed" | "breaker_open";
+export type SlotOutcome = "sent" | "gate_failed" | "generation_failed" | "breaker_open" | "quota_exceeded";
 
 export interface SlotRecord {
   slotId: string;

@@ -6,6 +6,7 @@
 export const EVENT_TYPES = {
   coachingMessageCreated: "coaching.message.created",
   userCoachingEnabled: "user.coaching.enabled",
+  journalEntryCreated: "journal.entry.created",
 } as const;
 
 export type EventStatus = "pending" | "processed" | "dead_letter";

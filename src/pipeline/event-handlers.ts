@@ -6,7 +6,16 @@ import { z } from "zod";
 import { EVENT_TYPES, type EventRecord } from "@/core/events";
 import { bootstrapDueAt } from "@/core/schedule";
 import type { HandlerResult, HandlerStep } from "./event-ports";
-import type { EmailRenderer, Mailer, ProcessorStore, PushTransport, StoredMessage } from "./processor-ports";
+import type {
+  CoachModel,
+  EmailRenderer,
+  Mailer,
+  ProcessorStore,
+  Prompts,
+  PushTransport,
+  StoredMessage,
+} from "./processor-ports";
+import { refreshInsights } from "./refresh-insights";
 
 export interface HandlerContext {
   event: EventRecord;
@@ -17,6 +26,10 @@ export interface HandlerContext {
 
 export interface EventHandlerDeps {
   store: ProcessorStore;
+  /** The model for one user (their own key, quotas), for insights. */
+  resolveModel?: (uid: string, now: number) => Promise<CoachModel>;
+  prompts?: Pick<Prompts, "journalInsights">;
+  insightsMaxBatches?: number;
   mailer: Mailer;
   push: PushTransport;
   renderEmail: EmailRenderer;
@@ -26,12 +39,15 @@ export interface EventHandlerDeps {
 
 export interface RegisteredHandler {
   description: string;
+  /** Retries before dead letters, when this handler wants fewer or more than the outbox's default. */
+  maxRetries?: number;
   payloadSchema: z.ZodType<Record<string, unknown>>;
   handle(payload: Record<string, unknown>, context: HandlerContext): Promise<HandlerResult>;
 }
 
 function defineHandler<Schema extends z.ZodType<Record<string, unknown>>>(handler: {
   description: string;
+  maxRetries?: number;
   payloadSchema: Schema;
   handle(payload: z.infer<Schema>, context: HandlerContext): Promise<HandlerResult>;
 }): RegisteredHandler {
@@ -45,6 +61,32 @@ const messageCreatedPayload = z.object({
 });
 
 const coachingEnabledPayload = z.object({ uid: z.string().min(1) });
+
+const journalEntryPayload = z.object({ uid: z.string().min(1), entryId: z.string().min(1).optional() });
+
+/** Analyses a user's new journal entries into insights (bounded batches per run). */
+async function analyseNewEntries(
+  deps: EventHandlerDeps,
+  payload: z.infer<typeof journalEntryPayload>,
+  { now }: HandlerContext,
+): Promise<HandlerResult> {
+  if (!deps.resolveModel || !deps.prompts)
+    return { ok: false, retriable: false, reason: "insights are not configured" };
+  const snapshot = await deps.store.getUser(payload.uid);
+  if (!snapshot) return { ok: false, retriable: false, reason: "user not found" };
+  const result = await refreshInsights({
+    store: deps.store,
+    model: await deps.resolveModel(payload.uid, now),
+    prompts: deps.prompts,
+    uid: payload.uid,
+    now,
+    maxBatches: deps.insightsMaxBatches ?? 3,
+  });
+  if (result.status === "failed" || result.status === "over_quota") {
+    return { ok: false, retriable: result.retriable, reason: `insights: ${result.reason}` };
+  }
+  return { ok: true, detail: `${result.status}, ${result.batches} batch(es)` };
+}
 
 /** Delivers a stored coaching message: email (unless the user turned it off) and push. */
 async function deliverMessage(
@@ -140,6 +182,12 @@ export function createEventRegistry(deps: EventHandlerDeps): Readonly<Record<str
       description: "Delivers a stored coaching message: email through Resend (unless turned off) and push",
       payloadSchema: messageCreatedPayload,
       handle: (payload, context) => deliverMessage(deps, payload, context),
+    }),
+    [EVENT_TYPES.journalEntryCreated]: defineHandler({
+      description: "Analyses the user's new journal entries into insights for the coaching context",
+      maxRetries: 3,
+      payloadSchema: journalEntryPayload,
+      handle: (payload, context) => analyseNewEntries(deps, payload, context),
     }),
     [EVENT_TYPES.userCoachingEnabled]: defineHandler({
       description: "Gives a user who switched coaching on a first due time within the bootstrap range",

@@ -120,7 +120,7 @@ export async function processEvent({
     attempts,
     retriable: outcome.retriable,
     now,
-    policy: deps.policy,
+    policy: { ...deps.policy, maxRetries: handler?.maxRetries ?? deps.policy.maxRetries },
     random: deps.random,
   });
   if (decision.action === "retry") {

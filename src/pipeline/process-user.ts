@@ -60,6 +60,7 @@ import type {
   Prompts,
   StoredMessage,
 } from "./processor-ports";
+import { refreshInsights } from "./refresh-insights";
 
 export interface ProcessorDeps {
   store: ProcessorStore;
@@ -74,6 +75,10 @@ export interface ProcessorDeps {
   suspension: SuspensionPolicy;
   /** The LLM circuit breaker; without it every call is made. */
   breaker?: LlmBreaker;
+  /** The model for one user's run (their own key, quotas); without it `model` is used as is. */
+  resolveModel?: (uid: string, now: number) => Promise<CoachModel>;
+  /** Analyse new journal entries into insights before generating, when they are stale. */
+  refreshInsightsBeforeGeneration?: boolean;
 }
 
 export type AcceptResult =
@@ -208,7 +213,13 @@ function dueAfterOutcome(slot: SlotRecord, user: CoachingUser, now: number): num
 
 type Approval =
   | { ok: true; message: StoredMessage }
-  | { ok: false; outcome: "gate_failed" | "generation_failed" | "breaker_open"; reason: string };
+  | { ok: false; outcome: "gate_failed" | "generation_failed" | "breaker_open"; reason: string }
+  | { ok: false; outcome: "quota_exceeded"; reason: string; retryAt: number };
+
+/** Over quota: no call was made; the user comes back when the quota frees. Nothing is stored. */
+function quotaStop(result: { quotaRetryAt?: number } | undefined, reason: string): Approval {
+  return { ok: false, outcome: "quota_exceeded", reason, retryAt: result?.quotaRetryAt ?? 0 };
+}
 
 interface AttemptBase {
   context: CoachingContext;
@@ -284,25 +295,51 @@ async function generateApprovedMessage(
   claim: ClaimedSlot,
   now: number,
 ): Promise<Approval> {
-  const { store, model, prompts } = deps;
+  const { store, prompts } = deps;
   const { slot, user } = claim;
-  const [entries, recentMessages, insightsSummary] = await Promise.all([
-    store.listJournalEntries({ uid: user.uid, limit: MAX_JOURNAL_ENTRIES }),
-    store.listRecentMessages({ uid: user.uid, limit: NOVELTY_WINDOW }),
-    store.getInsightsSummary(user.uid),
-  ]);
-  const context = buildCoachingContext({ user, now, entries, recentMessages, insightsSummary });
   // While the breaker is open no call is made: the slot gets the retry interval and no attempt is stored.
   const gate = (await deps.breaker?.acquire(now)) ?? "closed";
   if (gate === "open") {
     return { ok: false, outcome: "breaker_open", reason: "LLM circuit breaker is open; no call made" };
   }
+  const model = deps.resolveModel ? await deps.resolveModel(user.uid, now) : deps.model;
+  const [entries, recentMessages, storedInsights] = await Promise.all([
+    store.listJournalEntries({ uid: user.uid, limit: MAX_JOURNAL_ENTRIES }),
+    store.listRecentMessages({ uid: user.uid, limit: NOVELTY_WINDOW }),
+    store.getInsights(user.uid),
+  ]);
+  const calls: LlmCallRecord[] = [];
+  // Insights are refreshed first when entries were written since the last analysis (one batch
+  // here; the journal.entry.created event does the rest). A failed refresh keeps the old ones.
+  let insights = storedInsights;
+  const newestEntryAt = entries[0]?.createdAt ?? 0;
+  if (deps.refreshInsightsBeforeGeneration && newestEntryAt > (insights?.analysedThrough ?? 0)) {
+    const refreshed = await refreshInsights({
+      store,
+      model,
+      prompts,
+      uid: user.uid,
+      now,
+      maxBatches: 1,
+      known: insights,
+    });
+    calls.push(...refreshed.calls);
+    insights = refreshed.insights;
+    if (refreshed.status === "over_quota")
+      return quotaStop({ quotaRetryAt: refreshed.retryAt }, refreshed.reason);
+  }
+  const context = buildCoachingContext({
+    user,
+    now,
+    entries,
+    recentMessages,
+    insightsSummary: insights?.summary,
+  });
   const reportCall = async (result: { ok: boolean; reason?: string }) => {
     if (!deps.breaker) return;
     if (result.ok) await deps.breaker.recordSuccess(now);
     else await deps.breaker.recordFailure(now, result.reason ?? "LLM call failed");
   };
-  const calls: LlmCallRecord[] = [];
   const base: AttemptBase = { context, slot, now, calls };
   let attempt = 0;
   const attemptId = () => `${slot.slotId}_${slot.leaseNumber}_${attempt}`;
@@ -334,6 +371,8 @@ async function generateApprovedMessage(
       purpose: rejectedDraft ? "regeneration" : "generation",
     });
     calls.push(generation.call);
+    if (!generation.ok && generation.quotaRetryAt !== undefined)
+      return quotaStop(generation, generation.reason);
     await reportCall(generation.ok ? { ok: true } : { ok: false, reason: generation.reason });
     if (!generation.ok) return reject("generation_failed", `generation failed: ${generation.reason}`);
     claim.log.draftsGenerated += 1;
@@ -372,6 +411,8 @@ async function generateApprovedMessage(
     prompt: renderOutcomePrompt(context, candidate),
   });
   calls.push(simulation.call);
+  if (!simulation.ok && simulation.quotaRetryAt !== undefined)
+    return quotaStop(simulation, simulation.reason);
   await reportCall(simulation.ok ? { ok: true } : { ok: false, reason: simulation.reason });
   const candidateFields = {
     messageContent: candidate.messageContent,
@@ -534,6 +575,7 @@ export async function runClaimedSlot({
         outcome: approval.outcome,
         messageId: null,
         failureReason: approval.reason,
+        ...(approval.outcome === "quota_exceeded" ? { nextDueAt: approval.retryAt } : {}),
       });
     }
     // The message and its delivery event are written together (transactional outbox).

@@ -48,7 +48,13 @@ export interface ProcessingLogDeps {
   suspension: SuspensionPolicy;
 }
 
-export type RunEnding = "sent" | "gate_failed" | "generation_failed" | "breaker_open" | "error";
+export type RunEnding =
+  | "sent"
+  | "gate_failed"
+  | "generation_failed"
+  | "breaker_open"
+  | "quota_exceeded"
+  | "error";
 
 /** A duplicate call for a slot another run holds or finished: counted, not processed. */
 export async function recordDuplicate(

@@ -11,14 +11,20 @@ import type {
 } from "@/core/coaching-message";
 import type { SlotRecord } from "@/core/due-slot";
 import type { EventRecord } from "@/core/events";
+import type { JournalInsightsAnalysis, UserInsights } from "@/core/insights";
 import type { ProcessingPhase, ProcessingState, UserStatus } from "@/core/processing-state";
+import type { QuotaDecision, QuotaLimits } from "@/core/quota";
 import type { TimePreference } from "@/core/schedule";
 import type { UserSnapshot } from "@/core/user";
 
 /** One LLM call as recorded on the message: what ran, what it cost, how it ended. */
 export interface LlmCallRecord {
-  purpose: "generation" | "regeneration" | "outcome_simulation";
+  purpose: "generation" | "regeneration" | "outcome_simulation" | "insights";
   model: string;
+  /** Whose key paid: the user's own, or the engine's default. */
+  keySource: "user" | "default";
+  /** Set on a call that was retried on the default key because the user's key was rejected. */
+  fallbackReason: string | null;
   ok: boolean;
   inputTokens: number | null;
   outputTokens: number | null;
@@ -31,7 +37,15 @@ export interface LlmCallRecord {
 
 export type LlmResult<Output> =
   | { ok: true; output: Output; call: LlmCallRecord }
-  | { ok: false; retriable: boolean; reason: string; call: LlmCallRecord };
+  | {
+      ok: false;
+      retriable: boolean;
+      reason: string;
+      statusCode: number | null;
+      call: LlmCallRecord;
+      /** Set when no call was made because a quota is used up: when it frees. */
+      quotaRetryAt?: number;
+    };
 
 export interface CoachModel {
   readonly generationModel: string;
@@ -42,6 +56,7 @@ export interface CoachModel {
     purpose: "generation" | "regeneration";
   }): Promise<LlmResult<GeneratedMessage>>;
   simulateOutcome(input: { system: string; prompt: string }): Promise<LlmResult<OutcomeSimulation>>;
+  analyseJournal(input: { system: string; prompt: string }): Promise<LlmResult<JournalInsightsAnalysis>>;
 }
 
 export interface EmailToSend {
@@ -142,7 +157,7 @@ export interface CoachingJournalEntry {
   pushNotificationText: string | null;
 }
 
-export interface ProcessorStore {
+export interface ProcessorStore extends InsightsStore {
   getUser(uid: string): Promise<UserSnapshot | null>;
   getSlot(slotId: string): Promise<SlotRecord | null>;
   /** Creates lease `leaseNumber` of the slot; false when another worker created it first. */
@@ -152,7 +167,6 @@ export interface ProcessorStore {
   listJournalEntries(input: { uid: string; limit: number }): Promise<JournalEntry[]>;
   /** The user's sent coaching messages, newest first. */
   listRecentMessages(input: { uid: string; limit: number }): Promise<PastMessage[]>;
-  getInsightsSummary(uid: string): Promise<string | null>;
   getMessage(messageId: string): Promise<StoredMessage | null>;
   /** Stores a rejected or failed attempt (its id is unique to the attempt). */
   saveMessage(message: StoredMessage): Promise<void>;
@@ -173,6 +187,7 @@ export interface ProcessorStore {
 export interface Prompts {
   messageGeneration: { text: string; version: string };
   outcomeSimulation: { text: string; version: string };
+  journalInsights: { text: string; version: string };
 }
 
 /** The step boundaries of a run, reported as each completes (logging, tests that crash there). */
@@ -206,4 +221,44 @@ export interface ProcessingStateStore {
   saveState(state: ProcessingState): Promise<void>;
   /** Writes the engine-owned `suspendUntil` on the user document (null lifts it). */
   setUserSuspension(input: { uid: string; suspendUntil: number | null }): Promise<void>;
+}
+
+export interface UsageWindow {
+  window: "minute" | "day" | "month";
+  key: string;
+  requests: number;
+  inputTokens: number;
+  outputTokens: number;
+  /** USD, as the provider reported it. */
+  cost: number;
+}
+
+/** Per-user LLM quotas: checked before every call, usage recorded after. */
+export interface QuotaGate {
+  acquire(input: { uid: string; now: number; limits: QuotaLimits }): Promise<QuotaDecision>;
+  record(input: {
+    uid: string;
+    now: number;
+    inputTokens: number;
+    outputTokens: number;
+    cost: number;
+  }): Promise<void>;
+  usage(input: {
+    uid: string;
+    now: number;
+  }): Promise<{ minute: UsageWindow; day: UsageWindow; month: UsageWindow }>;
+}
+
+/** The model a user's run uses: their own key (with the default behind it) or the default. */
+export interface ResolvedModel {
+  model: CoachModel;
+  keySource: "user" | "default";
+  limits: QuotaLimits;
+}
+
+export interface InsightsStore {
+  getInsights(uid: string): Promise<UserInsights | null>;
+  saveInsights(insights: UserInsights): Promise<void>;
+  /** The user's own entries written after `after`, oldest first. */
+  listEntriesAfter(input: { uid: string; after: number; limit: number }): Promise<JournalEntry[]>;
 }

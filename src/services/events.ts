@@ -4,6 +4,7 @@ import { createResendMailer } from "@/adapters/email/resend-mailer";
 import { getDb } from "@/adapters/firestore/client";
 import { createFirestoreEventStore } from "@/adapters/firestore/event-store";
 import { createFirestoreProcessorStore } from "@/adapters/firestore/processor-store";
+import { getPrompts } from "@/adapters/prompts";
 import { createNullPushTransport } from "@/adapters/push/null-push";
 import { type AppConfig, requireSetting } from "@/config";
 import { logger } from "@/logger";
@@ -15,6 +16,7 @@ import {
   processEvent,
   processEventBatches,
 } from "@/pipeline/process-events";
+import { modelResolver } from "./models";
 
 /** Wires the outbox's production collaborators from configuration. */
 export function eventProcessorDeps(config: AppConfig): EventProcessorDeps {
@@ -31,6 +33,9 @@ export function eventProcessorDeps(config: AppConfig): EventProcessorDeps {
       renderEmail: renderCoachingEmail,
       links: { journalEntryUrl: config.email.journalEntryUrl, preferencesUrl: config.email.preferencesUrl },
       random: Math.random,
+      resolveModel: config.env.OPENROUTER_API_KEY ? modelResolver(config, db) : undefined,
+      prompts: getPrompts(),
+      insightsMaxBatches: config.insights.maxBatchesPerRun,
     }),
     policy: {
       maxRetries: config.events.maxRetries,

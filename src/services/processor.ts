@@ -15,6 +15,7 @@ import {
   recoverFromError,
   runClaimedSlot,
 } from "@/pipeline/process-user";
+import { modelResolver } from "./models";
 
 /** Wires the production collaborators of the processor from configuration. */
 export function processorDeps(config: AppConfig): ProcessorDeps {
@@ -30,6 +31,8 @@ export function processorDeps(config: AppConfig): ProcessorDeps {
     stateStore: createFirestoreProcessingStateStore(db),
     suspension: config.processor.suspension,
     breaker: createFirestoreLlmBreaker(db, config.processor.breaker),
+    resolveModel: modelResolver(config, db),
+    refreshInsightsBeforeGeneration: true,
     onStep: (step, slotId) => logger.info("processor step", { step, slotId }),
   };
 }

@@ -5,7 +5,7 @@ import type { AppConfig } from "@/config";
 
 const configured = new WeakSet<Firestore>();
 
-function appFor(config: AppConfig): App {
+export function appFor(config: AppConfig): App {
   const { projectId, emulatorHost, serviceAccount } = config.firestore;
   // One app per project, so tests and tools that talk to several projects in one process stay apart.
   const name = `coaching-engine:${projectId || "default"}`;

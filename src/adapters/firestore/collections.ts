@@ -26,6 +26,12 @@ export const COLLECTIONS = {
   systemState: "systemState",
   /** `${openedAt}`, created with create(): the one probe call after a cool-down. */
   llmBreakerProbes: "llmBreakerProbes",
+  /** `${uid}_${window}_${key}`: LLM requests, tokens and cost per user per UTC minute, day, month. */
+  llmUsage: "llmUsage",
+  /** `${uid}_${minute}_${n}`, created with create(): admission n within a minute. */
+  llmQuotaTokens: "llmQuotaTokens",
+  /** `userApiKeys/{uid}`: a user's own OpenRouter key, encrypted; never returned. */
+  userApiKeys: "userApiKeys",
   /** Subcollection of `users/{uid}` written by the app; the engine adds its coaching entries. */
   journalEntries: "journalEntries",
 } as const;

@@ -3,6 +3,7 @@ import type { Firestore } from "firebase-admin/firestore";
 import type { JournalEntry, PastMessage } from "@/core/coaching-context";
 import { MESSAGE_TYPES } from "@/core/coaching-message";
 import { leaseId, type SlotRecord } from "@/core/due-slot";
+import type { UserInsights } from "@/core/insights";
 import { parseUserDocument } from "@/core/user";
 import type { ProcessorStore, StoredMessage } from "@/pipeline/processor-ports";
 import { COLLECTIONS, DUE_FIELD } from "./collections";
@@ -91,11 +92,49 @@ export function createFirestoreProcessorStore(db: Firestore): ProcessorStore {
         return recent;
       }),
 
-    getInsightsSummary: (uid) =>
+    getInsights: (uid) =>
       firestoreCall("read insights", async () => {
         const snapshot = await db.collection(COLLECTIONS.userInsights).doc(uid).get();
-        const summary = snapshot.data()?.summary;
-        return typeof summary === "string" && summary.trim() !== "" ? summary : null;
+        if (!snapshot.exists) return null;
+        const stored = snapshot.data() as Partial<UserInsights>;
+        // An insights document written by another tool may hold only a summary.
+        return typeof stored.summary === "string"
+          ? ({ analysedThrough: 0, batches: [], ...stored, uid } as UserInsights)
+          : null;
+      }),
+
+    saveInsights: (insights) =>
+      firestoreCall("save insights", async () => {
+        await db.collection(COLLECTIONS.userInsights).doc(insights.uid).set(insights);
+      }),
+
+    listEntriesAfter: ({ uid, after, limit }) =>
+      firestoreCall("read new journal entries", async () => {
+        const snapshot = await users
+          .doc(uid)
+          .collection(COLLECTIONS.journalEntries)
+          .where("createdAt", ">", after)
+          .orderBy("createdAt")
+          .limit(limit * JOURNAL_OVERREAD)
+          .get();
+        return snapshot.docs
+          .map(
+            (document) =>
+              ({ id: document.id, ...document.data() }) as JournalEntry & { isCoachingMessage?: boolean },
+          )
+          .filter(
+            (entry) =>
+              entry.isCoachingMessage !== true &&
+              typeof entry.content === "string" &&
+              typeof entry.createdAt === "number",
+          )
+          .slice(0, limit)
+          .map(({ id, content, createdAt, title }) => ({
+            id,
+            content,
+            createdAt,
+            ...(title ? { title } : {}),
+          }));
       }),
 
     getMessage: (messageId) =>

@@ -9,10 +9,13 @@ import {
   outcomeSimulationSchema,
 } from "@/core/coaching-message";
 import { describeError } from "@/core/errors";
+import { type JournalInsightsAnalysis, journalInsightsSchema } from "@/core/insights";
 import type { CoachModel, LlmCallRecord, LlmResult } from "@/pipeline/processor-ports";
 
 export interface OpenRouterCoachOptions {
   apiKey: string;
+  /** Whose key this is, recorded on every call. */
+  keySource?: "user" | "default";
   baseURL: string;
   generationModel: string;
   scoringModel: string;
@@ -29,23 +32,29 @@ function readCost(providerMetadata: unknown): number | null {
 }
 
 /** Whether trying again later could help; a schema violation or a refusal usually will not at once, but may next run. */
-function classify(error: unknown): { retriable: boolean; reason: string } {
+function classify(error: unknown): { retriable: boolean; reason: string; statusCode: number | null } {
   if (APICallError.isInstance(error)) {
     return {
       retriable: error.isRetryable,
       reason: `LLM API ${error.statusCode ?? "error"}: ${error.message}`.slice(0, 500),
+      statusCode: error.statusCode ?? null,
     };
   }
   if (NoObjectGeneratedError.isInstance(error)) {
     const detail = error.cause instanceof Error ? error.cause.message : error.message;
-    return { retriable: true, reason: `output did not match the schema: ${detail}`.slice(0, 500) };
+    return {
+      retriable: true,
+      reason: `output did not match the schema: ${detail}`.slice(0, 500),
+      statusCode: null,
+    };
   }
   const name = error instanceof Error ? error.name : "";
-  if (name === "TimeoutError" || name === "AbortError")
-    return { retriable: true, reason: "LLM call timed out" };
+  if (name === "TimeoutError" || name === "AbortError") {
+    return { retriable: true, reason: "LLM call timed out", statusCode: null };
+  }
   const cause = (error as { lastError?: unknown } | null)?.lastError;
   if (cause) return classify(cause);
-  return { retriable: true, reason: describeError(error) };
+  return { retriable: true, reason: describeError(error), statusCode: null };
 }
 
 /**
@@ -77,6 +86,8 @@ export function createOpenRouterCoach(options: OpenRouterCoachOptions): CoachMod
     const record = (fields: Partial<LlmCallRecord>): LlmCallRecord => ({
       purpose,
       model,
+      keySource: options.keySource ?? "default",
+      fallbackReason: null,
       ok: false,
       inputTokens: null,
       outputTokens: null,
@@ -95,7 +106,7 @@ export function createOpenRouterCoach(options: OpenRouterCoachOptions): CoachMod
         output: Output.object({ schema }),
         maxRetries: options.maxRetries,
         timeout: options.timeoutMs,
-        temperature: purpose === "outcome_simulation" ? 0 : 0.7,
+        temperature: purpose === "generation" || purpose === "regeneration" ? 0.7 : 0,
       });
       return {
         ok: true,
@@ -109,12 +120,13 @@ export function createOpenRouterCoach(options: OpenRouterCoachOptions): CoachMod
         }),
       };
     } catch (error) {
-      const { retriable, reason } = classify(error);
+      const { retriable, reason, statusCode } = classify(error);
       const usage = NoObjectGeneratedError.isInstance(error) ? error.usage : undefined;
       return {
         ok: false,
         retriable,
         reason,
+        statusCode,
         call: record({
           error: reason,
           inputTokens: usage?.inputTokens ?? null,
@@ -137,6 +149,14 @@ export function createOpenRouterCoach(options: OpenRouterCoachOptions): CoachMod
         system,
         prompt,
         schema: outcomeSimulationSchema,
+      }),
+    analyseJournal: ({ system, prompt }): Promise<LlmResult<JournalInsightsAnalysis>> =>
+      structured({
+        model: options.scoringModel,
+        purpose: "insights",
+        system,
+        prompt,
+        schema: journalInsightsSchema,
       }),
   };
 }

@@ -1,0 +1,75 @@
+/**
+ * Brings a user's journal insights up to date: entries written since the last analysis, oldest
+ * first, at most `INSIGHT_BATCH_SIZE` per LLM call and `maxBatches` calls per run.
+ */
+import { INSIGHT_BATCH_SIZE, mergeInsights, renderInsightsPrompt, type UserInsights } from "@/core/insights";
+import type { CoachModel, InsightsStore, LlmCallRecord, Prompts } from "./processor-ports";
+
+export type InsightsRefresh =
+  | {
+      status: "up_to_date" | "refreshed";
+      insights: UserInsights | null;
+      batches: number;
+      calls: LlmCallRecord[];
+    }
+  | {
+      status: "failed" | "over_quota";
+      insights: UserInsights | null;
+      batches: number;
+      calls: LlmCallRecord[];
+      reason: string;
+      retriable: boolean;
+      /** When over quota: when it frees. */
+      retryAt?: number;
+    };
+
+export async function refreshInsights({
+  store,
+  model,
+  prompts,
+  uid,
+  now,
+  maxBatches,
+  known,
+}: {
+  store: InsightsStore;
+  model: CoachModel;
+  prompts: Pick<Prompts, "journalInsights">;
+  uid: string;
+  now: number;
+  maxBatches: number;
+  /** The insights already read by the caller, to save a read. */
+  known?: UserInsights | null;
+}): Promise<InsightsRefresh> {
+  let insights = known === undefined ? await store.getInsights(uid) : known;
+  const calls: LlmCallRecord[] = [];
+  let batches = 0;
+  while (batches < maxBatches) {
+    const entries = await store.listEntriesAfter({
+      uid,
+      after: insights?.analysedThrough ?? 0,
+      limit: INSIGHT_BATCH_SIZE,
+    });
+    if (entries.length === 0) break;
+    const result = await model.analyseJournal({
+      system: prompts.journalInsights.text,
+      prompt: renderInsightsPrompt({ entries, previousSummary: insights?.summary ?? null }),
+    });
+    calls.push(result.call);
+    if (!result.ok) {
+      return {
+        status: result.quotaRetryAt === undefined ? "failed" : "over_quota",
+        insights,
+        batches,
+        calls,
+        reason: result.reason,
+        retriable: result.retriable,
+        ...(result.quotaRetryAt === undefined ? {} : { retryAt: result.quotaRetryAt }),
+      };
+    }
+    insights = mergeInsights({ previous: insights, analysis: result.output, uid, entries, now });
+    await store.saveInsights(insights);
+    batches += 1;
+  }
+  return { status: batches > 0 ? "refreshed" : "up_to_date", insights, batches, calls };
+}
