@@ -510,14 +510,17 @@ async function completeSlot(
     messageId: string | null;
     failureReason: string | null;
     ending?: RunEnding;
+    /** Overrides the computed due time (a quota that frees at a known time). */
+    nextDueAt?: number;
   },
 ): Promise<ProcessOutcome> {
   const { slot, user } = claim;
   const settings = scheduleSettingsOf(user);
   const nextCoachingMessageDue =
-    result.outcome === "sent"
+    result.nextDueAt ??
+    (result.outcome === "sent"
       ? nextDueAfterSuccess({ now, ...settings })
-      : retryDueAt({ now, frequency: settings.frequency });
+      : retryDueAt({ now, frequency: settings.frequency }));
   // The slot records its outcome first, so a run that dies before the reschedule below is finished by the next.
   await deps.store.saveSlot({
     ...slot,
