@@ -12,6 +12,7 @@ import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { initializeApp } from "firebase-admin/app";
 import { getFirestore } from "firebase-admin/firestore";
+import { startAuthEmulator } from "./local-stack/auth-emulator";
 import { buildDemoUsers, seedDemoData } from "./local-stack/demo-data";
 import { startFirestoreEmulator } from "./local-stack/firestore-emulator";
 import { startLlmSandbox } from "./local-stack/llm-sandbox";
@@ -36,6 +37,12 @@ if (!env.FIRESTORE_EMULATOR_HOST && !usesRealFirestore) {
   const users = buildDemoUsers({ now: Date.now() });
   await seedDemoData(db, users);
   const count = (state: string) => users.filter((user) => user.state === state).length;
+  if (!env.FIREBASE_AUTH_EMULATOR_HOST) {
+    const auth = await startAuthEmulator({ port: Number(env.AUTH_EMULATOR_PORT ?? 9099) });
+    stoppers.push(auth.stop);
+    env.FIREBASE_AUTH_EMULATOR_HOST = auth.host;
+    lines.push(`Auth emulator       ${auth.host} (accepts unsigned emulator ID tokens for the user APIs)`);
+  }
   lines.push(
     `Firestore emulator  ${emulator.host} (project ${env.FIREBASE_PROJECT_ID})`,
     `  seeded ${users.length} demo users: ${count("due-inside")} due inside their window, ${count("due-outside")} due outside it, ` +

@@ -1,0 +1,193 @@
+import { randomBytes } from "node:crypto";
+import type { Firestore } from "firebase-admin/firestore";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { COLLECTIONS } from "@/adapters/firestore/collections";
+import { type AuthEmulator, startAuthEmulator } from "../../scripts/local-stack/auth-emulator";
+import { type LlmSandbox, startLlmSandbox } from "../../scripts/local-stack/llm-sandbox";
+import { type MailCatcher, startMailCatcher } from "../../scripts/local-stack/mail-catcher";
+import { type EmulatorHandle, startTestEmulator } from "../support/firestore";
+import { emulatorIdToken } from "../support/id-tokens";
+import { type NextServer, startNextServer } from "../support/next-server";
+import { seedDueUser } from "../support/processor";
+
+const SECRET = "user-keys-test-secret-0123456789";
+const ALICE_KEY = "sk-or-v1-alice-0123456789abcdef-SECRETPART-9876";
+const ALICE_NEW_KEY = "sk-or-v1-alice-second-key-abcdef-OTHERSECRET-4321";
+
+let handle: EmulatorHandle;
+let sandbox: LlmSandbox;
+let catcher: MailCatcher;
+let db: Firestore;
+let projectId: string;
+let server: NextServer;
+let auth: AuthEmulator;
+const responses: string[] = [];
+
+beforeAll(async () => {
+  handle = await startTestEmulator();
+  sandbox = await startLlmSandbox();
+  catcher = await startMailCatcher();
+  auth = await startAuthEmulator();
+  ({ projectId, db } = handle.freshProject("user-keys"));
+  server = await startNextServer((url) => ({
+    FIRESTORE_EMULATOR_HOST: handle.emulator.host,
+    FIREBASE_AUTH_EMULATOR_HOST: auth.host,
+    FIREBASE_PROJECT_ID: projectId,
+    CRON_SECRET: SECRET,
+    APP_URL: url,
+    OPENROUTER_API_KEY: "sk-or-default-key-0000000000000",
+    OPENROUTER_BASE_URL: sandbox.baseURL,
+    RESEND_API_KEY: "re_test",
+    RESEND_BASE_URL: catcher.url,
+    ENCRYPTION_KEY: randomBytes(32).toString("base64"),
+    ENABLE_TEST_ROUTES: "true",
+  }));
+});
+
+afterAll(async () => {
+  await server?.stop();
+  await sandbox?.stop();
+  await catcher?.stop();
+  await auth?.stop();
+  await handle?.stop();
+});
+
+async function call(path: string, init: { method?: string; body?: unknown; token?: string | null } = {}) {
+  const { method = "GET", body, token } = init;
+  const headers = new Headers({ "content-type": "application/json" });
+  if (token) headers.set("authorization", `Bearer ${token}`);
+  const response = await fetch(`${server.url}${path}`, {
+    method,
+    headers,
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  responses.push(text);
+  return { status: response.status, body: JSON.parse(text) as Record<string, unknown> };
+}
+
+const tokenFor = (uid: string) => emulatorIdToken({ uid, projectId });
+
+describe("own keys: who may do what", () => {
+  it.each([
+    ["no token", null, 401],
+    ["a malformed token", "not-a-jwt", 401],
+    ["an expired token", emulatorIdToken({ uid: "alice", projectId: "x", expiresInSeconds: -60 }), 401],
+    ["a token for another project", emulatorIdToken({ uid: "alice", projectId: "someone-else" }), 401],
+  ])("refuses %s with 401, writing nothing", async (_case, token, status) => {
+    const writesBefore = handle.emulator.stats(projectId).writes;
+    for (const method of ["GET", "PUT", "DELETE"]) {
+      const response = await call("/api/users/alice/api-key", {
+        method,
+        token,
+        ...(method === "PUT" ? { body: { apiKey: ALICE_KEY } } : {}),
+      });
+      expect(response.status).toBe(status);
+    }
+    expect((await call("/api/users/alice/usage", { token })).status).toBe(401);
+    expect(handle.emulator.stats(projectId).writes).toBe(writesBefore);
+  });
+
+  it("refuses a disabled user's token", async () => {
+    auth.disable("disabled-user");
+    const response = await call("/api/users/disabled-user/api-key", { token: tokenFor("disabled-user") });
+    expect(response.status).toBe(401);
+  });
+
+  it("a token for user A cannot read, set or delete user B's key (403)", async () => {
+    const writesBefore = handle.emulator.stats(projectId).writes;
+    const bob = tokenFor("bob");
+    expect((await call("/api/users/alice/api-key", { token: bob })).status).toBe(403);
+    expect(
+      (await call("/api/users/alice/api-key", { method: "PUT", token: bob, body: { apiKey: ALICE_KEY } }))
+        .status,
+    ).toBe(403);
+    expect((await call("/api/users/alice/api-key", { method: "DELETE", token: bob })).status).toBe(403);
+    expect((await call("/api/users/alice/usage", { token: bob })).status).toBe(403);
+    expect(handle.emulator.stats(projectId).writes).toBe(writesBefore);
+  });
+
+  it("rejects a key OpenRouter does not accept, and a malformed body, without storing anything", async () => {
+    const alice = tokenFor("alice");
+    const bad = await call("/api/users/alice/api-key", {
+      method: "PUT",
+      token: alice,
+      body: { apiKey: "sk-or-bad-key-0000000000000000000" },
+    });
+    expect(bad.status).toBe(400);
+    expect(
+      (await call("/api/users/alice/api-key", { method: "PUT", token: alice, body: { key: "x" } })).status,
+    ).toBe(400);
+    expect((await db.doc("userApiKeys/alice").get()).exists).toBe(false);
+  });
+});
+
+describe("own keys: set, use, replace, delete", () => {
+  it("stores the key encrypted, shows only its last 4, uses it, and never lets it out", async () => {
+    const alice = tokenFor("alice");
+    const set = await call("/api/users/alice/api-key", {
+      method: "PUT",
+      token: alice,
+      body: { apiKey: ALICE_KEY },
+    });
+    expect(set.status).toBe(200);
+    expect(set.body).toMatchObject({ success: true, hasKey: true, key: { last4: "9876", status: "active" } });
+
+    const read = await call("/api/users/alice/api-key", { token: alice });
+    expect(read.body).toMatchObject({ hasKey: true, key: { last4: "9876" } });
+
+    await seedDueUser(db, { uid: "alice", now: Date.now() });
+    const before = sandbox.requests.length;
+    const run = await fetch(`${server.url}/api/coaching/generateCoachingMessage/test`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${SECRET}`, "content-type": "application/json" },
+      body: JSON.stringify({ action: "test-user", userId: "alice" }),
+    });
+    responses.push(await run.text());
+    expect(sandbox.requests.slice(before).map((request) => request.authorization)).toContain(
+      `Bearer ${ALICE_KEY}`,
+    );
+
+    const usage = await call("/api/users/alice/usage", { token: alice });
+    expect(usage.body).toMatchObject({
+      success: true,
+      keySource: "user",
+      keyStatus: "active",
+      requests: { minute: expect.any(Number), day: expect.any(Number), month: expect.any(Number) },
+      limits: { perMinute: 60 },
+      canRequestNow: true,
+    });
+    expect((usage.body.requests as { day: number }).day).toBeGreaterThanOrEqual(2);
+
+    const replaced = await call("/api/users/alice/api-key", {
+      method: "PUT",
+      token: alice,
+      body: { apiKey: ALICE_NEW_KEY },
+    });
+    expect(replaced.body).toMatchObject({ key: { last4: "4321" } });
+    expect((await call("/api/users/alice/api-key", { method: "DELETE", token: alice })).body).toMatchObject({
+      hasKey: false,
+    });
+    expect((await call("/api/users/alice/api-key", { method: "DELETE", token: alice })).status).toBe(404);
+  });
+
+  it("the raw keys appear in no stored document, no API response and no log line", async () => {
+    // The emulator does not list collections; every collection the engine writes is named here.
+    const dump: string[] = [];
+    for (const collection of Object.values(COLLECTIONS)) {
+      if (collection === "journalEntries") continue;
+      for (const document of (await db.collection(collection).get()).docs)
+        dump.push(JSON.stringify(document.data()));
+    }
+    for (const uid of ["alice"]) {
+      for (const document of (await db.collection(`users/${uid}/journalEntries`).get()).docs) {
+        dump.push(JSON.stringify(document.data()));
+      }
+    }
+    expect(dump.length).toBeGreaterThan(5);
+    const everything = [...dump, ...responses, server.output()].join("\n");
+    for (const secret of [ALICE_KEY, ALICE_NEW_KEY, "SECRETPART", "OTHERSECRET"]) {
+      expect(everything).not.toContain(secret);
+    }
+  });
+});
