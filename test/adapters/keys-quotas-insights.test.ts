@@ -176,6 +176,7 @@ describe("journal insights", () => {
     await seedDueUser(db, {
       uid: "reflective",
       now: NOW,
+      insightsUpToDate: false,
       entries: ["Week one of the new job.", "Still tired, but the team is kind.", "Started running again."],
     });
     const deps = realProcessorDeps({

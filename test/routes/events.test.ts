@@ -227,6 +227,7 @@ describe("health", () => {
     expect(body.stats.oldestPendingAgeMs).toBeGreaterThanOrEqual(0);
     expect(body.registry.map((entry: { eventType: string }) => entry.eventType).sort()).toEqual([
       "coaching.message.created",
+      "journal.entry.created",
       "user.coaching.enabled",
     ]);
   });

@@ -101,6 +101,11 @@ export interface SeedUserOptions {
   dueAt?: number | null;
   entries?: string[];
   emailNotifications?: boolean;
+  /**
+   * Store insights that already cover the entries (the default), so a processor that refreshes
+   * stale insights before generating makes no extra LLM call; false leaves the user without any.
+   */
+  insightsUpToDate?: boolean;
 }
 
 /** A user due an hour ago, inside their window, with a few journal entries. */
@@ -130,6 +135,26 @@ export async function seedDueUser(db: Firestore, options: SeedUserOptions): Prom
     `${options.uid} wrote: Ran 5k today, felt proud of keeping the plan.`,
     `${options.uid} wrote: Work is stressful; the launch slipped again.`,
   ];
+  if (options.insightsUpToDate !== false) {
+    await putDocuments(db, "userInsights", [
+      [
+        options.uid,
+        {
+          uid: options.uid,
+          summary: `${options.uid} is settling into a routine.`,
+          themes: [],
+          goalsAndCommitments: [],
+          moodTrend: "stable",
+          challenges: [],
+          notableChanges: [],
+          latestSummary: `${options.uid} is settling into a routine.`,
+          analysedThrough: options.now,
+          batches: [],
+          updatedAt: options.now,
+        },
+      ],
+    ]);
+  }
   await putDocuments(
     db,
     `users/${options.uid}/journalEntries`,
