@@ -2,6 +2,7 @@ import "server-only";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { type AppConfig, requireSetting } from "@/config";
 import { AppError } from "@/core/errors";
+import { readCookie, SESSION_COOKIE, verifySessionToken } from "./admin-session";
 
 function digest(value: string): Buffer {
   return createHash("sha256").update(value, "utf8").digest();
@@ -36,9 +37,17 @@ export function requireCronSecret(request: Request, config: AppConfig): void {
 }
 
 /**
- * The admin API's gate. Until admin sessions exist (the admin pages), operators authenticate
- * with the same bearer secret as the cron routes.
+ * The admin API's gate: a valid admin session cookie (the admin pages), or, for scripts and
+ * operators' tools, the cron bearer secret. Fails closed when ADMIN_PASSWORD is unset.
  */
 export function requireAdmin(request: Request, config: AppConfig): void {
-  requireCronSecret(request, config);
+  if (bearerToken(request) !== undefined) {
+    requireCronSecret(request, config);
+    return;
+  }
+  const adminPassword = requireSetting(config, "ADMIN_PASSWORD");
+  const token = readCookie(request.headers.get("cookie"), SESSION_COOKIE);
+  if (!verifySessionToken({ token, adminPassword, now: Date.now() })) {
+    throw new AppError("unauthorized:auth", "sign in as an admin");
+  }
 }

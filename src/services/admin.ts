@@ -1,5 +1,5 @@
 import "server-only";
-import { createFirestoreAdminStore } from "@/adapters/firestore/admin-store";
+import { createFirestoreAdminPagesStore, createFirestoreAdminStore } from "@/adapters/firestore/admin-store";
 import { getDb } from "@/adapters/firestore/client";
 import type { AppConfig } from "@/config";
 import { breakerGate } from "@/core/circuit-breaker";
@@ -37,15 +37,12 @@ export async function userDetail(config: AppConfig, uid: string, now: number) {
   return {
     userId: uid,
     valid: snapshot.valid,
-    ...(snapshot.valid
-      ? {
-          email: snapshot.user.email,
-          displayName: snapshot.user.displayName ?? null,
-          timezone: snapshot.user.timezone,
-          localDateTime: localDateTime({ at: now, timezone: snapshot.user.timezone }),
-          coachingConfig: snapshot.user.coachingConfig,
-        }
-      : { problem: snapshot.problem }),
+    email: snapshot.valid ? snapshot.user.email : null,
+    displayName: snapshot.valid ? (snapshot.user.displayName ?? null) : null,
+    timezone: snapshot.valid ? snapshot.user.timezone : null,
+    localDateTime: snapshot.valid ? localDateTime({ at: now, timezone: snapshot.user.timezone }) : null,
+    coachingConfig: snapshot.valid ? snapshot.user.coachingConfig : null,
+    problem: snapshot.valid ? null : snapshot.problem,
     nextCoachingMessageDue: snapshot.nextCoachingMessageDue ?? null,
     state,
     messages: messages.map((message) => ({
@@ -143,6 +140,11 @@ export async function systemStatus(config: AppConfig, now: number) {
   return {
     now,
     usersByStatus: counts.usersByStatus,
+    /** Users with no processing state yet (never processed): effectively waiting. */
+    usersNeverProcessed: Math.max(
+      0,
+      counts.usersTotal - Object.values(counts.usersByStatus).reduce((total, value) => total + value, 0),
+    ),
     due: { overdue: counts.overdue, nextHour: counts.dueNextHour, next24Hours: counts.dueNext24h },
     today: { since: startOfDay, messagesSent: counts.sentToday, gateFailures: counts.gateFailuresToday },
     events: { pending: counts.pendingEvents, deadLetters: counts.deadLetters },
@@ -173,4 +175,47 @@ export async function runCleanup(config: AppConfig, now: number) {
   });
   logger.info("cleanup run", { ...report.deleted, total: report.total, hasMore: report.hasMore });
   return report;
+}
+
+function pagesStore(config: AppConfig) {
+  return createFirestoreAdminPagesStore(getDb(config));
+}
+
+/** Everything the dashboard shows. */
+export async function dashboardData(config: AppConfig, now: number) {
+  const store = pagesStore(config);
+  const [status, daily, ratings, duePerHour, runs] = await Promise.all([
+    systemStatus(config, now),
+    store.dailyCounts({ now, days: 14 }),
+    store.ratingHistogram(),
+    store.duePerHour({ now, hours: 24 }),
+    adminStore(config).listRuns({ limit: 8 }),
+  ]);
+  return { status, daily, ratings, duePerHour, runs };
+}
+
+export async function usersTable(
+  config: AppConfig,
+  input: { query?: string; after?: string; status?: UserStatus; timePreference?: string; frequency?: string },
+) {
+  return pagesStore(config).listUsers({
+    query: input.query,
+    after: input.after,
+    limit: 25,
+    filters: { status: input.status, timePreference: input.timePreference, frequency: input.frequency },
+  });
+}
+
+export async function userJournal(config: AppConfig, uid: string) {
+  return pagesStore(config).listJournal(uid, 20);
+}
+
+export async function eventsOverview(config: AppConfig) {
+  const store = pagesStore(config);
+  const [pending, deadLetters] = await Promise.all([store.pendingEvents(50), store.deadLetters(50)]);
+  return {
+    pending: pending.filter((event) => event.attempts === 0),
+    failing: pending.filter((event) => event.attempts > 0),
+    deadLetters,
+  };
 }

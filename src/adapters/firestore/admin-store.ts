@@ -1,7 +1,7 @@
 import "server-only";
 import type { Firestore, Query } from "firebase-admin/firestore";
 import type { BreakerState } from "@/core/circuit-breaker";
-import { messageCreatedEventId } from "@/core/events";
+import { type DeadLetterRecord, type EventRecord, messageCreatedEventId } from "@/core/events";
 import { emptyProcessingState, type ProcessingState, type UserStatus } from "@/core/processing-state";
 import { parseUserDocument, type UserSnapshot } from "@/core/user";
 import type { SchedulerRunRecord } from "@/pipeline/ports";
@@ -201,6 +201,7 @@ export function createFirestoreAdminStore(db: Firestore) {
       firestoreCall("read system status", async () => {
         const count = async (query: Query) => (await query.count().get()).data().count;
         const [
+          usersTotal,
           byStatus,
           dueNextHour,
           dueNext24h,
@@ -211,6 +212,7 @@ export function createFirestoreAdminStore(db: Firestore) {
           deadLetters,
           lastRun,
         ] = await Promise.all([
+          count(users),
           Promise.all(
             USER_STATUSES.map(
               async (status) => [status, await count(states.where("status", "==", status))] as const,
@@ -226,6 +228,7 @@ export function createFirestoreAdminStore(db: Firestore) {
           runs.orderBy("startedAt", "desc").limit(1).get(),
         ]);
         return {
+          usersTotal,
           usersByStatus: Object.fromEntries(byStatus) as Record<UserStatus, number>,
           dueNextHour,
           dueNext24h,
@@ -274,3 +277,206 @@ export function createFirestoreAdminStore(db: Firestore) {
 }
 
 export type AdminStore = ReturnType<typeof createFirestoreAdminStore>;
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+
+export interface UserRow {
+  uid: string;
+  email: string;
+  timezone: string | null;
+  timePreference: string | null;
+  frequency: string | null;
+  enabled: boolean;
+  nextCoachingMessageDue: number | null;
+  status: UserStatus;
+  lastMessageType: string | null;
+  lastRating: number | null;
+}
+
+/** Reads for the admin pages: aggregates for the dashboard, the users table, events. */
+export function createFirestoreAdminPagesStore(db: Firestore) {
+  const users = db.collection(COLLECTIONS.users);
+  const states = db.collection(COLLECTIONS.userProcessingState);
+  const messages = db.collection(COLLECTIONS.coachingMessages);
+  const events = db.collection(COLLECTIONS.events);
+  const count = async (query: Query) => (await query.count().get()).data().count;
+
+  const toRows = async (documents: FirebaseFirestore.QueryDocumentSnapshot[]): Promise<UserRow[]> => {
+    if (documents.length === 0) return [];
+    const stateSnapshots = await db.getAll(...documents.map((document) => states.doc(document.id)));
+    const statusOf = new Map(
+      stateSnapshots.map((snapshot) => [snapshot.id, snapshot.get("status") as UserStatus | undefined]),
+    );
+    return Promise.all(
+      documents.map(async (document): Promise<UserRow> => {
+        const data = document.data();
+        const config = (data.coachingConfig ?? {}) as Record<string, unknown>;
+        const last = await messages
+          .where("uid", "==", document.id)
+          .orderBy("createdAt", "desc")
+          .limit(1)
+          .get();
+        const lastMessage = last.docs[0]?.data();
+        return {
+          uid: document.id,
+          email: typeof data.email === "string" ? data.email : "",
+          timezone: typeof data.timezone === "string" ? data.timezone : null,
+          timePreference: typeof config.timePreference === "string" ? config.timePreference : null,
+          frequency: typeof config.frequency === "string" ? config.frequency : null,
+          enabled: config.enableCoachingMessages === true,
+          nextCoachingMessageDue: typeof data[DUE_FIELD] === "number" ? (data[DUE_FIELD] as number) : null,
+          status: statusOf.get(document.id) ?? "waiting",
+          lastMessageType: (lastMessage?.messageType as string | undefined) ?? null,
+          lastRating: (lastMessage?.effectivenessRating as number | undefined) ?? null,
+        };
+      }),
+    );
+  };
+
+  return {
+    /** Sent messages and gate failures per UTC day, oldest first. */
+    dailyCounts: ({ now, days }: { now: number; days: number }) =>
+      firestoreCall("read daily counts", async () => {
+        const today = new Date(now).setUTCHours(0, 0, 0, 0);
+        return Promise.all(
+          Array.from({ length: days }, async (_, index) => {
+            const start = today - (days - 1 - index) * DAY_MS;
+            const end = start + DAY_MS;
+            const [sent, gateFailures] = await Promise.all([
+              count(
+                messages.where("wasSent", "==", true).where("sentAt", ">=", start).where("sentAt", "<", end),
+              ),
+              count(
+                messages
+                  .where("status", "==", "rejected")
+                  .where("createdAt", ">=", start)
+                  .where("createdAt", "<", end),
+              ),
+            ]);
+            return { day: start, sent, gateFailures };
+          }),
+        );
+      }),
+
+    ratingHistogram: () =>
+      firestoreCall("read rating histogram", async () =>
+        Promise.all(
+          Array.from({ length: 10 }, async (_, index) => ({
+            rating: index + 1,
+            count: await count(messages.where("effectivenessRating", "==", index + 1)),
+          })),
+        ),
+      ),
+
+    /** Users due in each of the next `hours` hours. */
+    duePerHour: ({ now, hours }: { now: number; hours: number }) =>
+      firestoreCall("read due per hour", async () => {
+        const start = Math.floor(now / HOUR_MS) * HOUR_MS;
+        return Promise.all(
+          Array.from({ length: hours }, async (_, index) => {
+            const from = start + index * HOUR_MS;
+            return {
+              hour: from,
+              count: await count(users.where(DUE_FIELD, ">=", from).where(DUE_FIELD, "<", from + HOUR_MS)),
+            };
+          }),
+        );
+      }),
+
+    /**
+     * A page of the users table, by email. `query` matches a uid exactly or an email prefix.
+     * Filters on the nested configuration are applied to what was read (Firestore indexes only
+     * the top-level fields the engine queries), scanning at most `scanLimit` users per page.
+     */
+    listUsers: async ({
+      query,
+      after,
+      limit,
+      filters,
+      scanLimit = 400,
+    }: {
+      query?: string;
+      after?: string;
+      limit: number;
+      filters: { status?: UserStatus; timePreference?: string; frequency?: string };
+      scanLimit?: number;
+    }) =>
+      firestoreCall("list users", async () => {
+        if (query) {
+          const exact = await users.doc(query).get();
+          if (exact.exists)
+            return {
+              rows: await toRows([exact as FirebaseFirestore.QueryDocumentSnapshot]),
+              nextCursor: null,
+            };
+        }
+        const rows: UserRow[] = [];
+        let cursor = after;
+        let scanned = 0;
+        let exhausted = false;
+        while (rows.length < limit && scanned < scanLimit) {
+          let page: Query = users;
+          if (query) page = page.where("email", ">=", query).where("email", "<", `${query}\uf8ff`);
+          if (cursor) page = page.where("email", ">", cursor);
+          const batchSize = Math.min(50, scanLimit - scanned);
+          const snapshot = await page.orderBy("email").limit(batchSize).get();
+          scanned += snapshot.size;
+          const matching = (await toRows(snapshot.docs)).filter(
+            (row) =>
+              (!filters.status || row.status === filters.status) &&
+              (!filters.timePreference || row.timePreference === filters.timePreference) &&
+              (!filters.frequency || row.frequency === filters.frequency),
+          );
+          for (const row of matching) {
+            if (rows.length < limit) rows.push(row);
+          }
+          const lastRead = snapshot.docs.at(-1)?.get("email") as string | undefined;
+          const lastKept = rows.at(-1)?.email;
+          cursor = rows.length >= limit ? lastKept : lastRead;
+          if (snapshot.size < batchSize) {
+            exhausted = true;
+            break;
+          }
+        }
+        return { rows, nextCursor: exhausted && rows.length < limit ? null : (cursor ?? null) };
+      }),
+
+    listJournal: (uid: string, limit: number) =>
+      firestoreCall("read journal", async () => {
+        const snapshot = await users
+          .doc(uid)
+          .collection(COLLECTIONS.journalEntries)
+          .orderBy("createdAt", "desc")
+          .limit(limit)
+          .get();
+        return snapshot.docs.map((document) => ({
+          id: document.id,
+          title: (document.get("title") as string | undefined) ?? null,
+          content: String(document.get("content") ?? ""),
+          createdAt: document.get("createdAt") as number,
+          isCoachingMessage: document.get("isCoachingMessage") === true,
+        }));
+      }),
+
+    pendingEvents: (limit: number) =>
+      firestoreCall("list pending events", async () => {
+        const snapshot = await events
+          .where("status", "==", "pending")
+          .orderBy("created_at")
+          .limit(limit)
+          .get();
+        return snapshot.docs.map((document) => document.data() as EventRecord);
+      }),
+
+    deadLetters: (limit: number) =>
+      firestoreCall("list dead letters", async () => {
+        const snapshot = await db
+          .collection(COLLECTIONS.eventDeadLetters)
+          .orderBy("created_at", "desc")
+          .limit(limit)
+          .get();
+        return snapshot.docs.map((document) => document.data() as DeadLetterRecord);
+      }),
+  };
+}

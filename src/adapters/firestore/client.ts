@@ -3,7 +3,12 @@ import { type App, applicationDefault, cert, getApps, initializeApp } from "fire
 import { type Firestore, getFirestore } from "firebase-admin/firestore";
 import type { AppConfig } from "@/config";
 
-const configured = new WeakSet<Firestore>();
+// Shared through globalThis: Next.js bundles routes, pages and actions separately, so this module
+// can load more than once in one process while firebase-admin (external) is loaded once, and
+// Firestore refuses a second settings() call.
+const registry = globalThis as typeof globalThis & { __coachingEngineConfiguredDbs?: WeakSet<Firestore> };
+registry.__coachingEngineConfiguredDbs ??= new WeakSet<Firestore>();
+const configured = registry.__coachingEngineConfiguredDbs;
 
 export function appFor(config: AppConfig): App {
   const { projectId, emulatorHost, serviceAccount } = config.firestore;

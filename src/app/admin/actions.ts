@@ -1,0 +1,114 @@
+"use server";
+
+import { headers } from "next/headers";
+import { redirect } from "next/navigation";
+import { z } from "zod";
+import { getConfig } from "@/config";
+import { documentIdSchema } from "@/http/respond";
+import { clearUser, resumeUser, suspendUser } from "@/services/admin";
+import { requireAdminSession, signIn, signOut } from "@/services/admin-auth";
+import { deliverNow, eventProcessorDeps, replayEvent, runEventSafely } from "@/services/events";
+import { processorDeps } from "@/services/processor";
+import { runTestUser } from "@/services/test-tools";
+
+/** Only paths inside the admin area are followed after sign-in: no open redirect. */
+function safeNext(value: FormDataEntryValue | null): string {
+  const next = typeof value === "string" ? value : "";
+  return /^\/admin(\/[\w\-/]*)?$/.test(next) && next !== "/admin/login" ? next : "/admin";
+}
+
+function notice(path: string, text: string): never {
+  redirect(`${path}?notice=${encodeURIComponent(text)}`);
+}
+
+export async function loginAction(formData: FormData): Promise<void> {
+  const password = formData.get("password");
+  const requestHeaders = await headers();
+  const clientAddress =
+    requestHeaders.get("x-forwarded-for")?.split(",")[0]?.trim() ||
+    requestHeaders.get("x-real-ip") ||
+    "local";
+  const result = await signIn({ password: typeof password === "string" ? password : "", clientAddress });
+  if (!result.ok) redirect(`/admin/login?error=${encodeURIComponent(result.error)}`);
+  redirect(safeNext(formData.get("next")));
+}
+
+export async function logoutAction(): Promise<void> {
+  await signOut();
+  redirect("/admin/login");
+}
+
+const uidField = (formData: FormData) => documentIdSchema.parse(formData.get("userId"));
+
+export async function generateNowAction(formData: FormData): Promise<void> {
+  await requireAdminSession();
+  const uid = uidField(formData);
+  const config = getConfig();
+  const result = await runTestUser({
+    deps: processorDeps(config),
+    uid,
+    now: Date.now(),
+    bypassChecks: formData.get("bypassChecks") === "on",
+    deliver: (eventId) => deliverNow(config, eventId),
+  });
+  const text = result.messageGenerated
+    ? "A new message was generated and sent."
+    : `No message: ${"reason" in result ? result.reason : "outcome" in result ? result.outcome : "unknown"}${
+        "failureReason" in result && result.failureReason ? ` (${result.failureReason})` : ""
+      }.`;
+  notice(`/admin/users/${encodeURIComponent(uid)}`, text);
+}
+
+const suspendSchema = z.object({
+  hours: z.coerce
+    .number()
+    .positive()
+    .max(24 * 365),
+  reason: z.string().trim().min(1).max(300),
+});
+
+export async function suspendAction(formData: FormData): Promise<void> {
+  await requireAdminSession();
+  const uid = uidField(formData);
+  const parsed = suspendSchema.safeParse({ hours: formData.get("hours"), reason: formData.get("reason") });
+  if (!parsed.success)
+    notice(`/admin/users/${encodeURIComponent(uid)}`, "Give a reason and a number of hours.");
+  const now = Date.now();
+  await suspendUser(getConfig(), {
+    uid,
+    until: now + Math.round(parsed.data.hours * 3_600_000),
+    reason: parsed.data.reason,
+    now,
+  });
+  notice(`/admin/users/${encodeURIComponent(uid)}`, "Suspended.");
+}
+
+export async function resumeAction(formData: FormData): Promise<void> {
+  await requireAdminSession();
+  const uid = uidField(formData);
+  await resumeUser(getConfig(), { uid, now: Date.now() });
+  notice(`/admin/users/${encodeURIComponent(uid)}`, "Resumed.");
+}
+
+export async function clearUserAction(formData: FormData): Promise<void> {
+  await requireAdminSession();
+  const uid = uidField(formData);
+  if (formData.get("confirm") !== uid) {
+    notice(`/admin/users/${encodeURIComponent(uid)}`, "Type the user id to confirm clearing their data.");
+  }
+  await clearUser(getConfig(), uid);
+  notice(`/admin/users/${encodeURIComponent(uid)}`, "Coaching data cleared; the schedule starts again.");
+}
+
+export async function replayAction(formData: FormData): Promise<void> {
+  await requireAdminSession();
+  const eventId = z
+    .string()
+    .min(1)
+    .max(512)
+    .regex(/^[^/]+$/)
+    .parse(formData.get("eventId"));
+  const deps = eventProcessorDeps(getConfig());
+  if (await replayEvent(deps, eventId)) await runEventSafely(deps, eventId);
+  notice("/admin/events", `Replayed ${eventId}.`);
+}

@@ -1,0 +1,28 @@
+import { redirect } from "next/navigation";
+import { hasAdminSession } from "@/services/admin-auth";
+import { loginAction } from "../actions";
+
+export default async function LoginPage({
+  searchParams,
+}: {
+  searchParams: Promise<{ error?: string; next?: string }>;
+}) {
+  const { error, next } = await searchParams;
+  if (await hasAdminSession()) redirect("/admin");
+  return (
+    <div className="login panel">
+      <h1>Sign in</h1>
+      <form action={loginAction}>
+        <input type="hidden" name="next" value={next ?? "/admin"} />
+        <label htmlFor="password">Admin password</label>
+        <input id="password" name="password" type="password" autoComplete="current-password" required />
+        {error ? (
+          <p role="alert" className="error-text" data-testid="login-error">
+            {error}
+          </p>
+        ) : null}
+        <button type="submit">Sign in</button>
+      </form>
+    </div>
+  );
+}

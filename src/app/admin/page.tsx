@@ -1,0 +1,116 @@
+import { getConfig } from "@/config";
+import { dashboardData } from "@/services/admin";
+import { requireAdminSession } from "@/services/admin-auth";
+import { BarChart, formatInstant, formatRelative, Stat, StatusBadge } from "./ui";
+
+export default async function DashboardPage() {
+  await requireAdminSession();
+  const now = Date.now();
+  const { status, daily, ratings, duePerHour, runs } = await dashboardData(getConfig(), now);
+  const day = (at: number) =>
+    new Intl.DateTimeFormat("en-GB", { timeZone: "UTC", day: "numeric", month: "short" }).format(at);
+  return (
+    <>
+      <h1>Dashboard</h1>
+      {status.schedulerStale ? (
+        <p className="warning" role="status" data-testid="stale-warning">
+          {status.lastRun
+            ? `The last scheduler run started ${formatRelative(status.lastRun.startedAt, now)}: the hourly cron may have stopped.`
+            : "No scheduler run yet: check the hourly cron."}
+        </p>
+      ) : null}
+      {status.llmBreaker.state === "open" ? (
+        <p className="warning" role="status">
+          The LLM circuit breaker is open ({status.llmBreaker.lastError ?? "repeated failures"}); due users
+          get their retry interval until {formatInstant(status.llmBreaker.openUntil)}.
+        </p>
+      ) : null}
+      <div className="grid">
+        <section className="panel" aria-labelledby="users-heading">
+          <h2 id="users-heading">Users by status</h2>
+          <dl className="stats">
+            {Object.entries(status.usersByStatus).map(([name, count]) => (
+              <Stat key={name} label={name} value={count} testId={`status-${name}`} />
+            ))}
+            <Stat label="not processed yet" value={status.usersNeverProcessed} testId="status-never" />
+          </dl>
+        </section>
+        <section className="panel" aria-labelledby="today-heading">
+          <h2 id="today-heading">Today (UTC)</h2>
+          <dl className="stats">
+            <Stat label="messages sent" value={status.today.messagesSent} testId="sent-today" />
+            <Stat label="gate failures" value={status.today.gateFailures} testId="gate-failures-today" />
+            <Stat label="due next hour" value={status.due.nextHour} testId="due-next-hour" />
+            <Stat label="overdue" value={status.due.overdue} testId="overdue" />
+          </dl>
+        </section>
+        <section className="panel" aria-labelledby="events-heading">
+          <h2 id="events-heading">Outbox</h2>
+          <dl className="stats">
+            <Stat label="pending events" value={status.events.pending} testId="pending-events" />
+            <Stat label="dead letters" value={status.events.deadLetters} testId="dead-letters" />
+          </dl>
+        </section>
+      </div>
+      <section className="panel" aria-labelledby="sent-heading">
+        <h2 id="sent-heading">Messages sent and gate failures, last 14 days (day of month, UTC)</h2>
+        <BarChart
+          title="Messages sent and gate failures per day"
+          labels={daily.map((entry) => day(entry.day))}
+          series={[
+            { name: "sent", color: "#2f5d50", values: daily.map((entry) => entry.sent) },
+            { name: "gate failures", color: "#cf222e", values: daily.map((entry) => entry.gateFailures) },
+          ]}
+        />
+      </section>
+      <div className="grid">
+        <section className="panel" aria-labelledby="ratings-heading">
+          <h2 id="ratings-heading">Effectiveness ratings</h2>
+          <BarChart
+            title="Messages by effectiveness rating"
+            labels={ratings.map((entry) => String(entry.rating))}
+            series={[{ name: "messages", color: "#0969da", values: ratings.map((entry) => entry.count) }]}
+          />
+        </section>
+        <section className="panel" aria-labelledby="due-heading">
+          <h2 id="due-heading">Users due per hour, next 24 h (UTC)</h2>
+          <BarChart
+            title="Users due per hour"
+            labels={duePerHour.map((entry) => new Date(entry.hour).getUTCHours().toString().padStart(2, "0"))}
+            series={[{ name: "due", color: "#8250df", values: duePerHour.map((entry) => entry.count) }]}
+          />
+        </section>
+      </div>
+      <section className="panel" aria-labelledby="runs-heading">
+        <h2 id="runs-heading">Last scheduler runs</h2>
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Started</th>
+              <th scope="col">Status</th>
+              <th scope="col">Due</th>
+              <th scope="col">Dispatched</th>
+              <th scope="col">Errors</th>
+            </tr>
+          </thead>
+          <tbody>
+            {runs.map((run) => (
+              <tr key={run.runId}>
+                <td>
+                  {formatInstant(run.startedAt)}{" "}
+                  <span className="muted">({formatRelative(run.startedAt, now)})</span>
+                </td>
+                <td>
+                  <StatusBadge status={run.status} />
+                </td>
+                <td>{run.results?.usersDue ?? 0}</td>
+                <td>{run.results?.jobsCreated ?? 0}</td>
+                <td>{run.results?.errors ?? 0}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </section>
+    </>
+  );
+}

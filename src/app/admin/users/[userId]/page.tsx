@@ -1,0 +1,235 @@
+import { notFound } from "next/navigation";
+import { getConfig } from "@/config";
+import { AppError } from "@/core/errors";
+import { documentIdSchema } from "@/http/respond";
+import { userDetail, userJournal } from "@/services/admin";
+import { requireAdminSession } from "@/services/admin-auth";
+import { clearUserAction, generateNowAction, resumeAction, suspendAction } from "../../actions";
+import { formatInstant, formatRelative, StatusBadge } from "../../ui";
+
+async function load(uid: string) {
+  const config = getConfig();
+  try {
+    return await Promise.all([userDetail(config, uid, Date.now()), userJournal(config, uid)]);
+  } catch (error) {
+    if (error instanceof AppError && error.type === "not_found") notFound();
+    throw error;
+  }
+}
+
+export default async function UserPage({
+  params,
+  searchParams,
+}: {
+  params: Promise<{ userId: string }>;
+  searchParams: Promise<{ notice?: string }>;
+}) {
+  await requireAdminSession();
+  const parsed = documentIdSchema.safeParse(decodeURIComponent((await params).userId));
+  if (!parsed.success) notFound();
+  const uid = parsed.data;
+  const { notice } = await searchParams;
+  const [detail, journal] = await load(uid);
+  const now = Date.now();
+  const timezone = detail.timezone ?? "UTC";
+  const { state } = detail;
+  return (
+    <>
+      <h1>
+        {detail.email ?? uid} <StatusBadge status={state.status} />
+      </h1>
+      {notice ? (
+        <p className="warning" role="status" data-testid="notice">
+          {notice}
+        </p>
+      ) : null}
+      <div className="grid">
+        <section className="panel" aria-labelledby="config-heading">
+          <h2 id="config-heading">Configuration</h2>
+          <dl className="stats">
+            <div>
+              <dt>User id</dt>
+              <dd style={{ fontSize: 14 }}>{uid}</dd>
+            </div>
+            <div>
+              <dt>Time zone</dt>
+              <dd style={{ fontSize: 14 }}>
+                {timezone} · {detail.localDateTime?.replace("T", " ") ?? "—"}
+              </dd>
+            </div>
+            <div>
+              <dt>Preference / frequency</dt>
+              <dd style={{ fontSize: 14 }}>
+                {detail.coachingConfig
+                  ? `${detail.coachingConfig.timePreference} · ${detail.coachingConfig.frequency}${
+                      detail.coachingConfig.enableCoachingMessages ? "" : " · off"
+                    }`
+                  : (detail.problem ?? "—")}
+              </dd>
+            </div>
+            <div>
+              <dt>Next due</dt>
+              <dd style={{ fontSize: 14 }} data-testid="next-due">
+                {formatInstant(detail.nextCoachingMessageDue, timezone)} (
+                {formatRelative(detail.nextCoachingMessageDue, now)})
+              </dd>
+            </div>
+          </dl>
+        </section>
+        <section className="panel" aria-labelledby="state-heading">
+          <h2 id="state-heading">Processing</h2>
+          <dl className="stats">
+            <div>
+              <dt>Status</dt>
+              <dd style={{ fontSize: 14 }} data-testid="user-status">
+                {state.status}
+              </dd>
+            </div>
+            <div>
+              <dt>Sent / generated</dt>
+              <dd style={{ fontSize: 14 }}>
+                {state.stats.messagesSent} / {state.stats.messagesGenerated}
+              </dd>
+            </div>
+            <div>
+              <dt>Gate skips / errors</dt>
+              <dd style={{ fontSize: 14 }}>
+                {state.stats.gateSkipped} / {state.stats.errors}
+              </dd>
+            </div>
+            <div>
+              <dt>Failures in a row</dt>
+              <dd style={{ fontSize: 14 }}>{state.consecutiveFailures}</dd>
+            </div>
+          </dl>
+          {state.status === "suspended" ? (
+            <p>
+              Suspended until {formatInstant(state.suspendUntil, timezone)}: {state.suspendReason}
+            </p>
+          ) : null}
+        </section>
+      </div>
+
+      <section className="panel" aria-labelledby="actions-heading">
+        <h2 id="actions-heading">Actions</h2>
+        <form action={generateNowAction} className="inline">
+          <input type="hidden" name="userId" value={uid} />
+          <label>
+            <input type="checkbox" name="bypassChecks" defaultChecked /> bypass due and window checks
+          </label>
+          <button type="submit">Generate now</button>
+        </form>
+        {state.status === "suspended" ? (
+          <form action={resumeAction} className="inline">
+            <input type="hidden" name="userId" value={uid} />
+            <button type="submit">Resume</button>
+          </form>
+        ) : (
+          <form action={suspendAction} className="inline">
+            <input type="hidden" name="userId" value={uid} />
+            <label htmlFor="hours">Hours</label>
+            <input
+              id="hours"
+              name="hours"
+              type="number"
+              min="1"
+              max="8760"
+              defaultValue="24"
+              style={{ width: 80 }}
+            />
+            <label htmlFor="reason">Reason</label>
+            <input id="reason" name="reason" required maxLength={300} />
+            <button type="submit" className="secondary">
+              Suspend
+            </button>
+          </form>
+        )}
+        <details>
+          <summary>Clear this user&apos;s coaching data</summary>
+          <form action={clearUserAction} className="inline" style={{ marginTop: 8 }}>
+            <input type="hidden" name="userId" value={uid} />
+            <label htmlFor="confirm">Type the user id to confirm</label>
+            <input id="confirm" name="confirm" autoComplete="off" />
+            <button type="submit" className="danger">
+              Clear data
+            </button>
+          </form>
+        </details>
+      </section>
+
+      <section className="panel" aria-labelledby="messages-heading">
+        <h2 id="messages-heading">Coaching messages</h2>
+        <div data-testid="messages">
+          {detail.messages.length === 0 ? <p className="muted">None yet.</p> : null}
+          {detail.messages.map((message) => (
+            <article key={message.id} className="message" data-testid="message">
+              <div>
+                <StatusBadge status={message.status} /> <strong>{message.messageType ?? "—"}</strong>
+                <span className="muted">
+                  {" "}
+                  · {formatInstant(message.createdAt, timezone)} · rating {message.effectivenessRating ?? "—"}{" "}
+                  · {message.recommendedAction ?? "—"} · {message.tokenUsage?.totalTokens ?? 0} tokens
+                  {message.tokenUsage?.cost ? ` · $${message.tokenUsage.cost.toFixed(4)}` : ""}
+                </span>
+              </div>
+              {message.messageContent ? <p>{message.messageContent}</p> : null}
+              {message.failureReason ? <p className="error-text">{message.failureReason}</p> : null}
+              <details>
+                <summary>Context used</summary>
+                <pre>{JSON.stringify(message.contextUsed, null, 2)}</pre>
+              </details>
+            </article>
+          ))}
+        </div>
+      </section>
+
+      <div className="grid">
+        <section className="panel" aria-labelledby="history-heading">
+          <h2 id="history-heading">Action history</h2>
+          <table>
+            <tbody>
+              {state.actionHistory.map((entry, index) => (
+                // biome-ignore lint/suspicious/noArrayIndexKey: a rolling log; position is its identity.
+                <tr key={index}>
+                  <td className="muted">{formatInstant(entry.timestamp, timezone)}</td>
+                  <td>{entry.action}</td>
+                  <td>{entry.details ?? ""}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+        <section className="panel" aria-labelledby="errors-heading">
+          <h2 id="errors-heading">Recent errors</h2>
+          {state.recentErrors.length === 0 ? <p className="muted">None.</p> : null}
+          <table>
+            <tbody>
+              {state.recentErrors.map((entry, index) => (
+                // biome-ignore lint/suspicious/noArrayIndexKey: a rolling log; position is its identity.
+                <tr key={index}>
+                  <td className="muted">{formatInstant(entry.timestamp, timezone)}</td>
+                  <td>{entry.phase}</td>
+                  <td className="error-text">{entry.errorMessage}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+      </div>
+
+      <section className="panel" aria-labelledby="journal-heading">
+        <h2 id="journal-heading">Journal</h2>
+        {journal.map((entry) => (
+          <article key={entry.id} className="message">
+            <div>
+              {entry.isCoachingMessage ? <span className="badge coaching">coaching</span> : null}{" "}
+              <strong>{entry.title ?? ""}</strong>{" "}
+              <span className="muted">{formatInstant(entry.createdAt, timezone)}</span>
+            </div>
+            <p style={{ whiteSpace: "pre-wrap" }}>{entry.content}</p>
+          </article>
+        ))}
+      </section>
+    </>
+  );
+}

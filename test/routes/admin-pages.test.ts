@@ -1,0 +1,307 @@
+import { randomBytes } from "node:crypto";
+import type { Firestore } from "firebase-admin/firestore";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createFirestoreUserKeyStore } from "@/adapters/firestore/user-key-store";
+import { newEvent } from "@/core/events";
+import { createSessionToken } from "@/http/admin-session";
+import { type LlmSandbox, startLlmSandbox } from "../../scripts/local-stack/llm-sandbox";
+import { type MailCatcher, startMailCatcher } from "../../scripts/local-stack/mail-catcher";
+import { launchChromium, SCREENSHOT_DIR } from "../support/browser";
+import { type EmulatorHandle, putDocuments, startTestEmulator } from "../support/firestore";
+import { type NextServer, startNextServer } from "../support/next-server";
+import { seedDueUser } from "../support/processor";
+
+const SECRET = "admin-pages-cron-secret-0123456789";
+const PASSWORD = "correct-horse-battery-staple";
+const ENCRYPTION_KEY = randomBytes(32).toString("base64");
+const USER_API_KEY = "sk-or-v1-ada-own-key-TOPSECRET-0000001111";
+
+let handle: EmulatorHandle;
+let sandbox: LlmSandbox;
+let catcher: MailCatcher;
+let db: Firestore;
+let projectId: string;
+let server: NextServer;
+let browser: Browser;
+const now = Date.now();
+
+beforeAll(async () => {
+  handle = await startTestEmulator();
+  sandbox = await startLlmSandbox();
+  catcher = await startMailCatcher();
+  ({ projectId, db } = handle.freshProject("admin-pages"));
+  server = await startNextServer((url) => ({
+    FIRESTORE_EMULATOR_HOST: handle.emulator.host,
+    FIREBASE_PROJECT_ID: projectId,
+    CRON_SECRET: SECRET,
+    ADMIN_PASSWORD: PASSWORD,
+    APP_URL: url,
+    OPENROUTER_API_KEY: "sk-or-default-0000000000000000",
+    OPENROUTER_BASE_URL: sandbox.baseURL,
+    RESEND_API_KEY: "re_test",
+    RESEND_BASE_URL: catcher.url,
+    ENCRYPTION_KEY,
+  }));
+  browser = await launchChromium();
+
+  // The world the dashboard should describe.
+  await seedDueUser(db, { uid: "ada", now });
+  await seedDueUser(db, { uid: "bea", now, dueAt: now + 30 * 60_000 });
+  await seedDueUser(db, { uid: "cy", now, dueAt: now + 5 * 3_600_000 });
+  const { loadConfig, requireKeyring } = await import("@/config");
+  const keyring = requireKeyring(
+    loadConfig({ NODE_ENV: "test", FIRESTORE_EMULATOR_HOST: "x", ENCRYPTION_KEY }),
+  );
+  await createFirestoreUserKeyStore(db, keyring).save({ uid: "ada", apiKey: USER_API_KEY, now });
+  await putDocuments(db, "coachingMessages", [
+    [
+      "old-sent-1",
+      {
+        uid: "bea",
+        slotId: "s1",
+        status: "sent",
+        wasSent: true,
+        sentAt: now - 1_000,
+        createdAt: now - 2_000,
+        effectivenessRating: 8,
+        messageType: "check_in",
+        messageContent: "Earlier message one.",
+      },
+    ],
+    [
+      "old-sent-2",
+      {
+        uid: "cy",
+        slotId: "s2",
+        status: "sent",
+        wasSent: true,
+        sentAt: now - 1_000,
+        createdAt: now - 2_000,
+        effectivenessRating: 9,
+        messageType: "challenge",
+        messageContent: "Earlier message two.",
+      },
+    ],
+    [
+      "rejected-1",
+      {
+        uid: "cy",
+        slotId: "s3",
+        status: "rejected",
+        wasSent: false,
+        createdAt: now - 3_000,
+        effectivenessRating: 3,
+        messageType: "reminder",
+        messageContent: "Too generic.",
+      },
+    ],
+  ]);
+  const dead = newEvent({
+    id: "coaching.message.created_bea_dead",
+    eventType: "coaching.message.created",
+    aggregateId: "old-sent-1",
+    aggregateType: "coachingMessage",
+    payload: { messageId: "old-sent-1", uid: "bea", slotId: "s1" },
+    createdBy: "test",
+    now: now - 10_000,
+  });
+  await putDocuments(db, "events", [[dead.id, { ...dead, status: "dead_letter", attempts: 6 }]]);
+  await putDocuments(db, "eventDeadLetters", [
+    [
+      dead.id,
+      {
+        event_id: dead.id,
+        event_type: dead.event_type,
+        payload: dead.payload,
+        error_message: "Resend 503: outage",
+        retry_count: 5,
+        original_created_at: dead.created_at,
+        created_at: now - 5_000,
+      },
+    ],
+  ]);
+  await putDocuments(db, "schedulerRuns", [
+    [
+      "run-old",
+      {
+        runId: "run-old",
+        trigger: "cron",
+        status: "completed",
+        startedAt: now - 3 * 3_600_000,
+        durationMs: 120,
+        results: { usersDue: 4, jobsCreated: 3, errors: 0 },
+        userResults: {},
+      },
+    ],
+  ]);
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+  await sandbox?.stop();
+  await catcher?.stop();
+  await handle?.stop();
+});
+
+const PAGES = ["/admin", "/admin/users", "/admin/users/ada", "/admin/runs", "/admin/events"];
+
+async function shot(page: Page, name: string) {
+  await page.screenshot({ path: `${SCREENSHOT_DIR}${name}.png`, fullPage: true });
+}
+
+describe("admin pages without a session", () => {
+  it.each(PAGES)("%s redirects to the sign-in page", async (path) => {
+    const response = await fetch(`${server.url}${path}`, { redirect: "manual" });
+    expect([302, 303, 307, 308]).toContain(response.status);
+    expect(new URL(response.headers.get("location") ?? "", server.url).pathname).toBe("/admin/login");
+  });
+
+  it.each(["/api/admin/users", "/api/admin/users/ada", "/api/admin/runs", "/api/admin/status"])(
+    "%s answers 401",
+    async (path) => {
+      const response = await fetch(`${server.url}${path}`);
+      expect(response.status).toBe(401);
+      expect(await response.json()).toEqual({ success: false, error: expect.any(String) });
+    },
+  );
+
+  it.each([
+    [
+      "a forged cookie",
+      `${Buffer.from(JSON.stringify({ exp: now + 3_600_000 })).toString("base64url")}.forged`,
+    ],
+    ["a cookie signed with another password", createSessionToken({ adminPassword: "not-the-password", now })],
+    ["an expired cookie", createSessionToken({ adminPassword: PASSWORD, now: now - 13 * 3_600_000 })],
+  ])("refuses %s", async (_case, token) => {
+    const cookie = `ce_admin_session=${token}`;
+    const page = await fetch(`${server.url}/admin`, { redirect: "manual", headers: { cookie } });
+    expect(new URL(page.headers.get("location") ?? "", server.url).pathname).toBe("/admin/login");
+    expect((await fetch(`${server.url}/api/admin/status`, { headers: { cookie } })).status).toBe(401);
+  });
+
+  it("accepts a valid session cookie on the admin API", async () => {
+    const cookie = `ce_admin_session=${createSessionToken({ adminPassword: PASSWORD, now })}`;
+    expect((await fetch(`${server.url}/api/admin/status`, { headers: { cookie } })).status).toBe(200);
+  });
+});
+
+describe("admin pages in Chromium", () => {
+  let context: BrowserContext;
+  let page: Page;
+  const seen: string[] = [];
+
+  beforeAll(async () => {
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    page = await context.newPage();
+    page.on("response", async (response) => {
+      if ((response.headers()["content-type"] ?? "").includes("text/html"))
+        seen.push(await response.text().catch(() => ""));
+    });
+  });
+
+  afterAll(async () => {
+    await context?.close();
+  });
+
+  it("slows down repeated wrong passwords", async () => {
+    const attacker = await browser.newContext({ extraHTTPHeaders: { "x-forwarded-for": "203.0.113.7" } });
+    const attempt = await attacker.newPage();
+    let message = "";
+    for (let tries = 0; tries < 5; tries += 1) {
+      await attempt.goto(`${server.url}/admin/login`);
+      await attempt.getByLabel("Admin password").fill("wrong-password");
+      await attempt.getByRole("button", { name: "Sign in" }).click();
+      await attempt.getByTestId("login-error").waitFor();
+      message = (await attempt.getByTestId("login-error").textContent()) ?? "";
+    }
+    expect(message).toMatch(/Too many attempts/);
+    await shot(attempt, "login-throttled");
+    await attacker.close();
+  });
+
+  it("signs in and shows a dashboard that matches the data", async () => {
+    await page.goto(`${server.url}/admin/users`);
+    await page.waitForURL(/\/admin\/login/);
+    await shot(page, "login");
+    await page.getByLabel("Admin password").fill(PASSWORD);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.waitForURL(`${server.url}/admin/users`);
+    await page.goto(`${server.url}/admin`);
+    await expect.poll(() => page.getByTestId("sent-today").textContent()).toBe("2");
+    expect(await page.getByTestId("gate-failures-today").textContent()).toBe("1");
+    expect(await page.getByTestId("dead-letters").textContent()).toBe("1");
+    expect(await page.getByTestId("overdue").textContent()).toBe("1");
+    expect(await page.getByTestId("due-next-hour").textContent()).toBe("1");
+    expect(await page.getByTestId("status-never").textContent()).toBe("3");
+    expect(await page.getByTestId("stale-warning").isVisible()).toBe(true);
+    expect(await page.getByRole("img", { name: "Messages sent and gate failures per day" }).isVisible()).toBe(
+      true,
+    );
+    await shot(page, "dashboard");
+  });
+
+  it("lists users with search, and opens one", async () => {
+    await page.goto(`${server.url}/admin/users`);
+    const rows = page.getByTestId("users-table").locator("tbody tr");
+    expect(await rows.count()).toBe(3);
+    await page.getByLabel("Email or user id").fill("bea@");
+    await page.getByRole("button", { name: "Filter" }).click();
+    await page.waitForURL(/q=bea/);
+    expect(await rows.count()).toBe(1);
+    await shot(page, "users");
+    await page.goto(`${server.url}/admin/users?q=`);
+    await page.getByRole("link", { name: "ada@example.com" }).click();
+    await page.waitForURL(/\/admin\/users\/ada/);
+    await shot(page, "user-detail");
+  });
+
+  it("generate now: a new message appears on the page", async () => {
+    const before = await page.getByTestId("message").count();
+    await page.getByRole("button", { name: "Generate now" }).click();
+    await page.getByTestId("notice").waitFor();
+    expect(await page.getByTestId("notice").textContent()).toContain("generated");
+    expect(await page.getByTestId("message").count()).toBe(before + 1);
+    await shot(page, "user-generated");
+  });
+
+  it("suspend: the status changes", async () => {
+    await page.getByLabel("Reason").fill("asked for a break");
+    await page.getByRole("button", { name: "Suspend" }).click();
+    await page.getByTestId("notice").filter({ hasText: "Suspended." }).waitFor();
+    expect(await page.getByTestId("user-status").textContent()).toBe("suspended");
+    await shot(page, "user-suspended");
+    await page.getByRole("button", { name: "Resume" }).click();
+    await expect.poll(() => page.getByTestId("user-status").textContent()).toBe("waiting");
+  });
+
+  it("runs page shows the runs", async () => {
+    await page.goto(`${server.url}/admin/runs`);
+    expect(await page.getByText("4 due · 3 dispatched · 0 errors").isVisible()).toBe(true);
+    await shot(page, "runs");
+  });
+
+  it("replaying a dead letter takes it off the list", async () => {
+    await page.goto(`${server.url}/admin/events`);
+    expect(await page.getByTestId("dead-letter").count()).toBe(1);
+    await shot(page, "events");
+    await page.getByRole("button", { name: /^Replay / }).click();
+    await page.waitForURL(/notice=/);
+    expect(await page.getByTestId("dead-letter").count()).toBe(0);
+  });
+
+  it("no page shows a raw secret or a user's API key", async () => {
+    expect(seen.length).toBeGreaterThan(5);
+    const html = seen.join("\n");
+    for (const secret of [PASSWORD, SECRET, USER_API_KEY, "TOPSECRET", ENCRYPTION_KEY])
+      expect(html).not.toContain(secret);
+  });
+
+  it("signs out", async () => {
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.waitForURL(/\/admin\/login/);
+    await page.goto(`${server.url}/admin`);
+    await page.waitForURL(/\/admin\/login/);
+  });
+});
