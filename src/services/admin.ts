@@ -1,7 +1,8 @@
 import "server-only";
 import { createFirestoreAdminPagesStore, createFirestoreAdminStore } from "@/adapters/firestore/admin-store";
 import { getDb } from "@/adapters/firestore/client";
-import type { AppConfig } from "@/config";
+import { createFirestoreUserKeyStore } from "@/adapters/firestore/user-key-store";
+import { type AppConfig, requireKeyring } from "@/config";
 import { breakerGate } from "@/core/circuit-breaker";
 import { AppError } from "@/core/errors";
 import { MAX_ACTION_HISTORY, prependRolling, type UserStatus } from "@/core/processing-state";
@@ -33,7 +34,13 @@ export async function listUsers(
 export async function userDetail(config: AppConfig, uid: string, now: number) {
   const store = adminStore(config);
   const snapshot = await requireUser(store, uid);
-  const [state, messages] = await Promise.all([store.getState(uid), store.listMessages(uid, 20)]);
+  const [state, messages, ownKey] = await Promise.all([
+    store.getState(uid),
+    store.listMessages(uid, 20),
+    config.env.ENCRYPTION_KEY
+      ? createFirestoreUserKeyStore(getDb(config), requireKeyring(config)).getSummary(uid)
+      : null,
+  ]);
   return {
     userId: uid,
     valid: snapshot.valid,
@@ -44,6 +51,8 @@ export async function userDetail(config: AppConfig, uid: string, now: number) {
     coachingConfig: snapshot.valid ? snapshot.user.coachingConfig : null,
     problem: snapshot.valid ? null : snapshot.problem,
     nextCoachingMessageDue: snapshot.nextCoachingMessageDue ?? null,
+    /** The user's own key: its last four characters and status only. */
+    ownKey: ownKey ? { last4: ownKey.last4, status: ownKey.status, statusReason: ownKey.statusReason } : null,
     state,
     messages: messages.map((message) => ({
       id: message.id,

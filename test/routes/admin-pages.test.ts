@@ -254,6 +254,7 @@ describe("admin pages in Chromium", () => {
     await page.goto(`${server.url}/admin/users?q=`);
     await page.getByRole("link", { name: "ada@example.com" }).click();
     await page.waitForURL(/\/admin\/users\/ada/);
+    expect(await page.getByTestId("own-key").textContent()).toBe("own key ···1111 (active)");
     await shot(page, "user-detail");
   });
 

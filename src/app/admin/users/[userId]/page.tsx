@@ -101,6 +101,14 @@ export default async function UserPage({
               <dt>Failures in a row</dt>
               <dd style={{ fontSize: 14 }}>{state.consecutiveFailures}</dd>
             </div>
+            <div>
+              <dt>LLM key</dt>
+              <dd style={{ fontSize: 14 }} data-testid="own-key">
+                {detail.ownKey
+                  ? `own key ···${detail.ownKey.last4} (${detail.ownKey.status})`
+                  : "engine default"}
+              </dd>
+            </div>
           </dl>
           {state.status === "suspended" ? (
             <p>
