@@ -270,7 +270,7 @@ async function main() {
   const directory = new URL("../bench/results/", import.meta.url);
   mkdirSync(directory, { recursive: true });
   writeFileSync(new URL("simulation.json", directory), `${JSON.stringify(result, null, 2)}\n`);
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="900" height="420" viewBox="0 0 900 420" font-family="system-ui, sans-serif"><rect width="900" height="420" fill="#fff"/>${svgBars(
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="title" width="900" height="420" viewBox="0 0 900 420" font-family="system-ui, sans-serif"><title id="title">Simulation of ${USERS} users over ${DAYS} days: messages sent by local hour and by day</title><rect width="900" height="420" fill="#fff"/>${svgBars(
     "Messages sent by the user's local hour",
     localHours.map((_, hour) => String(hour).padStart(2, "0")),
     localHours,

@@ -5,44 +5,30 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createFirestoreUserKeyStore } from "@/adapters/firestore/user-key-store";
 import { newEvent } from "@/core/events";
 import { createSessionToken } from "@/http/admin-session";
-import { type LlmSandbox, startLlmSandbox } from "../../scripts/local-stack/llm-sandbox";
-import { type MailCatcher, startMailCatcher } from "../../scripts/local-stack/mail-catcher";
 import { launchChromium, SCREENSHOT_DIR } from "../support/browser";
-import { type EmulatorHandle, putDocuments, startTestEmulator } from "../support/firestore";
-import { type NextServer, startNextServer } from "../support/next-server";
+import { putDocuments } from "../support/firestore";
+import type { NextServer } from "../support/next-server";
 import { seedDueUser } from "../support/processor";
+import { type RouteStack, startRouteStack } from "../support/stack";
 
 const SECRET = "admin-pages-cron-secret-0123456789";
 const PASSWORD = "correct-horse-battery-staple";
 const ENCRYPTION_KEY = randomBytes(32).toString("base64");
 const USER_API_KEY = "sk-or-v1-ada-own-key-TOPSECRET-0000001111";
 
-let handle: EmulatorHandle;
-let sandbox: LlmSandbox;
-let catcher: MailCatcher;
+let stack: RouteStack;
 let db: Firestore;
-let projectId: string;
 let server: NextServer;
 let browser: Browser;
 const now = Date.now();
 
 beforeAll(async () => {
-  handle = await startTestEmulator();
-  sandbox = await startLlmSandbox();
-  catcher = await startMailCatcher();
-  ({ projectId, db } = handle.freshProject("admin-pages"));
-  server = await startNextServer((url) => ({
-    FIRESTORE_EMULATOR_HOST: handle.emulator.host,
-    FIREBASE_PROJECT_ID: projectId,
-    CRON_SECRET: SECRET,
-    ADMIN_PASSWORD: PASSWORD,
-    APP_URL: url,
-    OPENROUTER_API_KEY: "sk-or-default-0000000000000000",
-    OPENROUTER_BASE_URL: sandbox.baseURL,
-    RESEND_API_KEY: "re_test",
-    RESEND_BASE_URL: catcher.url,
-    ENCRYPTION_KEY,
-  }));
+  stack = await startRouteStack({
+    prefix: "admin-pages",
+    cronSecret: SECRET,
+    env: { ADMIN_PASSWORD: PASSWORD, OPENROUTER_API_KEY: "sk-or-default-0000000000000000", ENCRYPTION_KEY },
+  });
+  ({ db, server } = stack);
   browser = await launchChromium();
 
   // The world the dashboard should describe.
@@ -139,10 +125,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await server?.stop();
-  await sandbox?.stop();
-  await catcher?.stop();
-  await handle?.stop();
+  await stack?.stop();
 });
 
 const PAGES = ["/admin", "/admin/users", "/admin/users/ada", "/admin/runs", "/admin/events"];

@@ -1,44 +1,30 @@
 import type { Firestore } from "firebase-admin/firestore";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LlmSandbox, startLlmSandbox } from "../../scripts/local-stack/llm-sandbox";
-import { type MailCatcher, startMailCatcher } from "../../scripts/local-stack/mail-catcher";
-import { type EmulatorHandle, putDocuments, startTestEmulator } from "../support/firestore";
-import { type NextServer, startNextServer } from "../support/next-server";
+import { type EmulatorHandle, putDocuments } from "../support/firestore";
+import type { NextServer } from "../support/next-server";
 import { HOUR, seedDueUser } from "../support/processor";
+import { type RouteStack, startRouteStack } from "../support/stack";
 
 const SECRET = "admin-test-secret-0123456789abcd";
 const TEST_ROUTE = "/api/coaching/generateCoachingMessage/test";
 
+let stack: RouteStack;
 let handle: EmulatorHandle;
-let sandbox: LlmSandbox;
-let catcher: MailCatcher;
 let db: Firestore;
 let projectId: string;
 let server: NextServer;
 
 beforeAll(async () => {
-  handle = await startTestEmulator();
-  sandbox = await startLlmSandbox();
-  catcher = await startMailCatcher();
-  ({ projectId, db } = handle.freshProject("admin-route"));
-  server = await startNextServer((url) => ({
-    FIRESTORE_EMULATOR_HOST: handle.emulator.host,
-    FIREBASE_PROJECT_ID: projectId,
-    CRON_SECRET: SECRET,
-    APP_URL: url,
-    OPENROUTER_API_KEY: "sk-or-test",
-    OPENROUTER_BASE_URL: sandbox.baseURL,
-    RESEND_API_KEY: "re_test",
-    RESEND_BASE_URL: catcher.url,
-    ENABLE_TEST_ROUTES: "true",
-  }));
+  stack = await startRouteStack({
+    prefix: "admin-route",
+    cronSecret: SECRET,
+    env: { ENABLE_TEST_ROUTES: "true" },
+  });
+  ({ handle, db, projectId, server } = stack);
 });
 
 afterAll(async () => {
-  await server?.stop();
-  await sandbox?.stop();
-  await catcher?.stop();
-  await handle?.stop();
+  await stack?.stop();
 });
 
 function call(path: string, init: { method?: string; body?: unknown; token?: string | null } = {}) {

@@ -1,12 +1,15 @@
 import type { Firestore } from "firebase-admin/firestore";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EventRecord, messageCreatedEventId, newEvent } from "@/core/events";
-import { type MailCatcher, startMailCatcher } from "../../scripts/local-stack/mail-catcher";
-import { type EmulatorHandle, putDocuments, startTestEmulator } from "../support/firestore";
-import { type NextServer, startNextServer } from "../support/next-server";
+import type { MailCatcher } from "../../scripts/local-stack/mail-catcher";
+import { eventually } from "../support/eventually";
+import { type EmulatorHandle, putDocuments } from "../support/firestore";
+import type { NextServer } from "../support/next-server";
+import { type RouteStack, startRouteStack } from "../support/stack";
 
 const SECRET = "events-test-secret-0123456789abc";
 
+let stack: RouteStack;
 let handle: EmulatorHandle;
 let catcher: MailCatcher;
 let db: Firestore;
@@ -14,24 +17,16 @@ let projectId: string;
 let server: NextServer;
 
 beforeAll(async () => {
-  handle = await startTestEmulator();
-  catcher = await startMailCatcher();
-  ({ projectId, db } = handle.freshProject("events-route"));
-  server = await startNextServer((url) => ({
-    FIRESTORE_EMULATOR_HOST: handle.emulator.host,
-    FIREBASE_PROJECT_ID: projectId,
-    CRON_SECRET: SECRET,
-    APP_URL: url,
-    RESEND_API_KEY: "re_test",
-    RESEND_BASE_URL: catcher.url,
-    EVENT_RETRY_BASE_MS: "60000",
-  }));
+  stack = await startRouteStack({
+    prefix: "events-route",
+    cronSecret: SECRET,
+    env: { EVENT_RETRY_BASE_MS: "60000" },
+  });
+  ({ handle, catcher, db, projectId, server } = stack);
 });
 
 afterAll(async () => {
-  await server?.stop();
-  await catcher?.stop();
-  await handle?.stop();
+  await stack?.stop();
 });
 
 function call(path: string, init: { method?: string; body?: unknown; token?: string | null } = {}) {
@@ -43,21 +38,6 @@ function call(path: string, init: { method?: string; body?: unknown; token?: str
     headers,
     ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
   });
-}
-
-async function eventually<Value>(
-  read: () => Promise<Value>,
-  check: (value: Value) => boolean,
-  timeoutMs = 30_000,
-) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (check(value)) return value;
-    if (Date.now() > deadline)
-      throw new Error(`condition not met in ${timeoutMs} ms: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 150));
-  }
 }
 
 /** Users, messages and their pending delivery events, as the processor leaves them. */

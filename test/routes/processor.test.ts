@@ -3,18 +3,21 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isInsideWindow, TIME_WINDOWS } from "@/core/schedule";
 import type { StoredMessage } from "@/pipeline/processor-ports";
 import { buildDemoUsers, seedDemoData } from "../../scripts/local-stack/demo-data";
-import { type LlmSandbox, startLlmSandbox } from "../../scripts/local-stack/llm-sandbox";
-import { type MailCatcher, startMailCatcher } from "../../scripts/local-stack/mail-catcher";
-import { type EmulatorHandle, startTestEmulator } from "../support/firestore";
+import type { LlmSandbox } from "../../scripts/local-stack/llm-sandbox";
+import type { MailCatcher } from "../../scripts/local-stack/mail-catcher";
+import { eventually } from "../support/eventually";
+import type { EmulatorHandle } from "../support/firestore";
 import { localParts } from "../support/local-time";
 import { type NextServer, startNextServer } from "../support/next-server";
 import { HOUR, seedDueUser } from "../support/processor";
+import { type RouteStack, startRouteStack } from "../support/stack";
 
 const SECRET = "processor-test-secret-0123456789";
 const PROCESSOR = "/api/coaching/generateCoachingMessage/processor";
 const SCHEDULER = "/api/coaching/generateCoachingMessage/scheduler";
 const TEST_ROUTE = "/api/coaching/generateCoachingMessage/test";
 
+let stack: RouteStack;
 let handle: EmulatorHandle;
 let sandbox: LlmSandbox;
 let catcher: MailCatcher;
@@ -23,30 +26,16 @@ let projectId: string;
 let server: NextServer;
 
 beforeAll(async () => {
-  handle = await startTestEmulator();
-  sandbox = await startLlmSandbox();
-  catcher = await startMailCatcher();
-  ({ projectId, db } = handle.freshProject("processor-route"));
-  server = await startNextServer((url) => ({
-    FIRESTORE_EMULATOR_HOST: handle.emulator.host,
-    FIREBASE_PROJECT_ID: projectId,
-    CRON_SECRET: SECRET,
-    APP_URL: url,
-    OPENROUTER_API_KEY: "sk-or-test",
-    OPENROUTER_BASE_URL: sandbox.baseURL,
-    RESEND_API_KEY: "re_test",
-    RESEND_BASE_URL: catcher.url,
-    LLM_TIMEOUT_MS: "1000",
-    LLM_MAX_RETRIES: "0",
-    ENABLE_TEST_ROUTES: "true",
-  }));
+  stack = await startRouteStack({
+    prefix: "processor-route",
+    cronSecret: SECRET,
+    env: { LLM_TIMEOUT_MS: "1000", LLM_MAX_RETRIES: "0", ENABLE_TEST_ROUTES: "true" },
+  });
+  ({ handle, sandbox, catcher, db, projectId, server } = stack);
 });
 
 afterAll(async () => {
-  await server?.stop();
-  await sandbox?.stop();
-  await catcher?.stop();
-  await handle?.stop();
+  await stack?.stop();
 });
 
 function post(path: string, body: unknown, token: string | null = SECRET) {
@@ -69,22 +58,6 @@ async function sentMessagesOf(uid: string): Promise<StoredMessage[]> {
 async function slotsOf(uid: string) {
   const snapshot = await db.collection("coachingSlots").where("uid", "==", uid).get();
   return snapshot.docs.map((document) => document.data());
-}
-
-/** Polls until `check` holds: the processor finishes after its 202. */
-async function eventually<Value>(
-  read: () => Promise<Value>,
-  check: (value: Value) => boolean,
-  timeoutMs = 20_000,
-) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (check(value)) return value;
-    if (Date.now() > deadline)
-      throw new Error(`condition not met in ${timeoutMs} ms: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 const allSlotsCompleted = (uid: string) =>

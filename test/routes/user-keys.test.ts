@@ -3,20 +3,20 @@ import type { Firestore } from "firebase-admin/firestore";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { COLLECTIONS } from "@/adapters/firestore/collections";
 import { type AuthEmulator, startAuthEmulator } from "../../scripts/local-stack/auth-emulator";
-import { type LlmSandbox, startLlmSandbox } from "../../scripts/local-stack/llm-sandbox";
-import { type MailCatcher, startMailCatcher } from "../../scripts/local-stack/mail-catcher";
-import { type EmulatorHandle, startTestEmulator } from "../support/firestore";
+import type { LlmSandbox } from "../../scripts/local-stack/llm-sandbox";
+import type { EmulatorHandle } from "../support/firestore";
 import { emulatorIdToken } from "../support/id-tokens";
-import { type NextServer, startNextServer } from "../support/next-server";
+import type { NextServer } from "../support/next-server";
 import { seedDueUser } from "../support/processor";
+import { type RouteStack, startRouteStack } from "../support/stack";
 
 const SECRET = "user-keys-test-secret-0123456789";
 const ALICE_KEY = "sk-or-v1-alice-0123456789abcdef-SECRETPART-9876";
 const ALICE_NEW_KEY = "sk-or-v1-alice-second-key-abcdef-OTHERSECRET-4321";
 
+let stack: RouteStack;
 let handle: EmulatorHandle;
 let sandbox: LlmSandbox;
-let catcher: MailCatcher;
 let db: Firestore;
 let projectId: string;
 let server: NextServer;
@@ -24,32 +24,23 @@ let auth: AuthEmulator;
 const responses: string[] = [];
 
 beforeAll(async () => {
-  handle = await startTestEmulator();
-  sandbox = await startLlmSandbox();
-  catcher = await startMailCatcher();
   auth = await startAuthEmulator();
-  ({ projectId, db } = handle.freshProject("user-keys"));
-  server = await startNextServer((url) => ({
-    FIRESTORE_EMULATOR_HOST: handle.emulator.host,
-    FIREBASE_AUTH_EMULATOR_HOST: auth.host,
-    FIREBASE_PROJECT_ID: projectId,
-    CRON_SECRET: SECRET,
-    APP_URL: url,
-    OPENROUTER_API_KEY: "sk-or-default-key-0000000000000",
-    OPENROUTER_BASE_URL: sandbox.baseURL,
-    RESEND_API_KEY: "re_test",
-    RESEND_BASE_URL: catcher.url,
-    ENCRYPTION_KEY: randomBytes(32).toString("base64"),
-    ENABLE_TEST_ROUTES: "true",
-  }));
+  stack = await startRouteStack({
+    prefix: "user-keys",
+    cronSecret: SECRET,
+    env: {
+      FIREBASE_AUTH_EMULATOR_HOST: auth.host,
+      OPENROUTER_API_KEY: "sk-or-default-key-0000000000000",
+      ENCRYPTION_KEY: randomBytes(32).toString("base64"),
+      ENABLE_TEST_ROUTES: "true",
+    },
+  });
+  ({ handle, sandbox, db, projectId, server } = stack);
 });
 
 afterAll(async () => {
-  await server?.stop();
-  await sandbox?.stop();
-  await catcher?.stop();
+  await stack?.stop();
   await auth?.stop();
-  await handle?.stop();
 });
 
 async function call(path: string, init: { method?: string; body?: unknown; token?: string | null } = {}) {

@@ -1,0 +1,62 @@
+/**
+ * The whole engine for a route test: the Firestore emulator (a fresh project), the LLM sandbox,
+ * the mail catcher and the real Next.js server wired to them.
+ */
+import type { Firestore } from "firebase-admin/firestore";
+import { type LlmSandbox, startLlmSandbox } from "../../scripts/local-stack/llm-sandbox";
+import { type MailCatcher, startMailCatcher } from "../../scripts/local-stack/mail-catcher";
+import { type EmulatorHandle, startTestEmulator } from "./firestore";
+import { type NextServer, startNextServer } from "./next-server";
+
+export interface RouteStack {
+  handle: EmulatorHandle;
+  sandbox: LlmSandbox;
+  catcher: MailCatcher;
+  db: Firestore;
+  projectId: string;
+  server: NextServer;
+  stop(): Promise<void>;
+}
+
+export async function startRouteStack({
+  prefix,
+  cronSecret,
+  env = {},
+}: {
+  prefix: string;
+  cronSecret: string;
+  env?:
+    | Record<string, string>
+    | ((stack: { sandbox: LlmSandbox; catcher: MailCatcher }) => Record<string, string>);
+}): Promise<RouteStack> {
+  const handle = await startTestEmulator();
+  const sandbox = await startLlmSandbox();
+  const catcher = await startMailCatcher();
+  const { projectId, db } = handle.freshProject(prefix);
+  const extra = typeof env === "function" ? env({ sandbox, catcher }) : env;
+  const server = await startNextServer((url) => ({
+    FIRESTORE_EMULATOR_HOST: handle.emulator.host,
+    FIREBASE_PROJECT_ID: projectId,
+    CRON_SECRET: cronSecret,
+    APP_URL: url,
+    OPENROUTER_API_KEY: "sk-or-test-0000000000000000",
+    OPENROUTER_BASE_URL: sandbox.baseURL,
+    RESEND_API_KEY: "re_test",
+    RESEND_BASE_URL: catcher.url,
+    ...extra,
+  }));
+  return {
+    handle,
+    sandbox,
+    catcher,
+    db,
+    projectId,
+    server,
+    async stop() {
+      await server.stop();
+      await sandbox.stop();
+      await catcher.stop();
+      await handle.stop();
+    },
+  };
+}
