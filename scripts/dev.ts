@@ -92,6 +92,7 @@ console.log(
     "coaching-engine — local stack",
     ...lines,
     `App                 http://localhost:${port}`,
+    `Admin pages         http://localhost:${port}/admin (sign in with ADMIN_PASSWORD)`,
     ...(generated.length
       ? ["Generated secrets (this run only):", ...generated.map((line) => `  ${line}`)]
       : []),
