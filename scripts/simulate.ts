@@ -1,125 +1,18 @@
 /**
  * `npm run simulate -- --users 10000 --days 14 [--failure-rate 0.05] [--seed 7]`
  *
- * Runs the real scheduler (`runScheduler`) and processor (`processUser`) logic on a virtual clock:
- * an hourly cron tick for N days over N users in 12 real IANA zones (with and without DST, both
- * hemispheres, half-hour and 45-minute offsets), on the in-memory data layer. The LLM is a
- * deterministic stand-in at the model interface (distinct texts, good ratings) that fails a
- * configurable share of calls. Reports messages per user per local day by frequency, local send
- * hours, users who ever lost their schedule, duplicate messages per slot; writes
- * bench/results/simulation.json and bench/results/simulation.svg.
+ * Runs the real scheduler and processor logic on a virtual clock (see simulation/simulate-weeks.ts)
+ * and reports messages per user per local day by frequency, local send hours, users who ever lost
+ * their schedule, duplicate messages per slot; writes bench/results/simulation.json and
+ * bench/results/simulation.svg.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
-import { createInMemoryProcessorData, createInMemoryProcessorStore } from "@/adapters/memory/processor-store";
-import { createInMemoryDatabase, createInMemorySchedulerStore } from "@/adapters/memory/scheduler-store";
-import { getPrompts } from "@/adapters/prompts";
-import { MESSAGE_TYPES } from "@/core/coaching-message";
-import { localDate, TIME_WINDOWS } from "@/core/schedule";
-import { processUser } from "@/pipeline/process-user";
-import type { CoachModel, LlmCallRecord } from "@/pipeline/processor-ports";
-import { runScheduler } from "@/pipeline/run-scheduler";
-import { DEMO_ZONES } from "./local-stack/demo-data";
+import { SIMULATION_START, simulateWeeks } from "./simulation/simulate-weeks";
 
 function argument(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);
   const value = index >= 0 ? Number(process.argv[index + 1]) : Number.NaN;
   return Number.isFinite(value) ? value : fallback;
-}
-
-const USERS = argument("users", 10_000);
-const DAYS = argument("days", 14);
-const FAILURE_RATE = argument("failure-rate", 0.05);
-const SEED = argument("seed", 7);
-const HOUR = 3_600_000;
-// Early March: the United States leave winter time on March 8, 2026, inside the run.
-const START = Date.parse("2026-03-02T00:00:00Z");
-const FREQUENCIES = ["daily", "multipleTimesPerWeek", "onceAWeek"] as const;
-const PREFERENCES = ["morning", "afternoon", "evening"] as const;
-
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
-const random = mulberry32(SEED);
-const WORDS = [
-  "steady",
-  "morning",
-  "launch",
-  "run",
-  "sister",
-  "sleep",
-  "focus",
-  "walk",
-  "plan",
-  "kind",
-  "rest",
-  "call",
-];
-
-/** A deterministic model at the interface the pipeline uses; it fails `FAILURE_RATE` of calls. */
-function simulatedModel(): CoachModel {
-  let counter = 0;
-  const call = (purpose: LlmCallRecord["purpose"], ok: boolean): LlmCallRecord => ({
-    purpose,
-    model: "simulated",
-    keySource: "default",
-    fallbackReason: null,
-    ok,
-    inputTokens: 800,
-    outputTokens: 120,
-    totalTokens: 920,
-    cost: 0.0042,
-    durationMs: 0,
-    error: ok ? null : "simulated failure",
-  });
-  const failure = (purpose: LlmCallRecord["purpose"]) => ({
-    ok: false as const,
-    retriable: true,
-    reason: "simulated provider failure",
-    statusCode: 503,
-    call: call(purpose, false),
-  });
-  return {
-    generationModel: "simulated",
-    scoringModel: "simulated",
-    async generateMessage({ purpose }) {
-      if (random() < FAILURE_RATE) return failure(purpose);
-      counter += 1;
-      const words = Array.from({ length: 14 }, () => WORDS[Math.floor(random() * WORDS.length)]).join(" ");
-      return {
-        ok: true as const,
-        call: call(purpose, true),
-        output: {
-          messageType: MESSAGE_TYPES[Math.floor(random() * MESSAGE_TYPES.length)] ?? "check_in",
-          messageContent: `${words}.`,
-          pushNotificationText: `A note for you (${counter})`,
-        },
-      };
-    },
-    async simulateOutcome() {
-      if (random() < FAILURE_RATE) return failure("outcome_simulation");
-      return {
-        ok: true as const,
-        call: call("outcome_simulation", true),
-        output: {
-          effectivenessRating: 8,
-          recommendedAction: "SEND_MESSAGE" as const,
-          reasoning: "fine",
-          improvedMessage: "",
-        },
-      };
-    },
-    async analyseJournal() {
-      return failure("insights");
-    },
-  };
 }
 
 function svgBars(
@@ -144,129 +37,16 @@ function svgBars(
 }
 
 async function main() {
-  const startedAt = performance.now();
-  console.log(`simulate: ${USERS} users, ${DAYS} days, failure rate ${FAILURE_RATE}, seed ${SEED}`);
-  const database = createInMemoryDatabase();
-  const data = createInMemoryProcessorData();
-  const frequencyOf = new Map<string, (typeof FREQUENCIES)[number]>();
-  const zoneOf = new Map<string, string>();
-  const preferenceOf = new Map<string, (typeof PREFERENCES)[number]>();
-  for (let index = 0; index < USERS; index += 1) {
-    const uid = `sim-${index}`;
-    const frequency = FREQUENCIES[index % 3] ?? "daily";
-    const timePreference = PREFERENCES[Math.floor(index / 3) % 3] ?? "morning";
-    const timezone = DEMO_ZONES[index % DEMO_ZONES.length] ?? "UTC";
-    frequencyOf.set(uid, frequency);
-    zoneOf.set(uid, timezone);
-    preferenceOf.set(uid, timePreference);
-    database.users.set(uid, {
-      email: `${uid}@example.com`,
-      timezone,
-      coachingConfig: { enableCoachingMessages: true, frequency, timePreference },
-      nextCoachingMessageDue: null,
-    });
-    data.journal.set(uid, [
-      { id: "e1", content: "Started a new routine this week.", createdAt: START - 48 * HOUR },
-      { id: "e2", content: "Tired but hopeful about the launch.", createdAt: START - 24 * HOUR },
-    ]);
-  }
-  const schedulerStore = createInMemorySchedulerStore(database);
-  const deps = {
-    store: createInMemoryProcessorStore(database, data),
-    model: simulatedModel(),
-    prompts: getPrompts(),
-    leaseMs: 10 * 60_000,
-    suspension: { maxConsecutiveFailures: 5, suspensionMs: 24 * HOUR },
-  };
-  const lostSchedule = new Set<string>();
-  let ticks = 0;
-  let dispatches = 0;
-  for (let now = START; now < START + DAYS * 24 * HOUR; now += HOUR) {
-    ticks += 1;
-    const run = await runScheduler({
-      store: schedulerStore,
-      dispatcher: {
-        async dispatch({ userId }) {
-          dispatches += 1;
-          await processUser({ deps, uid: userId, now });
-          return { ok: true, status: 202 };
-        },
-      },
-      settings: {
-        pageSize: 500,
-        maxUsersPerTick: 1_000_000,
-        bootstrapLimit: 1_000_000,
-        timeBudgetMs: Number.POSITIVE_INFINITY,
-        disabledRecheckMs: 24 * HOUR,
-        dispatchConcurrency: 50,
-      },
-      now,
-      trigger: "test",
-      runId: `sim-${now}`,
-      elapsedMs: () => 0,
-      random,
-    });
-    if (run.status !== "completed")
-      throw new Error(`tick at ${new Date(now).toISOString()} failed: ${run.failureReason}`);
-    // After every tick each user must hold a future due time.
-    for (const [uid, document] of database.users) {
-      const due = document.nextCoachingMessageDue;
-      if (typeof due !== "number" || due <= now) lostSchedule.add(uid);
-    }
-    if (ticks % 24 === 0) console.log(`  day ${ticks / 24}: ${data.sentByUser.size} users have messages`);
-  }
-
-  const sent = [...data.messages.values()].filter((message) => message.wasSent);
-  const bySlot = new Map<string, number>();
-  for (const message of sent) bySlot.set(message.slotId, (bySlot.get(message.slotId) ?? 0) + 1);
-  const duplicateSlots = [...bySlot.values()].filter((count) => count > 1).length;
-  const perUserDay = new Map<string, number>();
-  const localHours = new Array<number>(24).fill(0);
-  const perDay = new Array<number>(DAYS).fill(0);
-  let atTargetHour = 0;
-  for (const message of sent) {
-    const timezone = zoneOf.get(message.uid) ?? "UTC";
-    const at = message.sentAt ?? message.createdAt;
-    const key = `${message.uid}:${localDate({ at, timezone })}`;
-    perUserDay.set(key, (perUserDay.get(key) ?? 0) + 1);
-    const hour = Number(
-      new Intl.DateTimeFormat("en-GB", { timeZone: timezone, hour: "2-digit", hourCycle: "h23" }).format(at),
-    );
-    localHours[hour] = (localHours[hour] ?? 0) + 1;
-    const target = TIME_WINDOWS[preferenceOf.get(message.uid) ?? "morning"].targetHour;
-    if (hour === target) atTargetHour += 1;
-    const day = Math.floor((at - START) / (24 * HOUR));
-    if (day >= 0 && day < DAYS) perDay[day] = (perDay[day] ?? 0) + 1;
-  }
-  const byFrequency = Object.fromEntries(
-    FREQUENCIES.map((frequency) => {
-      const users = [...frequencyOf.values()].filter((value) => value === frequency).length;
-      const messages = sent.filter((message) => frequencyOf.get(message.uid) === frequency).length;
-      return [frequency, { users, messages, perUserPerLocalDay: messages / Math.max(1, users * DAYS) }];
-    }),
-  );
-  const attempts = data.messages.size;
-  const result = {
-    command: `npm run simulate -- --users ${USERS} --days ${DAYS} --failure-rate ${FAILURE_RATE} --seed ${SEED}`,
-    date: new Date().toISOString(),
-    node: process.version,
-    users: USERS,
-    days: DAYS,
-    failureRate: FAILURE_RATE,
-    ticks,
-    processorRuns: dispatches,
-    attemptsStored: attempts,
-    messagesSent: sent.length,
-    messagesPerUserPerLocalDayByFrequency: byFrequency,
-    maxMessagesPerUserPerLocalDay: Math.max(0, ...perUserDay.values()),
-    sendsAtTargetHour: atTargetHour,
-    sendsAtTargetHourShare: sent.length ? atTargetHour / sent.length : 0,
-    localSendHours: localHours,
-    sendsPerDay: perDay,
-    usersWhoLostTheirSchedule: lostSchedule.size,
-    duplicateMessagesPerSlot: duplicateSlots,
-    wallTimeS: Math.round((performance.now() - startedAt) / 100) / 10,
-  };
+  const users = argument("users", 10_000);
+  const days = argument("days", 14);
+  const failureRate = argument("failure-rate", 0.05);
+  const seed = argument("seed", 7);
+  console.log(`simulate: ${users} users, ${days} days, failure rate ${failureRate}, seed ${seed}`);
+  const result = await simulateWeeks({ users, days, failureRate, seed, log: (line) => console.log(line) });
+  const { localSendHours: localHours, sendsPerDay: perDay } = result;
+  const USERS = users;
+  const DAYS = days;
+  const START = SIMULATION_START;
   const directory = new URL("../bench/results/", import.meta.url);
   mkdirSync(directory, { recursive: true });
   writeFileSync(new URL("simulation.json", directory), `${JSON.stringify(result, null, 2)}\n`);
