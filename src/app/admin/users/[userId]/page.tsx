@@ -234,7 +234,8 @@ export default async function UserPage({
               <strong>{entry.title ?? ""}</strong>{" "}
               <span className="muted">{formatInstant(entry.createdAt, timezone)}</span>
             </div>
-            <p style={{ whiteSpace: "pre-wrap" }}>{entry.content}</p>
+            {/* Coaching entries are Markdown with a heading; shown as text, without the heading marks. */}
+            <p style={{ whiteSpace: "pre-wrap" }}>{entry.content.replace(/^#{1,6}\s+/gm, "")}</p>
           </article>
         ))}
       </section>
