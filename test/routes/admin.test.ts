@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EmulatorHandle, putDocuments } from "../support/firestore";
 import type { NextServer } from "../support/next-server";
 import { HOUR, seedDueUser } from "../support/processor";
-import { type RouteStack, startRouteStack } from "../support/stack";
+import { caller, type RouteStack, startRouteStack } from "../support/stack";
 
 const SECRET = "admin-test-secret-0123456789abcd";
 const TEST_ROUTE = "/api/coaching/generateCoachingMessage/test";
@@ -27,16 +27,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-function call(path: string, init: { method?: string; body?: unknown; token?: string | null } = {}) {
-  const { method = "GET", body, token = SECRET } = init;
-  const headers = new Headers({ "content-type": "application/json" });
-  if (token !== null) headers.set("authorization", `Bearer ${token}`);
-  return fetch(`${server.url}${path}`, {
-    method,
-    headers,
-    ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
-  });
-}
+const call = caller(() => server, { method: "GET", token: SECRET });
 
 async function snapshotOf(uid: string) {
   const read = async (path: string) =>

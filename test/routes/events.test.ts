@@ -5,7 +5,7 @@ import type { MailCatcher } from "../../scripts/local-stack/mail-catcher";
 import { eventually } from "../support/eventually";
 import { type EmulatorHandle, putDocuments } from "../support/firestore";
 import type { NextServer } from "../support/next-server";
-import { type RouteStack, startRouteStack } from "../support/stack";
+import { caller, type RouteStack, startRouteStack } from "../support/stack";
 
 const SECRET = "events-test-secret-0123456789abc";
 
@@ -29,16 +29,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-function call(path: string, init: { method?: string; body?: unknown; token?: string | null } = {}) {
-  const { method = "POST", body, token = SECRET } = init;
-  const headers = new Headers({ "content-type": "application/json" });
-  if (token !== null) headers.set("authorization", `Bearer ${token}`);
-  return fetch(`${server.url}${path}`, {
-    method,
-    headers,
-    ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
-  });
-}
+const call = caller(() => server, { method: "POST", token: SECRET });
 
 /** Users, messages and their pending delivery events, as the processor leaves them. */
 async function seedPendingDeliveries(prefix: string, count: number) {

@@ -60,3 +60,24 @@ export async function startRouteStack({
     },
   };
 }
+
+export interface CallOptions {
+  method?: string;
+  /** JSON-encoded unless it is already a string (for malformed bodies). */
+  body?: unknown;
+  /** The bearer token; null sends none. */
+  token?: string | null;
+}
+
+/** A `fetch` against the server with a default method and bearer token. */
+export function caller(server: () => NextServer, defaults: { method: string; token: string }) {
+  return (path: string, { method = defaults.method, body, token = defaults.token }: CallOptions = {}) => {
+    const headers = new Headers({ "content-type": "application/json" });
+    if (token !== null) headers.set("authorization", `Bearer ${token}`);
+    return fetch(`${server().url}${path}`, {
+      method,
+      headers,
+      ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
+    });
+  };
+}
