@@ -57,7 +57,7 @@ function truncate(text: string, maxLength: number): string {
 }
 
 /** Neutralises anything that could close or open a prompt block. */
-function asData(text: string): string {
+export function asData(text: string): string {
   return text.replace(/</g, "‹").replace(/>/g, "›");
 }
 

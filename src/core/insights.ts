@@ -3,6 +3,7 @@
  * the user's running insights, and summarised for the coaching prompt. Pure.
  */
 import { z } from "zod";
+import { asData } from "./coaching-context";
 
 /** Entries per LLM call: enough context for patterns, small enough for a known prompt size. */
 export const INSIGHT_BATCH_SIZE = 5;
@@ -111,7 +112,6 @@ export function renderInsightsPrompt({
   entries: readonly { content: string; createdAt: number; title?: string }[];
   previousSummary: string | null;
 }): string {
-  const asData = (text: string) => text.replace(/</g, "‹").replace(/>/g, "›");
   return [
     "Analyse these new journal entries.",
     "<user_data>",

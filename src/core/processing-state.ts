@@ -89,6 +89,18 @@ export function emptyProcessingState(uid: string, now: number): ProcessingState 
   };
 }
 
+/**
+ * A stored state made whole: a run's first write is a partial merge, and documents written by
+ * older versions may lack fields; missing ones take their empty values.
+ */
+export function normaliseProcessingState(
+  uid: string,
+  stored: Partial<ProcessingState> | undefined,
+): ProcessingState {
+  const empty = emptyProcessingState(uid, stored?.createdAt ?? stored?.updatedAt ?? 0);
+  return { ...empty, ...stored, stats: { ...empty.stats, ...stored?.stats } };
+}
+
 /** Newest first, at most `max`: the rolling logs never grow past their cap. */
 export function prependRolling<Entry>(
   list: readonly Entry[],

@@ -4,12 +4,14 @@ import { type EventRecord, messageCreatedEventId, newEvent } from "@/core/events
 import { type EventProcessorDeps, processEvent } from "@/pipeline/process-events";
 import { processUser } from "@/pipeline/process-user";
 import type { StoredMessage } from "@/pipeline/processor-ports";
-import { type LlmSandbox, startLlmSandbox } from "../../scripts/local-stack/llm-sandbox";
-import { type MailCatcher, startMailCatcher } from "../../scripts/local-stack/mail-catcher";
-import { type EmulatorHandle, putDocuments, startTestEmulator } from "../support/firestore";
+import type { LlmSandbox } from "../../scripts/local-stack/llm-sandbox";
+import type { MailCatcher } from "../../scripts/local-stack/mail-catcher";
+import { type EmulatorHandle, putDocuments } from "../support/firestore";
 import { queriesMissingIndexes, readIndexes } from "../support/index-coverage";
 import { drainEvents, realEventDeps, realProcessorDeps, seedDueUser } from "../support/processor";
+import { type LocalServices, startLocalServices } from "../support/stack";
 
+let services: LocalServices;
 let handle: EmulatorHandle;
 let sandbox: LlmSandbox;
 let catcher: MailCatcher;
@@ -17,15 +19,12 @@ let db: Firestore;
 let events: EventProcessorDeps;
 
 beforeAll(async () => {
-  handle = await startTestEmulator();
-  sandbox = await startLlmSandbox();
-  catcher = await startMailCatcher();
+  services = await startLocalServices();
+  ({ handle, sandbox, catcher } = services);
 });
 
 afterAll(async () => {
-  await sandbox?.stop();
-  await catcher?.stop();
-  await handle?.stop();
+  await services?.stop();
 });
 
 beforeEach(() => {

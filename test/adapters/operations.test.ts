@@ -12,23 +12,24 @@ import {
 } from "@/core/processing-state";
 import { processUser } from "@/pipeline/process-user";
 import { runScheduler } from "@/pipeline/run-scheduler";
-import { type LlmSandbox, startLlmSandbox } from "../../scripts/local-stack/llm-sandbox";
-import { type EmulatorHandle, putDocuments, startTestEmulator } from "../support/firestore";
+import type { LlmSandbox } from "../../scripts/local-stack/llm-sandbox";
+import { type EmulatorHandle, putDocuments } from "../support/firestore";
 import { queriesMissingIndexes, readIndexes } from "../support/index-coverage";
 import { HOUR, realProcessorDeps, seedDueUser } from "../support/processor";
+import { type LocalServices, startLocalServices } from "../support/stack";
 
+let services: LocalServices;
 let handle: EmulatorHandle;
 let sandbox: LlmSandbox;
 let db: Firestore;
 
 beforeAll(async () => {
-  handle = await startTestEmulator();
-  sandbox = await startLlmSandbox();
+  services = await startLocalServices();
+  ({ handle, sandbox } = services);
 });
 
 afterAll(async () => {
-  await sandbox?.stop();
-  await handle?.stop();
+  await services?.stop();
 });
 
 beforeEach(() => {

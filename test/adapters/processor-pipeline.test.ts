@@ -4,13 +4,15 @@ import { TIME_WINDOWS } from "@/core/schedule";
 import type { EventProcessorDeps } from "@/pipeline/process-events";
 import { type ProcessorDeps, processUser } from "@/pipeline/process-user";
 import type { ProcessorStep, StoredMessage } from "@/pipeline/processor-ports";
-import { type LlmSandbox, startLlmSandbox } from "../../scripts/local-stack/llm-sandbox";
-import { type MailCatcher, startMailCatcher } from "../../scripts/local-stack/mail-catcher";
-import { type EmulatorHandle, startTestEmulator } from "../support/firestore";
+import type { LlmSandbox } from "../../scripts/local-stack/llm-sandbox";
+import type { MailCatcher } from "../../scripts/local-stack/mail-catcher";
+import type { EmulatorHandle } from "../support/firestore";
 import { queriesMissingIndexes, readIndexes } from "../support/index-coverage";
 import { localParts } from "../support/local-time";
 import { drainEvents, HOUR, realEventDeps, realProcessorDeps, seedDueUser } from "../support/processor";
+import { type LocalServices, startLocalServices } from "../support/stack";
 
+let services: LocalServices;
 let handle: EmulatorHandle;
 let sandbox: LlmSandbox;
 let catcher: MailCatcher;
@@ -19,15 +21,12 @@ let deps: ProcessorDeps;
 let events: EventProcessorDeps;
 
 beforeAll(async () => {
-  handle = await startTestEmulator();
-  sandbox = await startLlmSandbox();
-  catcher = await startMailCatcher();
+  services = await startLocalServices();
+  ({ handle, sandbox, catcher } = services);
 });
 
 afterAll(async () => {
-  await sandbox?.stop();
-  await catcher?.stop();
-  await handle?.stop();
+  await services?.stop();
 });
 
 beforeEach(() => {

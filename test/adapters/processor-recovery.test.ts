@@ -4,22 +4,23 @@ import type { SlotRecord } from "@/core/due-slot";
 import { acceptUserRun } from "@/pipeline/process-user";
 import type { ProcessorStore } from "@/pipeline/processor-ports";
 import { runSlotSafely } from "@/services/processor";
-import { type LlmSandbox, startLlmSandbox } from "../../scripts/local-stack/llm-sandbox";
-import { type EmulatorHandle, startTestEmulator } from "../support/firestore";
+import type { LlmSandbox } from "../../scripts/local-stack/llm-sandbox";
+import type { EmulatorHandle } from "../support/firestore";
 import { HOUR, realProcessorDeps, seedDueUser } from "../support/processor";
+import { type LocalServices, startLocalServices } from "../support/stack";
 
+let services: LocalServices;
 let handle: EmulatorHandle;
 let sandbox: LlmSandbox;
 let db: Firestore;
 
 beforeAll(async () => {
-  handle = await startTestEmulator();
-  sandbox = await startLlmSandbox();
+  services = await startLocalServices();
+  ({ handle, sandbox } = services);
 });
 
 afterAll(async () => {
-  await sandbox?.stop();
-  await handle?.stop();
+  await services?.stop();
 });
 
 beforeEach(() => {

@@ -18,6 +18,30 @@ export interface RouteStack {
   stop(): Promise<void>;
 }
 
+export interface LocalServices {
+  handle: EmulatorHandle;
+  sandbox: LlmSandbox;
+  catcher: MailCatcher;
+  stop(): Promise<void>;
+}
+
+/** The outside world the engine talks to, on this machine: the emulator, the LLM sandbox, the mail catcher. */
+export async function startLocalServices(): Promise<LocalServices> {
+  const handle = await startTestEmulator();
+  const sandbox = await startLlmSandbox();
+  const catcher = await startMailCatcher();
+  return {
+    handle,
+    sandbox,
+    catcher,
+    async stop() {
+      await sandbox.stop();
+      await catcher.stop();
+      await handle.stop();
+    },
+  };
+}
+
 export async function startRouteStack({
   prefix,
   cronSecret,
@@ -29,9 +53,8 @@ export async function startRouteStack({
     | Record<string, string>
     | ((stack: { sandbox: LlmSandbox; catcher: MailCatcher }) => Record<string, string>);
 }): Promise<RouteStack> {
-  const handle = await startTestEmulator();
-  const sandbox = await startLlmSandbox();
-  const catcher = await startMailCatcher();
+  const services = await startLocalServices();
+  const { handle, sandbox, catcher } = services;
   const { projectId, db } = handle.freshProject(prefix);
   const extra = typeof env === "function" ? env({ sandbox, catcher }) : env;
   const server = await startNextServer((url) => ({
@@ -54,9 +77,7 @@ export async function startRouteStack({
     server,
     async stop() {
       await server.stop();
-      await sandbox.stop();
-      await catcher.stop();
-      await handle.stop();
+      await services.stop();
     },
   };
 }

@@ -2,7 +2,7 @@ import "server-only";
 import type { Firestore, Query } from "firebase-admin/firestore";
 import type { BreakerState } from "@/core/circuit-breaker";
 import { type DeadLetterRecord, type EventRecord, messageCreatedEventId } from "@/core/events";
-import { emptyProcessingState, type ProcessingState, type UserStatus } from "@/core/processing-state";
+import { normaliseProcessingState, type ProcessingState, type UserStatus } from "@/core/processing-state";
 import { parseUserDocument, type UserSnapshot } from "@/core/user";
 import type { SchedulerRunRecord } from "@/pipeline/ports";
 import type { StoredMessage } from "@/pipeline/processor-ports";
@@ -12,6 +12,11 @@ import { readLlmBreaker } from "./llm-breaker";
 
 /** Deletes per batch: well under Firestore's 500 writes per commit. */
 const DELETE_BATCH = 400;
+
+/** How many documents `query` matches (an aggregation: one read per 1,000 matches). */
+async function count(query: Query): Promise<number> {
+  return (await query.count().get()).data().count;
+}
 
 /** Deletes everything `query` matches, a bounded batch at a time; returns how many. */
 async function deleteMatching(
@@ -58,11 +63,6 @@ export function createFirestoreAdminStore(db: Firestore) {
   const runs = db.collection(COLLECTIONS.schedulerRuns);
   const events = db.collection(COLLECTIONS.events);
 
-  const toState = (uid: string, stored: Partial<ProcessingState> | undefined): ProcessingState => {
-    const empty = emptyProcessingState(uid, stored?.createdAt ?? stored?.updatedAt ?? 0);
-    return { ...empty, ...stored, stats: { ...empty.stats, ...stored?.stats } };
-  };
-
   return {
     getUser: (uid: string): Promise<UserSnapshot | null> =>
       firestoreCall("read user", async () => {
@@ -73,7 +73,7 @@ export function createFirestoreAdminStore(db: Firestore) {
     getState: (uid: string): Promise<ProcessingState> =>
       firestoreCall("read processing state", async () => {
         const snapshot = await states.doc(uid).get();
-        return toState(uid, snapshot.data() as Partial<ProcessingState> | undefined);
+        return normaliseProcessingState(uid, snapshot.data() as Partial<ProcessingState> | undefined);
       }),
 
     /** Users the engine has processed, by uid, `limit` after `afterUid`; keyset paging on a plain field. */
@@ -92,7 +92,7 @@ export function createFirestoreAdminStore(db: Firestore) {
         if (afterUid) query = query.where("uid", ">", afterUid);
         const snapshot = await query.orderBy("uid").limit(limit).get();
         return snapshot.docs.map((document): UserListEntry => {
-          const state = toState(document.id, document.data() as Partial<ProcessingState>);
+          const state = normaliseProcessingState(document.id, document.data() as Partial<ProcessingState>);
           return {
             uid: state.uid,
             status: state.status,
@@ -199,7 +199,6 @@ export function createFirestoreAdminStore(db: Firestore) {
 
     systemCounts: ({ now, startOfDay }: { now: number; startOfDay: number }) =>
       firestoreCall("read system status", async () => {
-        const count = async (query: Query) => (await query.count().get()).data().count;
         const [
           usersTotal,
           byStatus,
@@ -300,7 +299,6 @@ export function createFirestoreAdminPagesStore(db: Firestore) {
   const states = db.collection(COLLECTIONS.userProcessingState);
   const messages = db.collection(COLLECTIONS.coachingMessages);
   const events = db.collection(COLLECTIONS.events);
-  const count = async (query: Query) => (await query.count().get()).data().count;
 
   const toRows = async (documents: FirebaseFirestore.QueryDocumentSnapshot[]): Promise<UserRow[]> => {
     if (documents.length === 0) return [];

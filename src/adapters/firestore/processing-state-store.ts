@@ -1,6 +1,6 @@
 import "server-only";
 import type { Firestore } from "firebase-admin/firestore";
-import { emptyProcessingState, type ProcessingState } from "@/core/processing-state";
+import { normaliseProcessingState, type ProcessingState } from "@/core/processing-state";
 import type { ProcessingStateStore } from "@/pipeline/processor-ports";
 import { COLLECTIONS } from "./collections";
 import { firestoreCall } from "./errors";
@@ -11,11 +11,9 @@ export function createFirestoreProcessingStateStore(db: Firestore): ProcessingSt
     getState: (uid) =>
       firestoreCall("read processing state", async () => {
         const snapshot = await states.doc(uid).get();
-        if (!snapshot.exists) return null;
-        // A run's first write is a partial merge; fill what it did not set.
-        const stored = snapshot.data() as Partial<ProcessingState>;
-        const empty = emptyProcessingState(uid, stored.createdAt ?? stored.updatedAt ?? 0);
-        return { ...empty, ...stored, stats: { ...empty.stats, ...stored.stats } };
+        return snapshot.exists
+          ? normaliseProcessingState(uid, snapshot.data() as Partial<ProcessingState>)
+          : null;
       }),
 
     markRunning: ({ uid, phase, status, currentSlotId, now }) =>

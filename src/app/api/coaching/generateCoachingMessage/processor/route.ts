@@ -3,7 +3,7 @@ import { z } from "zod";
 import { getConfig } from "@/config";
 import { AppError } from "@/core/errors";
 import { requireCronSecret } from "@/http/auth";
-import { methodNotAllowed, parseJsonBody, respond } from "@/http/respond";
+import { documentIdSchema, methodNotAllowed, parseJsonBody, respond } from "@/http/respond";
 import { acceptUserRun } from "@/pipeline/process-user";
 import { deliverNow } from "@/services/events";
 import { processorDeps, runSlotSafely } from "@/services/processor";
@@ -11,14 +11,7 @@ import { processorDeps, runSlotSafely } from "@/services/processor";
 /** Generation and scoring run after the response, inside this limit; the slot lease (PROCESSOR_LEASE_MS) outlasts it. */
 export const maxDuration = 300;
 
-const processorRequestSchema = z.strictObject({
-  userId: z
-    .string()
-    .min(1)
-    .max(128)
-    .regex(/^[^/]+$/, "must not contain '/'")
-    .refine((value) => value !== "." && value !== "..", "is not a document id"),
-});
+const processorRequestSchema = z.strictObject({ userId: documentIdSchema });
 
 /**
  * Claims the user's due slot and answers 202 at once; the rest runs in `after()`, so the

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { getConfig } from "@/config";
 import { AppError } from "@/core/errors";
 import { requireCronSecret } from "@/http/auth";
-import { methodNotAllowed, parseJsonBody, respond } from "@/http/respond";
+import { documentIdSchema, methodNotAllowed, parseJsonBody, respond } from "@/http/respond";
 import { deliverNow } from "@/services/events";
 import { processorDeps } from "@/services/processor";
 import { runSchedulerTick } from "@/services/scheduler";
@@ -11,18 +11,12 @@ import { listEligibleUsers, runTestUser, userStatus } from "@/services/test-tool
 /** test-user runs generation in the request, so it gets the processor's limit. */
 export const maxDuration = 300;
 
-const userIdSchema = z
-  .string()
-  .min(1)
-  .max(128)
-  .regex(/^[^/]+$/, "must not contain '/'");
-
 const testRequestSchema = z.discriminatedUnion("action", [
   z.strictObject({ action: z.literal("list-eligible") }),
-  z.strictObject({ action: z.literal("user-status"), userId: userIdSchema }),
+  z.strictObject({ action: z.literal("user-status"), userId: documentIdSchema }),
   z.strictObject({
     action: z.literal("test-user"),
-    userId: userIdSchema,
+    userId: documentIdSchema,
     bypassChecks: z.boolean().optional(),
   }),
   z.strictObject({ action: z.literal("test-scheduler") }),
