@@ -21,7 +21,7 @@ export default defineConfig({
         test: {
           name: "routes",
           include: ["test/routes/**/*.test.ts"],
-          globalSetup: ["test/support/build-next.ts"],
+          globalSetup: ["test/support/build-next.ts", "test/support/screenshots.ts"],
           testTimeout: 60_000,
           hookTimeout: 120_000,
         },

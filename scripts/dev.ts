@@ -4,8 +4,10 @@
  * For each outside service that is not configured, an embedded stand-in starts in this
  * process: the Firestore emulator (seeded with demo users), the sandbox LLM server in place of
  * OpenRouter, and the mail catcher in place of Resend. Secrets that are not set are generated
- * and printed. Then `next dev` starts with that environment. Set OPENROUTER_API_KEY,
- * RESEND_API_KEY or Firebase credentials to use the real services instead.
+ * and printed. Then `next dev` starts with that environment, and the crons of `vercel.json` run
+ * against it on their schedules, the scheduler once as soon as the app is up, so the demo users'
+ * messages arrive without anything typed (DEV_CRONS=off turns the crons off). Set
+ * OPENROUTER_API_KEY, RESEND_API_KEY or Firebase credentials to use the real services instead.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -14,6 +16,7 @@ import { initializeApp } from "firebase-admin/app";
 import { getFirestore } from "firebase-admin/firestore";
 import { startAuthEmulator } from "./local-stack/auth-emulator";
 import { buildDemoUsers, seedDemoData } from "./local-stack/demo-data";
+import { type DevCrons, readVercelCrons, startDevCrons, waitForApp } from "./local-stack/dev-crons";
 import { startFirestoreEmulator } from "./local-stack/firestore-emulator";
 import { startLlmSandbox } from "./local-stack/llm-sandbox";
 import { startMailCatcher } from "./local-stack/mail-catcher";
@@ -82,25 +85,37 @@ const ensureSecret = (name: string, make: () => string) => {
 };
 ensureSecret("CRON_SECRET", () => randomBytes(24).toString("base64url"));
 ensureSecret("ADMIN_PASSWORD", () => randomBytes(12).toString("base64url"));
+ensureSecret("ADMIN_SESSION_SECRET", () => randomBytes(32).toString("base64url"));
 ensureSecret("ENCRYPTION_KEY", () => randomBytes(32).toString("base64"));
 env.ENABLE_TEST_ROUTES ??= "true";
 env.APP_URL ??= `http://localhost:${port}`;
+
+const SCHEDULER_PATH = "/api/coaching/generateCoachingMessage/scheduler";
+const localUrl = `http://localhost:${port}`;
+const cronEntries = env.DEV_CRONS === "off" ? null : readVercelCrons();
+const byHand = (path: string) => `  curl -s -H "Authorization: Bearer ${env.CRON_SECRET}" ${localUrl}${path}`;
 
 console.log(
   [
     "",
     "coaching-engine — local stack",
     ...lines,
-    `App                 http://localhost:${port}`,
-    `Admin pages         http://localhost:${port}/admin (sign in with ADMIN_PASSWORD)`,
+    `App                 ${localUrl}`,
+    `Admin pages         ${localUrl}/admin (sign in with ADMIN_PASSWORD)`,
     ...(generated.length
       ? ["Generated secrets (this run only):", ...generated.map((line) => `  ${line}`)]
       : []),
     "",
-    "Run the scheduler once:",
-    `  curl -s -H "Authorization: Bearer ${env.CRON_SECRET}" ${env.APP_URL}/api/coaching/generateCoachingMessage/scheduler`,
-    "Drain the event outbox (email retries; Vercel's cron does this every 5 minutes):",
-    `  curl -s -H "Authorization: Bearer ${env.CRON_SECRET}" ${env.APP_URL}/api/events/process-batch`,
+    ...(cronEntries
+      ? [
+          "Crons of vercel.json, on their schedules (UTC), called with CRON_SECRET like Vercel; DEV_CRONS=off turns them off:",
+          ...cronEntries.map(({ path, schedule }) => `  ${schedule.padEnd(12)} ${path}`),
+          "The scheduler also runs once as soon as the app is up: the demo users due now get their",
+          "messages, and their emails show in the mail catcher, within a minute or so.",
+          "Run one by hand:",
+          byHand(SCHEDULER_PATH),
+        ]
+      : ["Crons               off (DEV_CRONS=off). Run the scheduler by hand:", byHand(SCHEDULER_PATH)]),
     "",
   ].join("\n"),
 );
@@ -110,10 +125,12 @@ const next: ChildProcess = spawn(process.execPath, [NEXT_BIN, "dev", "-p", Strin
   stdio: "inherit",
 });
 
+let crons: DevCrons | undefined;
 let stopping = false;
 async function shutdown(code: number) {
   if (stopping) return;
   stopping = true;
+  crons?.stop();
   if (next.exitCode === null) next.kill("SIGTERM");
   await Promise.allSettled(stoppers.map((stop) => stop()));
   process.exit(code);
@@ -121,3 +138,15 @@ async function shutdown(code: number) {
 process.on("SIGINT", () => void shutdown(0));
 process.on("SIGTERM", () => void shutdown(0));
 next.on("exit", (code: number | null) => void shutdown(code ?? 0));
+
+if (cronEntries) {
+  try {
+    await waitForApp(localUrl);
+    if (!stopping) {
+      crons = startDevCrons({ appUrl: localUrl, cronSecret: env.CRON_SECRET ?? "", entries: cronEntries });
+      await crons.run(SCHEDULER_PATH);
+    }
+  } catch (error) {
+    console.error(`[cron] not started: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
