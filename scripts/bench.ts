@@ -322,7 +322,11 @@ function processorDeps(db: Firestore, sandbox: LlmSandbox, production = false): 
   const extras: Partial<ProcessorDeps> = production
     ? {
         stateStore: createFirestoreProcessingStateStore(db),
-        breaker: createFirestoreLlmBreaker(db, { failureThreshold: 20, cooldownMs: 300_000 }),
+        breaker: createFirestoreLlmBreaker(db, {
+          failureThreshold: 20,
+          cooldownMs: 300_000,
+          probeTimeoutMs: 300_000,
+        }),
         resolveModel: async (uid, now) =>
           createQuotaCoach({
             model,

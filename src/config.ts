@@ -8,6 +8,7 @@
  * unrelated routes.
  */
 import { z } from "zod";
+import type { BreakerSettings } from "@/core/circuit-breaker";
 import { AppError } from "@/core/errors";
 import type { Keyring } from "@/core/key-cipher";
 import type { QuotaLimits } from "@/core/quota";
@@ -25,11 +26,21 @@ const base64Key = z
   .trim()
   .refine((value) => Buffer.from(value, "base64").length === 32, "must be 32 bytes, base64-encoded");
 
+/**
+ * The processor route's `maxDuration` (seconds). Next.js needs that export to be a literal in the
+ * route file, so it is repeated there; a test checks the two agree.
+ */
+export const PROCESSOR_MAX_DURATION_SECONDS = 300;
+
 const envSchema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
 
   CRON_SECRET: optionalText.pipe(z.string().min(16, "must be at least 16 characters").optional()),
   ADMIN_PASSWORD: optionalText.pipe(z.string().min(8, "must be at least 8 characters").optional()),
+  /** Signs admin session cookies; its own secret, so a cookie reveals nothing about the password. */
+  ADMIN_SESSION_SECRET: optionalText.pipe(
+    z.string().min(32, "must be at least 32 characters (e.g. `openssl rand -base64 32`)").optional(),
+  ),
   ENCRYPTION_KEY: optionalText.pipe(base64Key.optional()),
   /** The version records sealed with ENCRYPTION_KEY carry; raise it when rotating. */
   ENCRYPTION_KEY_VERSION: positiveInt(1),
@@ -100,10 +111,19 @@ const envSchema = z.object({
   SCHEDULER_MAX_USERS_PER_TICK: positiveInt(1_000),
   SCHEDULER_BOOTSTRAP_LIMIT: nonNegativeInt(200),
   SCHEDULER_TIME_BUDGET_MS: positiveInt(45_000),
-  SCHEDULER_DISABLED_RECHECK_HOURS: positiveInt(24),
+  /** At most 24, so a user who turns coaching back on without the app's event waits a day at most. */
+  SCHEDULER_DISABLED_RECHECK_HOURS: z.coerce.number().int().positive().max(24).default(24),
+  /** Ticks per pass of the unscheduled-user sweep; at most 24, so hourly ticks look at every user daily. */
+  SCHEDULER_SWEEP_TICKS_PER_PASS: z.coerce.number().int().positive().max(24).default(20),
+  SCHEDULER_SWEEP_MIN_PAGE_SIZE: positiveInt(500),
+  SCHEDULER_SWEEP_MAX_PAGE_SIZE: positiveInt(50_000),
   DISPATCH_CONCURRENCY: positiveInt(20),
   DISPATCH_TIMEOUT_MS: positiveInt(10_000),
-  PROCESSOR_LEASE_MS: positiveInt(600_000),
+  // A slot lease shorter than the run it guards would let a second worker take over a live run.
+  PROCESSOR_LEASE_MS: positiveInt(600_000).refine(
+    (leaseMs) => leaseMs > PROCESSOR_MAX_DURATION_SECONDS * 1_000,
+    `must be longer than the processor route's maxDuration (${PROCESSOR_MAX_DURATION_SECONDS} s = ${PROCESSOR_MAX_DURATION_SECONDS * 1_000} ms), so a live run keeps its slot`,
+  ),
 
   EVENT_BATCH_SIZE: positiveInt(20),
   EVENT_CONCURRENCY: positiveInt(5),
@@ -117,6 +137,11 @@ const envSchema = z.object({
   SUSPENSION_HOURS: positiveInt(24),
   BREAKER_FAILURE_THRESHOLD: positiveInt(20),
   BREAKER_COOLDOWN_MS: positiveInt(300_000),
+  // Probe windows after the cool-down: a lost probe holds the breaker until its window ends. A
+  // probe is one processor run, killed at the route's maxDuration, so a window of that length
+  // never cuts short a healthy probe claimed at its start; one claimed late may overlap the next
+  // window's probe (one extra call), which is cheaper than a longer outage.
+  BREAKER_PROBE_TIMEOUT_MS: positiveInt(PROCESSOR_MAX_DURATION_SECONDS * 1_000),
   RETENTION_DAYS: positiveInt(30),
   CLEANUP_MAX_DELETES: positiveInt(5_000),
 
@@ -152,6 +177,9 @@ export interface AppConfig {
     bootstrapLimit: number;
     timeBudgetMs: number;
     disabledRecheckMs: number;
+    sweepTicksPerPass: number;
+    sweepMinPageSize: number;
+    sweepMaxPageSize: number;
     dispatchConcurrency: number;
     dispatchTimeoutMs: number;
   };
@@ -159,7 +187,7 @@ export interface AppConfig {
     /** How long a claimed slot stays with its worker; above the processor route's maxDuration (300 s). */
     leaseMs: number;
     suspension: { maxConsecutiveFailures: number; suspensionMs: number };
-    breaker: { failureThreshold: number; cooldownMs: number };
+    breaker: BreakerSettings;
   };
   cleanup: { retentionMs: number; maxDeletes: number };
   quotas: { shared: QuotaLimits; ownKey: QuotaLimits };
@@ -192,6 +220,7 @@ export interface AppConfig {
 export type RequiredSetting =
   | "CRON_SECRET"
   | "ADMIN_PASSWORD"
+  | "ADMIN_SESSION_SECRET"
   | "ENCRYPTION_KEY"
   | "OPENROUTER_API_KEY"
   | "RESEND_API_KEY";
@@ -247,6 +276,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
       bootstrapLimit: env.SCHEDULER_BOOTSTRAP_LIMIT,
       timeBudgetMs: env.SCHEDULER_TIME_BUDGET_MS,
       disabledRecheckMs: env.SCHEDULER_DISABLED_RECHECK_HOURS * 3_600_000,
+      sweepTicksPerPass: env.SCHEDULER_SWEEP_TICKS_PER_PASS,
+      sweepMinPageSize: env.SCHEDULER_SWEEP_MIN_PAGE_SIZE,
+      sweepMaxPageSize: env.SCHEDULER_SWEEP_MAX_PAGE_SIZE,
       dispatchConcurrency: env.DISPATCH_CONCURRENCY,
       dispatchTimeoutMs: env.DISPATCH_TIMEOUT_MS,
     },
@@ -256,7 +288,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
         maxConsecutiveFailures: env.SUSPEND_AFTER_FAILURES,
         suspensionMs: env.SUSPENSION_HOURS * 3_600_000,
       },
-      breaker: { failureThreshold: env.BREAKER_FAILURE_THRESHOLD, cooldownMs: env.BREAKER_COOLDOWN_MS },
+      breaker: {
+        failureThreshold: env.BREAKER_FAILURE_THRESHOLD,
+        cooldownMs: env.BREAKER_COOLDOWN_MS,
+        probeTimeoutMs: env.BREAKER_PROBE_TIMEOUT_MS,
+      },
     },
     quotas: {
       shared: {

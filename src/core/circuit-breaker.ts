@@ -3,11 +3,17 @@
  * failing calls. After `failureThreshold` consecutive failed calls it opens; while open no call
  * is made and due users get their retry interval; after `cooldownMs` one probe call is let
  * through, and its outcome closes the breaker or opens it for another cool-down.
+ *
+ * A probe can be lost (its run dies, or its claim applied but reported failure): the time after
+ * the cool-down is cut into probe windows of `probeTimeoutMs`, each with its own claim id, so a
+ * lost probe holds the breaker for at most one window and never forever.
  */
 
 export interface BreakerSettings {
   failureThreshold: number;
   cooldownMs: number;
+  /** How long a claimed probe may go unreported before another worker may probe. */
+  probeTimeoutMs: number;
 }
 
 export interface BreakerState {
@@ -64,5 +70,98 @@ export function breakerAfterFailure({
     openUntil: now + settings.cooldownMs,
     lastFailureAt: now,
     lastError: error.slice(0, 300),
+  };
+}
+
+/** One probe window after the cool-down: whoever creates `claimId` first probes in it. */
+export interface ProbeWindow {
+  /** `${openedAt}_${window index}`: unique per opening and window. */
+  claimId: string;
+  startsAt: number;
+  endsAt: number;
+}
+
+/**
+ * The probe window `now` falls in, or null when no probe is due (closed, or cooling down).
+ * Windows are counted from the end of the cool-down, so every worker computes the same one.
+ */
+export function probeWindow({
+  breaker,
+  now,
+  settings,
+}: {
+  breaker: BreakerState | null;
+  now: number;
+  settings: BreakerSettings;
+}): ProbeWindow | null {
+  if (!breaker || breakerGate({ breaker, now }) !== "probe_due") return null;
+  const openedAt = breaker.openedAt ?? 0;
+  const coolDownEnd = breaker.openUntil ?? openedAt;
+  const index = Math.max(0, Math.floor((now - coolDownEnd) / settings.probeTimeoutMs));
+  const startsAt = coolDownEnd + index * settings.probeTimeoutMs;
+  return { claimId: `${openedAt}_${index}`, startsAt, endsAt: startsAt + settings.probeTimeoutMs };
+}
+
+/**
+ * When a probe call may next be made: null when closed (calls go through), the end of the
+ * cool-down while cooling down, `now` when a probe is due and nobody holds it, and the end of
+ * the current probe window while a probe is in flight.
+ */
+export function nextProbeAt({
+  breaker,
+  now,
+  settings,
+  probeInFlight,
+}: {
+  breaker: BreakerState | null;
+  now: number;
+  settings: BreakerSettings;
+  probeInFlight: boolean;
+}): number | null {
+  const gate = breakerGate({ breaker, now });
+  if (gate === "closed") return null;
+  if (gate === "open") return breaker?.openUntil ?? now;
+  if (!probeInFlight) return now;
+  return probeWindow({ breaker, now, settings })?.endsAt ?? now;
+}
+
+/** The breaker as operators see it (admin dashboard and API). */
+export interface BreakerStatus {
+  state: BreakerState["state"];
+  gate: BreakerGate;
+  consecutiveFailures: number;
+  openedAt: number | null;
+  openUntil: number | null;
+  lastFailureAt: number | null;
+  lastError: string | null;
+  /** Whether a worker has claimed the probe of the current probe window. */
+  probeInFlight: boolean;
+  /** When a probe call may next be made; null while closed. */
+  nextProbeAt: number | null;
+}
+
+/** What an operator needs to know about the breaker at `now`. */
+export function describeBreaker({
+  breaker,
+  now,
+  settings,
+  probeInFlight,
+}: {
+  breaker: BreakerState | null;
+  now: number;
+  settings: BreakerSettings;
+  probeInFlight: boolean;
+}): BreakerStatus {
+  const current = breaker ?? CLOSED_BREAKER;
+  return {
+    state: current.state,
+    gate: breakerGate({ breaker, now }),
+    consecutiveFailures: current.consecutiveFailures,
+    openedAt: current.openedAt,
+    openUntil: current.openUntil,
+    lastFailureAt: current.lastFailureAt,
+    lastError: current.lastError,
+    probeInFlight,
+    nextProbeAt: nextProbeAt({ breaker, now, settings, probeInFlight }),
   };
 }

@@ -9,10 +9,16 @@ import type {
   OutcomeSimulation,
   RecommendedAction,
 } from "@/core/coaching-message";
-import type { SlotRecord } from "@/core/due-slot";
+import type { LeaseRecord, SlotRecord } from "@/core/due-slot";
 import type { EventRecord } from "@/core/events";
 import type { JournalInsightsAnalysis, UserInsights } from "@/core/insights";
-import type { ProcessingPhase, ProcessingState, UserStatus } from "@/core/processing-state";
+import type { EntriesAfter } from "@/core/journal-scan";
+import type {
+  ProcessingPhase,
+  ProcessingState,
+  ProcessingStateChange,
+  UserStatus,
+} from "@/core/processing-state";
 import type { QuotaDecision, QuotaLimits } from "@/core/quota";
 import type { TimePreference } from "@/core/schedule";
 import type { UserSnapshot } from "@/core/user";
@@ -101,7 +107,7 @@ export type EmailRenderer = (content: CoachingEmailContent) => Promise<RenderedE
 
 export type DeliveryStatus = "pending" | "sent" | "failed" | "skipped";
 
-/** A `coachingMessages` document: every generation attempt, sent or not (contract §6). */
+/** A `coachingMessages` document: every generation attempt, sent or not (docs/data-model.md). */
 export interface StoredMessage {
   id: string;
   uid: string;
@@ -160,22 +166,47 @@ export interface CoachingJournalEntry {
 export interface ProcessorStore extends InsightsStore {
   getUser(uid: string): Promise<UserSnapshot | null>;
   getSlot(slotId: string): Promise<SlotRecord | null>;
-  /** Creates lease `leaseNumber` of the slot; false when another worker created it first. */
-  createLease(input: { slotId: string; leaseNumber: number; uid: string; now: number }): Promise<boolean>;
-  saveSlot(slot: SlotRecord): Promise<void>;
-  /** The user's own entries (not coaching ones), newest first. */
+  /**
+   * The only write of a slot: creates lease `slot.leaseNumber` and writes the slot, in one batch
+   * with the `create()` first; "taken" when that lease already exists (and then nothing is
+   * written). Claims, completions and releases all go through it, so a worker whose lease was
+   * taken over can no longer write the slot (see core/due-slot.ts).
+   */
+  claimSlot(input: {
+    slot: SlotRecord;
+    purpose: "claim" | "complete" | "release";
+    now: number;
+  }): Promise<"claimed" | "taken">;
+  /** Lease `leaseNumber` of the slot, read back after a lost claim. */
+  getLease(input: { slotId: string; leaseNumber: number }): Promise<LeaseRecord | null>;
+  /** The user's running slots, oldest due first. */
+  listOpenSlots(input: { uid: string; limit: number }): Promise<SlotRecord[]>;
+  /**
+   * The user's own entries (not coaching ones), newest first: up to `limit`, reading past coaching
+   * entries in bounded pages (see core/journal-scan.ts), so fewer when the bound is reached.
+   */
   listJournalEntries(input: { uid: string; limit: number }): Promise<JournalEntry[]>;
   /** The user's sent coaching messages, newest first. */
   listRecentMessages(input: { uid: string; limit: number }): Promise<PastMessage[]>;
   getMessage(messageId: string): Promise<StoredMessage | null>;
   /** Stores a rejected or failed attempt (its id is unique to the attempt). */
   saveMessage(message: StoredMessage): Promise<void>;
-  /**
-   * Creates the slot's approved message together with its delivery event, in one batch;
-   * "exists" when another worker's message already stands (and then nothing is written).
-   */
-  createMessage(message: StoredMessage, deliveryEvent: EventRecord): Promise<"created" | "exists">;
+  /** Creates the slot's approved message; "exists" when another worker's message already stands. */
+  createMessage(message: StoredMessage): Promise<"created" | "exists">;
   updateMessage(messageId: string, patch: Partial<StoredMessage>): Promise<void>;
+  /**
+   * Marks the message sent and creates its delivery event, in one batch with the event's
+   * `create()` first (the transactional outbox): email and push exist only for a sent message.
+   * When the event already exists (a concurrent run, or one written with the approved message by
+   * an older version) the message is still marked sent; "event_existed" says so.
+   */
+  markMessageSent(input: {
+    messageId: string;
+    patch: Partial<StoredMessage>;
+    deliveryEvent: EventRecord;
+  }): Promise<"created" | "event_existed">;
+  /** Creates the delivery event of a message already sent, unless it exists. */
+  ensureDeliveryEvent(deliveryEvent: EventRecord): Promise<"created" | "exists">;
   createJournalEntry(input: {
     uid: string;
     entryId: string;
@@ -206,11 +237,21 @@ export interface LlmBreaker {
   acquire(now: number): Promise<"closed" | "open" | "probe">;
   recordSuccess(now: number): Promise<void>;
   recordFailure(now: number, error: string): Promise<void>;
+  /**
+   * Gives back a probe this instance acquired and has not reported (success or failure), so
+   * the next acquire can probe at once; a no-op when nothing is held. Every exit path of a
+   * run that acquired "probe" reports or releases it.
+   */
+  releaseProbe(now: number): Promise<void>;
 }
 
 export interface ProcessingStateStore {
   getState(uid: string): Promise<ProcessingState | null>;
-  /** Marks a run as started or moving on, without reading (one merge write). */
+  /**
+   * Marks a run as started at its claim, without reading (one write): the run counts as a
+   * failure (`consecutiveFailures` + 1) and as unfinished (`unfinishedRuns` + 1) until
+   * `finishRun` says otherwise, so a run that is killed still counts. Call once per claimed run.
+   */
   markRunning(input: {
     uid: string;
     phase: ProcessingPhase;
@@ -218,7 +259,8 @@ export interface ProcessingStateStore {
     currentSlotId: string;
     now: number;
   }): Promise<void>;
-  saveState(state: ProcessingState): Promise<void>;
+  /** Applies a change field by field (counters by atomic increment); creates the state if missing. */
+  updateState(input: { uid: string; change: ProcessingStateChange; now: number }): Promise<void>;
   /** Writes the engine-owned `suspendUntil` on the user document (null lifts it). */
   setUserSuspension(input: { uid: string; suspendUntil: number | null }): Promise<void>;
 }
@@ -233,12 +275,22 @@ export interface UsageWindow {
   cost: number;
 }
 
-/** Per-user LLM quotas: checked before every call, usage recorded after. */
+/**
+ * Per-user LLM quotas: checked before every call, usage recorded after. Calls on the user's own
+ * key and on the engine's default key are counted apart (`keySource`): each against its own
+ * limits, so a fallback to the default key spends the default-key allowance and budget.
+ */
 export interface QuotaGate {
-  acquire(input: { uid: string; now: number; limits: QuotaLimits }): Promise<QuotaDecision>;
+  acquire(input: {
+    uid: string;
+    now: number;
+    limits: QuotaLimits;
+    keySource: LlmCallRecord["keySource"];
+  }): Promise<QuotaDecision>;
   record(input: {
     uid: string;
     now: number;
+    keySource: LlmCallRecord["keySource"];
     inputTokens: number;
     outputTokens: number;
     cost: number;
@@ -246,6 +298,7 @@ export interface QuotaGate {
   usage(input: {
     uid: string;
     now: number;
+    keySource: LlmCallRecord["keySource"];
   }): Promise<{ minute: UsageWindow; day: UsageWindow; month: UsageWindow }>;
 }
 
@@ -259,6 +312,9 @@ export interface ResolvedModel {
 export interface InsightsStore {
   getInsights(uid: string): Promise<UserInsights | null>;
   saveInsights(insights: UserInsights): Promise<void>;
-  /** The user's own entries written after `after`, oldest first. */
-  listEntriesAfter(input: { uid: string; after: number; limit: number }): Promise<JournalEntry[]>;
+  /**
+   * The user's own entries written after `after`, oldest first, and how far the read got: coaching
+   * and malformed entries are skipped, and `readThrough` moves past them (core/journal-scan.ts).
+   */
+  listEntriesAfter(input: { uid: string; after: number; limit: number }): Promise<EntriesAfter>;
 }

@@ -1,9 +1,9 @@
 import "server-only";
 import { createFirestoreAdminPagesStore, createFirestoreAdminStore } from "@/adapters/firestore/admin-store";
 import { getDb } from "@/adapters/firestore/client";
+import { readLlmBreakerStatus, resetLlmBreaker } from "@/adapters/firestore/llm-breaker";
 import { createFirestoreUserKeyStore } from "@/adapters/firestore/user-key-store";
 import { type AppConfig, requireKeyring } from "@/config";
-import { breakerGate } from "@/core/circuit-breaker";
 import { AppError } from "@/core/errors";
 import { MAX_ACTION_HISTORY, prependRolling, type UserStatus } from "@/core/processing-state";
 import { localDateTime } from "@/core/schedule";
@@ -144,7 +144,10 @@ export async function listRuns(config: AppConfig, { before, limit }: { before?: 
 export async function systemStatus(config: AppConfig, now: number) {
   const store = adminStore(config);
   const startOfDay = new Date(now).setUTCHours(0, 0, 0, 0);
-  const [counts, breaker] = await Promise.all([store.systemCounts({ now, startOfDay }), store.getBreaker()]);
+  const [counts, llmBreaker] = await Promise.all([
+    store.systemCounts({ now, startOfDay }),
+    llmBreakerStatus(config, now),
+  ]);
   const lastRunAgeMs = counts.lastRun ? now - counts.lastRun.startedAt : null;
   return {
     now,
@@ -167,19 +170,31 @@ export async function systemStatus(config: AppConfig, now: number) {
         }
       : null,
     schedulerStale: lastRunAgeMs === null || lastRunAgeMs > STALE_RUN_MS,
-    llmBreaker: {
-      gate: breakerGate({ breaker, now }),
-      state: breaker?.state ?? "closed",
-      consecutiveFailures: breaker?.consecutiveFailures ?? 0,
-      openUntil: breaker?.openUntil ?? null,
-      lastError: breaker?.lastError ?? null,
-    },
+    llmBreaker,
   };
+}
+
+/** The LLM breaker: open or not, since when, why, and when the next probe call may go out. */
+export function llmBreakerStatus(config: AppConfig, now: number) {
+  return readLlmBreakerStatus(getDb(config), config.processor.breaker, now);
+}
+
+/** An operator closes the LLM breaker (failure count 0): the next run calls the LLM. */
+export async function resetBreaker(config: AppConfig, now: number) {
+  const before = await llmBreakerStatus(config, now);
+  await resetLlmBreaker(getDb(config));
+  logger.info("LLM breaker reset by an admin", {
+    wasState: before.state,
+    openedAt: before.openedAt,
+    consecutiveFailures: before.consecutiveFailures,
+  });
+  return llmBreakerStatus(config, now);
 }
 
 export async function runCleanup(config: AppConfig, now: number) {
   const report = await adminStore(config).cleanup({
-    cutoff: now - config.cleanup.retentionMs,
+    now,
+    historyDays: config.cleanup.retentionMs / (24 * 3_600_000),
     maxDeletes: config.cleanup.maxDeletes,
   });
   logger.info("cleanup run", { ...report.deleted, total: report.total, hasMore: report.hasMore });

@@ -48,7 +48,11 @@ export function realProcessorDeps({
     leaseMs: 10 * 60_000,
     stateStore: createFirestoreProcessingStateStore(db),
     suspension: { maxConsecutiveFailures: 5, suspensionMs: 24 * HOUR },
-    breaker: createFirestoreLlmBreaker(db, { failureThreshold: 20, cooldownMs: 5 * 60_000 }),
+    breaker: createFirestoreLlmBreaker(db, {
+      failureThreshold: 20,
+      cooldownMs: 5 * 60_000,
+      probeTimeoutMs: 5 * 60_000,
+    }),
     ...overrides,
   };
 }

@@ -3,9 +3,13 @@ import { FieldValue, type Firestore } from "firebase-admin/firestore";
 import {
   type BreakerSettings,
   type BreakerState,
+  type BreakerStatus,
   breakerAfterFailure,
   breakerGate,
   CLOSED_BREAKER,
+  describeBreaker,
+  type ProbeWindow,
+  probeWindow,
 } from "@/core/circuit-breaker";
 import type { LlmBreaker } from "@/pipeline/processor-ports";
 import { COLLECTIONS } from "./collections";
@@ -21,32 +25,76 @@ export async function readLlmBreaker(db: Firestore): Promise<BreakerState | null
   });
 }
 
+/** Reads the breaker and, when a probe is due, whether the current window's probe is claimed. */
+export async function readLlmBreakerStatus(
+  db: Firestore,
+  settings: BreakerSettings,
+  now: number,
+): Promise<BreakerStatus> {
+  const breaker = await readLlmBreaker(db);
+  const window = probeWindow({ breaker, now, settings });
+  const probeInFlight = window
+    ? await firestoreCall(
+        "read LLM breaker probe",
+        async () => (await db.collection(COLLECTIONS.llmBreakerProbes).doc(window.claimId).get()).exists,
+      )
+    : false;
+  return describeBreaker({ breaker, now, settings, probeInFlight });
+}
+
+/**
+ * An operator's reset: closes the breaker with the failure count at 0, so the next run calls the
+ * LLM. Probe claims of the old opening need no clean-up: a new opening has new claim ids.
+ */
+export async function resetLlmBreaker(db: Firestore): Promise<void> {
+  await firestoreCall("reset LLM breaker", () =>
+    db
+      .collection(COLLECTIONS.systemState)
+      .doc(BREAKER_DOC)
+      .set({ ...CLOSED_BREAKER }),
+  );
+}
+
 /**
  * The breaker on Firestore. Failures are counted with `FieldValue.increment` (exact under
- * concurrency); the one probe after a cool-down is claimed with `create()` keyed by the
- * opening, so exactly one worker probes. Successes write only when there is something to reset.
+ * concurrency); the one probe of each probe window is claimed with `create()` keyed by the
+ * opening and the window, so exactly one worker probes per window and a lost probe holds the
+ * breaker for one window at most. Successes write only when there is something to reset, so
+ * the one breaker document is not written on every call. One instance serves one run.
  */
 export function createFirestoreLlmBreaker(db: Firestore, settings: BreakerSettings): LlmBreaker {
   const reference = db.collection(COLLECTIONS.systemState).doc(BREAKER_DOC);
+  const probes = db.collection(COLLECTIONS.llmBreakerProbes);
   let lastSeen: BreakerState | null = null;
+  /** The probe this instance claimed and has not reported yet. */
+  let heldProbe: ProbeWindow | null = null;
   return {
     async acquire(now) {
       lastSeen = await readLlmBreaker(db);
       const gate = breakerGate({ breaker: lastSeen, now });
       if (gate !== "probe_due") return gate;
+      const window = probeWindow({ breaker: lastSeen, now, settings });
+      if (!window) return "open";
+      if (heldProbe?.claimId === window.claimId) return "probe";
+      // A create() that throws may still have applied (a timeout): the claim then stands
+      // unowned, and the next window frees the probe.
       const probe = await createOnce("claim breaker probe", () =>
-        db
-          .collection(COLLECTIONS.llmBreakerProbes)
-          .doc(String(lastSeen?.openedAt ?? 0))
-          .create({ claimedAt: now }),
+        probes.doc(window.claimId).create({ claimedAt: now, openedAt: lastSeen?.openedAt ?? null }),
       );
-      return probe === "created" ? "probe" : "open";
+      if (probe !== "created") return "open";
+      heldProbe = window;
+      return "probe";
     },
 
     async recordSuccess() {
-      if (!lastSeen || (lastSeen.state === "closed" && lastSeen.consecutiveFailures === 0)) return;
+      if (!lastSeen || (lastSeen.state === "closed" && lastSeen.consecutiveFailures === 0)) {
+        heldProbe = null;
+        return;
+      }
       await firestoreCall("close LLM breaker", () => reference.set({ ...CLOSED_BREAKER }));
       lastSeen = { ...CLOSED_BREAKER };
+      // Reported: the claim is spent (kept only after a failed write, so a release frees it).
+      heldProbe = null;
     },
 
     async recordFailure(now, error) {
@@ -72,6 +120,17 @@ export function createFirestoreLlmBreaker(db: Firestore, settings: BreakerSettin
         await firestoreCall("open LLM breaker", () => reference.set(opened));
       }
       lastSeen = opened ?? current;
+      heldProbe = null;
+    },
+
+    async releaseProbe(now) {
+      const claim = heldProbe;
+      heldProbe = null;
+      // Once its window has ended the claim blocks nobody: nothing to write.
+      if (!claim || now >= claim.endsAt) return;
+      // Deleting the claim lets the next acquire of this window create it and probe at once.
+      // Only this instance created it, so the delete frees nobody else's probe.
+      await firestoreCall("release LLM breaker probe", () => probes.doc(claim.claimId).delete());
     },
   };
 }

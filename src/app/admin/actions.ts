@@ -4,8 +4,8 @@ import { headers } from "next/headers";
 import { redirect } from "next/navigation";
 import { z } from "zod";
 import { getConfig } from "@/config";
-import { documentIdSchema } from "@/http/respond";
-import { clearUser, resumeUser, suspendUser } from "@/services/admin";
+import { documentIdSchema, eventIdSchema } from "@/http/respond";
+import { clearUser, resetBreaker, resumeUser, suspendUser } from "@/services/admin";
 import { requireAdminSession, signIn, signOut } from "@/services/admin-auth";
 import { deliverNow, eventProcessorDeps, replayEvent, runEventSafely } from "@/services/events";
 import { processorDeps } from "@/services/processor";
@@ -38,7 +38,12 @@ export async function logoutAction(): Promise<void> {
   redirect("/admin/login");
 }
 
-const uidField = (formData: FormData) => documentIdSchema.parse(formData.get("userId"));
+/** The form's user id; one Firestore cannot use goes back to the users page with a notice, not a crash. */
+function uidField(formData: FormData): string {
+  const parsed = documentIdSchema.safeParse(formData.get("userId"));
+  if (!parsed.success) notice("/admin/users", "That is not a valid user id.");
+  return parsed.data;
+}
 
 export async function generateNowAction(formData: FormData): Promise<void> {
   await requireAdminSession();
@@ -100,14 +105,17 @@ export async function clearUserAction(formData: FormData): Promise<void> {
   notice(`/admin/users/${encodeURIComponent(uid)}`, "Coaching data cleared; the schedule starts again.");
 }
 
+export async function resetBreakerAction(): Promise<void> {
+  await requireAdminSession();
+  await resetBreaker(getConfig(), Date.now());
+  notice("/admin", "LLM circuit breaker reset: the next run calls the LLM.");
+}
+
 export async function replayAction(formData: FormData): Promise<void> {
   await requireAdminSession();
-  const eventId = z
-    .string()
-    .min(1)
-    .max(512)
-    .regex(/^[^/]+$/)
-    .parse(formData.get("eventId"));
+  const parsed = eventIdSchema.safeParse(formData.get("eventId"));
+  if (!parsed.success) notice("/admin/events", "That is not a valid event id.");
+  const eventId = parsed.data;
   const deps = eventProcessorDeps(getConfig());
   if (await replayEvent(deps, eventId)) await runEventSafely(deps, eventId);
   notice("/admin/events", `Replayed ${eventId}.`);

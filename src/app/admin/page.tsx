@@ -1,10 +1,16 @@
 import { getConfig } from "@/config";
 import { dashboardData } from "@/services/admin";
 import { requireAdminSession } from "@/services/admin-auth";
+import { resetBreakerAction } from "./actions";
 import { BarChart, formatInstant, formatRelative, Stat, StatusBadge } from "./ui";
 
-export default async function DashboardPage() {
+export default async function DashboardPage({
+  searchParams,
+}: {
+  searchParams: Promise<{ notice?: string }>;
+}) {
   await requireAdminSession();
+  const { notice } = await searchParams;
   const now = Date.now();
   const { status, daily, ratings, duePerHour, runs } = await dashboardData(getConfig(), now);
   const day = (at: number) =>
@@ -12,6 +18,11 @@ export default async function DashboardPage() {
   return (
     <>
       <h1>Dashboard</h1>
+      {notice ? (
+        <p className="warning" role="status" data-testid="notice">
+          {notice}
+        </p>
+      ) : null}
       {status.schedulerStale ? (
         <p className="warning" role="status" data-testid="stale-warning">
           {status.lastRun
@@ -20,9 +31,10 @@ export default async function DashboardPage() {
         </p>
       ) : null}
       {status.llmBreaker.state === "open" ? (
-        <p className="warning" role="status">
-          The LLM circuit breaker is open ({status.llmBreaker.lastError ?? "repeated failures"}); due users
-          get their retry interval until {formatInstant(status.llmBreaker.openUntil)}.
+        <p className="warning" role="status" data-testid="breaker-warning">
+          The LLM circuit breaker has been open since {formatInstant(status.llmBreaker.openedAt)} (
+          {status.llmBreaker.lastError ?? "repeated failures"}): no LLM calls, due users get their retry
+          interval. Next probe call {formatRelative(status.llmBreaker.nextProbeAt, now)}.
         </p>
       ) : null}
       <div className="grid">
@@ -50,6 +62,41 @@ export default async function DashboardPage() {
             <Stat label="pending events" value={status.events.pending} testId="pending-events" />
             <Stat label="dead letters" value={status.events.deadLetters} testId="dead-letters" />
           </dl>
+        </section>
+        <section className="panel" aria-labelledby="breaker-heading">
+          <h2 id="breaker-heading">LLM circuit breaker</h2>
+          <dl className="stats">
+            <Stat
+              label="state"
+              value={<StatusBadge status={status.llmBreaker.state} />}
+              testId="breaker-state"
+            />
+            <Stat
+              label="consecutive failures"
+              value={status.llmBreaker.consecutiveFailures}
+              testId="breaker-failures"
+            />
+            <Stat label="opened" value={formatInstant(status.llmBreaker.openedAt)} testId="breaker-opened" />
+            <Stat
+              label="next probe"
+              value={
+                status.llmBreaker.nextProbeAt === null
+                  ? "—"
+                  : `${formatInstant(status.llmBreaker.nextProbeAt)}${status.llmBreaker.probeInFlight ? " (a probe is running)" : ""}`
+              }
+              testId="breaker-next-probe"
+            />
+          </dl>
+          {status.llmBreaker.lastError ? (
+            <p className="muted" data-testid="breaker-last-error">
+              Last error {formatRelative(status.llmBreaker.lastFailureAt, now)}: {status.llmBreaker.lastError}
+            </p>
+          ) : null}
+          {status.llmBreaker.state === "open" || status.llmBreaker.consecutiveFailures > 0 ? (
+            <form action={resetBreakerAction} className="inline">
+              <button type="submit">Reset breaker</button>
+            </form>
+          ) : null}
         </section>
       </div>
       <section className="panel" aria-labelledby="sent-heading">
