@@ -2,13 +2,20 @@
  * A due slot is one scheduled message of one user: `${uid}_${dueAt}`. Every side effect of
  * processing a slot is keyed by that id (the lease, the approved message, the journal entry,
  * the email's idempotency key), so running any step twice is harmless and a slot yields at
- * most one message whatever fails or repeats (contract §7).
+ * most one message whatever fails or repeats (docs/guarantees.md).
  *
  * Ownership of a slot is a lease taken with `create()` on `${slotId}_${leaseNumber}`: exactly
  * one caller can create a given lease document, so exactly one worker holds lease n. A lease
  * expires so that a worker that died mid-slot does not block it forever; the next run takes
  * lease n + 1 and resumes. This does not rely on transaction isolation, which the emulator
  * lacks and which Firestore only gives with retries.
+ *
+ * Every write of the slot document (claim, completion, release) goes in one batch with the
+ * `create()` of the next lease number, create first. So the slot document moves only forward
+ * through lease numbers, and a worker whose lease was taken over cannot write the slot at all:
+ * the lease number it would create already exists (the fence). Real Firestore commits a batch
+ * atomically; the emulator applies a batch's writes up to a failing one, which with the
+ * `create()` first is the same thing here.
  */
 import { isInsideWindow, nextWindowTarget } from "./schedule";
 import type { UserSnapshot } from "./user";
@@ -41,6 +48,13 @@ export interface SlotRecord {
   updatedAt: number;
 }
 
+/** A `coachingSlotLeases` document as the claim reads it back after losing a `create()`. */
+export interface LeaseRecord {
+  claimedAt: number;
+  /** Absent on leases written before claims were one batch: then claimedAt + the lease time. */
+  leaseUntil?: number;
+}
+
 export type ClaimDecision =
   | { kind: "completed"; slot: SlotRecord }
   | { kind: "busy"; leaseUntil: number }
@@ -52,6 +66,35 @@ export function decideClaim({ slot, now }: { slot: SlotRecord | null; now: numbe
   if (slot.status === "completed") return { kind: "completed", slot };
   if (slot.leaseUntil > now) return { kind: "busy", leaseUntil: slot.leaseUntil };
   return { kind: "claim", leaseNumber: slot.leaseNumber + 1 };
+}
+
+/**
+ * What to do after losing the `create()` of lease `leaseNumber`, from the slot and that lease
+ * as read afterwards. A slot at that lease number or later was written by the batch that created
+ * the lease (or a later one): decide again on it. A slot still behind it means a claim from an
+ * older version created the lease and never wrote the slot (its second write failed, or the
+ * process died); that claim is taken over like any other once its lease time has passed, so a
+ * half-written claim never answers "busy" forever.
+ */
+export function decideClaimAfterConflict({
+  slot,
+  lease,
+  leaseNumber,
+  now,
+  leaseMs,
+}: {
+  slot: SlotRecord | null;
+  lease: LeaseRecord | null;
+  leaseNumber: number;
+  now: number;
+  leaseMs: number;
+}): ClaimDecision {
+  if (slot && slot.leaseNumber >= leaseNumber) return decideClaim({ slot, now });
+  // Deleted between the conflict and the read (retention cleanup): the number is free again.
+  if (!lease) return { kind: "claim", leaseNumber };
+  const leaseUntil = lease.leaseUntil ?? lease.claimedAt + leaseMs;
+  if (leaseUntil > now) return { kind: "busy", leaseUntil };
+  return { kind: "claim", leaseNumber: leaseNumber + 1 };
 }
 
 export type SkipReason = "disabled" | "invalid_document" | "suspended" | "not_due" | "outside_window";
@@ -66,27 +109,36 @@ export type ProcessingDecision =
  * enabled, not suspended, due, inside the window. `bypassChecks` (the test route) skips the
  * due, window and suspension checks and forces a slot at `now` when the user is not due;
  * a disabled user is never processed.
+ *
+ * An open slot that already holds an approved message is resumed first, inside the window or
+ * not and whatever the due time says now: the message exists, and only completing its slot
+ * puts it in the journal and sends it; generating anything new before would give the user two.
  */
 export function decideProcessing({
   snapshot,
   now,
   bypassChecks = false,
+  openSlot,
 }: {
   snapshot: UserSnapshot;
   now: number;
   bypassChecks?: boolean;
+  /** The user's oldest running slot that holds an approved message, if any. */
+  openSlot?: Pick<SlotRecord, "dueAt" | "forced">;
 }): ProcessingDecision {
   if (!snapshot.valid) {
     return { action: "skip", reason: snapshot.enabled ? "invalid_document" : "disabled" };
   }
   const { user } = snapshot;
   if (!user.coachingConfig.enableCoachingMessages) return { action: "skip", reason: "disabled" };
+  const suspended = typeof user.suspendUntil === "number" && user.suspendUntil > now;
+  if (openSlot && (bypassChecks || !suspended)) {
+    return { action: "process", dueAt: openSlot.dueAt, forced: openSlot.forced };
+  }
   const due = snapshot.nextCoachingMessageDue;
   const isDue = typeof due === "number" && due <= now;
   if (bypassChecks) return { action: "process", dueAt: isDue ? due : now, forced: !isDue };
-  if (typeof user.suspendUntil === "number" && user.suspendUntil > now) {
-    return { action: "skip", reason: "suspended" };
-  }
+  if (suspended) return { action: "skip", reason: "suspended" };
   if (!isDue) return { action: "skip", reason: "not_due" };
   const { timezone, coachingConfig } = user;
   if (!isInsideWindow({ at: now, timezone, timePreference: coachingConfig.timePreference })) {

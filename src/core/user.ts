@@ -1,5 +1,5 @@
 /**
- * The user document that the journaling app writes (contract §3), as the engine reads it.
+ * The user document that the journaling app writes (docs/data-model.md), as the engine reads it.
  * The app owns every field but `nextCoachingMessageDue`, which the engine owns once set.
  */
 import { z } from "zod";
@@ -14,12 +14,19 @@ export const coachingConfigSchema = z.object({
 
 export const coachingUserSchema = z.object({
   email: z.string(),
-  displayName: z.string().optional(),
+  /** The app may write null for "no name"; that must not park the user as malformed. */
+  displayName: z.string().nullish(),
   timezone: z.string().refine(isValidTimezone, "is not an IANA time zone"),
   coachingConfig: coachingConfigSchema,
-  nextCoachingMessageDue: z.number().nullable().optional(),
+  /**
+   * Engine-owned, so a value of another type (a Firestore Timestamp, a string) reads as absent:
+   * the engine then schedules the user afresh instead of parking the document as malformed.
+   */
+  nextCoachingMessageDue: z.number().nullable().optional().catch(undefined),
   /** Engine-owned: no processing before this instant (Unix ms). */
   suspendUntil: z.number().nullable().optional(),
+  /** Engine-owned: equals the due time while that due time only parks a disabled or unreadable user. */
+  coachingParkedUntil: z.number().nullable().optional().catch(undefined),
 });
 
 export type CoachingConfig = z.infer<typeof coachingConfigSchema>;
@@ -29,7 +36,7 @@ export interface CoachingUser extends z.infer<typeof coachingUserSchema> {
 }
 
 /**
- * A user document as a query returned it: parsed when it fits the contract, otherwise the
+ * A user document as a query returned it: parsed when it fits docs/data-model.md, otherwise the
  * reason it does not (a bad time zone, a malformed config), so one malformed document is
  * reported and parked instead of failing the whole run. A document with no coaching config at
  * all, or with coaching switched off, counts as disabled rather than malformed.
@@ -41,7 +48,7 @@ export type UserSnapshot = {
 
 function readDue(document: unknown): number | null | undefined {
   const due = (document as { nextCoachingMessageDue?: unknown } | null | undefined)?.nextCoachingMessageDue;
-  return typeof due === "number" || due === null ? due : undefined;
+  return Number.isFinite(due) || due === null ? (due as number | null) : undefined;
 }
 
 export function parseUserDocument(uid: string, document: unknown): UserSnapshot {

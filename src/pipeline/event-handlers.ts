@@ -88,7 +88,7 @@ async function analyseNewEntries(
   return { ok: true, detail: `${result.status}, ${result.batches} batch(es)` };
 }
 
-/** Delivers a stored coaching message: email (unless the user turned it off) and push. */
+/** Delivers a sent coaching message: email (unless the user turned it off) and push. */
 async function deliverMessage(
   deps: EventHandlerDeps,
   payload: z.infer<typeof messageCreatedPayload>,
@@ -99,6 +99,17 @@ async function deliverMessage(
   if (!message) return { ok: false, retriable: false, reason: `message ${payload.messageId} not found` };
   if (message.uid !== payload.uid)
     return { ok: false, retriable: false, reason: "message belongs to another user" };
+  // Email and push only for a message that is sent and in the journal. New events are created
+  // with that transition; an event written with the approved message by an older version can
+  // arrive first. Retriable, not final: the slot's resume (the next run for the user) completes
+  // it, and a retry then delivers; should the retries run out first, the dead letter can be requeued.
+  if (message.status !== "sent" || message.journalEntryId === null) {
+    return {
+      ok: false,
+      retriable: true,
+      reason: `message ${message.id} is not sent yet (status ${message.status})`,
+    };
+  }
   // The engine's own delivery record is the final guard: Resend forgets idempotency keys after 24 h.
   if (message.delivery.email.status === "sent" || message.delivery.email.status === "skipped") {
     return { ok: true, detail: `email already ${message.delivery.email.status}` };
@@ -151,7 +162,17 @@ async function deliverMessage(
   return { ok: true, detail: `email ${email.status}, push ${push.status}` };
 }
 
-/** A user who switched coaching on gets a first due time soon, instead of waiting for the next re-check. */
+/**
+ * A user who switched coaching on is scheduled soon instead of waiting for the scheduler: at
+ * once when they have no due time (missing, null, or of another type, which reads as missing),
+ * and brought forward when their due time only parks them (the scheduler parked them while
+ * coaching was off, marking `coachingParkedUntil` equal to the due time).
+ *
+ * A real future due time is never moved earlier: it was set after a message or by the window
+ * rules, so an off/on toggle after today's message must not buy a second message today. A
+ * stale park mark (not equal to the due time) means the user was rescheduled since, so it
+ * counts as a real schedule. A park is only brought forward, never pushed later.
+ */
 async function bootstrapUser(
   deps: EventHandlerDeps,
   payload: z.infer<typeof coachingEnabledPayload>,
@@ -165,15 +186,17 @@ async function bootstrapUser(
     return { ok: true, detail: "coaching is off again" };
   const due = snapshot.nextCoachingMessageDue;
   if (typeof due === "number" && due <= now) return { ok: true, detail: "already due" };
+  const parked = typeof due === "number" && snapshot.user.coachingParkedUntil === due;
+  if (typeof due === "number" && !parked) return { ok: true, detail: "keeps its future due time" };
   const bootstrap = bootstrapDueAt({
     now,
     frequency: snapshot.user.coachingConfig.frequency,
     random: deps.random,
   });
   if (typeof due === "number" && due <= bootstrap)
-    return { ok: true, detail: "already scheduled soon enough" };
+    return { ok: true, detail: "park ends sooner than a bootstrap" };
   await deps.store.setNextDue({ uid: payload.uid, nextCoachingMessageDue: bootstrap });
-  return { ok: true, detail: "bootstrapped" };
+  return { ok: true, detail: parked ? "brought forward from a park" : "bootstrapped" };
 }
 
 export function createEventRegistry(deps: EventHandlerDeps): Readonly<Record<string, RegisteredHandler>> {
@@ -190,7 +213,8 @@ export function createEventRegistry(deps: EventHandlerDeps): Readonly<Record<str
       handle: (payload, context) => analyseNewEntries(deps, payload, context),
     }),
     [EVENT_TYPES.userCoachingEnabled]: defineHandler({
-      description: "Gives a user who switched coaching on a first due time within the bootstrap range",
+      description:
+        "Gives a user who switched coaching on a due time within the bootstrap range when they have none or are parked; never moves a real schedule earlier",
       payloadSchema: coachingEnabledPayload,
       handle: (payload, context) => bootstrapUser(deps, payload, context),
     }),

@@ -3,17 +3,21 @@
  * quality gate, storage with the delivery event, journal entry, reschedule. Delivery itself
  * (email, push) is the outbox's job (process-events.ts).
  *
- * Exactly once per slot (contract §7) comes from construction, not from transactions:
+ * Exactly once per slot (docs/guarantees.md) comes from construction, not from transactions:
  * - the slot is owned through a `create()`-claimed lease (see core/due-slot.ts);
  * - the approved message has the slot's id and is created with `create()`, so two workers can
  *   never store two approved messages for one slot (the loser carries on with the winner's);
  * - the journal entry id is derived from the slot id and created with `create()`;
- * - the delivery event is written in the same batch as the approved message and has an id
- *   derived from the slot id, so a stored message always has exactly one delivery event;
+ * - the delivery event (email, push) is created in the same batch as the message's move to
+ *   "sent", after the journal entry, with an id derived from the slot id: a message is emailed
+ *   only once it is in the journal, and at most once;
  * - the slot records its outcome and next due time before the user is rescheduled, so a run
- *   that died between the two finishes the reschedule next time.
+ *   that died between the two finishes the reschedule next time;
+ * - every slot write takes the next lease number with `create()` in the same batch, so a run
+ *   whose lease expired and was taken over cannot complete or release the slot (the fence).
  * A worker that dies mid-slot leaves the user due at the slot's time; once the lease expires the
- * next scheduler tick resumes the slot from the last completed step.
+ * next run resumes the slot from the last completed step — and a slot holding an approved
+ * message is resumed before anything new is generated for that user, inside the window or not.
  */
 import {
   buildCoachingContext,
@@ -25,7 +29,9 @@ import {
 } from "@/core/coaching-context";
 import { type GeneratedMessage, MESSAGE_MAX_LENGTH, PUSH_TEXT_MAX_LENGTH } from "@/core/coaching-message";
 import {
+  type ClaimDecision,
   decideClaim,
+  decideClaimAfterConflict,
   decideProcessing,
   dueSlotId,
   type SkipReason,
@@ -39,7 +45,7 @@ import type { SuspensionPolicy } from "@/core/processing-state";
 import { applyQualityGate } from "@/core/quality-gate";
 import { nextDueAfterSuccess, retryDueAt } from "@/core/schedule";
 import { checkNovelty, NOVELTY_WINDOW } from "@/core/similarity";
-import { type CoachingUser, scheduleSettingsOf } from "@/core/user";
+import { type CoachingUser, isCoachingEnabled, scheduleSettingsOf } from "@/core/user";
 import {
   finishRun,
   logAction,
@@ -48,6 +54,7 @@ import {
   type RunEnding,
   type RunLog,
   recordDuplicate,
+  startRun,
 } from "./processing-log";
 import type {
   CoachingJournalEntry,
@@ -104,6 +111,11 @@ export interface ProcessOutcome {
   failureReason: string | null;
   /** The outbox event that delivers the message (email, push), when one was stored. */
   deliveryEventId: string | null;
+  /**
+   * The run's lease expired and another run took the slot over before this one completed it:
+   * nothing of this outcome was recorded (slot, reschedule, processing state); the other run's stands.
+   */
+  superseded: boolean;
 }
 
 /** The journal entry of a slot's message; derived, so creating it twice is a no-op. */
@@ -122,9 +134,46 @@ async function step(
   await deps.onStep?.(name, claim.slot.slotId);
 }
 
+/** How many open slots to look through for an approved message; a user normally has none or one. */
+const OPEN_SLOT_LOOKUP_LIMIT = 3;
+/** Lost claims to read back and retry before answering "busy" (each loss means progress by another run). */
+const MAX_CLAIM_ATTEMPTS = 3;
+
 /**
- * Re-checks the user and claims their due slot. Fast (a few reads and one `create()`), so the
- * route can answer before generation starts.
+ * Looks through the user's running slots, oldest first, by query rather than by the user's due
+ * time (which an older scheduler, or a reschedule outside the window, may have moved since).
+ * Returns the first that holds an approved message (the slot's message has the slot's id), to be
+ * resumed before anything new. Closes, on the way, the ones nothing will ever resume: no message,
+ * lease expired, and the user's due time has moved away from them (the run died before approval
+ * and the user was rescheduled, or a forced run died), so they neither stay "running" forever nor
+ * crowd this bounded lookup. The close is fenced like any slot write.
+ */
+async function reviewOpenSlots(
+  deps: ProcessorDeps,
+  { uid, currentDue, now }: { uid: string; currentDue: number | null | undefined; now: number },
+): Promise<SlotRecord | null> {
+  const open = await deps.store.listOpenSlots({ uid, limit: OPEN_SLOT_LOOKUP_LIMIT });
+  for (const slot of open) {
+    if (await deps.store.getMessage(slot.slotId)) return slot;
+    if (slot.leaseUntil <= now && slot.dueAt !== currentDue) {
+      await deps.store.claimSlot({
+        slot: underNextLease(slot, now, {
+          status: "completed",
+          outcome: "generation_failed",
+          failureReason:
+            "abandoned: the run stopped before a message was approved, and the user was rescheduled",
+        }),
+        purpose: "complete",
+        now,
+      });
+    }
+  }
+  return null;
+}
+
+/**
+ * Re-checks the user and claims their due slot. Fast (a few reads and one batched `create()`),
+ * so the route can answer before generation starts.
  */
 export async function acceptUserRun({
   deps,
@@ -140,7 +189,11 @@ export async function acceptUserRun({
   const { store } = deps;
   const snapshot = await store.getUser(uid);
   if (!snapshot) return { kind: "not_found" };
-  const decision = decideProcessing({ snapshot, now, bypassChecks });
+  const openSlot =
+    snapshot.valid && isCoachingEnabled(snapshot)
+      ? await reviewOpenSlots(deps, { uid, currentDue: snapshot.nextCoachingMessageDue, now })
+      : null;
+  const decision = decideProcessing({ snapshot, now, bypassChecks, openSlot: openSlot ?? undefined });
   if (decision.action === "skip") {
     if (decision.nextCoachingMessageDue !== undefined) {
       await store.setNextDue({ uid, nextCoachingMessageDue: decision.nextCoachingMessageDue });
@@ -154,50 +207,78 @@ export async function acceptUserRun({
   if (!snapshot.valid) return { kind: "skipped", reason: "invalid_document" };
   const user = snapshot.user;
   const slotId = dueSlotId({ uid, dueAt: decision.dueAt });
-  const existing = await store.getSlot(slotId);
-  const claim = decideClaim({ slot: existing, now });
-  if (claim.kind === "busy") {
-    await recordDuplicate(deps, { uid, now, reason: `slot ${slotId} is being processed` });
-    return { kind: "busy", slotId };
-  }
-  if (claim.kind === "completed") {
-    await recordDuplicate(deps, { uid, now, reason: `slot ${slotId} was already processed` });
-    // The run that completed the slot may have died before rescheduling the user.
-    if (snapshot.nextCoachingMessageDue === claim.slot.dueAt) {
-      await store.setNextDue({ uid, nextCoachingMessageDue: dueAfterOutcome(claim.slot, user, now) });
+  let existing = openSlot?.slotId === slotId ? openSlot : await store.getSlot(slotId);
+  let claim: ClaimDecision = decideClaim({ slot: existing, now });
+  let slot: SlotRecord;
+  for (let attempt = 1; ; attempt += 1) {
+    if (claim.kind === "busy") {
+      await recordDuplicate(deps, { uid, now, reason: `slot ${slotId} is being processed` });
+      return { kind: "busy", slotId };
     }
-    return { kind: "already_completed", slotId, outcome: claim.slot.outcome };
+    if (claim.kind === "completed") {
+      await recordDuplicate(deps, { uid, now, reason: `slot ${slotId} was already processed` });
+      // The run that completed the slot may have died before rescheduling the user.
+      if (snapshot.nextCoachingMessageDue === claim.slot.dueAt) {
+        await store.setNextDue({ uid, nextCoachingMessageDue: dueAfterOutcome(claim.slot, user, now) });
+      }
+      return { kind: "already_completed", slotId, outcome: claim.slot.outcome };
+    }
+    const candidate: SlotRecord = {
+      slotId,
+      uid,
+      dueAt: decision.dueAt,
+      forced: decision.forced,
+      status: "running",
+      leaseNumber: claim.leaseNumber,
+      leaseUntil: now + deps.leaseMs,
+      outcome: null,
+      messageId: null,
+      nextCoachingMessageDue: null,
+      failureReason: null,
+      createdAt: existing?.createdAt ?? now,
+      updatedAt: now,
+    };
+    // One batch: the lease create() and the slot write commit together or not at all.
+    if ((await store.claimSlot({ slot: candidate, purpose: "claim", now })) === "claimed") {
+      slot = candidate;
+      break;
+    }
+    if (attempt === MAX_CLAIM_ATTEMPTS) {
+      await recordDuplicate(deps, { uid, now, reason: `slot ${slotId} was claimed by another run` });
+      return { kind: "busy", slotId };
+    }
+    // Lost the lease: read back what won it (a live run, or a claim an older version left half-written).
+    const lost = claim.leaseNumber;
+    const [current, lease] = await Promise.all([
+      store.getSlot(slotId),
+      store.getLease({ slotId, leaseNumber: lost }),
+    ]);
+    existing = current;
+    claim = decideClaimAfterConflict({ slot: current, lease, leaseNumber: lost, now, leaseMs: deps.leaseMs });
   }
-  const won = await store.createLease({ slotId, leaseNumber: claim.leaseNumber, uid, now });
-  if (!won) {
-    await recordDuplicate(deps, { uid, now, reason: `slot ${slotId} was claimed by another run` });
-    return { kind: "busy", slotId };
-  }
-  const slot: SlotRecord = {
-    slotId,
+  // The run counts from its claim, so runs that are always killed still reach the failure limit;
+  // at the limit the user is suspended here, before any LLM call, and the slot is closed with it.
+  const suspension = await startRun(deps, {
     uid,
-    dueAt: decision.dueAt,
-    forced: decision.forced,
-    status: "running",
-    leaseNumber: claim.leaseNumber,
-    leaseUntil: now + deps.leaseMs,
-    outcome: null,
-    messageId: null,
-    nextCoachingMessageDue: null,
-    failureReason: null,
-    createdAt: existing?.createdAt ?? now,
-    updatedAt: now,
-  };
-  await store.saveSlot(slot);
+    slotId,
+    now,
+    resumesApprovedMessage: openSlot?.slotId === slotId,
+  });
+  if (suspension) {
+    await store.claimSlot({
+      slot: underNextLease(slot, now, {
+        status: "completed",
+        outcome: "generation_failed",
+        nextCoachingMessageDue: suspension.suspendUntil,
+        failureReason: `suspended: ${suspension.suspendReason}`,
+      }),
+      purpose: "complete",
+      now,
+    });
+    return { kind: "skipped", reason: "suspended", nextCoachingMessageDue: suspension.suspendUntil };
+  }
   const claimed: ClaimedSlot = { slot, user, log: newRunLog() };
   logPhase(claimed.log, "building_context");
-  await deps.stateStore?.markRunning({
-    uid,
-    phase: "building_context",
-    status: "running",
-    currentSlotId: slotId,
-    now,
-  });
   await step(deps, "claimed", claimed, now);
   return { kind: "claimed", claim: claimed };
 }
@@ -280,9 +361,33 @@ function messageRecord(
 function sanitiseGenerated(output: GeneratedMessage): GeneratedMessage {
   return {
     messageType: output.messageType,
-    messageContent: sanitiseModelText(output.messageContent).slice(0, MESSAGE_MAX_LENGTH),
+    messageContent: sanitiseModelText(output.messageContent, { maxLength: MESSAGE_MAX_LENGTH }),
     pushNotificationText: toSingleLine(output.pushNotificationText, PUSH_TEXT_MAX_LENGTH),
   };
+}
+
+/**
+ * Asks the breaker, then generates (see `generateUnderBreaker`). A run that acquired the one
+ * probe and leaves without reporting a call's result (a quota stop, a throw anywhere before the
+ * call) gives the probe back here, in one place, so the breaker never waits on a probe nobody runs.
+ */
+async function generateApprovedMessage(
+  deps: ProcessorDeps,
+  claim: ClaimedSlot,
+  now: number,
+): Promise<Approval> {
+  // While the breaker is open no call is made: the slot gets the retry interval and no attempt is stored.
+  const gate = (await deps.breaker?.acquire(now)) ?? "closed";
+  if (gate === "open") {
+    return { ok: false, outcome: "breaker_open", reason: "LLM circuit breaker is open; no call made" };
+  }
+  const probe = { unreported: gate === "probe" };
+  try {
+    return await generateUnderBreaker(deps, claim, now, probe);
+  } finally {
+    // A release that fails is bounded by the probe's own expiry; the run's outcome or error stands.
+    if (probe.unreported) await deps.breaker?.releaseProbe(now).catch(() => undefined);
+  }
 }
 
 /**
@@ -290,18 +395,14 @@ function sanitiseGenerated(output: GeneratedMessage): GeneratedMessage {
  * the outcome and applies the gate. Every attempt that does not pass is stored as its own
  * `coachingMessages` document; the one that passes is returned, not yet stored.
  */
-async function generateApprovedMessage(
+async function generateUnderBreaker(
   deps: ProcessorDeps,
   claim: ClaimedSlot,
   now: number,
+  probe: { unreported: boolean },
 ): Promise<Approval> {
   const { store, prompts } = deps;
   const { slot, user } = claim;
-  // While the breaker is open no call is made: the slot gets the retry interval and no attempt is stored.
-  const gate = (await deps.breaker?.acquire(now)) ?? "closed";
-  if (gate === "open") {
-    return { ok: false, outcome: "breaker_open", reason: "LLM circuit breaker is open; no call made" };
-  }
   const model = deps.resolveModel ? await deps.resolveModel(user.uid, now) : deps.model;
   const [entries, recentMessages, storedInsights] = await Promise.all([
     store.listJournalEntries({ uid: user.uid, limit: MAX_JOURNAL_ENTRIES }),
@@ -339,6 +440,7 @@ async function generateApprovedMessage(
     if (!deps.breaker) return;
     if (result.ok) await deps.breaker.recordSuccess(now);
     else await deps.breaker.recordFailure(now, result.reason ?? "LLM call failed");
+    probe.unreported = false;
   };
   const base: AttemptBase = { context, slot, now, calls };
   let attempt = 0;
@@ -431,7 +533,7 @@ async function generateApprovedMessage(
   };
   const verdict = applyQualityGate({ messageContent: candidate.messageContent, outcome });
   if (!verdict.pass) return reject("gate_failed", verdict.reason, scoreFields);
-  const finalContent = sanitiseModelText(verdict.messageContent).slice(0, MESSAGE_MAX_LENGTH);
+  const finalContent = sanitiseModelText(verdict.messageContent, { maxLength: MESSAGE_MAX_LENGTH });
   if (verdict.revised) {
     const revisedNovelty = checkNovelty({
       candidate: { messageType: candidate.messageType, messageContent: finalContent },
@@ -501,6 +603,35 @@ function deliveryEvent(message: StoredMessage, now: number) {
   });
 }
 
+/**
+ * The slot's next state under the run's next lease number. Writing it with `claimSlot` is the
+ * fence: if another run took the slot over after this run's lease expired, it created that lease
+ * number first, the batch writes nothing, and this run learns it no longer owns the slot.
+ */
+function underNextLease(slot: SlotRecord, now: number, fields: Partial<SlotRecord>): SlotRecord {
+  return { ...slot, ...fields, leaseNumber: slot.leaseNumber + 1, leaseUntil: now, updatedAt: now };
+}
+
+/** What a run whose lease was taken over reports: nothing of its own was recorded. */
+async function supersededOutcome(
+  deps: ProcessorDeps,
+  claim: ClaimedSlot,
+  result: { outcome: SlotOutcome; messageId: string | null },
+): Promise<ProcessOutcome> {
+  const { slot } = claim;
+  const current = await deps.store.getSlot(slot.slotId);
+  return {
+    slotId: slot.slotId,
+    messageGenerated: false,
+    outcome: result.outcome,
+    messageId: result.messageId,
+    nextCoachingMessageDue: current?.nextCoachingMessageDue ?? slot.dueAt,
+    failureReason: `lease ${slot.leaseNumber} expired and the slot was taken over; this run's outcome was discarded`,
+    deliveryEventId: null,
+    superseded: true,
+  };
+}
+
 async function completeSlot(
   deps: ProcessorDeps,
   claim: ClaimedSlot,
@@ -521,16 +652,20 @@ async function completeSlot(
     (result.outcome === "sent"
       ? nextDueAfterSuccess({ now, ...settings })
       : retryDueAt({ now, frequency: settings.frequency }));
-  // The slot records its outcome first, so a run that dies before the reschedule below is finished by the next.
-  await deps.store.saveSlot({
-    ...slot,
-    status: "completed",
-    outcome: result.outcome,
-    messageId: result.messageId,
-    nextCoachingMessageDue,
-    failureReason: result.failureReason,
-    updatedAt: now,
+  // The slot records its outcome first, so a run that dies before the reschedule below is finished
+  // by the next; and only while this run still owns it (a run that was taken over stops here).
+  const completion = await deps.store.claimSlot({
+    slot: underNextLease(slot, now, {
+      status: "completed",
+      outcome: result.outcome,
+      messageId: result.messageId,
+      nextCoachingMessageDue,
+      failureReason: result.failureReason,
+    }),
+    purpose: "complete",
+    now,
   });
+  if (completion === "taken") return supersededOutcome(deps, claim, result);
   await step(deps, "slot_completed", claim, now, result.messageId ?? undefined);
   await deps.store.setNextDue({ uid: user.uid, nextCoachingMessageDue });
   await step(deps, "rescheduled", claim, now);
@@ -551,6 +686,7 @@ async function completeSlot(
     nextCoachingMessageDue: suspension?.suspendUntil ?? nextCoachingMessageDue,
     failureReason: result.failureReason,
     deliveryEventId: result.messageId ? messageCreatedEventId(slot.slotId) : null,
+    superseded: false,
   };
 }
 
@@ -581,9 +717,9 @@ export async function runClaimedSlot({
         ...(approval.outcome === "quota_exceeded" ? { nextDueAt: approval.retryAt } : {}),
       });
     }
-    // The message and its delivery event are written together (transactional outbox).
+    // No delivery event yet: email and push wait until the message is in the journal (below).
     logPhase(claim.log, "storing");
-    const created = await store.createMessage(approval.message, deliveryEvent(approval.message, now));
+    const created = await store.createMessage(approval.message);
     message = created === "created" ? approval.message : await store.getMessage(slot.slotId);
     if (!message) throw new Error(`approved message ${slot.slotId} vanished`);
     await step(deps, "attempt_stored", claim, now, message.id);
@@ -602,9 +738,18 @@ export async function runClaimedSlot({
       message = { ...message, journalEntryId };
     }
     await step(deps, "journal_entry_created", claim, now, message.id);
-    // Sent = published to the user's journal; email and push follow through the delivery event.
-    await store.updateMessage(message.id, { status: "sent", wasSent: true, sentAt: now, updatedAt: now });
+    // Sent = published to the user's journal; the delivery event (email, push) is created in the
+    // same batch, so it exists exactly when the message is sent.
+    await store.markMessageSent({
+      messageId: message.id,
+      patch: { status: "sent", wasSent: true, sentAt: now, updatedAt: now },
+      deliveryEvent: deliveryEvent(message, now),
+    });
     await step(deps, "message_sent", claim, now, message.id);
+  } else {
+    // Sent by an earlier lease: its batch created the event too, unless an older version sent it;
+    // creating it when missing is harmless (deterministic id) and keeps "sent ⇒ delivered" whole.
+    await store.ensureDeliveryEvent(deliveryEvent(message, now));
   }
   return completeSlot(deps, claim, now, { outcome: "sent", messageId: message.id, failureReason: null });
 }
@@ -613,7 +758,8 @@ export async function runClaimedSlot({
  * What to do when a claimed run throws (Firestore unavailable, a bug): before a message was
  * approved, the slot fails like a generation error and the user gets the retry interval; after,
  * the lease is released and the user stays due, so the next tick delivers the approved message
- * rather than writing another one.
+ * rather than writing another one. A slot that is completed already (the completion applied but
+ * reported failure, or the throw came after it) is left as it is, and the reschedule is finished.
  */
 export async function recoverFromError({
   deps,
@@ -626,13 +772,25 @@ export async function recoverFromError({
   now: number;
   error: unknown;
 }): Promise<ProcessOutcome | null> {
+  const current = await deps.store.getSlot(claim.slot.slotId);
+  if (current?.status === "completed") {
+    const snapshot = await deps.store.getUser(claim.user.uid);
+    // Only while the user still waits at this slot's due time; anything else was set since.
+    if (snapshot?.nextCoachingMessageDue === current.dueAt) {
+      await deps.store.setNextDue({
+        uid: claim.user.uid,
+        nextCoachingMessageDue: dueAfterOutcome(current, claim.user, now),
+      });
+    }
+    return null;
+  }
   const approved = await deps.store.getMessage(claim.slot.slotId);
   if (approved) {
-    await deps.store.saveSlot({
-      ...claim.slot,
-      leaseUntil: now,
-      failureReason: describeError(error),
-      updatedAt: now,
+    // Released under the next lease number: a no-op ("taken") when another run holds the slot now.
+    await deps.store.claimSlot({
+      slot: underNextLease(claim.slot, now, { failureReason: describeError(error) }),
+      purpose: "release",
+      now,
     });
     return null;
   }

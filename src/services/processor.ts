@@ -62,6 +62,7 @@ export async function runSlotSafely({
       outcome: outcome.outcome,
       messageGenerated: outcome.messageGenerated,
       failureReason: outcome.failureReason,
+      superseded: outcome.superseded,
     });
     return outcome;
   } catch (error) {

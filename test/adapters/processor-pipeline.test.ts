@@ -1,16 +1,18 @@
 import type { Firestore } from "firebase-admin/firestore";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { EVENT_TYPES, messageCreatedEventId, newEvent } from "@/core/events";
 import { TIME_WINDOWS } from "@/core/schedule";
-import type { EventProcessorDeps } from "@/pipeline/process-events";
+import { type EventProcessorDeps, processEvent } from "@/pipeline/process-events";
 import { type ProcessorDeps, processUser } from "@/pipeline/process-user";
 import type { ProcessorStep, StoredMessage } from "@/pipeline/processor-ports";
 import type { LlmSandbox } from "../../scripts/local-stack/llm-sandbox";
 import type { MailCatcher } from "../../scripts/local-stack/mail-catcher";
-import type { EmulatorHandle } from "../support/firestore";
+import { type EmulatorHandle, putDocuments } from "../support/firestore";
 import { queriesMissingIndexes, readIndexes } from "../support/index-coverage";
 import { localParts } from "../support/local-time";
 import { drainEvents, HOUR, realEventDeps, realProcessorDeps, seedDueUser } from "../support/processor";
 import { type LocalServices, startLocalServices } from "../support/stack";
+import { zoneOutsideWindow } from "../support/zones";
 
 let services: LocalServices;
 let handle: EmulatorHandle;
@@ -354,5 +356,94 @@ describe("prompt injection", () => {
       expect(body).not.toContain("4321");
     }
     expect(catcher.emails.map((email) => email.to)).toEqual([["attacker@example.com"]]);
+  });
+});
+
+describe("an approved message goes out only once its slot completes", () => {
+  async function approveThenCrash(uid: string) {
+    await seedDueUser(db, { uid, now: NOW });
+    const crashing = {
+      ...deps,
+      onStep: (step: ProcessorStep) => {
+        if (step === "attempt_stored") throw new Error("simulated crash after attempt_stored");
+      },
+    };
+    await expect(processUser({ deps: crashing, uid, now: NOW })).rejects.toThrow("simulated crash");
+    const [approved] = await messagesOf(uid);
+    expect(approved).toMatchObject({ status: "approved", wasSent: false });
+    return approved as StoredMessage;
+  }
+
+  it.each([
+    ["the user is now outside their window", { timezone: zoneOutsideWindow(NOW, "afternoon") }],
+    ["the user's due time was moved to the next window", { nextCoachingMessageDue: NOW + 20 * HOUR }],
+  ])(
+    "a later run resumes and completes the slot when %s, and only then is the email sent",
+    async (_case, change) => {
+      const uid = `approved-${"timezone" in change ? "outside" : "moved"}`;
+      const approved = await approveThenCrash(uid);
+      // No delivery event exists while the message is only approved: the outbox has nothing to send.
+      expect((await db.collection("events").doc(messageCreatedEventId(approved.slotId)).get()).exists).toBe(
+        false,
+      );
+      await drainEvents(events, NOW);
+      expect(catcher.emails).toHaveLength(0);
+
+      await db.doc(`users/${uid}`).update(change);
+      const later = NOW + deps.leaseMs + 1;
+      const resumed = await processUser({ deps, uid, now: later });
+      expect(resumed).toMatchObject({
+        kind: "processed",
+        result: { outcome: "sent", messageId: approved.id },
+      });
+      await drainEvents(events, later);
+      const sent = (await messagesOf(uid)).filter((message) => message.wasSent);
+      expect(sent).toHaveLength(1);
+      expect(sent[0]).toMatchObject({ id: approved.id, status: "sent", journalEntryId: expect.any(String) });
+      expect(await coachingEntriesOf(uid)).toHaveLength(1);
+      expect(catcher.emails).toHaveLength(1);
+      expect(sandbox.requests).toHaveLength(2);
+      expect(await dueOf(uid)).toBeGreaterThan(later);
+    },
+  );
+
+  it("the delivery handler sends nothing for a message that is approved but not yet sent (an older event)", async () => {
+    const uid = "approved-early-event";
+    const approved = await approveThenCrash(uid);
+    // Before the fix the event was written with the approved message; one may still be queued.
+    await putDocuments(db, "events", [
+      [
+        messageCreatedEventId(approved.slotId),
+        {
+          ...newEvent({
+            id: messageCreatedEventId(approved.slotId),
+            eventType: EVENT_TYPES.coachingMessageCreated,
+            aggregateId: approved.id,
+            aggregateType: "coachingMessage",
+            payload: { messageId: approved.id, uid, slotId: approved.slotId },
+            createdBy: "processor",
+            now: NOW,
+          }),
+        },
+      ],
+    ]);
+    const run = await processEvent({
+      deps: events,
+      eventId: messageCreatedEventId(approved.slotId),
+      now: NOW,
+    });
+    expect(run).toMatchObject({ result: "retry_scheduled" });
+    expect(catcher.emails).toHaveLength(0);
+    expect((await messagesOf(uid))[0]?.delivery.email.status).toBe("pending");
+
+    // Once the slot completes, the queued event delivers it, once.
+    const later = NOW + deps.leaseMs + 1;
+    await processUser({ deps, uid, now: later });
+    await drainEvents(events, later + HOUR);
+    expect(catcher.emails).toHaveLength(1);
+    expect((await messagesOf(uid))[0]).toMatchObject({
+      status: "sent",
+      delivery: { email: { status: "sent" } },
+    });
   });
 });

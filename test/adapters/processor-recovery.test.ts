@@ -1,22 +1,24 @@
 import type { Firestore } from "firebase-admin/firestore";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { SlotRecord } from "@/core/due-slot";
-import { acceptUserRun } from "@/pipeline/process-user";
-import type { ProcessorStore } from "@/pipeline/processor-ports";
+import { acceptUserRun, processUser, runClaimedSlot } from "@/pipeline/process-user";
+import type { CoachModel, LlmBreaker, ProcessorStore } from "@/pipeline/processor-ports";
 import { runSlotSafely } from "@/services/processor";
 import type { LlmSandbox } from "../../scripts/local-stack/llm-sandbox";
-import type { EmulatorHandle } from "../support/firestore";
-import { HOUR, realProcessorDeps, seedDueUser } from "../support/processor";
+import type { MailCatcher } from "../../scripts/local-stack/mail-catcher";
+import { type EmulatorHandle, putDocuments } from "../support/firestore";
+import { drainEvents, HOUR, realEventDeps, realProcessorDeps, seedDueUser } from "../support/processor";
 import { type LocalServices, startLocalServices } from "../support/stack";
 
 let services: LocalServices;
 let handle: EmulatorHandle;
 let sandbox: LlmSandbox;
+let catcher: MailCatcher;
 let db: Firestore;
 
 beforeAll(async () => {
   services = await startLocalServices();
-  ({ handle, sandbox } = services);
+  ({ handle, sandbox, catcher } = services);
 });
 
 afterAll(async () => {
@@ -38,6 +40,38 @@ function failing(store: ProcessorStore, operation: keyof ProcessorStore, fired: 
       throw new Error(`Firestore ${operation} failed: 14 UNAVAILABLE`);
     },
   };
+}
+
+/** The claim's write: the lease create() and the slot, one batch (two writes before the fix). */
+const CLAIM_OPERATION: keyof ProcessorStore = "claimSlot";
+
+/**
+ * The real store with one operation that applies and then reports failure, once (a timeout):
+ * on its first call, or on the call after `skipCalls` calls that go through.
+ */
+function appliesThenFails(
+  store: ProcessorStore,
+  operation: keyof ProcessorStore,
+  fired: string[],
+  skipCalls = 0,
+): ProcessorStore {
+  const real = store[operation] as (...input: unknown[]) => Promise<unknown>;
+  let calls = 0;
+  return {
+    ...store,
+    [operation]: async (...input: unknown[]) => {
+      const result = await real(...input);
+      calls += 1;
+      if (calls !== skipCalls + 1) return result;
+      fired.push(operation);
+      throw new Error(`Firestore ${operation} failed: 4 DEADLINE_EXCEEDED`);
+    },
+  };
+}
+
+async function sentMessagesOf(uid: string) {
+  const snapshot = await db.collection("coachingMessages").where("uid", "==", uid).get();
+  return snapshot.docs.filter((document) => document.get("wasSent") === true);
 }
 
 async function slotOf(uid: string): Promise<SlotRecord> {
@@ -94,5 +128,283 @@ describe("a run that throws", () => {
     expect(messages.docs.find((document) => document.get("wasSent"))?.get("messageContent")).toBe(
       approved?.messageContent,
     );
+  });
+});
+
+describe("claims that never finished", () => {
+  it("a lease created without its slot write (an older claim) is taken over once the lease time has passed, and delivers once", async () => {
+    await seedDueUser(db, { uid: "half-claimed", now: NOW });
+    const deps = realProcessorDeps({ db, sandbox });
+    const slotId = `half-claimed_${NOW - HOUR}`;
+    // What an older version left when its slot write failed after the lease create().
+    await putDocuments(db, "coachingSlotLeases", [
+      [`${slotId}_1`, { slotId, leaseNumber: 1, uid: "half-claimed", claimedAt: NOW }],
+    ]);
+    expect((await acceptUserRun({ deps, uid: "half-claimed", now: NOW + 60_000 })).kind).toBe("busy");
+
+    const later = NOW + deps.leaseMs + 1;
+    const resumed = await processUser({ deps, uid: "half-claimed", now: later });
+    expect(resumed).toMatchObject({ kind: "processed", result: { outcome: "sent", messageId: slotId } });
+    await drainEvents(realEventDeps({ db, catcher }), later);
+    expect(catcher.emails.filter((email) => email.to[0] === "half-claimed@example.com")).toHaveLength(1);
+    expect(await sentMessagesOf("half-claimed")).toHaveLength(1);
+    expect(await slotOf("half-claimed")).toMatchObject({ status: "completed", outcome: "sent" });
+  });
+
+  it("a claim that applied but reported failure is resumed by a later run once its lease expires", async () => {
+    await seedDueUser(db, { uid: "ambiguous", now: NOW });
+    const fired: string[] = [];
+    const base = realProcessorDeps({ db, sandbox });
+    const deps = { ...base, store: appliesThenFails(base.store, CLAIM_OPERATION, fired) };
+    await expect(acceptUserRun({ deps, uid: "ambiguous", now: NOW })).rejects.toThrow("DEADLINE_EXCEEDED");
+    expect(fired).toEqual([CLAIM_OPERATION]);
+    expect(await slotOf("ambiguous")).toMatchObject({ status: "running" });
+    expect((await acceptUserRun({ deps: base, uid: "ambiguous", now: NOW + 60_000 })).kind).toBe("busy");
+
+    const later = NOW + base.leaseMs + 1;
+    const resumed = await processUser({ deps: base, uid: "ambiguous", now: later });
+    expect(resumed).toMatchObject({ kind: "processed", result: { outcome: "sent" } });
+    expect(await sentMessagesOf("ambiguous")).toHaveLength(1);
+  });
+
+  it("a run whose lease expired and was taken over cannot complete the slot or reschedule the user", async () => {
+    await seedDueUser(db, { uid: "overtaken", now: NOW });
+    const base = realProcessorDeps({ db, sandbox });
+    const stale = await acceptUserRun({ deps: base, uid: "overtaken", now: NOW });
+    if (stale.kind !== "claimed") throw new Error(`not claimed: ${stale.kind}`);
+    const later = NOW + base.leaseMs + 1;
+    let takeover: unknown;
+    // The stale run's generation hangs past its lease; meanwhile a later run takes the slot over
+    // and delivers, then the stale run's generation fails.
+    const slowModel: CoachModel = {
+      ...base.model,
+      async generateMessage(input) {
+        takeover = await processUser({ deps: base, uid: "overtaken", now: later });
+        const result = await base.model.generateMessage(input);
+        return {
+          ok: false,
+          retriable: true,
+          reason: "HTTP 500",
+          statusCode: 500,
+          call: { ...result.call, ok: false, error: "HTTP 500" },
+        };
+      },
+    };
+    const staleOutcome = await runClaimedSlot({
+      deps: { ...base, model: slowModel },
+      claim: stale.claim,
+      now: later + 1_000,
+    });
+    expect(takeover).toMatchObject({ kind: "processed", result: { outcome: "sent" } });
+    const deliveredDue = (takeover as { result: { nextCoachingMessageDue: number } }).result
+      .nextCoachingMessageDue;
+    expect(staleOutcome).toMatchObject({ superseded: true, messageGenerated: false });
+    expect(await slotOf("overtaken")).toMatchObject({ status: "completed", outcome: "sent" });
+    expect((await db.doc("users/overtaken").get()).get("nextCoachingMessageDue")).toBe(deliveredDue);
+  });
+});
+
+describe("the LLM breaker's probe", () => {
+  function probeBreaker(calls: string[]): LlmBreaker {
+    return {
+      acquire: async () => {
+        calls.push("acquire");
+        return "probe";
+      },
+      recordSuccess: async () => {
+        calls.push("recordSuccess");
+      },
+      recordFailure: async () => {
+        calls.push("recordFailure");
+      },
+      releaseProbe: async () => {
+        calls.push("releaseProbe");
+      },
+    };
+  }
+
+  it("is released when the run stops for a quota before any call is reported", async () => {
+    await seedDueUser(db, { uid: "probe-quota", now: NOW });
+    const calls: string[] = [];
+    const base = realProcessorDeps({ db, sandbox });
+    const overQuota: CoachModel = {
+      ...base.model,
+      generateMessage: async () => ({
+        ok: false,
+        retriable: true,
+        reason: "quota used up",
+        statusCode: null,
+        quotaRetryAt: NOW + 60_000,
+        call: {
+          purpose: "generation",
+          model: "test/coach",
+          keySource: "default",
+          fallbackReason: null,
+          ok: false,
+          inputTokens: null,
+          outputTokens: null,
+          totalTokens: null,
+          cost: null,
+          durationMs: 0,
+          error: "quota used up",
+        },
+      }),
+    };
+    const deps = { ...base, breaker: probeBreaker(calls), resolveModel: async () => overQuota };
+    const result = await processUser({ deps, uid: "probe-quota", now: NOW });
+    expect(result).toMatchObject({ result: { outcome: "quota_exceeded" } });
+    expect(calls).toEqual(["acquire", "releaseProbe"]);
+  });
+
+  it("is released when resolving the user's model throws", async () => {
+    await seedDueUser(db, { uid: "probe-throws", now: NOW });
+    const calls: string[] = [];
+    const base = realProcessorDeps({ db, sandbox });
+    const deps = {
+      ...base,
+      breaker: probeBreaker(calls),
+      resolveModel: async () => {
+        throw new Error("key store unavailable");
+      },
+    };
+    const accepted = await acceptUserRun({ deps, uid: "probe-throws", now: NOW });
+    if (accepted.kind !== "claimed") throw new Error(`not claimed: ${accepted.kind}`);
+    await expect(runClaimedSlot({ deps, claim: accepted.claim, now: NOW })).rejects.toThrow(
+      "key store unavailable",
+    );
+    expect(calls).toEqual(["acquire", "releaseProbe"]);
+  });
+
+  it("is released when reading the journal throws", async () => {
+    await seedDueUser(db, { uid: "probe-journal", now: NOW });
+    const calls: string[] = [];
+    const fired: string[] = [];
+    const base = realProcessorDeps({ db, sandbox });
+    const deps = {
+      ...base,
+      breaker: probeBreaker(calls),
+      store: failing(base.store, "listJournalEntries", fired),
+    };
+    const accepted = await acceptUserRun({ deps, uid: "probe-journal", now: NOW });
+    if (accepted.kind !== "claimed") throw new Error(`not claimed: ${accepted.kind}`);
+    await expect(runClaimedSlot({ deps, claim: accepted.claim, now: NOW })).rejects.toThrow("UNAVAILABLE");
+    expect(fired).toEqual(["listJournalEntries"]);
+    expect(calls).toEqual(["acquire", "releaseProbe"]);
+  });
+
+  it("is reported, not released, when the call was made", async () => {
+    await seedDueUser(db, { uid: "probe-ok", now: NOW });
+    const calls: string[] = [];
+    const deps = { ...realProcessorDeps({ db, sandbox }), breaker: probeBreaker(calls) };
+    await processUser({ deps, uid: "probe-ok", now: NOW });
+    expect(calls).toEqual(["acquire", "recordSuccess", "recordSuccess"]);
+  });
+});
+
+describe("marking a message sent", () => {
+  it("applied but reported failure: the next run completes the slot, and the message is delivered once", async () => {
+    await seedDueUser(db, { uid: "sent-unsure", now: NOW });
+    const fired: string[] = [];
+    const base = realProcessorDeps({ db, sandbox });
+    const deps = { ...base, store: appliesThenFails(base.store, "markMessageSent", fired) };
+    const accepted = await acceptUserRun({ deps, uid: "sent-unsure", now: NOW });
+    if (accepted.kind !== "claimed") throw new Error(`not claimed: ${accepted.kind}`);
+    expect(await runSlotSafely({ deps, claim: accepted.claim, now: NOW })).toMatchObject({ failed: true });
+    expect(fired).toEqual(["markMessageSent"]);
+    const slotId = accepted.claim.slot.slotId;
+    expect((await db.doc(`events/coaching.message.created_${slotId}`).get()).exists).toBe(true);
+
+    const later = Date.now() + 1_000;
+    const resumed = await processUser({ deps: base, uid: "sent-unsure", now: later });
+    expect(resumed).toMatchObject({ kind: "processed", result: { outcome: "sent", messageId: slotId } });
+    await drainEvents(realEventDeps({ db, catcher }), later);
+    expect(catcher.emails.filter((email) => email.to[0] === "sent-unsure@example.com")).toHaveLength(1);
+    expect(await sentMessagesOf("sent-unsure")).toHaveLength(1);
+    expect(await slotOf("sent-unsure")).toMatchObject({ status: "completed", outcome: "sent" });
+  });
+});
+
+describe("completing a slot", () => {
+  it("applied but reported failure: the recovery finishes the reschedule and leaves the completed slot alone", async () => {
+    await seedDueUser(db, { uid: "done-unsure", now: NOW });
+    const fired: string[] = [];
+    const base = realProcessorDeps({ db, sandbox });
+    // The first claimSlot is the claim; the second is the completion.
+    const deps = { ...base, store: appliesThenFails(base.store, "claimSlot", fired, 1) };
+    const accepted = await acceptUserRun({ deps, uid: "done-unsure", now: NOW });
+    if (accepted.kind !== "claimed") throw new Error(`not claimed: ${accepted.kind}`);
+    expect(await runSlotSafely({ deps, claim: accepted.claim, now: NOW })).toMatchObject({ failed: true });
+    expect(fired).toEqual(["claimSlot"]);
+    const slot = await slotOf("done-unsure");
+    expect(slot).toMatchObject({ status: "completed", outcome: "sent" });
+    expect(slot.nextCoachingMessageDue).toBeGreaterThan(NOW);
+    expect((await db.doc("users/done-unsure").get()).get("nextCoachingMessageDue")).toBe(
+      slot.nextCoachingMessageDue,
+    );
+    expect(await sentMessagesOf("done-unsure")).toHaveLength(1);
+  });
+});
+
+describe("open slots left behind", () => {
+  it("a slot that died before approval and whose user was rescheduled since is closed, not left running", async () => {
+    await seedDueUser(db, { uid: "moved-on", now: NOW });
+    const orphanId = `moved-on_${NOW - 30 * HOUR}`;
+    await putDocuments(db, "coachingSlots", [
+      [
+        orphanId,
+        {
+          slotId: orphanId,
+          uid: "moved-on",
+          dueAt: NOW - 30 * HOUR,
+          forced: false,
+          status: "running",
+          leaseNumber: 1,
+          leaseUntil: NOW - 29 * HOUR,
+          outcome: null,
+          messageId: null,
+          nextCoachingMessageDue: null,
+          failureReason: null,
+          createdAt: NOW - 30 * HOUR,
+          updatedAt: NOW - 30 * HOUR,
+        },
+      ],
+    ]);
+    const deps = realProcessorDeps({ db, sandbox });
+    const result = await processUser({ deps, uid: "moved-on", now: NOW });
+    expect(result).toMatchObject({ kind: "processed", result: { outcome: "sent" } });
+    const orphan = (await db.doc(`coachingSlots/${orphanId}`).get()).data() as SlotRecord;
+    expect(orphan).toMatchObject({ status: "completed", outcome: "generation_failed", leaseNumber: 2 });
+    expect(orphan.failureReason).toContain("abandoned");
+    expect(await sentMessagesOf("moved-on")).toHaveLength(1);
+  });
+});
+
+describe("runs that never finish", () => {
+  it("suspend the user at the next claim once they reach the failure limit, without another LLM call, and close the slot", async () => {
+    await seedDueUser(db, { uid: "always-killed", now: NOW });
+    const deps = realProcessorDeps({
+      db,
+      sandbox,
+      suspension: { maxConsecutiveFailures: 2, suspensionMs: 24 * HOUR },
+      onStep: (step) => {
+        if (step === "generated") throw new Error("killed by maxDuration");
+      },
+    });
+    sandbox.requests.length = 0;
+    let now = NOW;
+    for (let run = 0; run < 2; run += 1) {
+      await expect(processUser({ deps, uid: "always-killed", now })).rejects.toThrow("killed");
+      now += deps.leaseMs + 1;
+    }
+    const calls = sandbox.requests.length;
+    const third = await processUser({ deps, uid: "always-killed", now });
+    expect(third).toMatchObject({
+      kind: "skipped",
+      reason: "suspended",
+      nextCoachingMessageDue: now + 24 * HOUR,
+    });
+    expect(sandbox.requests).toHaveLength(calls);
+    expect((await db.doc("users/always-killed").get()).get("nextCoachingMessageDue")).toBe(now + 24 * HOUR);
+    expect(await slotOf("always-killed")).toMatchObject({ status: "completed" });
   });
 });

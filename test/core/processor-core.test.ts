@@ -1,5 +1,8 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { loadConfig, PROCESSOR_MAX_DURATION_SECONDS } from "@/config";
 import {
   buildCoachingContext,
   MAX_ENTRY_CHARS,
@@ -8,7 +11,7 @@ import {
   renderGenerationPrompt,
 } from "@/core/coaching-context";
 import type { OutcomeSimulation } from "@/core/coaching-message";
-import { decideClaim, decideProcessing, type SlotRecord } from "@/core/due-slot";
+import { decideClaim, decideClaimAfterConflict, decideProcessing, type SlotRecord } from "@/core/due-slot";
 import { escapeHtml, sanitiseModelText, toSingleLine } from "@/core/message-text";
 import { applyQualityGate } from "@/core/quality-gate";
 import { checkNovelty, SIMILARITY_THRESHOLD, textSimilarity } from "@/core/similarity";
@@ -219,6 +222,39 @@ describe("claiming a due slot", () => {
       "completed",
     );
   });
+
+  const LEASE_MS = 600_000;
+  it.each([
+    [
+      "the lease's own batch wrote a newer slot: decide again on it",
+      { slot: slot({ leaseNumber: 2 }), lease: { claimedAt: NOW, leaseUntil: NOW + LEASE_MS } },
+      { kind: "busy", leaseUntil: NOW + 60_000 },
+    ],
+    [
+      "an older claim created the lease but never wrote the slot, still within its time",
+      { slot: slot({ leaseNumber: 1, leaseUntil: NOW - 1 }), lease: { claimedAt: NOW - 1_000 } },
+      { kind: "busy", leaseUntil: NOW - 1_000 + LEASE_MS },
+    ],
+    [
+      "an older claim created the lease but never wrote the slot, and its time has passed",
+      { slot: slot({ leaseNumber: 1, leaseUntil: NOW - 1 }), lease: { claimedAt: NOW - LEASE_MS } },
+      { kind: "claim", leaseNumber: 3 },
+    ],
+    [
+      "a lease with no slot at all, past its stored leaseUntil",
+      { slot: null, lease: { claimedAt: NOW - 1_000, leaseUntil: NOW - 1 } },
+      { kind: "claim", leaseNumber: 3 },
+    ],
+    [
+      "a lease that vanished meanwhile (cleanup)",
+      { slot: slot({ leaseNumber: 1, leaseUntil: NOW - 1 }), lease: null },
+      { kind: "claim", leaseNumber: 2 },
+    ],
+  ])("after losing the create() of lease 2: %s", (_case, state, expected) => {
+    expect(decideClaimAfterConflict({ ...state, leaseNumber: 2, now: NOW, leaseMs: LEASE_MS })).toEqual(
+      expected,
+    );
+  });
 });
 
 describe("processor eligibility", () => {
@@ -262,6 +298,35 @@ describe("processor eligibility", () => {
     expect(decision.action === "skip" && decision.nextCoachingMessageDue).toBeGreaterThan(NOW);
   });
 
+  it("processes a user whose document has displayName: null", () => {
+    const parsed = snapshot({ displayName: null });
+    expect(parsed.valid).toBe(true);
+    expect(decideProcessing({ snapshot: parsed, now: NOW })).toMatchObject({ action: "process" });
+  });
+
+  it.each([
+    ["outside their window", { timezone: zoneOutsideWindow(NOW, "afternoon") }],
+    ["not due (the due time was moved on)", { nextCoachingMessageDue: NOW + 20 * HOUR }],
+  ])("resumes an open slot holding an approved message for a user %s", (_case, fields) => {
+    const openSlot = { dueAt: NOW - 3 * HOUR, forced: false };
+    expect(decideProcessing({ snapshot: snapshot(fields), now: NOW, openSlot })).toEqual({
+      action: "process",
+      dueAt: NOW - 3 * HOUR,
+      forced: false,
+    });
+  });
+
+  it("never resumes an open slot for a disabled or suspended user", () => {
+    const openSlot = { dueAt: NOW - 3 * HOUR, forced: false };
+    const disabled = snapshot({
+      coachingConfig: { enableCoachingMessages: false, frequency: "daily", timePreference: "afternoon" },
+    });
+    expect(decideProcessing({ snapshot: disabled, now: NOW, openSlot }).action).toBe("skip");
+    expect(
+      decideProcessing({ snapshot: snapshot({ suspendUntil: NOW + HOUR }), now: NOW, openSlot }),
+    ).toMatchObject({ action: "skip", reason: "suspended" });
+  });
+
   it("with bypassChecks forces a slot at now for a user who is not due, but never processes a disabled one", () => {
     expect(
       decideProcessing({
@@ -278,5 +343,31 @@ describe("processor eligibility", () => {
       coachingConfig: { enableCoachingMessages: false, frequency: "daily", timePreference: "afternoon" },
     });
     expect(decideProcessing({ snapshot: disabled, now: NOW, bypassChecks: true }).action).toBe("skip");
+  });
+});
+
+describe("processor configuration", () => {
+  it("rejects a slot lease that does not outlast the processor route's maxDuration, naming the variable", () => {
+    expect(() =>
+      loadConfig({ NODE_ENV: "test", FIREBASE_PROJECT_ID: "demo", PROCESSOR_LEASE_MS: "300000" }),
+    ).toThrow(/PROCESSOR_LEASE_MS/);
+    expect(() =>
+      loadConfig({ NODE_ENV: "test", FIREBASE_PROJECT_ID: "demo", PROCESSOR_LEASE_MS: "60000" }),
+    ).toThrow(/maxDuration/);
+    expect(
+      loadConfig({ NODE_ENV: "test", FIREBASE_PROJECT_ID: "demo", PROCESSOR_LEASE_MS: "300001" }).processor
+        .leaseMs,
+    ).toBe(300_001);
+    expect(loadConfig({ NODE_ENV: "test", FIREBASE_PROJECT_ID: "demo" }).processor.leaseMs).toBe(600_000);
+  });
+
+  it("checks against the maxDuration the processor route declares", () => {
+    const route = readFileSync(
+      fileURLToPath(
+        new URL("../../src/app/api/coaching/generateCoachingMessage/processor/route.ts", import.meta.url),
+      ),
+      "utf8",
+    );
+    expect(route).toContain(`export const maxDuration = ${PROCESSOR_MAX_DURATION_SECONDS};`);
   });
 });

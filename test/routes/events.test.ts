@@ -59,6 +59,8 @@ async function seedPendingDeliveries(prefix: string, count: number) {
         slotId: `${uid}_1`,
         messageContent: `A message for ${uid}.`,
         pushNotificationText: "A note for you",
+        // Delivery events are handled only for messages that are sent and in the journal.
+        status: "sent",
         journalEntryId: `coaching_${uid}_1`,
         delivery: {
           email: { status: "pending", providerId: null, error: null, attemptedAt: null },

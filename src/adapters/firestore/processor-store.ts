@@ -1,17 +1,22 @@
 import "server-only";
-import type { Firestore } from "firebase-admin/firestore";
+import type { Firestore, Query } from "firebase-admin/firestore";
 import type { JournalEntry, PastMessage } from "@/core/coaching-context";
 import { MESSAGE_TYPES } from "@/core/coaching-message";
 import { leaseId, type SlotRecord } from "@/core/due-slot";
 import type { UserInsights } from "@/core/insights";
+import {
+  completeTimes,
+  type EntriesAfter,
+  foldEntriesAfterPage,
+  JOURNAL_SCAN_MAX_PAGES,
+  journalPageSize,
+  toUserEntry,
+} from "@/core/journal-scan";
 import { parseUserDocument } from "@/core/user";
 import type { ProcessorStore, StoredMessage } from "@/pipeline/processor-ports";
 import { COLLECTIONS, DUE_FIELD } from "./collections";
 import { createOnce } from "./create-once";
 import { firestoreCall } from "./errors";
-
-/** Coaching entries the engine wrote are far rarer than the user's own; this over-read finds enough of the user's. */
-const JOURNAL_OVERREAD = 3;
 
 const messageTypes: ReadonlySet<string> = new Set(MESSAGE_TYPES);
 
@@ -20,6 +25,7 @@ export function createFirestoreProcessorStore(db: Firestore): ProcessorStore {
   const slots = db.collection(COLLECTIONS.coachingSlots);
   const leases = db.collection(COLLECTIONS.coachingSlotLeases);
   const messages = db.collection(COLLECTIONS.coachingMessages);
+  const events = db.collection(COLLECTIONS.events);
 
   return {
     getUser: (uid) =>
@@ -34,38 +40,74 @@ export function createFirestoreProcessorStore(db: Firestore): ProcessorStore {
         return snapshot.exists ? (snapshot.data() as SlotRecord) : null;
       }),
 
-    async createLease({ slotId, leaseNumber, uid, now }) {
-      const outcome = await createOnce("claim slot", () =>
-        leases.doc(leaseId({ slotId, leaseNumber })).create({ slotId, leaseNumber, uid, claimedAt: now }),
-      );
-      return outcome === "created";
+    async claimSlot({ slot, purpose, now }) {
+      const { slotId, leaseNumber, uid, leaseUntil } = slot;
+      const outcome = await createOnce(`${purpose} slot`, async () => {
+        // create() of the lease first: on a conflict the batch writes nothing (the local emulator
+        // applies a batch's writes up to the failing one; real Firestore commits all or none).
+        const batch = db.batch();
+        batch.create(leases.doc(leaseId({ slotId, leaseNumber })), {
+          slotId,
+          leaseNumber,
+          uid,
+          purpose,
+          claimedAt: now,
+          leaseUntil,
+        });
+        batch.set(slots.doc(slotId), slot);
+        await batch.commit();
+      });
+      return outcome === "created" ? "claimed" : "taken";
     },
 
-    saveSlot: (slot) =>
-      firestoreCall("save slot", async () => {
-        await slots.doc(slot.slotId).set(slot);
+    getLease: ({ slotId, leaseNumber }) =>
+      firestoreCall("read slot lease", async () => {
+        const snapshot = await leases.doc(leaseId({ slotId, leaseNumber })).get();
+        if (!snapshot.exists) return null;
+        const lease = snapshot.data() as { claimedAt?: unknown; leaseUntil?: unknown };
+        return {
+          claimedAt: typeof lease.claimedAt === "number" ? lease.claimedAt : 0,
+          ...(typeof lease.leaseUntil === "number" ? { leaseUntil: lease.leaseUntil } : {}),
+        };
+      }),
+
+    listOpenSlots: ({ uid, limit }) =>
+      firestoreCall("read open slots", async () => {
+        const snapshot = await slots
+          .where("uid", "==", uid)
+          .where("status", "==", "running")
+          .orderBy("dueAt")
+          .limit(limit)
+          .get();
+        return snapshot.docs.map((document) => document.data() as SlotRecord);
       }),
 
     listJournalEntries: ({ uid, limit }) =>
       firestoreCall("read journal", async () => {
-        const snapshot = await users
-          .doc(uid)
-          .collection(COLLECTIONS.journalEntries)
-          .orderBy("createdAt", "desc")
-          .limit(limit * JOURNAL_OVERREAD)
-          .get();
+        // Newest first, page after page, until `limit` of the user's own entries or the scan
+        // bound: a run of coaching entries must not hide the user's own (core/journal-scan.ts).
+        const journal = users.doc(uid).collection(COLLECTIONS.journalEntries);
+        const pageSize = journalPageSize(limit);
         const entries: JournalEntry[] = [];
-        for (const document of snapshot.docs) {
-          const entry = document.data();
-          if (entry.isCoachingMessage === true) continue;
-          if (typeof entry.content !== "string" || typeof entry.createdAt !== "number") continue;
-          entries.push({
-            id: document.id,
-            content: entry.content,
-            createdAt: entry.createdAt,
-            ...(typeof entry.title === "string" ? { title: entry.title } : {}),
-          });
-          if (entries.length === limit) break;
+        let before: number | null = null;
+        for (let page = 0; page < JOURNAL_SCAN_MAX_PAGES && entries.length < limit; page += 1) {
+          const query: Query = before === null ? journal : journal.where("createdAt", "<", before);
+          const snapshot = await query.orderBy("createdAt", "desc").limit(pageSize).get();
+          const documents = completeTimes(
+            snapshot.docs.map((document) => ({
+              id: document.id,
+              document: document.data(),
+              createdAt: document.get("createdAt"),
+            })),
+            pageSize,
+          );
+          for (const { id, document } of documents) {
+            const entry = toUserEntry(id, document);
+            if (entry && entries.length < limit) entries.push(entry);
+          }
+          const oldest = documents.at(-1)?.createdAt;
+          if (snapshot.size < pageSize || typeof oldest !== "number") break;
+          before = oldest;
         }
         return entries;
       }),
@@ -110,31 +152,30 @@ export function createFirestoreProcessorStore(db: Firestore): ProcessorStore {
 
     listEntriesAfter: ({ uid, after, limit }) =>
       firestoreCall("read new journal entries", async () => {
-        const snapshot = await users
-          .doc(uid)
-          .collection(COLLECTIONS.journalEntries)
-          .where("createdAt", ">", after)
-          .orderBy("createdAt")
-          .limit(limit * JOURNAL_OVERREAD)
-          .get();
-        return snapshot.docs
-          .map(
-            (document) =>
-              ({ id: document.id, ...document.data() }) as JournalEntry & { isCoachingMessage?: boolean },
-          )
-          .filter(
-            (entry) =>
-              entry.isCoachingMessage !== true &&
-              typeof entry.content === "string" &&
-              typeof entry.createdAt === "number",
-          )
-          .slice(0, limit)
-          .map(({ id, content, createdAt, title }) => ({
-            id,
-            content,
-            createdAt,
-            ...(title ? { title } : {}),
-          }));
+        // Oldest first, page after page, until `limit` of the user's own entries or the scan
+        // bound; `readThrough` moves past the coaching entries skipped (core/journal-scan.ts).
+        const journal = users.doc(uid).collection(COLLECTIONS.journalEntries);
+        const pageSize = journalPageSize(limit);
+        let found: EntriesAfter = { entries: [], readThrough: after };
+        for (let page = 0; page < JOURNAL_SCAN_MAX_PAGES; page += 1) {
+          const snapshot = await journal
+            .where("createdAt", ">", found.readThrough)
+            .orderBy("createdAt")
+            .limit(pageSize)
+            .get();
+          const documents = completeTimes(
+            snapshot.docs.map((document) => ({
+              id: document.id,
+              document: document.data(),
+              createdAt: document.get("createdAt"),
+            })),
+            pageSize,
+          );
+          const folded = foldEntriesAfterPage(found, documents, limit);
+          found = { entries: folded.entries, readThrough: folded.readThrough };
+          if (folded.full || snapshot.size < pageSize) break;
+        }
+        return found;
       }),
 
     getMessage: (messageId) =>
@@ -148,20 +189,32 @@ export function createFirestoreProcessorStore(db: Firestore): ProcessorStore {
         await messages.doc(message.id).set(message);
       }),
 
-    createMessage: (message, deliveryEvent) =>
-      createOnce("store message", async () => {
-        // create() of the message first: when it conflicts the batch writes nothing (the local
-        // emulator applies a batch's writes up to the failing one).
-        const batch = db.batch();
-        batch.create(messages.doc(message.id), message);
-        batch.create(db.collection(COLLECTIONS.events).doc(deliveryEvent.id), deliveryEvent);
-        await batch.commit();
-      }),
+    createMessage: (message) => createOnce("store message", () => messages.doc(message.id).create(message)),
 
     updateMessage: (messageId, patch) =>
       firestoreCall("update message", async () => {
         await messages.doc(messageId).update(patch);
       }),
+
+    async markMessageSent({ messageId, patch, deliveryEvent }) {
+      const outcome = await createOnce("mark message sent", async () => {
+        // create() of the event first, so a conflict writes nothing and is handled below.
+        const batch = db.batch();
+        batch.create(events.doc(deliveryEvent.id), deliveryEvent);
+        batch.update(messages.doc(messageId), patch);
+        await batch.commit();
+      });
+      if (outcome === "created") return "created";
+      // The event stands already: a concurrent run's, or one an older version wrote with the
+      // approved message (its handler waits until the message is sent). Marking sent is idempotent.
+      await firestoreCall("mark message sent", async () => {
+        await messages.doc(messageId).update(patch);
+      });
+      return "event_existed";
+    },
+
+    ensureDeliveryEvent: (deliveryEvent) =>
+      createOnce("create delivery event", () => events.doc(deliveryEvent.id).create(deliveryEvent)),
 
     createJournalEntry: ({ uid, entryId, entry }) =>
       createOnce("create journal entry", () =>

@@ -1,19 +1,29 @@
 /**
  * An in-memory twin of the Firestore processor store, over the same in-memory database as the
  * scheduler store: the simulator runs the real processor pipeline on it, on a virtual clock.
- * `create()` semantics are kept (a second create of one id reports "exists").
+ * `create()` semantics are kept (a second create of one id reports "exists"), and each batch of
+ * the Firestore store is one synchronous step here, so it is as atomic as on real Firestore.
  */
 import type { JournalEntry, PastMessage } from "@/core/coaching-context";
-import type { SlotRecord } from "@/core/due-slot";
+import { type LeaseRecord, leaseId, type SlotRecord } from "@/core/due-slot";
 import type { EventRecord } from "@/core/events";
 import type { UserInsights } from "@/core/insights";
+import {
+  completeTimes,
+  type EntriesAfter,
+  foldEntriesAfterPage,
+  JOURNAL_SCAN_MAX_PAGES,
+  journalPageSize,
+  toUserEntry,
+} from "@/core/journal-scan";
 import { parseUserDocument } from "@/core/user";
 import type { CoachingJournalEntry, ProcessorStore, StoredMessage } from "@/pipeline/processor-ports";
 import type { InMemoryDatabase } from "./scheduler-store";
 
 export interface InMemoryProcessorData {
   slots: Map<string, SlotRecord>;
-  leases: Set<string>;
+  /** `${slotId}_${leaseNumber}` → the lease as created. */
+  leases: Map<string, LeaseRecord>;
   messages: Map<string, StoredMessage>;
   /** Sent messages per user, newest last, for the recent-messages query. */
   sentByUser: Map<string, StoredMessage[]>;
@@ -25,7 +35,7 @@ export interface InMemoryProcessorData {
 export function createInMemoryProcessorData(): InMemoryProcessorData {
   return {
     slots: new Map(),
-    leases: new Set(),
+    leases: new Map(),
     messages: new Map(),
     sentByUser: new Map(),
     events: new Map(),
@@ -42,6 +52,25 @@ export function createInMemoryProcessorStore(
     database.counters.documentsRead += reads;
     database.counters.documentsWritten += writes;
   };
+  const updateMessage = (messageId: string, patch: Partial<StoredMessage>) => {
+    const message = data.messages.get(messageId);
+    if (!message) throw new Error(`no message ${messageId}`);
+    const updated = { ...message, ...structuredClone(patch) };
+    data.messages.set(messageId, updated);
+    if (patch.wasSent === true && !message.wasSent) {
+      const sent = data.sentByUser.get(updated.uid) ?? [];
+      sent.push(updated);
+      data.sentByUser.set(updated.uid, sent);
+    }
+    count(0, 1);
+  };
+  /** The user's journal as the Firestore store reads it: id, time, and the document's fields. */
+  const journalDocuments = (uid: string) =>
+    (data.journal.get(uid) ?? []).map((entry) => ({
+      id: "id" in entry ? entry.id : "",
+      createdAt: entry.createdAt,
+      document: { ...entry } as Record<string, unknown>,
+    }));
   return {
     async getUser(uid) {
       count(1);
@@ -53,23 +82,52 @@ export function createInMemoryProcessorStore(
       const slot = data.slots.get(slotId);
       return slot ? { ...slot } : null;
     },
-    async createLease({ slotId, leaseNumber }) {
-      const id = `${slotId}_${leaseNumber}`;
-      if (data.leases.has(id)) return false;
-      data.leases.add(id);
-      count(0, 1);
-      return true;
-    },
-    async saveSlot(slot) {
+    async claimSlot({ slot, now }) {
+      const id = leaseId(slot);
+      if (data.leases.has(id)) return "taken";
+      data.leases.set(id, { claimedAt: now, leaseUntil: slot.leaseUntil });
       data.slots.set(slot.slotId, { ...slot });
-      count(0, 1);
+      count(0, 2);
+      return "claimed";
+    },
+    async getLease(input) {
+      count(1);
+      const lease = data.leases.get(leaseId(input));
+      if (!lease) return null;
+      return {
+        claimedAt: lease.claimedAt,
+        ...(lease.leaseUntil === undefined ? {} : { leaseUntil: lease.leaseUntil }),
+      };
+    },
+    async listOpenSlots({ uid, limit }) {
+      const open = [...data.slots.values()]
+        .filter((slot) => slot.uid === uid && slot.status === "running")
+        .sort((first, second) => first.dueAt - second.dueAt)
+        .slice(0, limit)
+        .map((slot) => ({ ...slot }));
+      count(Math.max(open.length, 1));
+      return open;
     },
     async listJournalEntries({ uid, limit }) {
-      const entries = (data.journal.get(uid) ?? [])
-        .filter((entry): entry is JournalEntry => !("isCoachingMessage" in entry))
-        .sort((first, second) => second.createdAt - first.createdAt)
-        .slice(0, limit);
-      count(entries.length);
+      // The Firestore store's paged read, page for page, with the same bound.
+      const newestFirst = journalDocuments(uid).toSorted(
+        (first, second) => second.createdAt - first.createdAt,
+      );
+      const pageSize = journalPageSize(limit);
+      const entries: JournalEntry[] = [];
+      let before = Number.POSITIVE_INFINITY;
+      for (let page = 0; page < JOURNAL_SCAN_MAX_PAGES && entries.length < limit; page += 1) {
+        const read = newestFirst.filter((document) => document.createdAt < before).slice(0, pageSize);
+        count(read.length);
+        const documents = completeTimes(read, pageSize);
+        for (const { id, document } of documents) {
+          const entry = toUserEntry(id, document);
+          if (entry && entries.length < limit) entries.push(entry);
+        }
+        const oldest = documents.at(-1)?.createdAt;
+        if (read.length < pageSize || oldest === undefined) break;
+        before = oldest;
+      }
       return entries;
     },
     async listRecentMessages({ uid, limit }) {
@@ -99,12 +157,22 @@ export function createInMemoryProcessorStore(
       count(0, 1);
     },
     async listEntriesAfter({ uid, after, limit }) {
-      const entries = (data.journal.get(uid) ?? [])
-        .filter((entry): entry is JournalEntry => !("isCoachingMessage" in entry) && entry.createdAt > after)
-        .sort((first, second) => first.createdAt - second.createdAt)
-        .slice(0, limit);
-      count(entries.length);
-      return entries;
+      // The Firestore store's paged read, page for page, so both report the same `readThrough`.
+      const oldestFirst = journalDocuments(uid).toSorted(
+        (first, second) => first.createdAt - second.createdAt,
+      );
+      const pageSize = journalPageSize(limit);
+      let found: EntriesAfter = { entries: [], readThrough: after };
+      for (let page = 0; page < JOURNAL_SCAN_MAX_PAGES; page += 1) {
+        const read = oldestFirst
+          .filter((document) => document.createdAt > found.readThrough)
+          .slice(0, pageSize);
+        count(read.length);
+        const folded = foldEntriesAfterPage(found, completeTimes(read, pageSize), limit);
+        found = { entries: folded.entries, readThrough: folded.readThrough };
+        if (folded.full || read.length < pageSize) break;
+      }
+      return found;
     },
     async getMessage(messageId) {
       count(1);
@@ -115,24 +183,30 @@ export function createInMemoryProcessorStore(
       data.messages.set(message.id, structuredClone(message));
       count(0, 1);
     },
-    async createMessage(message, deliveryEvent) {
+    async createMessage(message) {
       if (data.messages.has(message.id)) return "exists";
       data.messages.set(message.id, structuredClone(message));
-      data.events.set(deliveryEvent.id, structuredClone(deliveryEvent));
-      count(0, 2);
+      count(0, 1);
       return "created";
     },
     async updateMessage(messageId, patch) {
-      const message = data.messages.get(messageId);
-      if (!message) throw new Error(`no message ${messageId}`);
-      const updated = { ...message, ...structuredClone(patch) };
-      data.messages.set(messageId, updated);
-      if (patch.wasSent === true && !message.wasSent) {
-        const sent = data.sentByUser.get(updated.uid) ?? [];
-        sent.push(updated);
-        data.sentByUser.set(updated.uid, sent);
+      updateMessage(messageId, patch);
+    },
+    async markMessageSent({ messageId, patch, deliveryEvent }) {
+      if (!data.messages.has(messageId)) throw new Error(`no message ${messageId}`);
+      const existed = data.events.has(deliveryEvent.id);
+      if (!existed) {
+        data.events.set(deliveryEvent.id, structuredClone(deliveryEvent));
+        count(0, 1);
       }
+      updateMessage(messageId, patch);
+      return existed ? "event_existed" : "created";
+    },
+    async ensureDeliveryEvent(deliveryEvent) {
+      if (data.events.has(deliveryEvent.id)) return "exists";
+      data.events.set(deliveryEvent.id, structuredClone(deliveryEvent));
       count(0, 1);
+      return "created";
     },
     async createJournalEntry({ uid, entryId, entry }) {
       const entries = data.journal.get(uid) ?? [];

@@ -8,7 +8,11 @@ import { acceptUserRun } from "@/pipeline/process-user";
 import { deliverNow } from "@/services/events";
 import { processorDeps, runSlotSafely } from "@/services/processor";
 
-/** Generation and scoring run after the response, inside this limit; the slot lease (PROCESSOR_LEASE_MS) outlasts it. */
+/**
+ * Generation and scoring run after the response, inside this limit; config.ts refuses a slot
+ * lease (PROCESSOR_LEASE_MS) that does not outlast it. Next.js needs a literal here: keep it equal
+ * to PROCESSOR_MAX_DURATION_SECONDS (a test checks).
+ */
 export const maxDuration = 300;
 
 const processorRequestSchema = z.strictObject({ userId: documentIdSchema });

@@ -1,0 +1,197 @@
+/**
+ * The slot and message behaviour every ProcessorStore must show, run against Firestore (on the
+ * emulator) and the in-memory twin alike, so the simulator's verdict on the processor carries
+ * over to Firestore. Journal reads and insights are covered where they are used.
+ */
+import { beforeEach, describe, expect, it } from "vitest";
+import type { SlotRecord } from "@/core/due-slot";
+import { EVENT_TYPES, type EventRecord, messageCreatedEventId, newEvent } from "@/core/events";
+import type { ProcessorStore, StoredMessage } from "@/pipeline/processor-ports";
+
+export interface ProcessorStoreHarness {
+  /** A fresh, empty store for one test. */
+  create(): Promise<ProcessorStore>;
+  /** A `coachingSlotLeases` document as written directly (an older version's lease). */
+  putLease(leaseId: string, lease: Record<string, unknown>): Promise<void>;
+  putEvent(event: EventRecord): Promise<void>;
+  readEvent(eventId: string): Promise<Record<string, unknown> | undefined>;
+}
+
+const NOW = 1_800_000_000_000;
+
+function slotRecord(fields: Partial<SlotRecord> = {}): SlotRecord {
+  return {
+    slotId: "u1_100",
+    uid: "u1",
+    dueAt: 100,
+    forced: false,
+    status: "running",
+    leaseNumber: 1,
+    leaseUntil: NOW + 60_000,
+    outcome: null,
+    messageId: null,
+    nextCoachingMessageDue: null,
+    failureReason: null,
+    createdAt: NOW,
+    updatedAt: NOW,
+    ...fields,
+  };
+}
+
+function approvedMessage(slotId: string, fields: Partial<StoredMessage> = {}): StoredMessage {
+  return {
+    id: slotId,
+    uid: "u1",
+    slotId,
+    createdAt: NOW,
+    updatedAt: NOW,
+    status: "approved",
+    messageContent: "A message long enough to be sent to the user.",
+    messageType: "check_in",
+    pushNotificationText: "A note",
+    originalMessageContent: null,
+    effectivenessRating: 8,
+    recommendedAction: "SEND_MESSAGE",
+    outcomeReasoning: null,
+    wasSent: false,
+    sentAt: null,
+    journalEntryId: null,
+    contextUsed: null,
+    generationAttempt: 1,
+    failureReason: null,
+    userTimezone: "UTC",
+    userTimePreference: "morning",
+    scheduledFor: 100,
+    promptVersion: "v1+v1",
+    model: { generation: "test/coach", scoring: "test/scorer" },
+    llmCalls: [],
+    tokenUsage: { inputTokens: 0, outputTokens: 0, totalTokens: 0, cost: null },
+    delivery: {
+      email: { status: "pending", providerId: null, error: null, attemptedAt: null },
+      push: { status: "pending", text: null },
+    },
+    ...fields,
+  };
+}
+
+function deliveryEvent(slotId: string, now = NOW): EventRecord {
+  return newEvent({
+    id: messageCreatedEventId(slotId),
+    eventType: EVENT_TYPES.coachingMessageCreated,
+    aggregateId: slotId,
+    aggregateType: "coachingMessage",
+    payload: { messageId: slotId, uid: "u1", slotId },
+    createdBy: "processor",
+    now,
+  });
+}
+
+const SENT = { status: "sent", wasSent: true, sentAt: NOW, updatedAt: NOW } as const;
+
+export function describeProcessorStoreContract(name: string, harness: ProcessorStoreHarness): void {
+  describe(`${name} processor store contract`, () => {
+    let store: ProcessorStore;
+    beforeEach(async () => {
+      store = await harness.create();
+    });
+
+    it("claims a lease and writes the slot together; a second claim of that lease writes nothing", async () => {
+      expect(await store.claimSlot({ slot: slotRecord(), purpose: "claim", now: NOW })).toBe("claimed");
+      expect(await store.getSlot("u1_100")).toMatchObject({ leaseNumber: 1, status: "running" });
+      expect(await store.getLease({ slotId: "u1_100", leaseNumber: 1 })).toEqual({
+        claimedAt: NOW,
+        leaseUntil: NOW + 60_000,
+      });
+      const rival = slotRecord({ forced: true, createdAt: NOW + 1 });
+      expect(await store.claimSlot({ slot: rival, purpose: "claim", now: NOW + 1 })).toBe("taken");
+      expect(await store.getSlot("u1_100")).toEqual(slotRecord());
+    });
+
+    it("fences a completion: once lease n + 1 was taken, the holder of lease n cannot write the slot", async () => {
+      await store.claimSlot({ slot: slotRecord(), purpose: "claim", now: NOW });
+      const takeover = slotRecord({ leaseNumber: 2, leaseUntil: NOW + 120_000 });
+      expect(await store.claimSlot({ slot: takeover, purpose: "claim", now: NOW + 61_000 })).toBe("claimed");
+      const staleCompletion = slotRecord({
+        leaseNumber: 2,
+        status: "completed",
+        outcome: "generation_failed",
+      });
+      expect(await store.claimSlot({ slot: staleCompletion, purpose: "complete", now: NOW + 62_000 })).toBe(
+        "taken",
+      );
+      expect(await store.getSlot("u1_100")).toEqual(takeover);
+    });
+
+    it("reads back a lease written without leaseUntil (an older claim), and none for a missing one", async () => {
+      await harness.putLease("u1_100_1", { slotId: "u1_100", leaseNumber: 1, uid: "u1", claimedAt: NOW });
+      expect(await store.getLease({ slotId: "u1_100", leaseNumber: 1 })).toEqual({ claimedAt: NOW });
+      expect(await store.getLease({ slotId: "u1_100", leaseNumber: 2 })).toBeNull();
+      expect(await store.getSlot("u1_100")).toBeNull();
+    });
+
+    it("lists a user's running slots, oldest due first, bounded by limit", async () => {
+      for (const [dueAt, status, uid] of [
+        [300, "running", "u1"],
+        [100, "running", "u1"],
+        [200, "completed", "u1"],
+        [50, "running", "u2"],
+        [400, "running", "u1"],
+      ] as const) {
+        await store.claimSlot({
+          slot: slotRecord({ slotId: `${uid}_${dueAt}`, uid, dueAt, status }),
+          purpose: "claim",
+          now: NOW,
+        });
+      }
+      const open = await store.listOpenSlots({ uid: "u1", limit: 2 });
+      expect(open.map((slot) => slot.slotId)).toEqual(["u1_100", "u1_300"]);
+    });
+
+    it("creates a slot's approved message once; the first stands", async () => {
+      expect(await store.createMessage(approvedMessage("u1_100"))).toBe("created");
+      expect(await store.createMessage(approvedMessage("u1_100", { messageContent: "another" }))).toBe(
+        "exists",
+      );
+      expect((await store.getMessage("u1_100"))?.messageContent).toBe(
+        approvedMessage("u1_100").messageContent,
+      );
+      expect(await harness.readEvent(messageCreatedEventId("u1_100"))).toBeUndefined();
+    });
+
+    it("marks a message sent together with its delivery event, and twice is harmless", async () => {
+      await store.createMessage(approvedMessage("u1_100"));
+      const event = deliveryEvent("u1_100");
+      expect(await store.markMessageSent({ messageId: "u1_100", patch: SENT, deliveryEvent: event })).toBe(
+        "created",
+      );
+      expect(await store.getMessage("u1_100")).toMatchObject({ status: "sent", wasSent: true });
+      expect(await harness.readEvent(event.id)).toMatchObject({ status: "pending", created_at: NOW });
+      const again = deliveryEvent("u1_100", NOW + 5);
+      expect(await store.markMessageSent({ messageId: "u1_100", patch: SENT, deliveryEvent: again })).toBe(
+        "event_existed",
+      );
+      expect(await harness.readEvent(event.id)).toMatchObject({ created_at: NOW });
+      expect(await store.ensureDeliveryEvent(again)).toBe("exists");
+    });
+
+    it("marks a message sent even when an older version's event already stands, leaving that event as it is", async () => {
+      await store.createMessage(approvedMessage("u1_100"));
+      await harness.putEvent({ ...deliveryEvent("u1_100", NOW - 10), attempts: 3 });
+      expect(
+        await store.markMessageSent({
+          messageId: "u1_100",
+          patch: SENT,
+          deliveryEvent: deliveryEvent("u1_100"),
+        }),
+      ).toBe("event_existed");
+      expect(await store.getMessage("u1_100")).toMatchObject({ status: "sent" });
+      expect(await harness.readEvent(messageCreatedEventId("u1_100"))).toMatchObject({ attempts: 3 });
+    });
+
+    it("creates a missing delivery event for a message already sent", async () => {
+      await store.createMessage(approvedMessage("u1_100", { status: "sent", wasSent: true }));
+      expect(await store.ensureDeliveryEvent(deliveryEvent("u1_100"))).toBe("created");
+      expect(await harness.readEvent(messageCreatedEventId("u1_100"))).toMatchObject({ status: "pending" });
+    });
+  });
+}
