@@ -52,7 +52,14 @@ export interface ProcessingState {
   currentSlotId: string | null;
   /** Phases the last (or current) run went through, in order. */
   lastRunPhases: ProcessingPhase[];
+  /**
+   * Failed runs in a row. A run counts as failed when it is claimed (a run that is killed never
+   * reports back); finishing undoes that for outcomes that are not the user's failure, and a sent
+   * message resets it.
+   */
   consecutiveFailures: number;
+  /** Runs claimed since the last one that finished: more than 0 means runs were killed or timed out. */
+  unfinishedRuns: number;
   suspendUntil: number | null;
   suspendReason: string | null;
   stats: ProcessingStats;
@@ -71,6 +78,7 @@ export function emptyProcessingState(uid: string, now: number): ProcessingState 
     currentSlotId: null,
     lastRunPhases: [],
     consecutiveFailures: 0,
+    unfinishedRuns: 0,
     suspendUntil: null,
     suspendReason: null,
     stats: {
@@ -89,16 +97,130 @@ export function emptyProcessingState(uid: string, now: number): ProcessingState 
   };
 }
 
+/** The counters under `stats`. */
+export type StatsCounter =
+  | "messagesGenerated"
+  | "messagesSent"
+  | "gateSkipped"
+  | "errors"
+  | "duplicatesSkipped";
+
 /**
- * A stored state made whole: a run's first write is a partial merge, and documents written by
- * older versions may lack fields; missing ones take their empty values.
+ * Where the `stats` counters are stored: top-level fields, because they are incremented
+ * (`FieldValue.increment`) and the Firestore emulator cannot increment a field inside a map. A
+ * document written before keeps its old `stats.*` counts; a read adds the two up, and a whole
+ * state written back (`set()` of a normalised state) folds them into `stats` again.
+ */
+export const STORED_STATS_COUNTERS: Readonly<Record<StatsCounter, string>> = {
+  messagesGenerated: "totalMessagesGenerated",
+  messagesSent: "totalMessagesSent",
+  gateSkipped: "totalGateSkipped",
+  errors: "totalErrors",
+  duplicatesSkipped: "totalDuplicatesSkipped",
+};
+
+/**
+ * A stored state made whole: a run's writes are partial merges, and documents written by older
+ * versions may lack fields; missing ones take their empty values, counters are added up from
+ * where they are stored (see `STORED_STATS_COUNTERS`), and fields that are not part of the
+ * state are dropped, so writing the result back whole cannot count anything twice.
  */
 export function normaliseProcessingState(
   uid: string,
   stored: Partial<ProcessingState> | undefined,
 ): ProcessingState {
-  const empty = emptyProcessingState(uid, stored?.createdAt ?? stored?.updatedAt ?? 0);
-  return { ...empty, ...stored, stats: { ...empty.stats, ...stored?.stats } };
+  const fields: Partial<ProcessingState> = stored ?? {};
+  const storedCounters = (stored ?? {}) as Record<string, unknown>;
+  const empty = emptyProcessingState(uid, fields.createdAt ?? fields.updatedAt ?? 0);
+  const pick = <Key extends keyof ProcessingState>(key: Key): ProcessingState[Key] => {
+    const value = fields[key];
+    return value === undefined ? empty[key] : (value as ProcessingState[Key]);
+  };
+  const stats: ProcessingStats = { ...empty.stats, ...fields.stats };
+  for (const [counter, storedField] of Object.entries(STORED_STATS_COUNTERS) as [StatsCounter, string][]) {
+    stats[counter] = counterValue(fields.stats?.[counter]) + counterValue(storedCounters[storedField]);
+  }
+  return {
+    uid,
+    status: pick("status"),
+    phase: pick("phase"),
+    isProcessing: pick("isProcessing"),
+    currentSlotId: pick("currentSlotId"),
+    lastRunPhases: pick("lastRunPhases"),
+    // Counters are kept with increments; an undo racing a reset (an admin resume) can leave one below 0.
+    consecutiveFailures: counterValue(fields.consecutiveFailures),
+    unfinishedRuns: counterValue(fields.unfinishedRuns),
+    suspendUntil: pick("suspendUntil"),
+    suspendReason: pick("suspendReason"),
+    stats,
+    actionHistory: pick("actionHistory"),
+    recentErrors: pick("recentErrors"),
+    createdAt: pick("createdAt"),
+    updatedAt: pick("updatedAt"),
+  };
+}
+
+function counterValue(value: unknown): number {
+  return typeof value === "number" && Number.isFinite(value) ? Math.max(0, value) : 0;
+}
+
+/** Counters kept with atomic increments (`FieldValue.increment` on Firestore), never read-modify-write. */
+export type ProcessingCounter = "consecutiveFailures" | "unfinishedRuns" | StatsCounter;
+
+/**
+ * A change to one user's processing state, written field by field so concurrent writers never
+ * lose each other's changes: counters by increment, plain fields as given (each says what the
+ * latest run did). The rolling logs are whole lists, computed by the caller from a read: a
+ * concurrent writer can lose entries there (bounded, and only a log), never a count or a status.
+ */
+export interface ProcessingStateChange {
+  set?: Partial<
+    Pick<
+      ProcessingState,
+      | "status"
+      | "phase"
+      | "isProcessing"
+      | "currentSlotId"
+      | "lastRunPhases"
+      | "consecutiveFailures"
+      | "unfinishedRuns"
+      | "suspendUntil"
+      | "suspendReason"
+      | "actionHistory"
+      | "recentErrors"
+    >
+  >;
+  stats?: Partial<Pick<ProcessingStats, "lastProcessingAt" | "lastSentAt">>;
+  /** Amounts added to counters; a counter is either set or incremented in one change, not both. */
+  increment?: Partial<Record<ProcessingCounter, number>>;
+}
+
+const TOP_LEVEL_COUNTERS: ReadonlySet<ProcessingCounter> = new Set(["consecutiveFailures", "unfinishedRuns"]);
+
+/** Whether a counter lives at the top level of the state (the others are under `stats`). */
+export function isTopLevelCounter(
+  counter: ProcessingCounter,
+): counter is "consecutiveFailures" | "unfinishedRuns" {
+  return TOP_LEVEL_COUNTERS.has(counter);
+}
+
+/** The state after `change`, as a store applies it (for in-memory stores and tests). */
+export function applyProcessingStateChange(
+  state: ProcessingState,
+  change: ProcessingStateChange,
+  now: number,
+): ProcessingState {
+  const next: ProcessingState = {
+    ...state,
+    ...change.set,
+    stats: { ...state.stats, ...change.stats },
+    updatedAt: now,
+  };
+  for (const [counter, amount] of Object.entries(change.increment ?? {}) as [ProcessingCounter, number][]) {
+    if (isTopLevelCounter(counter)) next[counter] += amount;
+    else next.stats[counter] += amount;
+  }
+  return next;
 }
 
 /** Newest first, at most `max`: the rolling logs never grow past their cap. */
@@ -115,6 +237,30 @@ export interface SuspensionPolicy {
   maxConsecutiveFailures: number;
   /** How long an automatic suspension lasts. */
   suspensionMs: number;
+}
+
+/**
+ * At a claim: whether runs that never finished (killed, timed out) have already taken the user
+ * to the failure limit, so the user is suspended instead of run. Only an unjudged streak counts:
+ * once a run finishes, `finishRun` has judged the streak, and after a suspension ends the user
+ * gets a run again.
+ */
+export function decideSuspensionAtClaim({
+  state,
+  now,
+  policy,
+}: {
+  state: ProcessingState | null;
+  now: number;
+  policy: SuspensionPolicy;
+}): { suspend: false } | { suspend: true; suspendUntil: number; suspendReason: string } {
+  if (!state || state.unfinishedRuns <= 0) return { suspend: false };
+  return decideAutoSuspension({
+    consecutiveFailures: state.consecutiveFailures,
+    lastFailure: `${state.unfinishedRuns} run(s) did not finish (killed or timed out)`,
+    now,
+    policy,
+  });
 }
 
 /** Whether the failures so far suspend the user, and until when. */

@@ -2,20 +2,26 @@
  * What a processor run records in the user's processing state: phases passed, an action per
  * step, errors with their phase, counters, and automatic suspension after repeated failures.
  *
- * A run writes the state twice (a merge when it starts, the full state when it ends) rather
- * than once per phase: the phases are kept in memory and stored at the end, which keeps a
- * user's processing at a handful of document writes. Runs of one user are serialised by the
- * slot lease, so the read-modify-write at the end does not race with another run of that user.
+ * A run writes the state twice (when it is claimed, and when it ends) rather than once per
+ * phase: the phases are kept in memory and stored at the end, which keeps a user's processing at
+ * a handful of document writes. Both writes are field updates with counters incremented
+ * (`ProcessingStateChange`), so a duplicate call recorded meanwhile, or an overlapping run, never
+ * loses a count or rolls the status back. Only the rolling logs (20 actions, 10 errors) are
+ * read-modify-write: two writers at once can drop the other's entries of a log, nothing else.
+ *
+ * A run counts as a failure from its claim (`markRunning`), so a run that is always killed
+ * (`maxDuration`) still moves the user towards suspension; `startRun` suspends at the claim when
+ * such runs have reached the limit.
  */
 import {
   type ActionEntry,
   decideAutoSuspension,
+  decideSuspensionAtClaim,
   type ErrorEntry,
-  emptyProcessingState,
   MAX_ACTION_HISTORY,
   MAX_RECENT_ERRORS,
   type ProcessingPhase,
-  type ProcessingState,
+  type ProcessingStateChange,
   prependRolling,
   type SuspensionPolicy,
 } from "@/core/processing-state";
@@ -56,38 +62,149 @@ export type RunEnding =
   | "quota_exceeded"
   | "error";
 
+export interface Suspension {
+  suspendUntil: number;
+  suspendReason: string;
+}
+
 /** A duplicate call for a slot another run holds or finished: counted, not processed. */
 export async function recordDuplicate(
   deps: ProcessingLogDeps,
   { uid, now, reason }: { uid: string; now: number; reason: string },
 ): Promise<void> {
   if (!deps.stateStore) return;
-  const state = (await deps.stateStore.getState(uid)) ?? emptyProcessingState(uid, now);
-  await deps.stateStore.saveState({
-    ...state,
-    stats: { ...state.stats, duplicatesSkipped: state.stats.duplicatesSkipped + 1 },
-    actionHistory: prependRolling(
-      state.actionHistory,
-      [
-        {
-          timestamp: now,
-          action: "duplicate_skipped",
-          details: reason,
-          messageId: null,
-          success: true,
-          metadata: {},
-        },
-      ],
-      MAX_ACTION_HISTORY,
-    ),
-    updatedAt: now,
+  const state = await deps.stateStore.getState(uid);
+  await deps.stateStore.updateState({
+    uid,
+    now,
+    change: {
+      set: {
+        actionHistory: prependRolling(
+          state?.actionHistory ?? [],
+          [
+            {
+              timestamp: now,
+              action: "duplicate_skipped",
+              details: reason,
+              messageId: null,
+              success: true,
+              metadata: {},
+            },
+          ],
+          MAX_ACTION_HISTORY,
+        ),
+      },
+      increment: { duplicatesSkipped: 1 },
+    },
   });
+}
+
+/** Suspends the user: the state, the user document's `suspendUntil`, and the due time. */
+async function suspend(
+  deps: ProcessingLogDeps,
+  {
+    uid,
+    suspension,
+    change,
+    now,
+  }: { uid: string; suspension: Suspension; change: ProcessingStateChange; now: number },
+): Promise<void> {
+  if (!deps.stateStore) return;
+  await deps.stateStore.updateState({
+    uid,
+    now,
+    change: {
+      ...change,
+      set: {
+        ...change.set,
+        status: "suspended",
+        suspendUntil: suspension.suspendUntil,
+        suspendReason: suspension.suspendReason,
+      },
+    },
+  });
+  await deps.stateStore.setUserSuspension({ uid, suspendUntil: suspension.suspendUntil });
+  await deps.store.setNextDue({ uid, nextCoachingMessageDue: suspension.suspendUntil });
+}
+
+/**
+ * Call once when a run has claimed its slot, instead of `stateStore.markRunning`. Marks the run
+ * started, counting it as a (provisional) failure, unless runs that never finished (killed by
+ * `maxDuration`, timed out) have already taken the user to the failure limit: then the user is
+ * suspended instead (state, `suspendUntil`, due time), nothing is counted, and the suspension is
+ * returned; the caller must not run the slot and should complete it with the suspension's time
+ * as the next due time.
+ */
+export async function startRun(
+  deps: ProcessingLogDeps,
+  {
+    uid,
+    slotId,
+    now,
+    resumesApprovedMessage = false,
+  }: {
+    uid: string;
+    slotId: string;
+    now: number;
+    /**
+     * The slot already holds an approved message: the run only finishes delivering it (no LLM
+     * call), so it is never stopped by a suspension; the user is owed that message.
+     */
+    resumesApprovedMessage?: boolean;
+  },
+): Promise<Suspension | null> {
+  if (!deps.stateStore) return null;
+  const state = await deps.stateStore.getState(uid);
+  const decision = resumesApprovedMessage
+    ? ({ suspend: false } as const)
+    : decideSuspensionAtClaim({ state, now, policy: deps.suspension });
+  if (!decision.suspend) {
+    await deps.stateStore.markRunning({
+      uid,
+      phase: "building_context",
+      status: "running",
+      currentSlotId: slotId,
+      now,
+    });
+    return null;
+  }
+  const suspension = { suspendUntil: decision.suspendUntil, suspendReason: decision.suspendReason };
+  await suspend(deps, {
+    uid,
+    suspension,
+    now,
+    change: {
+      set: {
+        phase: "idle",
+        isProcessing: false,
+        currentSlotId: null,
+        // Judged: the streak led to this suspension; after it ends the user gets a run again.
+        unfinishedRuns: 0,
+        actionHistory: prependRolling(
+          state?.actionHistory ?? [],
+          [
+            {
+              timestamp: now,
+              action: "suspended",
+              details: suspension.suspendReason,
+              messageId: null,
+              success: false,
+              metadata: { slotId, until: suspension.suspendUntil },
+            },
+          ],
+          MAX_ACTION_HISTORY,
+        ),
+      },
+    },
+  });
+  return suspension;
 }
 
 /**
  * Stores the end of a run. Failed runs (generation errors, failed gates, unexpected errors)
- * count towards automatic suspension; a breaker deferral does not (an outage is not the user's
- * failure); a sent message resets the count. Returns the suspension, if this run caused one.
+ * count towards automatic suspension (they were counted at the claim); a breaker deferral or a
+ * quota stop does not (not the user's failure: the claim's count is taken back); a sent message
+ * resets the count. Returns the suspension, if this run caused one.
  */
 export async function finishRun(
   deps: ProcessingLogDeps,
@@ -108,16 +225,13 @@ export async function finishRun(
     messageId: string | null;
     failureReason: string | null;
   },
-): Promise<{ suspendUntil: number; suspendReason: string } | null> {
+): Promise<Suspension | null> {
   if (!deps.stateStore) return null;
-  const state: ProcessingState = (await deps.stateStore.getState(uid)) ?? emptyProcessingState(uid, now);
+  // Read for the rolling logs and the suspension decision; every count is written as an increment.
+  const state = await deps.stateStore.getState(uid);
   const failed = ending === "gate_failed" || ending === "generation_failed" || ending === "error";
   const isError = ending === "generation_failed" || ending === "error";
-  const consecutiveFailures = failed
-    ? state.consecutiveFailures + 1
-    : ending === "sent"
-      ? 0
-      : state.consecutiveFailures;
+  const sent = ending === "sent";
   const lastPhase = log.phases.at(-1) ?? "building_context";
 
   const errors: ErrorEntry[] = isError
@@ -142,6 +256,8 @@ export async function finishRun(
       metadata: { slotId, phases: log.phases.join(">") },
     },
   ];
+  // This run was counted at its claim (a state written before that counting began counts it now).
+  const consecutiveFailures = Math.max(1, state?.consecutiveFailures ?? 0);
   const suspension = failed
     ? decideAutoSuspension({
         consecutiveFailures,
@@ -151,33 +267,35 @@ export async function finishRun(
       })
     : { suspend: false as const };
 
-  const next: ProcessingState = {
-    ...state,
-    status: suspension.suspend ? "suspended" : isError ? "error" : "waiting",
-    phase: isError ? "error" : "idle",
-    isProcessing: false,
-    currentSlotId: null,
-    lastRunPhases: isError ? [...log.phases, "error"] : log.phases,
-    consecutiveFailures,
-    ...(suspension.suspend
-      ? { suspendUntil: suspension.suspendUntil, suspendReason: suspension.suspendReason }
-      : {}),
-    stats: {
-      ...state.stats,
-      messagesGenerated: state.stats.messagesGenerated + log.draftsGenerated,
-      messagesSent: state.stats.messagesSent + (ending === "sent" ? 1 : 0),
-      gateSkipped: state.stats.gateSkipped + (ending === "gate_failed" ? 1 : 0),
-      errors: state.stats.errors + (isError ? 1 : 0),
-      lastProcessingAt: now,
-      lastSentAt: ending === "sent" ? now : state.stats.lastSentAt,
+  // An admin may have suspended the user while this run was going: the run must not lift that.
+  const suspendedMeanwhile = (state?.suspendUntil ?? 0) > now;
+  const change: ProcessingStateChange = {
+    set: {
+      status: suspendedMeanwhile ? "suspended" : isError ? "error" : "waiting",
+      phase: isError ? "error" : "idle",
+      isProcessing: false,
+      currentSlotId: null,
+      lastRunPhases: isError ? [...log.phases, "error"] : log.phases,
+      // This run finished: the streak, killed runs included, is judged here.
+      unfinishedRuns: 0,
+      ...(sent ? { consecutiveFailures: 0 } : {}),
+      actionHistory: prependRolling(state?.actionHistory ?? [], actions, MAX_ACTION_HISTORY),
+      recentErrors: prependRolling(state?.recentErrors ?? [], errors, MAX_RECENT_ERRORS),
     },
-    actionHistory: prependRolling(state.actionHistory, actions, MAX_ACTION_HISTORY),
-    recentErrors: prependRolling(state.recentErrors, errors, MAX_RECENT_ERRORS),
-    updatedAt: now,
+    stats: { lastProcessingAt: now, ...(sent ? { lastSentAt: now } : {}) },
+    increment: {
+      ...(failed || sent ? {} : { consecutiveFailures: -1 }),
+      messagesGenerated: log.draftsGenerated,
+      messagesSent: sent ? 1 : 0,
+      gateSkipped: ending === "gate_failed" ? 1 : 0,
+      errors: isError ? 1 : 0,
+    },
   };
-  await deps.stateStore.saveState(next);
-  if (!suspension.suspend) return null;
-  await deps.stateStore.setUserSuspension({ uid, suspendUntil: suspension.suspendUntil });
-  await deps.store.setNextDue({ uid, nextCoachingMessageDue: suspension.suspendUntil });
-  return { suspendUntil: suspension.suspendUntil, suspendReason: suspension.suspendReason };
+  if (!suspension.suspend) {
+    await deps.stateStore.updateState({ uid, now, change });
+    return null;
+  }
+  const result = { suspendUntil: suspension.suspendUntil, suspendReason: suspension.suspendReason };
+  await suspend(deps, { uid, suspension: result, change, now });
+  return result;
 }

@@ -1,6 +1,7 @@
 import type { Firestore } from "firebase-admin/firestore";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type EventRecord, messageCreatedEventId, newEvent } from "@/core/events";
+import type { EventStore } from "@/pipeline/event-ports";
 import { type EventProcessorDeps, processEvent } from "@/pipeline/process-events";
 import { processUser } from "@/pipeline/process-user";
 import type { StoredMessage } from "@/pipeline/processor-ports";
@@ -221,7 +222,9 @@ describe("outbox: concurrency", () => {
       slotId: `${uid}_1`,
       messageContent: `A message for ${uid} about the week ahead.`,
       pushNotificationText: "A note for your week",
-      journalEntryId: null,
+      // Delivery events are handled only for messages that are sent and in the journal.
+      status: "sent",
+      journalEntryId: `coaching_${uid}_1`,
       delivery: {
         email: { status: "pending", providerId: null, error: null, attemptedAt: null },
         push: { status: "pending", text: null },
@@ -262,7 +265,9 @@ describe("outbox: concurrency", () => {
     expect(
       (await db.collection("events").where("status", "==", "processed").count().get()).data().count,
     ).toBe(100);
-    expect(queriesMissingIndexes(handle.emulator.recordedQueries(), readIndexes())).toEqual([]);
+    expect(JSON.stringify(queriesMissingIndexes(handle.emulator.recordedQueries(), readIndexes()))).toEqual(
+      "[]",
+    );
   });
 });
 
@@ -275,7 +280,9 @@ describe("user.coaching.enabled", () => {
           email: "returning@example.com",
           timezone: "UTC",
           coachingConfig: { enableCoachingMessages: true, frequency: "daily", timePreference: "morning" },
+          // Parked by the scheduler while coaching was off; a real schedule would be kept.
           nextCoachingMessageDue: NOW + 24 * 3_600_000,
+          coachingParkedUntil: NOW + 24 * 3_600_000,
         },
       ],
     ]);
@@ -295,5 +302,203 @@ describe("user.coaching.enabled", () => {
     const due = (await db.doc("users/returning").get()).get("nextCoachingMessageDue") as number;
     expect(due).toBeGreaterThanOrEqual(NOW + 3_600_000);
     expect(due).toBeLessThanOrEqual(NOW + 7 * 3_600_000);
+  });
+});
+
+/** A `user.coaching.enabled` event for a seeded user: a cheap, idempotent handler. */
+async function seedEnablingEvent(uid: string, now: number, fields: Record<string, unknown> = {}) {
+  await putDocuments(db, "users", [
+    [
+      uid,
+      {
+        email: `${uid}@example.com`,
+        timezone: "UTC",
+        coachingConfig: { enableCoachingMessages: true, frequency: "daily", timePreference: "morning" },
+        nextCoachingMessageDue: null,
+      },
+    ],
+  ]);
+  const event = newEvent({
+    id: `user.coaching.enabled_${uid}`,
+    eventType: "user.coaching.enabled",
+    aggregateId: uid,
+    aggregateType: "user",
+    payload: { uid },
+    createdBy: "journaling-app",
+    now,
+  });
+  await putDocuments(db, "events", [[event.id, { ...event, ...fields }]]);
+  return event.id;
+}
+
+/**
+ * The store with its claim write failing once: either it applies and then reports a failure (a
+ * timeout), or it fails before applying.
+ */
+function failingClaimOnce(store: EventStore, mode: "applied" | "not_applied") {
+  const fired: string[] = [];
+  const wrapped: EventStore = {
+    ...store,
+    claimEvent: async (claim) => {
+      if (fired.length > 0) return store.claimEvent(claim);
+      fired.push(`claimEvent:${mode}`);
+      if (mode === "applied") await store.claimEvent(claim);
+      throw new Error(`simulated ${mode === "applied" ? "timeout after the claim applied" : "failure"}`);
+    },
+  };
+  return { store: wrapped, fired };
+}
+
+describe("outbox: no claim sticks (issue 11, A2)", () => {
+  it("a half-written claim (lease created, event never updated) is taken over once the lease has expired", async () => {
+    const eventId = await seedEnablingEvent("half", NOW);
+    // What an older version left behind when it died between its two claim writes.
+    await putDocuments(db, "eventLeases", [[`${eventId}_1`, { eventId, leaseNumber: 1, claimedAt: NOW }]]);
+    expect(await processEvent({ deps: events, eventId, now: NOW + 1_000 })).toMatchObject({
+      result: "skipped",
+      reason: "busy",
+    });
+    expect(await processEvent({ deps: events, eventId, now: NOW + events.leaseMs + 1 })).toMatchObject({
+      result: "processed",
+    });
+    expect(await eventOf(eventId)).toMatchObject({ status: "processed", lease_number: 2, attempts: 1 });
+  });
+
+  it("a claim that applied but reported failure is recognised as ours by its token: one run, one email, one attempt", async () => {
+    const { eventId } = await storedMessage("timeout", NOW);
+    const { store, fired } = failingClaimOnce(events.store, "applied");
+    expect(await processEvent({ deps: { ...events, store }, eventId, now: NOW })).toMatchObject({
+      result: "processed",
+    });
+    expect(fired).toEqual(["claimEvent:applied"]);
+    expect(catcher.emails).toHaveLength(1);
+    expect(await eventOf(eventId)).toMatchObject({ status: "processed", attempts: 1, lease_number: 1 });
+  });
+
+  it("a claim that failed before applying leaves the event ready; the next drain runs it", async () => {
+    const { eventId } = await storedMessage("unclaimed", NOW);
+    const { store, fired } = failingClaimOnce(events.store, "not_applied");
+    const faulty = { ...events, store };
+    await expect(processEvent({ deps: faulty, eventId, now: NOW })).rejects.toThrow("simulated failure");
+    expect(fired).toEqual(["claimEvent:not_applied"]);
+    expect((await events.store.getReadyEvents({ now: NOW, limit: 10 })).map((event) => event.id)).toEqual([
+      eventId,
+    ]);
+    expect((await drainEvents(faulty, NOW + 1_000)).processed).toBe(1);
+    expect(catcher.emails).toHaveLength(1);
+    expect(await eventOf(eventId)).toMatchObject({ status: "processed", attempts: 1 });
+  });
+
+  it("25 events stuck behind live half-written claims do not stop a drain from reaching the events after them", async () => {
+    const stuck = await Promise.all(
+      Array.from({ length: 25 }, (_, index) => seedEnablingEvent(`stuck-${index}`, NOW - 60_000 + index)),
+    );
+    await putDocuments(
+      db,
+      "eventLeases",
+      stuck.map((eventId) => [`${eventId}_1`, { eventId, leaseNumber: 1, claimedAt: NOW }]),
+    );
+    const later = await seedEnablingEvent("behind", NOW);
+    const summary = await drainEvents(events, NOW + 1_000);
+    expect(summary.processed).toBe(1);
+    expect(await eventOf(later)).toMatchObject({ status: "processed" });
+    // And once their leases have expired, the stuck ones are taken over too.
+    const recovered = await drainEvents(events, NOW + events.leaseMs + 2_000);
+    expect(recovered.processed).toBe(25);
+    expect(JSON.stringify(queriesMissingIndexes(handle.emulator.recordedQueries(), readIndexes()))).toEqual(
+      "[]",
+    );
+  });
+});
+
+describe("outbox: attempts count when claimed (issue 11, A6)", () => {
+  it.each([
+    ["throws (the process dies)", "throws"],
+    ["never returns (killed by maxDuration)", "hangs"],
+  ] as const)(
+    "a handler that always %s mid-run reaches dead letters after maxRetries + 1 claims",
+    async (_case, death) => {
+      const { eventId } = await storedMessage(`dies-${death}`, NOW);
+      let reached = 0;
+      const dying = {
+        ...events,
+        onStep: (step: string) => {
+          if (step !== "email_requested") return;
+          reached += 1;
+          if (death === "throws") throw new Error("the process died");
+          // A run that never comes back: its lease is all that is left of it.
+          return new Promise<void>(() => {});
+        },
+      };
+      let now = NOW;
+      const results: string[] = [];
+      for (let run = 0; run < 10; run += 1) {
+        const before = reached;
+        let settled = false;
+        const running = processEvent({ deps: dying, eventId, now })
+          .catch(() => null)
+          .finally(() => {
+            settled = true;
+          });
+        const outcome = await Promise.race([
+          running,
+          // Returns once the handler has reached its fatal step (or when the run ended first).
+          (async () => {
+            while (reached === before && !settled) await new Promise((resolve) => setTimeout(resolve, 5));
+            return null;
+          })(),
+        ]);
+        results.push(outcome?.result ?? "died");
+        if (outcome?.result === "dead_lettered") break;
+        now += events.leaseMs + 1;
+      }
+      expect(results).toEqual(["died", "died", "died", "died", "died", "died", "dead_lettered"]);
+      expect(reached).toBe(6);
+      expect(await eventOf(eventId)).toMatchObject({ status: "dead_letter", attempts: 6 });
+      const letter = (await db.collection("eventDeadLetters").doc(eventId).get()).data();
+      expect(letter).toMatchObject({
+        retry_count: 5,
+        error_message: expect.stringContaining("did not finish"),
+      });
+      // The idempotency key kept the retries to one email.
+      expect(catcher.emails).toHaveLength(1);
+    },
+  );
+});
+
+describe("outbox: engine-owned fields on app-written events are never trusted (issue 11, A11)", () => {
+  it("an app-written event with a huge lease number, negative attempts, a far lease and no status is processed", async () => {
+    const eventId = await seedEnablingEvent("bogus", NOW, {
+      lease_number: 1e9,
+      attempts: -5,
+      lease_until: 1e15,
+      status: undefined,
+      processed: "no",
+    });
+    expect(await processEvent({ deps: events, eventId, now: NOW })).toMatchObject({ result: "processed" });
+    expect(await eventOf(eventId)).toMatchObject({ status: "processed", attempts: 1, processed: true });
+  });
+
+  it("a drain finds an app-written event that lacks status and next_attempt_at", async () => {
+    const eventId = "user.coaching.enabled_sparse";
+    await putDocuments(db, "users", [
+      [
+        "sparse",
+        {
+          email: "sparse@example.com",
+          timezone: "UTC",
+          coachingConfig: { enableCoachingMessages: true, frequency: "daily", timePreference: "morning" },
+        },
+      ],
+    ]);
+    // Only what the journaling app cares about.
+    await putDocuments(db, "events", [
+      [eventId, { id: eventId, event_type: "user.coaching.enabled", payload: { uid: "sparse" } }],
+    ]);
+    await drainEvents(events, NOW);
+    expect(await eventOf(eventId)).toMatchObject({ status: "processed", attempts: 1 });
+    expect(JSON.stringify(queriesMissingIndexes(handle.emulator.recordedQueries(), readIndexes()))).toEqual(
+      "[]",
+    );
   });
 });

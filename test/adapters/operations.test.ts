@@ -3,14 +3,17 @@ import type { Firestore } from "firebase-admin/firestore";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createFirestoreAdminStore } from "@/adapters/firestore/admin-store";
 import { createFirestoreLlmBreaker } from "@/adapters/firestore/llm-breaker";
+import { createFirestoreProcessingStateStore } from "@/adapters/firestore/processing-state-store";
 import { createFirestoreSchedulerStore } from "@/adapters/firestore/scheduler-store";
 import {
   MAX_ACTION_HISTORY,
   MAX_RECENT_ERRORS,
+  normaliseProcessingState,
   type ProcessingState,
   prependRolling,
 } from "@/core/processing-state";
 import { processUser } from "@/pipeline/process-user";
+import { recordDuplicate, startRun } from "@/pipeline/processing-log";
 import { runScheduler } from "@/pipeline/run-scheduler";
 import type { LlmSandbox } from "../../scripts/local-stack/llm-sandbox";
 import { type EmulatorHandle, putDocuments } from "../support/firestore";
@@ -39,8 +42,12 @@ beforeEach(() => {
 
 const NOW = Date.now();
 
+/** The state as the engine reads it (counters are stored where increments can reach them). */
 async function stateOf(uid: string): Promise<ProcessingState> {
-  return (await db.doc(`userProcessingState/${uid}`).get()).data() as ProcessingState;
+  return normaliseProcessingState(
+    uid,
+    (await db.doc(`userProcessingState/${uid}`).get()).data() as Partial<ProcessingState>,
+  );
 }
 
 async function dueOf(uid: string): Promise<number> {
@@ -199,7 +206,7 @@ describe("suspension", () => {
 });
 
 describe("LLM circuit breaker", () => {
-  const breakerSettings = { failureThreshold: 3, cooldownMs: 10 * 60_000 };
+  const breakerSettings = { failureThreshold: 3, cooldownMs: 10 * 60_000, probeTimeoutMs: 5 * 60_000 };
 
   it("opens after the configured failures, reschedules due users without LLM calls while open, closes after a good probe", async () => {
     const uids = ["b1", "b2", "b3", "b4", "b5"];
@@ -298,7 +305,7 @@ describe("cleanup", () => {
     ]);
     await putDocuments(db, "users/u/journalEntries", [["old-entry", { content: "x", createdAt: old }]]);
     const store = createFirestoreAdminStore(db);
-    const first = await store.cleanup({ cutoff: NOW - 30 * DAY, maxDeletes: 1000 });
+    const first = await store.cleanup({ now: NOW, historyDays: 30, maxDeletes: 1000 });
     expect(first.deleted).toMatchObject({ schedulerRuns: 1, processedEvents: 1, unsentAttempts: 2 });
     expect(first.total).toBe(4);
     const ids = async (collection: string) =>
@@ -307,8 +314,101 @@ describe("cleanup", () => {
     expect(await ids("events")).toEqual(["new-done", "old-dead", "old-pending"]);
     expect(await ids("coachingMessages")).toEqual(["new-rejected", "old-sent"]);
     expect(await ids("users/u/journalEntries")).toEqual(["old-entry"]);
-    const second = await store.cleanup({ cutoff: NOW - 30 * DAY, maxDeletes: 1000 });
+    const second = await store.cleanup({ now: NOW, historyDays: 30, maxDeletes: 1000 });
     expect(second.total).toBe(0);
     expect(queriesMissingIndexes(handle.emulator.recordedQueries(), readIndexes())).toEqual([]);
+  });
+});
+
+describe("processing state under kills and concurrency (issue 11, A6 and A11)", () => {
+  it("a run killed after its claim counts as a failure; five killed runs suspend the user at the next claim", async () => {
+    await seedDueUser(db, { uid: "killed", now: NOW });
+    const deps = realProcessorDeps({
+      db,
+      sandbox,
+      suspension: { maxConsecutiveFailures: 5, suspensionMs: 24 * HOUR },
+      onStep: (step) => {
+        if (step === "generated") throw new Error("killed by maxDuration");
+      },
+    });
+    let now = NOW;
+    for (let run = 1; run <= 5; run += 1) {
+      await expect(processUser({ deps, uid: "killed", now })).rejects.toThrow("killed");
+      expect((await stateOf("killed")).consecutiveFailures).toBe(run);
+      now += deps.leaseMs + 1;
+    }
+    const logDeps = {
+      store: deps.store,
+      stateStore: createFirestoreProcessingStateStore(db),
+      suspension: deps.suspension,
+    };
+    // A run that only finishes delivering an approved message is never stopped.
+    expect(
+      await startRun(logDeps, { uid: "killed", slotId: "killed_5", now, resumesApprovedMessage: true }),
+    ).toBeNull();
+    expect((await stateOf("killed")).status).toBe("running");
+    const suspension = await startRun(logDeps, { uid: "killed", slotId: "killed_6", now });
+    expect(suspension).toMatchObject({ suspendUntil: now + 24 * HOUR });
+    expect(await stateOf("killed")).toMatchObject({ status: "suspended", suspendUntil: now + 24 * HOUR });
+    expect((await db.doc("users/killed").get()).get("suspendUntil")).toBe(now + 24 * HOUR);
+    expect(await dueOf("killed")).toBe(now + 24 * HOUR);
+  });
+
+  it("a suspension that has ended gives the user a run again", async () => {
+    await seedDueUser(db, { uid: "returning", now: NOW });
+    const deps = realProcessorDeps({
+      db,
+      sandbox,
+      suspension: { maxConsecutiveFailures: 2, suspensionMs: HOUR },
+    });
+    for (let run = 0; run < 2; run += 1) {
+      sandbox.queueFaults([{ kind: "status", status: 500 }]);
+      await processUser({ deps, uid: "returning", now: NOW + run * 60_000, bypassChecks: true });
+    }
+    expect((await stateOf("returning")).status).toBe("suspended");
+    const stateStore = createFirestoreProcessingStateStore(db);
+    const later = NOW + 2 * HOUR;
+    expect(
+      await startRun(
+        { store: deps.store, stateStore, suspension: deps.suspension },
+        { uid: "returning", slotId: "returning_x", now: later },
+      ),
+    ).toBeNull();
+  });
+
+  it("concurrent duplicates and run starts lose no count and never roll the status back", async () => {
+    const stateStore = createFirestoreProcessingStateStore(db);
+    const deps = {
+      store: realProcessorDeps({ db, sandbox }).store,
+      stateStore,
+      suspension: { maxConsecutiveFailures: 100, suspensionMs: HOUR },
+    };
+    await stateStore.markRunning({
+      uid: "racy",
+      phase: "building_context",
+      status: "running",
+      currentSlotId: "racy_1",
+      now: NOW,
+    });
+    await Promise.all(
+      Array.from({ length: 10 }, (_, index) =>
+        recordDuplicate(deps, { uid: "racy", now: NOW + index, reason: "slot racy_1 is being processed" }),
+      ),
+    );
+    const state = await stateOf("racy");
+    expect(state.stats.duplicatesSkipped).toBe(10);
+    expect(state).toMatchObject({ status: "running", isProcessing: true, currentSlotId: "racy_1" });
+    await Promise.all(
+      Array.from({ length: 8 }, (_, index) =>
+        stateStore.markRunning({
+          uid: "counted",
+          phase: "building_context",
+          status: "running",
+          currentSlotId: `counted_${index}`,
+          now: NOW,
+        }),
+      ),
+    );
+    expect((await stateOf("counted")).consecutiveFailures).toBe(8);
   });
 });

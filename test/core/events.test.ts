@@ -3,7 +3,9 @@ import { describe, expect, it } from "vitest";
 import {
   decideAfterFailure,
   decideEventClaim,
+  isQueueable,
   newEvent,
+  parseEventDocument,
   type RetryPolicy,
   retryDelayMs,
 } from "@/core/events";
@@ -78,22 +80,106 @@ describe("claiming an event", () => {
     now: NOW,
   });
 
+  const limits = { maxRetries: 5, leaseMs: 60_000 };
+
   it("claims a ready event with the next lease number, and skips held, backing-off and finished ones", () => {
-    expect(decideEventClaim({ event, now: NOW })).toEqual({ kind: "claim", leaseNumber: 1 });
+    expect(decideEventClaim({ event, now: NOW, ...limits })).toEqual({
+      kind: "claim",
+      leaseNumber: 1,
+      attempts: 1,
+    });
     expect(
-      decideEventClaim({ event: { ...event, lease_number: 2, lease_until: NOW + 1 }, now: NOW }),
+      decideEventClaim({ event: { ...event, lease_number: 2, lease_until: NOW + 1 }, now: NOW, ...limits }),
     ).toEqual({
       kind: "skip",
       reason: "busy",
     });
-    expect(decideEventClaim({ event: { ...event, next_attempt_at: NOW + 1 }, now: NOW })).toEqual({
+    expect(decideEventClaim({ event: { ...event, next_attempt_at: NOW + 1 }, now: NOW, ...limits })).toEqual({
       kind: "skip",
       reason: "not_ready",
     });
     expect(
-      decideEventClaim({ event: { ...event, next_attempt_at: NOW + 1 }, now: NOW, force: true }).kind,
+      decideEventClaim({ event: { ...event, next_attempt_at: NOW + 1 }, now: NOW, force: true, ...limits })
+        .kind,
     ).toBe("claim");
-    expect(decideEventClaim({ event: { ...event, status: "processed" }, now: NOW }).kind).toBe("skip");
-    expect(decideEventClaim({ event: { ...event, status: "dead_letter" }, now: NOW }).kind).toBe("skip");
+    expect(decideEventClaim({ event: { ...event, status: "processed" }, now: NOW, ...limits }).kind).toBe(
+      "skip",
+    );
+    expect(decideEventClaim({ event: { ...event, status: "dead_letter" }, now: NOW, ...limits }).kind).toBe(
+      "skip",
+    );
+  });
+
+  it("counts the attempt in the claim, and gives up at claim time once a killed run has used the last one", () => {
+    expect(
+      decideEventClaim({ event: { ...event, attempts: 5, lease_number: 5 }, now: NOW, ...limits }),
+    ).toEqual({ kind: "claim", leaseNumber: 6, attempts: 6 });
+    expect(
+      decideEventClaim({ event: { ...event, attempts: 6, lease_number: 6 }, now: NOW, ...limits }),
+    ).toMatchObject({
+      kind: "give_up",
+      leaseNumber: 7,
+      attempts: 6,
+      reason: expect.stringContaining("did not finish"),
+    });
+  });
+
+  it("does not take a lease end further than one lease away as a live claim (not written by a claim)", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: limits.leaseMs + 1, max: 1e15 }), (ahead) => {
+        expect(
+          decideEventClaim({ event: { ...event, lease_until: NOW + ahead }, now: NOW, ...limits }).kind,
+        ).toBe("claim");
+      }),
+    );
+  });
+});
+
+describe("reading an event someone else wrote", () => {
+  it("defaults every engine-owned field that is missing or out of range, whatever was stored", () => {
+    fc.assert(
+      fc.property(
+        fc.dictionary(
+          fc.constantFrom(
+            "status",
+            "attempts",
+            "lease_number",
+            "lease_until",
+            "next_attempt_at",
+            "processed",
+          ),
+          fc.oneof(fc.anything(), fc.double(), fc.integer({ min: -1e12, max: 1e12 })),
+        ),
+        (stored) => {
+          const event = parseEventDocument("e1", { event_type: "t", payload: {}, ...stored });
+          expect(["pending", "processed", "dead_letter"]).toContain(event.status);
+          expect(event.processed).toBe(event.status === "processed");
+          expect(Number.isInteger(event.attempts) && event.attempts >= 0).toBe(true);
+          expect(Number.isSafeInteger(event.lease_number + 1) && event.lease_number >= 0).toBe(true);
+          expect(Number.isFinite(event.lease_until) && event.lease_until >= 0).toBe(true);
+          expect(Number.isFinite(event.next_attempt_at) && event.next_attempt_at >= 0).toBe(true);
+        },
+      ),
+    );
+  });
+
+  it("treats lease_number 1e9, attempts -5 and no status as a new pending event", () => {
+    expect(
+      parseEventDocument("e1", { event_type: "t", payload: {}, lease_number: 1e9, attempts: -5 }),
+    ).toMatchObject({
+      status: "pending",
+      processed: false,
+      attempts: 0,
+      lease_number: 1e9,
+      next_attempt_at: 0,
+    });
+  });
+
+  it("knows which stored events the ready query cannot see", () => {
+    expect(isQueueable({ status: "pending", next_attempt_at: 5 })).toBe(true);
+    expect(isQueueable({ status: "processed" })).toBe(true);
+    expect(isQueueable({ event_type: "t" })).toBe(false);
+    expect(isQueueable({ status: "pending" })).toBe(false);
+    expect(isQueueable({ status: "pending", next_attempt_at: "soon" })).toBe(false);
   });
 });

@@ -1,12 +1,16 @@
 import "server-only";
-import { FieldValue, type Firestore } from "firebase-admin/firestore";
-import type { DeadLetterRecord, EventRecord } from "@/core/events";
+import { FieldPath, FieldValue, type Firestore } from "firebase-admin/firestore";
+import { type DeadLetterRecord, type EventRecord, isQueueable, parseEventDocument } from "@/core/events";
 import type { EventStore } from "@/pipeline/event-ports";
 import { COLLECTIONS } from "./collections";
 import { createOnce } from "./create-once";
 import { firestoreCall } from "./errors";
 
 const TOTALS = "totals";
+/** `eventStats/straySweep`: where the sweep for events the ready query cannot see stopped. */
+const STRAY_SWEEP = "straySweep";
+/** gRPC FAILED_PRECONDITION: the document changed since the sweep read it. */
+const FAILED_PRECONDITION = 9;
 
 export function createFirestoreEventStore(db: Firestore): EventStore {
   const events = db.collection(COLLECTIONS.events);
@@ -18,26 +22,60 @@ export function createFirestoreEventStore(db: Firestore): EventStore {
     getEvent: (eventId) =>
       firestoreCall("read event", async () => {
         const snapshot = await events.doc(eventId).get();
-        return snapshot.exists ? (snapshot.data() as EventRecord) : null;
+        return snapshot.exists ? parseEventDocument(eventId, snapshot.data()) : null;
       }),
 
-    getReadyEvents: ({ now, limit }) =>
+    getReadyEvents: ({ now, limit, after }) =>
       firestoreCall("read ready events", async () => {
-        const snapshot = await events
+        // The id breaks ties between equal ready times, so a page after `after` skips nothing.
+        let query = events
           .where("status", "==", "pending")
           .where("next_attempt_at", "<=", now)
           .orderBy("next_attempt_at")
-          .limit(limit)
-          .get();
-        return snapshot.docs.map((document) => document.data() as EventRecord);
+          .orderBy(FieldPath.documentId());
+        if (after) query = query.startAfter(after.nextAttemptAt, after.eventId);
+        const snapshot = await query.limit(limit).get();
+        return snapshot.docs.map((document) => parseEventDocument(document.id, document.data()));
       }),
 
-    async createLease({ eventId, leaseNumber, now }) {
-      const outcome = await createOnce("claim event", () =>
-        leases.doc(`${eventId}_${leaseNumber}`).create({ eventId, leaseNumber, claimedAt: now }),
-      );
+    async claimEvent({ eventId, leaseNumber, now, leaseUntil, attempts, nextAttemptAt, claimToken }) {
+      // One batch, the create() first: on Firestore both writes or neither apply (the emulator
+      // applies a batch up to a failing write, and a failing create() then writes nothing).
+      const outcome = await createOnce("claim event", () => {
+        const batch = db.batch();
+        batch.create(leases.doc(`${eventId}_${leaseNumber}`), {
+          eventId,
+          leaseNumber,
+          claimedAt: now,
+          leaseUntil,
+          claimToken,
+        });
+        batch.update(events.doc(eventId), {
+          status: "pending",
+          processed: false,
+          lease_number: leaseNumber,
+          lease_until: leaseUntil,
+          next_attempt_at: nextAttemptAt,
+          attempts,
+        } satisfies Partial<EventRecord>);
+        return batch.commit();
+      });
       return outcome === "created";
     },
+
+    getLease: ({ eventId, leaseNumber }) =>
+      firestoreCall("read event lease", async () => {
+        const snapshot = await leases.doc(`${eventId}_${leaseNumber}`).get();
+        if (!snapshot.exists) return null;
+        const claimedAt = snapshot.get("claimedAt");
+        const leaseUntil = snapshot.get("leaseUntil");
+        const claimToken = snapshot.get("claimToken");
+        return {
+          claimedAt: typeof claimedAt === "number" ? claimedAt : 0,
+          leaseUntil: typeof leaseUntil === "number" ? leaseUntil : null,
+          claimToken: typeof claimToken === "string" ? claimToken : null,
+        };
+      }),
 
     updateEvent: (eventId, patch) =>
       firestoreCall("update event", async () => {
@@ -56,6 +94,7 @@ export function createFirestoreEventStore(db: Firestore): EventStore {
       firestoreCall("requeue event", async () => {
         const snapshot = await events.doc(eventId).get();
         if (!snapshot.exists) return false;
+        const metadata = parseEventDocument(eventId, snapshot.data()).metadata;
         const batch = db.batch();
         batch.update(events.doc(eventId), {
           status: "pending",
@@ -65,11 +104,50 @@ export function createFirestoreEventStore(db: Firestore): EventStore {
           next_attempt_at: now,
           last_error: null,
           lease_until: 0,
-          metadata: { ...(snapshot.get("metadata") ?? {}), replayed_at: now },
+          metadata: { ...metadata, replayed_at: now },
         });
         batch.delete(deadLetters.doc(eventId));
         await batch.commit();
         return true;
+      }),
+
+    queueStrayEvents: ({ now, limit }) =>
+      firestoreCall("sweep stray events", async () => {
+        const cursorDocument = db.collection(COLLECTIONS.eventStats).doc(STRAY_SWEEP);
+        const afterId = (await cursorDocument.get()).get("afterId");
+        let query = events.orderBy(FieldPath.documentId()).limit(limit);
+        if (typeof afterId === "string") query = query.startAfter(afterId);
+        const page = await query.get();
+        const strays = page.docs.filter((document) => !isQueueable(document.data()));
+        await Promise.all(
+          strays.map(async (document) => {
+            const event = parseEventDocument(document.id, document.data());
+            try {
+              // Only if untouched since read: a worker that claimed it meanwhile has written a status.
+              await document.ref.update(
+                {
+                  status: event.status,
+                  processed: event.processed,
+                  next_attempt_at: event.status === "pending" ? now : event.next_attempt_at,
+                  attempts: event.attempts,
+                  lease_number: event.lease_number,
+                  lease_until: event.lease_until,
+                  created_at: event.created_at || now,
+                } satisfies Partial<EventRecord>,
+                { lastUpdateTime: document.updateTime },
+              );
+            } catch (error) {
+              if ((error as { code?: unknown } | null)?.code !== FAILED_PRECONDITION) throw error;
+            }
+          }),
+        );
+        // A short page is the end of the collection: the next sweep starts over.
+        const last = page.docs.at(-1);
+        await cursorDocument.set({
+          afterId: page.size === limit && last ? last.id : null,
+          updatedAt: now,
+        });
+        return { examined: page.size, queued: strays.length };
       }),
 
     recordRun: ({ success, now }) =>

@@ -1,9 +1,33 @@
 import "server-only";
-import type { Firestore } from "firebase-admin/firestore";
-import { normaliseProcessingState, type ProcessingState } from "@/core/processing-state";
+import { FieldValue, type Firestore } from "firebase-admin/firestore";
+import {
+  isTopLevelCounter,
+  normaliseProcessingState,
+  type ProcessingCounter,
+  type ProcessingState,
+  type ProcessingStateChange,
+  STORED_STATS_COUNTERS,
+} from "@/core/processing-state";
 import type { ProcessingStateStore } from "@/pipeline/processor-ports";
 import { COLLECTIONS } from "./collections";
 import { firestoreCall } from "./errors";
+
+/**
+ * One merge write for a change: plain fields as given, counters as `FieldValue.increment`, so two
+ * writers never overwrite each other's counts or roll a status back to what they read earlier.
+ * (A merge replaces lists whole and merges the `stats` map field by field; the `stats` counters
+ * are stored top-level, see `STORED_STATS_COUNTERS`.)
+ */
+function mergeDocument(uid: string, change: ProcessingStateChange, now: number): Record<string, unknown> {
+  const stats: Record<string, unknown> = { ...change.stats };
+  const document: Record<string, unknown> = { uid, ...change.set, updatedAt: now };
+  for (const [counter, amount] of Object.entries(change.increment ?? {}) as [ProcessingCounter, number][]) {
+    if (isTopLevelCounter(counter)) document[counter] = FieldValue.increment(amount);
+    else document[STORED_STATS_COUNTERS[counter]] = FieldValue.increment(amount);
+  }
+  if (Object.keys(stats).length > 0) document.stats = stats;
+  return document;
+}
 
 export function createFirestoreProcessingStateStore(db: Firestore): ProcessingStateStore {
   const states = db.collection(COLLECTIONS.userProcessingState);
@@ -18,14 +42,22 @@ export function createFirestoreProcessingStateStore(db: Firestore): ProcessingSt
 
     markRunning: ({ uid, phase, status, currentSlotId, now }) =>
       firestoreCall("mark run started", async () => {
-        await states
-          .doc(uid)
-          .set({ uid, phase, status, isProcessing: true, currentSlotId, updatedAt: now }, { merge: true });
+        await states.doc(uid).set(
+          mergeDocument(
+            uid,
+            {
+              set: { phase, status, isProcessing: true, currentSlotId },
+              increment: { consecutiveFailures: 1, unfinishedRuns: 1 },
+            },
+            now,
+          ),
+          { merge: true },
+        );
       }),
 
-    saveState: (state) =>
-      firestoreCall("save processing state", async () => {
-        await states.doc(state.uid).set(state);
+    updateState: ({ uid, change, now }) =>
+      firestoreCall("update processing state", async () => {
+        await states.doc(uid).set(mergeDocument(uid, change, now), { merge: true });
       }),
 
     setUserSuspension: ({ uid, suspendUntil }) =>

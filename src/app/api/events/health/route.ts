@@ -5,7 +5,7 @@ import { eventHealth } from "@/services/events";
 
 export const dynamic = "force-dynamic";
 
-/** Outbox health (contract §4): status, uptime, stats, configuration and the handler registry. */
+/** Outbox health (docs/api.md, "Event outbox"): status, uptime, stats, configuration and the handler registry. */
 export async function GET(request: Request): Promise<Response> {
   return respond("events/health", async () => {
     const config = getConfig();

@@ -3,16 +3,10 @@ import { z } from "zod";
 import { getConfig } from "@/config";
 import { AppError } from "@/core/errors";
 import { requireCronSecret } from "@/http/auth";
-import { methodNotAllowed, parseJsonBody, respond } from "@/http/respond";
+import { eventIdSchema, methodNotAllowed, parseJsonBody, respond } from "@/http/respond";
 import { eventExists, eventProcessorDeps, runEventSafely } from "@/services/events";
 
-const processEventSchema = z.strictObject({
-  event_id: z
-    .string()
-    .min(1)
-    .max(512)
-    .regex(/^[^/]+$/, "must not contain '/'"),
-});
+const processEventSchema = z.strictObject({ event_id: eventIdSchema });
 
 /** Runs one event now, even one still backing off; 202, the work continues after the response. */
 export async function POST(request: Request): Promise<Response> {

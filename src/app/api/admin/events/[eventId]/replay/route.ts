@@ -2,10 +2,8 @@ import { after } from "next/server";
 import { getConfig } from "@/config";
 import { AppError } from "@/core/errors";
 import { requireAdmin } from "@/http/auth";
-import { methodNotAllowed, respond } from "@/http/respond";
+import { eventIdSchema, methodNotAllowed, parsePathId, respond } from "@/http/respond";
 import { eventProcessorDeps, replayEvent, runEventSafely } from "@/services/events";
-
-const EVENT_ID = /^[^/]{1,512}$/;
 
 /**
  * Re-queues an event (a dead letter or any other) as new and runs it. Handlers are idempotent:
@@ -18,8 +16,7 @@ export async function POST(
   return respond("admin/events/replay", async () => {
     const config = getConfig();
     requireAdmin(request, config);
-    const { eventId } = await context.params;
-    if (!EVENT_ID.test(eventId)) throw new AppError("bad_request:api", "invalid event id");
+    const eventId = parsePathId((await context.params).eventId, "event id", eventIdSchema);
     const deps = eventProcessorDeps(config);
     if (!(await replayEvent(deps, eventId)))
       throw new AppError("not_found:api", `event ${eventId} not found`);
