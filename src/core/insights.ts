@@ -104,6 +104,41 @@ export function mergeInsights({
   return { ...merged, summary: digest(merged) };
 }
 
+/**
+ * Moves the insights cursor to `through` without an analysis: the entries up to it were the
+ * engine's coaching entries (or unreadable), nothing to analyse, but never to read again. A user
+ * with no insights yet gets an empty record (an empty summary stays out of the prompt), so the
+ * cursor survives until their first entry.
+ */
+export function advanceInsightsCursor({
+  previous,
+  uid,
+  through,
+  now,
+}: {
+  previous: UserInsights | null;
+  uid: string;
+  through: number;
+  now: number;
+}): UserInsights {
+  if (previous) {
+    return { ...previous, analysedThrough: Math.max(previous.analysedThrough, through), updatedAt: now };
+  }
+  return {
+    uid,
+    themes: [],
+    goalsAndCommitments: [],
+    moodTrend: "unclear",
+    challenges: [],
+    notableChanges: [],
+    latestSummary: "",
+    summary: "",
+    analysedThrough: through,
+    batches: [],
+    updatedAt: now,
+  };
+}
+
 /** The user-turn prompt for analysing one batch of entries (oldest first). */
 export function renderInsightsPrompt({
   entries,

@@ -1,34 +1,41 @@
 /**
  * A user's own key with the engine's key behind it: when the provider rejects the user's key
  * (401, 402, 403, 429) the same call is made again on the default key, the fallback is recorded
- * on the call, and the key's status is reported so it is not tried again while it is bad.
+ * on the call, and the rejection is reported so the key rests (core/user-key-health.ts). Each
+ * model arrives with its own quota in front (quota-coach.ts): a fallback call is charged to the
+ * default-key limits and budget, never to the looser own-key limits.
  */
+import { KEY_REJECTION_STATUSES } from "@/core/user-key-health";
 import type { CoachModel, LlmResult } from "./processor-ports";
-
-export const KEY_REJECTION_STATUSES: ReadonlySet<number> = new Set([401, 402, 403, 429]);
-
-export type KeyStatus = "active" | "invalid" | "insufficient_credits" | "rate_limited";
-
-export function keyStatusFor(statusCode: number): KeyStatus {
-  if (statusCode === 402) return "insufficient_credits";
-  if (statusCode === 429) return "rate_limited";
-  return "invalid";
-}
 
 export function createFallbackCoach({
   userModel,
   defaultModel,
   onUserKeyRejected,
+  onUserKeyAccepted,
 }: {
+  /** The user's key, behind the own-key quota. */
   userModel: CoachModel;
+  /** The engine's key, behind the default-key quota. */
   defaultModel: CoachModel;
   onUserKeyRejected: (input: { statusCode: number; reason: string }) => Promise<void>;
+  /** Called once, after the user's key first answers: a key that had failed is healthy again. */
+  onUserKeyAccepted: () => Promise<void>;
 }): CoachModel {
+  // Once rejected, the rest of the run goes to the default key without asking the user's again.
   let userKeyRejected = false;
+  let userKeyAccepted = false;
   const withFallback = async <Output>(run: (model: CoachModel) => Promise<LlmResult<Output>>) => {
     if (userKeyRejected) return run(defaultModel);
     const first = await run(userModel);
-    if (first.ok || first.statusCode === null || !KEY_REJECTION_STATUSES.has(first.statusCode)) return first;
+    if (first.ok) {
+      if (!userKeyAccepted) {
+        userKeyAccepted = true;
+        await onUserKeyAccepted();
+      }
+      return first;
+    }
+    if (first.statusCode === null || !KEY_REJECTION_STATUSES.has(first.statusCode)) return first;
     userKeyRejected = true;
     await onUserKeyRejected({ statusCode: first.statusCode, reason: first.reason });
     const second = await run(defaultModel);

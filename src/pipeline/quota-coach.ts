@@ -1,6 +1,8 @@
 /**
- * Quotas in front of a model: every call first takes a request from the user's quota and records
- * its tokens and cost after. Over quota, no call is made and the result says when it frees.
+ * Quotas in front of a model: every call first takes a request from the user's quota for the key
+ * that pays (`keySource`: own-key and default-key calls are counted apart, each under its own
+ * limits) and records its tokens and cost after. Over quota, no call is made and the result says
+ * when it frees.
  */
 import type { QuotaLimits } from "@/core/quota";
 import type { CoachModel, LlmCallRecord, LlmResult, QuotaGate } from "./processor-ports";
@@ -24,7 +26,7 @@ export function createQuotaCoach({
     purpose: LlmCallRecord["purpose"],
     run: () => Promise<LlmResult<Output>>,
   ): Promise<LlmResult<Output>> => {
-    const decision = await quota.acquire({ uid, now, limits });
+    const decision = await quota.acquire({ uid, now, limits, keySource });
     if (!decision.allowed) {
       return {
         ok: false,
@@ -54,6 +56,7 @@ export function createQuotaCoach({
     await quota.record({
       uid,
       now,
+      keySource,
       inputTokens: result.call.inputTokens ?? 0,
       outputTokens: result.call.outputTokens ?? 0,
       cost: result.call.cost ?? 0,

@@ -1,8 +1,15 @@
 /**
  * Brings a user's journal insights up to date: entries written since the last analysis, oldest
- * first, at most `INSIGHT_BATCH_SIZE` per LLM call and `maxBatches` calls per run.
+ * first, at most `INSIGHT_BATCH_SIZE` per LLM call and `maxBatches` reads (so at most as many
+ * calls) per run. The cursor (`analysedThrough`) moves past the coaching entries a read skipped.
  */
-import { INSIGHT_BATCH_SIZE, mergeInsights, renderInsightsPrompt, type UserInsights } from "@/core/insights";
+import {
+  advanceInsightsCursor,
+  INSIGHT_BATCH_SIZE,
+  mergeInsights,
+  renderInsightsPrompt,
+  type UserInsights,
+} from "@/core/insights";
 import type { CoachModel, InsightsStore, LlmCallRecord, Prompts } from "./processor-ports";
 
 export type InsightsRefresh =
@@ -44,16 +51,25 @@ export async function refreshInsights({
   let insights = known === undefined ? await store.getInsights(uid) : known;
   const calls: LlmCallRecord[] = [];
   let batches = 0;
-  while (batches < maxBatches) {
-    const entries = await store.listEntriesAfter({
+  // Every read counts towards `maxBatches`, analysed or not: a run's cost stays bounded, and a
+  // read that found only coaching entries still moves the cursor, so the next run goes on from
+  // there instead of reading the same entries forever.
+  for (let reads = 0; reads < maxBatches; reads += 1) {
+    const cursor = insights?.analysedThrough ?? 0;
+    const { entries, readThrough } = await store.listEntriesAfter({
       uid,
-      after: insights?.analysedThrough ?? 0,
+      after: cursor,
       limit: INSIGHT_BATCH_SIZE,
     });
-    if (entries.length === 0) break;
+    if (entries.length === 0) {
+      if (readThrough <= cursor) break;
+      insights = advanceInsightsCursor({ previous: insights, uid, through: readThrough, now });
+      await store.saveInsights(insights);
+      continue;
+    }
     const result = await model.analyseJournal({
       system: prompts.journalInsights.text,
-      prompt: renderInsightsPrompt({ entries, previousSummary: insights?.summary ?? null }),
+      prompt: renderInsightsPrompt({ entries, previousSummary: insights?.summary || null }),
     });
     calls.push(result.call);
     if (!result.ok) {
@@ -67,7 +83,12 @@ export async function refreshInsights({
         ...(result.quotaRetryAt === undefined ? {} : { retryAt: result.quotaRetryAt }),
       };
     }
-    insights = mergeInsights({ previous: insights, analysis: result.output, uid, entries, now });
+    insights = advanceInsightsCursor({
+      previous: mergeInsights({ previous: insights, analysis: result.output, uid, entries, now }),
+      uid,
+      through: readThrough,
+      now,
+    });
     await store.saveInsights(insights);
     batches += 1;
   }

@@ -5,14 +5,15 @@ import { createFirestoreUserKeyStore } from "@/adapters/firestore/user-key-store
 import { createOpenRouterCoach } from "@/adapters/llm/openrouter-coach";
 import { type AppConfig, requireKeyring, requireSetting } from "@/config";
 import { logger } from "@/logger";
-import { createFallbackCoach, keyStatusFor } from "@/pipeline/keyed-coach";
+import { createFallbackCoach } from "@/pipeline/keyed-coach";
 import type { CoachModel } from "@/pipeline/processor-ports";
 import { createQuotaCoach } from "@/pipeline/quota-coach";
 
 /**
- * The model for one user's run: their own OpenRouter key when they stored a usable one (with the
- * default key behind it, and their own-key limits), otherwise the default key with the shared
- * limits; quotas checked before every call either way.
+ * The model for one user's run. With a usable key of their own (stored, decryptable, not resting
+ * after rejections): their key under the own-key limits, with the default key behind it under the
+ * default-key limits and budget. Otherwise the default key under the default-key limits. Every
+ * call takes its quota from the key that pays for it.
  */
 export function modelResolver(
   config: AppConfig,
@@ -27,26 +28,43 @@ export function modelResolver(
   const userKeys = config.env.ENCRYPTION_KEY ? createFirestoreUserKeyStore(db, requireKeyring(config)) : null;
 
   return async (uid, now) => {
-    const ownKey = userKeys ? await userKeys.getUsableKey(uid) : null;
-    if (!ownKey || !userKeys) {
-      return createQuotaCoach({
-        model: defaultModel,
+    const onDefaultKey = createQuotaCoach({
+      model: defaultModel,
+      quota,
+      uid,
+      limits: config.quotas.shared,
+      now,
+      keySource: "default",
+    });
+    const ownKey = userKeys ? await userKeys.getUsableKey({ uid, now }) : null;
+    if (!ownKey || !userKeys) return onDefaultKey;
+    return createFallbackCoach({
+      userModel: createQuotaCoach({
+        model: createOpenRouterCoach({ apiKey: ownKey.apiKey, keySource: "user", ...config.llm }),
         quota,
         uid,
-        limits: config.quotas.shared,
+        limits: config.quotas.ownKey,
         now,
-        keySource: "default",
-      });
-    }
-    const model = createFallbackCoach({
-      userModel: createOpenRouterCoach({ apiKey: ownKey.apiKey, keySource: "user", ...config.llm }),
-      defaultModel,
+        keySource: "user",
+      }),
+      defaultModel: onDefaultKey,
+      // Marking the key is bookkeeping: a failure to write it is logged, never fails the call.
       onUserKeyRejected: async ({ statusCode, reason }) => {
-        const status = keyStatusFor(statusCode);
-        logger.warn("user key rejected; using the default key", { uid, statusCode, status });
-        await userKeys.markStatus({ uid, status, reason, now });
+        try {
+          const rest = await userKeys.recordRejection({ uid, statusCode, reason, now });
+          logger.warn("user key rejected; using the default key", { uid, statusCode, ...rest });
+        } catch (error) {
+          logger.warn("could not mark a rejected user key", { uid, statusCode, error: String(error) });
+        }
+      },
+      onUserKeyAccepted: async () => {
+        if (ownKey.consecutiveRejections === 0 && ownKey.status === "active") return;
+        try {
+          await userKeys.recordAcceptance({ uid, now });
+        } catch (error) {
+          logger.warn("could not mark a recovered user key", { uid, error: String(error) });
+        }
       },
     });
-    return createQuotaCoach({ model, quota, uid, limits: config.quotas.ownKey, now, keySource: "user" });
   };
 }

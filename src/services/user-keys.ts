@@ -5,6 +5,7 @@ import { createFirestoreUserKeyStore } from "@/adapters/firestore/user-key-store
 import { checkOpenRouterKey } from "@/adapters/llm/openrouter-key-check";
 import { type AppConfig, requireKeyring } from "@/config";
 import { AppError } from "@/core/errors";
+import { isKeyCooling } from "@/core/user-key-health";
 import { logger } from "@/logger";
 
 function keyStore(config: AppConfig) {
@@ -39,16 +40,22 @@ export async function deleteUserKey(config: AppConfig, uid: string) {
   return { hasKey: false, key: null };
 }
 
-/** Requests this minute, day and month against the limits, tokens and cost, the key's status. */
+/**
+ * Requests this minute, day and month against the limits, tokens and cost, the key's status. With
+ * a key of their own, the figures are those of their key, and `defaultKeyFallback` shows what the
+ * engine's key served them (after rejections or while the key rests).
+ */
 export async function getUsage(config: AppConfig, { uid, now }: { uid: string; now: number }) {
   const db = getDb(config);
-  const [usage, key] = await Promise.all([
-    createFirestoreQuotaStore(db).usage({ uid, now }),
-    config.env.ENCRYPTION_KEY
-      ? createFirestoreUserKeyStore(db, requireKeyring(config)).getSummary(uid)
-      : null,
+  const quota = createFirestoreQuotaStore(db);
+  const key = config.env.ENCRYPTION_KEY
+    ? await createFirestoreUserKeyStore(db, requireKeyring(config)).getSummary(uid)
+    : null;
+  const usesOwnKey = key !== null && !isKeyCooling({ coolingUntil: key.coolingUntil ?? null }, now);
+  const [usage, fallback] = await Promise.all([
+    quota.usage({ uid, now, keySource: usesOwnKey ? "user" : "default" }),
+    usesOwnKey ? quota.usage({ uid, now, keySource: "default" }) : null,
   ]);
-  const usesOwnKey = key !== null && (key.status === "active" || key.status === "rate_limited");
   const limits = usesOwnKey ? config.quotas.ownKey : config.quotas.shared;
   const canRequestNow =
     usage.minute.requests < limits.perMinute &&
@@ -59,6 +66,7 @@ export async function getUsage(config: AppConfig, { uid, now }: { uid: string; n
     userId: uid,
     keySource: usesOwnKey ? "user" : "default",
     keyStatus: key?.status ?? null,
+    keyCoolingUntil: key?.coolingUntil ?? null,
     limits,
     requests: { minute: usage.minute.requests, day: usage.day.requests, month: usage.month.requests },
     tokens: {
@@ -67,5 +75,18 @@ export async function getUsage(config: AppConfig, { uid, now }: { uid: string; n
     },
     costUsd: { day: usage.day.cost, month: usage.month.cost },
     canRequestNow,
+    ...(fallback
+      ? {
+          defaultKeyFallback: {
+            limits: config.quotas.shared,
+            requests: {
+              minute: fallback.minute.requests,
+              day: fallback.day.requests,
+              month: fallback.month.requests,
+            },
+            costUsd: { day: fallback.day.cost, month: fallback.month.cost },
+          },
+        }
+      : {}),
   };
 }

@@ -1,9 +1,12 @@
 import { randomBytes } from "node:crypto";
 import type { Firestore } from "firebase-admin/firestore";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createFirestoreAdminStore } from "@/adapters/firestore/admin-store";
 import { createFirestoreProcessorStore } from "@/adapters/firestore/processor-store";
 import { createFirestoreQuotaStore } from "@/adapters/firestore/quota-store";
 import { createFirestoreUserKeyStore } from "@/adapters/firestore/user-key-store";
+import { createInMemoryProcessorData, createInMemoryProcessorStore } from "@/adapters/memory/processor-store";
+import { createInMemoryDatabase } from "@/adapters/memory/scheduler-store";
 import { getPrompts } from "@/adapters/prompts";
 import { type AppConfig, loadConfig, requireKeyring } from "@/config";
 import { newEvent } from "@/core/events";
@@ -12,11 +15,18 @@ import type { ProcessingState } from "@/core/processing-state";
 import { createEventRegistry } from "@/pipeline/event-handlers";
 import { processEvent } from "@/pipeline/process-events";
 import { processUser } from "@/pipeline/process-user";
-import type { StoredMessage } from "@/pipeline/processor-ports";
+import type { CoachingJournalEntry, ProcessorStore, StoredMessage } from "@/pipeline/processor-ports";
+import { refreshInsights } from "@/pipeline/refresh-insights";
 import { modelResolver } from "@/services/models";
 import type { LlmSandbox } from "../../scripts/local-stack/llm-sandbox";
 import type { MailCatcher } from "../../scripts/local-stack/mail-catcher";
 import { type EmulatorHandle, putDocuments } from "../support/firestore";
+import {
+  queriesMissingIndexes,
+  queriesOnUnindexedFields,
+  readFieldOverrides,
+  readIndexes,
+} from "../support/index-coverage";
 import { realEventDeps, realProcessorDeps, seedDueUser } from "../support/processor";
 import { type LocalServices, startLocalServices } from "../support/stack";
 
@@ -61,12 +71,14 @@ describe("quotas", () => {
     const quota = createFirestoreQuotaStore(db);
     const limits = { perMinute: 15, perDay: 1_500, perMonth: 45_000, monthlyBudgetUsd: null };
     const decisions = await Promise.all(
-      Array.from({ length: 30 }, () => quota.acquire({ uid: "burst", now: NOW, limits })),
+      Array.from({ length: 30 }, () =>
+        quota.acquire({ uid: "burst", now: NOW, limits, keySource: "default" }),
+      ),
     );
     expect(decisions.filter((decision) => decision.allowed)).toHaveLength(15);
     const refused = decisions.find((decision) => !decision.allowed);
     expect(refused).toMatchObject({ window: "minute", retryAt: Math.floor(NOW / 60_000) * 60_000 + 60_000 });
-    const usage = await quota.usage({ uid: "burst", now: NOW });
+    const usage = await quota.usage({ uid: "burst", now: NOW, keySource: "default" });
     expect(usage.minute.requests).toBe(15);
     expect(usage.day.requests).toBe(15);
   });
@@ -75,12 +87,14 @@ describe("quotas", () => {
     const quota = createFirestoreQuotaStore(db);
     const limits = { perMinute: 100, perDay: 7, perMonth: 45_000, monthlyBudgetUsd: null };
     const decisions = await Promise.all(
-      Array.from({ length: 20 }, () => quota.acquire({ uid: "daily", now: NOW, limits })),
+      Array.from({ length: 20 }, () =>
+        quota.acquire({ uid: "daily", now: NOW, limits, keySource: "default" }),
+      ),
     );
     const allowed = decisions.filter((decision) => decision.allowed).length;
     expect(allowed).toBeLessThanOrEqual(7);
     expect(allowed).toBeGreaterThan(0);
-    expect((await quota.usage({ uid: "daily", now: NOW })).day.requests).toBe(allowed);
+    expect((await quota.usage({ uid: "daily", now: NOW, keySource: "default" })).day.requests).toBe(allowed);
   });
 
   it("over quota: no call, the user is rescheduled to when the quota frees, and the state records why", async () => {
@@ -106,10 +120,18 @@ describe("quotas", () => {
 
   it("a monthly budget, from the cost the provider reports, stops calls like a quota", async () => {
     const quota = createFirestoreQuotaStore(db);
-    await quota.record({ uid: "spender", now: NOW, inputTokens: 10, outputTokens: 10, cost: 5.01 });
+    await quota.record({
+      uid: "spender",
+      now: NOW,
+      keySource: "default",
+      inputTokens: 10,
+      outputTokens: 10,
+      cost: 5.01,
+    });
     const decision = await quota.acquire({
       uid: "spender",
       now: NOW,
+      keySource: "default",
       limits: { perMinute: 15, perDay: 100, perMonth: 1000, monthlyBudgetUsd: 5 },
     });
     expect(decision).toMatchObject({ allowed: false, window: "budget" });
@@ -256,5 +278,311 @@ describe("journal insights", () => {
     const insights = (await db.doc("userInsights/writer").get()).data() as UserInsights;
     expect(insights.batches.map((batch) => batch.entryIds.length)).toEqual([2, 5, 5]);
     expect(sandbox.requests).toHaveLength(3);
+  });
+});
+
+const DAY = 24 * 3_600_000;
+const CURSOR = NOW - 30 * DAY;
+
+interface JournalSeed {
+  id: string;
+  createdAt: number;
+  coaching?: boolean;
+}
+
+function coachingEntry(seed: JournalSeed): CoachingJournalEntry {
+  return {
+    content: `## Coaching\nA coaching message ${seed.id}.`,
+    createdAt: seed.createdAt,
+    title: "Coaching",
+    isCoachingMessage: true,
+    source: "coaching-engine",
+    format: "markdown",
+    coachingMessageId: `message-${seed.id}`,
+    messageType: "check_in",
+    pushNotificationText: null,
+  };
+}
+
+const userEntry = (seed: JournalSeed) => ({ content: `My own words ${seed.id}.`, createdAt: seed.createdAt });
+
+/** The same journal in the Firestore store and its in-memory twin: both must read it alike. */
+const journalStores: [string, (uid: string, seeds: JournalSeed[]) => Promise<ProcessorStore>][] = [
+  [
+    "Firestore",
+    async (uid, seeds) => {
+      await putDocuments(
+        db,
+        `users/${uid}/journalEntries`,
+        seeds.map((seed) => [seed.id, seed.coaching ? { ...coachingEntry(seed) } : userEntry(seed)]),
+      );
+      return createFirestoreProcessorStore(db);
+    },
+  ],
+  [
+    "in-memory",
+    async (uid, seeds) => {
+      const data = createInMemoryProcessorData();
+      data.journal.set(
+        uid,
+        seeds.map((seed) =>
+          seed.coaching ? { ...coachingEntry(seed), id: seed.id } : { ...userEntry(seed), id: seed.id },
+        ),
+      );
+      return createInMemoryProcessorStore(createInMemoryDatabase(), data);
+    },
+  ],
+];
+
+const coachingRun = (count: number, from: number): JournalSeed[] =>
+  Array.from({ length: count }, (_, index) => ({
+    id: `c${String(index + 1).padStart(3, "0")}`,
+    createdAt: from + (index + 1) * 1_000,
+    coaching: true,
+  }));
+
+describe.each(journalStores)("reading the journal past coaching entries (%s store)", (_name, seed) => {
+  it("entries after the cursor: skips 20 coaching entries to the user's entry and reads through it", async () => {
+    const store = await seed("pauser", [
+      ...coachingRun(20, CURSOR),
+      { id: "back", createdAt: CURSOR + 25_000 },
+    ]);
+    const page = await store.listEntriesAfter({ uid: "pauser", after: CURSOR, limit: 5 });
+    expect(page.entries.map((entry) => entry.id)).toEqual(["back"]);
+    expect(page.readThrough).toBe(CURSOR + 25_000);
+  });
+
+  it("only coaching entries after the cursor: no entry, read through the last one", async () => {
+    const store = await seed("quiet", coachingRun(20, CURSOR));
+    const page = await store.listEntriesAfter({ uid: "quiet", after: CURSOR, limit: 5 });
+    expect(page).toEqual({ entries: [], readThrough: CURSOR + 20_000 });
+  });
+
+  it("a long run of coaching entries is read in bounded pages; the next read goes on from where this one stopped", async () => {
+    const store = await seed("long-pause", [
+      ...coachingRun(100, CURSOR),
+      { id: "back", createdAt: CURSOR + 101_000 },
+    ]);
+    const first = await store.listEntriesAfter({ uid: "long-pause", after: CURSOR, limit: 5 });
+    expect(first.entries).toEqual([]);
+    expect(first.readThrough).toBeGreaterThan(CURSOR);
+    expect(first.readThrough).toBeLessThan(CURSOR + 100_000);
+    let page = first;
+    for (let reads = 0; page.entries.length === 0 && reads < 5; reads += 1) {
+      page = await store.listEntriesAfter({ uid: "long-pause", after: page.readThrough, limit: 5 });
+    }
+    expect(page.entries.map((entry) => entry.id)).toEqual(["back"]);
+  });
+
+  it("the context's list finds the user's own entries behind 40 newer coaching entries", async () => {
+    const store = await seed("coached", [
+      { id: "u1", createdAt: CURSOR + 1 },
+      { id: "u2", createdAt: CURSOR + 2 },
+      { id: "u3", createdAt: CURSOR + 3 },
+      ...coachingRun(40, CURSOR + 10),
+    ]);
+    const entries = await store.listJournalEntries({ uid: "coached", limit: 10 });
+    expect(entries.map((entry) => entry.id)).toEqual(["u3", "u2", "u1"]);
+  });
+});
+
+describe("insights after a journaling pause", () => {
+  const seedInsights = (uid: string) =>
+    putDocuments(db, "userInsights", [
+      [
+        uid,
+        {
+          uid,
+          themes: ["work"],
+          goalsAndCommitments: [],
+          moodTrend: "stable",
+          challenges: [],
+          notableChanges: [],
+          latestSummary: "Settling in.",
+          summary: "Settling in.",
+          analysedThrough: CURSOR,
+          batches: [],
+          updatedAt: CURSOR,
+        },
+      ],
+    ]);
+  const insightCalls = () =>
+    sandbox.requests.filter((request) => JSON.stringify(request.body).includes("Analyse these"));
+
+  it("20 coaching entries after the cursor, then a user entry: the refresh analyses the user entry", async () => {
+    await seedInsights("pauser");
+    const [store] = await Promise.all([
+      journalStores[0]?.[1]("pauser", [
+        ...coachingRun(20, CURSOR),
+        { id: "back", createdAt: CURSOR + 25_000 },
+      ]),
+    ]);
+    const refresh = await refreshInsights({
+      store: store as ProcessorStore,
+      model: await modelResolver(config, db)("pauser", NOW),
+      prompts: getPrompts(),
+      uid: "pauser",
+      now: NOW,
+      maxBatches: 3,
+    });
+    expect(refresh.status).toBe("refreshed");
+    const insights = (await db.doc("userInsights/pauser").get()).data() as UserInsights;
+    expect(insights.batches[0]?.entryIds).toEqual(["back"]);
+    expect(insights.analysedThrough).toBe(CURSOR + 25_000);
+    expect(JSON.stringify(insightCalls()[0]?.body)).toContain("My own words back.");
+  });
+
+  it("only coaching entries since the last analysis: the cursor moves past them without an LLM call", async () => {
+    await seedInsights("quiet");
+    const store = (await journalStores[0]?.[1]("quiet", coachingRun(20, CURSOR))) as ProcessorStore;
+    const model = await modelResolver(config, db)("quiet", NOW);
+    const refresh = await refreshInsights({
+      store,
+      model,
+      prompts: getPrompts(),
+      uid: "quiet",
+      now: NOW,
+      maxBatches: 3,
+    });
+    expect(refresh.status).toBe("up_to_date");
+    expect(insightCalls()).toHaveLength(0);
+    expect((await db.doc("userInsights/quiet").get()).get("analysedThrough")).toBe(CURSOR + 20_000);
+  });
+
+  it("a user without insights and only coaching entries keeps a cursor, so a later entry is found", async () => {
+    const store = (await journalStores[0]?.[1]("newcomer", coachingRun(70, CURSOR))) as ProcessorStore;
+    const model = await modelResolver(config, db)("newcomer", NOW);
+    const run = () =>
+      refreshInsights({ store, model, prompts: getPrompts(), uid: "newcomer", now: NOW, maxBatches: 1 });
+    await run();
+    await run();
+    await putDocuments(db, "users/newcomer/journalEntries", [
+      ["late", { content: "Writing again.", createdAt: CURSOR + 80_000 }],
+    ]);
+    const refresh = await run();
+    expect(refresh.status).toBe("refreshed");
+    expect(refresh.insights?.batches[0]?.entryIds).toEqual(["late"]);
+    expect(insightCalls()).toHaveLength(1);
+  });
+});
+
+describe("a user's own key that keeps failing", () => {
+  const BUSY_KEY = "sk-or-busy-carol-000000000000009999";
+  const analyse = (model: Awaited<ReturnType<ReturnType<typeof modelResolver>>>) =>
+    model.analyseJournal({ system: "Analyse.", prompt: "Analyse these new journal entries." });
+
+  it("answering 429: fallback calls are charged to the default-key quota and stop at its limit", async () => {
+    const tight = loadConfig({ ...config.env, QUOTA_PER_MINUTE: "2" } as unknown as NodeJS.ProcessEnv);
+    await createFirestoreUserKeyStore(db, requireKeyring(tight)).save({
+      uid: "carol",
+      apiKey: BUSY_KEY,
+      now: NOW,
+    });
+    const model = await modelResolver(tight, db)("carol", NOW);
+    const results = [await analyse(model), await analyse(model), await analyse(model)];
+    expect(results.map((result) => result.ok)).toEqual([true, true, false]);
+    expect(results[2]).toMatchObject({ ok: false, quotaRetryAt: Math.floor(NOW / 60_000) * 60_000 + 60_000 });
+    expect(sandbox.requests.map((request) => request.authorization)).toEqual([
+      `Bearer ${BUSY_KEY}`,
+      `Bearer ${DEFAULT_KEY}`,
+      `Bearer ${DEFAULT_KEY}`,
+    ]);
+    const quota = createFirestoreQuotaStore(db);
+    expect((await quota.usage({ uid: "carol", now: NOW, keySource: "default" })).minute.requests).toBe(2);
+  });
+
+  it("cools down after a rejection: runs go straight to the default key until it ends, and a repeat cools longer", async () => {
+    const keys = createFirestoreUserKeyStore(db, requireKeyring(config));
+    await keys.save({ uid: "carol", apiKey: BUSY_KEY, now: NOW });
+    const resolve = modelResolver(config, db);
+
+    const first = await analyse(await resolve("carol", NOW));
+    expect(first.ok).toBe(true);
+    const afterFirst = (await db.doc("userApiKeys/carol").get()).data() ?? {};
+    expect(afterFirst).toMatchObject({ status: "rate_limited", consecutiveRejections: 1 });
+    const firstCoolingUntil = afterFirst.coolingUntil as number;
+    expect(firstCoolingUntil).toBeGreaterThan(NOW);
+
+    sandbox.requests.length = 0;
+    const whileCooling = await analyse(await resolve("carol", NOW + 1_000));
+    expect(whileCooling.call.keySource).toBe("default");
+    expect(sandbox.requests.map((request) => request.authorization)).toEqual([`Bearer ${DEFAULT_KEY}`]);
+    const quota = createFirestoreQuotaStore(db);
+    expect((await quota.usage({ uid: "carol", now: NOW + 1_000, keySource: "default" })).day.requests).toBe(
+      2,
+    );
+
+    sandbox.requests.length = 0;
+    const retryAt = firstCoolingUntil + 1;
+    await analyse(await resolve("carol", retryAt));
+    expect(sandbox.requests.map((request) => request.authorization)).toEqual([
+      `Bearer ${BUSY_KEY}`,
+      `Bearer ${DEFAULT_KEY}`,
+    ]);
+    const afterSecond = (await db.doc("userApiKeys/carol").get()).data() ?? {};
+    expect(afterSecond.consecutiveRejections).toBe(2);
+    expect((afterSecond.coolingUntil as number) - retryAt).toBeGreaterThan(firstCoolingUntil - NOW);
+  });
+});
+
+describe("retention cleanup", () => {
+  const OLD = NOW - 500 * DAY;
+  const FRESH = NOW - 3_600_000;
+
+  it("removes old quota tokens, usage, leases and probe documents and keeps fresh ones", async () => {
+    await putDocuments(db, "llmQuotaTokens", [
+      ["u_old_1", { uid: "u", claimedAt: OLD }],
+      ["u_fresh_1", { uid: "u", claimedAt: FRESH }],
+    ]);
+    await putDocuments(db, "llmUsage", [
+      ["u_minute_old", { uid: "u", window: "minute", key: "old", requests: 1, updatedAt: OLD }],
+      ["u_minute_fresh", { uid: "u", window: "minute", key: "fresh", requests: 1, updatedAt: FRESH }],
+      ["u_day_old", { uid: "u", window: "day", key: "old", requests: 1, updatedAt: OLD }],
+      ["u_day_fresh", { uid: "u", window: "day", key: "fresh", requests: 1, updatedAt: FRESH }],
+      ["u_month_old", { uid: "u", window: "month", key: "old", requests: 1, updatedAt: OLD }],
+      ["u_month_fresh", { uid: "u", window: "month", key: "fresh", requests: 1, updatedAt: FRESH }],
+    ]);
+    await putDocuments(db, "llmBreakerProbes", [
+      ["old-probe", { claimedAt: OLD }],
+      ["fresh-probe", { claimedAt: FRESH }],
+    ]);
+    await putDocuments(db, "coachingSlotLeases", [
+      ["old-lease", { slotId: "s", leaseNumber: 1, uid: "u", claimedAt: OLD }],
+      ["fresh-lease", { slotId: "s", leaseNumber: 2, uid: "u", claimedAt: FRESH }],
+    ]);
+    await putDocuments(db, "eventLeases", [
+      ["old-lease", { eventId: "e", leaseNumber: 1, claimedAt: OLD }],
+      ["fresh-lease", { eventId: "e", leaseNumber: 2, claimedAt: FRESH }],
+    ]);
+    const store = createFirestoreAdminStore(db);
+    const report = await store.cleanup({ now: NOW, historyDays: 30, maxDeletes: 1_000 });
+    expect(report.hasMore).toBe(false);
+    const ids = async (collection: string) =>
+      (await db.collection(collection).get()).docs.map((document) => document.id).sort();
+    expect(await ids("llmQuotaTokens")).toEqual(["u_fresh_1"]);
+    expect(await ids("llmUsage")).toEqual(["u_day_fresh", "u_minute_fresh", "u_month_fresh"]);
+    expect(await ids("llmBreakerProbes")).toEqual(["fresh-probe"]);
+    expect(await ids("coachingSlotLeases")).toEqual(["fresh-lease"]);
+    expect(await ids("eventLeases")).toEqual(["fresh-lease"]);
+    expect((await store.cleanup({ now: NOW, historyDays: 30, maxDeletes: 1_000 })).total).toBe(0);
+  });
+
+  it("shares a small delete budget across collections, so one large collection cannot starve the others", async () => {
+    await putDocuments(
+      db,
+      "llmQuotaTokens",
+      Array.from({ length: 30 }, (_, index) => [`t${index}`, { uid: "u", claimedAt: OLD }]),
+    );
+    await putDocuments(db, "llmBreakerProbes", [["old-probe", { claimedAt: OLD }]]);
+    const report = await createFirestoreAdminStore(db).cleanup({ now: NOW, historyDays: 30, maxDeletes: 10 });
+    expect(report.total).toBe(10);
+    expect(report.hasMore).toBe(true);
+    expect((await db.collection("llmBreakerProbes").get()).size).toBe(0);
+  });
+
+  it("every query this file issued has its index, and none filters or orders on an unindexed field", () => {
+    const queries = handle.emulator.recordedQueries();
+    expect(queriesMissingIndexes(queries, readIndexes())).toEqual([]);
+    expect(queriesOnUnindexedFields(queries, readFieldOverrides())).toEqual([]);
   });
 });

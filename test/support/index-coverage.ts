@@ -25,6 +25,39 @@ export function readIndexes(path = "firestore.indexes.json"): CompositeIndex[] {
   return (JSON.parse(readFileSync(path, "utf8")) as { indexes: CompositeIndex[] }).indexes;
 }
 
+/** A single-field override: `indexes: []` exempts the field (and a map's subfields) from indexing. */
+export interface FieldOverride {
+  collectionGroup: string;
+  fieldPath: string;
+  ttl?: boolean;
+  indexes: { order?: "ASCENDING" | "DESCENDING"; arrayConfig?: "CONTAINS"; queryScope: string }[];
+}
+
+export function readFieldOverrides(path = "firestore.indexes.json"): FieldOverride[] {
+  return (
+    (JSON.parse(readFileSync(path, "utf8")) as { fieldOverrides?: FieldOverride[] }).fieldOverrides ?? []
+  );
+}
+
+/** The queries that filter or order on a field exempted from indexing (they would fail on Firestore). */
+export function queriesOnUnindexedFields(
+  queries: RecordedQuery[],
+  overrides: FieldOverride[],
+): RecordedQuery[] {
+  const exempt = overrides.filter((override) => override.indexes.length === 0);
+  const isExempt = (collectionGroup: string, field: string) =>
+    exempt.some(
+      (override) =>
+        override.collectionGroup === collectionGroup &&
+        (field === override.fieldPath || field.startsWith(`${override.fieldPath}.`)),
+    );
+  return queries.filter((query) =>
+    [...query.filters.map((filter) => filter.field), ...query.orderBy.map((order) => order.field)].some(
+      (field) => isExempt(query.collectionGroup, field),
+    ),
+  );
+}
+
 function requiredFields(query: RecordedQuery): { equality: Set<string>; ordered: IndexField[] } {
   const equality = new Set(
     query.filters.filter((filter) => EQUALITY_OPS.has(filter.op)).map((filter) => filter.field),

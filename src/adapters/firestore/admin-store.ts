@@ -1,8 +1,10 @@
 import "server-only";
 import type { Firestore, Query } from "firebase-admin/firestore";
 import type { BreakerState } from "@/core/circuit-breaker";
+import { isDocumentId } from "@/core/document-id";
 import { type DeadLetterRecord, type EventRecord, messageCreatedEventId } from "@/core/events";
 import { normaliseProcessingState, type ProcessingState, type UserStatus } from "@/core/processing-state";
+import { RETENTION_RULES, type RetentionRule, retentionCutoff } from "@/core/retention";
 import { parseUserDocument, type UserSnapshot } from "@/core/user";
 import type { SchedulerRunRecord } from "@/pipeline/ports";
 import type { StoredMessage } from "@/pipeline/processor-ports";
@@ -241,36 +243,53 @@ export function createFirestoreAdminStore(db: Firestore) {
       }),
 
     /**
-     * Deletes what is older than `cutoff`: run summaries, processed events, unsent attempts
-     * (rejected or failed), finished slots and old leases. Sent messages, journal entries and
-     * dead letters are kept. Bounded by `maxDeletes` per run; `hasMore` says the next run has work.
+     * Deletes what the retention rules (core/retention.ts) say has expired: per rule, documents
+     * whose time field is before the rule's cutoff, by an indexed range query. At most
+     * `maxDeletes` per run, shared fairly: each pass gives every rule that may have more an equal
+     * share of what is left, so one large collection cannot starve the others. `hasMore` says the
+     * next run has work. `cutoff` is the history cutoff (`historyDays` before `now`).
      */
-    cleanup: ({ cutoff, maxDeletes }: { cutoff: number; maxDeletes: number }): Promise<CleanupReport> =>
+    cleanup: ({
+      now,
+      historyDays,
+      maxDeletes,
+    }: {
+      now: number;
+      historyDays: number;
+      maxDeletes: number;
+    }): Promise<CleanupReport> =>
       firestoreCall("cleanup", async () => {
-        const targets: [string, Query][] = [
-          ["schedulerRuns", runs.where("startedAt", "<", cutoff)],
-          ["processedEvents", events.where("status", "==", "processed").where("processed_at", "<", cutoff)],
-          [
-            "unsentAttempts",
-            messages.where("status", "in", ["rejected", "failed"]).where("createdAt", "<", cutoff),
-          ],
-          [
-            "completedSlots",
-            db
-              .collection(COLLECTIONS.coachingSlots)
-              .where("status", "==", "completed")
-              .where("updatedAt", "<", cutoff),
-          ],
-          ["slotLeases", db.collection(COLLECTIONS.coachingSlotLeases).where("claimedAt", "<", cutoff)],
-          ["eventLeases", db.collection(COLLECTIONS.eventLeases).where("claimedAt", "<", cutoff)],
-        ];
-        const deleted: Record<string, number> = {};
+        const expired = (rule: RetentionRule): Query => {
+          let query: Query = db.collection(rule.collection);
+          if (rule.where) {
+            const { field, op, value } = rule.where;
+            query = query.where(field, op, typeof value === "string" ? value : [...value]);
+          }
+          return query.where(rule.timeField, "<", retentionCutoff(rule, { now, historyDays }));
+        };
+        const deleted: Record<string, number> = Object.fromEntries(
+          RETENTION_RULES.map((rule) => [rule.name, 0]),
+        );
         let total = 0;
-        for (const [name, query] of targets) {
-          deleted[name] = await deleteMatching(db, query, maxDeletes - total);
-          total += deleted[name] ?? 0;
+        let mayHaveMore = [...RETENTION_RULES];
+        while (mayHaveMore.length > 0 && total < maxDeletes) {
+          const share = Math.max(1, Math.floor((maxDeletes - total) / mayHaveMore.length));
+          const next: RetentionRule[] = [];
+          for (const rule of mayHaveMore) {
+            const budget = Math.min(share, maxDeletes - total);
+            if (budget <= 0) {
+              next.push(rule);
+              continue;
+            }
+            const count = await deleteMatching(db, expired(rule), budget);
+            deleted[rule.name] = (deleted[rule.name] ?? 0) + count;
+            total += count;
+            if (count === budget) next.push(rule);
+          }
+          mayHaveMore = next;
         }
-        return { cutoff, deleted, total, hasMore: total >= maxDeletes };
+        const cutoff = now - historyDays * 24 * 3_600_000;
+        return { cutoff, deleted, total, hasMore: mayHaveMore.length > 0 };
       }),
   };
 }
@@ -401,7 +420,8 @@ export function createFirestoreAdminPagesStore(db: Firestore) {
       scanLimit?: number;
     }) =>
       firestoreCall("list users", async () => {
-        if (query) {
+        // Only a string Firestore accepts as an id is looked up as one ("a/b" or "__x__" would throw).
+        if (query && isDocumentId(query)) {
           const exact = await users.doc(query).get();
           if (exact.exists)
             return {

@@ -1,7 +1,7 @@
 import "server-only";
-import type { Firestore } from "firebase-admin/firestore";
+import { FieldValue, type Firestore } from "firebase-admin/firestore";
 import { decryptSecret, type EncryptedSecret, encryptSecret, type Keyring, keyHint } from "@/core/key-cipher";
-import type { KeyStatus } from "@/pipeline/keyed-coach";
+import { isKeyCooling, type KeyStatus, keyCoolDownMs, keyStatusFor } from "@/core/user-key-health";
 import { COLLECTIONS } from "./collections";
 import { firestoreCall } from "./errors";
 
@@ -14,7 +14,12 @@ export interface StoredUserKey {
   status: KeyStatus;
   statusReason: string | null;
   statusAt: number;
+  /** Calls that went to the default key because this key was rejected. */
   fallbacks: number;
+  /** Rejections in a row; a call the key answers resets it. */
+  consecutiveRejections: number;
+  /** Until then the key rests and runs use the default key (core/user-key-health.ts). */
+  coolingUntil: number | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -33,15 +38,20 @@ export function createFirestoreUserKeyStore(db: Firestore, keyring: Keyring) {
         return snapshot.exists ? summary(snapshot.data() as StoredUserKey) : null;
       }),
 
-    /** The usable key, or null: none stored, marked unusable, or not decryptable for this user. */
-    getUsableKey: (uid: string) =>
+    /**
+     * The key to use at `now`, or null: none stored, resting after rejections, or not decryptable
+     * for this user. A key that failed before comes back after its rest, to be tried once more.
+     */
+    getUsableKey: ({ uid, now }: { uid: string; now: number }) =>
       firestoreCall("read user key", async () => {
         const snapshot = await keys.doc(uid).get();
         if (!snapshot.exists) return null;
         const stored = snapshot.data() as StoredUserKey;
-        if (stored.status === "invalid" || stored.status === "insufficient_credits") return null;
+        if (isKeyCooling({ coolingUntil: stored.coolingUntil ?? null }, now)) return null;
         const apiKey = decryptSecret({ secret: stored.encrypted, uid, keyring });
-        return apiKey === null ? null : { apiKey, status: stored.status };
+        return apiKey === null
+          ? null
+          : { apiKey, status: stored.status, consecutiveRejections: stored.consecutiveRejections ?? 0 };
       }),
 
     save: ({ uid, apiKey, now }: { uid: string; apiKey: string; now: number }) =>
@@ -56,6 +66,8 @@ export function createFirestoreUserKeyStore(db: Firestore, keyring: Keyring) {
           statusReason: null,
           statusAt: now,
           fallbacks: 0,
+          consecutiveRejections: 0,
+          coolingUntil: null,
           createdAt: (existing.get("createdAt") as number | undefined) ?? now,
           updatedAt: now,
         };
@@ -71,25 +83,49 @@ export function createFirestoreUserKeyStore(db: Firestore, keyring: Keyring) {
         return true;
       }),
 
-    markStatus: ({
+    /**
+     * The provider rejected the key: its status follows the answer, and it rests for longer with
+     * each rejection in a row. A read then an update: two runs rejected at once may count one
+     * rejection, which only shortens one rest.
+     */
+    recordRejection: ({
       uid,
-      status,
+      statusCode,
       reason,
       now,
     }: {
       uid: string;
-      status: KeyStatus;
+      statusCode: number;
       reason: string;
       now: number;
     }) =>
       firestoreCall("mark user key", async () => {
         const snapshot = await keys.doc(uid).get();
-        if (!snapshot.exists) return;
+        if (!snapshot.exists) return null;
+        const consecutiveRejections =
+          ((snapshot.get("consecutiveRejections") as number | undefined) ?? 0) + 1;
+        const coolingUntil = now + keyCoolDownMs({ statusCode, consecutiveRejections });
         await keys.doc(uid).update({
-          status,
+          status: keyStatusFor(statusCode),
           statusReason: reason.slice(0, 300),
           statusAt: now,
-          fallbacks: ((snapshot.get("fallbacks") as number | undefined) ?? 0) + 1,
+          fallbacks: FieldValue.increment(1),
+          consecutiveRejections,
+          coolingUntil,
+          updatedAt: now,
+        });
+        return { consecutiveRejections, coolingUntil };
+      }),
+
+    /** The key answered after failing before: active again, its rejection count reset. */
+    recordAcceptance: ({ uid, now }: { uid: string; now: number }) =>
+      firestoreCall("mark user key", async () => {
+        await keys.doc(uid).update({
+          status: "active",
+          statusReason: null,
+          statusAt: now,
+          consecutiveRejections: 0,
+          coolingUntil: null,
           updatedAt: now,
         });
       }),
