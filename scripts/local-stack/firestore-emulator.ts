@@ -5,7 +5,7 @@
  * query. Counting at the server is what makes "the tick read 50 users, not 5,000" a measured
  * fact rather than the engine's own claim.
  */
-import { FirestoreServer } from "@firestore-emulator/server";
+import { FirestoreServer, FirestoreStateDocument } from "@firestore-emulator/server";
 
 const SERVICE = "/google.firestore.v1.Firestore";
 
@@ -110,8 +110,63 @@ function topCollectionOf(documentName: unknown): string {
   return match?.[1] ?? "unknown";
 }
 
+/**
+ * The package does not know the document name as a field, so it drops every filter on
+ * `__name__` and leaves `orderBy(documentId())` unsorted. Real Firestore treats the name as a
+ * reference that orders and compares by path; this gives the emulator the same, so a walk by
+ * document id (`where(documentId(), ">", ref).orderBy(documentId())`) runs here as it would there.
+ */
+class DocumentNameField {
+  readonly type = "reference_value";
+  constructor(readonly value: string) {}
+  private static nameOf(other: unknown): string | undefined {
+    const field = other as { type?: unknown; value?: unknown } | undefined;
+    return field?.type === "reference_value" ? String(field.value) : undefined;
+  }
+  toJSON() {
+    return { type: this.type, value: this.value };
+  }
+  toV1ValueObject() {
+    return { reference_value: this.value };
+  }
+  eq(other: unknown) {
+    return DocumentNameField.nameOf(other) === this.value;
+  }
+  lt(other: unknown) {
+    const name = DocumentNameField.nameOf(other);
+    return name !== undefined && this.value < name;
+  }
+  lte(other: unknown) {
+    const name = DocumentNameField.nameOf(other);
+    return name !== undefined && this.value <= name;
+  }
+  gt(other: unknown) {
+    const name = DocumentNameField.nameOf(other);
+    return name !== undefined && this.value > name;
+  }
+  gte(other: unknown) {
+    const name = DocumentNameField.nameOf(other);
+    return name !== undefined && this.value >= name;
+  }
+}
+
+let documentNamesTaught = false;
+function teachDocumentNames(): void {
+  if (documentNamesTaught) return;
+  documentNamesTaught = true;
+  const prototype = FirestoreStateDocument.prototype as unknown as {
+    getField(path: string): unknown;
+    getPath(): string;
+  };
+  const getField = prototype.getField;
+  prototype.getField = function (this: typeof prototype, path: string) {
+    return path === "__name__" ? new DocumentNameField(this.getPath()) : getField.call(this, path);
+  };
+}
+
 /** Starts the emulator on `port` (0 picks a free one) on 127.0.0.1. */
 export async function startFirestoreEmulator({ port = 0 }: { port?: number } = {}): Promise<RunningEmulator> {
+  teachDocumentNames();
   const emulator = new FirestoreServer();
   // The package keeps its gRPC server private; its handler table is where calls are routed.
   const grpcServer = (emulator as unknown as { server: { handlers?: Map<string, GrpcHandler> } }).server;

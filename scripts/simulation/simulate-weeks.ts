@@ -146,7 +146,8 @@ export async function simulateWeeks({
       { id: "e2", content: "Tired but hopeful about the launch.", createdAt: START - 24 * HOUR },
     ]);
   }
-  const schedulerStore = createInMemorySchedulerStore(database);
+  // The processor's slots, so the scheduler sees a slot left open and has it finished.
+  const schedulerStore = createInMemorySchedulerStore(database, { slots: data.slots });
   const deps = {
     store: createInMemoryProcessorStore(database, data),
     model: simulatedModel(random, FAILURE_RATE),

@@ -5,18 +5,31 @@
 import { bootstrapDueAt, isInsideWindow, nextWindowTarget, retryDueAt } from "./schedule";
 import { isCoachingEnabled, type UserSnapshot } from "./user";
 
+export type DueUserDecisionReason =
+  | "outside_window"
+  | "disabled"
+  | "invalid_document"
+  | "suspended"
+  | "breaker_open";
+
 export type DueUserDecision =
   | { action: "dispatch" }
-  | {
-      action: "reschedule";
-      nextCoachingMessageDue: number;
-      reason: "outside_window" | "disabled" | "invalid_document" | "suspended" | "breaker_open";
-    };
+  | { action: "reschedule"; nextCoachingMessageDue: number; reason: DueUserDecisionReason };
 
 export type UnscheduledUserDecision = {
   nextCoachingMessageDue: number;
   reason: "bootstrapped" | "disabled" | "invalid_document";
 };
+
+/**
+ * Whether a due time written for this reason only parks the user (coaching off, or a document
+ * the engine cannot read) rather than scheduling a message. Such a write is marked, so that a
+ * user who switches coaching back on can be brought forward without a real schedule ever being
+ * moved earlier.
+ */
+export function isParking(reason: DueUserDecisionReason | UnscheduledUserDecision["reason"]): boolean {
+  return reason === "disabled" || reason === "invalid_document";
+}
 
 interface DecisionInput {
   snapshot: UserSnapshot;
@@ -24,7 +37,7 @@ interface DecisionInput {
   /**
    * How long a disabled or unreadable user is parked before it is looked at again. Parking
    * keeps such users out of every tick's due query; a user who turns coaching back on is
-   * picked up at the next re-check at the latest.
+   * picked up at the next re-check at the latest (at once with `user.coaching.enabled`).
    */
   recheckAfterMs: number;
 }

@@ -9,6 +9,26 @@ import type { UserSnapshot } from "@/core/user";
 export interface ScheduleUpdate {
   uid: string;
   nextCoachingMessageDue: number;
+  /**
+   * The due time only parks the user (coaching off, or an unreadable document) rather than
+   * scheduling a message. Stored as `coachingParkedUntil` equal to the due time, so the
+   * `user.coaching.enabled` handler can bring a parked user forward without ever moving a real
+   * schedule earlier. Other writes leave the mark alone: it counts only while it equals the due
+   * time, so any later due time (from any writer) makes it stale.
+   */
+  parked?: boolean;
+}
+
+/**
+ * The slow sweep over every user by document id that finds users the due-time queries cannot
+ * see (no due field, or one of another type). Engine-owned, in `systemState/unscheduledSweep`.
+ */
+export interface SweepState {
+  /** The last user id scanned; null when the next sweep starts a new pass from the first id. */
+  cursor: string | null;
+  /** When the current pass started from the first id. */
+  passStartedAt: number;
+  updatedAt: number;
 }
 
 export interface SchedulerStore {
@@ -21,7 +41,36 @@ export interface SchedulerStore {
   getUsersDueAt(query: { at: number; limit: number }): Promise<UserSnapshot[]>;
   /** Users whose `nextCoachingMessageDue` is explicitly null: not yet scheduled. */
   getUnscheduledUsers(query: { limit: number }): Promise<UserSnapshot[]>;
-  /** Writes due times, touching no other field; a user deleted meanwhile is reported, not recreated. */
+  /**
+   * The next users after `after` in document-id order (from the first without it), at most
+   * `limit`: how many were scanned, the last id scanned (null when none were left), and, parsed,
+   * those whose due time is not a finite number (missing, null, or another type, which is then
+   * read as missing). `documentsRead`: one per user scanned, plus one per user returned (read
+   * whole after a scan of the due field alone).
+   */
+  sweepUsers(query: { after: string | null; limit: number }): Promise<{
+    scanned: number;
+    lastUid: string | null;
+    unscheduled: UserSnapshot[];
+    documentsRead: number;
+  }>;
+  /** The sweep's cursor, or null before the first sweep. */
+  getSweepState(): Promise<SweepState | null>;
+  saveSweepState(state: SweepState): Promise<void>;
+  /**
+   * Users in total and users whose due time is not a finite number, from two count
+   * aggregations, which Firestore bills as one read per 1,000 index entries (`billedReads`).
+   */
+  countUsers(): Promise<{ total: number; withoutDueTime: number; billedReads: number }>;
+  /**
+   * Of the given due-slot ids (`${uid}_${dueAt}`), those whose slot exists and is not completed:
+   * an approved message waiting for delivery or a run in progress. One read per id.
+   */
+  getOpenSlots(slotIds: readonly string[]): Promise<Set<string>>;
+  /**
+   * Writes due times (and the parked marker, see `ScheduleUpdate.parked`), touching no other
+   * field; a user deleted meanwhile is reported, not recreated.
+   */
   setNextDue(updates: readonly ScheduleUpdate[]): Promise<{ failed: { uid: string; reason: string }[] }>;
   /** Creates or replaces the summary of one scheduler run. */
   saveRun(run: SchedulerRunRecord): Promise<void>;
@@ -63,9 +112,15 @@ export interface SchedulerResults {
   deferred: number;
   /** Whether more due users may be waiting (cap or time budget reached). */
   hasMore: boolean;
-  /** User documents this run read from the store. */
+  /** Users scanned by the sweep for users without a numeric due time (also in `documentsRead`). */
+  usersSwept: number;
+  /** Whether the sweep reached the last user id this tick; the next sweep starts from the first. */
+  sweepWrapped: boolean;
+  /** Reads billed for the count aggregations that decide whether the sweep runs (not in `documentsRead`). */
+  aggregationReads: number;
+  /** Documents this run read from the store (users, slots, the sweep's state). */
   documentsRead: number;
-  /** User documents this run wrote. */
+  /** Documents this run wrote (users and the sweep's state). */
   documentsWritten: number;
 }
 

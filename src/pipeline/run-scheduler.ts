@@ -1,6 +1,7 @@
 /**
  * One scheduler tick: bootstrap unscheduled users, walk the due users oldest first, reschedule
- * the ones that should not get a message now, and hand the rest to the processor.
+ * the ones that should not get a message now, hand the rest to the processor, and sweep a page
+ * of users for those no due-time query can see.
  *
  * Nothing here relies on a tick running exactly once: Vercel may deliver a cron event twice,
  * overlap a slow run with the next, or drop one. Every write is a due time computed from the
@@ -9,8 +10,9 @@
  * reach stays due for the next one.
  */
 import { breakerGate } from "@/core/circuit-breaker";
+import { dueSlotId } from "@/core/due-slot";
 import { describeError } from "@/core/errors";
-import { decideDueUser, decideUnscheduledUser } from "@/core/scheduler-decisions";
+import { decideDueUser, decideUnscheduledUser, isParking } from "@/core/scheduler-decisions";
 import type { UserSnapshot } from "@/core/user";
 import { mapWithConcurrency } from "./bounded-concurrency";
 import type {
@@ -32,11 +34,34 @@ export interface SchedulerSettings {
   bootstrapLimit: number;
   /** Wall time after which the tick stops dispatching, kept below the route's maxDuration. */
   timeBudgetMs: number;
-  /** How long disabled or unreadable users are parked before the next look. */
+  /**
+   * How long disabled or unreadable users are parked before the next look. At most 24 h (the
+   * configuration enforces it), so a user who turns coaching back on without the app's
+   * `user.coaching.enabled` event is still picked up within a day.
+   */
   disabledRecheckMs: number;
   /** Processor calls in flight at once. */
   dispatchConcurrency: number;
+  /**
+   * Ticks one pass of the unscheduled-user sweep should take: each tick scans
+   * ceil(users / sweepTicksPerPass) users (within the page bounds below). At most 24 at hourly
+   * ticks, so every user is looked at within 24 h; the default 20 leaves slack for missed ticks,
+   * ticks that ran out of time, and growth during a pass.
+   */
+  sweepTicksPerPass?: number;
+  /** Users the sweep scans per tick at least (default 500), so small projects finish a pass fast. */
+  sweepMinPageSize?: number;
+  /**
+   * Users the sweep scans per tick at most (default 50,000), to bound one tick's reads and time.
+   * The 24 h bound holds while users ≤ 24 × sweepMaxPageSize (1.2 million by default).
+   */
+  sweepMaxPageSize?: number;
 }
+
+const SWEEP_DEFAULTS = { ticksPerPass: 20, minPageSize: 500, maxPageSize: 50_000 } as const;
+
+/** Users per sweep query; a tick's page is read in queries of this size until it is done or out of time. */
+const SWEEP_QUERY_LIMIT = 1_000;
 
 export interface RunSchedulerInput {
   store: SchedulerStore;
@@ -82,6 +107,9 @@ function emptyResults(): SchedulerResults {
     breakerOpen: false,
     deferred: 0,
     hasMore: false,
+    usersSwept: 0,
+    sweepWrapped: false,
+    aggregationReads: 0,
     documentsRead: 0,
     documentsWritten: 0,
   };
@@ -141,6 +169,22 @@ interface PlannedWrite extends ScheduleUpdate {
   detail?: string;
 }
 
+function plannedUnscheduledWrite(input: RunSchedulerInput, snapshot: UserSnapshot, random: () => number) {
+  const decision = decideUnscheduledUser({
+    snapshot,
+    now: input.now,
+    recheckAfterMs: input.settings.disabledRecheckMs,
+    random,
+  });
+  return {
+    uid: snapshot.uid,
+    nextCoachingMessageDue: decision.nextCoachingMessageDue,
+    parked: isParking(decision.reason),
+    result: RESULT_BY_REASON[decision.reason],
+    detail: snapshot.valid ? undefined : snapshot.problem,
+  } satisfies PlannedWrite;
+}
+
 /** Writes a page's due times in one go and records each user's outcome once its write is known. */
 async function applyWrites(
   store: SchedulerStore,
@@ -166,24 +210,11 @@ async function bootstrapUnscheduledUsers(
   recorder: RunRecorder,
   random: () => number,
 ): Promise<void> {
-  const { store, settings, now } = input;
+  const { store, settings } = input;
   if (settings.bootstrapLimit === 0) return;
   const unscheduled = await store.getUnscheduledUsers({ limit: settings.bootstrapLimit });
   recorder.results.documentsRead += unscheduled.length;
-  const writes = unscheduled.map((snapshot): PlannedWrite => {
-    const decision = decideUnscheduledUser({
-      snapshot,
-      now,
-      recheckAfterMs: settings.disabledRecheckMs,
-      random,
-    });
-    return {
-      uid: snapshot.uid,
-      nextCoachingMessageDue: decision.nextCoachingMessageDue,
-      result: RESULT_BY_REASON[decision.reason],
-      detail: snapshot.valid ? undefined : snapshot.problem,
-    };
-  });
+  const writes = unscheduled.map((snapshot) => plannedUnscheduledWrite(input, snapshot, random));
   await applyWrites(store, recorder, writes);
   if (unscheduled.length === settings.bootstrapLimit) recorder.results.hasMore = true;
 }
@@ -223,6 +254,35 @@ async function* duePages(
   }
 }
 
+/** Outside the window or while the breaker is open, a slot already started must still be finished. */
+const FINISH_OPEN_SLOT_REASONS: ReadonlySet<string> = new Set(["outside_window", "breaker_open"]);
+
+/**
+ * The due users that would be rescheduled although their current slot (`${uid}_${due}`) is
+ * open: it holds an approved message not yet delivered, or a run in progress. Rescheduling
+ * them would move the due time and strand that slot (an email out with no journal entry, and
+ * a second message generated later), so they are dispatched instead and the processor resumes
+ * the slot, window or not; delivering an approved message needs no LLM call. Only these users'
+ * slots are read, one read each, by id.
+ */
+async function findOpenSlots(
+  store: SchedulerStore,
+  recorder: RunRecorder,
+  decided: { snapshot: UserSnapshot; decision: ReturnType<typeof decideDueUser> }[],
+): Promise<Set<string>> {
+  const slotOwners = new Map<string, string>();
+  for (const { snapshot, decision } of decided) {
+    const due = snapshot.nextCoachingMessageDue;
+    if (decision.action !== "reschedule" || !FINISH_OPEN_SLOT_REASONS.has(decision.reason)) continue;
+    if (typeof due !== "number") continue;
+    slotOwners.set(dueSlotId({ uid: snapshot.uid, dueAt: due }), snapshot.uid);
+  }
+  if (slotOwners.size === 0) return new Set();
+  const open = await store.getOpenSlots([...slotOwners.keys()]);
+  recorder.results.documentsRead += slotOwners.size;
+  return new Set([...open].flatMap((slotId) => slotOwners.get(slotId) ?? []));
+}
+
 async function sweepDueUsers(input: RunSchedulerInput, recorder: RunRecorder): Promise<void> {
   const { store, dispatcher, settings, now, elapsedMs, runId } = input;
   const cap = Math.min(settings.maxUsersPerTick, input.limit ?? Number.POSITIVE_INFINITY);
@@ -233,21 +293,27 @@ async function sweepDueUsers(input: RunSchedulerInput, recorder: RunRecorder): P
     const batch = page.slice(0, Math.max(0, capacity()));
     recorder.results.usersDue += batch.length;
 
-    const writes: PlannedWrite[] = [];
-    const toDispatch: string[] = [];
-    for (const snapshot of batch) {
-      const decision = decideDueUser({
+    const decided = batch.map((snapshot) => ({
+      snapshot,
+      decision: decideDueUser({
         snapshot,
         now,
         recheckAfterMs: settings.disabledRecheckMs,
         breakerOpen: recorder.results.breakerOpen,
-      });
-      if (decision.action === "dispatch") {
+      }),
+    }));
+    const openSlots = await findOpenSlots(store, recorder, decided);
+
+    const writes: PlannedWrite[] = [];
+    const toDispatch: string[] = [];
+    for (const { snapshot, decision } of decided) {
+      if (decision.action === "dispatch" || openSlots.has(snapshot.uid)) {
         toDispatch.push(snapshot.uid);
       } else {
         writes.push({
           uid: snapshot.uid,
           nextCoachingMessageDue: decision.nextCoachingMessageDue,
+          parked: isParking(decision.reason),
           result: RESULT_BY_REASON[decision.reason],
           detail: snapshot.valid ? undefined : snapshot.problem,
         });
@@ -272,6 +338,64 @@ async function sweepDueUsers(input: RunSchedulerInput, recorder: RunRecorder): P
 }
 
 /**
+ * Range and `in [null]` queries never return a user who lacks the due field or holds one of
+ * another type, so without this such a user would never be scheduled. Two count aggregations
+ * (about one read per 1,000 users each) tell whether any such user exists; only then does the
+ * tick scan its page of users by document id from the cursor in `systemState/unscheduledSweep`,
+ * bootstrapping the enabled ones and parking the rest, as for an explicit null. The page is
+ * ceil(users / sweepTicksPerPass), so one pass covers everyone within a day of hourly ticks; a
+ * user created behind the cursor is found in the next pass. Runs after the due users, in the
+ * time left; overlapping ticks scan the same page and write equally valid due times.
+ */
+async function sweepUnscheduledUsers(
+  input: RunSchedulerInput,
+  recorder: RunRecorder,
+  random: () => number,
+): Promise<void> {
+  const { store, settings, now, elapsedMs } = input;
+  const outOfTime = () => elapsedMs() >= settings.timeBudgetMs;
+  // A manual run over a few users stays small.
+  if (input.limit !== undefined || outOfTime()) return;
+  const counts = await store.countUsers();
+  recorder.results.aggregationReads += counts.billedReads;
+  if (counts.withoutDueTime === 0) return;
+
+  const ticksPerPass = settings.sweepTicksPerPass ?? SWEEP_DEFAULTS.ticksPerPass;
+  const pageSize = Math.min(
+    settings.sweepMaxPageSize ?? SWEEP_DEFAULTS.maxPageSize,
+    Math.max(settings.sweepMinPageSize ?? SWEEP_DEFAULTS.minPageSize, Math.ceil(counts.total / ticksPerPass)),
+  );
+  const state = await store.getSweepState();
+  recorder.results.documentsRead += 1;
+  let cursor = state?.cursor ?? null;
+  let passStartedAt = cursor === null ? now : (state?.passStartedAt ?? now);
+
+  let remaining = pageSize;
+  while (remaining > 0 && !outOfTime()) {
+    const limit = Math.min(remaining, SWEEP_QUERY_LIMIT);
+    const page = await store.sweepUsers({ after: cursor, limit });
+    recorder.results.usersSwept += page.scanned;
+    recorder.results.documentsRead += page.documentsRead;
+    await applyWrites(
+      store,
+      recorder,
+      page.unscheduled.map((snapshot) => plannedUnscheduledWrite(input, snapshot, random)),
+    );
+    remaining -= page.scanned;
+    if (page.scanned < limit || page.lastUid === null) {
+      // The end of the collection: the next sweep starts a new pass from the first id.
+      recorder.results.sweepWrapped = true;
+      cursor = null;
+      passStartedAt = now;
+      break;
+    }
+    cursor = page.lastUid;
+  }
+  await store.saveSweepState({ cursor, passStartedAt, updatedAt: now });
+  recorder.results.documentsWritten += 1;
+}
+
+/**
  * Runs one tick and returns its summary, which is also stored (at the start, as `running`,
  * so an operator sees a tick that died, and again at the end). Per-user failures are counted,
  * never thrown; a failure of the store itself fails the run and is rethrown after the summary
@@ -284,8 +408,10 @@ export async function runScheduler(input: RunSchedulerInput): Promise<SchedulerR
   let failure: unknown;
   try {
     recorder.results.breakerOpen = breakerGate({ breaker: await store.getLlmBreaker(), now }) === "open";
-    await bootstrapUnscheduledUsers(input, recorder, input.random ?? Math.random);
+    const random = input.random ?? Math.random;
+    await bootstrapUnscheduledUsers(input, recorder, random);
     await sweepDueUsers(input, recorder);
+    await sweepUnscheduledUsers(input, recorder, random);
     recorder.run.status = "completed";
   } catch (error) {
     failure = error;

@@ -1,7 +1,10 @@
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createFirestoreSchedulerStore } from "@/adapters/firestore/scheduler-store";
+import type { SchedulerStore } from "@/pipeline/ports";
+import { runScheduler } from "@/pipeline/run-scheduler";
 import { type EmulatorHandle, startTestEmulator } from "../support/firestore";
 import { queriesMissingIndexes, readIndexes } from "../support/index-coverage";
+import { userDocument } from "../support/users";
 import { describeSchedulerStoreContract } from "./scheduler-store.contract";
 
 let handle: EmulatorHandle;
@@ -28,6 +31,82 @@ describeSchedulerStoreContract("Firestore", {
   async readRun(runId) {
     return (await db.collection("schedulerRuns").doc(runId).get()).data();
   },
+  async putSlot(slotId, slot) {
+    await db.collection("coachingSlots").doc(slotId).set(slot);
+  },
+});
+
+describe("a tick on Firestore", () => {
+  const HOUR = 3_600_000;
+  /** 09:00 in London: inside the morning window there, 18:00 in Tokyo, outside it. */
+  const NOW = Date.parse("2026-11-24T09:00:00Z");
+  const settings = {
+    pageSize: 100,
+    maxUsersPerTick: 1_000,
+    bootstrapLimit: 200,
+    timeBudgetMs: 45_000,
+    disabledRecheckMs: 24 * HOUR,
+    dispatchConcurrency: 2,
+    sweepMinPageSize: 2,
+    sweepMaxPageSize: 2,
+  };
+  const tick = (store: SchedulerStore, now: number, dispatched: string[] = []) =>
+    runScheduler({
+      store,
+      dispatcher: {
+        async dispatch({ userId }) {
+          dispatched.push(userId);
+          return { ok: true, status: 202 };
+        },
+      },
+      settings,
+      now,
+      trigger: "test",
+      runId: `run-${now}`,
+      elapsedMs: () => 0,
+      random: () => 0.5,
+    });
+
+  it("sweeps users without a numeric due time by document id until all are scheduled", async () => {
+    const { db: project } = handle.freshProject("sweep");
+    const users = project.collection("users");
+    await users.doc("a").set(userDocument({ nextCoachingMessageDue: NOW + 48 * HOUR }));
+    await users.doc("b").set(userDocument());
+    await users.doc("c").set({ ...userDocument(), nextCoachingMessageDue: new Date(NOW) });
+    await users.doc("d").set(userDocument({ nextCoachingMessageDue: NOW + 48 * HOUR }));
+    await users.doc("e").set({ ...userDocument({ enabled: false }), nextCoachingMessageDue: "soon" });
+    const store = createFirestoreSchedulerStore(project);
+    const runs = [];
+    for (let index = 0; index < 3; index += 1) runs.push(await tick(store, NOW + index * HOUR));
+    expect(runs.map((run) => run.results.usersSwept)).toEqual([2, 2, 1]);
+    expect(runs.at(-1)?.results.sweepWrapped).toBe(true);
+    for (const uid of ["b", "c", "e"]) {
+      expect(typeof (await users.doc(uid).get()).get("nextCoachingMessageDue"), uid).toBe("number");
+    }
+    expect((await users.doc("e").get()).data()).toMatchObject({
+      coachingParkedUntil: (await users.doc("e").get()).get("nextCoachingMessageDue"),
+    });
+    expect((await project.doc("systemState/unscheduledSweep").get()).get("cursor")).toBeNull();
+    // Everyone has a due time now: the next tick only counts.
+    const quiet = await tick(store, NOW + 3 * HOUR);
+    expect(quiet.results).toMatchObject({ usersSwept: 0, documentsRead: 0, documentsWritten: 0 });
+  });
+
+  it("dispatches a due user outside the window whose slot is still open", async () => {
+    const { db: project } = handle.freshProject("open-slot");
+    const due = NOW - HOUR;
+    const tokyo = userDocument({ timezone: "Asia/Tokyo", nextCoachingMessageDue: due });
+    await project.doc("users/open").set(tokyo);
+    await project.doc("users/closed").set(tokyo);
+    await project.doc(`coachingSlots/open_${due}`).set({ slotId: `open_${due}`, status: "running" });
+    await project.doc(`coachingSlots/closed_${due}`).set({ slotId: `closed_${due}`, status: "completed" });
+    const dispatched: string[] = [];
+    const run = await tick(createFirestoreSchedulerStore(project), NOW, dispatched);
+    expect(dispatched).toEqual(["open"]);
+    expect(run.results).toMatchObject({ jobsCreated: 1, rescheduledOutsideWindow: 1, documentsRead: 4 });
+    expect((await project.doc("users/open").get()).get("nextCoachingMessageDue")).toBe(due);
+    expect((await project.doc("users/closed").get()).get("nextCoachingMessageDue")).toBeGreaterThan(NOW);
+  });
 });
 
 it("issues only queries that firestore.indexes.json can serve", () => {

@@ -3,14 +3,17 @@ import {
   createInMemorySchedulerStore,
   type InMemoryDatabase,
 } from "@/adapters/memory/scheduler-store";
+import type { SlotRecord } from "@/core/due-slot";
 import { describeSchedulerStoreContract } from "./scheduler-store.contract";
 
 let database: InMemoryDatabase = createInMemoryDatabase();
+let slots = new Map<string, SlotRecord>();
 
 describeSchedulerStoreContract("in-memory", {
   async create() {
     database = createInMemoryDatabase();
-    return createInMemorySchedulerStore(database);
+    slots = new Map();
+    return createInMemorySchedulerStore(database, { slots });
   },
   async putUser(uid, document) {
     database.users.set(uid, structuredClone(document));
@@ -21,5 +24,8 @@ describeSchedulerStoreContract("in-memory", {
   async readRun(runId) {
     const run = database.schedulerRuns.get(runId);
     return run ? { ...run } : undefined;
+  },
+  async putSlot(slotId, slot) {
+    slots.set(slotId, structuredClone(slot) as unknown as SlotRecord);
   },
 });

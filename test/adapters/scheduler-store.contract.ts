@@ -12,6 +12,27 @@ export interface StoreHarness {
   putUser(uid: string, document: Record<string, unknown>): Promise<void>;
   readUser(uid: string): Promise<Record<string, unknown> | undefined>;
   readRun(runId: string): Promise<Record<string, unknown> | undefined>;
+  /** A `coachingSlots` document as the processor writes it. */
+  putSlot(slotId: string, slot: Record<string, unknown>): Promise<void>;
+}
+
+function slotDocument(slotId: string, status: "running" | "completed"): Record<string, unknown> {
+  const [uid = "", dueAt = "0"] = slotId.split("_");
+  return {
+    slotId,
+    uid,
+    dueAt: Number(dueAt),
+    forced: false,
+    status,
+    leaseNumber: 1,
+    leaseUntil: 0,
+    outcome: status === "completed" ? "sent" : null,
+    messageId: null,
+    nextCoachingMessageDue: null,
+    failureReason: null,
+    createdAt: 0,
+    updatedAt: 0,
+  };
 }
 
 export function describeSchedulerStoreContract(name: string, harness: StoreHarness): void {
@@ -81,6 +102,79 @@ export function describeSchedulerStoreContract(name: string, harness: StoreHarne
       expect(await harness.readUser("gone")).toBeUndefined();
     });
 
+    it("sweeps users by document id after a cursor, returning those without a finite due time", async () => {
+      await harness.putUser("a-scheduled", userDocument({ nextCoachingMessageDue: 5 }));
+      await harness.putUser("b-missing", userDocument());
+      await harness.putUser("c-null", userDocument({ nextCoachingMessageDue: null }));
+      // A Date is stored as a Firestore Timestamp: another type, which no due-time query matches.
+      await harness.putUser("d-timestamp", {
+        ...userDocument(),
+        nextCoachingMessageDue: new Date("2026-11-24T09:00:00Z"),
+      });
+      await harness.putUser("e-string", { ...userDocument(), nextCoachingMessageDue: "tomorrow" });
+
+      const first = await store.sweepUsers({ after: null, limit: 3 });
+      expect(first.scanned).toBe(3);
+      expect(first.documentsRead).toBe(3 + 2);
+      expect(first.lastUid).toBe("c-null");
+      expect(first.unscheduled.map((snapshot) => [snapshot.uid, snapshot.nextCoachingMessageDue])).toEqual([
+        ["b-missing", undefined],
+        ["c-null", null],
+      ]);
+      const second = await store.sweepUsers({ after: "c-null", limit: 3 });
+      expect(second).toMatchObject({ scanned: 2, lastUid: "e-string", documentsRead: 4 });
+      // A due time of another type reads as missing, so the user is valid and can be bootstrapped.
+      expect(second.unscheduled).toMatchObject([
+        { uid: "d-timestamp", valid: true, nextCoachingMessageDue: undefined },
+        { uid: "e-string", valid: true, nextCoachingMessageDue: undefined },
+      ]);
+      expect(await store.sweepUsers({ after: "e-string", limit: 3 })).toEqual({
+        scanned: 0,
+        lastUid: null,
+        unscheduled: [],
+        documentsRead: 0,
+      });
+    });
+
+    it("counts all users and those without a finite due time", async () => {
+      await harness.putUser("a", userDocument({ nextCoachingMessageDue: 5 }));
+      await harness.putUser("b", userDocument({ nextCoachingMessageDue: -1 }));
+      await harness.putUser("c", userDocument());
+      await harness.putUser("d", userDocument({ nextCoachingMessageDue: null }));
+      await harness.putUser("e", { ...userDocument(), nextCoachingMessageDue: "soon" });
+      expect(await store.countUsers()).toEqual({ total: 5, withoutDueTime: 3, billedReads: 2 });
+    });
+
+    it("keeps the sweep's cursor", async () => {
+      expect(await store.getSweepState()).toBeNull();
+      const state = { cursor: "user-42", passStartedAt: 1, updatedAt: 2 };
+      await store.saveSweepState(state);
+      expect(await store.getSweepState()).toEqual(state);
+    });
+
+    it("finds the slots that exist and are not completed", async () => {
+      await harness.putSlot("u1_100", slotDocument("u1_100", "running"));
+      await harness.putSlot("u2_200", slotDocument("u2_200", "completed"));
+      const open = await store.getOpenSlots(["u1_100", "u2_200", "u3_300"]);
+      expect([...open]).toEqual(["u1_100"]);
+      expect(await store.getOpenSlots([])).toEqual(new Set());
+    });
+
+    it("marks a parked due time, and leaves the mark to go stale on any other write", async () => {
+      await harness.putUser("off", userDocument({ enabled: false, nextCoachingMessageDue: 1 }));
+      await store.setNextDue([{ uid: "off", nextCoachingMessageDue: 50, parked: true }]);
+      expect(await harness.readUser("off")).toMatchObject({
+        nextCoachingMessageDue: 50,
+        coachingParkedUntil: 50,
+      });
+      await store.setNextDue([{ uid: "off", nextCoachingMessageDue: 60 }]);
+      // Parked only while the mark equals the due time.
+      expect(await harness.readUser("off")).toMatchObject({
+        nextCoachingMessageDue: 60,
+        coachingParkedUntil: 50,
+      });
+    });
+
     it("stores a run summary and replaces it on a second save", async () => {
       const run = {
         runId: "2026-11-24T06:00:00.000Z_abc123",
@@ -101,6 +195,9 @@ export function describeSchedulerStoreContract(name: string, harness: StoreHarne
           breakerOpen: false,
           deferred: 0,
           hasMore: false,
+          usersSwept: 0,
+          sweepWrapped: false,
+          aggregationReads: 0,
           documentsRead: 0,
           documentsWritten: 0,
         },

@@ -191,6 +191,39 @@ describe("scheduler route: a tick", () => {
     expect(run?.finishedAt).toBeGreaterThanOrEqual(run?.startedAt);
   });
 
+  it("finds and schedules users that no due-time query returns: no due field, a Timestamp, a string", async () => {
+    const now = Date.now();
+    await db.doc("systemState/unscheduledSweep").delete();
+    await putDocuments(db, "users", [
+      ["missing", userDocument({ frequency: "daily" })],
+      ["timestamp", { ...userDocument({ frequency: "daily" }), nextCoachingMessageDue: new Date(now) }],
+      ["text", { ...userDocument({ frequency: "daily" }), nextCoachingMessageDue: "tomorrow" }],
+      ["off", userDocument({ enabled: false })],
+      ["scheduled", userDocument({ nextCoachingMessageDue: now + HOUR })],
+    ]);
+    const response = await call({ method: "GET", headers: { "user-agent": "vercel-cron/1.0" } });
+    expect(response.status).toBe(200);
+    const body = await response.json();
+    expect(body.results).toMatchObject({
+      usersSwept: 5,
+      sweepWrapped: true,
+      usersBootstrapped: 3,
+      skippedDisabled: 1,
+      errors: 0,
+    });
+    for (const uid of ["missing", "timestamp", "text"]) {
+      const due = await dueOf(uid);
+      expect(typeof due, uid).toBe("number");
+      expect((due as number) - now).toBeGreaterThanOrEqual(HOUR - 60_000);
+      expect((due as number) - now).toBeLessThanOrEqual(BOOTSTRAP_MAX_HOURS.daily * HOUR + 60_000);
+    }
+    const parked = (await db.collection("users").doc("off").get()).data();
+    expect(parked?.nextCoachingMessageDue).toBeGreaterThan(now + 23 * HOUR);
+    expect(parked?.coachingParkedUntil).toBe(parked?.nextCoachingMessageDue);
+    expect(await dueOf("scheduled")).toBe(now + HOUR);
+    expect(processor.requests).toEqual([]);
+  });
+
   it("dispatches each due user exactly once per tick, even when three ticks overlap", async () => {
     const now = Date.now();
     const zone = zoneInsideWindow(now, "afternoon");

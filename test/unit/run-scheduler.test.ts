@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createInMemoryDatabase, createInMemorySchedulerStore } from "@/adapters/memory/scheduler-store";
+import { CLOSED_BREAKER } from "@/core/circuit-breaker";
+import type { SlotRecord } from "@/core/due-slot";
 import { isInsideWindow } from "@/core/schedule";
 import type { Dispatcher, DispatchOutcome } from "@/pipeline/ports";
 import { runScheduler, type SchedulerSettings } from "@/pipeline/run-scheduler";
@@ -31,10 +33,13 @@ function recordingDispatcher(
   return { dispatcher, calls };
 }
 
-function setup(users: Record<string, UserDocumentOptions>) {
+function setup(
+  users: Record<string, UserDocumentOptions>,
+  slots: Map<string, Pick<SlotRecord, "status">> = new Map(),
+) {
   const database = createInMemoryDatabase();
   for (const [uid, options] of Object.entries(users)) database.users.set(uid, userDocument(options));
-  return { database, store: createInMemorySchedulerStore(database) };
+  return { database, store: createInMemorySchedulerStore(database, { slots }) };
 }
 
 const dueLondonMorning = {
@@ -46,14 +51,14 @@ const dueLondonMorning = {
 async function tick(
   store: ReturnType<typeof setup>["store"],
   dispatcher: Dispatcher,
-  overrides: Partial<SchedulerSettings> & { elapsedMs?: () => number; limit?: number } = {},
+  overrides: Partial<SchedulerSettings> & { elapsedMs?: () => number; limit?: number; now?: number } = {},
 ) {
-  const { elapsedMs = () => 0, limit, ...settings } = overrides;
+  const { elapsedMs = () => 0, limit, now = NOW, ...settings } = overrides;
   return runScheduler({
     store,
     dispatcher,
     settings: { ...SETTINGS, ...settings },
-    now: NOW,
+    now,
     trigger: "test",
     runId: "run-1",
     elapsedMs,
@@ -234,5 +239,134 @@ describe("runScheduler", () => {
         }),
       );
     }
+  });
+
+  it("parks disabled users with a mark equal to the park time, so a re-enable can tell a park from a schedule", async () => {
+    const { store, database } = setup({
+      off: { ...dueLondonMorning, enabled: false },
+      on: { ...dueLondonMorning, timezone: "Asia/Tokyo" },
+    });
+    await tick(store, recordingDispatcher().dispatcher);
+    expect(database.users.get("off")).toMatchObject({
+      nextCoachingMessageDue: NOW + 24 * HOUR,
+      coachingParkedUntil: NOW + 24 * HOUR,
+    });
+    expect(database.users.get("on")).not.toHaveProperty("coachingParkedUntil");
+  });
+
+  it("picks up a user who turned coaching back on without the event at the re-check, within 24 h", async () => {
+    const { store, database } = setup({ returning: { ...dueLondonMorning, enabled: false } });
+    await tick(store, recordingDispatcher().dispatcher);
+    const document = database.users.get("returning") as {
+      coachingConfig: { enableCoachingMessages: boolean };
+    };
+    document.coachingConfig.enableCoachingMessages = true;
+    const { dispatcher, calls } = recordingDispatcher();
+    await tick(store, dispatcher, { now: NOW + 24 * HOUR });
+    expect(calls).toEqual(["returning"]);
+  });
+
+  describe("the sweep for users without a numeric due time", () => {
+    const page = { sweepMinPageSize: 3, sweepMaxPageSize: 3 };
+    function unscheduledPopulation() {
+      const { store, database } = setup({});
+      const scheduled = userDocument({ nextCoachingMessageDue: NOW + 48 * HOUR });
+      for (let index = 0; index < 10; index += 1) database.users.set(`u${index}`, structuredClone(scheduled));
+      database.users.set("u1", userDocument({ frequency: "daily" })); // field missing
+      database.users.set("u4", { ...userDocument(), nextCoachingMessageDue: new Date(NOW) }); // a Timestamp
+      database.users.set("u6", { ...userDocument(), nextCoachingMessageDue: "2026-11-25" });
+      database.users.set("u8", userDocument({ enabled: false })); // disabled, field missing
+      database.users.set("u9", { ...userDocument(), nextCoachingMessageDue: Number.NaN });
+      return { store, database };
+    }
+
+    it("schedules every such user within ceil(users / page) ticks, parking the disabled", async () => {
+      const { store, database } = unscheduledPopulation();
+      const runs = [];
+      for (let index = 0; index < Math.ceil(10 / 3); index += 1) {
+        runs.push(await tick(store, recordingDispatcher().dispatcher, { ...page, now: NOW + index * HOUR }));
+      }
+      for (const uid of ["u1", "u4", "u6", "u9"]) {
+        const due = database.users.get(uid)?.nextCoachingMessageDue as number;
+        expect(Number.isFinite(due), uid).toBe(true);
+        expect(due).toBeGreaterThan(NOW);
+        expect(due).toBeLessThanOrEqual(NOW + 4 * HOUR + 7 * HOUR);
+      }
+      expect(database.users.get("u8")).toMatchObject({ coachingParkedUntil: expect.any(Number) });
+      expect(database.users.get("u8")?.nextCoachingMessageDue).toBeGreaterThan(NOW);
+      expect(runs.map((run) => run.results.usersSwept)).toEqual([3, 3, 3, 1]);
+      expect(runs.reduce((sum, run) => sum + run.results.usersBootstrapped, 0)).toBe(4);
+      // Three users scanned, u1 read whole to fix it, and the sweep's state.
+      expect(runs[0]?.results.documentsRead).toBe(3 + 1 + 1);
+    });
+
+    it("wraps around to the first id and finds a user added behind the cursor", async () => {
+      const { store, database } = unscheduledPopulation();
+      for (let index = 0; index < 4; index += 1) {
+        await tick(store, recordingDispatcher().dispatcher, { ...page, now: NOW + index * HOUR });
+      }
+      expect(database.unscheduledSweep?.cursor).toBeNull();
+      database.users.set("a-new", userDocument());
+      const run = await tick(store, recordingDispatcher().dispatcher, { ...page, now: NOW + 4 * HOUR });
+      expect(run.results).toMatchObject({ usersSwept: 3, usersBootstrapped: 1 });
+      expect(typeof database.users.get("a-new")?.nextCoachingMessageDue).toBe("number");
+      expect(database.unscheduledSweep?.cursor).toBe("u1");
+    });
+
+    it("sizes its page from the user count so that a pass takes at most sweepTicksPerPass ticks", async () => {
+      const { store } = unscheduledPopulation();
+      const run = await tick(store, recordingDispatcher().dispatcher, {
+        sweepTicksPerPass: 4,
+        sweepMinPageSize: 1,
+        sweepMaxPageSize: 1_000,
+      });
+      expect(run.results.usersSwept).toBe(3); // ceil(10 users / 4 ticks)
+    });
+
+    it("reads nothing but two counts when every user has a numeric due time", async () => {
+      const { store, database } = setup({ a: dueLondonMorning, b: { nextCoachingMessageDue: NOW + HOUR } });
+      const run = await tick(store, recordingDispatcher().dispatcher, page);
+      expect(run.results).toMatchObject({ usersSwept: 0, documentsRead: 1, aggregationReads: 2 });
+      expect(database.unscheduledSweep).toBeNull();
+    });
+  });
+
+  describe("a due user with an open slot", () => {
+    const tokyo = { ...dueLondonMorning, timezone: "Asia/Tokyo" } as const;
+    const slotOf = (uid: string) => `${uid}_${NOW - HOUR}`;
+
+    it("is dispatched outside the window so the processor finishes the slot; others are rescheduled", async () => {
+      const slots = new Map<string, Pick<SlotRecord, "status">>([
+        [slotOf("open"), { status: "running" }],
+        [slotOf("done"), { status: "completed" }],
+      ]);
+      const { store, database } = setup({ open: tokyo, done: tokyo, none: tokyo }, slots);
+      const { dispatcher, calls } = recordingDispatcher();
+      const run = await tick(store, dispatcher);
+      expect(calls).toEqual(["open"]);
+      expect(database.users.get("open")?.nextCoachingMessageDue).toBe(NOW - HOUR);
+      expect(database.users.get("done")?.nextCoachingMessageDue).toBeGreaterThan(NOW);
+      expect(database.users.get("none")?.nextCoachingMessageDue).toBeGreaterThan(NOW);
+      expect(run.results).toMatchObject({ jobsCreated: 1, rescheduledOutsideWindow: 2 });
+      // Three users and the three slots looked up, no sweep.
+      expect(run.results.documentsRead).toBe(6);
+    });
+
+    it("is dispatched while the breaker is open: delivering an approved message needs no LLM call", async () => {
+      const slots = new Map<string, Pick<SlotRecord, "status">>([[slotOf("open"), { status: "running" }]]);
+      const { store, database } = setup({ open: dueLondonMorning, other: dueLondonMorning }, slots);
+      database.llmBreaker = {
+        ...CLOSED_BREAKER,
+        state: "open",
+        consecutiveFailures: 5,
+        openedAt: NOW - 60_000,
+        openUntil: NOW + HOUR,
+      };
+      const { dispatcher, calls } = recordingDispatcher();
+      const run = await tick(store, dispatcher);
+      expect(run.results.breakerOpen).toBe(true);
+      expect(calls).toEqual(["open"]);
+      expect(run.results.deferredByBreaker).toBe(1);
+    });
   });
 });

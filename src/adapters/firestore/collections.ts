@@ -6,7 +6,11 @@ export const COLLECTIONS = {
   schedulerRuns: "schedulerRuns",
   /** One per due slot (`${uid}_${dueAt}`): its lease, status and outcome. */
   coachingSlots: "coachingSlots",
-  /** `${slotId}_${leaseNumber}`, created with create(): whoever creates lease n owns the slot. */
+  /**
+   * `${slotId}_${leaseNumber}`, created with create() in one batch with each write of the slot
+   * (claim, completion, release): whoever creates lease n owns the slot, and a run that was
+   * taken over cannot write it any more.
+   */
   coachingSlotLeases: "coachingSlotLeases",
   /** Every generation attempt; the approved message of a slot has the slot's id. */
   coachingMessages: "coachingMessages",
@@ -24,7 +28,7 @@ export const COLLECTIONS = {
   userProcessingState: "userProcessingState",
   /** `systemState/llmBreaker`: the LLM circuit breaker shared by all workers. */
   systemState: "systemState",
-  /** `${openedAt}`, created with create(): the one probe call after a cool-down. */
+  /** `${openedAt}_${window}`, created with create(): the one probe call of a probe window after a cool-down. */
   llmBreakerProbes: "llmBreakerProbes",
   /** `${uid}_${window}_${key}`: LLM requests, tokens and cost per user per UTC minute, day, month. */
   llmUsage: "llmUsage",
@@ -32,9 +36,22 @@ export const COLLECTIONS = {
   llmQuotaTokens: "llmQuotaTokens",
   /** `userApiKeys/{uid}`: a user's own OpenRouter key, encrypted; never returned. */
   userApiKeys: "userApiKeys",
+  /**
+   * Admin sign-in guesses, created with create(): `${scope}_${windowStart}_${n}` is guess n of a
+   * window for `scope` (`global`, or a hash of the address bucket); `${scope}_${windowStart}_full`
+   * marks a spent window. `expiresAt` (a Timestamp) is for a TTL policy.
+   */
+  adminLoginThrottle: "adminLoginThrottle",
   /** Subcollection of `users/{uid}` written by the app; the engine adds its coaching entries. */
   journalEntries: "journalEntries",
 } as const;
 
 /** The top-level user field that drives every scheduling query. */
 export const DUE_FIELD = "nextCoachingMessageDue";
+
+/**
+ * Engine-owned top-level user field: equal to the due time while that due time only parks the
+ * user (coaching off, unreadable document), so `user.coaching.enabled` can tell a park from a
+ * real schedule. Stale (different from the due time) once anything reschedules the user.
+ */
+export const PARKED_FIELD = "coachingParkedUntil";
