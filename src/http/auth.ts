@@ -2,7 +2,7 @@ import "server-only";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { type AppConfig, requireSetting } from "@/config";
 import { AppError } from "@/core/errors";
-import { readCookie, SESSION_COOKIE, verifySessionToken } from "./admin-session";
+import { readCookie, SESSION_COOKIE, sessionSecretOf, verifySessionToken } from "./admin-session";
 
 function digest(value: string): Buffer {
   return createHash("sha256").update(value, "utf8").digest();
@@ -38,16 +38,18 @@ export function requireCronSecret(request: Request, config: AppConfig): void {
 
 /**
  * The admin API's gate: a valid admin session cookie (the admin pages), or, for scripts and
- * operators' tools, the cron bearer secret. Fails closed when ADMIN_PASSWORD is unset.
+ * operators' tools, the cron bearer secret. Fails closed when ADMIN_PASSWORD or
+ * ADMIN_SESSION_SECRET is unset.
  */
 export function requireAdmin(request: Request, config: AppConfig): void {
   if (bearerToken(request) !== undefined) {
     requireCronSecret(request, config);
     return;
   }
-  const adminPassword = requireSetting(config, "ADMIN_PASSWORD");
+  requireSetting(config, "ADMIN_PASSWORD");
+  requireSetting(config, "ADMIN_SESSION_SECRET");
   const token = readCookie(request.headers.get("cookie"), SESSION_COOKIE);
-  if (!verifySessionToken({ token, adminPassword, now: Date.now() })) {
+  if (!verifySessionToken({ token, sessionSecret: sessionSecretOf(config.env), now: Date.now() })) {
     throw new AppError("unauthorized:auth", "sign in as an admin");
   }
 }

@@ -1,5 +1,6 @@
 import "server-only";
-import { z } from "zod";
+import type { z } from "zod";
+import { documentIdSchema as documentIdSchemaOf } from "@/core/document-id";
 import { AppError } from "@/core/errors";
 import { logger } from "@/logger";
 
@@ -8,7 +9,7 @@ export function errorResponse(error: AppError, headers?: HeadersInit): Response 
 }
 
 /**
- * The one boundary `catch` of a route: typed errors become the contract's error shape, anything
+ * The one boundary `catch` of a route: typed errors become the error shape of docs/api.md, anything
  * else is logged with its context and answered as a generic 500 without internals.
  */
 export async function respond(route: string, handler: () => Promise<Response>): Promise<Response> {
@@ -24,7 +25,7 @@ export async function respond(route: string, handler: () => Promise<Response>): 
   }
 }
 
-/** A handler for the methods a route does not serve: 405 in the contract's error shape. */
+/** A handler for the methods a route does not serve: 405 in the error shape of docs/api.md. */
 export function methodNotAllowed(allowed: readonly string[]) {
   return async () =>
     errorResponse(new AppError("method_not_allowed:api", `method not allowed; use ${allowed.join(" or ")}`), {
@@ -65,17 +66,27 @@ export async function parseJsonBody<Schema extends z.ZodType>(
   return parsed.data;
 }
 
-/** A document id from a path segment: 1–128 characters, no '/', not "." or "..". */
-export const documentIdSchema = z
-  .string()
-  .min(1)
-  .max(128)
-  .regex(/^[^/]+$/, "must not contain '/'")
-  .refine((value) => value !== "." && value !== "..", "is not a document id");
+/**
+ * A user id (Firebase uids are at most 128 characters) that Firestore accepts as a document id:
+ * see `documentIdProblem` for the reserved forms refused here with a 400 rather than a 500.
+ */
+export const documentIdSchema = documentIdSchemaOf({ maxLength: 128 });
 
-export function parsePathId(value: string, name = "id"): string {
-  const parsed = documentIdSchema.safeParse(value);
-  if (!parsed.success) throw new AppError("bad_request:api", `invalid ${name}`);
+/** An event id: the journaling app may write longer ones than uids. */
+export const eventIdSchema = documentIdSchemaOf({ maxLength: 512 });
+
+export function parsePathId(
+  value: string,
+  name = "id",
+  schema: z.ZodType<string> = documentIdSchema,
+): string {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    throw new AppError(
+      "bad_request:api",
+      `invalid ${name}: ${parsed.error.issues[0]?.message ?? "not an id"}`,
+    );
+  }
   return parsed.data;
 }
 

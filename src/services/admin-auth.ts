@@ -1,53 +1,40 @@
 import "server-only";
-import { createHash } from "node:crypto";
 import { cookies } from "next/headers";
 import { redirect } from "next/navigation";
 import { getDb } from "@/adapters/firestore/client";
-import { type AppConfig, getConfig, requireSetting } from "@/config";
+import { createFirestoreLoginThrottle, type LoginAdmission } from "@/adapters/firestore/login-throttle-store";
+import { getConfig } from "@/config";
+import { loginThrottleBucket } from "@/core/login-throttle";
 import {
   createSessionToken,
   SESSION_COOKIE,
   sessionCookieAttributes,
+  sessionSecretOf,
   verifySessionToken,
 } from "@/http/admin-session";
 import { secretsMatch } from "@/http/auth";
 import { logger } from "@/logger";
 
-/** Wrong passwords from one address: after the third, each attempt must wait 2^(n−3) s, up to 5 min. */
-const FREE_ATTEMPTS = 3;
-const MAX_DELAY_MS = 5 * 60_000;
-
-export function loginDelayMs(failures: number): number {
-  if (failures < FREE_ATTEMPTS) return 0;
-  return Math.min(MAX_DELAY_MS, 1_000 * 2 ** (failures - FREE_ATTEMPTS));
+async function sessionIsValid(): Promise<boolean> {
+  const token = (await cookies()).get(SESSION_COOKIE)?.value;
+  return verifySessionToken({ token, sessionSecret: sessionSecretOf(getConfig().env), now: Date.now() });
 }
 
 /** The session check for pages and Server Actions; the proxy's check is not the only one. */
 export async function requireAdminSession(): Promise<void> {
-  const config = getConfig();
-  const adminPassword = config.env.ADMIN_PASSWORD;
-  const token = (await cookies()).get(SESSION_COOKIE)?.value;
-  if (!adminPassword || !verifySessionToken({ token, adminPassword, now: Date.now() }))
-    redirect("/admin/login");
+  if (!(await sessionIsValid())) redirect("/admin/login");
 }
 
 export async function hasAdminSession(): Promise<boolean> {
-  const adminPassword = getConfig().env.ADMIN_PASSWORD;
-  const token = (await cookies()).get(SESSION_COOKIE)?.value;
-  return (
-    Boolean(adminPassword) &&
-    verifySessionToken({ token, adminPassword: adminPassword ?? "", now: Date.now() })
-  );
-}
-
-function throttleRef(config: AppConfig, clientAddress: string) {
-  const id = createHash("sha256").update(clientAddress).digest("hex").slice(0, 32);
-  return getDb(config).collection("adminLoginThrottle").doc(id);
+  return sessionIsValid();
 }
 
 export type LoginResult = { ok: true } | { ok: false; error: string };
 
-/** Checks the password (constant time), slowing down repeated failures from one address. */
+/**
+ * Checks the password (constant time) once the throttle admits the guess: a few per address
+ * bucket (an IPv6 /64 counts as one address) and a ceiling across all addresses, per window.
+ */
 export async function signIn({
   password,
   clientAddress,
@@ -56,24 +43,42 @@ export async function signIn({
   clientAddress: string;
 }): Promise<LoginResult> {
   const config = getConfig();
-  const adminPassword = requireSetting(config, "ADMIN_PASSWORD");
+  const adminPassword = config.env.ADMIN_PASSWORD;
+  const sessionSecret = sessionSecretOf(config.env);
+  if (!adminPassword || !sessionSecret) {
+    logger.error("admin sign-in is not configured");
+    return {
+      ok: false,
+      error:
+        "Admin sign-in is not configured: set ADMIN_PASSWORD and ADMIN_SESSION_SECRET (at least 32 characters, not the password).",
+    };
+  }
   const now = Date.now();
-  const throttle = throttleRef(config, clientAddress);
-  const record = (await throttle.get()).data() as { failures?: number; lastFailureAt?: number } | undefined;
-  const failures = record?.failures ?? 0;
-  const waitUntil = (record?.lastFailureAt ?? 0) + loginDelayMs(failures);
-  if (now < waitUntil) {
-    return { ok: false, error: `Too many attempts. Try again in ${Math.ceil((waitUntil - now) / 1000)} s.` };
+  let admission: LoginAdmission;
+  try {
+    admission = await createFirestoreLoginThrottle(getDb(config)).admit({
+      bucket: loginThrottleBucket(clientAddress),
+      now,
+    });
+  } catch (error) {
+    // Fails closed: no guess is checked while the throttle cannot count it.
+    logger.error("admin sign-in throttle unavailable", { error });
+    return { ok: false, error: "Sign-in is unavailable right now; try again in a minute." };
+  }
+  if (!admission.admitted) {
+    logger.warn("admin sign-in throttled", { scope: admission.scope });
+    return {
+      ok: false,
+      error: `Too many attempts. Try again in ${Math.ceil(admission.retryAfterMs / 1000)} s.`,
+    };
   }
   if (!secretsMatch(password, adminPassword)) {
-    await throttle.set({ failures: failures + 1, lastFailureAt: now });
-    logger.warn("admin sign-in failed", { failures: failures + 1 });
+    logger.warn("admin sign-in failed");
     return { ok: false, error: "Wrong password." };
   }
-  if (record) await throttle.delete();
   (await cookies()).set(
     SESSION_COOKIE,
-    createSessionToken({ adminPassword, now }),
+    createSessionToken({ sessionSecret, now }),
     sessionCookieAttributes({ secure: config.appUrl.startsWith("https://") }),
   );
   return { ok: true };

@@ -13,6 +13,7 @@ import { type RouteStack, startRouteStack } from "../support/stack";
 
 const SECRET = "admin-pages-cron-secret-0123456789";
 const PASSWORD = "correct-horse-battery-staple";
+const SESSION_SECRET = "admin-pages-session-secret-0123456789abcdef";
 const ENCRYPTION_KEY = randomBytes(32).toString("base64");
 const USER_API_KEY = "sk-or-v1-ada-own-key-TOPSECRET-0000001111";
 
@@ -26,7 +27,12 @@ beforeAll(async () => {
   stack = await startRouteStack({
     prefix: "admin-pages",
     cronSecret: SECRET,
-    env: { ADMIN_PASSWORD: PASSWORD, OPENROUTER_API_KEY: "sk-or-default-0000000000000000", ENCRYPTION_KEY },
+    env: {
+      ADMIN_PASSWORD: PASSWORD,
+      ADMIN_SESSION_SECRET: SESSION_SECRET,
+      OPENROUTER_API_KEY: "sk-or-default-0000000000000000",
+      ENCRYPTION_KEY,
+    },
   });
   ({ db, server } = stack);
   browser = await launchChromium();
@@ -155,8 +161,11 @@ describe("admin pages without a session", () => {
       "a forged cookie",
       `${Buffer.from(JSON.stringify({ exp: now + 3_600_000 })).toString("base64url")}.forged`,
     ],
-    ["a cookie signed with another password", createSessionToken({ adminPassword: "not-the-password", now })],
-    ["an expired cookie", createSessionToken({ adminPassword: PASSWORD, now: now - 13 * 3_600_000 })],
+    [
+      "a cookie signed with another secret",
+      createSessionToken({ sessionSecret: "not-the-session-secret-0123456789abcdef", now }),
+    ],
+    ["an expired cookie", createSessionToken({ sessionSecret: SESSION_SECRET, now: now - 13 * 3_600_000 })],
   ])("refuses %s", async (_case, token) => {
     const cookie = `ce_admin_session=${token}`;
     const page = await fetch(`${server.url}/admin`, { redirect: "manual", headers: { cookie } });
@@ -165,7 +174,7 @@ describe("admin pages without a session", () => {
   });
 
   it("accepts a valid session cookie on the admin API", async () => {
-    const cookie = `ce_admin_session=${createSessionToken({ adminPassword: PASSWORD, now })}`;
+    const cookie = `ce_admin_session=${createSessionToken({ sessionSecret: SESSION_SECRET, now })}`;
     expect((await fetch(`${server.url}/api/admin/status`, { headers: { cookie } })).status).toBe(200);
   });
 });
@@ -191,8 +200,7 @@ describe("admin pages in Chromium", () => {
   it("slows down repeated wrong passwords", async () => {
     const attacker = await browser.newContext({ extraHTTPHeaders: { "x-forwarded-for": "203.0.113.7" } });
     const attempt = await attacker.newPage();
-    // The delay doubles after the third failure, so however slow the browser, attempts soon
-    // arrive inside it.
+    // Five guesses per address per 15-minute window: the sixth is refused, however slow the browser.
     let message = "";
     for (let tries = 0; tries < 10 && !/Too many attempts/.test(message); tries += 1) {
       await attempt.goto(`${server.url}/admin/login`);
@@ -280,7 +288,7 @@ describe("admin pages in Chromium", () => {
   it("no page shows a raw secret or a user's API key", async () => {
     expect(seen.length).toBeGreaterThan(5);
     const html = seen.join("\n");
-    for (const secret of [PASSWORD, SECRET, USER_API_KEY, "TOPSECRET", ENCRYPTION_KEY])
+    for (const secret of [PASSWORD, SESSION_SECRET, SECRET, USER_API_KEY, "TOPSECRET", ENCRYPTION_KEY])
       expect(html).not.toContain(secret);
   });
 

@@ -85,6 +85,50 @@ describe("own keys: who may do what", () => {
     expect(response.status).toBe(401);
   });
 
+  it("refuses a token issued before the user's tokens were revoked, and accepts one issued after", async () => {
+    const revokedToken = tokenFor("revoked-user");
+    expect((await call("/api/users/revoked-user/api-key", { token: revokedToken })).status).toBe(200);
+    // The token's auth_time is a minute ago; revoking now makes it invalid.
+    auth.revoke("revoked-user");
+    const writesBefore = handle.emulator.stats(projectId).writes;
+    for (const path of ["/api/users/revoked-user/api-key", "/api/users/revoked-user/usage"]) {
+      const response = await call(path, { token: revokedToken });
+      expect(response.status).toBe(401);
+      expect(response.body).toEqual({ success: false, error: expect.any(String) });
+    }
+    expect(
+      (
+        await call("/api/users/revoked-user/api-key", {
+          method: "PUT",
+          token: revokedToken,
+          body: { apiKey: ALICE_KEY },
+        })
+      ).status,
+    ).toBe(401);
+    expect(handle.emulator.stats(projectId).writes).toBe(writesBefore);
+    // Revoked two hours ago: a token from a sign-in since then (auth_time a minute ago) is fine.
+    auth.revoke("signed-in-again", Math.floor(Date.now() / 1000) - 7_200);
+    expect(
+      (await call("/api/users/signed-in-again/api-key", { token: tokenFor("signed-in-again") })).status,
+    ).toBe(200);
+  });
+
+  it.each([
+    ["a reserved id", "__reserved__", [400]],
+    ["an id too long for Firestore", "x".repeat(1_600), [400]],
+    // Whether the segment arrives decoded ("a/b": 400) or not ("a%2Fb": not the caller's, 403).
+    ["an id with an encoded slash", "a%2Fb", [400, 403]],
+  ])(
+    "answers %s in the path with a 4xx in the contract's shape, never 500",
+    async (_case, userId, statuses) => {
+      for (const path of [`/api/users/${userId}/api-key`, `/api/users/${userId}/usage`]) {
+        const response = await call(path, { token: tokenFor(decodeURIComponent(userId)) });
+        expect(statuses).toContain(response.status);
+        expect(response.body).toEqual({ success: false, error: expect.any(String) });
+      }
+    },
+  );
+
   it("a token for user A cannot read, set or delete user B's key (403)", async () => {
     const writesBefore = handle.emulator.stats(projectId).writes;
     const bob = tokenFor("bob");

@@ -5,9 +5,12 @@ import { loginAction } from "../actions";
 export default async function LoginPage({
   searchParams,
 }: {
-  searchParams: Promise<{ error?: string; next?: string }>;
+  searchParams: Promise<{ error?: string | string[]; next?: string | string[] }>;
 }) {
-  const { error, next } = await searchParams;
+  const params = await searchParams;
+  // A repeated parameter arrives as an array; the first one counts.
+  const [error] = [params.error].flat();
+  const [next] = [params.next].flat();
   if (await hasAdminSession()) redirect("/admin");
   return (
     <div className="login panel">

@@ -13,21 +13,29 @@ function pick<Value extends string>(value: string | undefined, allowed: readonly
   return allowed.find((candidate) => candidate === value);
 }
 
+/** A repeated parameter (`?q=a&q=b`) arrives as an array; the first one counts. */
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
 export default async function UsersPage({
   searchParams,
 }: {
-  searchParams: Promise<Record<string, string | undefined>>;
+  searchParams: Promise<Record<string, string | string[] | undefined>>;
 }) {
   await requireAdminSession();
   const params = await searchParams;
-  const query = params.q?.trim().slice(0, 200) || undefined;
-  const status = pick<UserStatus>(params.status, STATUSES);
-  const timePreference = pick(params.preference, PREFERENCES);
-  const frequency = pick(params.frequency, FREQUENCIES);
+  // Any text may be searched: it is matched as an email prefix, and looked up as a uid only
+  // when Firestore accepts it as a document id.
+  const query = single(params.q)?.trim().slice(0, 200) || undefined;
+  const status = pick<UserStatus>(single(params.status), STATUSES);
+  const timePreference = pick(single(params.preference), PREFERENCES);
+  const frequency = pick(single(params.frequency), FREQUENCIES);
+  const notice = single(params.notice);
   const now = Date.now();
   const { rows, nextCursor } = await usersTable(getConfig(), {
     query,
-    after: params.after?.slice(0, 300),
+    after: single(params.after)?.slice(0, 300),
     status,
     timePreference,
     frequency,
@@ -44,6 +52,11 @@ export default async function UsersPage({
   return (
     <>
       <h1>Users</h1>
+      {notice ? (
+        <p className="warning" role="status" data-testid="notice">
+          {notice}
+        </p>
+      ) : null}
       <search>
         <form className="panel inline" method="get">
           <label htmlFor="q">Email or user id</label>

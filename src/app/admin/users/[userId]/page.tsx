@@ -17,18 +17,41 @@ async function load(uid: string) {
   }
 }
 
+/** The path segment as text; a malformed escape (`%E0%A4`) is taken as written rather than thrown. */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
 export default async function UserPage({
   params,
   searchParams,
 }: {
   params: Promise<{ userId: string }>;
-  searchParams: Promise<{ notice?: string }>;
+  searchParams: Promise<{ notice?: string | string[] }>;
 }) {
   await requireAdminSession();
-  const parsed = documentIdSchema.safeParse(decodeURIComponent((await params).userId));
-  if (!parsed.success) notFound();
+  const requested = decodeSegment((await params).userId);
+  const parsed = documentIdSchema.safeParse(requested);
+  if (!parsed.success) {
+    return (
+      <>
+        <h1>Not a user id</h1>
+        <p className="warning" role="alert" data-testid="invalid-id">
+          “{requested.slice(0, 200)}” cannot be a user id: it{" "}
+          {parsed.error.issues[0]?.message ?? "is malformed"}.
+        </p>
+        <p>
+          <a href="/admin/users">Back to users</a>
+        </p>
+      </>
+    );
+  }
   const uid = parsed.data;
-  const { notice } = await searchParams;
+  const notice = [(await searchParams).notice].flat()[0];
   const [detail, journal] = await load(uid);
   const now = Date.now();
   const timezone = detail.timezone ?? "UTC";

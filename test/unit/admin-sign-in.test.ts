@@ -1,0 +1,149 @@
+import { createHash, createHmac } from "node:crypto";
+import type { Firestore } from "firebase-admin/firestore";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { type EmulatorHandle, startTestEmulator } from "../support/firestore";
+
+/*
+ * `signIn` as the login Server Action calls it, against the Firestore emulator. Only Next.js's
+ * request scope is stood in for: the cookie jar the session is written to.
+ */
+const jar = new Map<string, string>();
+vi.mock("next/headers", () => ({
+  cookies: async () => ({
+    get: (name: string) => (jar.has(name) ? { name, value: jar.get(name) } : undefined),
+    set: (name: string, value: string) => void jar.set(name, value),
+    delete: (name: string) => void jar.delete(name),
+  }),
+}));
+vi.mock("next/navigation", () => ({
+  redirect: (to: string) => {
+    throw new Error(`redirect ${to}`);
+  },
+}));
+
+const PASSWORD = "correct-horse-battery-staple";
+const SESSION_SECRET = "a-high-entropy-session-secret-0123456789abcdef";
+
+let handle: EmulatorHandle;
+let db: Firestore;
+let auth: typeof import("@/services/admin-auth");
+let session: typeof import("@/http/admin-session");
+
+beforeAll(async () => {
+  handle = await startTestEmulator();
+  const project = handle.freshProject("admin-sign-in");
+  db = project.db;
+  process.env.FIREBASE_PROJECT_ID = project.projectId;
+  process.env.ADMIN_PASSWORD = PASSWORD;
+  process.env.ADMIN_SESSION_SECRET = SESSION_SECRET;
+  auth = await import("@/services/admin-auth");
+  session = await import("@/http/admin-session");
+});
+
+afterAll(async () => {
+  await handle?.stop();
+});
+
+beforeEach(() => jar.clear());
+
+let addressCounter = 0;
+/** A fresh IPv4 address for each test, so tests do not share a bucket. */
+const freshAddress = () => {
+  addressCounter += 1;
+  return `198.51.${Math.floor(addressCounter / 250)}.${addressCounter % 250}`;
+};
+
+type Outcome = "wrong" | "throttled" | "ok";
+const outcomeOf = (result: { ok: boolean; error?: string }): Outcome =>
+  result.ok ? "ok" : result.error === "Wrong password." ? "wrong" : "throttled";
+
+describe("admin sign-in throttle", () => {
+  it("a successful sign-in sets a cookie that verifies with the session secret only", async () => {
+    const result = await auth.signIn({ password: PASSWORD, clientAddress: "203.0.113.200" });
+    expect(result).toEqual({ ok: true });
+    const token = jar.get(session.SESSION_COOKIE);
+    expect(token).toBeTruthy();
+    expect(session.verifySessionToken({ token, sessionSecret: SESSION_SECRET, now: Date.now() })).toBe(true);
+    expect(session.verifySessionToken({ token, sessionSecret: PASSWORD, now: Date.now() })).toBe(false);
+  });
+
+  it("a parallel burst from one address gets no more guesses than the per-address limit", async () => {
+    const clientAddress = freshAddress();
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => auth.signIn({ password: "guess", clientAddress })),
+    );
+    const outcomes = results.map(outcomeOf);
+    expect(outcomes.filter((outcome) => outcome === "wrong")).toHaveLength(5);
+    expect(outcomes.filter((outcome) => outcome === "throttled")).toHaveLength(15);
+    // Even the right password waits now: the guess budget is spent.
+    expect(outcomeOf(await auth.signIn({ password: PASSWORD, clientAddress }))).toBe("throttled");
+  });
+
+  it("counts every address of an IPv6 /64 as one", async () => {
+    const outcomes: Outcome[] = [];
+    for (let host = 1; host <= 8; host += 1) {
+      outcomes.push(
+        outcomeOf(
+          await auth.signIn({ password: "guess", clientAddress: `2001:db8:0:77::${host.toString(16)}` }),
+        ),
+      );
+    }
+    outcomes.push(
+      outcomeOf(await auth.signIn({ password: "guess", clientAddress: "2001:0db8:0000:0077:ffff:1:2:3" })),
+    );
+    expect(outcomes.filter((outcome) => outcome === "wrong")).toHaveLength(5);
+    // Another /64 has its own budget.
+    expect(outcomeOf(await auth.signIn({ password: "guess", clientAddress: "2001:db8:0:78::1" }))).toBe(
+      "wrong",
+    );
+  });
+
+  it("holds a global ceiling across many addresses", async () => {
+    const { LOGIN_THROTTLE_LIMITS } = await import("@/core/login-throttle");
+    const results = await Promise.all(
+      Array.from({ length: LOGIN_THROTTLE_LIMITS.global + 30 }, () =>
+        auth.signIn({ password: "guess", clientAddress: freshAddress() }),
+      ),
+    );
+    const wrong = results.map(outcomeOf).filter((outcome) => outcome === "wrong").length;
+    // Earlier tests in this window spent some of the global budget too.
+    expect(wrong).toBeLessThanOrEqual(LOGIN_THROTTLE_LIMITS.global);
+    expect(wrong).toBeGreaterThan(LOGIN_THROTTLE_LIMITS.global - 20);
+    // Spent: even the right password from a new address waits for the next window.
+    expect(outcomeOf(await auth.signIn({ password: PASSWORD, clientAddress: freshAddress() }))).toBe(
+      "throttled",
+    );
+  });
+
+  it("keeps the throttle's documents in the engine's own collection", async () => {
+    const { COLLECTIONS } = await import("@/adapters/firestore/collections");
+    expect(COLLECTIONS).toHaveProperty("adminLoginThrottle");
+    const documents = (await db.collection(COLLECTIONS.adminLoginThrottle as string).get()).docs;
+    expect(documents.length).toBeGreaterThan(0);
+    for (const document of documents) {
+      expect(JSON.stringify(document.data())).not.toContain("198.51.");
+    }
+  });
+});
+
+describe("admin session cookie", () => {
+  it("is keyed by ADMIN_SESSION_SECRET, so a stolen cookie does not let anyone test password guesses offline", () => {
+    const token = session.createSessionToken({ sessionSecret: SESSION_SECRET, now: Date.now() });
+    const [payload = "", signature] = token.split(".");
+    const passwordKeys = [
+      PASSWORD,
+      createHash("sha256").update(`coaching-engine:admin-session:${PASSWORD}`).digest(),
+    ];
+    for (const key of passwordKeys) {
+      expect(createHmac("sha256", key).update(payload).digest("base64url")).not.toBe(signature);
+    }
+    expect(session.verifySessionToken({ token, sessionSecret: SESSION_SECRET, now: Date.now() })).toBe(true);
+  });
+
+  it("rotating the secret signs every session out", () => {
+    const token = session.createSessionToken({ sessionSecret: SESSION_SECRET, now: Date.now() });
+    expect(
+      session.verifySessionToken({ token, sessionSecret: `${SESSION_SECRET}-rotated`, now: Date.now() }),
+    ).toBe(false);
+  });
+});
