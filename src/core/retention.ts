@@ -5,9 +5,19 @@
  *
  * Every collection is either removed by the cleanup cron (by an indexed Unix-ms time field, in
  * bounded batches) or bounded by nature (one document per user, a fixed document). Collections
- * written on every LLM call or sign-in guess also carry a TTL Timestamp (`expireAt`; the sign-in
- * throttle's `expiresAt`) so a TTL policy removes them on real Firestore however large their volume
- * grows; the cron is then a backstop, and the only remover on the emulator.
+ * written for every processed user, event, LLM call or sign-in guess also carry a TTL Timestamp
+ * (`expireAt`; the sign-in throttle's `expiresAt`) so a TTL policy removes them on real Firestore
+ * however large their volume grows; the cron is then a backstop (documents written before the
+ * field, a project without the policies), and the only remover on the emulator. A document whose
+ * retention starts with a later state is stamped by the write that makes it deletable (a slot's
+ * completion, an event's processing or dead letter), never while it is live.
+ *
+ * Why TTL: at 1,000,000 users and about one message a day each, the engine writes per day about
+ * 1M slots, 2M slot leases (claim and completion), 1M delivery events, 1M event leases, 2-3M quota
+ * tokens (one per LLM call: generation, scoring, a regeneration now and then), 2M usage counters
+ * (a minute and a day window per user) and the rejected or failed attempts: about 10M documents a
+ * day, so about 10M deletes a day (~115/s) in the steady state. The daily cron deletes at most
+ * `CLEANUP_MAX_DELETES` (5,000) a run: 0.05% of that, its backlog growing by ~10M a day.
  */
 
 const DAY_MS = 24 * 3_600_000;
@@ -50,8 +60,9 @@ export const RETENTION_RULES: readonly RetentionRule[] = [
     collection: "events",
     timeField: "processed_at",
     where: { field: "status", op: "==", value: "processed" },
-    days: "history",
-    ttlField: null,
+    // Fixed days (RETENTION_DAYS' default): the outbox stamps `expireAt` when it processes the event.
+    days: 30,
+    ttlField: TTL_FIELD,
     reason: "delivered outbox events; pending ones are never deleted",
   },
   {
@@ -60,7 +71,7 @@ export const RETENTION_RULES: readonly RetentionRule[] = [
     timeField: "created_at",
     where: { field: "status", op: "==", value: "dead_letter" },
     days: 180,
-    ttlField: null,
+    ttlField: TTL_FIELD,
     reason: "events that failed for good: half a year for an operator to replay them",
   },
   {
@@ -76,8 +87,9 @@ export const RETENTION_RULES: readonly RetentionRule[] = [
     collection: "coachingMessages",
     timeField: "createdAt",
     where: { field: "status", op: "in", value: ["rejected", "failed"] },
-    days: "history",
-    ttlField: null,
+    // Fixed days, stamped when the attempt is stored (it is rejected or failed from the start).
+    days: 30,
+    ttlField: TTL_FIELD,
     reason: "rejected and failed generation attempts; sent messages are the user's and kept",
   },
   {
@@ -85,8 +97,9 @@ export const RETENTION_RULES: readonly RetentionRule[] = [
     collection: "coachingSlots",
     timeField: "updatedAt",
     where: { field: "status", op: "==", value: "completed" },
-    days: "history",
-    ttlField: null,
+    // Fixed days, stamped by the completion: a running slot carries no `expireAt`.
+    days: 30,
+    ttlField: TTL_FIELD,
     reason: "finished due slots: the idempotency record outlives any retry by far",
   },
   {
@@ -94,7 +107,7 @@ export const RETENTION_RULES: readonly RetentionRule[] = [
     collection: "coachingSlotLeases",
     timeField: "claimedAt",
     days: 7,
-    ttlField: null,
+    ttlField: TTL_FIELD,
     reason:
       "a lease outlives its holder by minutes (the processor's maxDuration); a week leaves room to investigate",
   },
@@ -103,15 +116,24 @@ export const RETENTION_RULES: readonly RetentionRule[] = [
     collection: "eventLeases",
     timeField: "claimedAt",
     days: 7,
-    ttlField: null,
+    ttlField: TTL_FIELD,
     reason: "as slot leases, for outbox events",
+  },
+  {
+    name: "schedulerChainSteps",
+    collection: "schedulerChainSteps",
+    timeField: "claimedAt",
+    days: 7,
+    // At most SCHEDULER_MAX_CHAIN_STEPS claims an hour (576 a day at 24): the daily cleanup keeps up.
+    ttlField: null,
+    reason: "a scheduler chain step's claim matters only within its hour",
   },
   {
     name: "breakerProbes",
     collection: "llmBreakerProbes",
     timeField: "claimedAt",
     days: 7,
-    ttlField: null,
+    ttlField: TTL_FIELD,
     reason: "a probe claim matters only until the breaker closes or reopens",
   },
   {
@@ -197,8 +219,9 @@ export function retentionCutoff(
 }
 
 /**
- * When a document of `rule` written or updated at `now` may go (the `expireAt` of a TTL rule).
- * TTL rules keep a fixed number of days: the writer does not know `RETENTION_DAYS`.
+ * When a document of `rule` written or updated at `now` may go (the `expireAt` of a TTL rule;
+ * `now` is the rule's time field as written). TTL rules keep a fixed number of days: the writer
+ * does not know `RETENTION_DAYS`.
  */
 export function retentionExpiry(rule: RetentionRule & { days: number }, now: number): number {
   return now + rule.days * DAY_MS;

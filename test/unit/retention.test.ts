@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { COLLECTIONS } from "@/adapters/firestore/collections";
 import {
@@ -37,11 +38,35 @@ describe("retention", () => {
     expect(retentionCutoff(tokens, { now: 100 * DAY, historyDays: 10 })).toBe(98 * DAY);
   });
 
+  it.each([
+    ["coachingSlotLeases", "slotLeases"],
+    ["coachingSlots", "completedSlots"],
+    ["eventLeases", "eventLeases"],
+    ["events", "processedEvents"],
+    ["events", "deadLetterEvents"],
+    ["llmBreakerProbes", "breakerProbes"],
+    ["coachingMessages", "unsentAttempts"],
+    ["llmQuotaTokens", "quotaTokens"],
+    ["llmUsage", "minuteUsage"],
+  ])("gives the high-volume collection %s (rule %s) a TTL field", (collection, name) => {
+    // At 1,000,000 users these grow by millions of documents a day; a cron deleting
+    // CLEANUP_MAX_DELETES (5,000) a day cannot keep up, so a TTL policy must remove them.
+    const rule = RETENTION_RULES.find((candidate) => candidate.name === name);
+    expect(rule?.collection).toBe(collection);
+    expect(rule?.ttlField).toBe("expireAt");
+    expect(ttlPolicies()).toContainEqual({ collection, field: "expireAt" });
+  });
+
   it("names the gcloud command for each TTL collection", () => {
     expect(ttlCommands()).toContain(
       "gcloud firestore fields ttls update expireAt --collection-group=llmQuotaTokens --enable-ttl",
     );
     expect(ttlCommands()).toHaveLength(ttlPolicies().length);
+  });
+
+  it("lists every TTL command in the README", () => {
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    expect(ttlCommands().filter((command) => !readme.includes(command))).toEqual([]);
   });
 });
 

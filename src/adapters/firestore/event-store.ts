@@ -1,6 +1,7 @@
 import "server-only";
-import { FieldPath, FieldValue, type Firestore } from "firebase-admin/firestore";
+import { FieldPath, FieldValue, type Firestore, Timestamp } from "firebase-admin/firestore";
 import { type DeadLetterRecord, type EventRecord, isQueueable, parseEventDocument } from "@/core/events";
+import { retentionExpiry, TTL_FIELD, ttlRetentionRule } from "@/core/retention";
 import type { EventStore } from "@/pipeline/event-ports";
 import { COLLECTIONS } from "./collections";
 import { createOnce } from "./create-once";
@@ -11,6 +12,28 @@ const TOTALS = "totals";
 const STRAY_SWEEP = "straySweep";
 /** gRPC FAILED_PRECONDITION: the document changed since the sweep read it. */
 const FAILED_PRECONDITION = 9;
+
+// The TTL field (core/retention.ts) goes on every lease, and on an event only by the write that
+// makes it deletable (processed, dead-lettered); any write that makes it pending again removes it.
+const LEASE_RETENTION = ttlRetentionRule("eventLeases");
+const PROCESSED_RETENTION = ttlRetentionRule("processedEvents");
+const DEAD_LETTER_RETENTION = ttlRetentionRule("deadLetterEvents");
+
+const expiry = (rule: Parameters<typeof retentionExpiry>[0], from: number) => ({
+  [TTL_FIELD]: Timestamp.fromMillis(retentionExpiry(rule, from)),
+});
+// null, not FieldValue.delete(): a TTL policy skips a document whose field is not a Timestamp,
+// and the emulator ignores a field delete in update().
+const NOT_EXPIRING = { [TTL_FIELD]: null };
+
+/** The TTL field that goes with an event's status patch. */
+function expiryFor(patch: Partial<EventRecord>) {
+  if (patch.status === "pending") return NOT_EXPIRING;
+  if (patch.status === "processed" && typeof patch.processed_at === "number") {
+    return expiry(PROCESSED_RETENTION, patch.processed_at);
+  }
+  return {};
+}
 
 export function createFirestoreEventStore(db: Firestore): EventStore {
   const events = db.collection(COLLECTIONS.events);
@@ -49,15 +72,19 @@ export function createFirestoreEventStore(db: Firestore): EventStore {
           claimedAt: now,
           leaseUntil,
           claimToken,
+          ...expiry(LEASE_RETENTION, now),
         });
         batch.update(events.doc(eventId), {
-          status: "pending",
-          processed: false,
-          lease_number: leaseNumber,
-          lease_until: leaseUntil,
-          next_attempt_at: nextAttemptAt,
-          attempts,
-        } satisfies Partial<EventRecord>);
+          ...({
+            status: "pending",
+            processed: false,
+            lease_number: leaseNumber,
+            lease_until: leaseUntil,
+            next_attempt_at: nextAttemptAt,
+            attempts,
+          } satisfies Partial<EventRecord>),
+          ...NOT_EXPIRING,
+        });
         return batch.commit();
       });
       return outcome === "created";
@@ -79,13 +106,17 @@ export function createFirestoreEventStore(db: Firestore): EventStore {
 
     updateEvent: (eventId, patch) =>
       firestoreCall("update event", async () => {
-        await events.doc(eventId).update(patch);
+        await events.doc(eventId).update({ ...patch, ...expiryFor(patch) });
       }),
 
     deadLetter: ({ eventId, patch, letter }) =>
       firestoreCall("dead-letter event", async () => {
         const batch = db.batch();
-        batch.update(events.doc(eventId), patch);
+        // The dead-letter rule counts from the event's creation (the cleanup's `created_at`).
+        batch.update(events.doc(eventId), {
+          ...patch,
+          ...expiry(DEAD_LETTER_RETENTION, letter.original_created_at),
+        });
         batch.set(deadLetters.doc(eventId), letter satisfies DeadLetterRecord);
         await batch.commit();
       }),
@@ -105,6 +136,7 @@ export function createFirestoreEventStore(db: Firestore): EventStore {
           last_error: null,
           lease_until: 0,
           metadata: { ...metadata, replayed_at: now },
+          ...NOT_EXPIRING,
         });
         batch.delete(deadLetters.doc(eventId));
         await batch.commit();

@@ -1,5 +1,5 @@
 import "server-only";
-import { FieldValue, type Firestore } from "firebase-admin/firestore";
+import { FieldValue, type Firestore, Timestamp } from "firebase-admin/firestore";
 import {
   type BreakerSettings,
   type BreakerState,
@@ -11,12 +11,15 @@ import {
   type ProbeWindow,
   probeWindow,
 } from "@/core/circuit-breaker";
+import { retentionExpiry, TTL_FIELD, ttlRetentionRule } from "@/core/retention";
 import type { LlmBreaker } from "@/pipeline/processor-ports";
 import { COLLECTIONS } from "./collections";
 import { createOnce } from "./create-once";
 import { firestoreCall } from "./errors";
 
 const BREAKER_DOC = "llmBreaker";
+/** Probe claims carry the TTL field (core/retention.ts): one per probe window while open. */
+const PROBE_RETENTION = ttlRetentionRule("breakerProbes");
 
 export async function readLlmBreaker(db: Firestore): Promise<BreakerState | null> {
   return firestoreCall("read LLM breaker", async () => {
@@ -79,7 +82,11 @@ export function createFirestoreLlmBreaker(db: Firestore, settings: BreakerSettin
       // A create() that throws may still have applied (a timeout): the claim then stands
       // unowned, and the next window frees the probe.
       const probe = await createOnce("claim breaker probe", () =>
-        probes.doc(window.claimId).create({ claimedAt: now, openedAt: lastSeen?.openedAt ?? null }),
+        probes.doc(window.claimId).create({
+          claimedAt: now,
+          openedAt: lastSeen?.openedAt ?? null,
+          [TTL_FIELD]: Timestamp.fromMillis(retentionExpiry(PROBE_RETENTION, now)),
+        }),
       );
       if (probe !== "created") return "open";
       heldProbe = window;
