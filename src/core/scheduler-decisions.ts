@@ -31,6 +31,16 @@ export function isParking(reason: DueUserDecisionReason | UnscheduledUserDecisio
   return reason === "disabled" || reason === "invalid_document";
 }
 
+/**
+ * Whether a due user rescheduled for this reason goes without the message of this window (moved
+ * to the next window, or given the retry interval while the breaker is open). Such a user's next
+ * due time is ranked ahead of those who were served (core/due-rank.ts), so a user who missed a
+ * window comes first at the next.
+ */
+export function missesWindow(reason: DueUserDecisionReason): boolean {
+  return reason === "outside_window" || reason === "breaker_open";
+}
+
 interface DecisionInput {
   snapshot: UserSnapshot;
   now: number;

@@ -44,6 +44,8 @@ export interface CoachingUser extends z.infer<typeof coachingUserSchema> {
 export type UserSnapshot = {
   uid: string;
   nextCoachingMessageDue: number | null | undefined;
+  /** Engine-owned `coachingDueRank`: the order inside a group of equal due times (core/due-rank.ts). */
+  dueRank?: number;
 } & ({ valid: true; user: CoachingUser } | { valid: false; enabled: boolean; problem: string });
 
 function readDue(document: unknown): number | null | undefined {
@@ -51,15 +53,23 @@ function readDue(document: unknown): number | null | undefined {
   return Number.isFinite(due) || due === null ? (due as number | null) : undefined;
 }
 
+function readRank(document: unknown): { dueRank?: number } {
+  const rank = (document as { coachingDueRank?: unknown } | null | undefined)?.coachingDueRank;
+  return typeof rank === "number" && Number.isFinite(rank) ? { dueRank: rank } : {};
+}
+
 export function parseUserDocument(uid: string, document: unknown): UserSnapshot {
   const nextCoachingMessageDue = readDue(document);
+  const rank = readRank(document);
   const parsed = coachingUserSchema.safeParse(document);
-  if (parsed.success) return { uid, nextCoachingMessageDue, valid: true, user: { uid, ...parsed.data } };
+  if (parsed.success)
+    return { uid, nextCoachingMessageDue, ...rank, valid: true, user: { uid, ...parsed.data } };
   const config = (document as { coachingConfig?: { enableCoachingMessages?: unknown } } | null | undefined)
     ?.coachingConfig;
   return {
     uid,
     nextCoachingMessageDue,
+    ...rank,
     valid: false,
     enabled: config?.enableCoachingMessages === true,
     problem: parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`).join("; "),

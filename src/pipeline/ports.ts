@@ -17,6 +17,41 @@ export interface ScheduleUpdate {
    * time, so any later due time (from any writer) makes it stale.
    */
   parked?: boolean;
+  /**
+   * Windows the user has now missed in a row without a message (moved to the next window, or
+   * given the retry interval while the breaker is open). The store writes the due time's rank
+   * (`coachingDueRank`, core/due-rank.ts) with every due time, that many steps lower, so such a
+   * user comes first in their next group of equal due times. 0 or absent: an ordinary rank.
+   */
+  missedWindows?: number;
+}
+
+/** A position in the order the scheduler walks due users: due time, then rank. */
+export interface DueCursor {
+  due: number;
+  rank: number;
+}
+
+/** A due user whose document has no numeric rank: written by the journaling app, or before ranks existed. */
+export interface UnrankedDueUser {
+  uid: string;
+  due: number;
+}
+
+/**
+ * One step of an hour's scheduler chain, claimed with `create()` on
+ * `${chainId}_${step}_${attempt}` in `schedulerChainSteps`: exactly one run holds an attempt.
+ * An attempt whose lease ran out without completing (its function died) may be taken over by
+ * the next attempt number, so a dead step does not block its hour for good.
+ */
+export interface ChainStepRecord {
+  chainId: string;
+  step: number;
+  attempt: number;
+  runId: string;
+  claimedAt: number;
+  leaseUntil: number;
+  status: "running" | "completed";
 }
 
 /**
@@ -33,12 +68,42 @@ export interface SweepState {
 
 export interface SchedulerStore {
   /**
-   * Users with `after < nextCoachingMessageDue <= now` (no lower bound without `after`),
-   * ordered by due time, at most `limit`. Users without a numeric due time are never returned.
+   * Users due at or before `now` that carry a numeric rank, ordered by (due time, rank), after
+   * `after` in that order (from the first without it), at most `limit`. Users without a numeric
+   * due time or without a numeric rank are never returned: Firestore's order on a field leaves
+   * out documents that lack it (`countDueUsers` and `scanUnrankedDueUsers` find those). Two
+   * users of one group with the same rank (a 40-bit hash: rare) may fall either side of a step's
+   * cursor; one left behind stays due and the next tick takes it.
    */
-  getDueUsers(query: { now: number; after?: number; limit: number }): Promise<UserSnapshot[]>;
-  /** Users whose due time is exactly `at`: the rest of a group of equal due times cut by a page. */
-  getUsersDueAt(query: { at: number; limit: number }): Promise<UserSnapshot[]>;
+  getDueUsers(query: { now: number; after?: DueCursor; limit: number }): Promise<UserSnapshot[]>;
+  /**
+   * Users due at or before `now` (count aggregations), and how many of them carry a numeric
+   * rank; `billedReads` as Firestore bills them (one per 1,000 index entries, at least one each).
+   */
+  countDueUsers(query: { now: number }): Promise<{ due: number; ranked: number; billedReads: number }>;
+  /**
+   * The next `limit` users due at or before `now` in (due time, document id) order after
+   * `after`, scanned on their due time and rank alone: how many were scanned, the last position,
+   * and those without a numeric rank. `documentsRead`: one per user scanned.
+   */
+  scanUnrankedDueUsers(query: {
+    now: number;
+    after: { due: number; uid: string } | null;
+    limit: number;
+  }): Promise<{
+    scanned: number;
+    last: { due: number; uid: string } | null;
+    unranked: UnrankedDueUser[];
+    documentsRead: number;
+  }>;
+  /** Writes the ordinary rank of each user's due time, touching no other field; deleted users are reported. */
+  setDueRanks(users: readonly UnrankedDueUser[]): Promise<{ failed: { uid: string; reason: string }[] }>;
+  /** Creates the step's claim; "exists" when that attempt was claimed before (nothing written then). */
+  createChainStep(step: ChainStepRecord): Promise<"created" | "exists">;
+  /** One attempt's claim, or null when there is none. */
+  getChainStep(query: { chainId: string; step: number; attempt: number }): Promise<ChainStepRecord | null>;
+  /** Marks a claimed attempt completed, so a late duplicate never runs the step again. */
+  completeChainStep(query: { chainId: string; step: number; attempt: number }): Promise<void>;
   /** Users whose `nextCoachingMessageDue` is explicitly null: not yet scheduled. */
   getUnscheduledUsers(query: { limit: number }): Promise<UserSnapshot[]>;
   /**
@@ -68,8 +133,8 @@ export interface SchedulerStore {
    */
   getOpenSlots(slotIds: readonly string[]): Promise<Set<string>>;
   /**
-   * Writes due times (and the parked marker, see `ScheduleUpdate.parked`), touching no other
-   * field; a user deleted meanwhile is reported, not recreated.
+   * Writes due times with their rank (and the parked marker, see `ScheduleUpdate.parked`),
+   * touching no other field; a user deleted meanwhile is reported, not recreated.
    */
   setNextDue(updates: readonly ScheduleUpdate[]): Promise<{ failed: { uid: string; reason: string }[] }>;
   /** Creates or replaces the summary of one scheduler run. */
@@ -87,7 +152,51 @@ export interface Dispatcher {
   dispatch(job: { userId: string; runId: string }): Promise<DispatchOutcome>;
 }
 
-export type SchedulerTrigger = "cron" | "manual" | "test";
+/** The next step of a scheduler chain: where it starts in the due order. */
+export interface ChainContinuation {
+  chainId: string;
+  step: number;
+  /** The last position the previous step handled; null to start from the first due user. */
+  after: DueCursor | null;
+}
+
+/**
+ * Starts the next step of a chain elsewhere (the scheduler route, through the same
+ * authenticated path as a cron call) without waiting for it to finish.
+ */
+export interface ChainContinuer {
+  continueChain(next: ChainContinuation): Promise<DispatchOutcome>;
+}
+
+/** What a chained run did about the next step. */
+export type ContinuationStatus =
+  /** The due users were all handled: no next step. */
+  | "not_needed"
+  /** The next step was started. */
+  | "dispatched"
+  /** More due users wait, but the chain reached its length bound: the next hour's chain takes them. */
+  | "chain_limit"
+  /** Starting the next step failed (`detail`); the next hour's chain takes the rest. */
+  | "failed"
+  /** This run failed, or was a duplicate delivery: it starts nothing. */
+  | "none";
+
+export interface ChainSummary {
+  chainId: string;
+  step: number;
+  /** The attempt number of this step's claim (above 1 after a dead attempt was taken over). */
+  attempt: number | null;
+  /** The run holding this step when this delivery found it taken (a duplicate delivery, which did nothing). */
+  duplicateOf: string | null;
+  /** Where this step started in the due order. */
+  startedAfter: DueCursor | null;
+  /** The last position this step handled: where the next step starts. */
+  handledUpTo: DueCursor | null;
+  continuation: { status: ContinuationStatus; nextStep: number | null; detail?: string };
+}
+
+/** `continuation`: a later step of a cron tick's chain, started by the step before it. */
+export type SchedulerTrigger = "cron" | "continuation" | "manual" | "test";
 
 export interface SchedulerResults {
   /** Users found with a due time at or before now (read this tick). */
@@ -122,6 +231,8 @@ export interface SchedulerResults {
   documentsRead: number;
   /** Documents this run wrote (users and the sweep's state). */
   documentsWritten: number;
+  /** Due users without a numeric rank (app-written or older due times) given one, so the ranked walk sees them. */
+  usersRanked: number;
 }
 
 export type UserRunResult =
@@ -148,4 +259,6 @@ export interface SchedulerRunRecord {
   userResults: Record<string, { result: UserRunResult; detail?: string }>;
   userResultsTruncated: boolean;
   failureReason: string | null;
+  /** The chain step this run was (cron runs and their continuations); null for a single run. */
+  chain: ChainSummary | null;
 }

@@ -212,7 +212,12 @@ export interface ProcessorStore extends InsightsStore {
     entryId: string;
     entry: CoachingJournalEntry;
   }): Promise<"created" | "exists">;
-  setNextDue(input: { uid: string; nextCoachingMessageDue: number }): Promise<void>;
+  /**
+   * Writes the due time with its rank (`coachingDueRank`, core/due-rank.ts). `missedWindows`:
+   * windows the user has now missed in a row without a message (e.g. moved to the next window
+   * because the window closed first), ranking them first in their next group of equal due times.
+   */
+  setNextDue(input: { uid: string; nextCoachingMessageDue: number; missedWindows?: number }): Promise<void>;
 }
 
 export interface Prompts {

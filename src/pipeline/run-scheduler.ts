@@ -1,7 +1,13 @@
 /**
- * One scheduler tick: bootstrap unscheduled users, walk the due users oldest first, reschedule
- * the ones that should not get a message now, hand the rest to the processor, and sweep a page
- * of users for those no due-time query can see.
+ * One scheduler tick: bootstrap unscheduled users, walk the due users oldest first (and, inside
+ * a group of equal due times, by rank), reschedule the ones that should not get a message now,
+ * hand the rest to the processor, and sweep a page of users for those no due-time query can see.
+ *
+ * A cron tick is a chain of steps: when a step cannot handle every due user within its time
+ * budget or cap, it starts the next step through the scheduler route, which carries on after
+ * the last position handled, so a backlog is drained within the hour instead of waiting for the
+ * next cron call. Each step is claimed with `create()` on a deterministic id (the hour and the
+ * step number), so a duplicate cron delivery, or a duplicate continuation, does nothing.
  *
  * Nothing here relies on a tick running exactly once: Vercel may deliver a cron event twice,
  * overlap a slow run with the next, or drop one. Every write is a due time computed from the
@@ -10,13 +16,17 @@
  * reach stays due for the next one.
  */
 import { breakerGate } from "@/core/circuit-breaker";
+import { missedWindowsOf } from "@/core/due-rank";
 import { dueSlotId } from "@/core/due-slot";
 import { describeError } from "@/core/errors";
-import { decideDueUser, decideUnscheduledUser, isParking } from "@/core/scheduler-decisions";
+import { decideDueUser, decideUnscheduledUser, isParking, missesWindow } from "@/core/scheduler-decisions";
 import type { UserSnapshot } from "@/core/user";
 import { mapWithConcurrency } from "./bounded-concurrency";
 import type {
+  ChainContinuer,
+  ChainSummary,
   Dispatcher,
+  DueCursor,
   SchedulerResults,
   SchedulerRunRecord,
   SchedulerStore,
@@ -28,7 +38,7 @@ import type {
 export interface SchedulerSettings {
   /** Due users read per query. */
   pageSize: number;
-  /** Due users handled per tick at most; the rest wait for the next tick. */
+  /** Due users handled per run (per step of a chain) at most; the rest wait for the next step or tick. */
   maxUsersPerTick: number;
   /** Unscheduled users bootstrapped per tick at most. */
   bootstrapLimit: number;
@@ -63,6 +73,24 @@ const SWEEP_DEFAULTS = { ticksPerPass: 20, minPageSize: 500, maxPageSize: 50_000
 /** Users per sweep query; a tick's page is read in queries of this size until it is done or out of time. */
 const SWEEP_QUERY_LIMIT = 1_000;
 
+/** One step of a cron tick's chain (absent for a single manual or test run). */
+export interface ChainStepInput {
+  /** The same for every delivery of one cron tick (`cron_<UTC hour>`), so duplicates meet. */
+  chainId: string;
+  /** 0 for the cron call itself, n for the n-th continuation. */
+  step: number;
+  /** Where the previous step stopped in the due order; null from the first due user. */
+  after: DueCursor | null;
+  /** Steps a chain may have (steps 0 … maxSteps − 1): the bound on one tick's work. */
+  maxSteps: number;
+  /**
+   * How long a claimed step holds its claim: beyond the route's maxDuration, after which a step
+   * that has not completed is dead and a later delivery of the same step may take it over.
+   */
+  stepLeaseMs: number;
+  continuer: ChainContinuer;
+}
+
 export interface RunSchedulerInput {
   store: SchedulerStore;
   dispatcher: Dispatcher;
@@ -76,6 +104,8 @@ export interface RunSchedulerInput {
   random?: () => number;
   /** Caps this run below `settings.maxUsersPerTick` (a manual run over a few users). */
   limit?: number;
+  /** The chain step this run is (cron ticks); a run without it is a single step that starts nothing. */
+  chain?: ChainStepInput;
 }
 
 /** Entries kept in a run's per-user results; a run summary must stay far below Firestore's 1 MiB. */
@@ -112,13 +142,27 @@ function emptyResults(): SchedulerResults {
     aggregationReads: 0,
     documentsRead: 0,
     documentsWritten: 0,
+    usersRanked: 0,
+  };
+}
+
+function chainSummary(chain: ChainStepInput | undefined): ChainSummary | null {
+  if (!chain) return null;
+  return {
+    chainId: chain.chainId,
+    step: chain.step,
+    attempt: null,
+    duplicateOf: null,
+    startedAfter: chain.after,
+    handledUpTo: chain.after,
+    continuation: { status: "none", nextStep: null },
   };
 }
 
 class RunRecorder {
   readonly run: SchedulerRunRecord;
 
-  constructor(runId: string, trigger: SchedulerTrigger, startedAt: number) {
+  constructor(runId: string, trigger: SchedulerTrigger, startedAt: number, chain?: ChainStepInput) {
     this.run = {
       runId,
       trigger,
@@ -130,6 +174,7 @@ class RunRecorder {
       userResults: {},
       userResultsTruncated: false,
       failureReason: null,
+      chain: chainSummary(chain),
     };
   }
 
@@ -219,38 +264,41 @@ async function bootstrapUnscheduledUsers(
   if (unscheduled.length === settings.bootstrapLimit) recorder.results.hasMore = true;
 }
 
-/**
- * Pages through due users by keyset on the due time: each page asks for due times after the
- * last one seen. Equal due times are common (every New York morning user is due at the same
- * instant), so when a page ends the rest of its last due time is read by equality and users
- * already handled are skipped. This needs no query cursor and no document-id ordering.
- */
-async function* duePages(
-  input: RunSchedulerInput,
-  capacity: () => number,
-  recorder: RunRecorder,
-): AsyncGenerator<UserSnapshot[]> {
-  const { store, settings, now } = input;
-  const seen = new Set<string>();
-  let after: number | undefined;
-  const fresh = (snapshots: UserSnapshot[]) => {
-    recorder.results.documentsRead += snapshots.length;
-    const unseen = snapshots.filter((snapshot) => !seen.has(snapshot.uid));
-    for (const snapshot of unseen) seen.add(snapshot.uid);
-    return unseen;
-  };
+/** Users the scan for unranked due users reads per query (their due time and rank alone). */
+const RANK_SCAN_QUERY_LIMIT = 1_000;
 
-  while (capacity() > 0) {
-    const limit = Math.min(settings.pageSize, capacity());
-    const page = await store.getDueUsers({ now, after, limit });
-    yield fresh(page);
-    const lastDue = page.at(-1)?.nextCoachingMessageDue;
-    if (page.length < limit || typeof lastDue !== "number") return;
-    if (capacity() > 0) {
-      const seenAtLastDue = page.filter((snapshot) => snapshot.nextCoachingMessageDue === lastDue).length;
-      yield fresh(await store.getUsersDueAt({ at: lastDue, limit: capacity() + seenAtLastDue }));
+/**
+ * The due walk orders by (due time, rank), and Firestore's order on the rank leaves out every
+ * document without one: due times the journaling app wrote, and those written before ranks
+ * existed. Two count aggregations (about one read per 1,000 due users each) tell whether any
+ * due user lacks a rank; only then are the due users scanned, on their due time and rank alone,
+ * until every unranked one is found (or time runs out), and given the rank of their due time,
+ * so the walk that follows sees them. Every due time the engine writes carries a rank, so this
+ * runs for app-written due times and, once, for the users of a deployment that predates ranks.
+ * Runs at the first step of a chain; a later step starts behind users ranked here, which the
+ * next tick takes.
+ */
+async function rankUnrankedDueUsers(input: RunSchedulerInput, recorder: RunRecorder): Promise<void> {
+  const { store, settings, now, elapsedMs } = input;
+  const outOfTime = () => elapsedMs() >= settings.timeBudgetMs;
+  const counts = await store.countDueUsers({ now });
+  recorder.results.aggregationReads += counts.billedReads;
+  const missing = counts.due - counts.ranked;
+  if (missing <= 0) return;
+  let found = 0;
+  let after: { due: number; uid: string } | null = null;
+  while (found < missing && !outOfTime()) {
+    const page = await store.scanUnrankedDueUsers({ now, after, limit: RANK_SCAN_QUERY_LIMIT });
+    recorder.results.documentsRead += page.documentsRead;
+    if (page.unranked.length > 0) {
+      const { failed } = await store.setDueRanks(page.unranked);
+      const ranked = page.unranked.length - failed.length;
+      recorder.results.usersRanked += ranked;
+      recorder.results.documentsWritten += ranked;
     }
-    after = lastDue;
+    found += page.unranked.length;
+    if (page.scanned < RANK_SCAN_QUERY_LIMIT || page.last === null) return;
+    after = page.last;
   }
 }
 
@@ -283,17 +331,37 @@ async function findOpenSlots(
   return new Set([...open].flatMap((slotId) => slotOwners.get(slotId) ?? []));
 }
 
-async function sweepDueUsers(input: RunSchedulerInput, recorder: RunRecorder): Promise<void> {
+/** The position of a user returned by the due walk, which returns only users with both values. */
+function cursorOf(snapshot: UserSnapshot): DueCursor {
+  return { due: snapshot.nextCoachingMessageDue as number, rank: snapshot.dueRank as number };
+}
+
+/**
+ * Pages through due users by keyset on (due time, rank), from `startAfter`. Equal due times are
+ * common (every New York morning user is due at the same instant); the rank orders them afresh
+ * for every due time and puts users who missed their last window first (core/due-rank.ts), so
+ * when a tick cannot serve a whole group, the users left over are not the same ones every day.
+ * Returns the last position handled: every user up to it was dispatched, rescheduled or failed;
+ * the ones after it (deferred for time, or beyond the cap) are still due.
+ */
+async function sweepDueUsers(
+  input: RunSchedulerInput,
+  recorder: RunRecorder,
+  startAfter: DueCursor | null,
+): Promise<DueCursor | null> {
   const { store, dispatcher, settings, now, elapsedMs, runId } = input;
   const cap = Math.min(settings.maxUsersPerTick, input.limit ?? Number.POSITIVE_INFINITY);
   const capacity = () => cap - recorder.results.usersDue;
   const outOfTime = () => elapsedMs() >= settings.timeBudgetMs;
+  let position = startAfter;
 
-  for await (const page of duePages(input, capacity, recorder)) {
-    const batch = page.slice(0, Math.max(0, capacity()));
-    recorder.results.usersDue += batch.length;
+  while (capacity() > 0) {
+    const limit = Math.min(settings.pageSize, capacity());
+    const page = await store.getDueUsers({ now, after: position ?? undefined, limit });
+    recorder.results.documentsRead += page.length;
+    recorder.results.usersDue += page.length;
 
-    const decided = batch.map((snapshot) => ({
+    const decided = page.map((snapshot) => ({
       snapshot,
       decision: decideDueUser({
         snapshot,
@@ -314,6 +382,7 @@ async function sweepDueUsers(input: RunSchedulerInput, recorder: RunRecorder): P
           uid: snapshot.uid,
           nextCoachingMessageDue: decision.nextCoachingMessageDue,
           parked: isParking(decision.reason),
+          missedWindows: missesWindow(decision.reason) ? missedWindowsOf(snapshot.dueRank) + 1 : 0,
           result: RESULT_BY_REASON[decision.reason],
           detail: snapshot.valid ? undefined : snapshot.problem,
         });
@@ -321,20 +390,31 @@ async function sweepDueUsers(input: RunSchedulerInput, recorder: RunRecorder): P
     }
     await applyWrites(store, recorder, writes);
 
+    const deferred = new Set<string>();
     await mapWithConcurrency(toDispatch, settings.dispatchConcurrency, async (userId) => {
-      // A user not dispatched stays due: the next tick takes it.
-      if (outOfTime()) return recorder.record(userId, "deferred", "time budget reached");
+      // A user not dispatched stays due: the next step or tick takes it. Time only runs on, so
+      // the deferred users are the tail of the page's dispatch order.
+      if (outOfTime()) {
+        deferred.add(userId);
+        return recorder.record(userId, "deferred", "time budget reached");
+      }
       const outcome = await dispatcher.dispatch({ userId, runId });
       if (outcome.ok) recorder.record(userId, "dispatched");
       else recorder.record(userId, "dispatch_failed", outcome.reason);
     });
 
-    if (outOfTime()) {
+    const firstDeferred = page.findIndex((snapshot) => deferred.has(snapshot.uid));
+    const handled = firstDeferred === -1 ? page : page.slice(0, firstDeferred);
+    const last = handled.at(-1);
+    if (last) position = cursorOf(last);
+    if (firstDeferred !== -1 || outOfTime()) {
       recorder.results.hasMore = true;
-      return;
+      return position;
     }
+    if (page.length < limit) return position;
   }
-  if (capacity() <= 0) recorder.results.hasMore = true;
+  recorder.results.hasMore = true;
+  return position;
 }
 
 /**
@@ -395,23 +475,117 @@ async function sweepUnscheduledUsers(
   recorder.results.documentsWritten += 1;
 }
 
+/** Attempts at claiming one chain step before giving up (each one a dead run's lease taken over). */
+const MAX_CHAIN_STEP_ATTEMPTS = 5;
+
 /**
- * Runs one tick and returns its summary, which is also stored (at the start, as `running`,
- * so an operator sees a tick that died, and again at the end). Per-user failures are counted,
- * never thrown; a failure of the store itself fails the run and is rethrown after the summary
- * is saved.
+ * Claims this run's chain step: `create()` of attempt 1, 2, … of `${chainId}_${step}`. Another
+ * run holds the step while its attempt is completed or its lease has not run out: then this
+ * delivery is a duplicate. An attempt whose lease ran out uncompleted belongs to a run that died
+ * (the route's maxDuration is below the lease), so the next attempt number takes it over; no
+ * transaction is needed, as exactly one caller can create a given attempt.
+ */
+async function claimChainStep(
+  input: RunSchedulerInput,
+  chain: ChainStepInput,
+): Promise<{ attempt: number } | { heldBy: string }> {
+  const { store, runId, now } = input;
+  const { chainId, step } = chain;
+  let heldBy = "an earlier attempt";
+  for (let attempt = 1; attempt <= MAX_CHAIN_STEP_ATTEMPTS; attempt += 1) {
+    const created = await store.createChainStep({
+      chainId,
+      step,
+      attempt,
+      runId,
+      claimedAt: now,
+      leaseUntil: now + chain.stepLeaseMs,
+      status: "running",
+    });
+    if (created === "created") return { attempt };
+    const holder = await store.getChainStep({ chainId, step, attempt });
+    // Gone between the conflict and the read (a TTL deletion): the attempt after it is free.
+    if (!holder) continue;
+    heldBy = holder.runId;
+    if (holder.status === "completed" || holder.leaseUntil > now) return { heldBy };
+  }
+  return { heldBy };
+}
+
+/**
+ * Starts the next step when due users are left and the chain may grow, recording why not
+ * otherwise. True when the next step was started: it carries on from `handledUpTo`.
+ */
+async function continueChain(
+  chain: ChainStepInput,
+  recorder: RunRecorder,
+  handledUpTo: DueCursor | null,
+): Promise<boolean> {
+  const summary = recorder.run.chain as ChainSummary;
+  if (!recorder.results.hasMore) {
+    summary.continuation = { status: "not_needed", nextStep: null };
+    return false;
+  }
+  const nextStep = chain.step + 1;
+  if (nextStep >= chain.maxSteps) {
+    summary.continuation = {
+      status: "chain_limit",
+      nextStep: null,
+      detail: `the chain has its ${chain.maxSteps} steps; the next tick takes the rest`,
+    };
+    return false;
+  }
+  const outcome = await chain.continuer.continueChain({
+    chainId: chain.chainId,
+    step: nextStep,
+    after: handledUpTo,
+  });
+  summary.continuation = outcome.ok
+    ? { status: "dispatched", nextStep }
+    : { status: "failed", nextStep, detail: outcome.reason.slice(0, 300) };
+  return outcome.ok;
+}
+
+/**
+ * Runs one tick (or one step of a cron tick's chain) and returns its summary, which is also
+ * stored (at the start, as `running`, so an operator sees a tick that died, and again at the
+ * end). A chain step first claims its step; a duplicate delivery finds it taken, stores a
+ * summary saying so and does nothing else. Per-user failures are counted, never thrown; a
+ * failure of the store itself fails the run and is rethrown after the summary is saved.
  */
 export async function runScheduler(input: RunSchedulerInput): Promise<SchedulerRunRecord> {
-  const { store, now, trigger, runId, elapsedMs } = input;
-  const recorder = new RunRecorder(runId, trigger, now);
+  const { store, now, trigger, runId, elapsedMs, chain } = input;
+  const recorder = new RunRecorder(runId, trigger, now, chain);
+  const summary = recorder.run.chain;
+  let attempt: number | null = null;
+  if (chain && summary) {
+    const claim = await claimChainStep(input, chain);
+    if ("heldBy" in claim) {
+      summary.duplicateOf = claim.heldBy;
+      recorder.run.status = "completed";
+      recorder.run.durationMs = Math.round(elapsedMs());
+      recorder.run.finishedAt = now + recorder.run.durationMs;
+      await store.saveRun(recorder.run);
+      return recorder.run;
+    }
+    attempt = claim.attempt;
+    summary.attempt = attempt;
+  }
   await store.saveRun(recorder.run);
   let failure: unknown;
   try {
     recorder.results.breakerOpen = breakerGate({ breaker: await store.getLlmBreaker(), now }) === "open";
     const random = input.random ?? Math.random;
     await bootstrapUnscheduledUsers(input, recorder, random);
-    await sweepDueUsers(input, recorder);
-    await sweepUnscheduledUsers(input, recorder, random);
+    if (!chain || chain.step === 0) await rankUnrankedDueUsers(input, recorder);
+    const handledUpTo = await sweepDueUsers(input, recorder, chain?.after ?? null);
+    if (summary) summary.handledUpTo = handledUpTo;
+    // The sweep waits for the chain's last step, which has the time left over.
+    const continued = chain ? await continueChain(chain, recorder, handledUpTo) : false;
+    if (!continued) await sweepUnscheduledUsers(input, recorder, random);
+    if (chain && attempt !== null) {
+      await store.completeChainStep({ chainId: chain.chainId, step: chain.step, attempt });
+    }
     recorder.run.status = "completed";
   } catch (error) {
     failure = error;

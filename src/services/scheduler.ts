@@ -1,10 +1,10 @@
 import "server-only";
 import { randomBytes } from "node:crypto";
-import { createHttpDispatcher } from "@/adapters/dispatch/http-dispatcher";
+import { createHttpChainContinuer, createHttpDispatcher } from "@/adapters/dispatch/http-dispatcher";
 import { getDb } from "@/adapters/firestore/client";
 import { createFirestoreSchedulerStore } from "@/adapters/firestore/scheduler-store";
 import { type AppConfig, requireSetting } from "@/config";
-import type { SchedulerRunRecord, SchedulerTrigger } from "@/pipeline/ports";
+import type { DueCursor, SchedulerRunRecord, SchedulerTrigger } from "@/pipeline/ports";
 import { runScheduler } from "@/pipeline/run-scheduler";
 
 /** A run id that sorts by start time and does not collide when two ticks start in the same millisecond. */
@@ -12,30 +12,56 @@ export function newRunId(startedAt: number): string {
   return `${new Date(startedAt).toISOString()}_${randomBytes(4).toString("hex")}`;
 }
 
-/** Wires the production collaborators from configuration and runs one scheduler tick. */
+/**
+ * The chain id of the cron tick delivered at `now`: its UTC hour (`cron_2026-11-30T05`). Vercel
+ * calls the hourly cron once an hour, sometimes twice; both deliveries get the same id and so
+ * meet at the step-0 claim.
+ */
+export function cronChainId(now: number): string {
+  return `cron_${new Date(now).toISOString().slice(0, 13)}`;
+}
+
+/** Matches `cronChainId`'s ids, for validating a continuation. */
+export const CRON_CHAIN_ID_PATTERN = /^cron_\d{4}-\d{2}-\d{2}T\d{2}$/;
+
+/**
+ * Wires the production collaborators from configuration and runs one scheduler tick: a single
+ * run, or with `chain` one step of a cron tick's chain (continuations go to the scheduler route
+ * at APP_URL, with the cron secret).
+ */
 export async function runSchedulerTick({
   config,
   trigger,
   limit,
+  chain,
 }: {
   config: AppConfig;
   trigger: SchedulerTrigger;
   limit?: number;
+  chain?: { chainId: string; step: number; after: DueCursor | null };
 }): Promise<SchedulerRunRecord> {
   const startedAt = performance.now();
   const now = Date.now();
+  const cronSecret = requireSetting(config, "CRON_SECRET");
+  const http = { appUrl: config.appUrl, cronSecret, timeoutMs: config.scheduler.dispatchTimeoutMs };
   return runScheduler({
     store: createFirestoreSchedulerStore(getDb(config)),
-    dispatcher: createHttpDispatcher({
-      appUrl: config.appUrl,
-      cronSecret: requireSetting(config, "CRON_SECRET"),
-      timeoutMs: config.scheduler.dispatchTimeoutMs,
-    }),
+    dispatcher: createHttpDispatcher(http),
     settings: config.scheduler,
     now,
     trigger,
     runId: newRunId(now),
     elapsedMs: () => performance.now() - startedAt,
     limit,
+    ...(chain
+      ? {
+          chain: {
+            ...chain,
+            maxSteps: config.scheduler.maxChainSteps,
+            stepLeaseMs: config.scheduler.chainStepLeaseMs,
+            continuer: createHttpChainContinuer(http),
+          },
+        }
+      : {}),
   });
 }

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createFirestoreProcessorStore } from "@/adapters/firestore/processor-store";
 import { createFirestoreSchedulerStore } from "@/adapters/firestore/scheduler-store";
+import { dueRank } from "@/core/due-rank";
 import type { SchedulerStore } from "@/pipeline/ports";
 import { runScheduler } from "@/pipeline/run-scheduler";
 import { type EmulatorHandle, startTestEmulator } from "../support/firestore";
@@ -95,7 +97,10 @@ describe("a tick on Firestore", () => {
   it("dispatches a due user outside the window whose slot is still open", async () => {
     const { db: project } = handle.freshProject("open-slot");
     const due = NOW - HOUR;
-    const tokyo = userDocument({ timezone: "Asia/Tokyo", nextCoachingMessageDue: due });
+    const tokyo = {
+      ...userDocument({ timezone: "Asia/Tokyo", nextCoachingMessageDue: due }),
+      coachingDueRank: 0.5,
+    };
     await project.doc("users/open").set(tokyo);
     await project.doc("users/closed").set(tokyo);
     await project.doc(`coachingSlots/open_${due}`).set({ slotId: `open_${due}`, status: "running" });
@@ -106,6 +111,61 @@ describe("a tick on Firestore", () => {
     expect(run.results).toMatchObject({ jobsCreated: 1, rescheduledOutsideWindow: 1, documentsRead: 4 });
     expect((await project.doc("users/open").get()).get("nextCoachingMessageDue")).toBe(due);
     expect((await project.doc("users/closed").get()).get("nextCoachingMessageDue")).toBeGreaterThan(NOW);
+  });
+});
+
+describe("a tick on Firestore over due times without a rank", () => {
+  const HOUR = 3_600_000;
+  const NOW = Date.parse("2026-11-24T09:00:00Z");
+
+  it("finds due users the journaling app scheduled (no rank), ranks them and dispatches them", async () => {
+    const { db: project } = handle.freshProject("unranked");
+    const london = { timezone: "Europe/London", timePreference: "morning" } as const;
+    await project.doc("users/app-1").set(userDocument({ ...london, nextCoachingMessageDue: NOW - HOUR }));
+    await project.doc("users/app-2").set(userDocument({ ...london, nextCoachingMessageDue: NOW - HOUR }));
+    await project
+      .doc("users/engine")
+      .set({ ...userDocument({ ...london, nextCoachingMessageDue: NOW - HOUR }), coachingDueRank: 0.25 });
+    const dispatched: string[] = [];
+    const run = await runScheduler({
+      store: createFirestoreSchedulerStore(project),
+      dispatcher: {
+        async dispatch({ userId }) {
+          dispatched.push(userId);
+          return { ok: true, status: 202 };
+        },
+      },
+      settings: {
+        pageSize: 100,
+        maxUsersPerTick: 1_000,
+        bootstrapLimit: 200,
+        timeBudgetMs: 45_000,
+        disabledRecheckMs: 24 * HOUR,
+        dispatchConcurrency: 1,
+      },
+      now: NOW,
+      trigger: "test",
+      runId: "unranked-run",
+      elapsedMs: () => 0,
+    });
+    expect(dispatched.sort()).toEqual(["app-1", "app-2", "engine"]);
+    expect(run.results).toMatchObject({ usersDue: 3, jobsCreated: 3, usersRanked: 2 });
+    expect(typeof (await project.doc("users/app-1").get()).get("coachingDueRank")).toBe("number");
+  });
+
+  it("gets the rank of each due time the processor writes, so the ranked walk sees the user", async () => {
+    const { db: project } = handle.freshProject("processor-rank");
+    await project.doc("users/served").set(userDocument({ nextCoachingMessageDue: NOW - HOUR }));
+    await createFirestoreProcessorStore(project).setNextDue({
+      uid: "served",
+      nextCoachingMessageDue: NOW - 1,
+    });
+    expect((await project.doc("users/served").get()).data()).toMatchObject({
+      nextCoachingMessageDue: NOW - 1,
+      coachingDueRank: dueRank({ uid: "served", dueAt: NOW - 1 }),
+    });
+    const due = await createFirestoreSchedulerStore(project).getDueUsers({ now: NOW, limit: 10 });
+    expect(due.map((snapshot) => snapshot.uid)).toEqual(["served"]);
   });
 });
 

@@ -3,8 +3,15 @@
  * the in-memory twin alike.
  */
 import { beforeEach, describe, expect, it } from "vitest";
-import type { SchedulerStore } from "@/pipeline/ports";
-import { userDocument } from "../support/users";
+import { dueRank } from "@/core/due-rank";
+import type { ChainStepRecord, SchedulerStore } from "@/pipeline/ports";
+import { type UserDocumentOptions, userDocument } from "../support/users";
+
+/** A user document as the engine leaves it: a due time and its rank (ranks are never whole numbers). */
+function rankedUser(options: UserDocumentOptions & { rank: number }): Record<string, unknown> {
+  const { rank, ...rest } = options;
+  return { ...userDocument(rest), coachingDueRank: rank };
+}
 
 export interface StoreHarness {
   /** A fresh, empty store for one test. */
@@ -42,39 +49,125 @@ export function describeSchedulerStoreContract(name: string, harness: StoreHarne
       store = await harness.create();
     });
 
-    it("returns due users oldest first, bounded by now, after and limit", async () => {
-      await harness.putUser("late", userDocument({ nextCoachingMessageDue: 300 }));
-      await harness.putUser("early", userDocument({ nextCoachingMessageDue: 100 }));
-      await harness.putUser("middle", userDocument({ nextCoachingMessageDue: 200 }));
-      await harness.putUser("future", userDocument({ nextCoachingMessageDue: 10_000 }));
+    it("returns ranked due users by due time, bounded by now and limit, with their rank", async () => {
+      await harness.putUser("late", rankedUser({ nextCoachingMessageDue: 300, rank: 0.5 }));
+      await harness.putUser("early", rankedUser({ nextCoachingMessageDue: 100, rank: 0.5 }));
+      await harness.putUser("middle", rankedUser({ nextCoachingMessageDue: 200, rank: 0.5 }));
+      await harness.putUser("future", rankedUser({ nextCoachingMessageDue: 10_000, rank: 0.5 }));
       await harness.putUser("unscheduled", userDocument({ nextCoachingMessageDue: null }));
       await harness.putUser("missing", userDocument());
 
       const all = await store.getDueUsers({ now: 1_000, limit: 10 });
       expect(all.map((snapshot) => snapshot.uid)).toEqual(["early", "middle", "late"]);
-      const bounded = await store.getDueUsers({ now: 1_000, after: 100, limit: 1 });
-      expect(bounded.map((snapshot) => snapshot.uid)).toEqual(["middle"]);
-      expect(bounded[0]?.nextCoachingMessageDue).toBe(200);
+      expect(all[0]).toMatchObject({ nextCoachingMessageDue: 100, dueRank: 0.5 });
+      const bounded = await store.getDueUsers({ now: 1_000, limit: 2 });
+      expect(bounded.map((snapshot) => snapshot.uid)).toEqual(["early", "middle"]);
     });
 
-    it("returns every user with one due time, and only explicit nulls as unscheduled", async () => {
+    it("orders a group of equal due times by rank and pages on (due, rank) across groups", async () => {
+      await harness.putUser("a", rankedUser({ nextCoachingMessageDue: 500, rank: 0.75 }));
+      await harness.putUser("b", rankedUser({ nextCoachingMessageDue: 500, rank: 0.25 }));
+      await harness.putUser("c", rankedUser({ nextCoachingMessageDue: 500, rank: -0.5 })); // missed a window
+      await harness.putUser("d", rankedUser({ nextCoachingMessageDue: 501, rank: 0.125 }));
+      await harness.putUser("e", rankedUser({ nextCoachingMessageDue: 400, rank: 0.875 }));
+
+      const ids = async (after: { due: number; rank: number } | undefined, limit: number) =>
+        (await store.getDueUsers({ now: 1_000, after, limit })).map((snapshot) => snapshot.uid);
+      expect(await ids(undefined, 10)).toEqual(["e", "c", "b", "a", "d"]);
+      expect(await ids({ due: 500, rank: -0.5 }, 10)).toEqual(["b", "a", "d"]);
+      // The rest of the group first, then the later groups, in one page.
+      expect(await ids({ due: 500, rank: 0.25 }, 2)).toEqual(["a", "d"]);
+      expect(await ids({ due: 500, rank: 0.75 }, 1)).toEqual(["d"]);
+      expect(await ids({ due: 501, rank: 0.125 }, 10)).toEqual([]);
+    });
+
+    it("never returns a due user without a numeric rank from the ranked walk, and counts them", async () => {
+      await harness.putUser("ranked", rankedUser({ nextCoachingMessageDue: 100, rank: 0.5 }));
+      await harness.putUser("app-written", userDocument({ nextCoachingMessageDue: 100 }));
+      await harness.putUser("odd-rank", {
+        ...userDocument({ nextCoachingMessageDue: 50 }),
+        coachingDueRank: "x",
+      });
+      await harness.putUser("not-due", userDocument({ nextCoachingMessageDue: 5_000 }));
+
+      const due = await store.getDueUsers({ now: 1_000, limit: 10 });
+      expect(due.map((snapshot) => snapshot.uid)).toEqual(["ranked"]);
+      expect(await store.countDueUsers({ now: 1_000 })).toEqual({ due: 3, ranked: 1, billedReads: 2 });
+    });
+
+    it("scans due users by (due, id) and gives the unranked ones the rank of their due time", async () => {
+      await harness.putUser("u1", userDocument({ nextCoachingMessageDue: 100 }));
+      await harness.putUser("u2", rankedUser({ nextCoachingMessageDue: 100, rank: 0.5 }));
+      await harness.putUser("u3", userDocument({ nextCoachingMessageDue: 100 }));
+      await harness.putUser("u0", userDocument({ nextCoachingMessageDue: 200 }));
+      await harness.putUser("later", userDocument({ nextCoachingMessageDue: 5_000 }));
+
+      const first = await store.scanUnrankedDueUsers({ now: 1_000, after: null, limit: 2 });
+      expect(first).toEqual({
+        scanned: 2,
+        last: { due: 100, uid: "u2" },
+        unranked: [{ uid: "u1", due: 100 }],
+        documentsRead: 2,
+      });
+      const second = await store.scanUnrankedDueUsers({ now: 1_000, after: first.last, limit: 5 });
+      expect(second).toMatchObject({
+        scanned: 2,
+        last: { due: 200, uid: "u0" },
+        unranked: [
+          { uid: "u3", due: 100 },
+          { uid: "u0", due: 200 },
+        ],
+      });
+      const { failed } = await store.setDueRanks([
+        ...first.unranked,
+        ...second.unranked,
+        { uid: "gone", due: 1 },
+      ]);
+      expect(failed.map((failure) => failure.uid)).toEqual(["gone"]);
+      expect(await harness.readUser("u1")).toMatchObject({
+        nextCoachingMessageDue: 100,
+        coachingDueRank: dueRank({ uid: "u1", dueAt: 100 }),
+      });
+      expect(await harness.readUser("gone")).toBeUndefined();
+      const walked = await store.getDueUsers({ now: 1_000, limit: 10 });
+      expect(walked.map((snapshot) => snapshot.uid).sort()).toEqual(["u0", "u1", "u2", "u3"]);
+    });
+
+    it("returns only explicit nulls as unscheduled", async () => {
       await harness.putUser("a", userDocument({ nextCoachingMessageDue: 500 }));
-      await harness.putUser("b", userDocument({ nextCoachingMessageDue: 500 }));
-      await harness.putUser("c", userDocument({ nextCoachingMessageDue: 501 }));
       await harness.putUser("n", userDocument({ nextCoachingMessageDue: null }));
       await harness.putUser("m", userDocument());
-
-      const tied = await store.getUsersDueAt({ at: 500, limit: 10 });
-      expect(tied.map((snapshot) => snapshot.uid).sort()).toEqual(["a", "b"]);
       const unscheduled = await store.getUnscheduledUsers({ limit: 10 });
       expect(unscheduled.map((snapshot) => snapshot.uid)).toEqual(["n"]);
     });
 
+    it("claims a chain step attempt once, reads it back and completes it", async () => {
+      const step: ChainStepRecord = {
+        chainId: "cron_2026-11-24T09",
+        step: 0,
+        attempt: 1,
+        runId: "run-a",
+        claimedAt: 1_000,
+        leaseUntil: 121_000,
+        status: "running",
+      };
+      expect(await store.createChainStep(step)).toBe("created");
+      expect(await store.createChainStep({ ...step, runId: "run-b" })).toBe("exists");
+      expect(await store.createChainStep({ ...step, attempt: 2, runId: "run-b" })).toBe("created");
+      expect(await store.getChainStep(step)).toEqual(step);
+      expect(await store.getChainStep({ ...step, step: 1 })).toBeNull();
+      await store.completeChainStep(step);
+      expect(await store.getChainStep(step)).toEqual({ ...step, status: "completed" });
+    });
+
     it("parses valid users and reports malformed ones with the reason", async () => {
-      await harness.putUser("good", userDocument({ timezone: "Asia/Kathmandu", nextCoachingMessageDue: 1 }));
+      await harness.putUser(
+        "good",
+        rankedUser({ timezone: "Asia/Kathmandu", nextCoachingMessageDue: 1, rank: 0.5 }),
+      );
       await harness.putUser(
         "bad",
-        userDocument({ timezone: "Mars/Olympus_Mons", nextCoachingMessageDue: 2 }),
+        rankedUser({ timezone: "Mars/Olympus_Mons", nextCoachingMessageDue: 2, rank: 0.5 }),
       );
       const [good, bad] = await store.getDueUsers({ now: 10, limit: 10 });
       expect(good).toMatchObject({
@@ -86,7 +179,7 @@ export function describeSchedulerStoreContract(name: string, harness: StoreHarne
       expect(bad?.valid === false && bad.problem).toContain("timezone");
     });
 
-    it("writes only the due time and reports users that no longer exist", async () => {
+    it("writes only the due time with its rank and reports users that no longer exist", async () => {
       const document = {
         ...userDocument({ nextCoachingMessageDue: 1 }),
         displayName: "Ada",
@@ -98,7 +191,11 @@ export function describeSchedulerStoreContract(name: string, harness: StoreHarne
         { uid: "gone", nextCoachingMessageDue: 43 },
       ]);
       expect(failed.map((failure) => failure.uid)).toEqual(["gone"]);
-      expect(await harness.readUser("kept")).toEqual({ ...document, nextCoachingMessageDue: 42 });
+      expect(await harness.readUser("kept")).toEqual({
+        ...document,
+        nextCoachingMessageDue: 42,
+        coachingDueRank: dueRank({ uid: "kept", dueAt: 42 }),
+      });
       expect(await harness.readUser("gone")).toBeUndefined();
     });
 
@@ -160,6 +257,15 @@ export function describeSchedulerStoreContract(name: string, harness: StoreHarne
       expect(await store.getOpenSlots([])).toEqual(new Set());
     });
 
+    it("ranks a due time lower by one step per window the user missed in a row", async () => {
+      await harness.putUser("missed", rankedUser({ nextCoachingMessageDue: 1, rank: 0.5 }));
+      await store.setNextDue([{ uid: "missed", nextCoachingMessageDue: 70, missedWindows: 2 }]);
+      const rank = (await harness.readUser("missed"))?.coachingDueRank as number;
+      expect(rank).toBe(dueRank({ uid: "missed", dueAt: 70, missedWindows: 2 }));
+      expect(rank).toBeGreaterThan(-2);
+      expect(rank).toBeLessThan(-1);
+    });
+
     it("marks a parked due time, and leaves the mark to go stale on any other write", async () => {
       await harness.putUser("off", userDocument({ enabled: false, nextCoachingMessageDue: 1 }));
       await store.setNextDue([{ uid: "off", nextCoachingMessageDue: 50, parked: true }]);
@@ -200,10 +306,12 @@ export function describeSchedulerStoreContract(name: string, harness: StoreHarne
           aggregationReads: 0,
           documentsRead: 0,
           documentsWritten: 0,
+          usersRanked: 0,
         },
         userResults: {},
         userResultsTruncated: false,
         failureReason: null,
+        chain: null,
       };
       await store.saveRun(run);
       await store.saveRun({ ...run, status: "completed", finishedAt: 5, durationMs: 4 });

@@ -28,7 +28,11 @@ beforeAll(async () => {
       const due = index < DUE ? now - HOUR - (index % 5) : now + HOUR + index * 60_000;
       return [
         `user-${String(index).padStart(5, "0")}`,
-        userDocument({ timezone: zone, timePreference: "evening", nextCoachingMessageDue: due }),
+        // As the engine leaves users after writing their due time: with its rank.
+        {
+          ...userDocument({ timezone: zone, timePreference: "evening", nextCoachingMessageDue: due }),
+          coachingDueRank: (index + 0.5) / USERS,
+        },
       ];
     }),
   );
@@ -61,6 +65,7 @@ it(`reads about ${DUE} user documents, not ${USERS}, in a tick with ${DUE} due`,
   expect(usersRead).toBeGreaterThanOrEqual(DUE);
   expect(usersRead).toBeLessThanOrEqual(DUE + 5);
   expect(body.results.documentsRead).toBe(usersRead);
-  // Two run-summary writes (started, finished); dispatched users are rescheduled by the processor.
-  expect(stats.writes).toBe(2);
+  // Two run-summary writes (started, finished) and the chain step's claim and completion;
+  // dispatched users are rescheduled by the processor.
+  expect(stats.writes).toBe(4);
 });

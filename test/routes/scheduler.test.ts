@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { BOOTSTRAP_MAX_HOURS, isInsideWindow, nextWindowTarget } from "@/core/schedule";
+import { eventually } from "../support/eventually";
 import { clearCollection, type EmulatorHandle, putDocuments, startTestEmulator } from "../support/firestore";
 import { type NextServer, startNextServer } from "../support/next-server";
 import { type RecordingServer, startRecordingServer } from "../support/recording-server";
@@ -38,6 +39,8 @@ afterAll(async () => {
 beforeEach(async () => {
   await clearCollection(db, "users");
   await clearCollection(db, "schedulerRuns");
+  // Every GET is step 0 of its hour's chain: a second GET in the same hour would be a duplicate.
+  await clearCollection(db, "schedulerChainSteps");
   processor.clear();
   processor.respondWith(() => ({ status: 202, body: { success: true, accepted: true } }));
 });
@@ -92,6 +95,27 @@ describe("scheduler route: refusals", () => {
     ["a JSON array", "[1, 2]"],
     ["a limit that is not a number", '{"limit":"ten"}'],
     ["an unknown field", '{"dryRun":true}'],
+    [
+      "a continuation with a chain id not of a cron tick",
+      '{"continuation":{"chainId":"x","step":1,"after":null}}',
+    ],
+    ["a continuation of step 0", '{"continuation":{"chainId":"cron_2026-11-30T05","step":0,"after":null}}'],
+    [
+      "a continuation beyond the chain's length",
+      '{"continuation":{"chainId":"cron_2026-11-30T05","step":24,"after":null}}',
+    ],
+    [
+      "a continuation with a rank no due time carries",
+      '{"continuation":{"chainId":"cron_2026-11-30T05","step":1,"after":{"due":1,"rank":5}}}',
+    ],
+    [
+      "a continuation with an unknown field",
+      '{"continuation":{"chainId":"cron_2026-11-30T05","step":1,"after":null,"force":true}}',
+    ],
+    [
+      "a limit and a continuation",
+      '{"limit":2,"continuation":{"chainId":"cron_2026-11-30T05","step":1,"after":null}}',
+    ],
   ])("answers a POST with %s with 400 and writes nothing", async (_case, body) => {
     await putDocuments(db, "users", [["fresh", userDocument({ nextCoachingMessageDue: null })]]);
     const writesBefore = handle.emulator.stats(projectId).writes;
@@ -305,6 +329,57 @@ describe("scheduler route: a tick", () => {
     );
     const body = await (await call({ method: "POST", body: JSON.stringify({ limit: 2 }) })).json();
     expect(body.results).toMatchObject({ usersDue: 2, jobsCreated: 2, hasMore: true });
+  });
+});
+
+describe("scheduler route: a chain step", () => {
+  it("accepts a continuation with 202, then runs the step after the response and records it", async () => {
+    const now = Date.now();
+    const zone = zoneInsideWindow(now, "morning");
+    await putDocuments(db, "users", [
+      [
+        "c1",
+        { ...userDocument({ timezone: zone, nextCoachingMessageDue: now - HOUR }), coachingDueRank: 0.25 },
+      ],
+      [
+        "c2",
+        { ...userDocument({ timezone: zone, nextCoachingMessageDue: now - HOUR }), coachingDueRank: 0.75 },
+      ],
+    ]);
+    const continuation = { chainId: "cron_2026-11-30T05", step: 3, after: { due: now - HOUR, rank: 0.5 } };
+    const response = await call({ method: "POST", body: JSON.stringify({ continuation }) });
+    expect(response.status).toBe(202);
+    expect(await response.json()).toEqual({
+      success: true,
+      accepted: true,
+      chainId: continuation.chainId,
+      step: 3,
+    });
+    const runs = await eventually(
+      async () => (await db.collection("schedulerRuns").get()).docs.map((document) => document.data()),
+      (found) => found.some((run) => run.status === "completed"),
+    );
+    // Only the user after the cursor: c1 (rank 0.25) was handled by an earlier step.
+    expect(processor.requests.map((request) => JSON.parse(request.body).userId)).toEqual(["c2"]);
+    expect(runs[0]).toMatchObject({
+      trigger: "continuation",
+      chain: {
+        chainId: continuation.chainId,
+        step: 3,
+        attempt: 1,
+        duplicateOf: null,
+        startedAfter: continuation.after,
+      },
+      results: { jobsCreated: 1 },
+    });
+    // The same continuation again (a retried request): the step is taken, nothing is dispatched.
+    const again = await call({ method: "POST", body: JSON.stringify({ continuation }) });
+    expect(again.status).toBe(202);
+    await eventually(
+      async () => (await db.collection("schedulerRuns").get()).docs.map((document) => document.data()),
+      (found) => found.length === 2 && found.every((run) => run.status === "completed"),
+    );
+    expect(processor.requests).toHaveLength(1);
   });
 });
 

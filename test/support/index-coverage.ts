@@ -65,8 +65,10 @@ function requiredFields(query: RecordedQuery): { equality: Set<string>; ordered:
   const ordered: IndexField[] = query.orderBy
     .filter((order) => order.field !== DOCUMENT_ID)
     .map((order) => ({ fieldPath: order.field, order: order.direction }));
-  // Firestore orders by inequality fields first when the query does not say so.
+  // Firestore orders by inequality fields first when the query does not say so. Every index
+  // (single-field ones too) ends with the document id, so a range on it needs no index of its own.
   for (const filter of query.filters) {
+    if (filter.field === DOCUMENT_ID) continue;
     if (!EQUALITY_OPS.has(filter.op) && !ordered.some((field) => field.fieldPath === filter.field)) {
       ordered.unshift({ fieldPath: filter.field, order: "ASCENDING" });
     }

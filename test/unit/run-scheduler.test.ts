@@ -33,12 +33,15 @@ function recordingDispatcher(
   return { dispatcher, calls };
 }
 
-function setup(
-  users: Record<string, UserDocumentOptions>,
-  slots: Map<string, Pick<SlotRecord, "status">> = new Map(),
-) {
+/** A user as the journaling app writes it, or, with `rank`, as the engine leaves it after writing a due time. */
+type TestUser = UserDocumentOptions & { rank?: number };
+
+function setup(users: Record<string, TestUser>, slots: Map<string, Pick<SlotRecord, "status">> = new Map()) {
   const database = createInMemoryDatabase();
-  for (const [uid, options] of Object.entries(users)) database.users.set(uid, userDocument(options));
+  for (const [uid, { rank, ...options }] of Object.entries(users)) {
+    const document = userDocument(options);
+    database.users.set(uid, rank === undefined ? document : { ...document, coachingDueRank: rank });
+  }
   return { database, store: createInMemorySchedulerStore(database, { slots }) };
 }
 
@@ -323,16 +326,20 @@ describe("runScheduler", () => {
       expect(run.results.usersSwept).toBe(3); // ceil(10 users / 4 ticks)
     });
 
-    it("reads nothing but two counts when every user has a numeric due time", async () => {
-      const { store, database } = setup({ a: dueLondonMorning, b: { nextCoachingMessageDue: NOW + HOUR } });
+    it("reads nothing but counts when every user has a numeric due time and a rank", async () => {
+      const { store, database } = setup({
+        a: { ...dueLondonMorning, rank: 0.5 },
+        b: { nextCoachingMessageDue: NOW + HOUR, rank: 0.5 },
+      });
       const run = await tick(store, recordingDispatcher().dispatcher, page);
-      expect(run.results).toMatchObject({ usersSwept: 0, documentsRead: 1, aggregationReads: 2 });
+      // Two counts for the sweep, two for due users without a rank; one due user read.
+      expect(run.results).toMatchObject({ usersSwept: 0, documentsRead: 1, aggregationReads: 4 });
       expect(database.unscheduledSweep).toBeNull();
     });
   });
 
   describe("a due user with an open slot", () => {
-    const tokyo = { ...dueLondonMorning, timezone: "Asia/Tokyo" } as const;
+    const tokyo = { ...dueLondonMorning, timezone: "Asia/Tokyo", rank: 0.5 } as const;
     const slotOf = (uid: string) => `${uid}_${NOW - HOUR}`;
 
     it("is dispatched outside the window so the processor finishes the slot; others are rescheduled", async () => {

@@ -1,6 +1,6 @@
 import "server-only";
 import { describeError } from "@/core/errors";
-import type { Dispatcher } from "@/pipeline/ports";
+import type { ChainContinuer, Dispatcher } from "@/pipeline/ports";
 
 export const PROCESSOR_PATH = "/api/coaching/generateCoachingMessage/processor";
 
@@ -42,6 +42,50 @@ export function createHttpDispatcher({
           ok: false,
           retriable: response.status >= 500 || response.status === 429,
           reason: `processor answered HTTP ${response.status}`,
+        };
+      } catch (error) {
+        return { ok: false, retriable: true, reason: describeError(error) };
+      }
+    },
+  };
+}
+
+export const SCHEDULER_PATH = "/api/coaching/generateCoachingMessage/scheduler";
+
+/**
+ * Starts the next step of a scheduler chain by calling the scheduler route itself, through the
+ * same bearer-authenticated path as Vercel's cron, at the configured base URL (never the
+ * request's Host). The route claims the step and answers 202 at once, running it after the
+ * response, so the calling step never waits for the next one.
+ */
+export function createHttpChainContinuer({
+  appUrl,
+  cronSecret,
+  timeoutMs,
+  fetchImpl = fetch,
+}: {
+  appUrl: string;
+  cronSecret: string;
+  timeoutMs: number;
+  fetchImpl?: typeof fetch;
+}): ChainContinuer {
+  const url = new URL(SCHEDULER_PATH, appUrl).toString();
+  return {
+    async continueChain(continuation) {
+      try {
+        const response = await fetchImpl(url, {
+          method: "POST",
+          headers: { authorization: `Bearer ${cronSecret}`, "content-type": "application/json" },
+          body: JSON.stringify({ continuation }),
+          signal: AbortSignal.timeout(timeoutMs),
+          redirect: "error",
+        });
+        await response.body?.cancel();
+        if (response.ok) return { ok: true, status: response.status };
+        return {
+          ok: false,
+          retriable: response.status >= 500 || response.status === 429,
+          reason: `scheduler answered HTTP ${response.status}`,
         };
       } catch (error) {
         return { ok: false, retriable: true, reason: describeError(error) };

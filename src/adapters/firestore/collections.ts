@@ -4,6 +4,12 @@ export const COLLECTIONS = {
   users: "users",
   /** One summary per scheduler run, id `<ISO start>_<random>` so ids sort by time. */
   schedulerRuns: "schedulerRuns",
+  /**
+   * `${chainId}_${step}_${attempt}`, created with create(): whoever creates it runs that step of
+   * an hour's scheduler chain (a duplicate cron delivery finds it taken). Deleted by the
+   * retention cleanup after 7 days (`claimedAt`).
+   */
+  schedulerChainSteps: "schedulerChainSteps",
   /** One per due slot (`${uid}_${dueAt}`): its lease, status and outcome. */
   coachingSlots: "coachingSlots",
   /**
@@ -48,6 +54,12 @@ export const COLLECTIONS = {
 
 /** The top-level user field that drives every scheduling query. */
 export const DUE_FIELD = "nextCoachingMessageDue";
+
+/**
+ * Engine-owned top-level user field written with every due time the engine writes: the order
+ * inside a group of equal due times (core/due-rank.ts). The due query orders by (due, rank).
+ */
+export const RANK_FIELD = "coachingDueRank";
 
 /**
  * Engine-owned top-level user field: equal to the due time while that due time only parks the

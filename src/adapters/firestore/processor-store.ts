@@ -1,7 +1,8 @@
 import "server-only";
-import type { Firestore, Query } from "firebase-admin/firestore";
+import { type DocumentData, type Firestore, type Query, Timestamp } from "firebase-admin/firestore";
 import type { JournalEntry, PastMessage } from "@/core/coaching-context";
 import { MESSAGE_TYPES } from "@/core/coaching-message";
+import { dueRank } from "@/core/due-rank";
 import { leaseId, type SlotRecord } from "@/core/due-slot";
 import type { UserInsights } from "@/core/insights";
 import {
@@ -12,13 +13,31 @@ import {
   journalPageSize,
   toUserEntry,
 } from "@/core/journal-scan";
+import { retentionExpiry, TTL_FIELD, ttlRetentionRule } from "@/core/retention";
 import { parseUserDocument } from "@/core/user";
 import type { ProcessorStore, StoredMessage } from "@/pipeline/processor-ports";
-import { COLLECTIONS, DUE_FIELD } from "./collections";
+import { COLLECTIONS, DUE_FIELD, RANK_FIELD } from "./collections";
 import { createOnce } from "./create-once";
 import { firestoreCall } from "./errors";
 
 const messageTypes: ReadonlySet<string> = new Set(MESSAGE_TYPES);
+
+// The TTL field (core/retention.ts) goes on every lease, and on a slot or an attempt only once it
+// may go: a completed slot, a rejected or failed attempt. Never on a running slot or the approved
+// (later sent) message.
+const LEASE_RETENTION = ttlRetentionRule("slotLeases");
+const COMPLETED_SLOT_RETENTION = ttlRetentionRule("completedSlots");
+const UNSENT_ATTEMPT_RETENTION = ttlRetentionRule("unsentAttempts");
+
+const expiry = (rule: Parameters<typeof retentionExpiry>[0], from: number) => ({
+  [TTL_FIELD]: Timestamp.fromMillis(retentionExpiry(rule, from)),
+});
+
+/** A stored document without the TTL field: storage for the TTL policy, not part of the record. */
+function withoutTtl<Stored>(data: DocumentData | undefined): Stored {
+  const { [TTL_FIELD]: _expireAt, ...record } = data ?? {};
+  return record as Stored;
+}
 
 export function createFirestoreProcessorStore(db: Firestore): ProcessorStore {
   const users = db.collection(COLLECTIONS.users);
@@ -37,7 +56,7 @@ export function createFirestoreProcessorStore(db: Firestore): ProcessorStore {
     getSlot: (slotId) =>
       firestoreCall("read slot", async () => {
         const snapshot = await slots.doc(slotId).get();
-        return snapshot.exists ? (snapshot.data() as SlotRecord) : null;
+        return snapshot.exists ? withoutTtl<SlotRecord>(snapshot.data()) : null;
       }),
 
     async claimSlot({ slot, purpose, now }) {
@@ -53,8 +72,12 @@ export function createFirestoreProcessorStore(db: Firestore): ProcessorStore {
           purpose,
           claimedAt: now,
           leaseUntil,
+          ...expiry(LEASE_RETENTION, now),
         });
-        batch.set(slots.doc(slotId), slot);
+        batch.set(
+          slots.doc(slotId),
+          slot.status === "completed" ? { ...slot, ...expiry(COMPLETED_SLOT_RETENTION, now) } : slot,
+        );
         await batch.commit();
       });
       return outcome === "created" ? "claimed" : "taken";
@@ -181,12 +204,15 @@ export function createFirestoreProcessorStore(db: Firestore): ProcessorStore {
     getMessage: (messageId) =>
       firestoreCall("read message", async () => {
         const snapshot = await messages.doc(messageId).get();
-        return snapshot.exists ? (snapshot.data() as StoredMessage) : null;
+        return snapshot.exists ? withoutTtl<StoredMessage>(snapshot.data()) : null;
       }),
 
     saveMessage: (message) =>
       firestoreCall("store attempt", async () => {
-        await messages.doc(message.id).set(message);
+        const unsent = message.status === "rejected" || message.status === "failed";
+        await messages
+          .doc(message.id)
+          .set(unsent ? { ...message, ...expiry(UNSENT_ATTEMPT_RETENTION, message.createdAt) } : message);
       }),
 
     createMessage: (message) => createOnce("store message", () => messages.doc(message.id).create(message)),
@@ -221,10 +247,14 @@ export function createFirestoreProcessorStore(db: Firestore): ProcessorStore {
         users.doc(uid).collection(COLLECTIONS.journalEntries).doc(entryId).create(entry),
       ),
 
-    setNextDue: ({ uid, nextCoachingMessageDue }) =>
+    setNextDue: ({ uid, nextCoachingMessageDue, missedWindows }) =>
       firestoreCall("reschedule user", async () => {
-        // update(), not set(): a user deleted meanwhile must not come back as a stub.
-        await users.doc(uid).update({ [DUE_FIELD]: nextCoachingMessageDue });
+        // update(), not set(): a user deleted meanwhile must not come back as a stub. The rank
+        // orders the user inside their group of equal due times (core/due-rank.ts).
+        await users.doc(uid).update({
+          [DUE_FIELD]: nextCoachingMessageDue,
+          [RANK_FIELD]: dueRank({ uid, dueAt: nextCoachingMessageDue, missedWindows }),
+        });
       }),
   };
 }

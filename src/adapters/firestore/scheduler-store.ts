@@ -1,12 +1,23 @@
 import "server-only";
 import { FieldPath, type Firestore } from "firebase-admin/firestore";
+import { dueRank, LOWEST_RANK } from "@/core/due-rank";
 import type { SlotRecord } from "@/core/due-slot";
 import { describeError } from "@/core/errors";
 import { parseUserDocument } from "@/core/user";
-import type { SchedulerRunRecord, SchedulerStore, ScheduleUpdate, SweepState } from "@/pipeline/ports";
-import { COLLECTIONS, DUE_FIELD, PARKED_FIELD } from "./collections";
+import type {
+  ChainStepRecord,
+  SchedulerRunRecord,
+  SchedulerStore,
+  ScheduleUpdate,
+  SweepState,
+} from "@/pipeline/ports";
+import { COLLECTIONS, DUE_FIELD, PARKED_FIELD, RANK_FIELD } from "./collections";
+import { createOnce } from "./create-once";
 import { firestoreCall } from "./errors";
 import { readLlmBreaker } from "./llm-breaker";
+
+const chainStepId = ({ chainId, step, attempt }: { chainId: string; step: number; attempt: number }) =>
+  `${chainId}_${step}_${attempt}`;
 
 /** Firestore allows at most 500 writes in one batch. */
 const BATCH_LIMIT = 500;
@@ -22,17 +33,26 @@ const billedCountReads = (count: number) => Math.max(1, Math.ceil(count / 1_000)
  * marker as it was: it counts only while it equals the due time, so it goes stale by itself
  * (the processor reschedules without knowing it, and the emulator does not apply field deletes).
  */
-function scheduleFields({ nextCoachingMessageDue, parked }: ScheduleUpdate) {
-  return parked
-    ? { [DUE_FIELD]: nextCoachingMessageDue, [PARKED_FIELD]: nextCoachingMessageDue }
-    : { [DUE_FIELD]: nextCoachingMessageDue };
+function scheduleFields({ uid, nextCoachingMessageDue, parked, missedWindows }: ScheduleUpdate) {
+  const fields = {
+    [DUE_FIELD]: nextCoachingMessageDue,
+    [RANK_FIELD]: dueRank({ uid, dueAt: nextCoachingMessageDue, missedWindows }),
+  };
+  return parked ? { ...fields, [PARKED_FIELD]: nextCoachingMessageDue } : fields;
 }
 
 /**
- * The scheduler's queries, all on the top-level due field or the document id so that no query
- * needs a composite index: a range with an order on the same field, an equality, `in [null]`
- * (which, unlike `== null`, the local emulator evaluates too), and the sweep's walk by document
- * id, which is the only way to meet documents that lack the due field (no filter matches them).
+ * The scheduler's queries, on the top-level due field, its rank, or the document id: the due
+ * walk by (due, rank), served by the one composite index (due ASC, rank ASC) in
+ * firestore.indexes.json; the scan for due users without a rank by (due, document id) and the
+ * counts, on the single-field indexes; `in [null]` (which, unlike `== null`, the local emulator
+ * evaluates too); and the sweep's walk by document id, which is the only way to meet documents
+ * that lack the due field (no filter matches them).
+ *
+ * The ranked queries state `rank >= LOWEST_RANK` explicitly although real Firestore's order on
+ * the rank already leaves out documents without one: the local emulator keeps such documents in
+ * an order (it only drops them for a filter), so with the filter both behave alike and the
+ * contract tests prove on the emulator what production does.
  */
 export function createFirestoreSchedulerStore(db: Firestore): SchedulerStore {
   const users = db.collection(COLLECTIONS.users);
@@ -54,19 +74,135 @@ export function createFirestoreSchedulerStore(db: Firestore): SchedulerStore {
 
   return {
     async getDueUsers({ now, after, limit }) {
-      let query = users.where(DUE_FIELD, "<=", now);
-      if (after !== undefined) query = query.where(DUE_FIELD, ">", after);
-      const snapshot = await firestoreCall("due-users query", () =>
-        query.orderBy(DUE_FIELD).limit(limit).get(),
-      );
-      return toSnapshots(snapshot.docs);
+      // Keyset over the pair: the rest of the cursor's group by rank, then the later groups.
+      const documents: FirebaseFirestore.QueryDocumentSnapshot[] = [];
+      if (after) {
+        const group = await firestoreCall("due-group query", () =>
+          users
+            .where(DUE_FIELD, "==", after.due)
+            .where(RANK_FIELD, ">", after.rank)
+            .orderBy(RANK_FIELD)
+            .limit(limit)
+            .get(),
+        );
+        documents.push(...group.docs);
+      }
+      if (documents.length < limit) {
+        let query = users.where(DUE_FIELD, "<=", now).where(RANK_FIELD, ">=", LOWEST_RANK);
+        if (after) query = query.where(DUE_FIELD, ">", after.due);
+        const later = await firestoreCall("due-users query", () =>
+          query
+            .orderBy(DUE_FIELD)
+            .orderBy(RANK_FIELD)
+            .limit(limit - documents.length)
+            .get(),
+        );
+        documents.push(...later.docs);
+      }
+      return toSnapshots(documents);
     },
 
-    async getUsersDueAt({ at, limit }) {
-      const snapshot = await firestoreCall("due-at query", () =>
-        users.where(DUE_FIELD, "==", at).limit(limit).get(),
+    async countDueUsers({ now }) {
+      const [all, ranked] = await Promise.all([
+        firestoreCall("due user count", () => users.where(DUE_FIELD, "<=", now).count().get()),
+        firestoreCall("ranked due user count", () =>
+          users
+            .where(DUE_FIELD, "<=", now)
+            .where(RANK_FIELD, ">=", LOWEST_RANK)
+            .orderBy(DUE_FIELD)
+            .orderBy(RANK_FIELD)
+            .count()
+            .get(),
+        ),
+      ]);
+      const due = all.data().count;
+      const rankedCount = ranked.data().count;
+      return { due, ranked: rankedCount, billedReads: billedCountReads(due) + billedCountReads(rankedCount) };
+    },
+
+    async scanUnrankedDueUsers({ now, after, limit }) {
+      // Keyset over (due, id), on the single-field index: the rest of the cursor's group by id,
+      // then the later due times. Only the due time and rank are fetched.
+      const documents: FirebaseFirestore.QueryDocumentSnapshot[] = [];
+      if (after) {
+        const group = await firestoreCall("unranked scan group query", () =>
+          users
+            .where(DUE_FIELD, "==", after.due)
+            .where(FieldPath.documentId(), ">", users.doc(after.uid))
+            .orderBy(FieldPath.documentId())
+            .select(DUE_FIELD, RANK_FIELD)
+            .limit(limit)
+            .get(),
+        );
+        documents.push(...group.docs);
+      }
+      if (documents.length < limit) {
+        let query = users.where(DUE_FIELD, "<=", now);
+        if (after) query = query.where(DUE_FIELD, ">", after.due);
+        const later = await firestoreCall("unranked scan query", () =>
+          query
+            .orderBy(DUE_FIELD)
+            .orderBy(FieldPath.documentId())
+            .select(DUE_FIELD, RANK_FIELD)
+            .limit(limit - documents.length)
+            .get(),
+        );
+        documents.push(...later.docs);
+      }
+      const last = documents.at(-1);
+      return {
+        scanned: documents.length,
+        last: last ? { due: last.get(DUE_FIELD) as number, uid: last.id } : null,
+        unranked: documents
+          .filter((document) => !Number.isFinite(document.get(RANK_FIELD)))
+          .map((document) => ({ uid: document.id, due: document.get(DUE_FIELD) as number })),
+        documentsRead: documents.length,
+      };
+    },
+
+    async setDueRanks(updates) {
+      const failed: { uid: string; reason: string }[] = [];
+      const rankOf = ({ uid, due }: { uid: string; due: number }) => ({
+        [RANK_FIELD]: dueRank({ uid, dueAt: due }),
+      });
+      for (let start = 0; start < updates.length; start += BATCH_LIMIT) {
+        const chunk = updates.slice(start, start + BATCH_LIMIT);
+        const batch = db.batch();
+        for (const update of chunk) batch.update(users.doc(update.uid), rankOf(update));
+        try {
+          await batch.commit();
+        } catch {
+          for (const update of chunk) {
+            try {
+              await users.doc(update.uid).update(rankOf(update));
+            } catch (error) {
+              failed.push({ uid: update.uid, reason: describeError(error) });
+            }
+          }
+        }
+      }
+      return { failed };
+    },
+
+    createChainStep: (step) =>
+      createOnce("claim scheduler chain step", () =>
+        db.collection(COLLECTIONS.schedulerChainSteps).doc(chainStepId(step)).create(step),
+      ),
+
+    async getChainStep(query) {
+      const snapshot = await firestoreCall("read scheduler chain step", () =>
+        db.collection(COLLECTIONS.schedulerChainSteps).doc(chainStepId(query)).get(),
       );
-      return toSnapshots(snapshot.docs);
+      return snapshot.exists ? (snapshot.data() as ChainStepRecord) : null;
+    },
+
+    async completeChainStep(query) {
+      await firestoreCall("complete scheduler chain step", () =>
+        db
+          .collection(COLLECTIONS.schedulerChainSteps)
+          .doc(chainStepId(query))
+          .update({ status: "completed" }),
+      );
     },
 
     async getUnscheduledUsers({ limit }) {

@@ -5,6 +5,7 @@
  * the Firestore store is one synchronous step here, so it is as atomic as on real Firestore.
  */
 import type { JournalEntry, PastMessage } from "@/core/coaching-context";
+import { dueRank } from "@/core/due-rank";
 import { type LeaseRecord, leaseId, type SlotRecord } from "@/core/due-slot";
 import type { EventRecord } from "@/core/events";
 import type { UserInsights } from "@/core/insights";
@@ -216,10 +217,11 @@ export function createInMemoryProcessorStore(
       count(0, 1);
       return "created";
     },
-    async setNextDue({ uid, nextCoachingMessageDue }) {
+    async setNextDue({ uid, nextCoachingMessageDue, missedWindows }) {
       const document = database.users.get(uid);
       if (!document) throw new Error(`no user ${uid}`);
       document.nextCoachingMessageDue = nextCoachingMessageDue;
+      document.coachingDueRank = dueRank({ uid, dueAt: nextCoachingMessageDue, missedWindows });
       count(0, 1);
     },
   };

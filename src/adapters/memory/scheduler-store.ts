@@ -1,18 +1,22 @@
 /**
  * An in-memory twin of the Firestore scheduler store, with Firestore's semantics (documents
  * without a numeric due time never match a range; `in [null]` matches only an explicit null;
+ * an order on the rank leaves out documents without a numeric rank, as real Firestore does;
  * ties and the sweep ordered by document id). It passes the same contract tests as the
  * Firestore store, so unit tests and large benchmarks exercise the real scheduling logic on it.
  */
 import type { BreakerState } from "@/core/circuit-breaker";
+import { dueRank } from "@/core/due-rank";
 import type { SlotRecord } from "@/core/due-slot";
 import { parseUserDocument } from "@/core/user";
-import type { SchedulerRunRecord, SchedulerStore, SweepState } from "@/pipeline/ports";
+import type { ChainStepRecord, SchedulerRunRecord, SchedulerStore, SweepState } from "@/pipeline/ports";
 
 export interface InMemoryDatabase {
   users: Map<string, Record<string, unknown>>;
   llmBreaker: BreakerState | null;
   schedulerRuns: Map<string, SchedulerRunRecord>;
+  /** `schedulerChainSteps`, by `${chainId}_${step}_${attempt}`. */
+  schedulerChainSteps: Map<string, ChainStepRecord>;
   /** `systemState/unscheduledSweep`. */
   unscheduledSweep: SweepState | null;
   /** Documents returned and written, as Firestore would bill them. */
@@ -24,6 +28,7 @@ export function createInMemoryDatabase(): InMemoryDatabase {
     users: new Map(),
     llmBreaker: null,
     schedulerRuns: new Map(),
+    schedulerChainSteps: new Map(),
     unscheduledSweep: null,
     counters: { documentsRead: 0, documentsWritten: 0 },
   };
@@ -32,6 +37,14 @@ export function createInMemoryDatabase(): InMemoryDatabase {
 function dueOf(document: Record<string, unknown>): unknown {
   return document.nextCoachingMessageDue;
 }
+
+function rankOf(document: Record<string, unknown>): number | undefined {
+  const rank = document.coachingDueRank;
+  return typeof rank === "number" && Number.isFinite(rank) ? rank : undefined;
+}
+
+const chainStepId = ({ chainId, step, attempt }: { chainId: string; step: number; attempt: number }) =>
+  `${chainId}_${step}_${attempt}`;
 
 /** Firestore bills a count aggregation one read per 1,000 index entries, at least one. */
 const billedCountReads = (count: number) => Math.max(1, Math.ceil(count / 1_000));
@@ -44,31 +57,93 @@ export function createInMemorySchedulerStore(
   database: InMemoryDatabase,
   { slots = new Map() }: { slots?: ReadonlyMap<string, Pick<SlotRecord, "status">> } = {},
 ): SchedulerStore {
-  const select = (predicate: (due: unknown) => boolean, limit: number, ordered: boolean) => {
+  const select = (predicate: (due: unknown) => boolean, limit: number) => {
     const matches = [...database.users.entries()].filter(([, document]) => predicate(dueOf(document)));
-    if (ordered) {
-      matches.sort(
-        ([uidA, a], [uidB, b]) => (dueOf(a) as number) - (dueOf(b) as number) || (uidA < uidB ? -1 : 1),
-      );
-    }
     const page = matches.slice(0, limit);
     database.counters.documentsRead += page.length;
     return page.map(([uid, document]) => parseUserDocument(uid, structuredClone(document)));
   };
 
+  const isDue = (document: Record<string, unknown>, now: number) => {
+    const due = dueOf(document);
+    return typeof due === "number" && Number.isFinite(due) && due <= now;
+  };
+
   return {
     async getDueUsers({ now, after, limit }) {
-      return select(
-        (due) => typeof due === "number" && due <= now && (after === undefined || due > after),
-        limit,
-        true,
-      );
+      const matches = [...database.users.entries()].flatMap(([uid, document]) => {
+        const rank = rankOf(document);
+        if (rank === undefined || !isDue(document, now)) return [];
+        const due = dueOf(document) as number;
+        const isAfter = !after || due > after.due || (due === after.due && rank > after.rank);
+        return isAfter ? [{ uid, document, due, rank }] : [];
+      });
+      matches.sort((a, b) => a.due - b.due || a.rank - b.rank || (a.uid < b.uid ? -1 : 1));
+      const page = matches.slice(0, limit);
+      database.counters.documentsRead += page.length;
+      return page.map(({ uid, document }) => parseUserDocument(uid, structuredClone(document)));
     },
-    async getUsersDueAt({ at, limit }) {
-      return select((due) => due === at, limit, false);
+    async countDueUsers({ now }) {
+      const due = [...database.users.values()].filter((document) => isDue(document, now));
+      const ranked = due.filter((document) => rankOf(document) !== undefined).length;
+      return {
+        due: due.length,
+        ranked,
+        billedReads: billedCountReads(due.length) + billedCountReads(ranked),
+      };
+    },
+    async scanUnrankedDueUsers({ now, after, limit }) {
+      const page = [...database.users.entries()]
+        .filter(([, document]) => isDue(document, now))
+        .map(([uid, document]) => ({
+          uid,
+          due: dueOf(document) as number,
+          ranked: rankOf(document) !== undefined,
+        }))
+        .filter(({ uid, due }) => !after || due > after.due || (due === after.due && uid > after.uid))
+        .sort((a, b) => a.due - b.due || (a.uid < b.uid ? -1 : 1))
+        .slice(0, limit);
+      database.counters.documentsRead += page.length;
+      const last = page.at(-1);
+      return {
+        scanned: page.length,
+        last: last ? { due: last.due, uid: last.uid } : null,
+        unranked: page.filter(({ ranked }) => !ranked).map(({ uid, due }) => ({ uid, due })),
+        documentsRead: page.length,
+      };
+    },
+    async setDueRanks(users) {
+      const failed: { uid: string; reason: string }[] = [];
+      for (const { uid, due } of users) {
+        const document = database.users.get(uid);
+        if (!document) {
+          failed.push({ uid, reason: "NOT_FOUND: no entity to update" });
+          continue;
+        }
+        document.coachingDueRank = dueRank({ uid, dueAt: due });
+        database.counters.documentsWritten += 1;
+      }
+      return { failed };
+    },
+    async createChainStep(step) {
+      const id = chainStepId(step);
+      if (database.schedulerChainSteps.has(id)) return "exists";
+      database.schedulerChainSteps.set(id, { ...step });
+      database.counters.documentsWritten += 1;
+      return "created";
+    },
+    async getChainStep(query) {
+      database.counters.documentsRead += 1;
+      const step = database.schedulerChainSteps.get(chainStepId(query));
+      return step ? { ...step } : null;
+    },
+    async completeChainStep(query) {
+      const step = database.schedulerChainSteps.get(chainStepId(query));
+      if (step) step.status = "completed";
+      database.counters.documentsWritten += 1;
     },
     async getUnscheduledUsers({ limit }) {
-      return select((due) => due === null, limit, false);
+      return select((due) => due === null, limit);
     },
     async sweepUsers({ after, limit }) {
       const page = [...database.users.keys()]
@@ -112,13 +187,14 @@ export function createInMemorySchedulerStore(
     },
     async setNextDue(updates) {
       const failed: { uid: string; reason: string }[] = [];
-      for (const { uid, nextCoachingMessageDue, parked } of updates) {
+      for (const { uid, nextCoachingMessageDue, parked, missedWindows } of updates) {
         const document = database.users.get(uid);
         if (!document) {
           failed.push({ uid, reason: "NOT_FOUND: no entity to update" });
           continue;
         }
         document.nextCoachingMessageDue = nextCoachingMessageDue;
+        document.coachingDueRank = dueRank({ uid, dueAt: nextCoachingMessageDue, missedWindows });
         if (parked) document.coachingParkedUntil = nextCoachingMessageDue;
         database.counters.documentsWritten += 1;
       }

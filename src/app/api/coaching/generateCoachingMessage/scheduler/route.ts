@@ -1,49 +1,95 @@
+import { after } from "next/server";
 import { z } from "zod";
 import { getConfig } from "@/config";
+import { LOWEST_RANK } from "@/core/due-rank";
+import { AppError } from "@/core/errors";
 import { requireCronSecret } from "@/http/auth";
 import { methodNotAllowed, parseJsonBody, respond } from "@/http/respond";
-import type { SchedulerRunRecord, SchedulerTrigger } from "@/pipeline/ports";
-import { runSchedulerTick } from "@/services/scheduler";
+import { logger } from "@/logger";
+import type { SchedulerRunRecord } from "@/pipeline/ports";
+import { CRON_CHAIN_ID_PATTERN, cronChainId, runSchedulerTick } from "@/services/scheduler";
 
-/** Vercel stops the function here; the tick's own time budget (SCHEDULER_TIME_BUDGET_MS) stays below it. */
+/**
+ * Vercel stops the function here; the tick's own time budget (SCHEDULER_TIME_BUDGET_MS) stays
+ * below it. Next.js needs a literal: keep it equal to SCHEDULER_MAX_DURATION_SECONDS (a test checks).
+ */
 export const maxDuration = 60;
 
 const ROUTE = "scheduler";
 
-/** A manual POST may cap its run; nothing else is accepted. */
-const schedulerRequestSchema = z.strictObject({
-  limit: z.int().positive().max(100_000).optional(),
+/** Where the previous step of a chain stopped: a due time and a rank as the engine writes them. */
+const dueCursorSchema = z.strictObject({
+  due: z.int(),
+  rank: z.number().min(LOWEST_RANK).lt(1),
 });
 
+/** The next step of a cron tick's chain, as the step before it sends it. */
+const continuationSchema = z.strictObject({
+  chainId: z.string().regex(CRON_CHAIN_ID_PATTERN, "must be a cron chain id (cron_YYYY-MM-DDTHH)"),
+  step: z.int().min(1).max(1_000),
+  after: dueCursorSchema.nullable(),
+});
+
+/** A manual POST may cap its run; a chain step carries its continuation; nothing else is accepted. */
+const schedulerRequestSchema = z.union([
+  z.strictObject({ limit: z.int().positive().max(100_000).optional() }),
+  z.strictObject({ continuation: continuationSchema }),
+]);
+
 function summaryResponse(run: SchedulerRunRecord): Response {
-  return Response.json({ success: true, runId: run.runId, results: run.results });
+  return Response.json({ success: true, runId: run.runId, results: run.results, chain: run.chain });
 }
 
-async function tick(
-  request: Request,
-  trigger: SchedulerTrigger,
-  readLimit: () => Promise<number | undefined>,
-) {
-  const config = getConfig();
-  requireCronSecret(request, config);
-  const limit = await readLimit();
-  return summaryResponse(await runSchedulerTick({ config, trigger, limit }));
-}
-
-/** Vercel cron calls GET, hourly. */
+/**
+ * Vercel cron calls GET, hourly: step 0 of the hour's chain. A second delivery of the same hour
+ * finds the step claimed and does nothing (its summary says whose it is).
+ */
 export async function GET(request: Request): Promise<Response> {
-  return respond(ROUTE, () => tick(request, "cron", async () => undefined));
+  return respond(ROUTE, async () => {
+    const config = getConfig();
+    requireCronSecret(request, config);
+    const chain = { chainId: cronChainId(Date.now()), step: 0, after: null };
+    return summaryResponse(await runSchedulerTick({ config, trigger: "cron", chain }));
+  });
 }
 
-/** Operators and tests call POST, optionally with `{ "limit": n }`. */
+/**
+ * Operators and tests call POST, optionally with `{ "limit": n }`: one run, no chain. A chain
+ * step calls POST with `{ "continuation": { chainId, step, after } }`: the step is accepted
+ * with 202 and runs after the response (claimed first, so a duplicate does nothing).
+ */
 export async function POST(request: Request): Promise<Response> {
-  return respond(ROUTE, () =>
-    tick(
-      request,
-      "manual",
-      async () => (await parseJsonBody(request, schedulerRequestSchema, { optional: true })).limit,
-    ),
-  );
+  return respond(ROUTE, async () => {
+    const config = getConfig();
+    requireCronSecret(request, config);
+    const body = await parseJsonBody(request, schedulerRequestSchema, { optional: true });
+    if (!("continuation" in body)) {
+      return summaryResponse(await runSchedulerTick({ config, trigger: "manual", limit: body.limit }));
+    }
+    const { continuation } = body;
+    if (continuation.step >= config.scheduler.maxChainSteps) {
+      throw new AppError(
+        "bad_request:api",
+        `invalid request body: continuation.step: the chain has at most ${config.scheduler.maxChainSteps} steps (SCHEDULER_MAX_CHAIN_STEPS)`,
+      );
+    }
+    after(async () => {
+      try {
+        await runSchedulerTick({ config, trigger: "continuation", chain: continuation });
+      } catch (error) {
+        // The step's summary holds the failure; its users stay due for the next tick.
+        logger.error("scheduler chain step failed", {
+          chainId: continuation.chainId,
+          step: continuation.step,
+          error,
+        });
+      }
+    });
+    return Response.json(
+      { success: true, accepted: true, chainId: continuation.chainId, step: continuation.step },
+      { status: 202 },
+    );
+  });
 }
 
 export const PUT = methodNotAllowed(["GET", "POST"]);

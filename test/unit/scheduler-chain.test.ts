@@ -1,0 +1,371 @@
+/**
+ * A cron tick as a chain of steps (issue 12): the real scheduler on the in-memory store, whose
+ * ranked due query leaves out users without a rank as real Firestore does, with a continuer
+ * that runs the next step in process the way the scheduler route does.
+ */
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { createInMemoryProcessorData, createInMemoryProcessorStore } from "@/adapters/memory/processor-store";
+import {
+  createInMemoryDatabase,
+  createInMemorySchedulerStore,
+  type InMemoryDatabase,
+} from "@/adapters/memory/scheduler-store";
+import { loadConfig, SCHEDULER_MAX_DURATION_SECONDS } from "@/config";
+import { dueRank, LOWEST_RANK, MAX_MISSED_WINDOWS, missedWindowsOf } from "@/core/due-rank";
+import { nextDueAfterSuccess } from "@/core/schedule";
+import type {
+  ChainContinuation,
+  ChainContinuer,
+  Dispatcher,
+  DispatchOutcome,
+  SchedulerRunRecord,
+  SchedulerStore,
+} from "@/pipeline/ports";
+import { type ChainStepInput, runScheduler, type SchedulerSettings } from "@/pipeline/run-scheduler";
+import { userDocument } from "../support/users";
+
+const HOUR = 3_600_000;
+const ZONE = "America/New_York";
+/** 08:00 in New York (EST): the target hour of the morning window, where every daily morning user is due. */
+const DAY_1 = Date.parse("2026-11-24T13:00:00Z");
+const LEASE_MS = 120_000;
+
+const SETTINGS: SchedulerSettings = {
+  pageSize: 40,
+  maxUsersPerTick: 150,
+  bootstrapLimit: 200,
+  timeBudgetMs: 45_000,
+  disabledRecheckMs: 24 * HOUR,
+  dispatchConcurrency: 8,
+};
+
+const newYorkMorning = { timezone: ZONE, timePreference: "morning", frequency: "daily" } as const;
+
+function population(users: number, due: number): InMemoryDatabase {
+  const database = createInMemoryDatabase();
+  for (let index = 0; index < users; index += 1) {
+    // As the journaling app writes them: no rank yet; the first step ranks them.
+    database.users.set(
+      `user-${String(index).padStart(5, "0")}`,
+      userDocument({ ...newYorkMorning, nextCoachingMessageDue: due }),
+    );
+  }
+  return database;
+}
+
+function recordingDispatcher(
+  outcome: (userId: string) => DispatchOutcome = () => ({ ok: true, status: 202 }),
+) {
+  const calls: string[] = [];
+  const dispatcher: Dispatcher = {
+    async dispatch({ userId }) {
+      calls.push(userId);
+      return outcome(userId);
+    },
+  };
+  return { dispatcher, calls };
+}
+
+/**
+ * Runs a cron tick's chain to its end: step 0, then every continuation the steps start, each
+ * as its own run (as the route runs them after its 202). Returns the runs in order.
+ */
+async function runChain({
+  store,
+  dispatcher,
+  now,
+  settings = SETTINGS,
+  maxSteps = 24,
+  chainId = `cron_${new Date(now).toISOString().slice(0, 13)}`,
+  stepClock = () => () => 0,
+  continuerOutcome,
+}: {
+  store: SchedulerStore;
+  dispatcher: Dispatcher;
+  now: number;
+  settings?: SchedulerSettings;
+  maxSteps?: number;
+  chainId?: string;
+  /** Called at the start of each step: that step's clock (milliseconds since it started). */
+  stepClock?: () => () => number;
+  continuerOutcome?: DispatchOutcome;
+}): Promise<{ runs: SchedulerRunRecord[]; continuations: ChainContinuation[] }> {
+  const pending: ChainContinuation[] = [];
+  const continuations: ChainContinuation[] = [];
+  const continuer: ChainContinuer = {
+    async continueChain(next) {
+      continuations.push(next);
+      if (continuerOutcome) return continuerOutcome;
+      pending.push(next);
+      return { ok: true, status: 202 };
+    },
+  };
+  const step = (next: { step: number; after: ChainStepInput["after"] }) =>
+    runScheduler({
+      store,
+      dispatcher,
+      settings,
+      now: now + next.step * 50_000,
+      trigger: next.step === 0 ? "cron" : "continuation",
+      runId: `${chainId}-step-${next.step}`,
+      elapsedMs: stepClock(),
+      random: () => 0.5,
+      chain: { chainId, ...next, maxSteps, stepLeaseMs: LEASE_MS, continuer },
+    });
+  const runs = [await step({ step: 0, after: null })];
+  for (let next = pending.shift(); next; next = pending.shift()) runs.push(await step(next));
+  return { runs, continuations };
+}
+
+/** What the processor does after a message: the next due time, written by the processor store (with its rank). */
+async function processorReschedules(database: InMemoryDatabase, uids: readonly string[], now: number) {
+  const processorStore = createInMemoryProcessorStore(database, createInMemoryProcessorData());
+  for (const uid of uids) {
+    await processorStore.setNextDue({
+      uid,
+      nextCoachingMessageDue: nextDueAfterSuccess({ now, ...newYorkMorning }),
+    });
+  }
+}
+
+describe("a cron tick's chain", () => {
+  it("drains a large group of equal due times with a small cap, and no user id is last two days in a row", async () => {
+    const users = 2_000;
+    const database = population(users, DAY_1);
+    const store = createInMemorySchedulerStore(database);
+    const orders: string[][] = [];
+    for (let day = 0; day < 3; day += 1) {
+      const now = DAY_1 + day * 24 * HOUR;
+      const { dispatcher, calls } = recordingDispatcher();
+      const { runs } = await runChain({ store, dispatcher, now });
+      // Every user once, within the tick's chain, although the processor has not yet moved
+      // anyone's due time while the chain runs (it does so after generating, seconds later).
+      expect(calls).toHaveLength(users);
+      expect(new Set(calls).size).toBe(users);
+      expect(runs).toHaveLength(Math.ceil(users / SETTINGS.maxUsersPerTick));
+      expect(runs.at(-1)?.chain?.continuation.status).toBe("not_needed");
+      expect(runs.slice(0, -1).every((run) => run.chain?.continuation.status === "dispatched")).toBe(true);
+      // The first day ranks the app-written due times; afterwards the processor writes each rank.
+      expect(runs[0]?.results.usersRanked).toBe(day === 0 ? users : 0);
+      orders.push(calls);
+      await processorReschedules(database, calls, now + 10 * 60_000);
+    }
+    for (let day = 1; day < orders.length; day += 1) {
+      const [yesterday, today] = [orders[day - 1] ?? [], orders[day] ?? []];
+      expect(today.at(-1)).not.toBe(yesterday.at(-1));
+      // The users a single step would have left over are a fresh draw every day, not the same ids.
+      const leftOverYesterday = new Set(yesterday.slice(SETTINGS.maxUsersPerTick));
+      const leftOverAgain = today.slice(SETTINGS.maxUsersPerTick).filter((uid) => leftOverYesterday.has(uid));
+      const share = leftOverAgain.length / (users - SETTINGS.maxUsersPerTick);
+      expect(share).toBeGreaterThan(0.85);
+      expect(share).toBeLessThan(0.99);
+      const lastTenthYesterday = new Set(yesterday.slice(-users / 10));
+      const lastTenthAgain = today.slice(-users / 10).filter((uid) => lastTenthYesterday.has(uid)).length;
+      expect(lastTenthAgain).toBeLessThan(users / 10 / 4);
+    }
+  });
+
+  it("puts users who missed their window first at the next one", async () => {
+    const users = 500;
+    const database = population(users, DAY_1);
+    const store = createInMemorySchedulerStore(database);
+    // A chain of 2 steps of 100 serves 200 users; the rest wait for the next ticks.
+    const first = recordingDispatcher();
+    const { runs } = await runChain({
+      store,
+      dispatcher: first.dispatcher,
+      now: DAY_1,
+      maxSteps: 2,
+      settings: { ...SETTINGS, maxUsersPerTick: 100 },
+    });
+    expect(first.calls).toHaveLength(200);
+    expect(runs.at(-1)?.chain?.continuation).toMatchObject({ status: "chain_limit", nextStep: null });
+    await processorReschedules(database, first.calls, DAY_1 + 10 * 60_000);
+    // 11:00 in New York: the window has closed; the 300 left over are moved to tomorrow's 08:00.
+    const closing = recordingDispatcher();
+    const closed = await runChain({ store, dispatcher: closing.dispatcher, now: DAY_1 + 3 * HOUR });
+    expect(closing.calls).toEqual([]);
+    expect(closed.runs.reduce((sum, run) => sum + run.results.rescheduledOutsideWindow, 0)).toBe(300);
+    const missed = new Set([...database.users.keys()].filter((uid) => !first.calls.includes(uid)));
+    // Tomorrow, the same short chain serves the 200 who missed first.
+    const next = recordingDispatcher();
+    await runChain({
+      store,
+      dispatcher: next.dispatcher,
+      now: DAY_1 + 24 * HOUR,
+      maxSteps: 2,
+      settings: { ...SETTINGS, maxUsersPerTick: 100 },
+    });
+    expect(next.calls).toHaveLength(200);
+    expect(next.calls.every((uid) => missed.has(uid))).toBe(true);
+  });
+
+  it("lets a duplicate cron delivery of the same hour do nothing, and records whose step it was", async () => {
+    const database = population(300, DAY_1);
+    const store = createInMemorySchedulerStore(database);
+    const { dispatcher, calls } = recordingDispatcher();
+    const { runs } = await runChain({ store, dispatcher, now: DAY_1 });
+    expect(calls).toHaveLength(300);
+    const duplicate = await runChain({ store, dispatcher, now: DAY_1 + 5_000 });
+    expect(calls).toHaveLength(300);
+    expect(duplicate.runs).toHaveLength(1);
+    expect(duplicate.continuations).toEqual([]);
+    expect(duplicate.runs[0]?.chain).toMatchObject({
+      step: 0,
+      duplicateOf: runs[0]?.runId,
+      continuation: { status: "none" },
+    });
+    expect(duplicate.runs[0]?.results).toMatchObject({ usersDue: 0, jobsCreated: 0 });
+    expect(database.schedulerRuns.get(duplicate.runs[0]?.runId ?? "")?.chain?.duplicateOf).toBe(
+      runs[0]?.runId,
+    );
+  });
+
+  it("lets a later delivery take over a step whose run died holding it, once its lease has run out", async () => {
+    const database = population(50, DAY_1);
+    const store = createInMemorySchedulerStore(database);
+    const chainId = "cron_2026-11-24T13";
+    await store.createChainStep({
+      chainId,
+      step: 0,
+      attempt: 1,
+      runId: "died",
+      claimedAt: DAY_1 - LEASE_MS - 1,
+      leaseUntil: DAY_1 - 1,
+      status: "running",
+    });
+    const { dispatcher, calls } = recordingDispatcher();
+    const { runs } = await runChain({ store, dispatcher, now: DAY_1, chainId });
+    expect(calls).toHaveLength(50);
+    expect(runs[0]?.chain).toMatchObject({ attempt: 2, duplicateOf: null });
+    expect(database.schedulerChainSteps.get(`${chainId}_0_2`)?.status).toBe("completed");
+
+    // A live claim (lease not run out) is a duplicate, not a takeover.
+    await store.createChainStep({
+      chainId: "cron_2026-11-24T14",
+      step: 0,
+      attempt: 1,
+      runId: "alive",
+      claimedAt: DAY_1 + HOUR,
+      leaseUntil: DAY_1 + HOUR + LEASE_MS,
+      status: "running",
+    });
+    const live = await runChain({
+      store,
+      dispatcher,
+      now: DAY_1 + HOUR + 1_000,
+      chainId: "cron_2026-11-24T14",
+    });
+    expect(live.runs[0]?.chain?.duplicateOf).toBe("alive");
+  });
+
+  it("continues right after the last user handled when the time budget runs out mid-page", async () => {
+    const database = population(30, DAY_1);
+    const store = createInMemorySchedulerStore(database);
+    let elapsed = 0;
+    const calls: string[] = [];
+    const dispatcher: Dispatcher = {
+      async dispatch({ userId }) {
+        calls.push(userId);
+        elapsed += 10_000; // five calls fit in a 45 s step
+        return { ok: true, status: 202 };
+      },
+    };
+    const { runs } = await runChain({
+      store,
+      dispatcher,
+      now: DAY_1,
+      settings: { ...SETTINGS, dispatchConcurrency: 1, pageSize: 10 },
+      stepClock: () => {
+        elapsed = 0;
+        return () => elapsed;
+      },
+    });
+    expect(calls).toHaveLength(30);
+    expect(new Set(calls).size).toBe(30);
+    expect(runs[0]?.results).toMatchObject({ jobsCreated: 5, deferred: 5, hasMore: true });
+    expect(runs.slice(0, 6).map((run) => run.results.jobsCreated)).toEqual([5, 5, 5, 5, 5, 5]);
+    // The step after the last one that ran out of time finds nobody left.
+    expect(runs).toHaveLength(7);
+    expect(runs.at(-1)?.results.usersDue).toBe(0);
+    expect(runs[1]?.chain?.startedAfter).toEqual(runs[0]?.chain?.handledUpTo);
+  });
+
+  it("records a continuation that could not be started, and leaves the rest due for the next tick", async () => {
+    const database = population(100, DAY_1);
+    const store = createInMemorySchedulerStore(database);
+    const { dispatcher, calls } = recordingDispatcher();
+    const { runs } = await runChain({
+      store,
+      dispatcher,
+      now: DAY_1,
+      continuerOutcome: { ok: false, retriable: true, reason: "scheduler answered HTTP 503" },
+      settings: { ...SETTINGS, maxUsersPerTick: 60 },
+    });
+    expect(calls).toHaveLength(60);
+    expect(runs[0]?.chain?.continuation).toEqual({
+      status: "failed",
+      nextStep: 1,
+      detail: "scheduler answered HTTP 503",
+    });
+    expect(runs[0]?.results.hasMore).toBe(true);
+  });
+
+  it("never starts a chain from a single (manual) run", async () => {
+    const database = population(100, DAY_1);
+    const store = createInMemorySchedulerStore(database);
+    const { dispatcher, calls } = recordingDispatcher();
+    const run = await runScheduler({
+      store,
+      dispatcher,
+      settings: { ...SETTINGS, maxUsersPerTick: 60 },
+      now: DAY_1,
+      trigger: "manual",
+      runId: "manual",
+      elapsedMs: () => 0,
+    });
+    expect(calls).toHaveLength(60);
+    expect(run.chain).toBeNull();
+    expect(run.results.hasMore).toBe(true);
+    expect(database.schedulerChainSteps.size).toBe(0);
+  });
+});
+
+describe("due ranks", () => {
+  it("are fresh for every due time, never whole numbers, and lower by one step per missed window", () => {
+    const ranks = Array.from({ length: 1_000 }, (_, index) => dueRank({ uid: `u${index}`, dueAt: DAY_1 }));
+    expect(ranks.every((rank) => rank > 0 && rank < 1 && !Number.isInteger(rank))).toBe(true);
+    expect(new Set(ranks).size).toBe(ranks.length);
+    expect(dueRank({ uid: "u1", dueAt: DAY_1 })).toBe(ranks[1]);
+    expect(dueRank({ uid: "u1", dueAt: DAY_1 + 24 * HOUR })).not.toBe(ranks[1]);
+    const missedOnce = dueRank({ uid: "u1", dueAt: DAY_1, missedWindows: 1 });
+    expect(missedOnce).toBeCloseTo((ranks[1] ?? 0) - 1, 12);
+    expect(missedWindowsOf(missedOnce)).toBe(1);
+    expect(missedWindowsOf(dueRank({ uid: "u1", dueAt: DAY_1, missedWindows: 3 }))).toBe(3);
+    expect(missedWindowsOf(ranks[1])).toBe(0);
+    expect(missedWindowsOf(undefined)).toBe(0);
+    const lowest = dueRank({ uid: "u1", dueAt: DAY_1, missedWindows: 1_000 });
+    expect(lowest).toBeGreaterThan(LOWEST_RANK);
+    expect(Number.isInteger(lowest)).toBe(false);
+    expect(missedWindowsOf(lowest)).toBe(MAX_MISSED_WINDOWS);
+  });
+});
+
+describe("scheduler configuration", () => {
+  it("keeps the route's maxDuration equal to SCHEDULER_MAX_DURATION_SECONDS, below a step's lease", () => {
+    const route = readFileSync(
+      new URL("../../src/app/api/coaching/generateCoachingMessage/scheduler/route.ts", import.meta.url),
+      "utf8",
+    );
+    expect(route).toContain(`export const maxDuration = ${SCHEDULER_MAX_DURATION_SECONDS};`);
+    const config = loadConfig({ NODE_ENV: "test", FIRESTORE_EMULATOR_HOST: "localhost:1" });
+    expect(config.scheduler.chainStepLeaseMs).toBeGreaterThan(SCHEDULER_MAX_DURATION_SECONDS * 1_000);
+    expect(config.scheduler.timeBudgetMs).toBeLessThan(SCHEDULER_MAX_DURATION_SECONDS * 1_000);
+    expect(config.scheduler).toMatchObject({ maxChainSteps: 24, maxUsersPerTick: 100_000, pageSize: 500 });
+    expect(
+      loadConfig({ NODE_ENV: "test", FIRESTORE_EMULATOR_HOST: "localhost:1", SCHEDULER_MAX_CHAIN_STEPS: "3" })
+        .scheduler.maxChainSteps,
+    ).toBe(3);
+  });
+});
