@@ -93,7 +93,8 @@ env.APP_URL ??= `http://localhost:${port}`;
 const SCHEDULER_PATH = "/api/coaching/generateCoachingMessage/scheduler";
 const localUrl = `http://localhost:${port}`;
 const cronEntries = env.DEV_CRONS === "off" ? null : readVercelCrons();
-const byHand = (path: string) => `  curl -s -H "Authorization: Bearer ${env.CRON_SECRET}" ${localUrl}${path}`;
+const byHand = (path: string) =>
+  `  curl -s -X POST -H "Authorization: Bearer ${env.CRON_SECRET}" ${localUrl}${path}`;
 
 console.log(
   [

@@ -9,6 +9,7 @@
  */
 import { z } from "zod";
 import type { BreakerSettings } from "@/core/circuit-breaker";
+import { MAX_LLM_CALLS_PER_RUN } from "@/core/due-slot";
 import { AppError } from "@/core/errors";
 import type { Keyring } from "@/core/key-cipher";
 import type { QuotaLimits } from "@/core/quota";
@@ -38,6 +39,19 @@ export const PROCESSOR_MAX_DURATION_SECONDS = 300;
  * instances), so a step still holding its claim is alive, and one past it died.
  */
 export const SCHEDULER_MAX_DURATION_SECONDS = 60;
+
+/** Time a processor run needs besides its LLM calls: Firestore reads and writes, the delivery after. */
+const PROCESSOR_NON_LLM_MARGIN_MS = 60_000;
+
+/**
+ * The outbox drain route's (`/api/events/process-batch`) `maxDuration` (seconds), repeated as a
+ * literal in the route file and vercel.json (a test checks they agree).
+ */
+export const EVENTS_MAX_DURATION_SECONDS = 60;
+/** How long a drain waits for its continuation call to be accepted (the route answers 202 at once). */
+export const EVENT_CONTINUATION_TIMEOUT_MS = 5_000;
+/** Kept free at the end of a drain for the last writes of the events in flight. */
+const EVENT_DRAIN_MARGIN_MS = 5_000;
 
 const envSchema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
@@ -76,6 +90,13 @@ const envSchema = z.object({
 
   APP_URL: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
   VERCEL_ENV: optionalText,
+  /** "1" on Vercel: the sign-in throttle then reads the client address Vercel's edge sets. */
+  VERCEL: optionalText,
+  /**
+   * Off Vercel: how many proxies in front append to X-Forwarded-For after the one nearest the
+   * client (0: the rightmost entry is the client's address). See `clientAddressFrom`.
+   */
+  TRUSTED_PROXY_HOPS: nonNegativeInt(0),
   VERCEL_PROJECT_PRODUCTION_URL: optionalText,
   VERCEL_URL: optionalText,
 
@@ -107,11 +128,22 @@ const envSchema = z.object({
   OPENROUTER_BASE_URL: z.url().default("https://openrouter.ai/api/v1"),
   COACHING_MODEL: z.string().min(1).default("anthropic/claude-sonnet-4.6"),
   SCORING_MODEL: z.string().min(1).default("anthropic/claude-sonnet-4.6"),
-  LLM_TIMEOUT_MS: positiveInt(60_000),
+  // A whole call, the AI SDK's retries included. A run makes up to MAX_LLM_CALLS_PER_RUN calls
+  // one after another, and all of them, with the run's Firestore work and its delivery, must end
+  // inside the processor's maxDuration: a run killed there counts as unfinished (towards
+  // suspension) and wastes its tokens. 4 × 45 s = 180 s leaves 120 s; 60 s would take all 300 s.
+  LLM_TIMEOUT_MS: positiveInt(45_000).refine(
+    (timeoutMs) =>
+      timeoutMs * MAX_LLM_CALLS_PER_RUN + PROCESSOR_NON_LLM_MARGIN_MS <
+      PROCESSOR_MAX_DURATION_SECONDS * 1_000,
+    `× ${MAX_LLM_CALLS_PER_RUN} LLM calls a run + ${PROCESSOR_NON_LLM_MARGIN_MS / 1_000} s for the rest of the run must stay under the processor route's maxDuration (${PROCESSOR_MAX_DURATION_SECONDS} s): at most ${Math.ceil((PROCESSOR_MAX_DURATION_SECONDS * 1_000 - PROCESSOR_NON_LLM_MARGIN_MS) / MAX_LLM_CALLS_PER_RUN) - 1} ms`,
+  ),
   LLM_MAX_RETRIES: nonNegativeInt(1),
 
   RESEND_API_KEY: optionalText,
   RESEND_BASE_URL: optionalText.pipe(z.url().optional()),
+  /** Each Resend call is aborted after this (a retriable failure); see `eventTimingProblems`. */
+  RESEND_TIMEOUT_MS: positiveInt(10_000),
   EMAIL_FROM: z.string().min(3).default("Coaching <coach@example.com>"),
 
   // Defaults from measurements (README, "Benchmarks": 2,555 dispatches/s to a local processor at
@@ -127,12 +159,22 @@ const envSchema = z.object({
   // users without their message every day (issue 12).
   SCHEDULER_MAX_USERS_PER_TICK: positiveInt(100_000),
   SCHEDULER_BOOTSTRAP_LIMIT: nonNegativeInt(200),
-  SCHEDULER_TIME_BUDGET_MS: positiveInt(45_000),
+  // With the timeouts of a dispatch and of the continuation and a margin for the last writes,
+  // within the route's 60 s (checked: `schedulerTimingProblems`): 40 + 8 + 5 + 5 = 58 s.
+  SCHEDULER_TIME_BUDGET_MS: positiveInt(40_000),
   // Steps of one cron tick's chain (the cron call and its continuations), each at most the
   // route's 60 s: 24 steps end within about 24 minutes, before the next hour's tick, and take
-  // 24 × the per-step throughput (at 455 dispatches/s, about 490,000 users) in one hour. At most
-  // 60: more steps of up to a minute would run into the next hour's chain.
-  SCHEDULER_MAX_CHAIN_STEPS: z.coerce.number().int().positive().max(60).default(24),
+  // 24 × the per-step throughput (at 455 dispatches/s, about 440,000 users) in one hour. Fewer
+  // than 60 (checked): steps of up to a minute each must end before the next hour's chain starts.
+  SCHEDULER_MAX_CHAIN_STEPS: positiveInt(24),
+  /** Timeout of the call that starts a chain's next step (the route answers 202 before any work). */
+  SCHEDULER_CONTINUATION_TIMEOUT_MS: positiveInt(5_000),
+  /**
+   * Time each chain step reserves, before its due users, for the sweep for users without a
+   * numeric due time (only while some user has none), so the sweep keeps its daily pass under a
+   * backlog that fills every step. Below SCHEDULER_TIME_BUDGET_MS (checked).
+   */
+  SCHEDULER_SWEEP_SLICE_MS: positiveInt(4_000),
   /** At most 24, so a user who turns coaching back on without the app's event waits a day at most. */
   SCHEDULER_DISABLED_RECHECK_HOURS: z.coerce.number().int().positive().max(24).default(24),
   /** Ticks per pass of the unscheduled-user sweep; at most 24, so hourly ticks look at every user daily. */
@@ -146,7 +188,9 @@ const envSchema = z.object({
   // drains a 20,000-user group of equal due times in one 45 s step while keeping the burst of
   // processor invocations starting at once moderate; raise it with the LLM ceiling.
   DISPATCH_CONCURRENCY: positiveInt(50),
-  DISPATCH_TIMEOUT_MS: positiveInt(10_000),
+  // The processor route answers 202 after its slot claim (a few Firestore round trips; a cold
+  // start adds a second or two). Counts toward a step's 60 s (see SCHEDULER_TIME_BUDGET_MS).
+  DISPATCH_TIMEOUT_MS: positiveInt(8_000),
   // A slot lease shorter than the run it guards would let a second worker take over a live run.
   PROCESSOR_LEASE_MS: positiveInt(600_000).refine(
     (leaseMs) => leaseMs > PROCESSOR_MAX_DURATION_SECONDS * 1_000,
@@ -155,21 +199,48 @@ const envSchema = z.object({
 
   EVENT_BATCH_SIZE: positiveInt(20),
   EVENT_CONCURRENCY: positiveInt(5),
-  EVENT_MAX_RETRIES: nonNegativeInt(5),
+  // Retriable failures (Resend down, 429s) are retried until the event is EVENT_MAX_AGE_HOURS
+  // old, with a backoff capped at EVENT_RETRY_MAX_MS (30 s, 1 min, … 1 h): about 40 tries a day.
+  // EVENT_MAX_RETRIES caps the attempts whatever the age, above that, so it ends runs that never
+  // report back (killed), which back off the same way; at least 1, so a killed run is retried.
+  EVENT_MAX_RETRIES: positiveInt(50),
+  EVENT_MAX_AGE_HOURS: z.coerce.number().int().positive().max(168).default(24),
   EVENT_RETRY_BASE_MS: positiveInt(30_000),
   EVENT_RETRY_MAX_MS: positiveInt(3_600_000),
-  EVENT_LEASE_MS: positiveInt(120_000),
-  EVENT_TIME_BUDGET_MS: positiveInt(45_000),
+  // A claim outlives the drain run that made it (killed at the route's maxDuration at the latest),
+  // so no second worker takes over an event whose run is still alive.
+  EVENT_LEASE_MS: positiveInt(120_000).refine(
+    (leaseMs) => leaseMs > EVENTS_MAX_DURATION_SECONDS * 1_000,
+    `must be longer than the drain route's maxDuration (${EVENTS_MAX_DURATION_SECONDS} s = ${EVENTS_MAX_DURATION_SECONDS * 1_000} ms), so a live run keeps its event`,
+  ),
+  // No event starts after the budget; one started just before it ends within RESEND_TIMEOUT_MS
+  // and a few writes, then the continuation call: 40 + 10 + 5 + 5 = 60 s (checked).
+  EVENT_TIME_BUDGET_MS: positiveInt(40_000),
+  /** Times a drain that ran out of budget with work left calls itself again (each call: one more drain). */
+  EVENT_MAX_CONTINUATIONS: z.coerce.number().int().nonnegative().max(10).default(4),
 
   SUSPEND_AFTER_FAILURES: positiveInt(5),
   SUSPENSION_HOURS: positiveInt(24),
   BREAKER_FAILURE_THRESHOLD: positiveInt(20),
-  BREAKER_COOLDOWN_MS: positiveInt(300_000),
+  // At most an hour: while open every due user is deferred to their retry interval, and a longer
+  // cool-down would defer a whole hourly tick after the provider has recovered.
+  BREAKER_COOLDOWN_MS: positiveInt(300_000).pipe(
+    z.number().max(3_600_000, "must be at most 3600000 (1 hour)"),
+  ),
   // Probe windows after the cool-down: a lost probe holds the breaker until its window ends. A
   // probe is one processor run, killed at the route's maxDuration, so a window of that length
   // never cuts short a healthy probe claimed at its start; one claimed late may overlap the next
   // window's probe (one extra call), which is cheaper than a longer outage.
-  BREAKER_PROBE_TIMEOUT_MS: positiveInt(PROCESSOR_MAX_DURATION_SECONDS * 1_000),
+  // At most three processor runs: a probe still unreported by then is lost, not slow, and every
+  // due user waits on it.
+  BREAKER_PROBE_TIMEOUT_MS: positiveInt(PROCESSOR_MAX_DURATION_SECONDS * 1_000).pipe(
+    z
+      .number()
+      .max(
+        3 * PROCESSOR_MAX_DURATION_SECONDS * 1_000,
+        `must be at most ${3 * PROCESSOR_MAX_DURATION_SECONDS * 1_000} (three times the processor's maxDuration)`,
+      ),
+  ),
   RETENTION_DAYS: positiveInt(30),
   CLEANUP_MAX_DELETES: positiveInt(5_000),
 
@@ -182,6 +253,8 @@ const envSchema = z.object({
   OWN_KEY_QUOTA_PER_MONTH: positiveInt(300_000),
   INSIGHTS_MAX_BATCHES_PER_RUN: nonNegativeInt(3),
   FIREBASE_AUTH_EMULATOR_HOST: optionalText,
+  /** Lets FIREBASE_AUTH_EMULATOR_HOST stand on Vercel, for a deployment that really uses the emulator. */
+  ALLOW_AUTH_EMULATOR_ON_VERCEL: z.stringbool().optional(),
 
   JOURNAL_APP_URL: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
 });
@@ -210,6 +283,10 @@ export interface AppConfig {
     sweepMaxPageSize: number;
     dispatchConcurrency: number;
     dispatchTimeoutMs: number;
+    /** From a step's start: processor calls still in flight are aborted then (budget + dispatch timeout). */
+    dispatchDeadlineMs: number;
+    continuationTimeoutMs: number;
+    sweepSliceMs: number;
     /** Steps of one cron tick's chain at most (the cron call is step 0). */
     maxChainSteps: number;
     /** How long a chain step's claim holds: beyond the route's maxDuration. */
@@ -243,8 +320,13 @@ export interface AppConfig {
     maxRetries: number;
     baseDelayMs: number;
     maxDelayMs: number;
+    /** Retriable failures are retried until the event is this old (since created or requeued). */
+    maxAgeMs: number;
     leaseMs: number;
     timeBudgetMs: number;
+    maxContinuations: number;
+    /** Each Resend call's timeout. */
+    emailTimeoutMs: number;
   };
 }
 
@@ -283,6 +365,59 @@ function resolveProjectId(env: Env): string {
   );
 }
 
+/**
+ * Time left after a scheduler step's budget for its last writes (the step's claim and summary):
+ * a step must end within the route's maxDuration, or it is killed before it records its work.
+ */
+export const SCHEDULER_STEP_MARGIN_MS = 5_000;
+
+/**
+ * The scheduler's timing must fit its route. A step dispatches until SCHEDULER_TIME_BUDGET_MS;
+ * a call started just before may take DISPATCH_TIMEOUT_MS (calls still in flight then are
+ * aborted); the next step is started within SCHEDULER_CONTINUATION_TIMEOUT_MS; then the last
+ * writes. Summed (the parts overlap at run time, so the sum bounds them), it stays below the
+ * route's maxDuration. And a chain's steps, each up to maxDuration, end before the next hour's
+ * chain starts.
+ */
+function schedulerTimingProblems(env: Env): string[] {
+  const problems: string[] = [];
+  const maxDurationMs = SCHEDULER_MAX_DURATION_SECONDS * 1_000;
+  const stepMs =
+    env.SCHEDULER_TIME_BUDGET_MS +
+    env.DISPATCH_TIMEOUT_MS +
+    env.SCHEDULER_CONTINUATION_TIMEOUT_MS +
+    SCHEDULER_STEP_MARGIN_MS;
+  if (stepMs >= maxDurationMs) {
+    problems.push(
+      `SCHEDULER_TIME_BUDGET_MS (${env.SCHEDULER_TIME_BUDGET_MS}) + DISPATCH_TIMEOUT_MS (${env.DISPATCH_TIMEOUT_MS}) + SCHEDULER_CONTINUATION_TIMEOUT_MS (${env.SCHEDULER_CONTINUATION_TIMEOUT_MS}) + ${SCHEDULER_STEP_MARGIN_MS} ms for the last writes must stay below the scheduler route's maxDuration (${maxDurationMs} ms)`,
+    );
+  }
+  if (env.SCHEDULER_SWEEP_SLICE_MS >= env.SCHEDULER_TIME_BUDGET_MS) {
+    problems.push("SCHEDULER_SWEEP_SLICE_MS must be below SCHEDULER_TIME_BUDGET_MS");
+  }
+  if (env.SCHEDULER_MAX_CHAIN_STEPS * maxDurationMs >= 3_600_000) {
+    problems.push(
+      `SCHEDULER_MAX_CHAIN_STEPS (${env.SCHEDULER_MAX_CHAIN_STEPS}) × the route's maxDuration (${SCHEDULER_MAX_DURATION_SECONDS} s) must stay below an hour, so a chain ends before the next hour's starts`,
+    );
+  }
+  return problems;
+}
+
+/**
+ * A drain must end within its route's maxDuration: it starts no event after EVENT_TIME_BUDGET_MS,
+ * one started just before ends within RESEND_TIMEOUT_MS and its writes, then the continuation is
+ * called. Killed mid-run, every event in flight would lose its attempt and wait out its lease.
+ */
+function eventTimingProblems(env: Env): string[] {
+  const maxDurationMs = EVENTS_MAX_DURATION_SECONDS * 1_000;
+  const drainMs =
+    env.EVENT_TIME_BUDGET_MS + env.RESEND_TIMEOUT_MS + EVENT_CONTINUATION_TIMEOUT_MS + EVENT_DRAIN_MARGIN_MS;
+  if (drainMs <= maxDurationMs) return [];
+  return [
+    `EVENT_TIME_BUDGET_MS (${env.EVENT_TIME_BUDGET_MS}) + RESEND_TIMEOUT_MS (${env.RESEND_TIMEOUT_MS}) + ${EVENT_CONTINUATION_TIMEOUT_MS} ms for the continuation + ${EVENT_DRAIN_MARGIN_MS} ms for the last writes must not exceed the drain route's maxDuration (${maxDurationMs} ms)`,
+  ];
+}
+
 /** Parses an environment into the app's configuration; throws `config:env` naming each bad variable. */
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
   const parsed = envSchema.safeParse(source);
@@ -290,6 +425,18 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
     throw new AppError("config:env", `Invalid configuration: ${describeIssues(parsed.error)}`);
   }
   const env = parsed.data;
+  // With the variable set, firebase-admin accepts unsigned ID tokens: anyone could act as any
+  // user on the key routes. On Vercel that is a mistake unless said otherwise.
+  if (env.FIREBASE_AUTH_EMULATOR_HOST && env.VERCEL_ENV && env.ALLOW_AUTH_EMULATOR_ON_VERCEL !== true) {
+    throw new AppError(
+      "config:env",
+      `Invalid configuration: FIREBASE_AUTH_EMULATOR_HOST is set on Vercel (VERCEL_ENV=${env.VERCEL_ENV}), where it would accept unsigned ID tokens; unset it, or set ALLOW_AUTH_EMULATOR_ON_VERCEL=true if this deployment really uses the Auth emulator`,
+    );
+  }
+  const timingProblems = [...schedulerTimingProblems(env), ...eventTimingProblems(env)];
+  if (timingProblems.length > 0) {
+    throw new AppError("config:env", `Invalid configuration: ${timingProblems.join("; ")}`);
+  }
   const appUrl = resolveAppUrl(env);
   const journalAppUrl = (env.JOURNAL_APP_URL ?? appUrl).replace(/\/+$/, "");
   return {
@@ -313,6 +460,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
       sweepMaxPageSize: env.SCHEDULER_SWEEP_MAX_PAGE_SIZE,
       dispatchConcurrency: env.DISPATCH_CONCURRENCY,
       dispatchTimeoutMs: env.DISPATCH_TIMEOUT_MS,
+      dispatchDeadlineMs: env.SCHEDULER_TIME_BUDGET_MS + env.DISPATCH_TIMEOUT_MS,
+      continuationTimeoutMs: env.SCHEDULER_CONTINUATION_TIMEOUT_MS,
+      sweepSliceMs: env.SCHEDULER_SWEEP_SLICE_MS,
       maxChainSteps: env.SCHEDULER_MAX_CHAIN_STEPS,
       chainStepLeaseMs: 2 * SCHEDULER_MAX_DURATION_SECONDS * 1_000,
     },
@@ -366,8 +516,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
       maxRetries: env.EVENT_MAX_RETRIES,
       baseDelayMs: env.EVENT_RETRY_BASE_MS,
       maxDelayMs: env.EVENT_RETRY_MAX_MS,
+      maxAgeMs: env.EVENT_MAX_AGE_HOURS * 3_600_000,
       leaseMs: env.EVENT_LEASE_MS,
       timeBudgetMs: env.EVENT_TIME_BUDGET_MS,
+      maxContinuations: env.EVENT_MAX_CONTINUATIONS,
+      emailTimeoutMs: env.RESEND_TIMEOUT_MS,
     },
   };
 }

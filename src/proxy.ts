@@ -15,7 +15,7 @@ function decodesCleanly(pathname: string): boolean {
  * The first gate in front of the admin area: pages without a valid session go to the sign-in
  * page, admin APIs answer 401. Each page, action and route checks again at the data access.
  * Before that, a path with a malformed escape (`/admin/users/%E0%A4%A`), which Next.js would
- * answer with a bare 500 when it decodes the route's parameters, gets a 400 in the contract's
+ * answer with a bare 500 when it decodes the route's parameters, gets a 400 in docs/api.md's error
  * shape (APIs, including the users' key routes) or the users page with a notice (pages).
  */
 export function proxy(request: NextRequest) {

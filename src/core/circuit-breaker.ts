@@ -44,6 +44,31 @@ export function breakerGate({ breaker, now }: { breaker: BreakerState | null; no
 }
 
 /**
+ * Whether a failed LLM call failed because the provider could not serve it (rate limited with
+ * 429, a 5xx, a timeout, the network): an outage, not the user's failure nor a fault of the
+ * request, and trying again later will help. The model adapter says so when it knows
+ * (`providerUnavailable`, e.g. a timeout has no status); otherwise a retriable 408, 429 or 5xx
+ * is taken as one. A request the provider refused (4xx) or output that did not fit the schema is not.
+ */
+export function isProviderUnavailable(failure: {
+  retriable: boolean;
+  statusCode: number | null;
+  providerUnavailable?: boolean;
+}): boolean {
+  if (failure.providerUnavailable !== undefined) return failure.providerUnavailable;
+  const status = failure.statusCode;
+  return failure.retriable && status !== null && (status === 408 || status === 429 || status >= 500);
+}
+
+/**
+ * Whether a successful call has something to reset: the breaker is open, or failures are counted.
+ * A success writes only then, so the one breaker document is not written on every call.
+ */
+export function breakerNeedsReset(breaker: BreakerState | null): boolean {
+  return breaker !== null && (breaker.state === "open" || breaker.consecutiveFailures > 0);
+}
+
+/**
  * The breaker after a failed call, or null when it does not change state beyond the count.
  * A failed probe (the breaker was open) re-opens it for another cool-down.
  */

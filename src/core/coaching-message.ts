@@ -1,6 +1,6 @@
 /**
  * The coaching message as the model must return it, and the outcome simulation that scores it
- * (contract §6). Model output is untrusted: it is parsed against these schemas, and nothing in
+ * (docs/generation.md). Model output is untrusted: it is parsed against these schemas, and nothing in
  * it is ever taken as a recipient, a user id or a schedule.
  */
 import { z } from "zod";

@@ -28,7 +28,42 @@ export function leaseId({ slotId, leaseNumber }: { slotId: string; leaseNumber: 
   return `${slotId}_${leaseNumber}`;
 }
 
-export type SlotOutcome = "sent" | "gate_failed" | "generation_failed" | "breaker_open" | "quota_exceeded";
+/**
+ * How a slot ended. `gate_failed` and `generation_failed` are the user's run failing (they count
+ * towards automatic suspension); `breaker_open`, `quota_exceeded` and `provider_unavailable` (the
+ * LLM provider rate-limited, erred with a 5xx, timed out or was unreachable) are deferrals: the user
+ * goes without this window's message through no fault of their own (see `isDeferral`).
+ */
+export type SlotOutcome =
+  | "sent"
+  | "gate_failed"
+  | "generation_failed"
+  | "breaker_open"
+  | "quota_exceeded"
+  | "provider_unavailable";
+
+const DEFERRALS: ReadonlySet<SlotOutcome> = new Set([
+  "breaker_open",
+  "quota_exceeded",
+  "provider_unavailable",
+]);
+
+/**
+ * Whether a slot outcome is a deferral rather than a failure: no message this window, not counted
+ * towards suspension, and the user is ranked ahead of those served at their next due time
+ * (one more missed window, core/due-rank.ts).
+ */
+export function isDeferral(outcome: SlotOutcome | null): boolean {
+  return outcome !== null && DEFERRALS.has(outcome);
+}
+
+/**
+ * The most LLM calls one processor run makes: one insights batch before generating, the
+ * generation, one regeneration when the draft is too close to a recent message, and the outcome
+ * simulation. config.ts checks that this many calls at LLM_TIMEOUT_MS each fit in the route's
+ * maxDuration.
+ */
+export const MAX_LLM_CALLS_PER_RUN = 4;
 
 export interface SlotRecord {
   slotId: string;
@@ -53,6 +88,8 @@ export interface LeaseRecord {
   claimedAt: number;
   /** Absent on leases written before claims were one batch: then claimedAt + the lease time. */
   leaseUntil?: number;
+  /** The run that created the lease; absent on leases written before runs carried a token. */
+  claimToken?: string;
 }
 
 export type ClaimDecision =

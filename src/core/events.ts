@@ -37,6 +37,8 @@ export interface EventRecord {
   lease_number: number;
   /** End of the last claim's lease; also on the lease document, which is the truth. */
   lease_until: number;
+  /** When an operator last requeued it (replay, bulk requeue): its retry window starts again there. */
+  requeued_at: number | null;
 }
 
 const statusSchema = z.enum(["pending", "processed", "dead_letter"]);
@@ -74,6 +76,7 @@ const eventDocumentSchema = z.object({
     .max(Number.MAX_SAFE_INTEGER - 1)
     .catch(0),
   lease_until: instant.catch(0),
+  requeued_at: instant.nullable().catch(null),
 });
 
 /** The engine's view of a stored event, whoever wrote it (every store parses with this). */
@@ -101,15 +104,44 @@ export interface DeadLetterRecord {
   retry_count: number;
   original_created_at: number;
   created_at: number;
+  /**
+   * Whether a requeue can help: the event failed for a passing reason (retries ran out, runs
+   * never finished), not a permanent one (unknown type, invalid payload, a refusal). Absent on
+   * letters written by older versions, which the bulk requeue leaves to the one-by-one replay.
+   */
+  retriable?: boolean;
 }
 
+const deadLetterDocumentSchema = z.object({
+  event_type: z.string().catch(""),
+  payload: z.record(z.string(), z.unknown()).catch({}),
+  error_message: z.string().catch(""),
+  retry_count: z.number().int().min(0).catch(0),
+  original_created_at: instant.catch(0),
+  created_at: instant.catch(0),
+  retriable: z.boolean().optional().catch(undefined),
+});
+
+/** An `eventDeadLetters` document as the engine trusts it: a field of another type is defaulted. */
+export function parseDeadLetterDocument(id: string, stored: unknown): DeadLetterRecord {
+  return { event_id: id, ...deadLetterDocumentSchema.parse(stored ?? {}) };
+}
+
+/**
+ * When the outbox gives up on an event. A passing failure (Resend down, a 429) is retried until
+ * the event is `maxAgeMs` old, however many attempts that takes: an outage of hours must not
+ * turn every email of its window into a dead letter. The attempt cap bounds the rest: runs that
+ * never report back (killed), and handlers that want few retries (insights cost LLM calls).
+ */
 export interface RetryPolicy {
-  /** Retries after the first attempt before the event is dead-lettered. */
+  /** Retries after the first attempt, at most, before the event is dead-lettered, whatever the age. */
   maxRetries: number;
   /** Delay before the first retry, before jitter. */
   baseDelayMs: number;
   /** No delay exceeds this. */
   maxDelayMs: number;
+  /** Retriable failures are retried until this long after `retryWindowStart`. */
+  maxAgeMs: number;
 }
 
 /**
@@ -124,31 +156,93 @@ export function retryDelayMs({
   random,
 }: {
   retry: number;
-  policy: RetryPolicy;
+  policy: Pick<RetryPolicy, "baseDelayMs" | "maxDelayMs">;
   random: () => number;
 }): number {
   const step = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, retry - 1));
   return Math.round(step / 2 + (random() * step) / 2);
 }
 
-export type FailureDecision = { action: "retry"; nextAttemptAt: number } | { action: "dead_letter" };
+export type FailureDecision =
+  | { action: "retry"; nextAttemptAt: number }
+  | { action: "dead_letter"; cause: "not_retriable" | "max_attempts" | "max_age" };
 
-/** After a failed attempt (`attempts` counts it): retry with backoff, or give up. */
+/**
+ * Where an event's retry window starts: its creation, or its last requeue when later (an
+ * operator's requeue gives it a full window again). Null when the event carries no creation time
+ * (the app may write one without): then only the attempt cap ends its retries.
+ */
+export function retryWindowStart(event: Pick<EventRecord, "created_at" | "requeued_at">): number | null {
+  const start = Math.max(event.created_at, event.requeued_at ?? 0);
+  return start > 0 ? start : null;
+}
+
+/**
+ * After a failed attempt (`attempts` counts it): retry with backoff, or give up. A retriable
+ * failure is retried until `policy.maxAgeMs` after `retrySince` (see `RetryPolicy`), within the
+ * attempt cap; the retry after the window's last failure still runs, so the last try is never
+ * skipped.
+ */
 export function decideAfterFailure({
   attempts,
   retriable,
   now,
+  retrySince,
   policy,
   random,
 }: {
   attempts: number;
   retriable: boolean;
   now: number;
+  /** `retryWindowStart` of the event. */
+  retrySince: number | null;
   policy: RetryPolicy;
   random: () => number;
 }): FailureDecision {
-  if (!retriable || attempts > policy.maxRetries) return { action: "dead_letter" };
+  if (!retriable) return { action: "dead_letter", cause: "not_retriable" };
+  if (attempts > policy.maxRetries) return { action: "dead_letter", cause: "max_attempts" };
+  if (retrySince !== null && now - retrySince >= policy.maxAgeMs)
+    return { action: "dead_letter", cause: "max_age" };
   return { action: "retry", nextAttemptAt: now + retryDelayMs({ retry: attempts, policy, random }) };
+}
+
+/**
+ * How long a claim keeps an event out of the ready query: the lease, or the retry delay for this
+ * attempt when that is longer (and never earlier than a retry time the event already had, for a
+ * forced run). A finished run writes its own next time; this one stands only when the run never
+ * reports back (killed), so killed runs back off like failed ones instead of repeating every drain.
+ */
+export function claimHoldUntil({
+  now,
+  attempts,
+  leaseMs,
+  nextAttemptAt,
+  policy,
+  random,
+}: {
+  now: number;
+  /** This claim's attempt number. */
+  attempts: number;
+  leaseMs: number;
+  /** The event's `next_attempt_at` before the claim. */
+  nextAttemptAt: number;
+  policy: Pick<RetryPolicy, "baseDelayMs" | "maxDelayMs">;
+  random: () => number;
+}): number {
+  const backoff = retryDelayMs({ retry: attempts, policy, random });
+  return Math.max(nextAttemptAt, now + leaseMs, now + backoff);
+}
+
+/**
+ * The longest event id the engine runs, in UTF-8 bytes. Leases are `${eventId}_${n}` with n up to
+ * MAX_SAFE_INTEGER (16 digits), and Firestore refuses document ids over 1,500 bytes: with ids
+ * capped here every lease id fits, with room for another suffix.
+ */
+export const MAX_EVENT_ID_BYTES = 1_024;
+
+/** Whether the engine can claim leases for an event with this id. */
+export function isRunnableEventId(eventId: string): boolean {
+  return new TextEncoder().encode(eventId).length <= MAX_EVENT_ID_BYTES;
 }
 
 export type EventClaimDecision =
@@ -159,6 +253,11 @@ export type EventClaimDecision =
    * exceed the retries, and the last one never reported back (killed, timed out).
    */
   | { kind: "give_up"; leaseNumber: number; attempts: number; reason: string }
+  /**
+   * Dead-letter without a lease: the id is too long for one (the app wrote it), so every claim
+   * would fail, and the event would stay at the head of the ready query for good.
+   */
+  | { kind: "reject"; attempts: number; reason: string }
   | { kind: "skip"; reason: "processed" | "dead_letter" | "not_ready" | "busy" };
 
 /**
@@ -184,6 +283,13 @@ export function decideEventClaim({
 }): EventClaimDecision {
   if (event.status === "processed") return { kind: "skip", reason: "processed" };
   if (event.status === "dead_letter") return { kind: "skip", reason: "dead_letter" };
+  if (!isRunnableEventId(event.id)) {
+    return {
+      kind: "reject",
+      attempts: event.attempts,
+      reason: `event id longer than ${MAX_EVENT_ID_BYTES} bytes: too long to claim (lease ids would pass Firestore's limit)`,
+    };
+  }
   if (event.lease_until > now && event.lease_until <= now + leaseMs) return { kind: "skip", reason: "busy" };
   if (!force && event.next_attempt_at > now) return { kind: "skip", reason: "not_ready" };
   const leaseNumber = event.lease_number + 1;
@@ -240,6 +346,7 @@ export function newEvent({
     processed_at: null,
     lease_number: 0,
     lease_until: 0,
+    requeued_at: null,
   };
 }
 

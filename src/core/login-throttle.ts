@@ -84,3 +84,37 @@ export function loginThrottleBucket(clientAddress: string): string {
     .map((group) => group.toString(16))
     .join(":")}::/64`;
 }
+
+/** The bucket of requests whose address is not known: they share one budget. */
+export const UNKNOWN_CLIENT_ADDRESS = "unknown";
+
+/**
+ * The client address a sign-in counts against, from headers the client cannot choose.
+ * - On Vercel, `x-vercel-forwarded-for` (else `x-real-ip`): Vercel's edge overwrites both (and
+ *   X-Forwarded-For) on every request, whatever the client sent.
+ * - Elsewhere, X-Forwarded-For is the client's own text up to the entries the proxies in front
+ *   appended: the entry `trustedProxyHops` from the right is the address the outermost trusted
+ *   proxy saw (0: the rightmost, added by the one proxy in front). The leftmost entry, which
+ *   anyone can write, is never used; nor are `x-real-ip` and `x-vercel-forwarded-for`, which a
+ *   client reaching the server directly can set.
+ * No address known: "unknown", one shared bucket (still under the global ceiling).
+ */
+export function clientAddressFrom({
+  headers,
+  onVercel,
+  trustedProxyHops,
+}: {
+  headers: { get(name: string): string | null };
+  onVercel: boolean;
+  trustedProxyHops: number;
+}): string {
+  if (onVercel) {
+    const vercelAddress = headers.get("x-vercel-forwarded-for")?.split(",")[0]?.trim();
+    return vercelAddress || headers.get("x-real-ip")?.trim() || UNKNOWN_CLIENT_ADDRESS;
+  }
+  const entries = (headers.get("x-forwarded-for") ?? "")
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== "");
+  return entries[entries.length - 1 - trustedProxyHops] || UNKNOWN_CLIENT_ADDRESS;
+}

@@ -40,7 +40,13 @@ const NAMED_ENTITY = /&([a-z]+);/gi;
  * - `label.tld` in any script (lookalike letters are letters too), with the dots that IDN
  *   and defanged spellings use (`．`, `。`, `[.]`), the top-level label being two letters or
  *   more: "e.g.", "a.m.", "3.5" and "Mr. Smith" stay, "evil.co" goes;
- * - `www.` followed by anything, an IPv4 address, and `someone@somewhere`.
+ * - `www.` followed by anything, an IPv4 address (dotted decimal, or with a hexadecimal part:
+ *   `0x5c.0xde.0x1.0x44`, `0x7f.1`), and `someone@somewhere`;
+ * - the pieces of a Markdown link a renderer completes across tokens or lines: `](` (an inline
+ *   link around nested brackets, `[a [b] c](//host)`) and `]:` (a reference definition,
+ *   `[r]: //host`), and a protocol-relative or network path (`//intranet`, `/\host`), which a
+ *   browser resolves to another host. A bare decimal host (`1558071108`) is harmless without
+ *   such a prefix or a scheme, and numbers stay in prose.
  * The domain rule holds for every prefix of a token it rejects, so cutting clean text never
  * makes a domain appear.
  */
@@ -54,12 +60,22 @@ const LABEL_CHAR = String.raw`[\p{L}\p{N}\p{M}\u200d_-]`;
 const DOMAIN = new RegExp(String.raw`(?<!${LABEL_CHAR})${LABEL_CHAR}+${DOT}\p{L}[\p{L}\p{M}]+`, "u");
 const IPV4 = new RegExp(String.raw`\d{1,3}(?:${DOT}\d{1,3}){3}`, "u");
 const WWW = new RegExp(String.raw`www\d{0,3}${DOT}\S`, "iu");
+/** A dotted host with a hexadecimal part, which browsers read as IPv4: `0x5c.0xde.0x1.0x44`, `127.0x1`. */
+const HEX_IPV4 = new RegExp(
+  String.raw`(?:\d+${DOT}){1,3}0x[0-9a-f]+|0x[0-9a-f]*${DOT}(?:0x[0-9a-f]*|\d)`,
+  "iu",
+);
 const EMAIL = /[^\s@]@[^\s@]/;
+const MARKDOWN_LINK_PIECE = /\]\(|\]:/;
+/** `//host` and its backslashed spellings, at the start of a token or after an opening mark. */
+const NETWORK_PATH = /(?:^|[([{<"'])[\\/]{2}/;
 
 function isLinkLike(token: string): boolean {
   return (
     (SCHEME_HINT.test(token) && SCHEME.test(token)) ||
-    [WWW, DOMAIN, IPV4, EMAIL].some((pattern) => pattern.test(token))
+    [WWW, DOMAIN, IPV4, HEX_IPV4, EMAIL, MARKDOWN_LINK_PIECE, NETWORK_PATH].some((pattern) =>
+      pattern.test(token),
+    )
   );
 }
 
@@ -144,4 +160,16 @@ const HTML_ESCAPES: Readonly<Record<string, string>> = {
 
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (character) => HTML_ESCAPES[character] ?? character);
+}
+
+/** Characters that open or close a Markdown link, image, autolink, inline HTML or code span. */
+const MARKDOWN_LINK_SYNTAX = /[[\]()<>!`\\]/g;
+
+/**
+ * Backslash-escapes the characters Markdown builds links, images, autolinks, HTML and code
+ * spans from, so text placed in a Markdown document renders as the same characters and never
+ * as markup. The second line of defence behind `sanitiseModelText` for the journal entry.
+ */
+export function escapeMarkdown(text: string): string {
+  return text.replace(MARKDOWN_LINK_SYNTAX, (character) => `\\${character}`);
 }

@@ -1,5 +1,5 @@
 /**
- * The quality gate (contract §6): a message is sent only when the outcome simulation rates it
+ * The quality gate (docs/generation.md): a message is sent only when the outcome simulation rates it
  * at least `MIN_EFFECTIVENESS_RATING`. REVISE_MESSAGE sends the improved message (when the model
  * gave one); SKIP_MESSAGE never sends, whatever the rating, because the scorer itself advised
  * against it.

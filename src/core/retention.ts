@@ -195,7 +195,10 @@ export const KEPT_COLLECTIONS: readonly KeptCollection[] = [
   },
   { collection: "userApiKeys", reason: "one document per user, deleted with the key" },
   { collection: "systemState", reason: "a fixed set of documents (the LLM breaker)" },
-  { collection: "eventStats", reason: "one totals document" },
+  {
+    collection: "eventStats",
+    reason: "a fixed set: run totals in 64 shards (and the old single one), the sweep cursor",
+  },
 ];
 
 /** Which collections a rule or a kept entry covers: every collection the engine writes must appear. */

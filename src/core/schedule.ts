@@ -1,5 +1,5 @@
 /**
- * The scheduling rules of contract §5, as pure functions.
+ * The scheduling rules of docs/scheduling.md, as pure functions.
  *
  * Nothing here reads the clock, the environment or the database: every function takes `now`
  * (Unix ms) and returns Unix ms. Local-time arithmetic goes through Temporal so that a zone's

@@ -5,6 +5,19 @@
 import { z } from "zod";
 import { FREQUENCIES, isValidTimezone, type ScheduleSettings, TIME_PREFERENCES } from "./schedule";
 
+/** The furthest instant a JavaScript Date holds, either side of 1970 (±8.64e15 ms). */
+export const MAX_INSTANT_MS = 8.64e15;
+
+/**
+ * Whether `value` is a time the engine can compute with: a finite number of milliseconds a Date
+ * can hold. A number beyond that (1e300, ±Infinity) is not a time: Temporal and Intl throw on it.
+ */
+export function isInstant(value: unknown): value is number {
+  return typeof value === "number" && Number.isFinite(value) && Math.abs(value) <= MAX_INSTANT_MS;
+}
+
+const instantSchema = z.number().refine(isInstant, "is not a time (finite, within the range of a Date)");
+
 export const coachingConfigSchema = z.object({
   enableCoachingMessages: z.boolean(),
   frequency: z.enum(FREQUENCIES),
@@ -22,11 +35,14 @@ export const coachingUserSchema = z.object({
    * Engine-owned, so a value of another type (a Firestore Timestamp, a string) reads as absent:
    * the engine then schedules the user afresh instead of parking the document as malformed.
    */
-  nextCoachingMessageDue: z.number().nullable().optional().catch(undefined),
-  /** Engine-owned: no processing before this instant (Unix ms). */
-  suspendUntil: z.number().nullable().optional(),
+  nextCoachingMessageDue: instantSchema.nullable().optional().catch(undefined),
+  /**
+   * Engine-owned: no processing before this instant (Unix ms). One beyond any date makes the
+   * document malformed (reported and parked), never a suspension past every time.
+   */
+  suspendUntil: instantSchema.nullable().optional(),
   /** Engine-owned: equals the due time while that due time only parks a disabled or unreadable user. */
-  coachingParkedUntil: z.number().nullable().optional().catch(undefined),
+  coachingParkedUntil: instantSchema.nullable().optional().catch(undefined),
 });
 
 export type CoachingConfig = z.infer<typeof coachingConfigSchema>;
@@ -50,7 +66,8 @@ export type UserSnapshot = {
 
 function readDue(document: unknown): number | null | undefined {
   const due = (document as { nextCoachingMessageDue?: unknown } | null | undefined)?.nextCoachingMessageDue;
-  return Number.isFinite(due) || due === null ? (due as number | null) : undefined;
+  // Beyond a Date's range reads as missing, like a value of another type: the sweep reschedules it.
+  return isInstant(due) || due === null ? due : undefined;
 }
 
 function readRank(document: unknown): { dueRank?: number } {

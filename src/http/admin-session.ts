@@ -12,6 +12,18 @@ export const SESSION_COOKIE = "ce_admin_session";
 export const SESSION_TTL_MS = 12 * 3_600_000;
 
 /**
+ * The known-device cookie, set at each successful sign-in: its holder is exempt from the
+ * sign-in throttle's global ceiling (not from the per-address limit), so addresses that fill
+ * the ceiling with wrong guesses cannot lock out an admin who has signed in from this browser
+ * before. Same format and key as the session, signed for another purpose, so neither token
+ * passes for the other.
+ */
+export const DEVICE_COOKIE = "ce_admin_device";
+export const DEVICE_TTL_MS = 180 * 24 * 3_600_000;
+
+type TokenPurpose = "admin-session" | "admin-device";
+
+/**
  * The key sessions are signed with, or undefined while the admin area is not configured: both
  * ADMIN_PASSWORD and ADMIN_SESSION_SECRET set, and not to the same value (that would bring back
  * the offline guessing a separate secret exists to prevent).
@@ -24,33 +36,57 @@ export function sessionSecretOf(env: {
   return password && secret && secret !== password ? secret : undefined;
 }
 
-function sign(payload: string, sessionSecret: string): string {
-  return createHmac("sha256", `coaching-engine:admin-session:${sessionSecret}`)
+function sign(payload: string, sessionSecret: string, purpose: TokenPurpose): string {
+  return createHmac("sha256", `coaching-engine:${purpose}:${sessionSecret}`)
     .update(payload)
     .digest("base64url");
 }
 
-export function createSessionToken({ sessionSecret, now }: { sessionSecret: string; now: number }): string {
-  const payload = Buffer.from(
-    JSON.stringify({ iat: now, exp: now + SESSION_TTL_MS, nonce: randomBytes(12).toString("base64url") }),
-  ).toString("base64url");
-  return `${payload}.${sign(payload, sessionSecret)}`;
-}
-
-export function verifySessionToken({
-  token,
+function createToken({
   sessionSecret,
   now,
+  ttlMs,
+  purpose,
 }: {
+  sessionSecret: string;
+  now: number;
+  ttlMs: number;
+  purpose: TokenPurpose;
+}): string {
+  const payload = Buffer.from(
+    JSON.stringify({ iat: now, exp: now + ttlMs, nonce: randomBytes(12).toString("base64url") }),
+  ).toString("base64url");
+  return `${payload}.${sign(payload, sessionSecret, purpose)}`;
+}
+
+export function createSessionToken({ sessionSecret, now }: { sessionSecret: string; now: number }): string {
+  return createToken({ sessionSecret, now, ttlMs: SESSION_TTL_MS, purpose: "admin-session" });
+}
+
+export function createDeviceToken({ sessionSecret, now }: { sessionSecret: string; now: number }): string {
+  return createToken({ sessionSecret, now, ttlMs: DEVICE_TTL_MS, purpose: "admin-device" });
+}
+
+interface TokenCheck {
   token: string | undefined;
-  /** Unset means no session is valid: the admin area fails closed. */
+  /** Unset means no token is valid: the admin area fails closed. */
   sessionSecret: string | undefined;
   now: number;
-}): boolean {
+}
+
+export function verifySessionToken(check: TokenCheck): boolean {
+  return verifyToken(check, "admin-session");
+}
+
+export function verifyDeviceToken(check: TokenCheck): boolean {
+  return verifyToken(check, "admin-device");
+}
+
+function verifyToken({ token, sessionSecret, now }: TokenCheck, purpose: TokenPurpose): boolean {
   if (!token || !sessionSecret) return false;
   const [payload, signature, extra] = token.split(".");
   if (!payload || !signature || extra !== undefined) return false;
-  const expected = Buffer.from(sign(payload, sessionSecret));
+  const expected = Buffer.from(sign(payload, sessionSecret, purpose));
   const presented = Buffer.from(signature);
   if (expected.length !== presented.length || !timingSafeEqual(expected, presented)) return false;
   try {
@@ -79,4 +115,9 @@ export function sessionCookieAttributes({ secure }: { secure: boolean }) {
     path: "/",
     maxAge: Math.floor(SESSION_TTL_MS / 1000),
   };
+}
+
+/** Sent only to the sign-in page's action, where it is read. */
+export function deviceCookieAttributes({ secure }: { secure: boolean }) {
+  return { ...sessionCookieAttributes({ secure }), path: "/admin", maxAge: Math.floor(DEVICE_TTL_MS / 1000) };
 }

@@ -2,6 +2,7 @@ import "server-only";
 import type { z } from "zod";
 import { documentIdSchema as documentIdSchemaOf } from "@/core/document-id";
 import { AppError } from "@/core/errors";
+import { isRunnableEventId, MAX_EVENT_ID_BYTES } from "@/core/events";
 import { logger } from "@/logger";
 
 export function errorResponse(error: AppError, headers?: HeadersInit): Response {
@@ -72,8 +73,14 @@ export async function parseJsonBody<Schema extends z.ZodType>(
  */
 export const documentIdSchema = documentIdSchemaOf({ maxLength: 128 });
 
-/** An event id: the journaling app may write longer ones than uids. */
-export const eventIdSchema = documentIdSchemaOf({ maxLength: 512 });
+/**
+ * An event id: the journaling app may write longer ones than uids, but no longer than its lease
+ * ids (`${eventId}_${n}`) can be (see `MAX_EVENT_ID_BYTES`).
+ */
+export const eventIdSchema = documentIdSchemaOf({ maxLength: 512 }).refine(
+  isRunnableEventId,
+  `must be at most ${MAX_EVENT_ID_BYTES} bytes`,
+);
 
 export function parsePathId(
   value: string,

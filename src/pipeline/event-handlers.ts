@@ -30,7 +30,8 @@ export interface EventHandlerDeps {
   resolveModel?: (uid: string, now: number) => Promise<CoachModel>;
   prompts?: Pick<Prompts, "journalInsights">;
   insightsMaxBatches?: number;
-  mailer: Mailer;
+  /** Null when email is not configured (no RESEND_API_KEY): email is off, recorded as skipped. */
+  mailer: Mailer | null;
   push: PushTransport;
   renderEmail: EmailRenderer;
   links: { journalEntryUrl: (entryId: string) => string; preferencesUrl: string };
@@ -63,6 +64,9 @@ const messageCreatedPayload = z.object({
 const coachingEnabledPayload = z.object({ uid: z.string().min(1) });
 
 const journalEntryPayload = z.object({ uid: z.string().min(1), entryId: z.string().min(1).optional() });
+
+/** Recorded on a message's email delivery when email is off for want of a key. */
+export const EMAIL_NOT_CONFIGURED = "email is not configured (RESEND_API_KEY is unset)";
 
 /** Analyses a user's new journal entries into insights (bounded batches per run). */
 async function analyseNewEntries(
@@ -123,6 +127,9 @@ async function deliverMessage(
   let email: StoredMessage["delivery"]["email"];
   if (user.coachingConfig.emailNotifications === false) {
     email = { status: "skipped", providerId: null, error: null, attemptedAt: null };
+  } else if (deps.mailer === null) {
+    // Off, not broken: the message and its push stand; the reason says why no email went out.
+    email = { status: "skipped", providerId: null, error: EMAIL_NOT_CONFIGURED, attemptedAt: now };
   } else {
     const rendered = await deps.renderEmail({
       displayName: user.displayName ?? null,

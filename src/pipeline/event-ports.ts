@@ -52,14 +52,21 @@ export interface EventStore {
     patch: Partial<EventRecord>;
     letter: DeadLetterRecord;
   }): Promise<void>;
-  /** Puts an event back in the queue as new and removes its dead letter; false when there is no such event. */
+  /**
+   * Puts an event back in the queue as new (attempts 0, `requeued_at` now, so its retry window
+   * starts again) and removes its dead letter; false when there is no such event.
+   */
   requeue(input: { eventId: string; now: number }): Promise<boolean>;
+  /** Ids of up to `limit` dead letters marked `retriable` (what a bulk requeue takes). */
+  listRetriableDeadLetters(input: { limit: number }): Promise<string[]>;
+  countRetriableDeadLetters(): Promise<number>;
   /**
    * The next `limit` events of a slow sweep over the whole collection (a stored cursor, by id):
    * events the ready query can never see (written without a valid `status` or
    * `next_attempt_at`) get the defaults written, so they are queued. Returns what it looked at.
    */
   queueStrayEvents(input: { now: number; limit: number }): Promise<{ examined: number; queued: number }>;
+  /** Counts a finished run in the totals the health route shows (best effort: callers log a failure). */
   recordRun(input: { success: boolean; now: number }): Promise<void>;
   getHealth(input: { now: number }): Promise<EventHealth>;
 }

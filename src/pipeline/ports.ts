@@ -64,6 +64,22 @@ export interface SweepState {
   /** When the current pass started from the first id. */
   passStartedAt: number;
   updatedAt: number;
+  /**
+   * The cron chain whose page the sweep is on, the users that page holds, and how many of them
+   * the chain's steps have scanned: each step sweeps in its own slice until the page is done.
+   * Absent on a state written by a single run (or before chains swept in slices).
+   */
+  chain?: { chainId: string; pageSize: number; scanned: number };
+}
+
+/**
+ * A due slot (`${uid}_${dueAt}`) as the scheduler needs it: whether it is open (an approved
+ * message not yet delivered, or a run in progress), and the next due time its completion
+ * recorded (null while open, or when the outcome set none).
+ */
+export interface DueSlotState {
+  open: boolean;
+  nextCoachingMessageDue: number | null;
 }
 
 export interface SchedulerStore {
@@ -128,10 +144,10 @@ export interface SchedulerStore {
    */
   countUsers(): Promise<{ total: number; withoutDueTime: number; billedReads: number }>;
   /**
-   * Of the given due-slot ids (`${uid}_${dueAt}`), those whose slot exists and is not completed:
-   * an approved message waiting for delivery or a run in progress. One read per id.
+   * The given due slots (`${uid}_${dueAt}`) that exist, by id: open (not completed) or
+   * completed with the next due time the completion recorded. One read per id.
    */
-  getOpenSlots(slotIds: readonly string[]): Promise<Set<string>>;
+  getDueSlots(slotIds: readonly string[]): Promise<Map<string, DueSlotState>>;
   /**
    * Writes due times with their rank (and the parked marker, see `ScheduleUpdate.parked`),
    * touching no other field; a user deleted meanwhile is reported, not recreated.
@@ -145,11 +161,24 @@ export interface SchedulerStore {
 
 export type DispatchOutcome =
   | { ok: true; status: number }
-  | { ok: false; retriable: boolean; reason: string };
+  | {
+      ok: false;
+      retriable: boolean;
+      reason: string;
+      /**
+       * The call was cut off (timed out or aborted) with no answer: the request may have reached
+       * the processor and been accepted. Absent or false: the processor refused it, or it never left.
+       */
+      unconfirmed?: boolean;
+    };
 
 /** Starts processing of one user elsewhere, without waiting for the message to be written. */
 export interface Dispatcher {
-  dispatch(job: { userId: string; runId: string }): Promise<DispatchOutcome>;
+  /**
+   * `signal` aborts the call at the scheduler step's deadline. A call aborted after its request
+   * was sent may still have been accepted: harmless, as the processor is idempotent per slot.
+   */
+  dispatch(job: { userId: string; runId: string; signal?: AbortSignal }): Promise<DispatchOutcome>;
 }
 
 /** The next step of a scheduler chain: where it starts in the due order. */
@@ -205,6 +234,11 @@ export interface SchedulerResults {
   usersBootstrapped: number;
   /** Processor calls accepted. */
   jobsCreated: number;
+  /**
+   * Processor calls aborted at the step's deadline without an answer: the processor may or may
+   * not have accepted them (an accepted one runs; a user it never got stays due).
+   */
+  dispatchesUnconfirmed: number;
   /** Per-user failures: dispatch failures, unreadable documents, failed writes. */
   errors: number;
   /** Due users moved to their next window without a message. */
@@ -217,6 +251,11 @@ export interface SchedulerResults {
   deferredByBreaker: number;
   /** Whether the LLM circuit breaker was open (cool-down not over) at the start of the tick. */
   breakerOpen: boolean;
+  /**
+   * Whether the breaker was open past its cool-down (a probe due) at the start of the tick: the
+   * first page was dispatched (one run takes the probe), later pages only once it closed.
+   */
+  breakerProbeDue: boolean;
   /** Due users left for the next tick because the per-tick cap or time budget ran out. */
   deferred: number;
   /** Whether more due users may be waiting (cap or time budget reached). */
@@ -238,6 +277,7 @@ export interface SchedulerResults {
 export type UserRunResult =
   | "dispatched"
   | "dispatch_failed"
+  | "dispatch_unconfirmed"
   | "bootstrapped"
   | "rescheduled_outside_window"
   | "skipped_disabled"

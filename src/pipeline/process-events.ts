@@ -12,14 +12,21 @@
  *
  * Older versions claimed in two writes; a lease they created without the event update (the
  * process died between them) is taken over once that lease has expired.
+ *
+ * Giving up (see `RetryPolicy`): a passing failure is retried, with a backoff capped at
+ * `maxDelayMs`, until the event is `maxAgeMs` old; a permanent one goes to dead letters at once;
+ * the attempt cap ends runs that never report back (a claim holds the event for the backoff too,
+ * so those back off as well). Retriable dead letters can be requeued in bulk.
  */
 import { describeError } from "@/core/errors";
 import {
+  claimHoldUntil,
   decideAfterFailure,
   decideEventClaim,
   type EventClaimDecision,
   type EventRecord,
   type RetryPolicy,
+  retryWindowStart,
 } from "@/core/events";
 import { mapWithConcurrency } from "./bounded-concurrency";
 import type { RegisteredHandler } from "./event-handlers";
@@ -39,6 +46,8 @@ export interface EventProcessorDeps {
    * or `next_attempt_at`); 0 turns the sweep off. Default 100.
    */
   straySweepLimit?: number;
+  /** Where best-effort writes that failed are reported (the run totals); they never fail a run. */
+  logWarning?: (message: string, context: Record<string, unknown>) => void;
 }
 
 export type EventRunResult =
@@ -90,7 +99,13 @@ const MAX_CLAIM_ROUNDS = 3;
 const DEFAULT_STRAY_SWEEP_LIMIT = 100;
 
 type ClaimOutcome =
-  | { kind: "claimed"; event: EventRecord; decision: Exclude<EventClaimDecision, { kind: "skip" }> }
+  | {
+      kind: "claimed";
+      event: EventRecord;
+      decision: Exclude<EventClaimDecision, { kind: "skip" | "reject" }>;
+    }
+  /** Not claimable at all (its id is too long for a lease): dead-lettered without one. */
+  | { kind: "rejected"; event: EventRecord; decision: Extract<EventClaimDecision, { kind: "reject" }> }
   | { kind: "skipped"; reason: "processed" | "dead_letter" | "not_ready" | "busy" | "not_found" };
 
 /**
@@ -111,6 +126,7 @@ async function claimEvent(
     const maxRetries = deps.registry[event.event_type]?.maxRetries ?? deps.policy.maxRetries;
     const decision = decideEventClaim({ event, now, force, maxRetries, leaseMs: deps.leaseMs });
     if (decision.kind === "skip") return { kind: "skipped", reason: decision.reason };
+    if (decision.kind === "reject") return { kind: "rejected", event, decision };
     const leaseUntil = now + deps.leaseMs;
     const claimToken = `${now.toString(36)}-${Math.floor(deps.random() * 2 ** 52).toString(36)}`;
     const claimed = await store
@@ -120,7 +136,14 @@ async function claimEvent(
         now,
         leaseUntil,
         attempts: decision.attempts,
-        nextAttemptAt: Math.max(event.next_attempt_at, leaseUntil),
+        nextAttemptAt: claimHoldUntil({
+          now,
+          attempts: decision.attempts,
+          leaseMs: deps.leaseMs,
+          nextAttemptAt: event.next_attempt_at,
+          policy: deps.policy,
+          random: deps.random,
+        }),
         claimToken,
       })
       .catch(async (error: unknown) => {
@@ -131,6 +154,9 @@ async function claimEvent(
       });
     if (claimed) return { kind: "claimed", event, decision };
     const lease = await store.getLease({ eventId, leaseNumber: decision.leaseNumber });
+    // "Exists" with our own token: the client retried a commit that had applied (the SDK retries
+    // ABORTED/UNAVAILABLE), and its second try met our first. The claim is ours.
+    if (lease?.claimToken === claimToken) return { kind: "claimed", event, decision };
     const heldUntil = lease ? (lease.leaseUntil ?? lease.claimedAt + deps.leaseMs) : 0;
     if (heldUntil > now) {
       // An older version's claim (no token) may never have reached the event, leaving it at the
@@ -161,9 +187,27 @@ export async function processEvent({
   const { store } = deps;
   const claim = await claimEvent(deps, { eventId, now, force });
   if (claim.kind === "skipped") return { eventId, result: "skipped", reason: claim.reason };
+  if (claim.kind === "rejected") {
+    const { event, decision } = claim;
+    await deadLetter(deps, {
+      event,
+      attempts: decision.attempts,
+      reason: decision.reason,
+      retriable: false,
+      now,
+    });
+    return { eventId, result: "dead_lettered", error: decision.reason };
+  }
   const { event, decision } = claim;
   if (decision.kind === "give_up") {
-    await deadLetter(deps, { event, attempts: decision.attempts, reason: decision.reason, now });
+    // Runs that never finished: whatever killed them may pass, so a requeue can help.
+    await deadLetter(deps, {
+      event,
+      attempts: decision.attempts,
+      reason: decision.reason,
+      retriable: true,
+      now,
+    });
     return { eventId, result: "dead_lettered", error: decision.reason };
   }
   const attempts = decision.attempts;
@@ -172,7 +216,6 @@ export async function processEvent({
     ? await runHandler(deps, handler, event, now)
     : { ok: false, retriable: false, reason: `unknown event type ${event.event_type}` };
   await deps.onStep?.("handled", eventId);
-  await store.recordRun({ success: outcome.ok, now });
 
   if (outcome.ok) {
     await store.updateEvent(eventId, {
@@ -182,12 +225,14 @@ export async function processEvent({
       last_error: null,
       lease_until: now,
     });
+    await recordRun(deps, { eventId, success: true, now });
     return { eventId, result: "processed" };
   }
   const failure = decideAfterFailure({
     attempts,
     retriable: outcome.retriable,
     now,
+    retrySince: retryWindowStart(event),
     policy: { ...deps.policy, maxRetries: handler?.maxRetries ?? deps.policy.maxRetries },
     random: deps.random,
   });
@@ -198,6 +243,7 @@ export async function processEvent({
       next_attempt_at: failure.nextAttemptAt,
       lease_until: now,
     });
+    await recordRun(deps, { eventId, success: false, now });
     return {
       eventId,
       result: "retry_scheduled",
@@ -205,13 +251,46 @@ export async function processEvent({
       error: outcome.reason,
     };
   }
-  await deadLetter(deps, { event, attempts, reason: outcome.reason, now });
-  return { eventId, result: "dead_lettered", error: outcome.reason };
+  const reason =
+    failure.cause === "max_age"
+      ? `retried for ${Math.round(deps.policy.maxAgeMs / 3_600_000)} h without success; last error: ${outcome.reason}`
+      : outcome.reason;
+  await deadLetter(deps, {
+    event,
+    attempts,
+    reason: reason.slice(0, 500),
+    retriable: failure.cause !== "not_retriable",
+    now,
+  });
+  await recordRun(deps, { eventId, success: false, now });
+  return { eventId, result: "dead_lettered", error: reason };
+}
+
+/**
+ * The run totals, best effort and after the event's own write: the totals are figures for the
+ * health route, and a failed increment (contention on a busy counter) must not fail a run or
+ * leave a delivered event pending to be run, and its attempt counted, again.
+ */
+async function recordRun(
+  deps: EventProcessorDeps,
+  { eventId, success, now }: { eventId: string; success: boolean; now: number },
+): Promise<void> {
+  try {
+    await deps.store.recordRun({ success, now });
+  } catch (error) {
+    deps.logWarning?.("event run totals not recorded", { eventId, error: describeError(error) });
+  }
 }
 
 async function deadLetter(
   deps: EventProcessorDeps,
-  { event, attempts, reason, now }: { event: EventRecord; attempts: number; reason: string; now: number },
+  {
+    event,
+    attempts,
+    reason,
+    retriable,
+    now,
+  }: { event: EventRecord; attempts: number; reason: string; retriable: boolean; now: number },
 ): Promise<void> {
   await deps.store.deadLetter({
     eventId: event.id,
@@ -224,8 +303,35 @@ async function deadLetter(
       retry_count: Math.max(0, attempts - 1),
       original_created_at: event.created_at,
       created_at: now,
+      retriable,
     },
   });
+}
+
+/** How many dead letters a bulk requeue would put back (see `requeueRetriableDeadLetters`). */
+export function countRetriableDeadLetters({ deps }: { deps: EventProcessorDeps }): Promise<number> {
+  return deps.store.countRetriableDeadLetters();
+}
+
+/**
+ * Puts up to `limit` retriable dead letters back in the queue (after an outage longer than the
+ * retry window, say), each with a fresh retry window; permanent failures stay. Handlers are
+ * idempotent, so a message already delivered sends nothing again.
+ */
+export async function requeueRetriableDeadLetters({
+  deps,
+  now,
+  limit,
+}: {
+  deps: EventProcessorDeps;
+  now: number;
+  limit: number;
+}): Promise<{ requeued: string[] }> {
+  const eventIds = await deps.store.listRetriableDeadLetters({ limit });
+  const requeued = await mapWithConcurrency(eventIds, 10, async (eventId) =>
+    (await deps.store.requeue({ eventId, now })) ? eventId : null,
+  );
+  return { requeued: requeued.filter((eventId): eventId is string => eventId !== null) };
 }
 
 export interface BatchSummary {
@@ -248,6 +354,9 @@ export interface BatchSummary {
  * colliding; and a drain pages on past whatever it could not take (keyset on ready time and id),
  * so no number of stuck events at the head of the queue stops it from reaching the ones behind.
  * First, a short sweep queues events the ready query cannot see (see `EventStore.queueStrayEvents`).
+ * `hasMore` says the budget ended the run with events possibly left: the caller continues (the
+ * process-batch route calls itself again, a bounded number of times) instead of leaving them to
+ * the next cron.
  */
 export async function processEventBatches({
   deps,
@@ -284,19 +393,25 @@ export async function processEventBatches({
       .catch(() => null);
   }
   let after: ReadyCursor | undefined;
-  while (elapsedMs() < timeBudgetMs) {
+  // The first batch runs whatever the budget (a run always makes progress); later ones within it.
+  while (summary.batches === 0 || elapsedMs() < timeBudgetMs) {
     const events = await deps.store.getReadyEvents({ now: now(), limit: batchSize, after });
     if (events.length === 0) return summary;
     summary.batches += 1;
     const last = events.at(-1);
     if (last) after = { nextAttemptAt: last.next_attempt_at, eventId: last.id };
     // One event's store failure must not stop the others; its lease expires and it is retried.
-    const results = await mapWithConcurrency(events, concurrency, (event) =>
-      processEvent({ deps, eventId: event.id, now: now() }).catch(
+    // No event starts once the budget is spent (the first of a run excepted, so every run makes
+    // progress): one started late would run past the route's maxDuration and be killed. The
+    // ones not started stay ready, for the continuation or the next drain.
+    const results = await mapWithConcurrency(events, concurrency, (event, index) => {
+      if (elapsedMs() >= timeBudgetMs && (summary.batches > 1 || index > 0)) return Promise.resolve(null);
+      return processEvent({ deps, eventId: event.id, now: now() }).catch(
         (error): EventRunResult => ({ eventId: event.id, result: "errored", error: describeError(error) }),
-      ),
-    );
+      );
+    });
     for (const run of results) {
+      if (run === null) continue;
       summary.examined += 1;
       if (run.result === "processed") summary.processed += 1;
       else if (run.result === "retry_scheduled") summary.retryScheduled += 1;
@@ -304,6 +419,7 @@ export async function processEventBatches({
       else if (run.result === "errored") summary.errored += 1;
       else summary.skipped += 1;
     }
+    if (results.includes(null)) break;
   }
   summary.hasMore = true;
   return summary;

@@ -19,6 +19,8 @@
  * next run resumes the slot from the last completed step — and a slot holding an approved
  * message is resumed before anything new is generated for that user, inside the window or not.
  */
+import { randomUUID } from "node:crypto";
+import { isProviderUnavailable } from "@/core/circuit-breaker";
 import {
   buildCoachingContext,
   type CoachingContext,
@@ -28,19 +30,21 @@ import {
   renderOutcomePrompt,
 } from "@/core/coaching-context";
 import { type GeneratedMessage, MESSAGE_MAX_LENGTH, PUSH_TEXT_MAX_LENGTH } from "@/core/coaching-message";
+import { missedWindowsOf } from "@/core/due-rank";
 import {
   type ClaimDecision,
   decideClaim,
   decideClaimAfterConflict,
   decideProcessing,
   dueSlotId,
+  isDeferral,
   type SkipReason,
   type SlotOutcome,
   type SlotRecord,
 } from "@/core/due-slot";
 import { describeError } from "@/core/errors";
 import { EVENT_TYPES, messageCreatedEventId, newEvent } from "@/core/events";
-import { sanitiseModelText, toSingleLine } from "@/core/message-text";
+import { escapeMarkdown, sanitiseModelText, toSingleLine } from "@/core/message-text";
 import type { SuspensionPolicy } from "@/core/processing-state";
 import { applyQualityGate } from "@/core/quality-gate";
 import { nextDueAfterSuccess, retryDueAt } from "@/core/schedule";
@@ -61,6 +65,7 @@ import type {
   CoachModel,
   LlmBreaker,
   LlmCallRecord,
+  LlmResult,
   ProcessingStateStore,
   ProcessorStep,
   ProcessorStore,
@@ -86,6 +91,8 @@ export interface ProcessorDeps {
   resolveModel?: (uid: string, now: number) => Promise<CoachModel>;
   /** Analyse new journal entries into insights before generating, when they are stale. */
   refreshInsightsBeforeGeneration?: boolean;
+  /** Problems the run carried on past (a breaker write that failed); the logger in production. */
+  warn?: (message: string, context: Record<string, unknown>) => void;
 }
 
 export type AcceptResult =
@@ -98,6 +105,13 @@ export type AcceptResult =
 export interface ClaimedSlot {
   slot: SlotRecord;
   user: CoachingUser;
+  /**
+   * This run's token, written into every lease it creates (claim, completion, release), so a
+   * write whose commit applied but came back "exists" on the client's retry is known as its own.
+   */
+  claimToken: string;
+  /** Windows the user had missed in a row when claimed (from their due rank, core/due-rank.ts). */
+  missedWindows: number;
   /** What this run did, for the user's processing state. */
   log: RunLog;
 }
@@ -150,7 +164,12 @@ const MAX_CLAIM_ATTEMPTS = 3;
  */
 async function reviewOpenSlots(
   deps: ProcessorDeps,
-  { uid, currentDue, now }: { uid: string; currentDue: number | null | undefined; now: number },
+  {
+    uid,
+    currentDue,
+    now,
+    claimToken,
+  }: { uid: string; currentDue: number | null | undefined; now: number; claimToken: string },
 ): Promise<SlotRecord | null> {
   const open = await deps.store.listOpenSlots({ uid, limit: OPEN_SLOT_LOOKUP_LIMIT });
   for (const slot of open) {
@@ -165,6 +184,7 @@ async function reviewOpenSlots(
         }),
         purpose: "complete",
         now,
+        claimToken,
       });
     }
   }
@@ -187,16 +207,22 @@ export async function acceptUserRun({
   bypassChecks?: boolean;
 }): Promise<AcceptResult> {
   const { store } = deps;
+  const claimToken = randomUUID();
   const snapshot = await store.getUser(uid);
   if (!snapshot) return { kind: "not_found" };
   const openSlot =
     snapshot.valid && isCoachingEnabled(snapshot)
-      ? await reviewOpenSlots(deps, { uid, currentDue: snapshot.nextCoachingMessageDue, now })
+      ? await reviewOpenSlots(deps, { uid, currentDue: snapshot.nextCoachingMessageDue, now, claimToken })
       : null;
   const decision = decideProcessing({ snapshot, now, bypassChecks, openSlot: openSlot ?? undefined });
   if (decision.action === "skip") {
     if (decision.nextCoachingMessageDue !== undefined) {
-      await store.setNextDue({ uid, nextCoachingMessageDue: decision.nextCoachingMessageDue });
+      // Moved on without a message: one more missed window puts the user earlier in the next one.
+      await store.setNextDue({
+        uid,
+        nextCoachingMessageDue: decision.nextCoachingMessageDue,
+        missedWindows: decision.reason === "outside_window" ? missedWindowsOf(snapshot.dueRank) + 1 : 0,
+      });
     }
     return {
       kind: "skipped",
@@ -219,7 +245,11 @@ export async function acceptUserRun({
       await recordDuplicate(deps, { uid, now, reason: `slot ${slotId} was already processed` });
       // The run that completed the slot may have died before rescheduling the user.
       if (snapshot.nextCoachingMessageDue === claim.slot.dueAt) {
-        await store.setNextDue({ uid, nextCoachingMessageDue: dueAfterOutcome(claim.slot, user, now) });
+        await store.setNextDue({
+          uid,
+          nextCoachingMessageDue: dueAfterOutcome(claim.slot, user, now),
+          missedWindows: missedWindowsAfter(claim.slot.outcome, missedWindowsOf(snapshot.dueRank)),
+        });
       }
       return { kind: "already_completed", slotId, outcome: claim.slot.outcome };
     }
@@ -239,7 +269,7 @@ export async function acceptUserRun({
       updatedAt: now,
     };
     // One batch: the lease create() and the slot write commit together or not at all.
-    if ((await store.claimSlot({ slot: candidate, purpose: "claim", now })) === "claimed") {
+    if ((await store.claimSlot({ slot: candidate, purpose: "claim", now, claimToken })) === "claimed") {
       slot = candidate;
       break;
     }
@@ -274,13 +304,28 @@ export async function acceptUserRun({
       }),
       purpose: "complete",
       now,
+      claimToken,
     });
     return { kind: "skipped", reason: "suspended", nextCoachingMessageDue: suspension.suspendUntil };
   }
-  const claimed: ClaimedSlot = { slot, user, log: newRunLog() };
+  const claimed: ClaimedSlot = {
+    slot,
+    user,
+    claimToken,
+    missedWindows: missedWindowsOf(snapshot.dueRank),
+    log: newRunLog(),
+  };
   logPhase(claimed.log, "building_context");
   await step(deps, "claimed", claimed, now);
   return { kind: "claimed", claim: claimed };
+}
+
+/**
+ * Windows missed in a row after a slot's outcome: one more after a deferral (breaker open, quota,
+ * provider unavailable), so the user comes first among equal due times next; none otherwise.
+ */
+function missedWindowsAfter(outcome: SlotOutcome | null, missedBefore: number): number {
+  return isDeferral(outcome) ? missedBefore + 1 : 0;
 }
 
 function dueAfterOutcome(slot: SlotRecord, user: CoachingUser, now: number): number {
@@ -292,9 +337,16 @@ function dueAfterOutcome(slot: SlotRecord, user: CoachingUser, now: number): num
     : retryDueAt({ now, frequency: settings.frequency });
 }
 
+/** How a failed LLM call ends the slot: the provider's outage is not the user's failure. */
+type CallFailureOutcome = "generation_failed" | "provider_unavailable";
+
+function callFailureOutcome(result: Extract<LlmResult<unknown>, { ok: false }>): CallFailureOutcome {
+  return isProviderUnavailable(result) ? "provider_unavailable" : "generation_failed";
+}
+
 type Approval =
   | { ok: true; message: StoredMessage }
-  | { ok: false; outcome: "gate_failed" | "generation_failed" | "breaker_open"; reason: string }
+  | { ok: false; outcome: "gate_failed" | CallFailureOutcome | "breaker_open"; reason: string }
   | { ok: false; outcome: "quota_exceeded"; reason: string; retryAt: number };
 
 /** Over quota: no call was made; the user comes back when the quota frees. Nothing is stored. */
@@ -421,6 +473,7 @@ async function generateUnderBreaker(
       prompts,
       uid: user.uid,
       now,
+      // One batch: part of MAX_LLM_CALLS_PER_RUN (core/due-slot.ts), which LLM_TIMEOUT_MS is checked against.
       maxBatches: 1,
       known: insights,
     });
@@ -436,17 +489,34 @@ async function generateUnderBreaker(
     recentMessages,
     insightsSummary: insights?.summary,
   });
+  // Best-effort: the breaker is one shared document, and a write to it that fails (contention,
+  // an outage) must never turn a generated draft into a failed slot. A probe whose result could
+  // not be stored stays unreported, so it is released when the run ends and the next run probes.
   const reportCall = async (result: { ok: boolean; reason?: string }) => {
     if (!deps.breaker) return;
-    if (result.ok) await deps.breaker.recordSuccess(now);
-    else await deps.breaker.recordFailure(now, result.reason ?? "LLM call failed");
-    probe.unreported = false;
+    try {
+      if (result.ok) await deps.breaker.recordSuccess(now);
+      else await deps.breaker.recordFailure(now, result.reason ?? "LLM call failed");
+      probe.unreported = false;
+    } catch (error) {
+      const detail = `LLM breaker not updated: ${describeError(error)}`;
+      logAction(claim.log, {
+        timestamp: now,
+        action: "breaker_report_failed",
+        details: detail,
+        success: false,
+      });
+      deps.warn?.("LLM breaker not updated; the run carries on", {
+        slotId: slot.slotId,
+        error: describeError(error),
+      });
+    }
   };
   const base: AttemptBase = { context, slot, now, calls };
   let attempt = 0;
   const attemptId = () => `${slot.slotId}_${slot.leaseNumber}_${attempt}`;
   const reject = async (
-    outcome: "gate_failed" | "generation_failed",
+    outcome: "gate_failed" | CallFailureOutcome,
     reason: string,
     fields: Partial<StoredMessage> = {},
   ): Promise<Approval> => {
@@ -476,7 +546,8 @@ async function generateUnderBreaker(
     if (!generation.ok && generation.quotaRetryAt !== undefined)
       return quotaStop(generation, generation.reason);
     await reportCall(generation.ok ? { ok: true } : { ok: false, reason: generation.reason });
-    if (!generation.ok) return reject("generation_failed", `generation failed: ${generation.reason}`);
+    if (!generation.ok)
+      return reject(callFailureOutcome(generation), `generation failed: ${generation.reason}`);
     claim.log.draftsGenerated += 1;
     if (attempt === 1) await step(deps, "generated", claim, now);
     const draft = sanitiseGenerated(generation.output);
@@ -522,7 +593,11 @@ async function generateUnderBreaker(
     pushNotificationText: candidate.pushNotificationText,
   };
   if (!simulation.ok) {
-    return reject("generation_failed", `outcome simulation failed: ${simulation.reason}`, candidateFields);
+    return reject(
+      callFailureOutcome(simulation),
+      `outcome simulation failed: ${simulation.reason}`,
+      candidateFields,
+    );
   }
   const outcome = simulation.output;
   const scoreFields = {
@@ -580,7 +655,8 @@ function journalEntryFor(message: StoredMessage, now: number): CoachingJournalEn
   const label = TYPE_LABELS[message.messageType ?? ""] ?? "Coaching";
   return {
     title: `Coaching · ${label}`,
-    content: `### ${label}\n\n${message.messageContent}`,
+    // Escaped as well as sanitised: the entry is Markdown, and no message text may render as a link.
+    content: `### ${label}\n\n${escapeMarkdown(message.messageContent)}`,
     createdAt: now,
     isCoachingMessage: true,
     source: "coaching-engine",
@@ -664,10 +740,33 @@ async function completeSlot(
     }),
     purpose: "complete",
     now,
+    claimToken: claim.claimToken,
   });
   if (completion === "taken") return supersededOutcome(deps, claim, result);
+  return afterCompletion(deps, claim, now, { ...result, nextCoachingMessageDue });
+}
+
+/** What follows a slot's completion by this run: the reschedule, the run's end, the outcome. */
+async function afterCompletion(
+  deps: ProcessorDeps,
+  claim: ClaimedSlot,
+  now: number,
+  result: {
+    outcome: SlotOutcome;
+    messageId: string | null;
+    failureReason: string | null;
+    ending?: RunEnding;
+    nextCoachingMessageDue: number;
+  },
+): Promise<ProcessOutcome> {
+  const { slot, user } = claim;
+  const { nextCoachingMessageDue } = result;
   await step(deps, "slot_completed", claim, now, result.messageId ?? undefined);
-  await deps.store.setNextDue({ uid: user.uid, nextCoachingMessageDue });
+  await deps.store.setNextDue({
+    uid: user.uid,
+    nextCoachingMessageDue,
+    missedWindows: missedWindowsAfter(result.outcome, claim.missedWindows),
+  });
   await step(deps, "rescheduled", claim, now);
   const suspension = await finishRun(deps, {
     uid: user.uid,
@@ -758,8 +857,10 @@ export async function runClaimedSlot({
  * What to do when a claimed run throws (Firestore unavailable, a bug): before a message was
  * approved, the slot fails like a generation error and the user gets the retry interval; after,
  * the lease is released and the user stays due, so the next tick delivers the approved message
- * rather than writing another one. A slot that is completed already (the completion applied but
- * reported failure, or the throw came after it) is left as it is, and the reschedule is finished.
+ * rather than writing another one. A slot that is completed already is left as it is: when this
+ * run completed it (its lease holds this run's token: the completion applied but reported failure,
+ * or the throw came after it), the run is finished as the completion would have finished it;
+ * otherwise only the reschedule is finished.
  */
 export async function recoverFromError({
   deps,
@@ -774,12 +875,22 @@ export async function recoverFromError({
 }): Promise<ProcessOutcome | null> {
   const current = await deps.store.getSlot(claim.slot.slotId);
   if (current?.status === "completed") {
+    const lease = await deps.store.getLease({ slotId: current.slotId, leaseNumber: current.leaseNumber });
+    if (lease?.claimToken === claim.claimToken && current.outcome !== null) {
+      return afterCompletion(deps, claim, now, {
+        outcome: current.outcome,
+        messageId: current.messageId,
+        failureReason: current.failureReason,
+        nextCoachingMessageDue: dueAfterOutcome(current, claim.user, now),
+      });
+    }
     const snapshot = await deps.store.getUser(claim.user.uid);
     // Only while the user still waits at this slot's due time; anything else was set since.
     if (snapshot?.nextCoachingMessageDue === current.dueAt) {
       await deps.store.setNextDue({
         uid: claim.user.uid,
         nextCoachingMessageDue: dueAfterOutcome(current, claim.user, now),
+        missedWindows: missedWindowsAfter(current.outcome, missedWindowsOf(snapshot.dueRank)),
       });
     }
     return null;
@@ -791,6 +902,7 @@ export async function recoverFromError({
       slot: underNextLease(claim.slot, now, { failureReason: describeError(error) }),
       purpose: "release",
       now,
+      claimToken: claim.claimToken,
     });
     return null;
   }

@@ -60,6 +60,7 @@ export type RunEnding =
   | "generation_failed"
   | "breaker_open"
   | "quota_exceeded"
+  | "provider_unavailable"
   | "error";
 
 export interface Suspension {
@@ -202,9 +203,10 @@ export async function startRun(
 
 /**
  * Stores the end of a run. Failed runs (generation errors, failed gates, unexpected errors)
- * count towards automatic suspension (they were counted at the claim); a breaker deferral or a
- * quota stop does not (not the user's failure: the claim's count is taken back); a sent message
- * resets the count. Returns the suspension, if this run caused one.
+ * count towards automatic suspension (they were counted at the claim); a deferral (breaker open,
+ * quota stop, the LLM provider unavailable) does not (not the user's failure: the claim's count
+ * is taken back), though a provider's error is kept in the recent errors for operators; a sent
+ * message resets the count. Returns the suspension, if this run caused one.
  */
 export async function finishRun(
   deps: ProcessingLogDeps,
@@ -232,9 +234,11 @@ export async function finishRun(
   const failed = ending === "gate_failed" || ending === "generation_failed" || ending === "error";
   const isError = ending === "generation_failed" || ending === "error";
   const sent = ending === "sent";
+  // Shown to operators with the phase it happened in; neither counted nor an error status.
+  const recorded = isError || ending === "provider_unavailable";
   const lastPhase = log.phases.at(-1) ?? "building_context";
 
-  const errors: ErrorEntry[] = isError
+  const errors: ErrorEntry[] = recorded
     ? [
         {
           timestamp: now,

@@ -48,6 +48,12 @@ export type LlmResult<Output> =
       retriable: boolean;
       reason: string;
       statusCode: number | null;
+      /**
+       * The provider could not serve the call (429, 5xx, a timeout, the network): not the user's
+       * failure. Set by adapters that know; absent, it is judged from `retriable` and
+       * `statusCode` (see core/circuit-breaker.ts `isProviderUnavailable`).
+       */
+      providerUnavailable?: boolean;
       call: LlmCallRecord;
       /** Set when no call was made because a quota is used up: when it frees. */
       quotaRetryAt?: number;
@@ -171,11 +177,16 @@ export interface ProcessorStore extends InsightsStore {
    * with the `create()` first; "taken" when that lease already exists (and then nothing is
    * written). Claims, completions and releases all go through it, so a worker whose lease was
    * taken over can no longer write the slot (see core/due-slot.ts).
+   *
+   * `claimToken` (one per run) is written into the lease. A lease that exists already and holds
+   * the caller's own token is reported "claimed": the client library retries a commit whose answer
+   * was lost, and the retry of a batch that did apply finds its own lease (ALREADY_EXISTS).
    */
   claimSlot(input: {
     slot: SlotRecord;
     purpose: "claim" | "complete" | "release";
     now: number;
+    claimToken: string;
   }): Promise<"claimed" | "taken">;
   /** Lease `leaseNumber` of the slot, read back after a lost claim. */
   getLease(input: { slotId: string; leaseNumber: number }): Promise<LeaseRecord | null>;

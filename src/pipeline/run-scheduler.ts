@@ -32,6 +32,7 @@ import type {
   SchedulerStore,
   SchedulerTrigger,
   ScheduleUpdate,
+  SweepState,
   UserRunResult,
 } from "./ports";
 
@@ -44,6 +45,13 @@ export interface SchedulerSettings {
   bootstrapLimit: number;
   /** Wall time after which the tick stops dispatching, kept below the route's maxDuration. */
   timeBudgetMs: number;
+  /**
+   * Wall time, from the start, at which processor calls still in flight are aborted (default:
+   * the budget + 10 s). The configuration sets the budget + DISPATCH_TIMEOUT_MS and checks that
+   * it, the continuation's timeout and the last writes fit the route's maxDuration. Measured on
+   * the real clock (a timer), as the route's limit is.
+   */
+  dispatchDeadlineMs?: number;
   /**
    * How long disabled or unreadable users are parked before the next look. At most 24 h (the
    * configuration enforces it), so a user who turns coaching back on without the app's
@@ -66,9 +74,25 @@ export interface SchedulerSettings {
    * The 24 h bound holds while users ≤ 24 × sweepMaxPageSize (1.2 million by default).
    */
   sweepMaxPageSize?: number;
+  /**
+   * Time each step gives the sweep before its due users (default 4 s): under a backlog that
+   * fills every step's budget, the sweep still advances in every step of the chain, so its
+   * page per tick, and the daily pass, hold. Only while some user has no numeric due time.
+   */
+  sweepSliceMs?: number;
+  /**
+   * Due users one step scans at most for those without a rank (default 10,000), so a count
+   * that races concurrent writes cannot make the scan eat the step's budget.
+   */
+  rankScanMaxUsers?: number;
 }
 
-const SWEEP_DEFAULTS = { ticksPerPass: 20, minPageSize: 500, maxPageSize: 50_000 } as const;
+const SWEEP_DEFAULTS = { ticksPerPass: 20, minPageSize: 500, maxPageSize: 50_000, sliceMs: 4_000 } as const;
+
+/** Dispatch deadline after the budget when the settings name none: the old processor-call timeout. */
+const DEFAULT_DISPATCH_GRACE_MS = 10_000;
+
+const DEFAULT_RANK_SCAN_MAX_USERS = 10_000;
 
 /** Users per sweep query; a tick's page is read in queries of this size until it is done or out of time. */
 const SWEEP_QUERY_LIMIT = 1_000;
@@ -114,6 +138,8 @@ export const MAX_USER_RESULTS = 500;
 const RESULT_IS_ERROR: Readonly<Record<UserRunResult, boolean>> = {
   dispatched: false,
   dispatch_failed: true,
+  // Neither accepted nor refused as far as the tick knows; the processor is idempotent per slot.
+  dispatch_unconfirmed: false,
   bootstrapped: false,
   rescheduled_outside_window: false,
   skipped_disabled: false,
@@ -129,12 +155,14 @@ function emptyResults(): SchedulerResults {
     usersDue: 0,
     usersBootstrapped: 0,
     jobsCreated: 0,
+    dispatchesUnconfirmed: 0,
     errors: 0,
     rescheduledOutsideWindow: 0,
     skippedDisabled: 0,
     skippedSuspended: 0,
     deferredByBreaker: 0,
     breakerOpen: false,
+    breakerProbeDue: false,
     deferred: 0,
     hasMore: false,
     usersSwept: 0,
@@ -186,6 +214,7 @@ class RunRecorder {
     const { results } = this.run;
     if (RESULT_IS_ERROR[result]) results.errors += 1;
     if (result === "dispatched") results.jobsCreated += 1;
+    if (result === "dispatch_unconfirmed") results.dispatchesUnconfirmed += 1;
     if (result === "bootstrapped") results.usersBootstrapped += 1;
     if (result === "rescheduled_outside_window") results.rescheduledOutsideWindow += 1;
     if (result === "skipped_disabled") results.skippedDisabled += 1;
@@ -267,28 +296,45 @@ async function bootstrapUnscheduledUsers(
 /** Users the scan for unranked due users reads per query (their due time and rank alone). */
 const RANK_SCAN_QUERY_LIMIT = 1_000;
 
+/** How many due users lack a rank, from two count aggregations. */
+async function countUnrankedDueUsers(input: RunSchedulerInput, recorder: RunRecorder): Promise<number> {
+  const counts = await input.store.countDueUsers({ now: input.now });
+  recorder.results.aggregationReads += counts.billedReads;
+  return counts.due - counts.ranked;
+}
+
 /**
  * The due walk orders by (due time, rank), and Firestore's order on the rank leaves out every
  * document without one: due times the journaling app wrote, and those written before ranks
  * existed. Two count aggregations (about one read per 1,000 due users each) tell whether any
  * due user lacks a rank; only then are the due users scanned, on their due time and rank alone,
- * until every unranked one is found (or time runs out), and given the rank of their due time,
- * so the walk that follows sees them. Every due time the engine writes carries a rank, so this
- * runs for app-written due times and, once, for the users of a deployment that predates ranks.
- * Runs at the first step of a chain; a later step starts behind users ranked here, which the
- * next tick takes.
+ * until every unranked one is found, and given the rank of their due time, so the walk that
+ * follows sees them. Every due time the engine writes carries a rank, so this runs for
+ * app-written due times and, once, for the users of a deployment that predates ranks.
+ *
+ * The two counts are not one snapshot: a user rescheduled between them (the processor writes
+ * hundreds a second at peak) makes them differ with nobody unranked, and a scan for users that
+ * do not exist would read the whole due set. So a difference is believed only when a second
+ * pair of counts shows it too (the smaller one is taken), and one step scans at most
+ * `rankScanMaxUsers` due users (oldest first, as the walk serves them); users beyond are found
+ * by a later tick, as older users are served and leave the due set ahead of them. Runs at the
+ * first step of a chain; a later step starts behind users ranked here, which the next tick takes.
  */
 async function rankUnrankedDueUsers(input: RunSchedulerInput, recorder: RunRecorder): Promise<void> {
   const { store, settings, now, elapsedMs } = input;
   const outOfTime = () => elapsedMs() >= settings.timeBudgetMs;
-  const counts = await store.countDueUsers({ now });
-  recorder.results.aggregationReads += counts.billedReads;
-  const missing = counts.due - counts.ranked;
+  const firstReading = await countUnrankedDueUsers(input, recorder);
+  if (firstReading <= 0) return;
+  const missing = Math.min(firstReading, await countUnrankedDueUsers(input, recorder));
   if (missing <= 0) return;
+  const maxScanned = settings.rankScanMaxUsers ?? DEFAULT_RANK_SCAN_MAX_USERS;
   let found = 0;
+  let scanned = 0;
   let after: { due: number; uid: string } | null = null;
-  while (found < missing && !outOfTime()) {
-    const page = await store.scanUnrankedDueUsers({ now, after, limit: RANK_SCAN_QUERY_LIMIT });
+  while (found < missing && scanned < maxScanned && !outOfTime()) {
+    const limit = Math.min(RANK_SCAN_QUERY_LIMIT, maxScanned - scanned);
+    const page = await store.scanUnrankedDueUsers({ now, after, limit });
+    scanned += page.scanned;
     recorder.results.documentsRead += page.documentsRead;
     if (page.unranked.length > 0) {
       const { failed } = await store.setDueRanks(page.unranked);
@@ -297,27 +343,38 @@ async function rankUnrankedDueUsers(input: RunSchedulerInput, recorder: RunRecor
       recorder.results.documentsWritten += ranked;
     }
     found += page.unranked.length;
-    if (page.scanned < RANK_SCAN_QUERY_LIMIT || page.last === null) return;
+    if (page.scanned < limit || page.last === null) return;
     after = page.last;
   }
 }
 
-/** Outside the window or while the breaker is open, a slot already started must still be finished. */
+/** Outside the window or while the breaker is open, a slot already started must still be finished (or its recorded due time kept). */
 const FINISH_OPEN_SLOT_REASONS: ReadonlySet<string> = new Set(["outside_window", "breaker_open"]);
 
+/** What the current slots of a page's users to be rescheduled say, by user id. */
+interface CurrentSlots {
+  /** Users whose slot is open: dispatched, not rescheduled. */
+  open: Set<string>;
+  /** Users whose slot completed with a future next due time recorded: that due time is written. */
+  recordedDue: Map<string, number>;
+}
+
 /**
- * The due users that would be rescheduled although their current slot (`${uid}_${due}`) is
- * open: it holds an approved message not yet delivered, or a run in progress. Rescheduling
- * them would move the due time and strand that slot (an email out with no journal entry, and
- * a second message generated later), so they are dispatched instead and the processor resumes
- * the slot, window or not; delivering an approved message needs no LLM call. Only these users'
- * slots are read, one read each, by id.
+ * The current slot (`${uid}_${due}`) of each due user that would be rescheduled for being
+ * outside the window or for the breaker. An open slot holds an approved message not yet
+ * delivered, or a run in progress: rescheduling would move the due time and strand it (an email
+ * out with no journal entry, and a second message generated later), so the user is dispatched
+ * instead and the processor resumes the slot, window or not; delivering an approved message
+ * needs no LLM call. A completed slot whose recorded next due time is still ahead means the run
+ * completed it and died before rescheduling the user: that recorded due time is the schedule
+ * (a weekly user's next message in 7 days, not tomorrow's window). Only these users' slots are
+ * read, one read each, by id.
  */
-async function findOpenSlots(
-  store: SchedulerStore,
+async function readCurrentSlots(
+  input: RunSchedulerInput,
   recorder: RunRecorder,
   decided: { snapshot: UserSnapshot; decision: ReturnType<typeof decideDueUser> }[],
-): Promise<Set<string>> {
+): Promise<CurrentSlots> {
   const slotOwners = new Map<string, string>();
   for (const { snapshot, decision } of decided) {
     const due = snapshot.nextCoachingMessageDue;
@@ -325,10 +382,19 @@ async function findOpenSlots(
     if (typeof due !== "number") continue;
     slotOwners.set(dueSlotId({ uid: snapshot.uid, dueAt: due }), snapshot.uid);
   }
-  if (slotOwners.size === 0) return new Set();
-  const open = await store.getOpenSlots([...slotOwners.keys()]);
+  const current: CurrentSlots = { open: new Set(), recordedDue: new Map() };
+  if (slotOwners.size === 0) return current;
+  const slots = await input.store.getDueSlots([...slotOwners.keys()]);
   recorder.results.documentsRead += slotOwners.size;
-  return new Set([...open].flatMap((slotId) => slotOwners.get(slotId) ?? []));
+  for (const [slotId, slot] of slots) {
+    const uid = slotOwners.get(slotId);
+    if (uid === undefined) continue;
+    if (slot.open) current.open.add(uid);
+    else if (slot.nextCoachingMessageDue !== null && slot.nextCoachingMessageDue > input.now) {
+      current.recordedDue.set(uid, slot.nextCoachingMessageDue);
+    }
+  }
+  return current;
 }
 
 /** The position of a user returned by the due walk, which returns only users with both values. */
@@ -337,26 +403,77 @@ function cursorOf(snapshot: UserSnapshot): DueCursor {
 }
 
 /**
+ * Called once, as soon as the walk knows where it ends (`handledUpTo`) and whether due users
+ * are left (`results.hasMore`): possibly while processor calls are still in flight, so the
+ * next step of a chain starts without waiting for them.
+ */
+type WalkEndListener = (handledUpTo: DueCursor | null) => void;
+
+/** Aborts processor calls still in flight at the step's dispatch deadline (on the real clock). */
+function dispatchDeadline(input: RunSchedulerInput): { signal: AbortSignal; clear: () => void } {
+  const { settings, elapsedMs } = input;
+  const deadlineMs = settings.dispatchDeadlineMs ?? settings.timeBudgetMs + DEFAULT_DISPATCH_GRACE_MS;
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(new Error("the scheduler step's dispatch deadline passed")),
+    Math.max(0, deadlineMs - elapsedMs()),
+  );
+  // Never keeps a process alive on its own (scripts, simulations).
+  timer.unref?.();
+  return { signal: controller.signal, clear: () => clearTimeout(timer) };
+}
+
+/** One processor call, recorded: accepted, refused, or cut off by the deadline without an answer. */
+async function dispatchUser(
+  input: RunSchedulerInput,
+  recorder: RunRecorder,
+  userId: string,
+  signal: AbortSignal,
+): Promise<void> {
+  const outcome = await input.dispatcher.dispatch({ userId, runId: input.runId, signal });
+  if (outcome.ok) recorder.record(userId, "dispatched");
+  else if (signal.aborted || outcome.unconfirmed) {
+    // The request may have reached the processor, which then runs it (idempotent per slot);
+    // if it did not, the user is still due and a later tick takes them.
+    const cause = signal.aborted ? "aborted at the step's deadline" : "cut off without an answer";
+    recorder.record(userId, "dispatch_unconfirmed", `${cause}: ${outcome.reason}`);
+  } else recorder.record(userId, "dispatch_failed", outcome.reason);
+}
+
+/**
  * Pages through due users by keyset on (due time, rank), from `startAfter`. Equal due times are
  * common (every New York morning user is due at the same instant); the rank orders them afresh
  * for every due time and puts users who missed their last window first (core/due-rank.ts), so
  * when a tick cannot serve a whole group, the users left over are not the same ones every day.
  * Returns the last position handled: every user up to it was dispatched, rescheduled or failed;
- * the ones after it (deferred for time, or beyond the cap) are still due.
+ * the ones after it (deferred for time, or beyond the cap) are still due. `onEnd` hears that
+ * position as soon as it is known: when the budget runs out (the first user deferred) or the
+ * cap's last user is dispatched, before the calls in flight settle.
  */
 async function sweepDueUsers(
   input: RunSchedulerInput,
   recorder: RunRecorder,
   startAfter: DueCursor | null,
+  signal: AbortSignal,
+  onEnd: WalkEndListener,
 ): Promise<DueCursor | null> {
-  const { store, dispatcher, settings, now, elapsedMs, runId } = input;
+  const { store, settings, now, elapsedMs } = input;
   const cap = Math.min(settings.maxUsersPerTick, input.limit ?? Number.POSITIVE_INFINITY);
   const capacity = () => cap - recorder.results.usersDue;
   const outOfTime = () => elapsedMs() >= settings.timeBudgetMs;
   let position = startAfter;
+  let breakerOpen = recorder.results.breakerOpen;
+  let dispatchedWhileProbeDue = false;
+  let ended = false;
+  const end = (handledUpTo: DueCursor | null) => {
+    if (ended) return;
+    ended = true;
+    onEnd(handledUpTo);
+  };
 
   while (capacity() > 0) {
     const limit = Math.min(settings.pageSize, capacity());
+    if (dispatchedWhileProbeDue && !breakerOpen) breakerOpen = await probeStillPending(input, recorder);
     const page = await store.getDueUsers({ now, after: position ?? undefined, limit });
     recorder.results.documentsRead += page.length;
     recorder.results.usersDue += page.length;
@@ -367,40 +484,65 @@ async function sweepDueUsers(
         snapshot,
         now,
         recheckAfterMs: settings.disabledRecheckMs,
-        breakerOpen: recorder.results.breakerOpen,
+        breakerOpen,
       }),
     }));
-    const openSlots = await findOpenSlots(store, recorder, decided);
+    const currentSlots = await readCurrentSlots(input, recorder, decided);
 
     const writes: PlannedWrite[] = [];
     const toDispatch: string[] = [];
     for (const { snapshot, decision } of decided) {
-      if (decision.action === "dispatch" || openSlots.has(snapshot.uid)) {
+      if (decision.action === "dispatch" || currentSlots.open.has(snapshot.uid)) {
         toDispatch.push(snapshot.uid);
-      } else {
-        writes.push({
-          uid: snapshot.uid,
-          nextCoachingMessageDue: decision.nextCoachingMessageDue,
-          parked: isParking(decision.reason),
-          missedWindows: missesWindow(decision.reason) ? missedWindowsOf(snapshot.dueRank) + 1 : 0,
-          result: RESULT_BY_REASON[decision.reason],
-          detail: snapshot.valid ? undefined : snapshot.problem,
-        });
+        continue;
       }
+      const recordedDue = currentSlots.recordedDue.get(snapshot.uid);
+      writes.push({
+        uid: snapshot.uid,
+        nextCoachingMessageDue: recordedDue ?? decision.nextCoachingMessageDue,
+        parked: isParking(decision.reason),
+        // A recorded due time follows a completed slot: no window was missed.
+        missedWindows:
+          recordedDue === undefined && missesWindow(decision.reason)
+            ? missedWindowsOf(snapshot.dueRank) + 1
+            : 0,
+        result: RESULT_BY_REASON[decision.reason],
+        detail:
+          recordedDue !== undefined
+            ? "the slot completed: its recorded next due time"
+            : snapshot.valid
+              ? undefined
+              : snapshot.problem,
+      });
     }
     await applyWrites(store, recorder, writes);
+    if (recorder.results.breakerProbeDue && toDispatch.length > 0) dispatchedWhileProbeDue = true;
 
+    // The position before the page's user at `index`, every user before it being handled.
+    const pageIndex = new Map(page.map((snapshot, index) => [snapshot.uid, index]));
+    const handledBefore = (index: number) => {
+      const previous = page[index - 1];
+      return previous ? cursorOf(previous) : position;
+    };
+    const lastPageOfCap = capacity() <= 0;
     const deferred = new Set<string>();
-    await mapWithConcurrency(toDispatch, settings.dispatchConcurrency, async (userId) => {
+    await mapWithConcurrency(toDispatch, settings.dispatchConcurrency, async (userId, index) => {
       // A user not dispatched stays due: the next step or tick takes it. Time only runs on, so
-      // the deferred users are the tail of the page's dispatch order.
+      // the deferred users are the tail of the page's dispatch order, and the first one fixes
+      // where this step ends.
       if (outOfTime()) {
+        if (deferred.size === 0) {
+          recorder.results.hasMore = true;
+          end(handledBefore(pageIndex.get(userId) ?? 0));
+        }
         deferred.add(userId);
         return recorder.record(userId, "deferred", "time budget reached");
       }
-      const outcome = await dispatcher.dispatch({ userId, runId });
-      if (outcome.ok) recorder.record(userId, "dispatched");
-      else recorder.record(userId, "dispatch_failed", outcome.reason);
+      if (lastPageOfCap && index === toDispatch.length - 1) {
+        recorder.results.hasMore = true;
+        end(page.length > 0 ? cursorOf(page[page.length - 1] as UserSnapshot) : position);
+      }
+      await dispatchUser(input, recorder, userId, signal);
     });
 
     const firstDeferred = page.findIndex((snapshot) => deferred.has(snapshot.uid));
@@ -409,12 +551,42 @@ async function sweepDueUsers(
     if (last) position = cursorOf(last);
     if (firstDeferred !== -1 || outOfTime()) {
       recorder.results.hasMore = true;
+      end(position);
       return position;
     }
-    if (page.length < limit) return position;
+    if (page.length < limit) {
+      end(position);
+      return position;
+    }
   }
   recorder.results.hasMore = true;
+  end(position);
   return position;
+}
+
+/**
+ * Past its cool-down the breaker lets one probe through, and a processor that does not hold the
+ * probe answers `breaker_open` without an LLM call. A tick that found a probe due dispatches its
+ * first page as usual (one of those runs takes the probe); before each later page it reads the
+ * breaker again, and while it is still not closed (the probe in flight, or failed and the
+ * breaker reopened), it gives the rest the retry interval itself, as for an open breaker: the
+ * processor would have answered them the same, at the cost of a function invocation and a slot
+ * claim each. Once the probe has closed the breaker, dispatching goes on. So an outage costs
+ * each step one page of dispatches, not its whole due set, and recovery still serves the users
+ * left in the tick. One read per page, only while a probe is due.
+ */
+async function probeStillPending(input: RunSchedulerInput, recorder: RunRecorder): Promise<boolean> {
+  const breaker = await input.store.getLlmBreaker();
+  recorder.results.documentsRead += 1;
+  return breakerGate({ breaker, now: input.now }) !== "closed";
+}
+
+/** The sweep's page for this run: how many users it holds, how many are scanned, and from where. */
+interface SweepPage {
+  pageSize: number;
+  scanned: number;
+  cursor: string | null;
+  passStartedAt: number;
 }
 
 /**
@@ -424,54 +596,99 @@ async function sweepDueUsers(
  * tick scan its page of users by document id from the cursor in `systemState/unscheduledSweep`,
  * bootstrapping the enabled ones and parking the rest, as for an explicit null. The page is
  * ceil(users / sweepTicksPerPass), so one pass covers everyone within a day of hourly ticks; a
- * user created behind the cursor is found in the next pass. Runs after the due users, in the
- * time left; overlapping ticks scan the same page and write equally valid due times.
+ * user created behind the cursor is found in the next pass.
+ *
+ * A cron tick's page is shared by the steps of its chain: step 0 counts and sizes it, each step
+ * scans on from where the last stopped, in a slice of its own before its due users (so a
+ * backlog that fills every step's budget cannot starve it), and the chain's last step goes on
+ * in the time it has left. At 1,000,000 users the page is 50,000 users, 50 queries of 1,000
+ * ids: under a backlog the chain's 24 steps give it 24 × 4 s = 96 s an hour, enough while a
+ * query of 1,000 ids takes under 1.9 s (tens to hundreds of milliseconds on Firestore), so a
+ * pass still takes 20 ticks and everyone is looked at within a day. Overlapping ticks scan the
+ * same page and write equally valid due times.
  */
+async function planSweep(input: RunSchedulerInput, recorder: RunRecorder): Promise<SweepPage | null> {
+  const { store, settings, now, chain } = input;
+  // A manual run over a few users stays small.
+  if (input.limit !== undefined) return null;
+  const resume = (state: SweepState | null) =>
+    chain && state?.chain?.chainId === chain.chainId
+      ? {
+          pageSize: state.chain.pageSize,
+          scanned: state.chain.scanned,
+          cursor: state.cursor,
+          passStartedAt: state.passStartedAt,
+        }
+      : null;
+  if (chain && chain.step > 0) {
+    // Step 0 sized the chain's page; without one it found nobody to sweep.
+    const state = await store.getSweepState();
+    recorder.results.documentsRead += 1;
+    const page = resume(state);
+    return page && page.scanned < page.pageSize ? page : null;
+  }
+  const counts = await store.countUsers();
+  recorder.results.aggregationReads += counts.billedReads;
+  if (counts.withoutDueTime === 0) return null;
+  const state = await store.getSweepState();
+  recorder.results.documentsRead += 1;
+  // A second delivery of step 0 (a dead attempt taken over) goes on with the chain's page.
+  const resumed = resume(state);
+  if (resumed) return resumed.scanned < resumed.pageSize ? resumed : null;
+  const ticksPerPass = settings.sweepTicksPerPass ?? SWEEP_DEFAULTS.ticksPerPass;
+  const cursor = state?.cursor ?? null;
+  return {
+    pageSize: Math.min(
+      settings.sweepMaxPageSize ?? SWEEP_DEFAULTS.maxPageSize,
+      Math.max(
+        settings.sweepMinPageSize ?? SWEEP_DEFAULTS.minPageSize,
+        Math.ceil(counts.total / ticksPerPass),
+      ),
+    ),
+    scanned: 0,
+    cursor,
+    passStartedAt: cursor === null ? now : (state?.passStartedAt ?? now),
+  };
+}
+
+/** Scans the sweep's page on until it is done or the run's clock reaches `untilMs`, and saves where it stopped. */
 async function sweepUnscheduledUsers(
   input: RunSchedulerInput,
   recorder: RunRecorder,
   random: () => number,
+  page: SweepPage,
+  untilMs: number,
 ): Promise<void> {
-  const { store, settings, now, elapsedMs } = input;
-  const outOfTime = () => elapsedMs() >= settings.timeBudgetMs;
-  // A manual run over a few users stays small.
-  if (input.limit !== undefined || outOfTime()) return;
-  const counts = await store.countUsers();
-  recorder.results.aggregationReads += counts.billedReads;
-  if (counts.withoutDueTime === 0) return;
-
-  const ticksPerPass = settings.sweepTicksPerPass ?? SWEEP_DEFAULTS.ticksPerPass;
-  const pageSize = Math.min(
-    settings.sweepMaxPageSize ?? SWEEP_DEFAULTS.maxPageSize,
-    Math.max(settings.sweepMinPageSize ?? SWEEP_DEFAULTS.minPageSize, Math.ceil(counts.total / ticksPerPass)),
-  );
-  const state = await store.getSweepState();
-  recorder.results.documentsRead += 1;
-  let cursor = state?.cursor ?? null;
-  let passStartedAt = cursor === null ? now : (state?.passStartedAt ?? now);
-
-  let remaining = pageSize;
-  while (remaining > 0 && !outOfTime()) {
-    const limit = Math.min(remaining, SWEEP_QUERY_LIMIT);
-    const page = await store.sweepUsers({ after: cursor, limit });
-    recorder.results.usersSwept += page.scanned;
-    recorder.results.documentsRead += page.documentsRead;
+  const { store, now, elapsedMs, chain } = input;
+  if (page.scanned >= page.pageSize || elapsedMs() >= untilMs) return;
+  while (page.scanned < page.pageSize && elapsedMs() < untilMs) {
+    const limit = Math.min(page.pageSize - page.scanned, SWEEP_QUERY_LIMIT);
+    const scan = await store.sweepUsers({ after: page.cursor, limit });
+    recorder.results.usersSwept += scan.scanned;
+    recorder.results.documentsRead += scan.documentsRead;
     await applyWrites(
       store,
       recorder,
-      page.unscheduled.map((snapshot) => plannedUnscheduledWrite(input, snapshot, random)),
+      scan.unscheduled.map((snapshot) => plannedUnscheduledWrite(input, snapshot, random)),
     );
-    remaining -= page.scanned;
-    if (page.scanned < limit || page.lastUid === null) {
+    page.scanned += scan.scanned;
+    if (scan.scanned < limit || scan.lastUid === null) {
       // The end of the collection: the next sweep starts a new pass from the first id.
       recorder.results.sweepWrapped = true;
-      cursor = null;
-      passStartedAt = now;
+      page.cursor = null;
+      page.passStartedAt = now;
+      // The pass is complete: this page holds no more users.
+      page.scanned = page.pageSize;
       break;
     }
-    cursor = page.lastUid;
+    page.cursor = scan.lastUid;
   }
-  await store.saveSweepState({ cursor, passStartedAt, updatedAt: now });
+  await store.saveSweepState({
+    cursor: page.cursor,
+    passStartedAt: page.passStartedAt,
+    updatedAt: now,
+    ...(chain ? { chain: { chainId: chain.chainId, pageSize: page.pageSize, scanned: page.scanned } } : {}),
+  });
   recorder.results.documentsWritten += 1;
 }
 
@@ -483,7 +700,9 @@ const MAX_CHAIN_STEP_ATTEMPTS = 5;
  * run holds the step while its attempt is completed or its lease has not run out: then this
  * delivery is a duplicate. An attempt whose lease ran out uncompleted belongs to a run that died
  * (the route's maxDuration is below the lease), so the next attempt number takes it over; no
- * transaction is needed, as exactly one caller can create a given attempt.
+ * transaction is needed, as exactly one caller can create a given attempt. An attempt that
+ * holds this run's own id is this run's: the SDK retries a commit whose answer was lost, and
+ * the retry of a `create()` that applied comes back as "already exists".
  */
 async function claimChainStep(
   input: RunSchedulerInput,
@@ -506,6 +725,7 @@ async function claimChainStep(
     const holder = await store.getChainStep({ chainId, step, attempt });
     // Gone between the conflict and the read (a TTL deletion): the attempt after it is free.
     if (!holder) continue;
+    if (holder.runId === runId) return { attempt };
     heldBy = holder.runId;
     if (holder.status === "completed" || holder.leaseUntil > now) return { heldBy };
   }
@@ -522,6 +742,7 @@ async function continueChain(
   handledUpTo: DueCursor | null,
 ): Promise<boolean> {
   const summary = recorder.run.chain as ChainSummary;
+  summary.handledUpTo = handledUpTo;
   if (!recorder.results.hasMore) {
     summary.continuation = { status: "not_needed", nextStep: null };
     return false;
@@ -535,11 +756,9 @@ async function continueChain(
     };
     return false;
   }
-  const outcome = await chain.continuer.continueChain({
-    chainId: chain.chainId,
-    step: nextStep,
-    after: handledUpTo,
-  });
+  const outcome = await chain.continuer
+    .continueChain({ chainId: chain.chainId, step: nextStep, after: handledUpTo })
+    .catch((error: unknown) => ({ ok: false as const, retriable: true, reason: describeError(error) }));
   summary.continuation = outcome.ok
     ? { status: "dispatched", nextStep }
     : { status: "failed", nextStep, detail: outcome.reason.slice(0, 300) };
@@ -552,9 +771,14 @@ async function continueChain(
  * end). A chain step first claims its step; a duplicate delivery finds it taken, stores a
  * summary saying so and does nothing else. Per-user failures are counted, never thrown; a
  * failure of the store itself fails the run and is rethrown after the summary is saved.
+ *
+ * A step's time: its sweep slice, then dispatching until the budget; the next step is started
+ * as soon as the walk's end is known, while calls are still in flight, and calls still in flight
+ * at the dispatch deadline are aborted; then the last writes. The configuration checks that
+ * this fits the route's maxDuration.
  */
 export async function runScheduler(input: RunSchedulerInput): Promise<SchedulerRunRecord> {
-  const { store, now, trigger, runId, elapsedMs, chain } = input;
+  const { store, settings, now, trigger, runId, elapsedMs, chain } = input;
   const recorder = new RunRecorder(runId, trigger, now, chain);
   const summary = recorder.run.chain;
   let attempt: number | null = null;
@@ -573,16 +797,37 @@ export async function runScheduler(input: RunSchedulerInput): Promise<SchedulerR
   }
   await store.saveRun(recorder.run);
   let failure: unknown;
+  const deadline = dispatchDeadline(input);
   try {
-    recorder.results.breakerOpen = breakerGate({ breaker: await store.getLlmBreaker(), now }) === "open";
+    const gate = breakerGate({ breaker: await store.getLlmBreaker(), now });
+    recorder.results.breakerOpen = gate === "open";
+    recorder.results.breakerProbeDue = gate === "probe_due";
     const random = input.random ?? Math.random;
     await bootstrapUnscheduledUsers(input, recorder, random);
     if (!chain || chain.step === 0) await rankUnrankedDueUsers(input, recorder);
-    const handledUpTo = await sweepDueUsers(input, recorder, chain?.after ?? null);
+    const sweep = await planSweep(input, recorder);
+    if (sweep) {
+      const sliceMs = settings.sweepSliceMs ?? SWEEP_DEFAULTS.sliceMs;
+      // A single run has no later steps: its sweep takes the page at once, as before the walk.
+      const sliceEnd = chain ? Math.min(elapsedMs() + sliceMs, settings.timeBudgetMs) : settings.timeBudgetMs;
+      await sweepUnscheduledUsers(input, recorder, random, sweep, sliceEnd);
+    }
+    let continuation: Promise<boolean> = Promise.resolve(false);
+    const handledUpTo = await sweepDueUsers(
+      input,
+      recorder,
+      chain?.after ?? null,
+      deadline.signal,
+      (position) => {
+        if (summary) summary.handledUpTo = position;
+        if (chain) continuation = continueChain(chain, recorder, position);
+      },
+    );
     if (summary) summary.handledUpTo = handledUpTo;
-    // The sweep waits for the chain's last step, which has the time left over.
-    const continued = chain ? await continueChain(chain, recorder, handledUpTo) : false;
-    if (!continued) await sweepUnscheduledUsers(input, recorder, random);
+    const continued = await continuation;
+    // The chain's last step goes on with the sweep's page in the time it has left.
+    if (!continued && sweep)
+      await sweepUnscheduledUsers(input, recorder, random, sweep, settings.timeBudgetMs);
     if (chain && attempt !== null) {
       await store.completeChainStep({ chainId: chain.chainId, step: chain.step, attempt });
     }
@@ -591,6 +836,8 @@ export async function runScheduler(input: RunSchedulerInput): Promise<SchedulerR
     failure = error;
     recorder.run.status = "failed";
     recorder.run.failureReason = describeError(error);
+  } finally {
+    deadline.clear();
   }
   recorder.run.durationMs = Math.round(elapsedMs());
   recorder.run.finishedAt = now + recorder.run.durationMs;

@@ -6,10 +6,14 @@ import { createFirestoreLoginThrottle, type LoginAdmission } from "@/adapters/fi
 import { getConfig } from "@/config";
 import { loginThrottleBucket } from "@/core/login-throttle";
 import {
+  createDeviceToken,
   createSessionToken,
+  DEVICE_COOKIE,
+  deviceCookieAttributes,
   SESSION_COOKIE,
   sessionCookieAttributes,
   sessionSecretOf,
+  verifyDeviceToken,
   verifySessionToken,
 } from "@/http/admin-session";
 import { secretsMatch } from "@/http/auth";
@@ -29,11 +33,49 @@ export async function hasAdminSession(): Promise<boolean> {
   return sessionIsValid();
 }
 
-export type LoginResult = { ok: true } | { ok: false; error: string };
+/** Why a sign-in failed: the page is sent only the code and shows its own text for it. */
+export type LoginErrorCode = "unconfigured" | "unavailable" | "throttled" | "wrong";
+
+export type LoginResult =
+  | { ok: true }
+  | { ok: false; code: LoginErrorCode; error: string; retryAfterSeconds?: number };
+
+/**
+ * The sign-in page's message for a code. Fixed texts only: the code arrives in the page's URL,
+ * where anyone can write anything, so nothing from the URL is shown but a whole number of seconds.
+ */
+export function loginErrorMessage(code: string | undefined, retryAfterSeconds?: number): string | undefined {
+  switch (code) {
+    case "unconfigured":
+      return "Admin sign-in is not configured: set ADMIN_PASSWORD and ADMIN_SESSION_SECRET (at least 32 characters, not the password).";
+    case "unavailable":
+      return "Sign-in is unavailable right now; try again in a minute.";
+    case "throttled":
+      return retryAfterSeconds !== undefined &&
+        Number.isSafeInteger(retryAfterSeconds) &&
+        retryAfterSeconds > 0
+        ? `Too many attempts. Try again in ${retryAfterSeconds} s.`
+        : "Too many attempts. Try again later.";
+    case "wrong":
+      return "Wrong password.";
+    default:
+      return undefined;
+  }
+}
+
+function failure(code: LoginErrorCode, retryAfterSeconds?: number): LoginResult {
+  return {
+    ok: false,
+    code,
+    error: loginErrorMessage(code, retryAfterSeconds) ?? code,
+    ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
+  };
+}
 
 /**
  * Checks the password (constant time) once the throttle admits the guess: a few per address
- * bucket (an IPv6 /64 counts as one address) and a ceiling across all addresses, per window.
+ * bucket (an IPv6 /64 counts as one address) and a ceiling across all addresses, per window,
+ * which a known device (a cookie from an earlier successful sign-in) is exempt from.
  */
 export async function signIn({
   password,
@@ -47,40 +89,38 @@ export async function signIn({
   const sessionSecret = sessionSecretOf(config.env);
   if (!adminPassword || !sessionSecret) {
     logger.error("admin sign-in is not configured");
-    return {
-      ok: false,
-      error:
-        "Admin sign-in is not configured: set ADMIN_PASSWORD and ADMIN_SESSION_SECRET (at least 32 characters, not the password).",
-    };
+    return failure("unconfigured");
   }
   const now = Date.now();
+  const cookieJar = await cookies();
+  const knownDevice = verifyDeviceToken({ token: cookieJar.get(DEVICE_COOKIE)?.value, sessionSecret, now });
   let admission: LoginAdmission;
   try {
     admission = await createFirestoreLoginThrottle(getDb(config)).admit({
       bucket: loginThrottleBucket(clientAddress),
       now,
+      exemptFromGlobal: knownDevice,
     });
   } catch (error) {
     // Fails closed: no guess is checked while the throttle cannot count it.
     logger.error("admin sign-in throttle unavailable", { error });
-    return { ok: false, error: "Sign-in is unavailable right now; try again in a minute." };
+    return failure("unavailable");
   }
   if (!admission.admitted) {
-    logger.warn("admin sign-in throttled", { scope: admission.scope });
-    return {
-      ok: false,
-      error: `Too many attempts. Try again in ${Math.ceil(admission.retryAfterMs / 1000)} s.`,
-    };
+    logger.warn("admin sign-in throttled", { scope: admission.scope, knownDevice });
+    return failure("throttled", Math.ceil(admission.retryAfterMs / 1000));
   }
   if (!secretsMatch(password, adminPassword)) {
-    logger.warn("admin sign-in failed");
-    return { ok: false, error: "Wrong password." };
+    logger.warn("admin sign-in failed", { knownDevice });
+    return failure("wrong");
   }
-  (await cookies()).set(
+  const secure = config.appUrl.startsWith("https://");
+  cookieJar.set(
     SESSION_COOKIE,
     createSessionToken({ sessionSecret, now }),
-    sessionCookieAttributes({ secure: config.appUrl.startsWith("https://") }),
+    sessionCookieAttributes({ secure }),
   );
+  cookieJar.set(DEVICE_COOKIE, createDeviceToken({ sessionSecret, now }), deviceCookieAttributes({ secure }));
   return { ok: true };
 }
 

@@ -1,4 +1,5 @@
 import "server-only";
+import { createHttpDrainContinuer } from "@/adapters/dispatch/http-drain-continuer";
 import { renderCoachingEmail } from "@/adapters/email/coaching-email";
 import { createResendMailer } from "@/adapters/email/resend-mailer";
 import { getDb } from "@/adapters/firestore/client";
@@ -6,17 +7,38 @@ import { createFirestoreEventStore } from "@/adapters/firestore/event-store";
 import { createFirestoreProcessorStore } from "@/adapters/firestore/processor-store";
 import { getPrompts } from "@/adapters/prompts";
 import { createNullPushTransport } from "@/adapters/push/null-push";
-import { type AppConfig, requireSetting } from "@/config";
+import { type AppConfig, EVENT_CONTINUATION_TIMEOUT_MS, requireSetting } from "@/config";
 import { logger } from "@/logger";
 import { createEventRegistry } from "@/pipeline/event-handlers";
 import {
   type BatchSummary,
+  countRetriableDeadLetters,
   type EventProcessorDeps,
   type EventRunResult,
   processEvent,
   processEventBatches,
+  requeueRetriableDeadLetters,
 } from "@/pipeline/process-events";
+import type { Mailer } from "@/pipeline/processor-ports";
 import { modelResolver } from "./models";
+
+let warnedEmailOff = false;
+
+/**
+ * Resend, or null when RESEND_API_KEY is unset: email is then off, not broken (docs/configuration.md's
+ * rule for a feature without its secret). Deliveries record the email as skipped with the
+ * reason, the health route says `email: "not_configured"`, and each instance warns once.
+ */
+function mailerFrom(config: AppConfig): Mailer | null {
+  const apiKey = config.env.RESEND_API_KEY;
+  if (apiKey)
+    return createResendMailer({ apiKey, from: config.email.from, timeoutMs: config.events.emailTimeoutMs });
+  if (!warnedEmailOff) {
+    warnedEmailOff = true;
+    logger.warn("email is off: RESEND_API_KEY is not set; deliveries record the email as skipped");
+  }
+  return null;
+}
 
 /** Wires the outbox's production collaborators from configuration. */
 export function eventProcessorDeps(config: AppConfig): EventProcessorDeps {
@@ -25,10 +47,7 @@ export function eventProcessorDeps(config: AppConfig): EventProcessorDeps {
     store: createFirestoreEventStore(db),
     registry: createEventRegistry({
       store: createFirestoreProcessorStore(db),
-      mailer: createResendMailer({
-        apiKey: requireSetting(config, "RESEND_API_KEY"),
-        from: config.email.from,
-      }),
+      mailer: mailerFrom(config),
       push: createNullPushTransport(),
       renderEmail: renderCoachingEmail,
       links: { journalEntryUrl: config.email.journalEntryUrl, preferencesUrl: config.email.preferencesUrl },
@@ -41,9 +60,11 @@ export function eventProcessorDeps(config: AppConfig): EventProcessorDeps {
       maxRetries: config.events.maxRetries,
       baseDelayMs: config.events.baseDelayMs,
       maxDelayMs: config.events.maxDelayMs,
+      maxAgeMs: config.events.maxAgeMs,
     },
     leaseMs: config.events.leaseMs,
     random: Math.random,
+    logWarning: (message, context) => logger.warn(message, context),
   };
 }
 
@@ -63,11 +84,21 @@ export async function runEventSafely(
   }
 }
 
-/** Drains ready events within the time budget; never throws. */
-export async function runEventBatchesSafely(config: AppConfig): Promise<BatchSummary | null> {
+/**
+ * Drains ready events within the time budget; never throws. When the budget ran out with work
+ * left (a backlog after an outage), the drain calls the process-batch route again, up to
+ * EVENT_MAX_CONTINUATIONS times per cron call (`continuation` counts them), instead of leaving
+ * the rest to the next cron 5 minutes later; a continuation that fails to start is logged and
+ * the cron picks up. Concurrent drains share the queue safely (claims).
+ */
+export async function runEventBatchesSafely(
+  config: AppConfig,
+  { continuation = 0 }: { continuation?: number } = {},
+): Promise<BatchSummary | null> {
   const startedAt = performance.now();
+  let summary: BatchSummary;
   try {
-    const summary = await processEventBatches({
+    summary = await processEventBatches({
       deps: eventProcessorDeps(config),
       now: Date.now,
       batchSize: config.events.batchSize,
@@ -75,12 +106,24 @@ export async function runEventBatchesSafely(config: AppConfig): Promise<BatchSum
       timeBudgetMs: config.events.timeBudgetMs,
       elapsedMs: () => performance.now() - startedAt,
     });
-    logger.info("event batches run", { ...summary });
-    return summary;
+    logger.info("event batches run", { ...summary, continuation });
   } catch (error) {
-    logger.error("event batches failed", { error });
+    logger.error("event batches failed", { error, continuation });
     return null;
   }
+  if (summary.hasMore && continuation < config.events.maxContinuations) {
+    try {
+      const continued = await createHttpDrainContinuer({
+        appUrl: config.appUrl,
+        cronSecret: requireSetting(config, "CRON_SECRET"),
+        timeoutMs: EVENT_CONTINUATION_TIMEOUT_MS,
+      })(continuation + 1);
+      if (!continued.ok) logger.warn("event drain continuation not started", { reason: continued.reason });
+    } catch (error) {
+      logger.warn("event drain continuation not started", { error });
+    }
+  }
+  return summary;
 }
 
 /** Delivery right after publishing: best effort, the cron and on-demand runs are the safety net. */
@@ -96,6 +139,31 @@ export async function eventExists(deps: EventProcessorDeps, eventId: string): Pr
   return (await deps.store.getEvent(eventId)) !== null;
 }
 
+/** Bulk requeues, at most this many a call (each a read and a batch). */
+export const MAX_BULK_REQUEUE = 500;
+
+export function retriableDeadLetterCount(config: AppConfig): Promise<number> {
+  return countRetriableDeadLetters({ deps: eventProcessorDeps(config) });
+}
+
+/**
+ * Requeues up to `confirmCount` retriable dead letters (the number the operator saw and
+ * confirmed; at most MAX_BULK_REQUEUE a call) and says how many remain.
+ */
+export async function requeueRetriableDeadLettersNow(
+  config: AppConfig,
+  { confirmCount, now }: { confirmCount: number; now: number },
+): Promise<{ requeued: number; remaining: number }> {
+  const deps = eventProcessorDeps(config);
+  const { requeued } = await requeueRetriableDeadLetters({
+    deps,
+    now,
+    limit: Math.min(confirmCount, MAX_BULK_REQUEUE),
+  });
+  logger.info("retriable dead letters requeued", { requeued: requeued.length });
+  return { requeued: requeued.length, remaining: await countRetriableDeadLetters({ deps }) };
+}
+
 export async function replayEvent(deps: EventProcessorDeps, eventId: string): Promise<boolean> {
   const requeued = await deps.store.requeue({ eventId, now: Date.now() });
   if (requeued) logger.info("event requeued", { eventId });
@@ -107,7 +175,10 @@ const BACKLOG_AGE_MS = 15 * 60_000;
 
 export async function eventHealth(config: AppConfig, now: number) {
   const deps = eventProcessorDeps(config);
-  const health = await deps.store.getHealth({ now });
+  const [health, retriableDeadLetters] = await Promise.all([
+    deps.store.getHealth({ now }),
+    deps.store.countRetriableDeadLetters(),
+  ]);
   const oldestPendingAgeMs =
     health.oldestPendingCreatedAt === null ? null : now - health.oldestPendingCreatedAt;
   return {
@@ -118,6 +189,7 @@ export async function eventHealth(config: AppConfig, now: number) {
       successCount: health.successCount,
       errorCount: health.errorCount,
       deadLetterCount: health.deadLetterCount,
+      retriableDeadLetterCount: retriableDeadLetters,
       lastProcessedAt: health.lastProcessedAt,
       pendingCount: health.pendingCount,
       oldestPendingAgeMs,
@@ -128,7 +200,13 @@ export async function eventHealth(config: AppConfig, now: number) {
       maxRetries: config.events.maxRetries,
       retryBaseDelayMs: config.events.baseDelayMs,
       retryMaxDelayMs: config.events.maxDelayMs,
+      retryMaxAgeMs: config.events.maxAgeMs,
       leaseMs: config.events.leaseMs,
+      timeBudgetMs: config.events.timeBudgetMs,
+      maxContinuations: config.events.maxContinuations,
+      emailTimeoutMs: config.events.emailTimeoutMs,
+      // Off, not broken, without RESEND_API_KEY: deliveries record the email as skipped.
+      email: config.env.RESEND_API_KEY ? "resend" : "not_configured",
     },
     registry: Object.entries(deps.registry).map(([eventType, handler]) => ({
       eventType,

@@ -34,6 +34,7 @@ export function processorDeps(config: AppConfig): ProcessorDeps {
     resolveModel: modelResolver(config, db),
     refreshInsightsBeforeGeneration: true,
     onStep: (step, slotId) => logger.info("processor step", { step, slotId }),
+    warn: (message, context) => logger.warn(message, context),
   };
 }
 

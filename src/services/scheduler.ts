@@ -59,7 +59,10 @@ export async function runSchedulerTick({
             ...chain,
             maxSteps: config.scheduler.maxChainSteps,
             stepLeaseMs: config.scheduler.chainStepLeaseMs,
-            continuer: createHttpChainContinuer(http),
+            continuer: createHttpChainContinuer({
+              ...http,
+              timeoutMs: config.scheduler.continuationTimeoutMs,
+            }),
           },
         }
       : {}),

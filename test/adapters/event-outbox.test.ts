@@ -1,15 +1,22 @@
 import type { Firestore } from "firebase-admin/firestore";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { loadConfig } from "@/config";
 import { type EventRecord, messageCreatedEventId, newEvent } from "@/core/events";
 import type { EventStore } from "@/pipeline/event-ports";
-import { type EventProcessorDeps, processEvent } from "@/pipeline/process-events";
+import {
+  countRetriableDeadLetters,
+  type EventProcessorDeps,
+  processEvent,
+  processEventBatches,
+  requeueRetriableDeadLetters,
+} from "@/pipeline/process-events";
 import { processUser } from "@/pipeline/process-user";
 import type { StoredMessage } from "@/pipeline/processor-ports";
 import type { LlmSandbox } from "../../scripts/local-stack/llm-sandbox";
 import type { MailCatcher } from "../../scripts/local-stack/mail-catcher";
 import { type EmulatorHandle, putDocuments } from "../support/firestore";
 import { queriesMissingIndexes, readIndexes } from "../support/index-coverage";
-import { drainEvents, realEventDeps, realProcessorDeps, seedDueUser } from "../support/processor";
+import { drainEvents, HOUR, realEventDeps, realProcessorDeps, seedDueUser } from "../support/processor";
 import { type LocalServices, startLocalServices } from "../support/stack";
 
 let services: LocalServices;
@@ -479,6 +486,52 @@ describe("outbox: engine-owned fields on app-written events are never trusted (i
     expect(await eventOf(eventId)).toMatchObject({ status: "processed", attempts: 1, processed: true });
   });
 
+  it("an app-written event whose id is too long for its lease ids is dead-lettered, and the drain goes on", async () => {
+    // 1,490 bytes: a valid document id, but lease `${id}_${n}` would pass Firestore's 1,500.
+    const longId = `user.coaching.enabled_${"x".repeat(1_490 - 22)}`;
+    const shortId = "user.coaching.enabled_after-long";
+    // The emulator accepts longer ids than Firestore: the store refuses them as Firestore does.
+    const refusedLeases: string[] = [];
+    const real = events.store;
+    const store: EventStore = {
+      ...real,
+      claimEvent: async (claim) => {
+        const leaseId = `${claim.eventId}_${claim.leaseNumber}`;
+        if (new TextEncoder().encode(leaseId).length > 1_500) {
+          refusedLeases.push(leaseId);
+          throw new Error("3 INVALID_ARGUMENT: document id longer than 1,500 bytes");
+        }
+        return real.claimEvent(claim);
+      },
+    };
+    events = { ...events, store };
+    const fields = { event_type: "user.coaching.enabled", payload: { uid: "after-long" }, status: "pending" };
+    await putDocuments(db, "users", [
+      [
+        "after-long",
+        {
+          email: "a@example.com",
+          timezone: "UTC",
+          coachingConfig: { enableCoachingMessages: true, frequency: "daily", timePreference: "morning" },
+        },
+      ],
+    ]);
+    await putDocuments(db, "events", [
+      [longId, { ...fields, created_at: NOW - 2, next_attempt_at: NOW - 2 }],
+      [shortId, { ...fields, created_at: NOW - 1, next_attempt_at: NOW - 1 }],
+    ]);
+    expect(await processEvent({ deps: events, eventId: longId, now: NOW })).toMatchObject({
+      result: "dead_lettered",
+    });
+    expect(refusedLeases).toEqual([]);
+    expect(await eventOf(longId)).toMatchObject({ status: "dead_letter" });
+    expect((await db.collection("eventDeadLetters").doc(longId).get()).get("error_message")).toContain(
+      "event id",
+    );
+    await drainEvents(events, NOW);
+    expect(await eventOf(shortId)).toMatchObject({ status: "processed" });
+  });
+
   it("a drain finds an app-written event that lacks status and next_attempt_at", async () => {
     const eventId = "user.coaching.enabled_sparse";
     await putDocuments(db, "users", [
@@ -500,5 +553,204 @@ describe("outbox: engine-owned fields on app-written events are never trusted (i
     expect(JSON.stringify(queriesMissingIndexes(handle.emulator.recordedQueries(), readIndexes()))).toEqual(
       "[]",
     );
+  });
+});
+
+describe("outbox: an outage of hours does not lose emails (operator review, HIGH 1)", () => {
+  it("Resend down for three hours: retried by age past six attempts with production defaults, one email after recovery", async () => {
+    const { eventId, messageId } = await storedMessage("long-outage", NOW);
+    const defaults = loadConfig({ NODE_ENV: "production", FIRESTORE_EMULATOR_HOST: "127.0.0.1:1" }).events;
+    const production = {
+      ...events,
+      policy: {
+        maxRetries: defaults.maxRetries,
+        baseDelayMs: defaults.baseDelayMs,
+        maxDelayMs: defaults.maxDelayMs,
+        maxAgeMs: defaults.maxAgeMs,
+      },
+    };
+    const outageEnds = NOW + 3 * HOUR;
+    let now = NOW;
+    const results: string[] = [];
+    for (let run = 0; run < 40; run += 1) {
+      if (now < outageEnds) catcher.queueFaults([{ status: 503, message: "outage" }]);
+      const result = await processEvent({ deps: production, eventId, now });
+      results.push(result.result);
+      if (result.result !== "retry_scheduled") break;
+      expect(result.nextAttemptAt - now).toBeLessThanOrEqual(defaults.maxDelayMs);
+      now = result.nextAttemptAt;
+    }
+    expect(results.filter((result) => result === "retry_scheduled").length).toBeGreaterThan(6);
+    expect(results.at(-1)).toBe("processed");
+    expect(catcher.emails).toHaveLength(1);
+    expect((await messageOf(messageId)).delivery.email.status).toBe("sent");
+  });
+
+  it("a hanging Resend call times out as a retriable failure within the mailer's timeout; the retry sends no second email", async () => {
+    const { eventId } = await storedMessage("hanging", NOW);
+    const impatient = realEventDeps({ db, catcher, mailer: { timeoutMs: 300 } });
+    catcher.queueFaults([{ delayMs: 2_000 }]);
+    const startedAt = performance.now();
+    const first = await processEvent({ deps: impatient, eventId, now: NOW });
+    expect(performance.now() - startedAt).toBeLessThan(1_500);
+    expect(first).toMatchObject({ result: "retry_scheduled", error: expect.stringContaining("timed out") });
+    // The timed-out request reached Resend; the retry carries the same idempotency key.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const later = first.result === "retry_scheduled" ? first.nextAttemptAt : NOW;
+    expect(await processEvent({ deps: impatient, eventId, now: later })).toMatchObject({
+      result: "processed",
+    });
+    expect(catcher.emails).toHaveLength(1);
+  });
+
+  it("a drain starts no event once its time budget is spent, and says it has more", async () => {
+    const eventIds = await Promise.all(
+      Array.from({ length: 5 }, (_, index) => seedEnablingEvent(`budget-${index}`, NOW - 10 + index)),
+    );
+    let handled = 0;
+    const counting = {
+      ...events,
+      onStep: (step: string) => {
+        if (step === "handled") handled += 1;
+      },
+    };
+    const summary = await processEventBatches({
+      deps: counting,
+      now: () => NOW,
+      batchSize: 20,
+      concurrency: 1,
+      timeBudgetMs: 1_000,
+      // Each handled event takes half the budget.
+      elapsedMs: () => handled * 500,
+    });
+    expect(summary).toMatchObject({ processed: 2, hasMore: true });
+    const statuses = await Promise.all(eventIds.map(async (eventId) => (await eventOf(eventId)).status));
+    expect(statuses.filter((status) => status === "pending")).toHaveLength(3);
+  });
+
+  it("requeues the retriable dead letters in bulk, up to the confirmed count, leaving permanent failures", async () => {
+    const { eventId } = await storedMessage("bulk-requeue", NOW);
+    const expired = { ...events, policy: { ...events.policy, maxAgeMs: 1 } };
+    catcher.queueFaults([{ status: 503 }]);
+    expect(await processEvent({ deps: expired, eventId, now: NOW + 10 })).toMatchObject({
+      result: "dead_lettered",
+    });
+    const odd = newEvent({
+      id: "odd-permanent",
+      eventType: "coaching.unheard.of",
+      aggregateId: "x",
+      aggregateType: "x",
+      payload: {},
+      createdBy: "test",
+      now: NOW,
+    });
+    await putDocuments(db, "events", [[odd.id, { ...odd }]]);
+    await processEvent({ deps: events, eventId: odd.id, now: NOW });
+    expect(await countRetriableDeadLetters({ deps: events })).toBe(1);
+
+    const later = NOW + 2 * 24 * HOUR;
+    expect(await requeueRetriableDeadLetters({ deps: events, now: later, limit: 10 })).toEqual({
+      requeued: [eventId],
+    });
+    expect(await eventOf(eventId)).toMatchObject({ status: "pending", attempts: 0, requeued_at: later });
+    expect(await eventOf(odd.id)).toMatchObject({ status: "dead_letter" });
+    expect(await countRetriableDeadLetters({ deps: events })).toBe(0);
+    // The requeue gave it a fresh retry window: two days after its creation, with a one-hour
+    // window, a failure is retried, not dead-lettered at once.
+    const hourWindow = { ...events, policy: { ...events.policy, maxAgeMs: HOUR } };
+    catcher.queueFaults([{ status: 503 }]);
+    expect(await processEvent({ deps: hourWindow, eventId, now: later + 1 })).toMatchObject({
+      result: "retry_scheduled",
+    });
+  });
+});
+
+describe("outbox: run totals are off the result path (operator review, HIGH 2b)", () => {
+  it("a failing totals write neither fails the run nor keeps a delivered event pending", async () => {
+    const { eventId } = await storedMessage("totals-down", NOW);
+    const fired: string[] = [];
+    const warnings: string[] = [];
+    const store: EventStore = {
+      ...events.store,
+      recordRun: async () => {
+        fired.push("recordRun");
+        throw new Error("RESOURCE_EXHAUSTED: too much contention on eventStats/totals");
+      },
+    };
+    const deps = { ...events, store, logWarning: (message: string) => void warnings.push(message) };
+    expect(await processEvent({ deps, eventId, now: NOW })).toMatchObject({ result: "processed" });
+    expect(fired).toEqual(["recordRun"]);
+    expect(warnings).toHaveLength(1);
+    expect(await eventOf(eventId)).toMatchObject({ status: "processed", attempts: 1 });
+    expect(catcher.emails).toHaveLength(1);
+  });
+
+  it("records a run only after the event is marked processed", async () => {
+    const { eventId } = await storedMessage("totals-order", NOW);
+    const statusAtRecord: string[] = [];
+    const store: EventStore = {
+      ...events.store,
+      recordRun: async (run) => {
+        statusAtRecord.push((await eventOf(eventId)).status);
+        return events.store.recordRun(run);
+      },
+    };
+    await processEvent({ deps: { ...events, store }, eventId, now: NOW });
+    expect(statusAtRecord).toEqual(["processed"]);
+  });
+
+  it("spreads the totals over shard documents and sums them with the old single totals document", async () => {
+    await db
+      .doc("eventStats/totals")
+      .set({ totalProcessed: 3, successCount: 2, errorCount: 1, lastProcessedAt: 5 });
+    for (let run = 0; run < 30; run += 1)
+      await events.store.recordRun({ success: run % 3 !== 0, now: 100 + run });
+    const shards = (await db.collection("eventStats").get()).docs.filter((document) =>
+      document.id.startsWith("totals_"),
+    );
+    expect(shards.length).toBeGreaterThan(1);
+    expect(await events.store.getHealth({ now: 1_000 })).toMatchObject({
+      totalProcessed: 33,
+      successCount: 22,
+      errorCount: 11,
+      lastProcessedAt: 129,
+    });
+  });
+});
+
+describe("outbox: a claim reported as a conflict that was our own write (operator review, MEDIUM 4d)", () => {
+  it("a claim that applied but came back 'exists' (the SDK retried the commit) is ours by its token: one run, one attempt", async () => {
+    const { eventId } = await storedMessage("self-conflict", NOW);
+    const fired: string[] = [];
+    const store: EventStore = {
+      ...events.store,
+      claimEvent: async (claim) => {
+        if (fired.length > 0) return events.store.claimEvent(claim);
+        fired.push("claimEvent:applied_then_exists");
+        await events.store.claimEvent(claim);
+        return false;
+      },
+    };
+    expect(await processEvent({ deps: { ...events, store }, eventId, now: NOW })).toMatchObject({
+      result: "processed",
+    });
+    expect(fired).toEqual(["claimEvent:applied_then_exists"]);
+    expect(catcher.emails).toHaveLength(1);
+    expect(await eventOf(eventId)).toMatchObject({ status: "processed", attempts: 1, lease_number: 1 });
+  });
+});
+
+describe("outbox: email without RESEND_API_KEY is off, not broken (operator review, LOW 11)", () => {
+  it("records the email as skipped with the reason, delivers the rest and settles the event", async () => {
+    const { eventId, messageId } = await storedMessage("no-key", NOW);
+    const unconfigured = realEventDeps({ db, catcher, mailer: null });
+    expect(await processEvent({ deps: unconfigured, eventId, now: NOW })).toMatchObject({
+      result: "processed",
+    });
+    expect(catcher.attempts).toHaveLength(0);
+    expect((await messageOf(messageId)).delivery.email).toMatchObject({
+      status: "skipped",
+      error: expect.stringContaining("RESEND_API_KEY"),
+    });
   });
 });

@@ -25,7 +25,7 @@ describeSchedulerStoreContract("indexed in-memory (capacity simulator)", {
     return run ? { ...run } : undefined;
   },
   async putSlot(slotId, slot) {
-    store.putSlot(slotId, String(slot.status));
+    store.putSlot(slotId, String(slot.status), slot.nextCoachingMessageDue);
   },
 });
 

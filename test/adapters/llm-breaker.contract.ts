@@ -8,6 +8,7 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import type { BreakerSettings, BreakerState, BreakerStatus } from "@/core/circuit-breaker";
 import type { LlmBreaker } from "@/pipeline/processor-ports";
+import { newProcess, wrapPort } from "../../scripts/simulation/chaos/faults";
 
 export interface BreakerHarness {
   /** A fresh world with no breaker state and no probe claims, for one test. */
@@ -139,6 +140,70 @@ export function describeLlmBreakerContract(name: string, harness: BreakerHarness
       await worker.recordSuccess(NOW);
       expect(await harness.readBreaker()).toBeUndefined();
       expect(await harness.countProbeClaims()).toBe(0);
+    });
+  });
+
+  describe(`${name} LLM breaker contract: write volume`, () => {
+    beforeEach(async () => {
+      await harness.reset();
+    });
+
+    const counted: BreakerState = {
+      state: "closed",
+      consecutiveFailures: 2,
+      openedAt: null,
+      openUntil: null,
+      lastFailureAt: NOW - 1_000,
+      lastError: "503 upstream unavailable",
+    };
+    /** Closed with no failures, but carrying a field a reset would overwrite: shows whether a write happened. */
+    const resetMarked: BreakerState = {
+      state: "closed",
+      consecutiveFailures: 0,
+      openedAt: null,
+      openUntil: null,
+      lastFailureAt: null,
+      lastError: "reset by another run",
+    };
+
+    it("a success writes nothing when another run reset the breaker since this run acquired it", async () => {
+      await harness.putBreaker(counted);
+      const late = breaker();
+      expect(await late.acquire(NOW)).toBe("closed");
+      await harness.putBreaker(resetMarked);
+      await late.recordSuccess(NOW + 1);
+      expect(await harness.readBreaker()).toEqual(resetMarked);
+    });
+  });
+
+  describe(`${name} LLM breaker contract: writes applied but reported failed`, () => {
+    beforeEach(async () => {
+      await harness.reset();
+    });
+
+    /** The instance with `method` applying its call and then failing, as a write that timed out after committing. */
+    const appliedThenFailing = (instance: LlmBreaker, method: keyof LlmBreaker) =>
+      wrapPort(instance, {
+        name: "breaker",
+        process: newProcess("contract"),
+        decide: (call) => (call.method === method ? "applied_then_fail" : null),
+      });
+
+    it("counts a failure whose write was applied but reported failed, and opens at the threshold", async () => {
+      for (let failure = 1; failure <= settings.failureThreshold; failure += 1) {
+        const worker = appliedThenFailing(breaker(), "recordFailure");
+        expect(await worker.acquire(NOW)).toBe("closed");
+        await expect(worker.recordFailure(NOW, "503")).rejects.toThrow(/applied/);
+      }
+      expect(await harness.readBreaker()).toMatchObject({ state: "open", openedAt: NOW });
+    });
+
+    it("closes on a probe success whose write was applied but reported failed", async () => {
+      await harness.putBreaker(OPEN);
+      const holder = appliedThenFailing(breaker(), "recordSuccess");
+      expect(await holder.acquire(OPEN_UNTIL)).toBe("probe");
+      await expect(holder.recordSuccess(OPEN_UNTIL + 1)).rejects.toThrow(/applied/);
+      expect(await breaker().acquire(OPEN_UNTIL + 2)).toBe("closed");
     });
   });
 

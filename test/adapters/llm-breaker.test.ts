@@ -1,4 +1,4 @@
-/** The Firestore LLM breaker, on the emulator, held to the breaker contract. */
+/** The Firestore LLM breaker, on the emulator, and its in-memory twin, held to the breaker contract. */
 import type { DocumentData, Firestore } from "firebase-admin/firestore";
 import { afterAll, beforeAll } from "vitest";
 import {
@@ -6,6 +6,13 @@ import {
   readLlmBreakerStatus,
   resetLlmBreaker,
 } from "@/adapters/firestore/llm-breaker";
+import {
+  createInMemoryLlmBreaker,
+  type InMemoryBreakerState,
+  type InMemoryProbeClaims,
+  readInMemoryBreakerStatus,
+  resetInMemoryBreaker,
+} from "@/adapters/memory/llm-breaker";
 import type { BreakerState } from "@/core/circuit-breaker";
 import { type EmulatorHandle, startTestEmulator } from "../support/firestore";
 import { describeLlmBreakerContract } from "./llm-breaker.contract";
@@ -66,4 +73,49 @@ describeLlmBreakerContract("Firestore", {
   },
   resetBreaker: () => resetLlmBreaker(db),
   status: (settings, now) => readLlmBreakerStatus(db, settings, now),
+});
+
+let shared: InMemoryBreakerState = { llmBreaker: null };
+let probes: InMemoryProbeClaims = new Map();
+
+/** Probe claims whose insert applies and then reports a failure: the timeout case. */
+class AmbiguousProbeClaims extends Map<string, { claimedAt: number; openedAt: number | null }> {
+  constructor(
+    private readonly backing: InMemoryProbeClaims,
+    private readonly fired: { count: number },
+  ) {
+    super();
+  }
+  override has(id: string) {
+    return this.backing.has(id);
+  }
+  override set(id: string, claim: { claimedAt: number; openedAt: number | null }): this {
+    this.backing.set(id, claim);
+    this.fired.count += 1;
+    throw Object.assign(new Error("deadline exceeded"), { code: 4 });
+  }
+  override delete(id: string) {
+    return this.backing.delete(id);
+  }
+}
+
+describeLlmBreakerContract("in-memory", {
+  async reset() {
+    shared = { llmBreaker: null };
+    probes = new Map();
+  },
+  breaker: (settings) => createInMemoryLlmBreaker(shared, probes, settings),
+  breakerWithAmbiguousProbeClaims: (settings, fired) =>
+    createInMemoryLlmBreaker(shared, new AmbiguousProbeClaims(probes, fired), settings),
+  async putBreaker(state: BreakerState) {
+    shared.llmBreaker = structuredClone(state);
+  },
+  async readBreaker() {
+    return shared.llmBreaker ? structuredClone(shared.llmBreaker) : undefined;
+  },
+  async countProbeClaims() {
+    return probes.size;
+  },
+  resetBreaker: async () => resetInMemoryBreaker(shared),
+  status: async (settings, now) => readInMemoryBreakerStatus(shared, probes, settings, now),
 });

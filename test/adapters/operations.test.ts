@@ -99,7 +99,7 @@ describe("processing state", () => {
 
   it("a failing LLM adds an error entry with the phase it failed in", async () => {
     await seedDueUser(db, { uid: "broken", now: NOW });
-    sandbox.queueFaults([{ kind: "pass" }, { kind: "status", status: 500 }]);
+    sandbox.queueFaults([{ kind: "pass" }, { kind: "status", status: 400 }]);
     await processUser({ deps: realProcessorDeps({ db, sandbox }), uid: "broken", now: NOW });
     const state = await stateOf("broken");
     expect(state).toMatchObject({
@@ -112,7 +112,7 @@ describe("processing state", () => {
       expect.objectContaining({
         phase: "scoring",
         errorType: "generation_failed",
-        errorMessage: expect.stringContaining("500"),
+        errorMessage: expect.stringContaining("400"),
       }),
     ]);
   });
@@ -142,7 +142,7 @@ describe("processing state", () => {
     });
     let now = NOW;
     for (let run = 0; run < 12; run += 1) {
-      sandbox.queueFaults([{ kind: "status", status: 500 }]);
+      sandbox.queueFaults([{ kind: "status", status: 400 }]);
       await processUser({ deps, uid: "many", now, bypassChecks: true });
       now += 60_000;
     }
@@ -163,7 +163,7 @@ describe("suspension", () => {
     });
     let now = NOW;
     for (let run = 1; run <= 5; run += 1) {
-      sandbox.queueFaults([{ kind: "status", status: 500 }]);
+      sandbox.queueFaults([{ kind: "status", status: 400 }]);
       await processUser({ deps, uid: "failing", now, bypassChecks: true });
       const state = await stateOf("failing");
       expect(state.consecutiveFailures).toBe(run);
@@ -176,6 +176,47 @@ describe("suspension", () => {
     expect((await db.doc("users/failing").get()).get("suspendUntil")).toBe(state.suspendUntil);
     expect(await dueOf("failing")).toBe(state.suspendUntil);
   });
+
+  it.each([
+    ["a rate limit (429)", { kind: "status", status: 429 }],
+    ["a provider error (503)", { kind: "status", status: 503 }],
+    ["a timeout", { kind: "delay", delayMs: 1_500 }],
+  ] as const)(
+    "%s is not the user's failure: not counted, never suspends, the retry interval, first next window",
+    async (_case, fault) => {
+      const uid = `provider-${fault.kind}-${"status" in fault ? fault.status : "slow"}`;
+      await seedDueUser(db, { uid, now: NOW });
+      const deps = realProcessorDeps({
+        db,
+        sandbox,
+        timeoutMs: 500,
+        suspension: { maxConsecutiveFailures: 2, suspensionMs: 24 * HOUR },
+      });
+      let now = NOW;
+      for (let run = 1; run <= 3; run += 1) {
+        const requests = sandbox.requests.length;
+        sandbox.queueFaults([fault]);
+        const result = await processUser({ deps, uid, now, bypassChecks: true });
+        expect(sandbox.requests.length).toBeGreaterThan(requests);
+        expect(result).toMatchObject({
+          kind: "processed",
+          result: {
+            outcome: "provider_unavailable",
+            messageGenerated: false,
+            nextCoachingMessageDue: now + 2 * HOUR,
+          },
+        });
+        const state = await stateOf(uid);
+        expect(state).toMatchObject({ consecutiveFailures: 0, isProcessing: false });
+        expect(state.status).not.toBe("suspended");
+        expect(await dueOf(uid)).toBe(now + 2 * HOUR);
+        // Missed this window through no fault of theirs: ranked ahead of those served at the next.
+        expect((await db.doc(`users/${uid}`).get()).get("coachingDueRank")).toBeLessThan(-run + 1);
+        now += 60_000;
+      }
+      expect((await db.doc(`users/${uid}`).get()).get("suspendUntil")).toBeUndefined();
+    },
+  );
 
   it("a suspended user with a past due time is neither dispatched nor processed until suspendUntil", async () => {
     await seedDueUser(db, { uid: "paused", now: NOW });
@@ -235,6 +276,8 @@ describe("LLM circuit breaker", () => {
       result: { outcome: "breaker_open", messageGenerated: false },
     });
     expect(await dueOf("b4")).toBe(NOW + 60_000 + 2 * HOUR);
+    // Held back without a message: ranked ahead of those who were served at the next due time.
+    expect((await db.doc("users/b4").get()).get("coachingDueRank")).toBeLessThan(0);
     const dispatched: string[] = [];
     const run = await runScheduler({
       store: createFirestoreSchedulerStore(db),
@@ -362,7 +405,7 @@ describe("processing state under kills and concurrency (issue 11, A6 and A11)", 
       suspension: { maxConsecutiveFailures: 2, suspensionMs: HOUR },
     });
     for (let run = 0; run < 2; run += 1) {
-      sandbox.queueFaults([{ kind: "status", status: 500 }]);
+      sandbox.queueFaults([{ kind: "status", status: 400 }]);
       await processUser({ deps, uid: "returning", now: NOW + run * 60_000, bypassChecks: true });
     }
     expect((await stateOf("returning")).status).toBe("suspended");

@@ -238,21 +238,33 @@ describe("quality gate", () => {
 });
 
 describe("faults from the LLM", () => {
+  // The provider's own trouble (429, 5xx, timeouts, network) is `provider_unavailable`: not the
+  // user's failure. What the model answered, or a request it refused, is `generation_failed`.
   it.each([
-    ["an HTTP 500", [{ kind: "status", status: 500 }]],
-    ["a timeout", [{ kind: "delay", delayMs: 1_500 }]],
-    ["malformed JSON", [{ kind: "malformed" }]],
-    ["JSON that violates the schema", [contentFault({ messageType: "shout", messageContent: 3 })]],
-    ["a refusal", [{ kind: "refusal", message: "I can't help with that." }]],
-    ["an HTTP 500 from the outcome simulation", [{ kind: "pass" }, { kind: "status", status: 500 }]],
+    ["an HTTP 500", [{ kind: "status", status: 500 }], "provider_unavailable"],
+    ["an HTTP 429", [{ kind: "status", status: 429 }], "provider_unavailable"],
+    ["a timeout", [{ kind: "delay", delayMs: 1_500 }], "provider_unavailable"],
+    ["an HTTP 400", [{ kind: "status", status: 400 }], "generation_failed"],
+    ["malformed JSON", [{ kind: "malformed" }], "generation_failed"],
+    [
+      "JSON that violates the schema",
+      [contentFault({ messageType: "shout", messageContent: 3 })],
+      "generation_failed",
+    ],
+    ["a refusal", [{ kind: "refusal", message: "I can't help with that." }], "generation_failed"],
+    [
+      "an HTTP 500 from the outcome simulation",
+      [{ kind: "pass" }, { kind: "status", status: 500 }],
+      "provider_unavailable",
+    ],
   ] as const)(
     "after %s: no message, the error recorded, the retry interval applied",
-    async (_case, faults) => {
+    async (_case, faults, outcome) => {
       deps = realProcessorDeps({ db, sandbox, timeoutMs: 500 });
       await seedDueUser(db, { uid: "faulty", now: NOW, frequency: "onceAWeek" });
       sandbox.queueFaults([...faults]);
       const result = await processUser({ deps, uid: "faulty", now: NOW });
-      expect(result).toMatchObject({ result: { messageGenerated: false, outcome: "generation_failed" } });
+      expect(result).toMatchObject({ result: { messageGenerated: false, outcome } });
       const messages = await messagesOf("faulty");
       expect(messages).toHaveLength(1);
       expect(messages[0]).toMatchObject({
@@ -336,7 +348,39 @@ describe("exactly once per due slot", () => {
   });
 });
 
+describe("model output stays out of failure reasons", () => {
+  const planted = "PLANTED-OUTPUT call 555-0100";
+  it.each([
+    [
+      "JSON that violates the schema",
+      { kind: "content" as const, content: JSON.stringify({ messageType: planted }) },
+    ],
+    ["text that is not JSON", { kind: "content" as const, content: `${planted} {` }],
+  ])("after %s, the stored reason names the error and the fields, not the output", async (_case, fault) => {
+    await seedDueUser(db, { uid: "quoted", now: NOW });
+    sandbox.queueFaults([fault]);
+    await processUser({ deps, uid: "quoted", now: NOW });
+    const [message] = await messagesOf("quoted");
+    expect(message?.failureReason).toEqual(expect.any(String));
+    expect(sandbox.requests).toHaveLength(1);
+    const stored = JSON.stringify(message);
+    expect(stored).not.toContain("PLANTED");
+    expect(stored).not.toContain("555-0100");
+  });
+});
+
 describe("prompt injection", () => {
+  it("the journal entry escapes Markdown link syntax in the message, so it renders as text", async () => {
+    await seedDueUser(db, { uid: "markdown", now: NOW });
+    const content = "Look at [your week] (all of it) and pick one thing! What stands out?";
+    sandbox.queueFaults([contentFault({ ...goodMessage, messageContent: content })]);
+    await processUser({ deps, uid: "markdown", now: NOW });
+    const [entry] = await coachingEntriesOf("markdown");
+    expect(entry?.get("content")).toContain(
+      "Look at \\[your week\\] \\(all of it\\) and pick one thing\\! What stands out?",
+    );
+  });
+
   it("a journal entry that asks for other users' entries produces a prompt holding only this user's data", async () => {
     await seedDueUser(db, { uid: "victim", now: NOW, entries: ["victim's secret: my bank PIN is 4321"] });
     await seedDueUser(db, {

@@ -1,5 +1,6 @@
 import type { Firestore } from "firebase-admin/firestore";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createFirestoreProcessorStore } from "@/adapters/firestore/processor-store";
 import type { SlotRecord } from "@/core/due-slot";
 import { acceptUserRun, processUser, runClaimedSlot } from "@/pipeline/process-user";
 import type { CoachModel, LlmBreaker, ProcessorStore } from "@/pipeline/processor-ports";
@@ -67,6 +68,35 @@ function appliesThenFails(
       throw new Error(`Firestore ${operation} failed: 4 DEADLINE_EXCEEDED`);
     },
   };
+}
+
+/**
+ * The emulator's Firestore with its `nth` batch commit applying and then answering ALREADY_EXISTS:
+ * what the client library reports when it retries a commit whose first answer was lost (ABORTED,
+ * UNAVAILABLE) and the first try had applied.
+ */
+function retriedCommitAt(target: Firestore, nth: number, fired: string[]): Firestore {
+  let commits = 0;
+  return new Proxy(target, {
+    get(database, property) {
+      if (property === "batch") {
+        return () => {
+          const batch = database.batch();
+          const commit = batch.commit.bind(batch);
+          batch.commit = async () => {
+            const written = await commit();
+            commits += 1;
+            if (commits !== nth) return written;
+            fired.push(`commit ${nth}`);
+            throw Object.assign(new Error("6 ALREADY_EXISTS: Document already exists"), { code: 6 });
+          };
+          return batch;
+        };
+      }
+      const value = Reflect.get(database, property, database);
+      return typeof value === "function" ? value.bind(database) : value;
+    },
+  });
 }
 
 async function sentMessagesOf(uid: string) {
@@ -299,6 +329,60 @@ describe("the LLM breaker's probe", () => {
     await processUser({ deps, uid: "probe-ok", now: NOW });
     expect(calls).toEqual(["acquire", "recordSuccess", "recordSuccess"]);
   });
+
+  it("is released when its success cannot be written, and the run still sends", async () => {
+    await seedDueUser(db, { uid: "probe-unwritten", now: NOW });
+    const calls: string[] = [];
+    const unwritable: LlmBreaker = {
+      ...probeBreaker(calls),
+      recordSuccess: async () => {
+        calls.push("recordSuccess");
+        throw new Error("Firestore close LLM breaker failed: 10 ABORTED");
+      },
+    };
+    const deps = { ...realProcessorDeps({ db, sandbox }), breaker: unwritable };
+    const result = await processUser({ deps, uid: "probe-unwritten", now: NOW });
+    expect(result).toMatchObject({ kind: "processed", result: { outcome: "sent" } });
+    expect(calls).toEqual(["acquire", "recordSuccess", "recordSuccess", "releaseProbe"]);
+  });
+});
+
+describe("the LLM breaker's writes", () => {
+  /** A breaker that lets calls through and whose `failing` write throws, as when Firestore is unavailable. */
+  function breakerFailingOn(failing: "recordSuccess" | "recordFailure", fired: string[]): LlmBreaker {
+    const write = (method: "recordSuccess" | "recordFailure") => async () => {
+      if (method !== failing) return;
+      fired.push(method);
+      throw new Error(`Firestore ${method} failed: 14 UNAVAILABLE`);
+    };
+    return {
+      acquire: async () => "closed",
+      recordSuccess: write("recordSuccess"),
+      recordFailure: write("recordFailure"),
+      releaseProbe: async () => undefined,
+    };
+  }
+
+  it("a success that cannot be written to the breaker still sends the generated message", async () => {
+    await seedDueUser(db, { uid: "breaker-down", now: NOW });
+    const fired: string[] = [];
+    const deps = realProcessorDeps({ db, sandbox, breaker: breakerFailingOn("recordSuccess", fired) });
+    const result = await processUser({ deps, uid: "breaker-down", now: NOW });
+    expect(fired).toContain("recordSuccess");
+    expect(result).toMatchObject({ kind: "processed", result: { outcome: "sent", messageGenerated: true } });
+    expect(await sentMessagesOf("breaker-down")).toHaveLength(1);
+  });
+
+  it("a failure that cannot be written to the breaker ends the slot with the call's own outcome", async () => {
+    await seedDueUser(db, { uid: "breaker-down-failing", now: NOW });
+    const fired: string[] = [];
+    const deps = realProcessorDeps({ db, sandbox, breaker: breakerFailingOn("recordFailure", fired) });
+    sandbox.queueFaults([{ kind: "status", status: 400, message: "bad request" }]);
+    const result = await processUser({ deps, uid: "breaker-down-failing", now: NOW });
+    expect(fired).toEqual(["recordFailure"]);
+    expect(result).toMatchObject({ kind: "processed", result: { outcome: "generation_failed" } });
+    expect((await slotOf("breaker-down-failing")).failureReason).toContain("generation failed");
+  });
 });
 
 describe("marking a message sent", () => {
@@ -325,7 +409,7 @@ describe("marking a message sent", () => {
 });
 
 describe("completing a slot", () => {
-  it("applied but reported failure: the recovery finishes the reschedule and leaves the completed slot alone", async () => {
+  it("applied but reported failure: the recovery knows the completion as its own and finishes the run", async () => {
     await seedDueUser(db, { uid: "done-unsure", now: NOW });
     const fired: string[] = [];
     const base = realProcessorDeps({ db, sandbox });
@@ -333,8 +417,17 @@ describe("completing a slot", () => {
     const deps = { ...base, store: appliesThenFails(base.store, "claimSlot", fired, 1) };
     const accepted = await acceptUserRun({ deps, uid: "done-unsure", now: NOW });
     if (accepted.kind !== "claimed") throw new Error(`not claimed: ${accepted.kind}`);
-    expect(await runSlotSafely({ deps, claim: accepted.claim, now: NOW })).toMatchObject({ failed: true });
+    expect(await runSlotSafely({ deps, claim: accepted.claim, now: NOW })).toMatchObject({
+      outcome: "sent",
+      superseded: false,
+    });
     expect(fired).toEqual(["claimSlot"]);
+    // The run's end is recorded: not left "running" with the claim's provisional failure counted.
+    expect((await db.doc("userProcessingState/done-unsure").get()).data()).toMatchObject({
+      isProcessing: false,
+      consecutiveFailures: 0,
+      unfinishedRuns: 0,
+    });
     const slot = await slotOf("done-unsure");
     expect(slot).toMatchObject({ status: "completed", outcome: "sent" });
     expect(slot.nextCoachingMessageDue).toBeGreaterThan(NOW);
@@ -342,6 +435,46 @@ describe("completing a slot", () => {
       slot.nextCoachingMessageDue,
     );
     expect(await sentMessagesOf("done-unsure")).toHaveLength(1);
+  });
+});
+
+describe("a slot write whose commit applied but was retried into ALREADY_EXISTS", () => {
+  it("a claim reads its own lease as its own and runs the slot, instead of answering busy", async () => {
+    await seedDueUser(db, { uid: "claim-retried", now: NOW });
+    const fired: string[] = [];
+    const deps = realProcessorDeps({
+      db,
+      sandbox,
+      store: createFirestoreProcessorStore(retriedCommitAt(db, 1, fired)),
+    });
+    const result = await processUser({ deps, uid: "claim-retried", now: NOW });
+    expect(fired).toEqual(["commit 1"]);
+    expect(result).toMatchObject({ kind: "processed", result: { outcome: "sent", superseded: false } });
+    expect(await sentMessagesOf("claim-retried")).toHaveLength(1);
+  });
+
+  it("a completion reads its own lease as its own: the user is rescheduled and the run is finished", async () => {
+    await seedDueUser(db, { uid: "done-retried", now: NOW });
+    const fired: string[] = [];
+    // Commits: the claim, the move to sent (with its delivery event), the completion.
+    const deps = realProcessorDeps({
+      db,
+      sandbox,
+      store: createFirestoreProcessorStore(retriedCommitAt(db, 3, fired)),
+    });
+    const result = await processUser({ deps, uid: "done-retried", now: NOW });
+    expect(fired).toEqual(["commit 3"]);
+    expect(result).toMatchObject({ kind: "processed", result: { outcome: "sent", superseded: false } });
+    const slot = await slotOf("done-retried");
+    expect(slot).toMatchObject({ status: "completed", outcome: "sent" });
+    expect((await db.doc("users/done-retried").get()).get("nextCoachingMessageDue")).toBe(
+      slot.nextCoachingMessageDue,
+    );
+    expect((await db.doc("userProcessingState/done-retried").get()).data()).toMatchObject({
+      isProcessing: false,
+      consecutiveFailures: 0,
+      unfinishedRuns: 0,
+    });
   });
 });
 

@@ -7,6 +7,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import type { SlotRecord } from "@/core/due-slot";
 import { EVENT_TYPES, type EventRecord, messageCreatedEventId, newEvent } from "@/core/events";
 import type { ProcessorStore, StoredMessage } from "@/pipeline/processor-ports";
+import { newProcess, wrapPort } from "../../scripts/simulation/chaos/faults";
 
 export interface ProcessorStoreHarness {
   /** A fresh, empty store for one test. */
@@ -86,7 +87,20 @@ function deliveryEvent(slotId: string, now = NOW): EventRecord {
   });
 }
 
+/** The claim tokens of two runs: each writes its own into every lease it creates. */
+const RUN = "run-a";
+const RIVAL = "run-b";
+
 const SENT = { status: "sent", wasSent: true, sentAt: NOW, updatedAt: NOW } as const;
+
+/** The store with `method` applying its call and then failing, as a write that timed out after committing. */
+function appliedThenFailing(store: ProcessorStore, method: keyof ProcessorStore): ProcessorStore {
+  return wrapPort(store, {
+    name: "processorStore",
+    process: newProcess("contract"),
+    decide: (call) => (call.method === method ? "applied_then_fail" : null),
+  });
+}
 
 export function describeProcessorStoreContract(name: string, harness: ProcessorStoreHarness): void {
   describe(`${name} processor store contract`, () => {
@@ -96,30 +110,85 @@ export function describeProcessorStoreContract(name: string, harness: ProcessorS
     });
 
     it("claims a lease and writes the slot together; a second claim of that lease writes nothing", async () => {
-      expect(await store.claimSlot({ slot: slotRecord(), purpose: "claim", now: NOW })).toBe("claimed");
+      expect(await store.claimSlot({ slot: slotRecord(), purpose: "claim", now: NOW, claimToken: RUN })).toBe(
+        "claimed",
+      );
       expect(await store.getSlot("u1_100")).toMatchObject({ leaseNumber: 1, status: "running" });
       expect(await store.getLease({ slotId: "u1_100", leaseNumber: 1 })).toEqual({
         claimedAt: NOW,
         leaseUntil: NOW + 60_000,
+        claimToken: RUN,
       });
       const rival = slotRecord({ forced: true, createdAt: NOW + 1 });
-      expect(await store.claimSlot({ slot: rival, purpose: "claim", now: NOW + 1 })).toBe("taken");
+      expect(await store.claimSlot({ slot: rival, purpose: "claim", now: NOW + 1, claimToken: RIVAL })).toBe(
+        "taken",
+      );
       expect(await store.getSlot("u1_100")).toEqual(slotRecord());
     });
 
     it("fences a completion: once lease n + 1 was taken, the holder of lease n cannot write the slot", async () => {
-      await store.claimSlot({ slot: slotRecord(), purpose: "claim", now: NOW });
+      await store.claimSlot({ slot: slotRecord(), purpose: "claim", now: NOW, claimToken: RUN });
       const takeover = slotRecord({ leaseNumber: 2, leaseUntil: NOW + 120_000 });
-      expect(await store.claimSlot({ slot: takeover, purpose: "claim", now: NOW + 61_000 })).toBe("claimed");
+      expect(
+        await store.claimSlot({ slot: takeover, purpose: "claim", now: NOW + 61_000, claimToken: RIVAL }),
+      ).toBe("claimed");
       const staleCompletion = slotRecord({
         leaseNumber: 2,
         status: "completed",
         outcome: "generation_failed",
       });
-      expect(await store.claimSlot({ slot: staleCompletion, purpose: "complete", now: NOW + 62_000 })).toBe(
+      expect(
+        await store.claimSlot({
+          slot: staleCompletion,
+          purpose: "complete",
+          now: NOW + 62_000,
+          claimToken: RUN,
+        }),
+      ).toBe("taken");
+      expect(await store.getSlot("u1_100")).toEqual(takeover);
+    });
+
+    it("recognises as ours a claim whose create() applied but reported ALREADY_EXISTS (the SDK retried the commit)", async () => {
+      expect(await store.claimSlot({ slot: slotRecord(), purpose: "claim", now: NOW, claimToken: RUN })).toBe(
+        "claimed",
+      );
+      // The retried commit of the same batch: the lease is there, with this run's token.
+      expect(await store.claimSlot({ slot: slotRecord(), purpose: "claim", now: NOW, claimToken: RUN })).toBe(
+        "claimed",
+      );
+      expect(await store.getSlot("u1_100")).toEqual(slotRecord());
+      expect(
+        await store.claimSlot({ slot: slotRecord(), purpose: "claim", now: NOW, claimToken: RIVAL }),
+      ).toBe("taken");
+    });
+
+    it("recognises as ours a completion whose create() applied but reported ALREADY_EXISTS, and fences everyone else", async () => {
+      await store.claimSlot({ slot: slotRecord(), purpose: "claim", now: NOW, claimToken: RUN });
+      const completed = slotRecord({
+        leaseNumber: 2,
+        leaseUntil: NOW + 5,
+        status: "completed",
+        outcome: "sent",
+        updatedAt: NOW + 5,
+      });
+      for (const attempt of [1, 2]) {
+        expect(
+          await store.claimSlot({ slot: completed, purpose: "complete", now: NOW + 5, claimToken: RUN }),
+          `attempt ${attempt}`,
+        ).toBe("claimed");
+      }
+      const rivalRelease = slotRecord({ leaseNumber: 2, leaseUntil: NOW + 6 });
+      expect(
+        await store.claimSlot({ slot: rivalRelease, purpose: "release", now: NOW + 6, claimToken: RIVAL }),
+      ).toBe("taken");
+      expect(await store.getSlot("u1_100")).toMatchObject({ status: "completed", outcome: "sent" });
+    });
+
+    it("answers taken for a lease an older version wrote without a token", async () => {
+      await harness.putLease("u1_100_1", { slotId: "u1_100", leaseNumber: 1, uid: "u1", claimedAt: NOW });
+      expect(await store.claimSlot({ slot: slotRecord(), purpose: "claim", now: NOW, claimToken: RUN })).toBe(
         "taken",
       );
-      expect(await store.getSlot("u1_100")).toEqual(takeover);
     });
 
     it("reads back a lease written without leaseUntil (an older claim), and none for a missing one", async () => {
@@ -141,6 +210,7 @@ export function describeProcessorStoreContract(name: string, harness: ProcessorS
           slot: slotRecord({ slotId: `${uid}_${dueAt}`, uid, dueAt, status }),
           purpose: "claim",
           now: NOW,
+          claimToken: RUN,
         });
       }
       const open = await store.listOpenSlots({ uid: "u1", limit: 2 });
@@ -186,6 +256,52 @@ export function describeProcessorStoreContract(name: string, harness: ProcessorS
       ).toBe("event_existed");
       expect(await store.getMessage("u1_100")).toMatchObject({ status: "sent" });
       expect(await harness.readEvent(messageCreatedEventId("u1_100"))).toMatchObject({ attempts: 3 });
+    });
+
+    it("keeps a claim that was applied but reported failed: the slot shows the lease, and the lease is taken", async () => {
+      await expect(
+        appliedThenFailing(store, "claimSlot").claimSlot({
+          slot: slotRecord(),
+          purpose: "claim",
+          now: NOW,
+          claimToken: RUN,
+        }),
+      ).rejects.toThrow(/applied/);
+      expect(await store.getSlot("u1_100")).toEqual(slotRecord());
+      expect(await store.getLease({ slotId: "u1_100", leaseNumber: 1 })).toMatchObject({ claimedAt: NOW });
+      expect(
+        await store.claimSlot({ slot: slotRecord(), purpose: "claim", now: NOW + 1, claimToken: RIVAL }),
+      ).toBe("taken");
+    });
+
+    it("keeps a move to sent that was applied but reported failed: a retry finds the event and the message sent", async () => {
+      await store.createMessage(approvedMessage("u1_100"));
+      const event = deliveryEvent("u1_100");
+      await expect(
+        appliedThenFailing(store, "markMessageSent").markMessageSent({
+          messageId: "u1_100",
+          patch: SENT,
+          deliveryEvent: event,
+        }),
+      ).rejects.toThrow(/applied/);
+      expect(await store.getMessage("u1_100")).toMatchObject({ status: "sent" });
+      expect(await store.markMessageSent({ messageId: "u1_100", patch: SENT, deliveryEvent: event })).toBe(
+        "event_existed",
+      );
+    });
+
+    it("lists sent messages newest first by creation, whatever order they were sent in", async () => {
+      for (const [slotId, createdAt] of [
+        ["u1_300", NOW + 300],
+        ["u1_100", NOW + 100],
+        ["u1_200", NOW + 200],
+      ] as const) {
+        await store.createMessage(approvedMessage(slotId, { createdAt }));
+        await store.markMessageSent({ messageId: slotId, patch: SENT, deliveryEvent: deliveryEvent(slotId) });
+      }
+      await store.createMessage(approvedMessage("u1_400", { createdAt: NOW + 400 }));
+      const recent = await store.listRecentMessages({ uid: "u1", limit: 2 });
+      expect(recent.map((past) => past.createdAt)).toEqual([NOW + 300, NOW + 200]);
     });
 
     it("creates a missing delivery event for a message already sent", async () => {

@@ -69,7 +69,7 @@ function slotRecord(fields: Partial<SlotRecord> = {}): SlotRecord {
 describe("slots and their leases", () => {
   it("stamps every lease, and a slot only when it completes", async () => {
     const store = createFirestoreProcessorStore(db);
-    await store.claimSlot({ slot: slotRecord(), purpose: "claim", now: NOW });
+    await store.claimSlot({ slot: slotRecord(), purpose: "claim", now: NOW, claimToken: "run-1" });
     expect(await expiryOf("coachingSlotLeases/u1_100_1")).toBe(NOW + 7 * DAY);
     expect(await fieldsOf("coachingSlots/u1_100")).not.toHaveProperty("expireAt");
 
@@ -81,7 +81,9 @@ describe("slots and their leases", () => {
       outcome: "sent",
       updatedAt: done,
     });
-    expect(await store.claimSlot({ slot: completed, purpose: "complete", now: done })).toBe("claimed");
+    expect(
+      await store.claimSlot({ slot: completed, purpose: "complete", now: done, claimToken: "run-1" }),
+    ).toBe("claimed");
     expect(await expiryOf("coachingSlotLeases/u1_100_2")).toBe(done + 7 * DAY);
     expect(await expiryOf("coachingSlots/u1_100")).toBe(done + 30 * DAY);
     // The slot reads back as it was written: the TTL field is storage, not part of the record.
@@ -90,9 +92,9 @@ describe("slots and their leases", () => {
 
   it("never stamps a released (still running) slot", async () => {
     const store = createFirestoreProcessorStore(db);
-    await store.claimSlot({ slot: slotRecord(), purpose: "claim", now: NOW });
+    await store.claimSlot({ slot: slotRecord(), purpose: "claim", now: NOW, claimToken: "run-1" });
     const released = slotRecord({ leaseNumber: 2, leaseUntil: NOW + 1_000, updatedAt: NOW + 1_000 });
-    await store.claimSlot({ slot: released, purpose: "release", now: NOW + 1_000 });
+    await store.claimSlot({ slot: released, purpose: "release", now: NOW + 1_000, claimToken: "run-1" });
     expect(await fieldsOf("coachingSlots/u1_100")).not.toHaveProperty("expireAt");
     expect(await expiryOf("coachingSlotLeases/u1_100_2")).toBe(NOW + 1_000 + 7 * DAY);
   });

@@ -23,7 +23,11 @@ export interface StoreHarness {
   putSlot(slotId: string, slot: Record<string, unknown>): Promise<void>;
 }
 
-function slotDocument(slotId: string, status: "running" | "completed"): Record<string, unknown> {
+function slotDocument(
+  slotId: string,
+  status: "running" | "completed",
+  nextCoachingMessageDue: number | null = null,
+): Record<string, unknown> {
   const [uid = "", dueAt = "0"] = slotId.split("_");
   return {
     slotId,
@@ -35,7 +39,7 @@ function slotDocument(slotId: string, status: "running" | "completed"): Record<s
     leaseUntil: 0,
     outcome: status === "completed" ? "sent" : null,
     messageId: null,
-    nextCoachingMessageDue: null,
+    nextCoachingMessageDue,
     failureReason: null,
     createdAt: 0,
     updatedAt: 0,
@@ -233,6 +237,16 @@ export function describeSchedulerStoreContract(name: string, harness: StoreHarne
       });
     });
 
+    it("sweeps a user whose due time is a number beyond any date as unscheduled", async () => {
+      await harness.putUser("a-far", { ...userDocument(), nextCoachingMessageDue: 1e300 });
+      await harness.putUser("b-scheduled", userDocument({ nextCoachingMessageDue: 5 }));
+      const page = await store.sweepUsers({ after: null, limit: 10 });
+      expect(page.unscheduled).toMatchObject([
+        { uid: "a-far", valid: true, nextCoachingMessageDue: undefined },
+      ]);
+      expect(await store.countUsers()).toMatchObject({ total: 2, withoutDueTime: 1 });
+    });
+
     it("counts all users and those without a finite due time", async () => {
       await harness.putUser("a", userDocument({ nextCoachingMessageDue: 5 }));
       await harness.putUser("b", userDocument({ nextCoachingMessageDue: -1 }));
@@ -249,12 +263,30 @@ export function describeSchedulerStoreContract(name: string, harness: StoreHarne
       expect(await store.getSweepState()).toEqual(state);
     });
 
-    it("finds the slots that exist and are not completed", async () => {
+    it("finds the slots that exist: open ones, and completed ones with the next due time they recorded", async () => {
       await harness.putSlot("u1_100", slotDocument("u1_100", "running"));
       await harness.putSlot("u2_200", slotDocument("u2_200", "completed"));
-      const open = await store.getOpenSlots(["u1_100", "u2_200", "u3_300"]);
-      expect([...open]).toEqual(["u1_100"]);
-      expect(await store.getOpenSlots([])).toEqual(new Set());
+      await harness.putSlot("u4_400", slotDocument("u4_400", "completed", 9_000));
+      const slots = await store.getDueSlots(["u1_100", "u2_200", "u3_300", "u4_400"]);
+      expect(new Map([...slots].sort(([a], [b]) => (a < b ? -1 : 1)))).toEqual(
+        new Map([
+          ["u1_100", { open: true, nextCoachingMessageDue: null }],
+          ["u2_200", { open: false, nextCoachingMessageDue: null }],
+          ["u4_400", { open: false, nextCoachingMessageDue: 9_000 }],
+        ]),
+      );
+      expect(await store.getDueSlots([])).toEqual(new Map());
+    });
+
+    it("keeps the sweep's page within a chain", async () => {
+      const state = {
+        cursor: "user-7",
+        passStartedAt: 1,
+        updatedAt: 2,
+        chain: { chainId: "cron_2026-11-24T09", pageSize: 500, scanned: 120 },
+      };
+      await store.saveSweepState(state);
+      expect(await store.getSweepState()).toEqual(state);
     });
 
     it("ranks a due time lower by one step per window the user missed in a row", async () => {
@@ -293,12 +325,14 @@ export function describeSchedulerStoreContract(name: string, harness: StoreHarne
           usersDue: 0,
           usersBootstrapped: 0,
           jobsCreated: 0,
+          dispatchesUnconfirmed: 0,
           errors: 0,
           rescheduledOutsideWindow: 0,
           skippedDisabled: 0,
           skippedSuspended: 0,
           deferredByBreaker: 0,
           breakerOpen: false,
+          breakerProbeDue: false,
           deferred: 0,
           hasMore: false,
           usersSwept: 0,

@@ -7,6 +7,7 @@ import {
   breakerAfterFailure,
   breakerGate,
   CLOSED_BREAKER,
+  isProviderUnavailable,
   nextProbeAt,
   probeWindow,
 } from "@/core/circuit-breaker";
@@ -136,10 +137,43 @@ describe("breaker configuration", () => {
     );
   });
 
+  it("refuses a cool-down above an hour and a probe window above three processor runs, naming the variable", () => {
+    expect(() => loadConfig({ ...base, BREAKER_COOLDOWN_MS: "3600001" })).toThrow(/BREAKER_COOLDOWN_MS/);
+    expect(loadConfig({ ...base, BREAKER_COOLDOWN_MS: "3600000" }).processor.breaker.cooldownMs).toBe(
+      3_600_000,
+    );
+    expect(() => loadConfig({ ...base, BREAKER_PROBE_TIMEOUT_MS: "900001" })).toThrow(
+      /BREAKER_PROBE_TIMEOUT_MS/,
+    );
+    expect(loadConfig({ ...base, BREAKER_PROBE_TIMEOUT_MS: "900000" }).processor.breaker.probeTimeoutMs).toBe(
+      900_000,
+    );
+  });
+
   it("refuses a probe timeout that is not a positive whole number, naming the variable", () => {
     expect(() => loadConfig({ ...base, BREAKER_PROBE_TIMEOUT_MS: "0" })).toThrow(/BREAKER_PROBE_TIMEOUT_MS/);
     expect(() => loadConfig({ ...base, BREAKER_PROBE_TIMEOUT_MS: "soon" })).toThrow(
       /BREAKER_PROBE_TIMEOUT_MS/,
     );
+  });
+});
+
+describe("isProviderUnavailable", () => {
+  it.each([
+    ["a rate limit", { retriable: true, statusCode: 429 }, true],
+    ["a 503", { retriable: true, statusCode: 503 }, true],
+    ["a 500", { retriable: true, statusCode: 500 }, true],
+    ["a request timeout", { retriable: true, statusCode: 408 }, true],
+    ["a bad request", { retriable: false, statusCode: 400 }, false],
+    ["a rejected key", { retriable: false, statusCode: 401 }, false],
+    ["output that missed the schema", { retriable: true, statusCode: null }, false],
+    ["a timeout the adapter names", { retriable: true, statusCode: null, providerUnavailable: true }, true],
+    [
+      "a 5xx the adapter knows better of",
+      { retriable: true, statusCode: 503, providerUnavailable: false },
+      false,
+    ],
+  ] as const)("%s: %s", (_case, failure, expected) => {
+    expect(isProviderUnavailable(failure)).toBe(expected);
   });
 });

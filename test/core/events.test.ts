@@ -1,16 +1,23 @@
+import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { EVENTS_MAX_DURATION_SECONDS, loadConfig } from "@/config";
+import { MAX_DOCUMENT_ID_BYTES } from "@/core/document-id";
 import {
+  claimHoldUntil,
   decideAfterFailure,
   decideEventClaim,
   isQueueable,
+  MAX_EVENT_ID_BYTES,
   newEvent,
   parseEventDocument,
   type RetryPolicy,
   retryDelayMs,
+  retryWindowStart,
 } from "@/core/events";
 
-const policy: RetryPolicy = { maxRetries: 5, baseDelayMs: 30_000, maxDelayMs: 3_600_000 };
+const HOUR = 3_600_000;
+const policy: RetryPolicy = { maxRetries: 5, baseDelayMs: 30_000, maxDelayMs: HOUR, maxAgeMs: 24 * HOUR };
 const NOW = Date.parse("2026-11-24T12:00:00Z");
 
 describe("retry backoff", () => {
@@ -49,7 +56,14 @@ describe("retry backoff", () => {
   it("retries up to maxRetries times, then dead-letters; a non-retriable failure dead-letters at once", () => {
     for (let attempts = 1; attempts <= policy.maxRetries; attempts += 1) {
       expect(
-        decideAfterFailure({ attempts, retriable: true, now: NOW, policy, random: () => 0.5 }).action,
+        decideAfterFailure({
+          attempts,
+          retriable: true,
+          now: NOW,
+          retrySince: NOW,
+          policy,
+          random: () => 0.5,
+        }).action,
       ).toBe("retry");
     }
     expect(
@@ -57,15 +71,103 @@ describe("retry backoff", () => {
         attempts: policy.maxRetries + 1,
         retriable: true,
         now: NOW,
+        retrySince: NOW,
         policy,
         random: () => 0.5,
       }),
-    ).toEqual({ action: "dead_letter" });
+    ).toEqual({ action: "dead_letter", cause: "max_attempts" });
     expect(
-      decideAfterFailure({ attempts: 1, retriable: false, now: NOW, policy, random: () => 0.5 }),
-    ).toEqual({
-      action: "dead_letter",
+      decideAfterFailure({
+        attempts: 1,
+        retriable: false,
+        now: NOW,
+        retrySince: NOW,
+        policy,
+        random: () => 0.5,
+      }),
+    ).toEqual({ action: "dead_letter", cause: "not_retriable" });
+  });
+
+  it("retries a retriable failure until the event is maxAgeMs old, however many attempts that takes below the cap (HIGH 1)", () => {
+    const generous = { ...policy, maxRetries: 100 };
+    const createdAt = NOW - 3 * HOUR;
+    // A three-hour outage: attempt 12, still well inside the day.
+    expect(
+      decideAfterFailure({
+        attempts: 12,
+        retriable: true,
+        now: NOW,
+        retrySince: createdAt,
+        policy: generous,
+        random: () => 0.5,
+      }),
+    ).toMatchObject({ action: "retry" });
+    // The backoff still grows and stays capped.
+    const retry = decideAfterFailure({
+      attempts: 30,
+      retriable: true,
+      now: NOW,
+      retrySince: createdAt,
+      policy: generous,
+      random: () => 0.999,
     });
+    expect(retry.action === "retry" && retry.nextAttemptAt - NOW).toBeLessThanOrEqual(HOUR);
+    expect(
+      decideAfterFailure({
+        attempts: 2,
+        retriable: true,
+        now: createdAt + 24 * HOUR,
+        retrySince: createdAt,
+        policy: generous,
+        random: () => 0.5,
+      }),
+    ).toEqual({ action: "dead_letter", cause: "max_age" });
+    // No known start (an app-written event without created_at): only the attempt cap ends it.
+    expect(
+      decideAfterFailure({
+        attempts: 40,
+        retriable: true,
+        now: NOW,
+        retrySince: null,
+        policy: generous,
+        random: () => 0.5,
+      }).action,
+    ).toBe("retry");
+  });
+
+  it("counts the retry window from the later of creation and the last requeue", () => {
+    const event = newEvent({
+      id: "e1",
+      eventType: "t",
+      aggregateId: "a",
+      aggregateType: "x",
+      payload: {},
+      createdBy: "test",
+      now: NOW - 48 * HOUR,
+    });
+    expect(retryWindowStart(event)).toBe(NOW - 48 * HOUR);
+    expect(retryWindowStart({ ...event, requeued_at: NOW - HOUR })).toBe(NOW - HOUR);
+    expect(retryWindowStart({ ...event, created_at: 0 })).toBeNull();
+    expect(parseEventDocument("e1", { event_type: "t", requeued_at: "yesterday" }).requeued_at).toBeNull();
+  });
+
+  it("holds a claimed event for the lease, and for the retry delay when that is longer, so a killed run backs off too", () => {
+    const hold = (attempts: number) =>
+      claimHoldUntil({ now: NOW, attempts, leaseMs: 120_000, nextAttemptAt: 0, policy, random: () => 0.5 });
+    expect(hold(1)).toBe(NOW + 120_000);
+    expect(hold(8)).toBe(NOW + retryDelayMs({ retry: 8, policy, random: () => 0.5 }));
+    expect(hold(40)).toBeLessThanOrEqual(NOW + HOUR);
+    // A run forced before its retry time keeps that retry time as the floor.
+    expect(
+      claimHoldUntil({
+        now: NOW,
+        attempts: 1,
+        leaseMs: 120_000,
+        nextAttemptAt: NOW + 600_000,
+        policy,
+        random: () => 0.5,
+      }),
+    ).toBe(NOW + 600_000);
   });
 });
 
@@ -81,6 +183,21 @@ describe("claiming an event", () => {
   });
 
   const limits = { maxRetries: 5, leaseMs: 60_000 };
+
+  it("rejects, without a lease, an event whose id would make lease ids longer than Firestore allows", () => {
+    const longId = "é".repeat(MAX_EVENT_ID_BYTES / 2 + 1);
+    expect(decideEventClaim({ event: { ...event, id: longId, attempts: 2 }, now: NOW, ...limits })).toEqual({
+      kind: "reject",
+      attempts: 2,
+      reason: expect.stringContaining(`${MAX_EVENT_ID_BYTES} bytes`),
+    });
+    const longest = "e".repeat(MAX_EVENT_ID_BYTES);
+    expect(decideEventClaim({ event: { ...event, id: longest }, now: NOW, ...limits }).kind).toBe("claim");
+    // The longest accepted id and the largest lease number still make a lease id Firestore accepts.
+    expect(new TextEncoder().encode(`${longest}_${Number.MAX_SAFE_INTEGER}`).length).toBeLessThanOrEqual(
+      MAX_DOCUMENT_ID_BYTES,
+    );
+  });
 
   it("claims a ready event with the next lease number, and skips held, backing-off and finished ones", () => {
     expect(decideEventClaim({ event, now: NOW, ...limits })).toEqual({
@@ -181,5 +298,36 @@ describe("reading an event someone else wrote", () => {
     expect(isQueueable({ event_type: "t" })).toBe(false);
     expect(isQueueable({ status: "pending" })).toBe(false);
     expect(isQueueable({ status: "pending", next_attempt_at: "soon" })).toBe(false);
+  });
+});
+
+describe("outbox configuration (operator review, LOW 11)", () => {
+  const base = { NODE_ENV: "production", FIRESTORE_EMULATOR_HOST: "127.0.0.1:1" } as const;
+
+  it("retries by age by default, and refuses an attempt cap below 1", () => {
+    expect(loadConfig({ ...base }).events).toMatchObject({ maxAgeMs: 24 * HOUR, maxRetries: 50 });
+    expect(() => loadConfig({ ...base, EVENT_MAX_RETRIES: "0" })).toThrow(/EVENT_MAX_RETRIES/);
+  });
+
+  it("refuses an event lease that does not outlast the drain route's maxDuration, naming the variable", () => {
+    expect(() => loadConfig({ ...base, EVENT_LEASE_MS: "60000" })).toThrow(/EVENT_LEASE_MS.*maxDuration/);
+  });
+
+  it("refuses a drain budget and Resend timeout that would overrun the drain route's maxDuration", () => {
+    expect(() => loadConfig({ ...base, EVENT_TIME_BUDGET_MS: "50000" })).toThrow(
+      /EVENT_TIME_BUDGET_MS.*RESEND_TIMEOUT_MS.*maxDuration/,
+    );
+    expect(() => loadConfig({ ...base, RESEND_TIMEOUT_MS: "20000" })).toThrow(/RESEND_TIMEOUT_MS/);
+  });
+
+  it("checks against the maxDuration the drain route and vercel.json declare", () => {
+    const route = readFileSync("src/app/api/events/process-batch/route.ts", "utf8");
+    expect(route).toContain(`export const maxDuration = ${EVENTS_MAX_DURATION_SECONDS};`);
+    const vercel = JSON.parse(readFileSync("vercel.json", "utf8")) as {
+      functions: Record<string, { maxDuration: number }>;
+    };
+    expect(vercel.functions["src/app/api/events/process-batch/route.ts"]?.maxDuration).toBe(
+      EVENTS_MAX_DURATION_SECONDS,
+    );
   });
 });

@@ -1,6 +1,9 @@
 import fc from "fast-check";
+// marked (a dependency of @react-email/markdown) is the oracle: a Markdown renderer like the
+// journaling app's, so "no link" is checked on what a reader would actually see.
+import { marked } from "marked";
 import { describe, expect, it } from "vitest";
-import { sanitiseModelText, toSingleLine } from "@/core/message-text";
+import { escapeMarkdown, sanitiseModelText, toSingleLine } from "@/core/message-text";
 
 /*
  * These checks are written independently of the sanitiser's own patterns, and are a little
@@ -14,6 +17,17 @@ const SCHEME = /[a-z][a-z0-9+.-]*:[\\/]{2}|(?:mailto|tel|sms|javascript|vbscript
 const EMAIL = /[^\s@]@[^\s@]/;
 /** A '<' that a browser could read as the start of a tag, comment or processing instruction. */
 const TAG_START = /<[a-z!/?]/i;
+
+/** What a Markdown renderer makes of the text, as the journal entry shows it. */
+function renderMarkdown(markdown: string): string {
+  return marked.parse(markdown, { async: false, gfm: true });
+}
+
+function expectNoRenderedLink(markdown: string): void {
+  const html = renderMarkdown(markdown);
+  expect(html).not.toMatch(/<a[\s>]/i);
+  expect(html).not.toMatch(/<img[\s>]/i);
+}
 
 function expectNoLink(text: string): void {
   expect(text).not.toMatch(TAG_START);
@@ -62,6 +76,17 @@ const hostileText = fc
         "](",
         ")",
         "![",
+        "]:",
+        "][",
+        "[r]: ",
+        "\n\n[r]: ",
+        "//",
+        "\\\\",
+        "/settings/",
+        "1558071108",
+        "0x5c",
+        "0x5c.0xde.0x1.0x44",
+        "intranet",
         "&#46;",
         "&lt;",
         "\u200b",
@@ -98,10 +123,43 @@ describe("model text carries no link, tag or address", () => {
     ["a Markdown-escaped dot", "Go to evil\\.com now", "Go to now"],
     ["an HTML-entity dot", "Go to evil&#46;com now", "Go to now"],
     ["an IP address", "Go to 203.0.113.9/login now", "Go to now"],
+    [
+      "a Markdown link around nested brackets",
+      "Read this: [your [weekly] insights](//1558071108/login)",
+      "Read this: [your [weekly]",
+    ],
+    [
+      "a reference-style Markdown link",
+      "Read [your insights][r] today.\n\n[r]: //1558071108/login",
+      "Read [your insights][r] today.",
+    ],
+    ["a protocol-relative address", "Open //intranet/admin now", "Open now"],
+    ["a backslashed network path", "Open /\\intranet now", "Open now"],
+    ["a hex-dotted IPv4 host", "Open //0x5c.0xde.0x1.0x44 or 0x5c.0xde.0x1.0x44 now", "Open or now"],
+    ["a short hex IPv4 form", "Open 0x7f.1 now", "Open now"],
   ])("removes %s", (_case, input, expected) => {
     const safe = sanitiseModelText(input);
     expect(safe).toBe(expected);
     expectNoLink(safe);
+    expectNoRenderedLink(safe);
+    expectNoRenderedLink(escapeMarkdown(safe));
+  });
+
+  it.each([
+    ["a link with nested brackets", "[your [weekly] insights](/settings/account)"],
+    ["a reference-style link", "Read [your insights][r] today.\n\n[r]: /settings/account"],
+    ["an image", "![x](/a.png)"],
+    ["an angle-bracket destination", "[a](<//host path>) and [b]\n\n[b]: <//host>"],
+    ["raw HTML", '<a href="/x">x</a>'],
+  ])("the journal's Markdown shows %s as text, not a link", (_case, text) => {
+    expectNoRenderedLink(escapeMarkdown(text));
+  });
+
+  it("escapes Markdown link syntax and shows the same characters once rendered", () => {
+    expect(escapeMarkdown("a [b](c) <d> !e `f` \\g")).toBe("a \\[b\\]\\(c\\) \\<d\\> \\!e \\`f\\` \\\\g");
+    expect(renderMarkdown(escapeMarkdown("See [notes](here) and (this)!"))).toBe(
+      "<p>See [notes](here) and (this)!</p>\n",
+    );
   });
 
   it.each([
@@ -120,6 +178,8 @@ describe("model text carries no link, tag or address", () => {
       fc.property(hostileText, (text) => {
         const safe = sanitiseModelText(text);
         expectNoLink(safe);
+        expectNoRenderedLink(safe);
+        expectNoRenderedLink(escapeMarkdown(safe));
         expect(sanitiseModelText(safe)).toBe(safe);
       }),
       { numRuns: 2_000 },

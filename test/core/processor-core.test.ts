@@ -11,7 +11,13 @@ import {
   renderGenerationPrompt,
 } from "@/core/coaching-context";
 import type { OutcomeSimulation } from "@/core/coaching-message";
-import { decideClaim, decideClaimAfterConflict, decideProcessing, type SlotRecord } from "@/core/due-slot";
+import {
+  decideClaim,
+  decideClaimAfterConflict,
+  decideProcessing,
+  MAX_LLM_CALLS_PER_RUN,
+  type SlotRecord,
+} from "@/core/due-slot";
 import { escapeHtml, sanitiseModelText, toSingleLine } from "@/core/message-text";
 import { applyQualityGate } from "@/core/quality-gate";
 import { checkNovelty, SIMILARITY_THRESHOLD, textSimilarity } from "@/core/similarity";
@@ -359,6 +365,18 @@ describe("processor configuration", () => {
         .leaseMs,
     ).toBe(300_001);
     expect(loadConfig({ NODE_ENV: "test", FIREBASE_PROJECT_ID: "demo" }).processor.leaseMs).toBe(600_000);
+  });
+
+  it("fits a run's LLM calls at LLM_TIMEOUT_MS each, with a margin, inside the processor's maxDuration", () => {
+    const base = { NODE_ENV: "test", FIREBASE_PROJECT_ID: "demo" } as const;
+    const defaults = loadConfig(base);
+    expect(defaults.llm.timeoutMs).toBe(45_000);
+    expect(defaults.llm.timeoutMs * MAX_LLM_CALLS_PER_RUN).toBeLessThan(
+      PROCESSOR_MAX_DURATION_SECONDS * 1_000 - 60_000,
+    );
+    // 4 calls × 60 s is the whole 300 s: a slow provider would have every run killed, counted unfinished.
+    expect(() => loadConfig({ ...base, LLM_TIMEOUT_MS: "60000" })).toThrow(/LLM_TIMEOUT_MS/);
+    expect(loadConfig({ ...base, LLM_TIMEOUT_MS: "59000" }).llm.timeoutMs).toBe(59_000);
   });
 
   it("checks against the maxDuration the processor route declares", () => {

@@ -285,6 +285,58 @@ describe("admin pages in Chromium", () => {
     expect(await page.getByTestId("dead-letter").count()).toBe(0);
   });
 
+  it("requeues the retriable dead letters in bulk once the operator types their count", async () => {
+    const letters = ["bulk-a", "bulk-b"].map((suffix) =>
+      newEvent({
+        id: `user.coaching.enabled_${suffix}`,
+        eventType: "user.coaching.enabled",
+        aggregateId: "cy",
+        aggregateType: "user",
+        payload: { uid: "cy" },
+        createdBy: "test",
+        now: now - 2 * 24 * 3_600_000,
+      }),
+    );
+    await putDocuments(
+      db,
+      "events",
+      letters.map((letter) => [letter.id, { ...letter, status: "dead_letter", attempts: 40 }]),
+    );
+    await putDocuments(
+      db,
+      "eventDeadLetters",
+      letters.map((letter) => [
+        letter.id,
+        {
+          event_id: letter.id,
+          event_type: letter.event_type,
+          payload: letter.payload,
+          error_message: "retried for 24 h without success",
+          retry_count: 39,
+          original_created_at: letter.created_at,
+          created_at: now - 1_000,
+          retriable: true,
+        },
+      ]),
+    );
+    await page.goto(`${server.url}/admin/events`);
+    const form = page.getByTestId("requeue-dead-letters");
+    await form.getByLabel(/Type 2 to confirm/).fill("3");
+    await form.getByRole("button", { name: "Requeue retriable dead letters" }).click();
+    await page.getByTestId("notice").filter({ hasText: "to confirm" }).waitFor();
+    expect(await page.getByTestId("dead-letter").count()).toBe(2);
+    await page
+      .getByTestId("requeue-dead-letters")
+      .getByLabel(/Type 2 to confirm/)
+      .fill("2");
+    await page.getByRole("button", { name: "Requeue retriable dead letters" }).click();
+    await page.getByTestId("notice").filter({ hasText: "Requeued 2" }).waitFor();
+    expect(await page.getByTestId("dead-letter").count()).toBe(0);
+    for (const letter of letters) {
+      expect((await db.doc(`events/${letter.id}`).get()).get("status")).not.toBe("dead_letter");
+    }
+  });
+
   it("no page shows a raw secret or a user's API key", async () => {
     expect(seen.length).toBeGreaterThan(5);
     const html = seen.join("\n");

@@ -32,7 +32,7 @@ afterAll(async () => {
 const call = caller(() => server, { method: "POST", token: SECRET });
 
 /** Users, messages and their pending delivery events, as the processor leaves them. */
-async function seedPendingDeliveries(prefix: string, count: number) {
+async function seedPendingDeliveries(prefix: string, count: number, db = stack.db) {
   const now = Date.now();
   const uids = Array.from({ length: count }, (_, index) => `${prefix}-${index}`);
   await putDocuments(
@@ -88,8 +88,8 @@ async function seedPendingDeliveries(prefix: string, count: number) {
   return events;
 }
 
-const statusCount = async (status: string, prefix: string) =>
-  (await db.collection("events").where("status", "==", status).get()).docs.filter((document) =>
+const statusCount = async (status: string, prefix: string, database = db) =>
+  (await database.collection("events").where("status", "==", status).get()).docs.filter((document) =>
     (document.get("aggregate_id") as string).startsWith(prefix),
   ).length;
 
@@ -106,6 +106,15 @@ describe("event routes: refusals write nothing", () => {
     ["/api/events/process-batch", "POST", { extra: true }, SECRET, 400],
     ["/api/admin/events/no-such-event/replay", "POST", undefined, SECRET, 404],
     ["/api/admin/events/anything/replay", "POST", undefined, null, 401],
+    ["/api/events/process-batch", "POST", { continuation: 11 }, SECRET, 400],
+    // Past EVENT_MAX_CONTINUATIONS (4 by default): a chain of drains always ends.
+    ["/api/events/process-batch", "POST", { continuation: 5 }, SECRET, 400],
+    ["/api/events/process-batch", "POST", { continuation: 0 }, SECRET, 400],
+    ["/api/admin/events/requeue-dead-letters", "POST", { confirmCount: 1 }, null, 401],
+    ["/api/admin/events/requeue-dead-letters", "GET", undefined, null, 401],
+    ["/api/admin/events/requeue-dead-letters", "POST", {}, SECRET, 400],
+    ["/api/admin/events/requeue-dead-letters", "POST", { confirmCount: 0 }, SECRET, 400],
+    ["/api/admin/events/requeue-dead-letters", "POST", { confirmCount: 501 }, SECRET, 400],
   ] as const)("%s %s with %j → %i", async (path, method, body, token, status) => {
     const writesBefore = handle.emulator.stats(projectId).writes;
     const response = await call(path, { method, body, token });
@@ -178,7 +187,20 @@ describe("health", () => {
     await seedPendingDeliveries("health", 3);
     const body = await (await call("/api/events/health", { method: "GET" })).json();
     const all = (await db.collection("events").get()).docs.map((document) => document.data() as EventRecord);
-    const totals = (await db.doc("eventStats/totals").get()).data() ?? {};
+    // Sharded (`totals_${k}`), plus the single document of older versions.
+    const totals = {
+      totalProcessed: 0,
+      successCount: 0,
+      errorCount: 0,
+      lastProcessedAt: null as number | null,
+    };
+    for (const document of (await db.collection("eventStats").get()).docs) {
+      if (!document.id.startsWith("totals")) continue;
+      totals.totalProcessed += document.get("totalProcessed") ?? 0;
+      totals.successCount += document.get("successCount") ?? 0;
+      totals.errorCount += document.get("errorCount") ?? 0;
+      totals.lastProcessedAt = Math.max(totals.lastProcessedAt ?? 0, document.get("lastProcessedAt") ?? 0);
+    }
     const pending = all.filter((event) => event.status === "pending");
     expect(body).toMatchObject({
       success: true,
@@ -192,7 +214,13 @@ describe("health", () => {
         deadLetterCount: (await db.collection("eventDeadLetters").count().get()).data().count,
         pendingCount: pending.length,
       },
-      config: { batchSize: 20, maxRetries: 5, retryBaseDelayMs: 60_000 },
+      config: {
+        batchSize: 20,
+        maxRetries: 50,
+        retryBaseDelayMs: 60_000,
+        retryMaxAgeMs: 24 * 3_600_000,
+        email: "resend",
+      },
     });
     // Every handler run either succeeded or failed; one success per processed event (replays reset attempts).
     expect(body.stats.totalProcessed).toBe(body.stats.successCount + body.stats.errorCount);
@@ -203,5 +231,91 @@ describe("health", () => {
       "journal.entry.created",
       "user.coaching.enabled",
     ]);
+  });
+});
+
+describe("bulk requeue of retriable dead letters (operator review, HIGH 1)", () => {
+  it("counts the retriable dead letters, requeues up to the confirmed count, and delivers them once", async () => {
+    const seeded = await seedPendingDeliveries("requeue-bulk", 3);
+    const now = Date.now();
+    // Dead-lettered after an outage outlasting the retry window (two), and one permanent failure.
+    for (const [index, event] of seeded.entries()) {
+      await db.doc(`events/${event.id}`).update({ status: "dead_letter", attempts: 40 });
+      await db.doc(`eventDeadLetters/${event.id}`).set({
+        event_id: event.id,
+        event_type: event.event_type,
+        payload: event.payload,
+        error_message: "Resend 503 application_error: outage",
+        retry_count: 39,
+        original_created_at: event.created_at,
+        created_at: now,
+        retriable: index < 2,
+      });
+    }
+    const counted = await call("/api/admin/events/requeue-dead-letters", { method: "GET" });
+    expect(await counted.json()).toEqual({ success: true, retriableDeadLetters: 2 });
+    const requeue = await call("/api/admin/events/requeue-dead-letters", { body: { confirmCount: 2 } });
+    expect(requeue.status).toBe(202);
+    expect(await requeue.json()).toEqual({ success: true, requeued: 2, remaining: 0 });
+    await eventually(
+      () => statusCount("processed", "requeue-bulk-"),
+      (count) => count === 2,
+    );
+    expect((await db.doc(`events/${seeded[2]?.id}`).get()).get("status")).toBe("dead_letter");
+    const sent = catcher.emails.filter((email) => email.to[0]?.startsWith("requeue-bulk-"));
+    expect(sent.map((email) => email.to[0]).sort()).toEqual([
+      "requeue-bulk-0@example.com",
+      "requeue-bulk-1@example.com",
+    ]);
+  });
+});
+
+describe("a drain with more than its budget, and email without RESEND_API_KEY (operator review, HIGH 1 and LOW 11)", () => {
+  let small: RouteStack;
+  beforeAll(async () => {
+    // One event per drain run (a batch of 1, a budget spent at once), three continuations, no key.
+    small = await startRouteStack({
+      prefix: "events-drain-chain",
+      cronSecret: SECRET,
+      env: {
+        EVENT_BATCH_SIZE: "1",
+        EVENT_TIME_BUDGET_MS: "1",
+        EVENT_MAX_CONTINUATIONS: "3",
+        RESEND_API_KEY: "",
+      },
+    });
+  });
+  afterAll(async () => {
+    await small?.stop();
+  });
+  const callSmall = caller(() => small.server, { method: "POST", token: SECRET });
+
+  it("a drain that runs out of budget continues itself, a bounded number of times", async () => {
+    await seedPendingDeliveries("chain", 6, small.db);
+    expect((await callSmall("/api/events/process-batch", { body: {} })).status).toBe(202);
+    // The cron's call and its three continuations: four events, then the chain ends.
+    await eventually(
+      () => statusCount("processed", "chain-", small.db),
+      (count) => count === 4,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect(await statusCount("processed", "chain-", small.db)).toBe(4);
+    expect(await statusCount("pending", "chain-", small.db)).toBe(2);
+  });
+
+  it("records each email as skipped (not configured) and says so in the health route", async () => {
+    const processed = (await small.db.collection("events").where("status", "==", "processed").get()).docs;
+    expect(processed.length).toBeGreaterThan(0);
+    for (const event of processed) {
+      const messageId = event.get("payload.messageId") as string;
+      const message = await small.db.doc(`coachingMessages/${messageId}`).get();
+      expect(message.get("delivery.email")).toMatchObject({
+        status: "skipped",
+        error: expect.stringContaining("RESEND_API_KEY"),
+      });
+    }
+    expect(small.catcher.attempts).toHaveLength(0);
+    const health = await (await callSmall("/api/events/health", { method: "GET" })).json();
+    expect(health.config).toMatchObject({ email: "not_configured" });
   });
 });

@@ -137,15 +137,16 @@ describe("processor route: processing", () => {
     expect(catcher.emails.filter((email) => email.to[0] === "route-tenfold@example.com")).toHaveLength(1);
   });
 
+  // The provider's own trouble is `provider_unavailable` (not the user's failure); the rest `generation_failed`.
   it.each([
-    ["an HTTP 500", { kind: "status", status: 500 }],
-    ["a timeout", { kind: "delay", delayMs: 1_500 }],
-    ["malformed JSON", { kind: "malformed" }],
-    ["schema-violating JSON", { kind: "content", content: '{"messageType":"yell"}' }],
-    ["a refusal", { kind: "refusal" }],
+    ["an HTTP 500", { kind: "status", status: 500 }, "provider_unavailable"],
+    ["a timeout", { kind: "delay", delayMs: 1_500 }, "provider_unavailable"],
+    ["malformed JSON", { kind: "malformed" }, "generation_failed"],
+    ["schema-violating JSON", { kind: "content", content: '{"messageType":"yell"}' }, "generation_failed"],
+    ["a refusal", { kind: "refusal" }, "generation_failed"],
   ] as const)(
     "after %s from the LLM: no message, the error recorded, a future due time",
-    async (kind, fault) => {
+    async (kind, fault, outcome) => {
       const uid = `route-fault-${kind.replace(/\W+/g, "-")}`;
       const now = Date.now();
       await seedDueUser(db, { uid, now, frequency: "daily" });
@@ -153,7 +154,7 @@ describe("processor route: processing", () => {
       sandbox.queueFaults([fault]);
       expect((await post(PROCESSOR, { userId: uid })).status).toBe(202);
       const [slot] = await allSlotsCompleted(uid);
-      expect(slot).toMatchObject({ outcome: "generation_failed", failureReason: expect.any(String) });
+      expect(slot).toMatchObject({ outcome, failureReason: expect.any(String) });
       expect(sandbox.requests.length).toBeGreaterThan(requestsBefore);
       expect(await sentMessagesOf(uid)).toHaveLength(0);
       const due = (await db.doc(`users/${uid}`).get()).get("nextCoachingMessageDue") as number;

@@ -11,6 +11,8 @@ const SECRET = "scheduler-test-secret-0123456789";
 const PATH = "/api/coaching/generateCoachingMessage/scheduler";
 const PROCESSOR_PATH = "/api/coaching/generateCoachingMessage/processor";
 const HOUR = 3_600_000;
+/** The chain id a cron tick at `now` starts (services/scheduler.ts `cronChainId`). */
+const chainIdAt = (now: number) => `cron_${new Date(now).toISOString().slice(0, 13)}`;
 
 let handle: EmulatorHandle;
 let db: FirebaseFirestore.Firestore;
@@ -115,6 +117,20 @@ describe("scheduler route: refusals", () => {
     [
       "a limit and a continuation",
       '{"limit":2,"continuation":{"chainId":"cron_2026-11-30T05","step":1,"after":null}}',
+    ],
+    [
+      "a continuation of a chain from an earlier hour",
+      JSON.stringify({ continuation: { chainId: chainIdAt(Date.now() - 2 * HOUR), step: 1, after: null } }),
+    ],
+    [
+      "a continuation of a chain from a later hour",
+      JSON.stringify({ continuation: { chainId: chainIdAt(Date.now() + 2 * HOUR), step: 1, after: null } }),
+    ],
+    [
+      "a continuation cursor beyond any date",
+      JSON.stringify({
+        continuation: { chainId: chainIdAt(Date.now()), step: 1, after: { due: 1e300, rank: 0.5 } },
+      }),
     ],
   ])("answers a POST with %s with 400 and writes nothing", async (_case, body) => {
     await putDocuments(db, "users", [["fresh", userDocument({ nextCoachingMessageDue: null })]]);
@@ -346,7 +362,7 @@ describe("scheduler route: a chain step", () => {
         { ...userDocument({ timezone: zone, nextCoachingMessageDue: now - HOUR }), coachingDueRank: 0.75 },
       ],
     ]);
-    const continuation = { chainId: "cron_2026-11-30T05", step: 3, after: { due: now - HOUR, rank: 0.5 } };
+    const continuation = { chainId: chainIdAt(now), step: 3, after: { due: now - HOUR, rank: 0.5 } };
     const response = await call({ method: "POST", body: JSON.stringify({ continuation }) });
     expect(response.status).toBe(202);
     expect(await response.json()).toEqual({
@@ -380,6 +396,16 @@ describe("scheduler route: a chain step", () => {
       (found) => found.length === 2 && found.every((run) => run.status === "completed"),
     );
     expect(processor.requests).toHaveLength(1);
+  });
+
+  it("accepts the previous hour's chain, and a cursor at any due time a user can hold (not only whole numbers)", async () => {
+    const continuation = { chainId: chainIdAt(Date.now() - HOUR), step: 2, after: { due: 1.5, rank: 0.5 } };
+    const response = await call({ method: "POST", body: JSON.stringify({ continuation }) });
+    expect(response.status).toBe(202);
+    await eventually(
+      async () => (await db.collection("schedulerRuns").get()).docs.map((document) => document.data()),
+      (found) => found.length === 1 && found[0]?.status === "completed",
+    );
   });
 });
 

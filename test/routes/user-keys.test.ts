@@ -155,6 +155,22 @@ describe("own keys: who may do what", () => {
     ).toBe(400);
     expect((await db.doc("userApiKeys/alice").get()).exists).toBe(false);
   });
+
+  it("rejects a key with characters outside printable ASCII with 400, before asking OpenRouter", async () => {
+    const alice = tokenFor("alice");
+    const requestsBefore = sandbox.requests.length;
+    for (const apiKey of ["€".repeat(30), `sk-or-v1-${"é".repeat(30)}`, `sk-or-v1-${"a".repeat(20)}\u0000`]) {
+      const response = await call("/api/users/alice/api-key", {
+        method: "PUT",
+        token: alice,
+        body: { apiKey },
+      });
+      expect(response.status).toBe(400);
+      expect(response.body).toMatchObject({ success: false, error: expect.stringContaining("apiKey") });
+    }
+    expect(sandbox.requests.length).toBe(requestsBefore);
+    expect((await db.doc("userApiKeys/alice").get()).exists).toBe(false);
+  });
 });
 
 describe("own keys: set, use, replace, delete", () => {

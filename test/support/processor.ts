@@ -57,18 +57,33 @@ export function realProcessorDeps({
   };
 }
 
-/** The outbox with its real collaborators: the Resend SDK over HTTP to the mail catcher, React Email. */
+/**
+ * The outbox with its real collaborators: the Resend SDK over HTTP to the mail catcher, React Email.
+ * `mailer: null` is email without RESEND_API_KEY (off); `mailer.timeoutMs` bounds each Resend call.
+ */
 export function realEventDeps({
   db,
   catcher,
+  mailer = {},
   ...overrides
-}: { db: Firestore; catcher: MailCatcher } & Partial<EventProcessorDeps>): EventProcessorDeps {
+}: {
+  db: Firestore;
+  catcher: MailCatcher;
+  mailer?: { timeoutMs?: number } | null;
+} & Partial<EventProcessorDeps>): EventProcessorDeps {
   process.env.RESEND_BASE_URL = catcher.url;
   return {
     store: createFirestoreEventStore(db),
     registry: createEventRegistry({
       store: createFirestoreProcessorStore(db),
-      mailer: createResendMailer({ apiKey: "re_test", from: "Coach <coach@example.com>" }),
+      mailer:
+        mailer === null
+          ? null
+          : createResendMailer({
+              apiKey: "re_test",
+              from: "Coach <coach@example.com>",
+              timeoutMs: mailer.timeoutMs ?? 10_000,
+            }),
       push: createNullPushTransport(),
       renderEmail: renderCoachingEmail,
       links: {
@@ -77,7 +92,7 @@ export function realEventDeps({
       },
       random: Math.random,
     }),
-    policy: { maxRetries: 5, baseDelayMs: 1_000, maxDelayMs: 60_000 },
+    policy: { maxRetries: 5, baseDelayMs: 1_000, maxDelayMs: 60_000, maxAgeMs: 24 * HOUR },
     leaseMs: 60_000,
     random: Math.random,
     ...overrides,

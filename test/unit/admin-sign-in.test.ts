@@ -65,6 +65,7 @@ describe("admin sign-in throttle", () => {
     expect(token).toBeTruthy();
     expect(session.verifySessionToken({ token, sessionSecret: SESSION_SECRET, now: Date.now() })).toBe(true);
     expect(session.verifySessionToken({ token, sessionSecret: PASSWORD, now: Date.now() })).toBe(false);
+    expect(jar.get(session.DEVICE_COOKIE)).toBeTruthy();
   });
 
   it("a parallel burst from one address gets no more guesses than the per-address limit", async () => {
@@ -123,6 +124,114 @@ describe("admin sign-in throttle", () => {
     for (const document of documents) {
       expect(JSON.stringify(document.data())).not.toContain("198.51.");
     }
+  });
+});
+
+describe("the address a sign-in counts against", () => {
+  const headersOf = (entries: Record<string, string>) => new Headers(entries);
+
+  it.each([
+    ["the rightmost X-Forwarded-For entry: the one the nearest proxy added", {}, 0, "198.51.100.7"],
+    ["the entry before the trusted proxies when there are some", {}, 1, "192.0.2.1"],
+    ["'unknown' when there are fewer entries than trusted hops", {}, 5, "unknown"],
+    ["'unknown' without X-Forwarded-For", { "x-forwarded-for": "" }, 0, "unknown"],
+  ])("off Vercel: %s", async (_case, override, trustedProxyHops, expected) => {
+    const { clientAddressFrom } = await import("@/core/login-throttle");
+    const headers = headersOf({
+      "x-forwarded-for": "10.0.0.1, 192.0.2.1, 198.51.100.7",
+      "x-vercel-forwarded-for": "203.0.113.66",
+      "x-real-ip": "203.0.113.67",
+      ...override,
+    });
+    expect(clientAddressFrom({ headers, onVercel: false, trustedProxyHops })).toBe(expected);
+  });
+
+  it("a client off Vercel cannot pick its bucket by sending X-Forwarded-For, X-Real-IP or x-vercel-forwarded-for", async () => {
+    const { clientAddressFrom } = await import("@/core/login-throttle");
+    // What a proxy that appends the peer address forwards, whatever the client put first.
+    const buckets = ["1.1.1.1", "2.2.2.2", "3.3.3.3"].map((spoofed) =>
+      clientAddressFrom({
+        headers: headersOf({
+          "x-forwarded-for": `${spoofed}, 198.51.100.7`,
+          "x-real-ip": spoofed,
+          "x-vercel-forwarded-for": spoofed,
+        }),
+        onVercel: false,
+        trustedProxyHops: 0,
+      }),
+    );
+    expect(new Set(buckets)).toEqual(new Set(["198.51.100.7"]));
+  });
+
+  it("on Vercel: the address Vercel's edge sets, which it overwrites on every request", async () => {
+    const { clientAddressFrom } = await import("@/core/login-throttle");
+    const vercel = (entries: Record<string, string>) =>
+      clientAddressFrom({ headers: headersOf(entries), onVercel: true, trustedProxyHops: 0 });
+    expect(vercel({ "x-vercel-forwarded-for": "203.0.113.66", "x-forwarded-for": "1.1.1.1" })).toBe(
+      "203.0.113.66",
+    );
+    expect(vercel({ "x-real-ip": "203.0.113.67", "x-forwarded-for": "1.1.1.1" })).toBe("203.0.113.67");
+    expect(vercel({})).toBe("unknown");
+  });
+});
+
+describe("a known device", () => {
+  it("a successful sign-in sets (or renews) a long-lived known-device cookie, signed with the session secret", async () => {
+    // Held already, because an earlier test in this window filled the global ceiling; the
+    // first sign-in of the file sets one without (see the first test).
+    const held = session.createDeviceToken({ sessionSecret: SESSION_SECRET, now: Date.now() - 1_000 });
+    jar.set(session.DEVICE_COOKIE, held);
+    const result = await auth.signIn({ password: PASSWORD, clientAddress: freshAddress() });
+    expect(result).toEqual({ ok: true });
+    const device = jar.get(session.DEVICE_COOKIE);
+    expect(device).toBeTruthy();
+    expect(device).not.toBe(held);
+    expect(session.verifyDeviceToken({ token: device, sessionSecret: SESSION_SECRET, now: Date.now() })).toBe(
+      true,
+    );
+    // Not a session: the two tokens are signed for different purposes.
+    expect(
+      session.verifySessionToken({ token: device, sessionSecret: SESSION_SECRET, now: Date.now() }),
+    ).toBe(false);
+  });
+
+  it("passes the global ceiling others filled, with the right password; without it, or with a forged one, it waits", async () => {
+    const { LOGIN_THROTTLE_LIMITS } = await import("@/core/login-throttle");
+    // Many addresses fill the global ceiling for this window.
+    await Promise.all(
+      Array.from({ length: LOGIN_THROTTLE_LIMITS.global + 10 }, () =>
+        auth.signIn({ password: "guess", clientAddress: freshAddress() }),
+      ),
+    );
+    expect(outcomeOf(await auth.signIn({ password: PASSWORD, clientAddress: freshAddress() }))).toBe(
+      "throttled",
+    );
+    jar.set(
+      session.DEVICE_COOKIE,
+      session.createSessionToken({ sessionSecret: SESSION_SECRET, now: Date.now() }),
+    );
+    expect(outcomeOf(await auth.signIn({ password: PASSWORD, clientAddress: freshAddress() }))).toBe(
+      "throttled",
+    );
+    jar.set(
+      session.DEVICE_COOKIE,
+      session.createDeviceToken({ sessionSecret: SESSION_SECRET, now: Date.now() }),
+    );
+    expect(outcomeOf(await auth.signIn({ password: PASSWORD, clientAddress: freshAddress() }))).toBe("ok");
+  });
+
+  it("is still held to the per-address limit", async () => {
+    const clientAddress = freshAddress();
+    jar.set(
+      session.DEVICE_COOKIE,
+      session.createDeviceToken({ sessionSecret: SESSION_SECRET, now: Date.now() }),
+    );
+    const outcomes: Outcome[] = [];
+    for (let guess = 0; guess < 6; guess += 1) {
+      outcomes.push(outcomeOf(await auth.signIn({ password: "guess", clientAddress })));
+    }
+    expect(outcomes).toEqual(["wrong", "wrong", "wrong", "wrong", "wrong", "throttled"]);
+    expect(outcomeOf(await auth.signIn({ password: PASSWORD, clientAddress }))).toBe("throttled");
   });
 });
 

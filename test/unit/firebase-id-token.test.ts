@@ -35,3 +35,30 @@ describe("Firebase ID tokens on the key routes", () => {
     expect((refusal as AppError).status).toBe(401);
   });
 });
+
+describe("the Auth emulator is never trusted on Vercel by accident", () => {
+  const base = { NODE_ENV: "production", FIREBASE_PROJECT_ID: "demo-id-tokens" } as const;
+
+  it.each(["production", "preview"])(
+    "refuses FIREBASE_AUTH_EMULATOR_HOST with VERCEL_ENV=%s, naming the variable",
+    (vercelEnv) => {
+      const load = () =>
+        loadConfig({ ...base, VERCEL_ENV: vercelEnv, FIREBASE_AUTH_EMULATOR_HOST: "127.0.0.1:9099" });
+      expect(load).toThrow(AppError);
+      expect(load).toThrow(/FIREBASE_AUTH_EMULATOR_HOST/);
+    },
+  );
+
+  it("allows it on Vercel only with the explicit opt-in, and anywhere off Vercel", () => {
+    expect(() =>
+      loadConfig({
+        ...base,
+        VERCEL_ENV: "preview",
+        FIREBASE_AUTH_EMULATOR_HOST: "127.0.0.1:9099",
+        ALLOW_AUTH_EMULATOR_ON_VERCEL: "true",
+      }),
+    ).not.toThrow();
+    expect(() => loadConfig({ ...base, FIREBASE_AUTH_EMULATOR_HOST: "127.0.0.1:9099" })).not.toThrow();
+    expect(() => loadConfig({ ...base, VERCEL_ENV: "production" })).not.toThrow();
+  });
+});

@@ -1,5 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { needsCompositeIndex, queriesMissingIndexes } from "../support/index-coverage";
+import {
+  needsCompositeIndex,
+  queriesMissingIndexes,
+  queriesOnUnindexedFields,
+} from "../support/index-coverage";
 
 const query = (
   filters: { field: string; op: string }[],
@@ -59,5 +63,30 @@ describe("index coverage check", () => {
     expect(queriesMissingIndexes([shape], [{ ...declared, fields: [...declared.fields].reverse() }])).toEqual(
       [shape],
     );
+  });
+
+  describe("fields exempted from indexing", () => {
+    const exemptCreatedAt = [{ collectionGroup: "users", fieldPath: "createdAt", indexes: [] }];
+
+    it("reports a query that single-field indexes would serve on an exempted field", () => {
+      const shape = query([{ field: "createdAt", op: "<" }]);
+      expect(queriesMissingIndexes([shape], [], exemptCreatedAt)).toEqual([shape]);
+      expect(queriesOnUnindexedFields([shape], exemptCreatedAt)).toEqual([shape]);
+      expect(queriesMissingIndexes([shape], [], [])).toEqual([]);
+    });
+
+    it("accepts a query on an exempted field that its composite index serves", () => {
+      const shape = query([{ field: "uid", op: "==" }], [{ field: "createdAt", direction: "DESCENDING" }]);
+      const declared = {
+        collectionGroup: "users",
+        queryScope: "COLLECTION" as const,
+        fields: [
+          { fieldPath: "uid", order: "ASCENDING" as const },
+          { fieldPath: "createdAt", order: "DESCENDING" as const },
+        ],
+      };
+      expect(queriesMissingIndexes([shape], [declared], exemptCreatedAt)).toEqual([]);
+      expect(queriesOnUnindexedFields([shape], exemptCreatedAt)).toEqual([]);
+    });
   });
 });

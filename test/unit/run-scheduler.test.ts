@@ -3,7 +3,7 @@ import { createInMemoryDatabase, createInMemorySchedulerStore } from "@/adapters
 import { CLOSED_BREAKER } from "@/core/circuit-breaker";
 import type { SlotRecord } from "@/core/due-slot";
 import { isInsideWindow } from "@/core/schedule";
-import type { Dispatcher, DispatchOutcome } from "@/pipeline/ports";
+import type { Dispatcher, DispatchOutcome, SchedulerStore } from "@/pipeline/ports";
 import { runScheduler, type SchedulerSettings } from "@/pipeline/run-scheduler";
 import { type UserDocumentOptions, userDocument } from "../support/users";
 
@@ -36,7 +36,13 @@ function recordingDispatcher(
 /** A user as the journaling app writes it, or, with `rank`, as the engine leaves it after writing a due time. */
 type TestUser = UserDocumentOptions & { rank?: number };
 
-function setup(users: Record<string, TestUser>, slots: Map<string, Pick<SlotRecord, "status">> = new Map()) {
+function setup(
+  users: Record<string, TestUser>,
+  slots: Map<
+    string,
+    Pick<SlotRecord, "status"> & Partial<Pick<SlotRecord, "nextCoachingMessageDue">>
+  > = new Map(),
+) {
   const database = createInMemoryDatabase();
   for (const [uid, { rank, ...options }] of Object.entries(users)) {
     const document = userDocument(options);
@@ -338,6 +344,95 @@ describe("runScheduler", () => {
     });
   });
 
+  describe("a breaker open past its cool-down (a probe due)", () => {
+    const probeDue = {
+      ...CLOSED_BREAKER,
+      state: "open" as const,
+      consecutiveFailures: 20,
+      openedAt: NOW - 2 * HOUR,
+      openUntil: NOW - HOUR,
+    };
+    function population() {
+      return setup(
+        Object.fromEntries(
+          Array.from({ length: 9 }, (_, index) => [
+            `u${index}`,
+            { ...dueLondonMorning, rank: (index + 1) / 10 },
+          ]),
+        ),
+      );
+    }
+
+    it("dispatches one page, which takes the probe, and defers the rest while the breaker stays open", async () => {
+      const { store, database } = population();
+      database.llmBreaker = probeDue;
+      const { dispatcher, calls } = recordingDispatcher();
+      const run = await tick(store, dispatcher, { pageSize: 3 });
+      expect(calls).toEqual(["u0", "u1", "u2"]);
+      expect(run.results).toMatchObject({ jobsCreated: 3, deferredByBreaker: 6 });
+      expect(database.users.get("u5")?.nextCoachingMessageDue).toBe(NOW + 2 * HOUR);
+    });
+
+    it("dispatches everyone once the probe closed the breaker", async () => {
+      const { store, database } = population();
+      database.llmBreaker = probeDue;
+      const { dispatcher, calls } = recordingDispatcher(() => {
+        database.llmBreaker = CLOSED_BREAKER; // the probe succeeded
+        return { ok: true, status: 202 };
+      });
+      const run = await tick(store, dispatcher, { pageSize: 3 });
+      expect(calls).toHaveLength(9);
+      expect(run.results.deferredByBreaker).toBe(0);
+    });
+  });
+
+  describe("due users without a rank", () => {
+    function rankedPopulation(users: number) {
+      return setup(
+        Object.fromEntries(
+          Array.from({ length: users }, (_, index) => [
+            `u${index}`,
+            { ...dueLondonMorning, rank: (index + 1) / (users + 1) },
+          ]),
+        ),
+      );
+    }
+    /** Two count aggregations racing concurrent writes: the ranked count comes out short. */
+    function racingCounts(store: SchedulerStore, races: number) {
+      let calls = 0;
+      const scanned = { users: 0 };
+      const racing: SchedulerStore = {
+        ...store,
+        async countDueUsers(query) {
+          const counts = await store.countDueUsers(query);
+          calls += 1;
+          return calls <= races ? { ...counts, ranked: counts.ranked - 3 } : counts;
+        },
+        async scanUnrankedDueUsers(query) {
+          const page = await store.scanUnrankedDueUsers(query);
+          scanned.users += page.scanned;
+          return page;
+        },
+      };
+      return { racing, scanned };
+    }
+
+    it("does not scan when the two counts differ only once (a race with concurrent writes)", async () => {
+      const { store } = rankedPopulation(300);
+      const { racing, scanned } = racingCounts(store, 1);
+      await tick(racing, recordingDispatcher().dispatcher);
+      expect(scanned.users).toBe(0);
+    });
+
+    it("scans a bounded number of due users per step when the difference persists", async () => {
+      const { store } = rankedPopulation(300);
+      const { racing, scanned } = racingCounts(store, 2);
+      const run = await tick(racing, recordingDispatcher().dispatcher, { rankScanMaxUsers: 100 });
+      expect(scanned.users).toBeLessThanOrEqual(100);
+      expect(run.results.jobsCreated).toBe(300);
+    });
+  });
+
   describe("a due user with an open slot", () => {
     const tokyo = { ...dueLondonMorning, timezone: "Asia/Tokyo", rank: 0.5 } as const;
     const slotOf = (uid: string) => `${uid}_${NOW - HOUR}`;
@@ -357,6 +452,25 @@ describe("runScheduler", () => {
       expect(run.results).toMatchObject({ jobsCreated: 1, rescheduledOutsideWindow: 2 });
       // Three users and the three slots looked up, no sweep.
       expect(run.results.documentsRead).toBe(6);
+    });
+
+    it("gets the next due time its completed slot recorded when the run died before rescheduling", async () => {
+      const weekly = { ...tokyo, frequency: "onceAWeek" } as const;
+      const inAWeek = NOW + 7 * 24 * HOUR - 5 * HOUR;
+      const slots = new Map<string, Pick<SlotRecord, "status" | "nextCoachingMessageDue">>([
+        [slotOf("sent"), { status: "completed", nextCoachingMessageDue: inAWeek }],
+        [slotOf("stale"), { status: "completed", nextCoachingMessageDue: NOW - 2 * HOUR }],
+      ]);
+      const { store, database } = setup({ sent: weekly, stale: weekly }, slots);
+      const { dispatcher, calls } = recordingDispatcher();
+      const run = await tick(store, dispatcher);
+      expect(calls).toEqual([]);
+      expect(database.users.get("sent")?.nextCoachingMessageDue).toBe(inAWeek);
+      // A recorded due time already past is no schedule: the next window as usual.
+      const stale = database.users.get("stale")?.nextCoachingMessageDue as number;
+      expect(stale).toBeGreaterThan(NOW);
+      expect(stale).toBeLessThan(NOW + 24 * HOUR);
+      expect(run.results.rescheduledOutsideWindow).toBe(2);
     });
 
     it("is dispatched while the breaker is open: delivering an approved message needs no LLM call", async () => {

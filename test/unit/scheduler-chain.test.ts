@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { createHttpDispatcher } from "@/adapters/dispatch/http-dispatcher";
 import { createInMemoryProcessorData, createInMemoryProcessorStore } from "@/adapters/memory/processor-store";
 import {
   createInMemoryDatabase,
@@ -108,7 +109,8 @@ async function runChain({
       settings,
       now: now + next.step * 50_000,
       trigger: next.step === 0 ? "cron" : "continuation",
-      runId: `${chainId}-step-${next.step}`,
+      // Unique per delivery, as in production: a duplicate delivery is another run.
+      runId: `${chainId}-step-${next.step}-${now}`,
       elapsedMs: stepClock(),
       random: () => 0.5,
       chain: { chainId, ...next, maxSteps, stepLeaseMs: LEASE_MS, continuer },
@@ -260,6 +262,191 @@ describe("a cron tick's chain", () => {
     expect(live.runs[0]?.chain?.duplicateOf).toBe("alive");
   });
 
+  it("takes its own step claim when the create() applied but came back as already existing", async () => {
+    // The SDK retries a commit whose answer was lost: the retry of an applied create() reads ALREADY_EXISTS.
+    const database = population(5, DAY_1);
+    const base = createInMemorySchedulerStore(database);
+    let conflicts = 0;
+    const store: SchedulerStore = {
+      ...base,
+      async createChainStep(step) {
+        await base.createChainStep(step);
+        conflicts += 1;
+        return "exists";
+      },
+    };
+    const { dispatcher, calls } = recordingDispatcher();
+    const { runs } = await runChain({ store, dispatcher, now: DAY_1 });
+    expect(conflicts).toBe(1);
+    expect(runs[0]?.chain).toMatchObject({ attempt: 1, duplicateOf: null });
+    expect(calls).toHaveLength(5);
+    expect(database.schedulerChainSteps.get(`cron_2026-11-24T13_0_1`)?.status).toBe("completed");
+  });
+
+  it("starts the next step as soon as the budget is reached, before the dispatches in flight settle", async () => {
+    const database = population(20, DAY_1);
+    const store = createInMemorySchedulerStore(database);
+    let elapsed = 0;
+    const events: string[] = [];
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let first = true;
+    const dispatcher: Dispatcher = {
+      async dispatch({ userId }) {
+        elapsed += 10_000;
+        events.push(`dispatch ${userId}`);
+        // The step's first call answers only once the continuation was sent; the others at once.
+        if (first) {
+          first = false;
+          await held;
+          events.push("first call answered");
+        }
+        return { ok: true, status: 202 };
+      },
+    };
+    const continuer: ChainContinuer = {
+      async continueChain() {
+        events.push("continue");
+        release();
+        return { ok: true, status: 202 };
+      },
+    };
+    const run = await runScheduler({
+      store,
+      dispatcher,
+      settings: { ...SETTINGS, dispatchConcurrency: 5, pageSize: 20 },
+      now: DAY_1,
+      trigger: "cron",
+      runId: "step-0",
+      elapsedMs: () => elapsed,
+      random: () => 0.5,
+      chain: {
+        chainId: "cron_2026-11-24T13",
+        step: 0,
+        after: null,
+        maxSteps: 24,
+        stepLeaseMs: LEASE_MS,
+        continuer,
+      },
+    });
+    expect(events.indexOf("continue")).toBeGreaterThan(-1);
+    expect(events.indexOf("continue")).toBeLessThan(events.indexOf("first call answered"));
+    expect(run.results).toMatchObject({ jobsCreated: 5, deferred: 15, hasMore: true });
+    expect(run.chain?.continuation).toEqual({ status: "dispatched", nextStep: 1 });
+    expect(run.chain?.handledUpTo).not.toBeNull();
+  });
+
+  it("aborts the dispatches still in flight at the step's deadline and counts them as unconfirmed", async () => {
+    const database = population(6, DAY_1);
+    const store = createInMemorySchedulerStore(database);
+    const startedAt = performance.now();
+    const aborted: string[] = [];
+    const dispatcher: Dispatcher = {
+      async dispatch({ userId, signal }) {
+        if (userId.endsWith("0") || userId.endsWith("1")) return { ok: true, status: 202 };
+        // A processor that never answers: only the deadline ends the call.
+        return new Promise((resolve) => {
+          signal?.addEventListener("abort", () => {
+            aborted.push(userId);
+            resolve({ ok: false, retriable: true, reason: "aborted" });
+          });
+        });
+      },
+    };
+    const run = await runScheduler({
+      store,
+      dispatcher,
+      settings: { ...SETTINGS, timeBudgetMs: 10_000, dispatchDeadlineMs: 150 },
+      now: DAY_1,
+      trigger: "test",
+      runId: "deadline",
+      elapsedMs: () => performance.now() - startedAt,
+      random: () => 0.5,
+    });
+    expect(performance.now() - startedAt).toBeLessThan(5_000);
+    expect(aborted).toHaveLength(4);
+    expect(run.results).toMatchObject({ jobsCreated: 2, dispatchesUnconfirmed: 4, errors: 0 });
+    expect(
+      Object.values(run.userResults).filter((entry) => entry.result === "dispatch_unconfirmed"),
+    ).toHaveLength(4);
+  });
+
+  it("sweeps for users without a due time in every step's reserved slice, even when each step runs out of time", async () => {
+    const database = population(40, DAY_1);
+    for (let index = 0; index < 3; index += 1)
+      database.users.set(`missing-${index}`, userDocument({ frequency: "daily" }));
+    const store = createInMemorySchedulerStore(database);
+    let elapsed = 0;
+    const dispatcher: Dispatcher = {
+      async dispatch() {
+        elapsed += 20_000; // every step runs out of its budget dispatching
+        return { ok: true, status: 202 };
+      },
+    };
+    const { runs } = await runChain({
+      store,
+      dispatcher,
+      now: DAY_1,
+      maxSteps: 3,
+      settings: { ...SETTINGS, dispatchConcurrency: 1, sweepMinPageSize: 50 },
+      stepClock: () => {
+        elapsed = 0;
+        return () => elapsed;
+      },
+    });
+    expect(runs.at(-1)?.chain?.continuation.status).toBe("chain_limit");
+    expect(runs[0]?.results.usersSwept).toBeGreaterThan(0);
+    for (let index = 0; index < 3; index += 1) {
+      expect(typeof database.users.get(`missing-${index}`)?.nextCoachingMessageDue).toBe("number");
+    }
+  });
+
+  it("shares one tick's sweep page between the steps of its chain, each step going on from the last", async () => {
+    const database = population(20, DAY_1);
+    for (let index = 0; index < 2_480; index += 1) {
+      database.users.set(
+        `a-${String(index).padStart(5, "0")}`,
+        userDocument({ nextCoachingMessageDue: DAY_1 + 48 * HOUR }),
+      );
+    }
+    database.users.set("a-00500-missing", userDocument());
+    database.users.set("a-01500-missing", userDocument());
+    database.users.set("a-02400-missing", userDocument());
+    const base = createInMemorySchedulerStore(database);
+    let elapsed = 0;
+    const store: SchedulerStore = {
+      ...base,
+      async sweepUsers(query) {
+        elapsed += 5_000; // one query of 1,000 ids fills a step's 4 s slice
+        return base.sweepUsers(query);
+      },
+    };
+    const dispatcher: Dispatcher = {
+      async dispatch() {
+        elapsed += 20_000; // and the due users fill the rest of every step
+        return { ok: true, status: 202 };
+      },
+    };
+    const { runs } = await runChain({
+      store,
+      dispatcher,
+      now: DAY_1,
+      maxSteps: 4,
+      settings: { ...SETTINGS, dispatchConcurrency: 1, sweepMinPageSize: 2_503, sweepMaxPageSize: 2_503 },
+      stepClock: () => {
+        elapsed = 0;
+        return () => elapsed;
+      },
+    });
+    expect(runs.map((run) => run.results.usersSwept)).toEqual([1_000, 1_000, 503, 0]);
+    for (const uid of ["a-00500-missing", "a-01500-missing", "a-02400-missing"]) {
+      expect(typeof database.users.get(uid)?.nextCoachingMessageDue, uid).toBe("number");
+    }
+    expect(database.unscheduledSweep?.chain).toMatchObject({ chainId: "cron_2026-11-24T13", scanned: 2_503 });
+  });
+
   it("continues right after the last user handled when the time budget runs out mid-page", async () => {
     const database = population(30, DAY_1);
     const store = createInMemorySchedulerStore(database);
@@ -332,6 +519,71 @@ describe("a cron tick's chain", () => {
   });
 });
 
+describe("the HTTP dispatcher", () => {
+  it("ends a processor call when the step's deadline aborts it, well before its own timeout", async () => {
+    const dispatcher = createHttpDispatcher({
+      appUrl: "http://localhost:1",
+      cronSecret: "x".repeat(16),
+      timeoutMs: 60_000,
+      // A processor that never answers: the call ends only when its signal aborts.
+      fetchImpl: (_url, init) =>
+        new Promise((_resolve, reject) => {
+          init?.signal?.addEventListener("abort", () => reject(init.signal?.reason));
+        }),
+    });
+    const deadline = new AbortController();
+    setTimeout(() => deadline.abort(new Error("deadline")), 20);
+    const startedAt = performance.now();
+    const outcome = await dispatcher.dispatch({ userId: "u1", runId: "r1", signal: deadline.signal });
+    expect(performance.now() - startedAt).toBeLessThan(5_000);
+    expect(outcome).toMatchObject({ ok: false, retriable: true, unconfirmed: true });
+  });
+
+  it("tells a call that timed out unanswered (perhaps accepted) from one the processor refused", async () => {
+    const silent = createHttpDispatcher({
+      appUrl: "http://localhost:1",
+      cronSecret: "x".repeat(16),
+      timeoutMs: 20,
+      fetchImpl: (_url, init) =>
+        new Promise((_resolve, reject) => {
+          init?.signal?.addEventListener("abort", () => reject(init.signal?.reason));
+        }),
+    });
+    expect(await silent.dispatch({ userId: "u1", runId: "r1" })).toMatchObject({
+      ok: false,
+      unconfirmed: true,
+    });
+    const refusing = createHttpDispatcher({
+      appUrl: "http://localhost:1",
+      cronSecret: "x".repeat(16),
+      timeoutMs: 1_000,
+      fetchImpl: async () => new Response(null, { status: 503 }),
+    });
+    const refused = await refusing.dispatch({ userId: "u1", runId: "r1" });
+    expect(refused).toMatchObject({ ok: false, retriable: true });
+    expect(refused.ok === false && refused.unconfirmed).toBeFalsy();
+  });
+});
+
+describe("scheduler configuration bounds", () => {
+  const base = { NODE_ENV: "test", FIRESTORE_EMULATOR_HOST: "localhost:1" } as const;
+
+  it("rejects a step whose budget and timeouts would overrun the route's maxDuration", () => {
+    expect(() =>
+      loadConfig({ ...base, SCHEDULER_TIME_BUDGET_MS: "45000", DISPATCH_TIMEOUT_MS: "10000" }),
+    ).toThrow(/SCHEDULER_TIME_BUDGET_MS/);
+    expect(() => loadConfig({ ...base, SCHEDULER_TIME_BUDGET_MS: "58000" })).toThrow(/maxDuration/);
+  });
+
+  it("rejects more chain steps than end within the hour", () => {
+    // 60 steps of up to 60 s each would run into the next hour's chain.
+    expect(() => loadConfig({ ...base, SCHEDULER_MAX_CHAIN_STEPS: "60" })).toThrow(
+      /SCHEDULER_MAX_CHAIN_STEPS/,
+    );
+    expect(loadConfig({ ...base, SCHEDULER_MAX_CHAIN_STEPS: "59" }).scheduler.maxChainSteps).toBe(59);
+  });
+});
+
 describe("due ranks", () => {
   it("are fresh for every due time, never whole numbers, and lower by one step per missed window", () => {
     const ranks = Array.from({ length: 1_000 }, (_, index) => dueRank({ uid: `u${index}`, dueAt: DAY_1 }));
@@ -363,6 +615,11 @@ describe("scheduler configuration", () => {
     expect(config.scheduler.chainStepLeaseMs).toBeGreaterThan(SCHEDULER_MAX_DURATION_SECONDS * 1_000);
     expect(config.scheduler.timeBudgetMs).toBeLessThan(SCHEDULER_MAX_DURATION_SECONDS * 1_000);
     expect(config.scheduler).toMatchObject({ maxChainSteps: 24, maxUsersPerTick: 100_000, pageSize: 500 });
+    // The defaults leave a margin: budget, a dispatch's timeout and the continuation's within 60 s.
+    const { timeBudgetMs, dispatchTimeoutMs, continuationTimeoutMs } = config.scheduler;
+    expect(timeBudgetMs + dispatchTimeoutMs + continuationTimeoutMs).toBeLessThan(
+      SCHEDULER_MAX_DURATION_SECONDS * 1_000,
+    );
     expect(
       loadConfig({ NODE_ENV: "test", FIRESTORE_EMULATOR_HOST: "localhost:1", SCHEDULER_MAX_CHAIN_STEPS: "3" })
         .scheduler.maxChainSteps,

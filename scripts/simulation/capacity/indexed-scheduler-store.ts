@@ -15,6 +15,7 @@ import { isInstant, parseUserDocument, type UserSnapshot } from "@/core/user";
 import type {
   ChainStepRecord,
   DueCursor,
+  DueSlotState,
   SchedulerRunRecord,
   SchedulerStore,
   ScheduleUpdate,
@@ -65,6 +66,8 @@ export class IndexedSchedulerStore implements SchedulerStore {
   private sortedUids: string[] | null = null;
   private sweepState: SweepState | null = null;
   private readonly slots = new Map<string, boolean>();
+  /** Completed slots by id: the next due time each recorded (null when none). */
+  private readonly completedSlots = new Map<string, number | null>();
   private readonly isSlotOpen: (slotId: string) => boolean;
 
   constructor(options: IndexedSchedulerStoreOptions = {}) {
@@ -85,9 +88,15 @@ export class IndexedSchedulerStore implements SchedulerStore {
     return this.users.get(uid)?.document;
   }
 
-  /** Records a processor slot by status, for stores used without `isSlotOpen`. */
-  putSlot(slotId: string, status: string): void {
+  /**
+   * Records a processor slot by status (for stores used without `isSlotOpen`), and for a
+   * completed one the next due time its completion recorded.
+   */
+  putSlot(slotId: string, status: string, nextCoachingMessageDue: unknown = null): void {
     this.slots.set(slotId, status !== "completed");
+    if (status === "completed") {
+      this.completedSlots.set(slotId, isInstant(nextCoachingMessageDue) ? nextCoachingMessageDue : null);
+    }
   }
 
   private indexUser(uid: string, record: UserRecord): void {
@@ -240,11 +249,11 @@ export class IndexedSchedulerStore implements SchedulerStore {
 
   async getSweepState() {
     this.counters.documentsRead += 1;
-    return this.sweepState ? { ...this.sweepState } : null;
+    return this.sweepState ? structuredClone(this.sweepState) : null;
   }
 
   async saveSweepState(state: SweepState) {
-    this.sweepState = { ...state };
+    this.sweepState = structuredClone(state);
     this.counters.documentsWritten += 1;
   }
 
@@ -258,9 +267,15 @@ export class IndexedSchedulerStore implements SchedulerStore {
     };
   }
 
-  async getOpenSlots(slotIds: readonly string[]) {
+  async getDueSlots(slotIds: readonly string[]) {
     this.counters.documentsRead += slotIds.length;
-    return new Set(slotIds.filter((slotId) => this.isSlotOpen(slotId)));
+    const found = new Map<string, DueSlotState>();
+    for (const slotId of slotIds) {
+      const completed = this.completedSlots.get(slotId);
+      if (this.isSlotOpen(slotId)) found.set(slotId, { open: true, nextCoachingMessageDue: null });
+      else if (completed !== undefined) found.set(slotId, { open: false, nextCoachingMessageDue: completed });
+    }
+    return found;
   }
 
   async setNextDue(updates: readonly ScheduleUpdate[]) {

@@ -1,7 +1,7 @@
 /**
  * Every occurrence of every (zone, time preference) window over the simulated span, as instants,
  * so the report can tell in O(log days) which window a send fell in and how many windows a user
- * waited through. Built from the contract's windows (`TIME_WINDOWS` in core/schedule.ts) with
+ * waited through. Built from the windows of docs/scheduling.md (`TIME_WINDOWS` in core/schedule.ts) with
  * Temporal, as the core builds its own due times.
  */
 import { Temporal } from "temporal-polyfill";

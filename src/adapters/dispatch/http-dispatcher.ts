@@ -8,6 +8,8 @@ export const PROCESSOR_PATH = "/api/coaching/generateCoachingMessage/processor";
  * Calls the processor route over HTTP, one call per user. The base URL is configuration
  * (`APP_URL` or Vercel's production URL), never the incoming request's Host or forwarded
  * headers, so a forged header cannot redirect the fan-out and its bearer secret elsewhere.
+ * A call ends at its own timeout or when the job's signal aborts (the scheduler step's
+ * deadline), whichever comes first.
  */
 export function createHttpDispatcher({
   appUrl,
@@ -22,7 +24,9 @@ export function createHttpDispatcher({
 }): Dispatcher {
   const url = new URL(PROCESSOR_PATH, appUrl).toString();
   return {
-    async dispatch({ userId, runId }) {
+    async dispatch({ userId, runId, signal }) {
+      const timeout = AbortSignal.timeout(timeoutMs);
+      const callSignal = signal ? AbortSignal.any([timeout, signal]) : timeout;
       try {
         const response = await fetchImpl(url, {
           method: "POST",
@@ -32,7 +36,7 @@ export function createHttpDispatcher({
             "x-coaching-run-id": runId,
           },
           body: JSON.stringify({ userId }),
-          signal: AbortSignal.timeout(timeoutMs),
+          signal: callSignal,
           redirect: "error",
         });
         // The body is not needed; release the connection.
@@ -44,7 +48,8 @@ export function createHttpDispatcher({
           reason: `processor answered HTTP ${response.status}`,
         };
       } catch (error) {
-        return { ok: false, retriable: true, reason: describeError(error) };
+        // Cut off by its timeout or the step's deadline: sent, perhaps, but never answered.
+        return { ok: false, retriable: true, reason: describeError(error), unconfirmed: callSignal.aborted };
       }
     },
   };

@@ -2,10 +2,16 @@ import "server-only";
 import type { Firestore, Query } from "firebase-admin/firestore";
 import type { BreakerState } from "@/core/circuit-breaker";
 import { isDocumentId } from "@/core/document-id";
-import { type DeadLetterRecord, type EventRecord, messageCreatedEventId } from "@/core/events";
+import {
+  type EventRecord,
+  messageCreatedEventId,
+  parseDeadLetterDocument,
+  parseEventDocument,
+} from "@/core/events";
 import { normaliseProcessingState, type ProcessingState, type UserStatus } from "@/core/processing-state";
 import { RETENTION_RULES, type RetentionRule, retentionCutoff } from "@/core/retention";
-import { parseUserDocument, type UserSnapshot } from "@/core/user";
+import { isValidTimezone } from "@/core/schedule";
+import { isInstant, parseUserDocument, type UserSnapshot } from "@/core/user";
 import type { SchedulerRunRecord } from "@/pipeline/ports";
 import type { StoredMessage } from "@/pipeline/processor-ports";
 import { COLLECTIONS, DUE_FIELD } from "./collections";
@@ -338,14 +344,17 @@ export function createFirestoreAdminPagesStore(db: Firestore) {
         return {
           uid: document.id,
           email: typeof data.email === "string" ? data.email : "",
-          timezone: typeof data.timezone === "string" ? data.timezone : null,
+          // Only a zone the runtime knows: the page formats times in it.
+          timezone:
+            typeof data.timezone === "string" && isValidTimezone(data.timezone) ? data.timezone : null,
           timePreference: typeof config.timePreference === "string" ? config.timePreference : null,
           frequency: typeof config.frequency === "string" ? config.frequency : null,
           enabled: config.enableCoachingMessages === true,
-          nextCoachingMessageDue: typeof data[DUE_FIELD] === "number" ? (data[DUE_FIELD] as number) : null,
+          nextCoachingMessageDue: isInstant(data[DUE_FIELD]) ? data[DUE_FIELD] : null,
           status: statusOf.get(document.id) ?? "waiting",
-          lastMessageType: (lastMessage?.messageType as string | undefined) ?? null,
-          lastRating: (lastMessage?.effectivenessRating as number | undefined) ?? null,
+          lastMessageType: typeof lastMessage?.messageType === "string" ? lastMessage.messageType : null,
+          lastRating:
+            typeof lastMessage?.effectivenessRating === "number" ? lastMessage.effectivenessRating : null,
         };
       }),
     );
@@ -468,13 +477,17 @@ export function createFirestoreAdminPagesStore(db: Firestore) {
           .orderBy("createdAt", "desc")
           .limit(limit)
           .get();
-        return snapshot.docs.map((document) => ({
-          id: document.id,
-          title: (document.get("title") as string | undefined) ?? null,
-          content: String(document.get("content") ?? ""),
-          createdAt: document.get("createdAt") as number,
-          isCoachingMessage: document.get("isCoachingMessage") === true,
-        }));
+        // Written by the app: each field is used only when it has the documented type.
+        return snapshot.docs.map((document) => {
+          const { title, content, createdAt } = document.data();
+          return {
+            id: document.id,
+            title: typeof title === "string" ? title : null,
+            content: typeof content === "string" ? content : "",
+            createdAt: isInstant(createdAt) ? createdAt : null,
+            isCoachingMessage: document.get("isCoachingMessage") === true,
+          };
+        });
       }),
 
     pendingEvents: (limit: number) =>
@@ -484,7 +497,9 @@ export function createFirestoreAdminPagesStore(db: Firestore) {
           .orderBy("created_at")
           .limit(limit)
           .get();
-        return snapshot.docs.map((document) => document.data() as EventRecord);
+        // The app writes events too: parsed as the outbox parses them, so a field of another type
+        // is replaced by its default instead of reaching the page.
+        return snapshot.docs.map((document): EventRecord => parseEventDocument(document.id, document.data()));
       }),
 
     deadLetters: (limit: number) =>
@@ -494,7 +509,7 @@ export function createFirestoreAdminPagesStore(db: Firestore) {
           .orderBy("created_at", "desc")
           .limit(limit)
           .get();
-        return snapshot.docs.map((document) => document.data() as DeadLetterRecord);
+        return snapshot.docs.map((document) => parseDeadLetterDocument(document.id, document.data()));
       }),
   };
 }

@@ -28,7 +28,10 @@ export const COLLECTIONS = {
   eventLeases: "eventLeases",
   /** Events that failed for good, by event id. */
   eventDeadLetters: "eventDeadLetters",
-  /** `eventStats/totals`: handler runs, successes, errors, last run, kept with increments. */
+  /**
+   * `eventStats/totals_${k}` (k < 64, and the old single `totals`): handler runs, successes,
+   * errors, last run, kept with increments spread over the shards; `eventStats/straySweep`.
+   */
   eventStats: "eventStats",
   /** `userProcessingState/{uid}`: status, phase, counters, rolling action and error logs. */
   userProcessingState: "userProcessingState",

@@ -7,7 +7,14 @@ import { COLLECTIONS } from "./collections";
 import { createOnce } from "./create-once";
 import { firestoreCall } from "./errors";
 
-const TOTALS = "totals";
+/** `eventStats/totals`: the single totals document of older versions, still summed in. */
+const LEGACY_TOTALS = "totals";
+/**
+ * Run totals are spread over `eventStats/totals_${k}`, one picked at random per run: one document
+ * takes about one sustained write a second, and runs come at the message rate (hundreds a second
+ * at peak). The health route sums the shards (a read of each).
+ */
+export const EVENT_STATS_SHARDS = 64;
 /** `eventStats/straySweep`: where the sweep for events the ready query cannot see stopped. */
 const STRAY_SWEEP = "straySweep";
 /** gRPC FAILED_PRECONDITION: the document changed since the sweep read it. */
@@ -35,11 +42,18 @@ function expiryFor(patch: Partial<EventRecord>) {
   return {};
 }
 
-export function createFirestoreEventStore(db: Firestore): EventStore {
+export function createFirestoreEventStore(
+  db: Firestore,
+  { random = Math.random }: { random?: () => number } = {},
+): EventStore {
   const events = db.collection(COLLECTIONS.events);
   const leases = db.collection(COLLECTIONS.eventLeases);
   const deadLetters = db.collection(COLLECTIONS.eventDeadLetters);
-  const totals = db.collection(COLLECTIONS.eventStats).doc(TOTALS);
+  const stats = db.collection(COLLECTIONS.eventStats);
+  const totalsDocuments = [
+    stats.doc(LEGACY_TOTALS),
+    ...Array.from({ length: EVENT_STATS_SHARDS }, (_, shard) => stats.doc(`totals_${shard}`)),
+  ];
 
   return {
     getEvent: (eventId) =>
@@ -51,14 +65,32 @@ export function createFirestoreEventStore(db: Firestore): EventStore {
     getReadyEvents: ({ now, limit, after }) =>
       firestoreCall("read ready events", async () => {
         // The id breaks ties between equal ready times, so a page after `after` skips nothing.
-        let query = events
-          .where("status", "==", "pending")
-          .where("next_attempt_at", "<=", now)
-          .orderBy("next_attempt_at")
-          .orderBy(FieldPath.documentId());
-        if (after) query = query.startAfter(after.nextAttemptAt, after.eventId);
-        const snapshot = await query.limit(limit).get();
-        return snapshot.docs.map((document) => parseEventDocument(document.id, document.data()));
+        // The keyset is written as filters, not a query cursor (`startAfter`): the emulator
+        // ignores cursors, and filters run the same on both. Past `after`: the rest of its
+        // ready time by id, then the later ready times.
+        const pending = events.where("status", "==", "pending");
+        const documents = [];
+        if (after) {
+          if (after.nextAttemptAt > now) return [];
+          const sameTime = await pending
+            .where("next_attempt_at", "==", after.nextAttemptAt)
+            .where(FieldPath.documentId(), ">", events.doc(after.eventId))
+            .orderBy(FieldPath.documentId())
+            .limit(limit)
+            .get();
+          documents.push(...sameTime.docs);
+        }
+        if (documents.length < limit) {
+          let later = pending.where("next_attempt_at", "<=", now);
+          if (after) later = later.where("next_attempt_at", ">", after.nextAttemptAt);
+          const snapshot = await later
+            .orderBy("next_attempt_at")
+            .orderBy(FieldPath.documentId())
+            .limit(limit - documents.length)
+            .get();
+          documents.push(...snapshot.docs);
+        }
+        return documents.map((document) => parseEventDocument(document.id, document.data()));
       }),
 
     async claimEvent({ eventId, leaseNumber, now, leaseUntil, attempts, nextAttemptAt, claimToken }) {
@@ -135,6 +167,7 @@ export function createFirestoreEventStore(db: Firestore): EventStore {
           next_attempt_at: now,
           last_error: null,
           lease_until: 0,
+          requeued_at: now,
           metadata: { ...metadata, replayed_at: now },
           ...NOT_EXPIRING,
         });
@@ -143,12 +176,26 @@ export function createFirestoreEventStore(db: Firestore): EventStore {
         return true;
       }),
 
+    listRetriableDeadLetters: ({ limit }) =>
+      firestoreCall("list retriable dead letters", async () => {
+        const page = await deadLetters.where("retriable", "==", true).limit(limit).select().get();
+        return page.docs.map((document) => document.id);
+      }),
+
+    countRetriableDeadLetters: () =>
+      firestoreCall("count retriable dead letters", async () => {
+        const counted = await deadLetters.where("retriable", "==", true).count().get();
+        return counted.data().count;
+      }),
+
     queueStrayEvents: ({ now, limit }) =>
       firestoreCall("sweep stray events", async () => {
         const cursorDocument = db.collection(COLLECTIONS.eventStats).doc(STRAY_SWEEP);
         const afterId = (await cursorDocument.get()).get("afterId");
+        // A filter, not `startAfter`: the emulator ignores query cursors.
         let query = events.orderBy(FieldPath.documentId()).limit(limit);
-        if (typeof afterId === "string") query = query.startAfter(afterId);
+        if (typeof afterId === "string")
+          query = query.where(FieldPath.documentId(), ">", events.doc(afterId));
         const page = await query.get();
         const strays = page.docs.filter((document) => !isQueueable(document.data()));
         await Promise.all(
@@ -184,7 +231,8 @@ export function createFirestoreEventStore(db: Firestore): EventStore {
 
     recordRun: ({ success, now }) =>
       firestoreCall("record event run", async () => {
-        await totals.set(
+        const shard = Math.min(EVENT_STATS_SHARDS - 1, Math.floor(random() * EVENT_STATS_SHARDS));
+        await stats.doc(`totals_${shard}`).set(
           {
             totalProcessed: FieldValue.increment(1),
             successCount: FieldValue.increment(success ? 1 : 0),
@@ -197,24 +245,27 @@ export function createFirestoreEventStore(db: Firestore): EventStore {
 
     getHealth: () =>
       firestoreCall("read event health", async () => {
-        const [stats, deadLetterCount, pendingCount, oldest] = await Promise.all([
-          totals.get(),
+        const [totals, deadLetterCount, pendingCount, oldest] = await Promise.all([
+          db.getAll(...totalsDocuments),
           deadLetters.count().get(),
           events.where("status", "==", "pending").count().get(),
           events.where("status", "==", "pending").orderBy("created_at").limit(1).get(),
         ]);
-        const number = (field: string) => {
-          const value = stats.get(field);
-          return typeof value === "number" ? value : 0;
-        };
-        const lastProcessedAt = stats.get("lastProcessedAt");
+        const sum = (field: string) =>
+          totals.reduce((total, document) => {
+            const value = document.get(field);
+            return total + (typeof value === "number" ? value : 0);
+          }, 0);
+        const lastTimes = totals
+          .map((document) => document.get("lastProcessedAt"))
+          .filter((value): value is number => typeof value === "number");
         return {
-          totalProcessed: number("totalProcessed"),
-          successCount: number("successCount"),
-          errorCount: number("errorCount"),
+          totalProcessed: sum("totalProcessed"),
+          successCount: sum("successCount"),
+          errorCount: sum("errorCount"),
           deadLetterCount: deadLetterCount.data().count,
           pendingCount: pendingCount.data().count,
-          lastProcessedAt: typeof lastProcessedAt === "number" ? lastProcessedAt : null,
+          lastProcessedAt: lastTimes.length > 0 ? Math.max(...lastTimes) : null,
           oldestPendingCreatedAt: (oldest.docs[0]?.get("created_at") as number | undefined) ?? null,
         };
       }),

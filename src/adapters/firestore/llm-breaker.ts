@@ -6,6 +6,7 @@ import {
   type BreakerStatus,
   breakerAfterFailure,
   breakerGate,
+  breakerNeedsReset,
   CLOSED_BREAKER,
   describeBreaker,
   type ProbeWindow,
@@ -62,8 +63,17 @@ export async function resetLlmBreaker(db: Firestore): Promise<void> {
  * The breaker on Firestore. Failures are counted with `FieldValue.increment` (exact under
  * concurrency); the one probe of each probe window is claimed with `create()` keyed by the
  * opening and the window, so exactly one worker probes per window and a lost probe holds the
- * breaker for one window at most. Successes write only when there is something to reset, so
- * the one breaker document is not written on every call. One instance serves one run.
+ * breaker for one window at most. One instance serves one run.
+ *
+ * The breaker is one document, and real Firestore sustains about one write a second on one
+ * document, so writes are kept to what changes it: a failure is one increment (plus one write
+ * when it opens the breaker); a success writes only when the breaker it read at `acquire` and
+ * again just before writing still needs a reset (open, or failures counted), so the reset after
+ * a failure is written about once, by whichever success comes first, not by every success. At 50
+ * calls a second that makes about 1 write per failure plus 1-2 resets per failure (successes
+ * whose read-back landed before the first reset committed): ~0.5 writes/s at 0.5 % failures,
+ * ~15 writes/s at 10 % (then the breaker is near opening anyway). Callers treat these writes as
+ * best-effort (process-user.ts): a failed write never fails the run.
  */
 export function createFirestoreLlmBreaker(db: Firestore, settings: BreakerSettings): LlmBreaker {
   const reference = db.collection(COLLECTIONS.systemState).doc(BREAKER_DOC);
@@ -94,11 +104,16 @@ export function createFirestoreLlmBreaker(db: Firestore, settings: BreakerSettin
     },
 
     async recordSuccess() {
-      if (!lastSeen || (lastSeen.state === "closed" && lastSeen.consecutiveFailures === 0)) {
+      if (!breakerNeedsReset(lastSeen)) {
         heldProbe = null;
         return;
       }
-      await firestoreCall("close LLM breaker", () => reference.set({ ...CLOSED_BREAKER }));
+      // Read again before writing: another run's success has usually reset it meanwhile, and the
+      // reset is idempotent, so only a breaker that still needs it is written (see breakerNeedsReset).
+      const current = await readLlmBreaker(db);
+      if (breakerNeedsReset(current)) {
+        await firestoreCall("close LLM breaker", () => reference.set({ ...CLOSED_BREAKER }));
+      }
       lastSeen = { ...CLOSED_BREAKER };
       // Reported: the claim is spent (kept only after a failed write, so a release frees it).
       heldProbe = null;

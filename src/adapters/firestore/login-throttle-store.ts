@@ -11,8 +11,12 @@ export type LoginAdmission =
   | { admitted: false; scope: "address" | "global"; retryAfterMs: number };
 
 export interface LoginThrottle {
-  /** Takes one guess for `bucket` and for the engine as a whole, or says how long to wait. */
-  admit(input: { bucket: string; now: number }): Promise<LoginAdmission>;
+  /**
+   * Takes one guess for `bucket` and for the engine as a whole, or says how long to wait. A known
+   * device (`exemptFromGlobal`) takes one for its bucket only: the global ceiling is what many
+   * addresses can fill to lock everyone out.
+   */
+  admit(input: { bucket: string; now: number; exemptFromGlobal?: boolean }): Promise<LoginAdmission>;
 }
 
 /** How long a spent window's documents are kept after it ends (for the TTL policy on `expiresAt`). */
@@ -65,7 +69,7 @@ export function createFirestoreLoginThrottle(
   };
 
   return {
-    async admit({ bucket, now }) {
+    async admit({ bucket, now, exemptFromGlobal = false }) {
       const window = loginWindow(now, limits.windowMs);
       const refused = (scope: "address" | "global"): LoginAdmission => ({
         admitted: false,
@@ -79,6 +83,7 @@ export function createFirestoreLoginThrottle(
         !(await claimGuess({ scope: addressScope, limit: limits.perAddress, windowStart: window.start, now }))
       )
         return refused("address");
+      if (exemptFromGlobal) return { admitted: true };
       if (!(await claimGuess({ scope: "global", limit: limits.global, windowStart: window.start, now })))
         return refused("global");
       return { admitted: true };

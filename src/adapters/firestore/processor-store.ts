@@ -59,17 +59,19 @@ export function createFirestoreProcessorStore(db: Firestore): ProcessorStore {
         return snapshot.exists ? withoutTtl<SlotRecord>(snapshot.data()) : null;
       }),
 
-    async claimSlot({ slot, purpose, now }) {
+    async claimSlot({ slot, purpose, now, claimToken }) {
       const { slotId, leaseNumber, uid, leaseUntil } = slot;
+      const lease = leases.doc(leaseId({ slotId, leaseNumber }));
       const outcome = await createOnce(`${purpose} slot`, async () => {
         // create() of the lease first: on a conflict the batch writes nothing (the local emulator
         // applies a batch's writes up to the failing one; real Firestore commits all or none).
         const batch = db.batch();
-        batch.create(leases.doc(leaseId({ slotId, leaseNumber })), {
+        batch.create(lease, {
           slotId,
           leaseNumber,
           uid,
           purpose,
+          claimToken,
           claimedAt: now,
           leaseUntil,
           ...expiry(LEASE_RETENTION, now),
@@ -80,17 +82,22 @@ export function createFirestoreProcessorStore(db: Firestore): ProcessorStore {
         );
         await batch.commit();
       });
-      return outcome === "created" ? "claimed" : "taken";
+      if (outcome === "created") return "claimed";
+      // The SDK retries a commit whose answer was lost (ABORTED, UNAVAILABLE): when the first try
+      // applied, the retry meets our own lease. Atomic batch, create first: our lease means our slot write.
+      const existing = await firestoreCall(`read ${purpose} slot lease`, () => lease.get());
+      return existing.get("claimToken") === claimToken ? "claimed" : "taken";
     },
 
     getLease: ({ slotId, leaseNumber }) =>
       firestoreCall("read slot lease", async () => {
         const snapshot = await leases.doc(leaseId({ slotId, leaseNumber })).get();
         if (!snapshot.exists) return null;
-        const lease = snapshot.data() as { claimedAt?: unknown; leaseUntil?: unknown };
+        const lease = snapshot.data() as { claimedAt?: unknown; leaseUntil?: unknown; claimToken?: unknown };
         return {
           claimedAt: typeof lease.claimedAt === "number" ? lease.claimedAt : 0,
           ...(typeof lease.leaseUntil === "number" ? { leaseUntil: lease.leaseUntil } : {}),
+          ...(typeof lease.claimToken === "string" ? { claimToken: lease.claimToken } : {}),
         };
       }),
 

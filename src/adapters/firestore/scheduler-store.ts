@@ -3,9 +3,10 @@ import { FieldPath, type Firestore } from "firebase-admin/firestore";
 import { dueRank, LOWEST_RANK } from "@/core/due-rank";
 import type { SlotRecord } from "@/core/due-slot";
 import { describeError } from "@/core/errors";
-import { parseUserDocument } from "@/core/user";
+import { isInstant, MAX_INSTANT_MS, parseUserDocument } from "@/core/user";
 import type {
   ChainStepRecord,
+  DueSlotState,
   SchedulerRunRecord,
   SchedulerStore,
   ScheduleUpdate,
@@ -220,7 +221,7 @@ export function createFirestoreSchedulerStore(db: Firestore): SchedulerStore {
       let query = users.orderBy(FieldPath.documentId());
       if (after !== null) query = query.where(FieldPath.documentId(), ">", users.doc(after));
       const scan = await firestoreCall("sweep query", () => query.select(DUE_FIELD).limit(limit).get());
-      const toFix = scan.docs.filter((document) => !Number.isFinite(document.get(DUE_FIELD)));
+      const toFix = scan.docs.filter((document) => !isInstant(document.get(DUE_FIELD)));
       const documents =
         toFix.length === 0
           ? []
@@ -229,7 +230,7 @@ export function createFirestoreSchedulerStore(db: Firestore): SchedulerStore {
             );
       const unscheduled = documents.flatMap((document) => {
         const data = document.data();
-        if (!data || Number.isFinite(data[DUE_FIELD])) return [];
+        if (!data || isInstant(data[DUE_FIELD])) return [];
         // A due time of another type reads as missing; null stays null.
         const { [DUE_FIELD]: due, ...rest } = data;
         return [parseUserDocument(document.id, due === null ? data : rest)];
@@ -256,17 +257,14 @@ export function createFirestoreSchedulerStore(db: Firestore): SchedulerStore {
     },
 
     async countUsers() {
-      // A range filter matches numbers alone, and NaN and ±Infinity fall outside these bounds, so
-      // a user with one of them is swept and fixed like a missing field. Integer bounds, because
-      // the emulator compares integers with integers only (due times are whole milliseconds).
+      // A range filter matches numbers alone, and NaN, ±Infinity and numbers beyond a Date's range
+      // fall outside these bounds, so a user with one of them is swept and fixed like a missing
+      // field. Integer bounds, because the emulator compares integers with integers only (due
+      // times are whole milliseconds).
       const [all, scheduled] = await Promise.all([
         firestoreCall("user count", () => users.count().get()),
         firestoreCall("scheduled user count", () =>
-          users
-            .where(DUE_FIELD, ">=", Number.MIN_SAFE_INTEGER)
-            .where(DUE_FIELD, "<=", Number.MAX_SAFE_INTEGER)
-            .count()
-            .get(),
+          users.where(DUE_FIELD, ">=", -MAX_INSTANT_MS).where(DUE_FIELD, "<=", MAX_INSTANT_MS).count().get(),
         ),
       ]);
       const total = all.data().count;
@@ -278,17 +276,25 @@ export function createFirestoreSchedulerStore(db: Firestore): SchedulerStore {
       };
     },
 
-    async getOpenSlots(slotIds) {
-      if (slotIds.length === 0) return new Set();
+    async getDueSlots(slotIds) {
+      const found = new Map<string, DueSlotState>();
+      if (slotIds.length === 0) return found;
       const slots = db.collection(COLLECTIONS.coachingSlots);
-      const snapshots = await firestoreCall("open slots read", () =>
-        db.getAll(...slotIds.map((slotId) => slots.doc(slotId))),
+      // Only the two fields the scheduler needs, not the whole slot.
+      const snapshots = await firestoreCall("due slots read", () =>
+        db.getAll(...slotIds.map((slotId) => slots.doc(slotId)), {
+          fieldMask: ["status", "nextCoachingMessageDue"],
+        }),
       );
-      return new Set(
-        snapshots
-          .filter((snapshot) => snapshot.exists && (snapshot.data() as SlotRecord).status !== "completed")
-          .map((snapshot) => snapshot.id),
-      );
+      for (const snapshot of snapshots) {
+        if (!snapshot.exists) continue;
+        const { status, nextCoachingMessageDue } = snapshot.data() as Partial<SlotRecord>;
+        found.set(snapshot.id, {
+          open: status !== "completed",
+          nextCoachingMessageDue: isInstant(nextCoachingMessageDue) ? nextCoachingMessageDue : null,
+        });
+      }
+      return found;
     },
 
     async setNextDue(updates) {

@@ -31,30 +31,58 @@ function readCost(providerMetadata: unknown): number | null {
   return typeof cost === "number" ? cost : null;
 }
 
-/** Whether trying again later could help; a schema violation or a refusal usually will not at once, but may next run. */
-function classify(error: unknown): { retriable: boolean; reason: string; statusCode: number | null } {
+/**
+ * The error's class and, for a validation failure, the paths and codes of its issues. Never the
+ * message: the AI SDK's parse and validation errors quote the model's output ("Text: …",
+ * "Value: …"), which must not reach the stored failure reason, the logs or the dashboard.
+ */
+function describeSchemaFailure(cause: unknown): string {
+  if (!(cause instanceof Error)) return "no structured output";
+  const issues = (cause.cause as { issues?: unknown } | undefined)?.issues;
+  if (!Array.isArray(issues)) return cause.name;
+  const described = issues.slice(0, 5).map((issue: { path?: unknown; code?: unknown }) => {
+    const path = Array.isArray(issue.path)
+      ? issue.path.map((key) => (typeof key === "number" ? key : String(key).slice(0, 40))).join(".")
+      : "";
+    return `${path || "(root)"} ${typeof issue.code === "string" ? issue.code : "invalid"}`;
+  });
+  return `${cause.name} (${described.join(", ")})`;
+}
+
+/**
+ * Whether trying again later could help; a schema violation or a refusal usually will not at once,
+ * but may next run. `providerUnavailable`: the provider could not serve the call (the AI SDK's
+ * retryable API errors: 408, 409, 429, 5xx, and a failed fetch; a timeout), so it is not the user's failure.
+ */
+function classify(error: unknown): {
+  retriable: boolean;
+  reason: string;
+  statusCode: number | null;
+  providerUnavailable: boolean;
+} {
   if (APICallError.isInstance(error)) {
     return {
       retriable: error.isRetryable,
       reason: `LLM API ${error.statusCode ?? "error"}: ${error.message}`.slice(0, 500),
       statusCode: error.statusCode ?? null,
+      providerUnavailable: error.isRetryable,
     };
   }
   if (NoObjectGeneratedError.isInstance(error)) {
-    const detail = error.cause instanceof Error ? error.cause.message : error.message;
     return {
       retriable: true,
-      reason: `output did not match the schema: ${detail}`.slice(0, 500),
+      reason: `output did not match the schema: ${describeSchemaFailure(error.cause)}`.slice(0, 500),
       statusCode: null,
+      providerUnavailable: false,
     };
   }
   const name = error instanceof Error ? error.name : "";
   if (name === "TimeoutError" || name === "AbortError") {
-    return { retriable: true, reason: "LLM call timed out", statusCode: null };
+    return { retriable: true, reason: "LLM call timed out", statusCode: null, providerUnavailable: true };
   }
   const cause = (error as { lastError?: unknown } | null)?.lastError;
   if (cause) return classify(cause);
-  return { retriable: true, reason: describeError(error), statusCode: null };
+  return { retriable: true, reason: describeError(error), statusCode: null, providerUnavailable: false };
 }
 
 /**
@@ -120,13 +148,14 @@ export function createOpenRouterCoach(options: OpenRouterCoachOptions): CoachMod
         }),
       };
     } catch (error) {
-      const { retriable, reason, statusCode } = classify(error);
+      const { retriable, reason, statusCode, providerUnavailable } = classify(error);
       const usage = NoObjectGeneratedError.isInstance(error) ? error.usage : undefined;
       return {
         ok: false,
         retriable,
         reason,
         statusCode,
+        providerUnavailable,
         call: record({
           error: reason,
           inputTokens: usage?.inputTokens ?? null,

@@ -26,7 +26,7 @@ export interface InMemoryProcessorData {
   /** `${slotId}_${leaseNumber}` → the lease as created. */
   leases: Map<string, LeaseRecord>;
   messages: Map<string, StoredMessage>;
-  /** Sent messages per user, newest last, for the recent-messages query. */
+  /** Sent messages per user, in the order they were sent, for the recent-messages query. */
   sentByUser: Map<string, StoredMessage[]>;
   events: Map<string, EventRecord>;
   journal: Map<string, (JournalEntry | (CoachingJournalEntry & { id: string }))[]>;
@@ -83,10 +83,15 @@ export function createInMemoryProcessorStore(
       const slot = data.slots.get(slotId);
       return slot ? { ...slot } : null;
     },
-    async claimSlot({ slot, now }) {
+    async claimSlot({ slot, now, claimToken }) {
       const id = leaseId(slot);
-      if (data.leases.has(id)) return "taken";
-      data.leases.set(id, { claimedAt: now, leaseUntil: slot.leaseUntil });
+      const existing = data.leases.get(id);
+      if (existing) {
+        // The Firestore store's read-back after ALREADY_EXISTS: our own lease (a retried commit) is ours.
+        count(1);
+        return existing.claimToken === claimToken ? "claimed" : "taken";
+      }
+      data.leases.set(id, { claimedAt: now, leaseUntil: slot.leaseUntil, claimToken });
       data.slots.set(slot.slotId, { ...slot });
       count(0, 2);
       return "claimed";
@@ -98,6 +103,7 @@ export function createInMemoryProcessorStore(
       return {
         claimedAt: lease.claimedAt,
         ...(lease.leaseUntil === undefined ? {} : { leaseUntil: lease.leaseUntil }),
+        ...(lease.claimToken === undefined ? {} : { claimToken: lease.claimToken }),
       };
     },
     async listOpenSlots({ uid, limit }) {
@@ -132,9 +138,11 @@ export function createInMemoryProcessorStore(
       return entries;
     },
     async listRecentMessages({ uid, limit }) {
+      // Newest first by creation, as Firestore's `orderBy("createdAt", "desc")`: an older slot's
+      // message resumed and sent late must not count as the newest.
       const recent: PastMessage[] = (data.sentByUser.get(uid) ?? [])
-        .slice(-limit)
-        .reverse()
+        .toSorted((first, second) => second.createdAt - first.createdAt)
+        .slice(0, limit)
         .flatMap((message) =>
           message.messageType
             ? [

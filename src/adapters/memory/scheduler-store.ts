@@ -8,8 +8,14 @@
 import type { BreakerState } from "@/core/circuit-breaker";
 import { dueRank } from "@/core/due-rank";
 import type { SlotRecord } from "@/core/due-slot";
-import { parseUserDocument } from "@/core/user";
-import type { ChainStepRecord, SchedulerRunRecord, SchedulerStore, SweepState } from "@/pipeline/ports";
+import { isInstant, parseUserDocument } from "@/core/user";
+import type {
+  ChainStepRecord,
+  DueSlotState,
+  SchedulerRunRecord,
+  SchedulerStore,
+  SweepState,
+} from "@/pipeline/ports";
 
 export interface InMemoryDatabase {
   users: Map<string, Record<string, unknown>>;
@@ -55,7 +61,14 @@ const billedCountReads = (count: number) => Math.max(1, Math.ceil(count / 1_000)
  */
 export function createInMemorySchedulerStore(
   database: InMemoryDatabase,
-  { slots = new Map() }: { slots?: ReadonlyMap<string, Pick<SlotRecord, "status">> } = {},
+  {
+    slots = new Map(),
+  }: {
+    slots?: ReadonlyMap<
+      string,
+      Pick<SlotRecord, "status"> & Partial<Pick<SlotRecord, "nextCoachingMessageDue">>
+    >;
+  } = {},
 ): SchedulerStore {
   const select = (predicate: (due: unknown) => boolean, limit: number) => {
     const matches = [...database.users.entries()].filter(([, document]) => predicate(dueOf(document)));
@@ -152,7 +165,7 @@ export function createInMemorySchedulerStore(
         .slice(0, limit);
       const unscheduled = page.flatMap((uid) => {
         const { nextCoachingMessageDue: due, ...rest } = structuredClone(database.users.get(uid) ?? {});
-        if (Number.isFinite(due)) return [];
+        if (isInstant(due)) return [];
         return [parseUserDocument(uid, due === null ? { ...rest, nextCoachingMessageDue: null } : rest)];
       });
       // As on Firestore: the scan, then each user to fix read whole.
@@ -162,16 +175,16 @@ export function createInMemorySchedulerStore(
     },
     async getSweepState() {
       database.counters.documentsRead += 1;
-      return database.unscheduledSweep ? { ...database.unscheduledSweep } : null;
+      return database.unscheduledSweep ? structuredClone(database.unscheduledSweep) : null;
     },
     async saveSweepState(state) {
-      database.unscheduledSweep = { ...state };
+      database.unscheduledSweep = structuredClone(state);
       database.counters.documentsWritten += 1;
     },
     async countUsers() {
       const total = database.users.size;
       const withDueTime = [...database.users.values()].filter((document) =>
-        Number.isFinite(dueOf(document)),
+        isInstant(dueOf(document)),
       ).length;
       return {
         total,
@@ -179,11 +192,19 @@ export function createInMemorySchedulerStore(
         billedReads: billedCountReads(total) + billedCountReads(withDueTime),
       };
     },
-    async getOpenSlots(slotIds) {
+    async getDueSlots(slotIds) {
       database.counters.documentsRead += slotIds.length;
-      return new Set(
-        slotIds.filter((slotId) => slots.has(slotId) && slots.get(slotId)?.status !== "completed"),
-      );
+      const found = new Map<string, DueSlotState>();
+      for (const slotId of slotIds) {
+        const slot = slots.get(slotId);
+        if (!slot) continue;
+        const recorded = slot.nextCoachingMessageDue;
+        found.set(slotId, {
+          open: slot.status !== "completed",
+          nextCoachingMessageDue: isInstant(recorded) ? recorded : null,
+        });
+      }
+      return found;
     },
     async setNextDue(updates) {
       const failed: { uid: string; reason: string }[] = [];

@@ -4,10 +4,19 @@ import { headers } from "next/headers";
 import { redirect } from "next/navigation";
 import { z } from "zod";
 import { getConfig } from "@/config";
+import { clientAddressFrom } from "@/core/login-throttle";
 import { documentIdSchema, eventIdSchema } from "@/http/respond";
 import { clearUser, resetBreaker, resumeUser, suspendUser } from "@/services/admin";
 import { requireAdminSession, signIn, signOut } from "@/services/admin-auth";
-import { deliverNow, eventProcessorDeps, replayEvent, runEventSafely } from "@/services/events";
+import {
+  deliverNow,
+  eventProcessorDeps,
+  MAX_BULK_REQUEUE,
+  replayEvent,
+  requeueRetriableDeadLettersNow,
+  runEventBatchesSafely,
+  runEventSafely,
+} from "@/services/events";
 import { processorDeps } from "@/services/processor";
 import { runTestUser } from "@/services/test-tools";
 
@@ -23,13 +32,18 @@ function notice(path: string, text: string): never {
 
 export async function loginAction(formData: FormData): Promise<void> {
   const password = formData.get("password");
-  const requestHeaders = await headers();
-  const clientAddress =
-    requestHeaders.get("x-forwarded-for")?.split(",")[0]?.trim() ||
-    requestHeaders.get("x-real-ip") ||
-    "local";
+  const { env } = getConfig();
+  const clientAddress = clientAddressFrom({
+    headers: await headers(),
+    onVercel: env.VERCEL === "1",
+    trustedProxyHops: env.TRUSTED_PROXY_HOPS,
+  });
   const result = await signIn({ password: typeof password === "string" ? password : "", clientAddress });
-  if (!result.ok) redirect(`/admin/login?error=${encodeURIComponent(result.error)}`);
+  if (!result.ok) {
+    // Only a code (and seconds) in the URL: the page shows its own text for it.
+    const retry = result.retryAfterSeconds === undefined ? "" : `&retry=${result.retryAfterSeconds}`;
+    redirect(`/admin/login?error=${result.code}${retry}`);
+  }
   redirect(safeNext(formData.get("next")));
 }
 
@@ -109,6 +123,25 @@ export async function resetBreakerAction(): Promise<void> {
   await requireAdminSession();
   await resetBreaker(getConfig(), Date.now());
   notice("/admin", "LLM circuit breaker reset: the next run calls the LLM.");
+}
+
+/**
+ * Requeues retriable dead letters in bulk, up to the count the operator typed to confirm (the
+ * count the page showed; at most MAX_BULK_REQUEUE a time), then drains them.
+ */
+export async function requeueDeadLettersAction(formData: FormData): Promise<void> {
+  await requireAdminSession();
+  const confirmed = z.coerce.number().int().min(1).max(MAX_BULK_REQUEUE).safeParse(formData.get("confirm"));
+  if (!confirmed.success || String(confirmed.data) !== formData.get("expected")) {
+    notice("/admin/events", "Type the number of retriable dead letters shown to confirm the requeue.");
+  }
+  const config = getConfig();
+  const { requeued, remaining } = await requeueRetriableDeadLettersNow(config, {
+    confirmCount: confirmed.data,
+    now: Date.now(),
+  });
+  if (requeued > 0) await runEventBatchesSafely(config);
+  notice("/admin/events", `Requeued ${requeued} dead letters; ${remaining} retriable ones left.`);
 }
 
 export async function replayAction(formData: FormData): Promise<void> {

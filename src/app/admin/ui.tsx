@@ -1,17 +1,23 @@
 /** Small server-rendered pieces shared by the admin pages: formatting and SVG charts. */
 import type { ReactNode } from "react";
+import { isValidTimezone } from "@/core/schedule";
+import { isInstant } from "@/core/user";
 
-export function formatInstant(at: number | null | undefined, timezone = "UTC"): string {
-  if (typeof at !== "number") return "—";
+/**
+ * An instant in the user's zone, or "—" when it is not a time a Date can hold (the app may
+ * write anything); an unknown zone falls back to UTC rather than failing the page.
+ */
+export function formatInstant(at: unknown, timezone = "UTC"): string {
+  if (!isInstant(at)) return "—";
   return new Intl.DateTimeFormat("en-GB", {
-    timeZone: timezone,
+    timeZone: isValidTimezone(timezone) ? timezone : "UTC",
     dateStyle: "medium",
     timeStyle: "short",
   }).format(at);
 }
 
-export function formatRelative(at: number | null | undefined, now: number): string {
-  if (typeof at !== "number") return "—";
+export function formatRelative(at: unknown, now: number): string {
+  if (!isInstant(at)) return "—";
   const minutes = Math.round((at - now) / 60_000);
   const format = new Intl.RelativeTimeFormat("en", { numeric: "auto" });
   if (Math.abs(minutes) < 60) return format.format(minutes, "minute");

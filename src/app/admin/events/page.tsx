@@ -1,23 +1,43 @@
 import { getConfig } from "@/config";
 import { eventsOverview } from "@/services/admin";
 import { requireAdminSession } from "@/services/admin-auth";
-import { replayAction } from "../actions";
+import { MAX_BULK_REQUEUE, retriableDeadLetterCount } from "@/services/events";
+import { replayAction, requeueDeadLettersAction } from "../actions";
 import { formatInstant } from "../ui";
 
 export default async function EventsPage({ searchParams }: { searchParams: Promise<{ notice?: string }> }) {
   await requireAdminSession();
   const { notice } = await searchParams;
-  const { pending, failing, deadLetters } = await eventsOverview(getConfig());
+  const config = getConfig();
+  const [{ pending, failing, deadLetters }, retriable] = await Promise.all([
+    eventsOverview(config),
+    retriableDeadLetterCount(config),
+  ]);
+  const requeueCount = Math.min(retriable, MAX_BULK_REQUEUE);
   return (
     <>
       <h1>Events</h1>
       {notice ? (
-        <p className="warning" role="status">
+        <p className="warning" role="status" data-testid="notice">
           {notice}
         </p>
       ) : null}
       <section className="panel" aria-labelledby="dead-heading">
         <h2 id="dead-heading">Dead letters ({deadLetters.length})</h2>
+        {requeueCount > 0 ? (
+          <form action={requeueDeadLettersAction} data-testid="requeue-dead-letters">
+            <p>
+              {retriable} dead letters failed for a passing reason (an outage outlasting the retry window,
+              runs that never finished). Requeue {requeueCount} of them, each with a fresh retry window?
+            </p>
+            <input type="hidden" name="expected" value={requeueCount} />
+            <label>
+              Type {requeueCount} to confirm{" "}
+              <input name="confirm" inputMode="numeric" autoComplete="off" required />
+            </label>{" "}
+            <button type="submit">Requeue retriable dead letters</button>
+          </form>
+        ) : null}
         <table data-testid="dead-letters">
           <thead>
             <tr>

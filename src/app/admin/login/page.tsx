@@ -1,16 +1,19 @@
 import { redirect } from "next/navigation";
-import { hasAdminSession } from "@/services/admin-auth";
+import { hasAdminSession, loginErrorMessage } from "@/services/admin-auth";
 import { loginAction } from "../actions";
 
 export default async function LoginPage({
   searchParams,
 }: {
-  searchParams: Promise<{ error?: string | string[]; next?: string | string[] }>;
+  searchParams: Promise<{ error?: string | string[]; retry?: string | string[]; next?: string | string[] }>;
 }) {
   const params = await searchParams;
   // A repeated parameter arrives as an array; the first one counts.
-  const [error] = [params.error].flat();
+  const [code] = [params.error].flat();
+  const [retry] = [params.retry].flat();
   const [next] = [params.next].flat();
+  // Anyone can write the URL: only a known code is shown, as the page's own text.
+  const error = loginErrorMessage(code, /^\d{1,6}$/.test(retry ?? "") ? Number(retry) : undefined);
   if (await hasAdminSession()) redirect("/admin");
   return (
     <div className="login panel">

@@ -22,3 +22,5 @@ export async function POST(request: Request): Promise<Response> {
 }
 
 export const DELETE = methodNotAllowed(["GET", "POST"]);
+export const PUT = methodNotAllowed(["GET", "POST"]);
+export const PATCH = methodNotAllowed(["GET", "POST"]);

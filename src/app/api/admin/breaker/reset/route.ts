@@ -18,3 +18,6 @@ export async function POST(request: Request): Promise<Response> {
 }
 
 export const GET = methodNotAllowed(["POST"]);
+export const PUT = methodNotAllowed(["POST"]);
+export const PATCH = methodNotAllowed(["POST"]);
+export const DELETE = methodNotAllowed(["POST"]);

@@ -26,3 +26,5 @@ export async function DELETE(request: Request, context: Context): Promise<Respon
 }
 
 export const POST = methodNotAllowed(["GET", "DELETE"]);
+export const PUT = methodNotAllowed(["GET", "DELETE"]);
+export const PATCH = methodNotAllowed(["GET", "DELETE"]);

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { getConfig } from "@/config";
 import { LOWEST_RANK } from "@/core/due-rank";
 import { AppError } from "@/core/errors";
+import { MAX_INSTANT_MS } from "@/core/user";
 import { requireCronSecret } from "@/http/auth";
 import { methodNotAllowed, parseJsonBody, respond } from "@/http/respond";
 import { logger } from "@/logger";
@@ -16,10 +17,14 @@ import { CRON_CHAIN_ID_PATTERN, cronChainId, runSchedulerTick } from "@/services
 export const maxDuration = 60;
 
 const ROUTE = "scheduler";
+const HOUR_MS = 3_600_000;
 
-/** Where the previous step of a chain stopped: a due time and a rank as the engine writes them. */
+/**
+ * Where the previous step of a chain stopped: a due time and a rank as the engine writes them.
+ * The due time is any the engine reads as one (`isInstant`), so every cursor a step sends fits.
+ */
 const dueCursorSchema = z.strictObject({
-  due: z.int(),
+  due: z.number().min(-MAX_INSTANT_MS).max(MAX_INSTANT_MS),
   rank: z.number().min(LOWEST_RANK).lt(1),
 });
 
@@ -67,6 +72,15 @@ export async function POST(request: Request): Promise<Response> {
       return summaryResponse(await runSchedulerTick({ config, trigger: "manual", limit: body.limit }));
     }
     const { continuation } = body;
+    // Only this hour's chain or the last one's (a step sent just before the hour turned): an old
+    // or future chain id would run steps outside the tick they belong to.
+    const now = Date.now();
+    if (continuation.chainId !== cronChainId(now) && continuation.chainId !== cronChainId(now - HOUR_MS)) {
+      throw new AppError(
+        "bad_request:api",
+        "invalid request body: continuation.chainId: not the chain of this hour's or the previous hour's tick",
+      );
+    }
     if (continuation.step >= config.scheduler.maxChainSteps) {
       throw new AppError(
         "bad_request:api",

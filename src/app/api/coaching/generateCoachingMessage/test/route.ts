@@ -23,7 +23,7 @@ const testRequestSchema = z.discriminatedUnion("action", [
 ]);
 
 /**
- * Operator tools (contract §4). Closed in production unless ENABLE_TEST_ROUTES=true, and never
+ * Operator tools (docs/api.md, "Test tools"). Closed in production unless ENABLE_TEST_ROUTES=true, and never
  * without the bearer secret. A closed route answers 404, as if it did not exist.
  */
 export async function POST(request: Request): Promise<Response> {

@@ -13,7 +13,9 @@ const setKeySchema = z.strictObject({
     .trim()
     .min(20, "is too short to be an OpenRouter key")
     .max(200)
-    .regex(/^\S+$/, "must not contain spaces"),
+    // Printable ASCII only: a key goes into an Authorization header, which carries nothing else
+    // (fetch refuses such a header, and the refusal would read as OpenRouter being down).
+    .regex(/^[\x21-\x7e]+$/, "must be printable ASCII without spaces"),
 });
 
 /** The signed-in user, who may only act on their own key. */
@@ -52,3 +54,4 @@ export async function DELETE(request: Request, context: Context): Promise<Respon
 }
 
 export const POST = methodNotAllowed(["GET", "PUT", "DELETE"]);
+export const PATCH = methodNotAllowed(["GET", "PUT", "DELETE"]);

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { getConfig } from "@/config";
 import { AppError } from "@/core/errors";
+import { MAX_INSTANT_MS } from "@/core/user";
 import { requireAdmin } from "@/http/auth";
 import { methodNotAllowed, parseJsonBody, parsePathId, respond } from "@/http/respond";
 import { suspendUser } from "@/services/admin";
@@ -12,8 +13,11 @@ const suspendSchema = z.strictObject({
     .positive()
     .max(24 * 365)
     .optional(),
-  until: z.int().positive().optional(),
+  until: z.int().positive().max(MAX_INSTANT_MS, "until must be a time a Date can hold").optional(),
 });
+
+/** The furthest a suspension may end: beyond it, "until" is a mistake or an attempt to break the pages. */
+const MAX_SUSPENSION_MS = 10 * 366 * 24 * 3_600_000;
 
 /** Suspends a user for `hours` or until `until` (Unix ms), with a reason. */
 export async function POST(
@@ -31,6 +35,9 @@ export async function POST(
     }
     const until = body.until ?? now + Math.round((body.hours ?? 0) * 3_600_000);
     if (until <= now) throw new AppError("bad_request:api", "until must be in the future");
+    if (until > now + MAX_SUSPENSION_MS) {
+      throw new AppError("bad_request:api", "until must be within 10 years from now");
+    }
     return Response.json({
       success: true,
       ...(await suspendUser(config, { uid: userId, until, reason: body.reason, now })),
@@ -39,3 +46,6 @@ export async function POST(
 }
 
 export const GET = methodNotAllowed(["POST"]);
+export const PUT = methodNotAllowed(["POST"]);
+export const PATCH = methodNotAllowed(["POST"]);
+export const DELETE = methodNotAllowed(["POST"]);
