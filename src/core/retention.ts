@@ -194,7 +194,10 @@ export const KEPT_COLLECTIONS: readonly KeptCollection[] = [
     reason: "one document per user; its logs are capped (20 actions, 10 errors)",
   },
   { collection: "userApiKeys", reason: "one document per user, deleted with the key" },
-  { collection: "systemState", reason: "a fixed set of documents (the LLM breaker)" },
+  {
+    collection: "systemState",
+    reason: "a fixed set of documents (the LLM breaker, the unscheduled sweep's cursor)",
+  },
   {
     collection: "eventStats",
     reason: "a fixed set: run totals in 64 shards (and the old single one), the sweep cursor",

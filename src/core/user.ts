@@ -1,6 +1,7 @@
 /**
  * The user document that the journaling app writes (docs/data-model.md), as the engine reads it.
- * The app owns every field but `nextCoachingMessageDue`, which the engine owns once set.
+ * The app owns every field but four the engine owns: `nextCoachingMessageDue` (once set),
+ * `coachingDueRank`, `coachingParkedUntil` and `suspendUntil`.
  */
 import { z } from "zod";
 import { FREQUENCIES, isValidTimezone, type ScheduleSettings, TIME_PREFERENCES } from "./schedule";

@@ -81,7 +81,7 @@ describe("scheduler route: refusals", () => {
     expect(processor.requests).toEqual([]);
   });
 
-  it.each(["PUT", "PATCH", "DELETE"])("answers %s with 405 in the contract's error shape", async (method) => {
+  it.each(["PUT", "PATCH", "DELETE"])("answers %s with 405 in the API's error shape", async (method) => {
     const response = await call({ method });
     expect(response.status).toBe(405);
     expect(response.headers.get("allow")).toBe("GET, POST");

@@ -119,7 +119,7 @@ describe("own keys: who may do what", () => {
     // Whether the segment arrives decoded ("a/b": 400) or not ("a%2Fb": not the caller's, 403).
     ["an id with an encoded slash", "a%2Fb", [400, 403]],
   ])(
-    "answers %s in the path with a 4xx in the contract's shape, never 500",
+    "answers %s in the path with a 4xx in the API's error shape, never 500",
     async (_case, userId, statuses) => {
       for (const path of [`/api/users/${userId}/api-key`, `/api/users/${userId}/usage`]) {
         const response = await call(path, { token: tokenFor(decodeURIComponent(userId)) });

@@ -1,4 +1,4 @@
-/** Builders for user documents as the journaling app writes them (contract §3). */
+/** Builders for user documents as the journaling app writes them (docs/data-model.md). */
 import type { Frequency, TimePreference } from "@/core/schedule";
 
 export interface UserDocumentOptions {

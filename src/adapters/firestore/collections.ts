@@ -1,6 +1,6 @@
 /** Every collection the engine reads or writes, in one place. */
 export const COLLECTIONS = {
-  /** Written by the journaling app; the engine owns only `nextCoachingMessageDue`. */
+  /** Written by the journaling app; the engine owns `nextCoachingMessageDue` (once set), `coachingDueRank`, `coachingParkedUntil` and `suspendUntil`. */
   users: "users",
   /** One summary per scheduler run, id `<ISO start>_<random>` so ids sort by time. */
   schedulerRuns: "schedulerRuns",
