@@ -1,12 +1,17 @@
 /**
- * `npm run simulate -- --users 10000 --days 14 [--failure-rate 0.05] [--seed 7]`
+ * `npm run simulate -- [flags]`: the capacity simulation (simulation/capacity/capacity-cli.ts
+ * lists its flags). `npm run simulate -- --logic --users 10000 --days 14 [--failure-rate 0.05]
+ * [--seed 7]`: the logic simulation below. `npm run simulate -- --chaos --seeds 50 --days 7 --users 2000
+ * --json`: the chaos simulation with fault injection (simulation/chaos/cli.ts lists its flags).
  *
- * Runs the real scheduler and processor logic on a virtual clock (see simulation/simulate-weeks.ts)
+ * The logic simulation runs the real scheduler and processor logic on a virtual clock (see simulation/simulate-weeks.ts)
  * and reports messages per user per local day by frequency, local send hours, users who ever lost
  * their schedule, duplicate messages per slot; writes bench/results/simulation.json and
  * bench/results/simulation.svg.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
+import { runCapacityCli } from "./simulation/capacity/capacity-cli";
+import { runChaosCli } from "./simulation/chaos/cli";
 import { SIMULATION_START, simulateWeeks } from "./simulation/simulate-weeks";
 
 function argument(name: string, fallback: number): number {
@@ -72,4 +77,6 @@ async function main() {
   console.log("wrote bench/results/simulation.json and bench/results/simulation.svg");
 }
 
-await main();
+if (process.argv.includes("--chaos")) process.exitCode = await runChaosCli(process.argv);
+else if (process.argv.includes("--logic")) await main();
+else await runCapacityCli(process.argv.slice(2));

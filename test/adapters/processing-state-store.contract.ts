@@ -1,0 +1,105 @@
+/**
+ * The behaviour every ProcessingStateStore must show, run against Firestore (on the emulator)
+ * and the in-memory twin alike, so the chaos simulation's suspension and killed-run counting
+ * carry over: a run counts when it is claimed, concurrent changes never lose a count or roll a
+ * field back, and a suspension is written only on a user who exists.
+ */
+import { beforeEach, describe, expect, it } from "vitest";
+import type { ProcessingStateStore } from "@/pipeline/processor-ports";
+
+export interface ProcessingStateStoreHarness {
+  /** A fresh, empty store for one test. */
+  create(): Promise<ProcessingStateStore>;
+  putUser(uid: string, document: Record<string, unknown>): Promise<void>;
+  readUser(uid: string): Promise<Record<string, unknown> | undefined>;
+}
+
+const NOW = 1_800_000_000_000;
+
+export function describeProcessingStateStoreContract(
+  name: string,
+  harness: ProcessingStateStoreHarness,
+): void {
+  describe(`${name} processing state store contract`, () => {
+    let store: ProcessingStateStore;
+    beforeEach(async () => {
+      store = await harness.create();
+    });
+
+    it("has no state for a user never run, and counts a run as failed and unfinished when it is claimed", async () => {
+      expect(await store.getState("u1")).toBeNull();
+      await store.markRunning({
+        uid: "u1",
+        phase: "building_context",
+        status: "running",
+        currentSlotId: "u1_100",
+        now: NOW,
+      });
+      await store.markRunning({
+        uid: "u1",
+        phase: "building_context",
+        status: "running",
+        currentSlotId: "u1_200",
+        now: NOW + 1,
+      });
+      expect(await store.getState("u1")).toMatchObject({
+        uid: "u1",
+        status: "running",
+        isProcessing: true,
+        currentSlotId: "u1_200",
+        consecutiveFailures: 2,
+        unfinishedRuns: 2,
+        stats: { messagesSent: 0 },
+        updatedAt: NOW + 1,
+      });
+    });
+
+    it("applies concurrent changes field by field: no count is lost, stats merge, fields not named stay", async () => {
+      await store.markRunning({
+        uid: "u1",
+        phase: "generating",
+        status: "running",
+        currentSlotId: "s",
+        now: NOW,
+      });
+      await Promise.all([
+        store.updateState({
+          uid: "u1",
+          now: NOW + 1,
+          change: {
+            set: { status: "waiting", isProcessing: false },
+            increment: { consecutiveFailures: -1, unfinishedRuns: -1, messagesSent: 1 },
+            stats: { lastSentAt: NOW + 1 },
+          },
+        }),
+        store.updateState({
+          uid: "u1",
+          now: NOW + 1,
+          change: { increment: { unfinishedRuns: 1, errors: 2 }, stats: { lastProcessingAt: NOW + 1 } },
+        }),
+      ]);
+      expect(await store.getState("u1")).toMatchObject({
+        status: "waiting",
+        isProcessing: false,
+        phase: "generating",
+        currentSlotId: "s",
+        consecutiveFailures: 0,
+        unfinishedRuns: 1,
+        stats: { messagesSent: 1, errors: 2, lastSentAt: NOW + 1, lastProcessingAt: NOW + 1 },
+      });
+    });
+
+    it("writes a suspension on the user document, lifts it, and never recreates a deleted user", async () => {
+      await harness.putUser("u1", { email: "u1@example.com", nextCoachingMessageDue: NOW });
+      await store.setUserSuspension({ uid: "u1", suspendUntil: NOW + 1_000 });
+      expect(await harness.readUser("u1")).toMatchObject({
+        email: "u1@example.com",
+        suspendUntil: NOW + 1_000,
+      });
+      await store.setUserSuspension({ uid: "u1", suspendUntil: null });
+      expect(await harness.readUser("u1")).toMatchObject({ suspendUntil: null });
+      await expect(store.setUserSuspension({ uid: "gone", suspendUntil: NOW })).rejects.toThrow();
+      expect(await harness.readUser("gone")).toBeUndefined();
+    });
+  });
+}
