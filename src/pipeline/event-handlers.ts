@@ -180,6 +180,15 @@ async function deliverMessage(
  * stale park mark (not equal to the due time) means the user was rescheduled since, so it
  * counts as a real schedule. A park is only brought forward, never pushed later.
  */
+/** The user's oldest open slot whose approved message has not been delivered yet, if any. */
+async function slotWithApprovedMessage(deps: EventHandlerDeps, uid: string) {
+  for (const slot of await deps.store.listOpenSlots({ uid, limit: 3 })) {
+    const message = await deps.store.getMessage(slot.slotId);
+    if (message?.status === "approved") return slot;
+  }
+  return null;
+}
+
 async function bootstrapUser(
   deps: EventHandlerDeps,
   payload: z.infer<typeof coachingEnabledPayload>,
@@ -192,6 +201,15 @@ async function bootstrapUser(
   if (!snapshot.user.coachingConfig.enableCoachingMessages)
     return { ok: true, detail: "coaching is off again" };
   const due = snapshot.nextCoachingMessageDue;
+  // A slot that already holds an approved message (coaching was switched off before it was
+  // delivered) goes first: back to its due time, which the scheduler dispatches whatever the
+  // window. That delivers the waiting message; it never writes a second one.
+  const waiting = await slotWithApprovedMessage(deps, payload.uid);
+  if (waiting) {
+    if (due !== waiting.dueAt)
+      await deps.store.setNextDue({ uid: payload.uid, nextCoachingMessageDue: waiting.dueAt });
+    return { ok: true, detail: "resumes the slot holding an approved message" };
+  }
   if (typeof due === "number" && due <= now) return { ok: true, detail: "already due" };
   const parked = typeof due === "number" && snapshot.user.coachingParkedUntil === due;
   if (typeof due === "number" && !parked) return { ok: true, detail: "keeps its future due time" };

@@ -3,7 +3,11 @@
  * an unscheduled or parked user forward, and never moves a real schedule earlier.
  */
 import { describe, expect, it } from "vitest";
-import { createInMemoryProcessorData, createInMemoryProcessorStore } from "@/adapters/memory/processor-store";
+import {
+  createInMemoryProcessorData,
+  createInMemoryProcessorStore,
+  type InMemoryProcessorData,
+} from "@/adapters/memory/processor-store";
 import { createInMemoryDatabase } from "@/adapters/memory/scheduler-store";
 import { EVENT_TYPES, newEvent } from "@/core/events";
 import { createEventRegistry } from "@/pipeline/event-handlers";
@@ -12,11 +16,16 @@ import { userDocument } from "../support/users";
 const HOUR = 3_600_000;
 const NOW = Date.parse("2026-11-24T09:00:00Z");
 
-async function publishEnabled(document: Record<string, unknown>) {
+async function publishEnabled(
+  document: Record<string, unknown>,
+  seed: (data: InMemoryProcessorData) => void = () => {},
+) {
   const database = createInMemoryDatabase();
   database.users.set("returning", document);
+  const data = createInMemoryProcessorData();
+  seed(data);
   const registry = createEventRegistry({
-    store: createInMemoryProcessorStore(database, createInMemoryProcessorData()),
+    store: createInMemoryProcessorStore(database, data),
     mailer: { send: async () => ({ ok: false, retriable: false, reason: "not used" }) },
     push: { send: async () => ({ delivered: false, reason: "not used" }) },
     renderEmail: async () => {
@@ -60,6 +69,36 @@ describe("user.coaching.enabled", () => {
     const { result, due } = await publishEnabled(userDocument({ nextCoachingMessageDue: tomorrow }));
     expect(result).toMatchObject({ ok: true });
     expect(due).toBe(tomorrow);
+  });
+
+  it("puts a user back on the slot whose approved message still waits, so it goes out before anything new", async () => {
+    // Coaching was switched off while a slot held an approved message; the scheduler parked the user.
+    const slotDue = NOW - 3 * HOUR;
+    const slotId = `returning_${slotDue}`;
+    const parkedUntil = NOW + 20 * HOUR;
+    const { result, due } = await publishEnabled(
+      { ...userDocument({ nextCoachingMessageDue: parkedUntil }), coachingParkedUntil: parkedUntil },
+      (data) => {
+        data.slots.set(slotId, {
+          slotId,
+          uid: "returning",
+          dueAt: slotDue,
+          forced: false,
+          status: "running",
+          leaseNumber: 1,
+          leaseUntil: slotDue + 600_000,
+          outcome: null,
+          messageId: null,
+          nextCoachingMessageDue: null,
+          failureReason: null,
+          createdAt: slotDue,
+          updatedAt: slotDue,
+        });
+        data.messages.set(slotId, { id: slotId, uid: "returning", slotId, status: "approved" } as never);
+      },
+    );
+    expect(result).toMatchObject({ ok: true, detail: "resumes the slot holding an approved message" });
+    expect(due).toBe(slotDue);
   });
 
   it("brings a user parked while coaching was off forward to a bootstrap time", async () => {
