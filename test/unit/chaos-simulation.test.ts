@@ -9,7 +9,7 @@ import type { LlmBreaker, ProcessorStore } from "@/pipeline/processor-ports";
 import type { PortSabotage } from "../../scripts/simulation/chaos/engine";
 import { runChaos } from "../../scripts/simulation/chaos/run-chaos";
 import { runSeed } from "../../scripts/simulation/chaos/run-seed";
-import { chaosSettings, type World } from "../../scripts/simulation/chaos/world";
+import { chaosSettings } from "../../scripts/simulation/chaos/world";
 
 /**
  * A slot store that refuses every claim for one user in five, writing nothing: those users can
