@@ -228,7 +228,11 @@ export class InvariantChecker {
       // document id must find the user within a day (issue 11, defect 3).
       const allowed =
         typeof due === "number" || due === null ? maxAge : Math.max(maxAge, UNSCHEDULED_BOUND_MS);
-      if (now - dueAt <= allowed) continue;
+      // A user the app switched back on is owed a run from then on, not from a due time that
+      // passed while coaching was off (the enable handler puts a user with an approved message
+      // back on that slot's past due time).
+      const owedSince = Math.max(dueAt, world.coachedSince.get(uid) ?? Number.NEGATIVE_INFINITY);
+      if (now - owedSince <= allowed) continue;
       const slot = world.data.slots.get(`${uid}_${dueAt}`);
       if (slot?.status === "running" && slot.leaseUntil > now && slot.leaseUntil <= now + leaseMs) continue;
       const lease = [...world.data.leases.keys()].filter((id) => id.startsWith(`${uid}_${dueAt}_`));
@@ -311,7 +315,13 @@ export class InvariantChecker {
       }
     }
     for (const slot of world.data.slots.values()) {
-      if (slot.status !== "running" || now - slot.leaseUntil <= this.bound(tickIntervalMs)) continue;
+      if (slot.status !== "running" || !world.coachedUsers.has(slot.uid)) continue;
+      // As for users: a slot left while coaching was off is owed a run from the switch back on.
+      const owedSince = Math.max(
+        slot.leaseUntil,
+        world.coachedSince.get(slot.uid) ?? Number.NEGATIVE_INFINITY,
+      );
+      if (now - owedSince <= this.bound(tickIntervalMs)) continue;
       if (world.database.users.get(slot.uid)?.nextCoachingMessageDue !== slot.dueAt) continue;
       this.fail(
         "no-stuck-lease",
