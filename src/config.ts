@@ -146,7 +146,7 @@ const envSchema = z.object({
   RESEND_TIMEOUT_MS: positiveInt(10_000),
   EMAIL_FROM: z.string().min(3).default("Coaching <coach@example.com>"),
 
-  // Defaults from measurements (README, "Benchmarks": 2,555 dispatches/s to a local processor at
+  // Defaults from measurements (docs/benchmarks.md: 2,555 dispatches/s to a local processor at
   // 20 in flight). A page is read, then dispatched, waiting for its slowest call before the next
   // read: at 50 in flight and 100 ms a call, pages of 100, 500 and 1,000 dispatched 445, 459 and
   // 444 users/s, so 500 costs nothing in throughput and issues a fifth of the queries of 100

@@ -1,6 +1,6 @@
 /**
  * How long the engine keeps what it writes: one list that the daily cleanup runs and the
- * README's retention table shows. Pure data and pure helpers; the collection names are those of
+ * retention table of docs/data-model.md shows. Pure data and pure helpers; the collection names are those of
  * `adapters/firestore/collections.ts` (a test holds the two together).
  *
  * Every collection is either removed by the cleanup cron (by an indexed Unix-ms time field, in

@@ -1,12 +1,12 @@
 /**
  * What things cost in virtual time and money in the capacity simulation, with where each figure
- * comes from. Measured figures are from `npm run bench` on this machine (README, "Benchmarks");
+ * comes from. Measured figures are from `npm run bench` on this machine (docs/benchmarks.md);
  * the others are stated assumptions, each overridable by a flag.
  */
 
 /**
  * Dispatch throughput at the bench's concurrency: 1,000 processor calls over HTTP to a local
- * processor stand-in in 0.391 s at DISPATCH_CONCURRENCY 20 (README: fan-out, 2,555 calls/s).
+ * processor stand-in in 0.391 s at DISPATCH_CONCURRENCY 20 (docs/benchmarks.md: fan-out, 2,555 calls/s).
  * Each dispatch is taken to hold a slot for 20 / 2,555 s, so the tick's dispatch rate scales with
  * the configured concurrency.
  */

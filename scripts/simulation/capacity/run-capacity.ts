@@ -2,7 +2,7 @@
  * The capacity simulation: hourly cron ticks of the REAL scheduler (`runScheduler`, production
  * settings parsed from src/config.ts's schema defaults) over an indexed in-memory store, on a
  * virtual clock where store calls and dispatches cost what the bench measured; the processor is
- * MODELLED at its outcome level (processor-model.ts). See README "Capacity simulation".
+ * MODELLED at its outcome level (processor-model.ts). See docs/benchmarks.md, "Capacity simulation".
  *
  * Users start in steady state: each is owed a message at a target hour of their window, daily
  * users on the first day, others spread over their frequency's days, as if they had been served
