@@ -14,8 +14,19 @@ const LIST_LIMIT = 100;
 
 /** The users a scheduler tick would look at now (oldest due first, at most 100) and what it would do with each. */
 export async function listEligibleUsers({ config, now }: { config: AppConfig; now: number }) {
-  const store = createFirestoreSchedulerStore(getDb(config));
-  const due = await store.getDueUsers({ now, limit: LIST_LIMIT });
+  const db = getDb(config);
+  const store = createFirestoreSchedulerStore(db);
+  // The ranked due query leaves out users whose due time has no rank yet (written by the app);
+  // a tick ranks them at its first step, so they are listed too, read one by one.
+  const [ranked, scan] = await Promise.all([
+    store.getDueUsers({ now, limit: LIST_LIMIT }),
+    store.scanUnrankedDueUsers({ now, after: null, limit: LIST_LIMIT }),
+  ]);
+  const processorStore = createFirestoreProcessorStore(db);
+  const unranked = await Promise.all(scan.unranked.map(({ uid }) => processorStore.getUser(uid)));
+  const due = [...ranked, ...unranked.filter((snapshot) => snapshot !== null)]
+    .sort((first, second) => (first.nextCoachingMessageDue ?? 0) - (second.nextCoachingMessageDue ?? 0))
+    .slice(0, LIST_LIMIT);
   const users = due.map((snapshot) => {
     const decision = decideDueUser({ snapshot, now, recheckAfterMs: config.scheduler.disabledRecheckMs });
     return {
