@@ -1,6 +1,6 @@
 import "server-only";
-import { describeError } from "@/core/errors";
 import type { ChainContinuer, Dispatcher } from "@/pipeline/ports";
+import { createSelfCall, type SelfCallTarget } from "./self-call";
 
 export const PROCESSOR_PATH = "/api/coaching/generateCoachingMessage/processor";
 
@@ -11,46 +11,16 @@ export const PROCESSOR_PATH = "/api/coaching/generateCoachingMessage/processor";
  * A call ends at its own timeout or when the job's signal aborts (the scheduler step's
  * deadline), whichever comes first.
  */
-export function createHttpDispatcher({
-  appUrl,
-  cronSecret,
-  timeoutMs,
-  fetchImpl = fetch,
-}: {
-  appUrl: string;
-  cronSecret: string;
-  timeoutMs: number;
-  fetchImpl?: typeof fetch;
-}): Dispatcher {
-  const url = new URL(PROCESSOR_PATH, appUrl).toString();
+export function createHttpDispatcher(target: SelfCallTarget): Dispatcher {
+  const callProcessor = createSelfCall("processor", PROCESSOR_PATH, target);
   return {
     async dispatch({ userId, runId, signal }) {
-      const timeout = AbortSignal.timeout(timeoutMs);
-      const callSignal = signal ? AbortSignal.any([timeout, signal]) : timeout;
-      try {
-        const response = await fetchImpl(url, {
-          method: "POST",
-          headers: {
-            authorization: `Bearer ${cronSecret}`,
-            "content-type": "application/json",
-            "x-coaching-run-id": runId,
-          },
-          body: JSON.stringify({ userId }),
-          signal: callSignal,
-          redirect: "error",
-        });
-        // The body is not needed; release the connection.
-        await response.body?.cancel();
-        if (response.ok) return { ok: true, status: response.status };
-        return {
-          ok: false,
-          retriable: response.status >= 500 || response.status === 429,
-          reason: `processor answered HTTP ${response.status}`,
-        };
-      } catch (error) {
-        // Cut off by its timeout or the step's deadline: sent, perhaps, but never answered.
-        return { ok: false, retriable: true, reason: describeError(error), unconfirmed: callSignal.aborted };
-      }
+      const answer = await callProcessor({ userId }, { signal, headers: { "x-coaching-run-id": runId } });
+      if (answer.ok) return { ok: true, status: answer.status };
+      // Cut off by its timeout or the step's deadline: sent, perhaps, but never answered.
+      if (answer.status === null)
+        return { ok: false, retriable: true, reason: answer.reason, unconfirmed: answer.aborted };
+      return { ok: false, retriable: answer.retriable, reason: answer.reason };
     },
   };
 }
@@ -63,38 +33,13 @@ export const SCHEDULER_PATH = "/api/coaching/generateCoachingMessage/scheduler";
  * request's Host). The route claims the step and answers 202 at once, running it after the
  * response, so the calling step never waits for the next one.
  */
-export function createHttpChainContinuer({
-  appUrl,
-  cronSecret,
-  timeoutMs,
-  fetchImpl = fetch,
-}: {
-  appUrl: string;
-  cronSecret: string;
-  timeoutMs: number;
-  fetchImpl?: typeof fetch;
-}): ChainContinuer {
-  const url = new URL(SCHEDULER_PATH, appUrl).toString();
+export function createHttpChainContinuer(target: SelfCallTarget): ChainContinuer {
+  const callScheduler = createSelfCall("scheduler", SCHEDULER_PATH, target);
   return {
     async continueChain(continuation) {
-      try {
-        const response = await fetchImpl(url, {
-          method: "POST",
-          headers: { authorization: `Bearer ${cronSecret}`, "content-type": "application/json" },
-          body: JSON.stringify({ continuation }),
-          signal: AbortSignal.timeout(timeoutMs),
-          redirect: "error",
-        });
-        await response.body?.cancel();
-        if (response.ok) return { ok: true, status: response.status };
-        return {
-          ok: false,
-          retriable: response.status >= 500 || response.status === 429,
-          reason: `scheduler answered HTTP ${response.status}`,
-        };
-      } catch (error) {
-        return { ok: false, retriable: true, reason: describeError(error) };
-      }
+      const answer = await callScheduler({ continuation });
+      if (answer.ok) return { ok: true, status: answer.status };
+      return { ok: false, retriable: answer.retriable, reason: answer.reason };
     },
   };
 }

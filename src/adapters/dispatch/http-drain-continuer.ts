@@ -1,5 +1,5 @@
 import "server-only";
-import { describeError } from "@/core/errors";
+import { createSelfCall, type SelfCallTarget } from "./self-call";
 
 export const PROCESS_BATCH_PATH = "/api/events/process-batch";
 
@@ -14,33 +14,10 @@ export type DrainContinuation = (
  * calling drain never waits for the next one. `continuation` counts the calls of one chain; the
  * route refuses one past EVENT_MAX_CONTINUATIONS, so a chain always ends.
  */
-export function createHttpDrainContinuer({
-  appUrl,
-  cronSecret,
-  timeoutMs,
-  fetchImpl = fetch,
-}: {
-  appUrl: string;
-  cronSecret: string;
-  timeoutMs: number;
-  fetchImpl?: typeof fetch;
-}): DrainContinuation {
-  const url = new URL(PROCESS_BATCH_PATH, appUrl).toString();
+export function createHttpDrainContinuer(target: SelfCallTarget): DrainContinuation {
+  const callProcessBatch = createSelfCall("process-batch", PROCESS_BATCH_PATH, target);
   return async (continuation) => {
-    try {
-      const response = await fetchImpl(url, {
-        method: "POST",
-        headers: { authorization: `Bearer ${cronSecret}`, "content-type": "application/json" },
-        body: JSON.stringify({ continuation }),
-        signal: AbortSignal.timeout(timeoutMs),
-        redirect: "error",
-      });
-      await response.body?.cancel();
-      return response.ok
-        ? { ok: true }
-        : { ok: false, reason: `process-batch answered HTTP ${response.status}` };
-    } catch (error) {
-      return { ok: false, reason: describeError(error) };
-    }
+    const answer = await callProcessBatch({ continuation });
+    return answer.ok ? { ok: true } : { ok: false, reason: answer.reason };
   };
 }
