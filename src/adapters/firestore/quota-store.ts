@@ -25,7 +25,9 @@ import { firestoreCall } from "./errors";
  * - day and month are counted with `FieldValue.increment` and checked after the increment; a
  *   request that finds the count over the limit takes its increment back. This can never admit
  *   more than the limit (the last admitted request counted every admitted one before it), and
- *   under a burst at the very edge may refuse one that would have fitted.
+ *   under a burst at the very edge may refuse some that would have fitted (each refused request's
+ *   increment is seen by the others until it is taken back); one user's runs are serialised by the
+ *   slot lease, so such bursts are rare.
  */
 type KeySource = LlmCallRecord["keySource"];
 interface Pool {
