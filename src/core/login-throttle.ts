@@ -10,6 +10,12 @@ export interface LoginThrottleLimits {
   /** Guesses per address bucket (an IPv4 address, an IPv6 /64) per window. */
   perAddress: number;
   /**
+   * Guesses per known device (a valid `ce_admin_device` cookie) per window, counted instead of
+   * its address's: a forged or shared address cannot lock its holder out, and a stolen cookie
+   * alone still gets only these few.
+   */
+  perDevice: number;
+  /**
    * Guesses across all addresses per window: the ceiling an attacker with many addresses meets.
    * It can lock the sign-in page for the rest of a window; scripts keep working with the cron
    * bearer secret, and the window ends by itself.
@@ -20,6 +26,7 @@ export interface LoginThrottleLimits {
 export const LOGIN_THROTTLE_LIMITS: LoginThrottleLimits = {
   windowMs: 15 * 60_000,
   perAddress: 5,
+  perDevice: 5,
   global: 50,
 };
 
@@ -92,11 +99,14 @@ export const UNKNOWN_CLIENT_ADDRESS = "unknown";
  * The client address a sign-in counts against, from headers the client cannot choose.
  * - On Vercel, `x-vercel-forwarded-for` (else `x-real-ip`): Vercel's edge overwrites both (and
  *   X-Forwarded-For) on every request, whatever the client sent.
- * - Elsewhere, X-Forwarded-For is the client's own text up to the entries the proxies in front
- *   appended: the entry `trustedProxyHops` from the right is the address the outermost trusted
- *   proxy saw (0: the rightmost, added by the one proxy in front). The leftmost entry, which
- *   anyone can write, is never used; nor are `x-real-ip` and `x-vercel-forwarded-for`, which a
- *   client reaching the server directly can set.
+ * - Elsewhere, only when `trustedProxyHops` is set (TRUSTED_PROXY_HOPS: the operator says a
+ *   proxy that appends the peer address is in front): X-Forwarded-For is the client's own text
+ *   up to the entries the proxies in front appended, and the entry `trustedProxyHops` from the
+ *   right is the address the outermost trusted proxy saw (0: the rightmost, added by the one
+ *   proxy in front). The leftmost entry, which anyone can write, is never used; nor are
+ *   `x-real-ip` and `x-vercel-forwarded-for`, which a client reaching the server directly can set.
+ * - Elsewhere without it: "unknown". `next start` reached directly keeps the X-Forwarded-For the
+ *   client sent, so trusting it would let anyone spend another's bucket or dodge their own.
  * No address known: "unknown", one shared bucket (still under the global ceiling).
  */
 export function clientAddressFrom({
@@ -106,12 +116,13 @@ export function clientAddressFrom({
 }: {
   headers: { get(name: string): string | null };
   onVercel: boolean;
-  trustedProxyHops: number;
+  trustedProxyHops: number | undefined;
 }): string {
   if (onVercel) {
     const vercelAddress = headers.get("x-vercel-forwarded-for")?.split(",")[0]?.trim();
     return vercelAddress || headers.get("x-real-ip")?.trim() || UNKNOWN_CLIENT_ADDRESS;
   }
+  if (trustedProxyHops === undefined) return UNKNOWN_CLIENT_ADDRESS;
   const entries = (headers.get("x-forwarded-for") ?? "")
     .split(",")
     .map((entry) => entry.trim())

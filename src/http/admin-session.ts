@@ -12,10 +12,10 @@ export const SESSION_COOKIE = "ce_admin_session";
 export const SESSION_TTL_MS = 12 * 3_600_000;
 
 /**
- * The known-device cookie, set at each successful sign-in: its holder is exempt from the
- * sign-in throttle's global ceiling (not from the per-address limit), so addresses that fill
- * the ceiling with wrong guesses cannot lock out an admin who has signed in from this browser
- * before. Same format and key as the session, signed for another purpose, so neither token
+ * The known-device cookie, set at each successful sign-in: its holder is throttled per device
+ * instead of per address and is exempt from the global ceiling, so neither addresses that fill
+ * the ceiling nor guesses sent as the admin's address can lock out an admin who has signed in
+ * from this browser before. Same format and key as the session, signed for another purpose, so neither token
  * passes for the other.
  */
 export const DEVICE_COOKIE = "ce_admin_device";

@@ -2,7 +2,11 @@ import "server-only";
 import { cookies } from "next/headers";
 import { redirect } from "next/navigation";
 import { getDb } from "@/adapters/firestore/client";
-import { createFirestoreLoginThrottle, type LoginAdmission } from "@/adapters/firestore/login-throttle-store";
+import {
+  createFirestoreLoginThrottle,
+  type LoginAdmission,
+  type LoginBucket,
+} from "@/adapters/firestore/login-throttle-store";
 import { getConfig } from "@/config";
 import { loginThrottleBucket } from "@/core/login-throttle";
 import {
@@ -74,8 +78,9 @@ function failure(code: LoginErrorCode, retryAfterSeconds?: number): LoginResult 
 
 /**
  * Checks the password (constant time) once the throttle admits the guess: a few per address
- * bucket (an IPv6 /64 counts as one address) and a ceiling across all addresses, per window,
- * which a known device (a cookie from an earlier successful sign-in) is exempt from.
+ * bucket (an IPv6 /64 counts as one address) and a ceiling across all addresses, per window; a
+ * known device (a cookie from an earlier successful sign-in) gets a few of its own instead, so
+ * neither a forged or shared address nor the ceiling can lock its holder out.
  */
 export async function signIn({
   password,
@@ -93,14 +98,15 @@ export async function signIn({
   }
   const now = Date.now();
   const cookieJar = await cookies();
-  const knownDevice = verifyDeviceToken({ token: cookieJar.get(DEVICE_COOKIE)?.value, sessionSecret, now });
+  const deviceToken = cookieJar.get(DEVICE_COOKIE)?.value;
+  const knownDevice = verifyDeviceToken({ token: deviceToken, sessionSecret, now });
+  const bucket: LoginBucket =
+    knownDevice && deviceToken
+      ? { kind: "device", key: deviceToken }
+      : { kind: "address", key: loginThrottleBucket(clientAddress) };
   let admission: LoginAdmission;
   try {
-    admission = await createFirestoreLoginThrottle(getDb(config)).admit({
-      bucket: loginThrottleBucket(clientAddress),
-      now,
-      exemptFromGlobal: knownDevice,
-    });
+    admission = await createFirestoreLoginThrottle(getDb(config)).admit({ bucket, now });
   } catch (error) {
     // Fails closed: no guess is checked while the throttle cannot count it.
     logger.error("admin sign-in throttle unavailable", { error });

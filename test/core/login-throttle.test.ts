@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { loginThrottleBucket, loginWindow } from "@/core/login-throttle";
+import { clientAddressFrom, loginThrottleBucket, loginWindow } from "@/core/login-throttle";
 
 describe("sign-in throttle buckets", () => {
   it.each([
@@ -25,5 +25,12 @@ describe("sign-in throttle buckets", () => {
       start: Date.parse("2026-11-30T10:00:00Z"),
       end: Date.parse("2026-11-30T10:15:00Z"),
     });
+  });
+
+  it("off Vercel, X-Forwarded-For counts only when the proxy hops are set", () => {
+    const headers = new Headers({ "x-forwarded-for": "192.0.2.1, 198.51.100.7" });
+    expect(clientAddressFrom({ headers, onVercel: false, trustedProxyHops: undefined })).toBe("unknown");
+    expect(clientAddressFrom({ headers, onVercel: false, trustedProxyHops: 0 })).toBe("198.51.100.7");
+    expect(clientAddressFrom({ headers, onVercel: false, trustedProxyHops: 1 })).toBe("192.0.2.1");
   });
 });

@@ -32,6 +32,9 @@ beforeAll(async () => {
       ADMIN_SESSION_SECRET: SESSION_SECRET,
       OPENROUTER_API_KEY: "sk-or-default-0000000000000000",
       ENCRYPTION_KEY,
+      // The throttle test's attacker comes with its own X-Forwarded-For (what a proxy in front
+      // would send); unset, every sign-in would share the "unknown" address with the admin's.
+      TRUSTED_PROXY_HOPS: "0",
     },
   });
   ({ db, server } = stack);

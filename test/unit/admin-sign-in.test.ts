@@ -163,6 +163,27 @@ describe("the address a sign-in counts against", () => {
     expect(new Set(buckets)).toEqual(new Set(["198.51.100.7"]));
   });
 
+  it("off Vercel with TRUSTED_PROXY_HOPS unset, X-Forwarded-For is not trusted: every request counts as 'unknown'", async () => {
+    const { clientAddressFrom } = await import("@/core/login-throttle");
+    const { loadConfig } = await import("@/config");
+    const hopsOf = (settings: Record<string, string>) =>
+      loadConfig({ NODE_ENV: "test", FIREBASE_PROJECT_ID: "demo-hops", ...settings }).env.TRUSTED_PROXY_HOPS;
+    // `next start` reached directly keeps whatever X-Forwarded-For the client sends.
+    const buckets = ["1.1.1.1", "2.2.2.2", "198.51.100.7"].map((forged) =>
+      clientAddressFrom({
+        headers: headersOf({ "x-forwarded-for": forged }),
+        onVercel: false,
+        trustedProxyHops: hopsOf({}),
+      }),
+    );
+    expect(new Set(buckets)).toEqual(new Set(["unknown"]));
+    expect(hopsOf({ TRUSTED_PROXY_HOPS: "" })).toBeUndefined();
+    // Set explicitly (behind a proxy that appends the peer address): the entry it names.
+    expect(hopsOf({ TRUSTED_PROXY_HOPS: "0" })).toBe(0);
+    expect(hopsOf({ TRUSTED_PROXY_HOPS: "1" })).toBe(1);
+    expect(() => hopsOf({ TRUSTED_PROXY_HOPS: "-1" })).toThrow(/TRUSTED_PROXY_HOPS/);
+  });
+
   it("on Vercel: the address Vercel's edge sets, which it overwrites on every request", async () => {
     const { clientAddressFrom } = await import("@/core/login-throttle");
     const vercel = (entries: Record<string, string>) =>
@@ -220,7 +241,7 @@ describe("a known device", () => {
     expect(outcomeOf(await auth.signIn({ password: PASSWORD, clientAddress: freshAddress() }))).toBe("ok");
   });
 
-  it("is still held to the per-address limit", async () => {
+  it("is held to a per-device limit, from one address or many", async () => {
     const clientAddress = freshAddress();
     jar.set(
       session.DEVICE_COOKIE,
@@ -232,6 +253,33 @@ describe("a known device", () => {
     }
     expect(outcomes).toEqual(["wrong", "wrong", "wrong", "wrong", "wrong", "throttled"]);
     expect(outcomeOf(await auth.signIn({ password: PASSWORD, clientAddress }))).toBe("throttled");
+
+    // A stolen device cookie gets no more guesses by changing (or forging) its address.
+    jar.set(
+      session.DEVICE_COOKIE,
+      session.createDeviceToken({ sessionSecret: SESSION_SECRET, now: Date.now() }),
+    );
+    const spread: Outcome[] = [];
+    for (let guess = 0; guess < 6; guess += 1) {
+      spread.push(outcomeOf(await auth.signIn({ password: "guess", clientAddress: freshAddress() })));
+    }
+    expect(spread).toEqual(["wrong", "wrong", "wrong", "wrong", "wrong", "throttled"]);
+  });
+
+  it("counts in its own bucket, not its address's: guesses sent as the admin's address cannot lock the admin out", async () => {
+    const adminAddress = freshAddress();
+    // An attacker spends the admin's address bucket (off Vercel, by forging X-Forwarded-For).
+    for (let guess = 0; guess < 6; guess += 1) {
+      await auth.signIn({ password: "guess", clientAddress: adminAddress });
+    }
+    expect(outcomeOf(await auth.signIn({ password: PASSWORD, clientAddress: adminAddress }))).toBe(
+      "throttled",
+    );
+    jar.set(
+      session.DEVICE_COOKIE,
+      session.createDeviceToken({ sessionSecret: SESSION_SECRET, now: Date.now() }),
+    );
+    expect(outcomeOf(await auth.signIn({ password: PASSWORD, clientAddress: adminAddress }))).toBe("ok");
   });
 });
 

@@ -6,17 +6,23 @@ import { COLLECTIONS } from "./collections";
 import { createOnce } from "./create-once";
 import { firestoreCall } from "./errors";
 
+/**
+ * What a guess counts against: a client address bucket (`loginThrottleBucket`), or, for the
+ * holder of a valid known-device cookie, that device (the cookie's token) instead.
+ */
+export type LoginBucket = { kind: "address"; key: string } | { kind: "device"; key: string };
+
 export type LoginAdmission =
   | { admitted: true }
-  | { admitted: false; scope: "address" | "global"; retryAfterMs: number };
+  | { admitted: false; scope: LoginBucket["kind"] | "global"; retryAfterMs: number };
 
 export interface LoginThrottle {
   /**
-   * Takes one guess for `bucket` and for the engine as a whole, or says how long to wait. A known
-   * device (`exemptFromGlobal`) takes one for its bucket only: the global ceiling is what many
-   * addresses can fill to lock everyone out.
+   * Takes one guess for `bucket` and, for an address, for the engine as a whole, or says how long
+   * to wait. A known device takes one for its own bucket only: the global ceiling is what many
+   * addresses can fill to lock everyone out, and its address may be forged or shared.
    */
-  admit(input: { bucket: string; now: number; exemptFromGlobal?: boolean }): Promise<LoginAdmission>;
+  admit(input: { bucket: LoginBucket; now: number }): Promise<LoginAdmission>;
 }
 
 /** How long a spent window's documents are kept after it ends (for the TTL policy on `expiresAt`). */
@@ -69,21 +75,20 @@ export function createFirestoreLoginThrottle(
   };
 
   return {
-    async admit({ bucket, now, exemptFromGlobal = false }) {
+    async admit({ bucket, now }) {
       const window = loginWindow(now, limits.windowMs);
-      const refused = (scope: "address" | "global"): LoginAdmission => ({
+      const refused = (scope: LoginBucket["kind"] | "global"): LoginAdmission => ({
         admitted: false,
         scope,
         retryAfterMs: window.end - now,
       });
-      // Addresses are stored hashed: the throttle needs to tell them apart, not to know them.
-      const addressScope = `address-${createHash("sha256").update(bucket).digest("hex").slice(0, 32)}`;
-      // The address budget first, so one noisy address cannot spend the global one.
-      if (
-        !(await claimGuess({ scope: addressScope, limit: limits.perAddress, windowStart: window.start, now }))
-      )
-        return refused("address");
-      if (exemptFromGlobal) return { admitted: true };
+      // Addresses and device tokens are stored hashed: the throttle needs to tell them apart,
+      // not to know them.
+      const scope = `${bucket.kind}-${createHash("sha256").update(bucket.key).digest("hex").slice(0, 32)}`;
+      const limit = bucket.kind === "device" ? limits.perDevice : limits.perAddress;
+      // The bucket's budget first, so one noisy address cannot spend the global one.
+      if (!(await claimGuess({ scope, limit, windowStart: window.start, now }))) return refused(bucket.kind);
+      if (bucket.kind === "device") return { admitted: true };
       if (!(await claimGuess({ scope: "global", limit: limits.global, windowStart: window.start, now })))
         return refused("global");
       return { admitted: true };
