@@ -31,7 +31,8 @@ export function leaseId({ slotId, leaseNumber }: { slotId: string; leaseNumber: 
 /**
  * How a slot ended. `gate_failed` and `generation_failed` are the user's run failing (they count
  * towards automatic suspension); `breaker_open`, `quota_exceeded` and `provider_unavailable` (the
- * LLM provider rate-limited, erred with a 5xx, timed out or was unreachable) are deferrals: the user
+ * LLM provider rate-limited, erred with a 5xx, timed out or was unreachable on the engine's default
+ * key; on the user's own key that is `generation_failed`) are deferrals: the user
  * goes without this window's message through no fault of their own (see `isDeferral`).
  */
 export type SlotOutcome =

@@ -337,11 +337,19 @@ function dueAfterOutcome(slot: SlotRecord, user: CoachingUser, now: number): num
     : retryDueAt({ now, frequency: settings.frequency });
 }
 
-/** How a failed LLM call ends the slot: the provider's outage is not the user's failure. */
+/**
+ * How a failed LLM call ends the slot. The provider failing the engine's default key is an outage,
+ * not the user's failure (a deferral). On the user's own key it is their failure like any other
+ * and counts towards their suspension: their key's limits, or a context that times out every run,
+ * must not defer them forever. (A key rejection, 429 included, never ends a run on the own key:
+ * the call is made again on the default key, and that call's outcome is the one judged here.)
+ */
 type CallFailureOutcome = "generation_failed" | "provider_unavailable";
 
 function callFailureOutcome(result: Extract<LlmResult<unknown>, { ok: false }>): CallFailureOutcome {
-  return isProviderUnavailable(result) ? "provider_unavailable" : "generation_failed";
+  return result.call.keySource === "default" && isProviderUnavailable(result)
+    ? "provider_unavailable"
+    : "generation_failed";
 }
 
 type Approval =
@@ -492,11 +500,13 @@ async function generateUnderBreaker(
   // Best-effort: the breaker is one shared document, and a write to it that fails (contention,
   // an outage) must never turn a generated draft into a failed slot. A probe whose result could
   // not be stored stays unreported, so it is released when the run ends and the next run probes.
-  const reportCall = async (result: { ok: boolean; reason?: string }) => {
-    if (!deps.breaker) return;
+  // Only calls on the engine's default key are reported: the breaker guards that key, and one
+  // user's own key (rate-limited, slow) must neither open it for everyone nor close it.
+  const reportCall = async (result: LlmResult<unknown>) => {
+    if (!deps.breaker || result.call.keySource !== "default") return;
     try {
       if (result.ok) await deps.breaker.recordSuccess(now);
-      else await deps.breaker.recordFailure(now, result.reason ?? "LLM call failed");
+      else await deps.breaker.recordFailure(now, result.reason);
       probe.unreported = false;
     } catch (error) {
       const detail = `LLM breaker not updated: ${describeError(error)}`;
@@ -545,7 +555,7 @@ async function generateUnderBreaker(
     calls.push(generation.call);
     if (!generation.ok && generation.quotaRetryAt !== undefined)
       return quotaStop(generation, generation.reason);
-    await reportCall(generation.ok ? { ok: true } : { ok: false, reason: generation.reason });
+    await reportCall(generation);
     if (!generation.ok)
       return reject(callFailureOutcome(generation), `generation failed: ${generation.reason}`);
     claim.log.draftsGenerated += 1;
@@ -586,7 +596,7 @@ async function generateUnderBreaker(
   calls.push(simulation.call);
   if (!simulation.ok && simulation.quotaRetryAt !== undefined)
     return quotaStop(simulation, simulation.reason);
-  await reportCall(simulation.ok ? { ok: true } : { ok: false, reason: simulation.reason });
+  await reportCall(simulation);
   const candidateFields = {
     messageContent: candidate.messageContent,
     messageType: candidate.messageType,

@@ -5,6 +5,7 @@ import { createFirestoreAdminStore } from "@/adapters/firestore/admin-store";
 import { createFirestoreLlmBreaker } from "@/adapters/firestore/llm-breaker";
 import { createFirestoreProcessingStateStore } from "@/adapters/firestore/processing-state-store";
 import { createFirestoreSchedulerStore } from "@/adapters/firestore/scheduler-store";
+import { createOpenRouterCoach } from "@/adapters/llm/openrouter-coach";
 import {
   MAX_ACTION_HISTORY,
   MAX_RECENT_ERRORS,
@@ -12,6 +13,7 @@ import {
   type ProcessingState,
   prependRolling,
 } from "@/core/processing-state";
+import { createFallbackCoach } from "@/pipeline/keyed-coach";
 import { processUser } from "@/pipeline/process-user";
 import { recordDuplicate, startRun } from "@/pipeline/processing-log";
 import { runScheduler } from "@/pipeline/run-scheduler";
@@ -217,6 +219,87 @@ describe("suspension", () => {
       expect((await db.doc(`users/${uid}`).get()).get("suspendUntil")).toBeUndefined();
     },
   );
+
+  /** A user's own key (`ownApiKey`) with the engine's key behind it, as services/models.ts wires them. */
+  function ownKeyCoach(ownApiKey: string, timeoutMs: number) {
+    const coach = (apiKey: string, keySource: "user" | "default") =>
+      createOpenRouterCoach({
+        apiKey,
+        keySource,
+        baseURL: sandbox.baseURL,
+        generationModel: "test/coach",
+        scoringModel: "test/scorer",
+        timeoutMs,
+        maxRetries: 0,
+      });
+    return createFallbackCoach({
+      userModel: coach(ownApiKey, "user"),
+      defaultModel: coach("sk-or-test", "default"),
+      onUserKeyRejected: async () => undefined,
+      onUserKeyAccepted: async () => undefined,
+    });
+  }
+
+  async function breakerFailures(): Promise<number> {
+    return ((await db.doc("systemState/llmBreaker").get()).get("consecutiveFailures") as number) ?? 0;
+  }
+
+  it.each([
+    ["a provider error (503)", { kind: "status", status: 503 }],
+    ["a timeout", { kind: "delay", delayMs: 1_500 }],
+  ] as const)(
+    "%s on the user's own key is their failure: counted until suspended, never reported to the shared breaker",
+    async (_case, fault) => {
+      const uid = `own-key-${fault.kind}`;
+      await seedDueUser(db, { uid, now: NOW });
+      const deps = realProcessorDeps({
+        db,
+        sandbox,
+        model: ownKeyCoach("sk-or-own", 500),
+        suspension: { maxConsecutiveFailures: 2, suspensionMs: 24 * HOUR },
+      });
+      let now = NOW;
+      for (let run = 1; run <= 2; run += 1) {
+        sandbox.queueFaults([fault]);
+        const result = await processUser({ deps, uid, now, bypassChecks: true });
+        expect(result).toMatchObject({ kind: "processed", result: { outcome: "generation_failed" } });
+        expect((await stateOf(uid)).consecutiveFailures).toBe(run);
+        now += 60_000;
+      }
+      // Only the user's key was asked (no fallback on a 5xx or a timeout).
+      expect(sandbox.requests.map((request) => request.authorization)).toEqual([
+        "Bearer sk-or-own",
+        "Bearer sk-or-own",
+      ]);
+      const state = await stateOf(uid);
+      expect(state.status).toBe("suspended");
+      expect((await db.doc(`users/${uid}`).get()).get("suspendUntil")).toBe(state.suspendUntil);
+      expect(await breakerFailures()).toBe(0);
+    },
+  );
+
+  it("a rate-limited own key falls back to the default key; the default key's outage is a deferral the breaker counts", async () => {
+    const uid = "own-key-busy";
+    await seedDueUser(db, { uid, now: NOW });
+    const deps = realProcessorDeps({
+      db,
+      sandbox,
+      // sk-or-busy… is answered 429 by the sandbox on every call.
+      model: ownKeyCoach("sk-or-busy-own", 5_000),
+      suspension: { maxConsecutiveFailures: 2, suspensionMs: 24 * HOUR },
+    });
+    let now = NOW;
+    for (let run = 1; run <= 3; run += 1) {
+      sandbox.queueFaults([{ kind: "status", status: 503 }]);
+      const result = await processUser({ deps, uid, now, bypassChecks: true });
+      expect(result).toMatchObject({ kind: "processed", result: { outcome: "provider_unavailable" } });
+      expect((await stateOf(uid)).consecutiveFailures).toBe(0);
+      // The own key's 429 is not counted; the default key's 503 is.
+      expect(await breakerFailures()).toBe(run);
+      now += 60_000;
+    }
+    expect((await stateOf(uid)).status).not.toBe("suspended");
+  });
 
   it("a suspended user with a past due time is neither dispatched nor processed until suspendUntil", async () => {
     await seedDueUser(db, { uid: "paused", now: NOW });

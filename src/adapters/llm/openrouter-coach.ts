@@ -52,7 +52,8 @@ function describeSchemaFailure(cause: unknown): string {
 /**
  * Whether trying again later could help; a schema violation or a refusal usually will not at once,
  * but may next run. `providerUnavailable`: the provider could not serve the call (the AI SDK's
- * retryable API errors: 408, 409, 429, 5xx, and a failed fetch; a timeout), so it is not the user's failure.
+ * retryable API errors: 408, 409, 429, 5xx, and a failed fetch; a timeout); the processor treats that
+ * as an outage, not the user's failure, only on the engine's default key (process-user.ts).
  */
 function classify(error: unknown): {
   retriable: boolean;
