@@ -52,6 +52,13 @@ export const EVENTS_MAX_DURATION_SECONDS = 60;
 export const EVENT_CONTINUATION_TIMEOUT_MS = 5_000;
 /** Kept free at the end of a drain for the last writes of the events in flight. */
 const EVENT_DRAIN_MARGIN_MS = 5_000;
+/**
+ * Time from a drain's start by which every handler it runs must have ended: the route's
+ * maxDuration less the continuation call and the last writes (50 s). The insights handler starts
+ * no LLM call that could outlast it.
+ */
+const EVENT_HANDLER_DEADLINE_MS =
+  EVENTS_MAX_DURATION_SECONDS * 1_000 - EVENT_CONTINUATION_TIMEOUT_MS - EVENT_DRAIN_MARGIN_MS;
 
 const envSchema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
@@ -94,9 +101,11 @@ const envSchema = z.object({
   VERCEL: optionalText,
   /**
    * Off Vercel: how many proxies in front append to X-Forwarded-For after the one nearest the
-   * client (0: the rightmost entry is the client's address). See `clientAddressFrom`.
+   * client (0: the rightmost entry is the client's address). See `clientAddressFrom`. No
+   * default: unset, X-Forwarded-For is not trusted at all (a client reaching `next start`
+   * directly writes it) and every sign-in counts as one "unknown" address.
    */
-  TRUSTED_PROXY_HOPS: nonNegativeInt(0),
+  TRUSTED_PROXY_HOPS: optionalText.pipe(z.coerce.number<string>().int().nonnegative().optional()),
   VERCEL_PROJECT_PRODUCTION_URL: optionalText,
   VERCEL_URL: optionalText,
 
@@ -204,7 +213,9 @@ const envSchema = z.object({
   // EVENT_MAX_RETRIES caps the attempts whatever the age, above that, so it ends runs that never
   // report back (killed), which back off the same way; at least 1, so a killed run is retried.
   EVENT_MAX_RETRIES: positiveInt(50),
-  EVENT_MAX_AGE_HOURS: z.coerce.number().int().positive().max(168).default(24),
+  // At most 23 h: Resend keeps an idempotency key 24 h, so every retry of an email stays within
+  // the first attempt's key (past that, see the delivery's `outcomeUnknownSince` guard).
+  EVENT_MAX_AGE_HOURS: z.coerce.number().int().positive().max(23).default(23),
   EVENT_RETRY_BASE_MS: positiveInt(30_000),
   EVENT_RETRY_MAX_MS: positiveInt(3_600_000),
   // A claim outlives the drain run that made it (killed at the route's maxDuration at the latest),
@@ -214,7 +225,8 @@ const envSchema = z.object({
     `must be longer than the drain route's maxDuration (${EVENTS_MAX_DURATION_SECONDS} s = ${EVENTS_MAX_DURATION_SECONDS * 1_000} ms), so a live run keeps its event`,
   ),
   // No event starts after the budget; one started just before it ends within RESEND_TIMEOUT_MS
-  // and a few writes, then the continuation call: 40 + 10 + 5 + 5 = 60 s (checked).
+  // and a few writes, then the continuation call: 40 + 10 + 5 + 5 = 60 s (checked). Insights
+  // events make LLM calls (LLM_TIMEOUT_MS each): they start none that could end after 50 s.
   EVENT_TIME_BUDGET_MS: positiveInt(40_000),
   /** Times a drain that ran out of budget with work left calls itself again (each call: one more drain). */
   EVENT_MAX_CONTINUATIONS: z.coerce.number().int().nonnegative().max(10).default(4),
@@ -324,6 +336,8 @@ export interface AppConfig {
     maxAgeMs: number;
     leaseMs: number;
     timeBudgetMs: number;
+    /** Time from a drain's start by which its handlers must have ended (see EVENT_HANDLER_DEADLINE_MS). */
+    handlerDeadlineMs: number;
     maxContinuations: number;
     /** Each Resend call's timeout. */
     emailTimeoutMs: number;
@@ -407,15 +421,25 @@ function schedulerTimingProblems(env: Env): string[] {
  * A drain must end within its route's maxDuration: it starts no event after EVENT_TIME_BUDGET_MS,
  * one started just before ends within RESEND_TIMEOUT_MS and its writes, then the continuation is
  * called. Killed mid-run, every event in flight would lose its attempt and wait out its lease.
+ * The insights handler's LLM calls are bounded by the handler deadline instead (it starts none
+ * that could end after it), so one call must fit in it, or insights events would never call.
  */
 function eventTimingProblems(env: Env): string[] {
   const maxDurationMs = EVENTS_MAX_DURATION_SECONDS * 1_000;
   const drainMs =
     env.EVENT_TIME_BUDGET_MS + env.RESEND_TIMEOUT_MS + EVENT_CONTINUATION_TIMEOUT_MS + EVENT_DRAIN_MARGIN_MS;
-  if (drainMs <= maxDurationMs) return [];
-  return [
-    `EVENT_TIME_BUDGET_MS (${env.EVENT_TIME_BUDGET_MS}) + RESEND_TIMEOUT_MS (${env.RESEND_TIMEOUT_MS}) + ${EVENT_CONTINUATION_TIMEOUT_MS} ms for the continuation + ${EVENT_DRAIN_MARGIN_MS} ms for the last writes must not exceed the drain route's maxDuration (${maxDurationMs} ms)`,
-  ];
+  const problems: string[] = [];
+  if (drainMs > maxDurationMs) {
+    problems.push(
+      `EVENT_TIME_BUDGET_MS (${env.EVENT_TIME_BUDGET_MS}) + RESEND_TIMEOUT_MS (${env.RESEND_TIMEOUT_MS}) + ${EVENT_CONTINUATION_TIMEOUT_MS} ms for the continuation + ${EVENT_DRAIN_MARGIN_MS} ms for the last writes must not exceed the drain route's maxDuration (${maxDurationMs} ms)`,
+    );
+  }
+  if (env.LLM_TIMEOUT_MS >= EVENT_HANDLER_DEADLINE_MS) {
+    problems.push(
+      `LLM_TIMEOUT_MS (${env.LLM_TIMEOUT_MS}) must be below the drain's handler deadline (${EVENT_HANDLER_DEADLINE_MS} ms: the drain route's maxDuration less ${EVENT_CONTINUATION_TIMEOUT_MS} ms for the continuation and ${EVENT_DRAIN_MARGIN_MS} ms for the last writes), or journal insights events could never make an LLM call`,
+    );
+  }
+  return problems;
 }
 
 /** Parses an environment into the app's configuration; throws `config:env` naming each bad variable. */
@@ -519,6 +543,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
       maxAgeMs: env.EVENT_MAX_AGE_HOURS * 3_600_000,
       leaseMs: env.EVENT_LEASE_MS,
       timeBudgetMs: env.EVENT_TIME_BUDGET_MS,
+      handlerDeadlineMs: EVENT_HANDLER_DEADLINE_MS,
       maxContinuations: env.EVENT_MAX_CONTINUATIONS,
       emailTimeoutMs: env.RESEND_TIMEOUT_MS,
     },

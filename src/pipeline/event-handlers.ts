@@ -22,6 +22,8 @@ export interface HandlerContext {
   now: number;
   /** Called at step boundaries inside a handler; a throw here stops the run as a crash would. */
   onStep?: (step: HandlerStep) => void | Promise<void>;
+  /** Time left before the run must have ended (the drain's deadline); absent when unbounded. */
+  remainingMs?: () => number;
 }
 
 export interface EventHandlerDeps {
@@ -30,6 +32,8 @@ export interface EventHandlerDeps {
   resolveModel?: (uid: string, now: number) => Promise<CoachModel>;
   prompts?: Pick<Prompts, "journalInsights">;
   insightsMaxBatches?: number;
+  /** The longest an insights LLM call can take (LLM_TIMEOUT_MS): none starts with less time left. */
+  insightsCallTimeoutMs?: number;
   /** Null when email is not configured (no RESEND_API_KEY): email is off, recorded as skipped. */
   mailer: Mailer | null;
   push: PushTransport;
@@ -65,6 +69,12 @@ const coachingEnabledPayload = z.object({ uid: z.string().min(1) });
 
 const journalEntryPayload = z.object({ uid: z.string().min(1), entryId: z.string().min(1).optional() });
 
+/**
+ * How long after an attempt whose outcome is unknown a retry may still send: Resend keeps an
+ * idempotency key 24 h, so within this a resend of an accepted email is deduplicated.
+ */
+export const EMAIL_IDEMPOTENCY_WINDOW_MS = 23 * 3_600_000;
+
 /** Recorded on a message's email delivery when email is off for want of a key. */
 export const EMAIL_NOT_CONFIGURED = "email is not configured (RESEND_API_KEY is unset)";
 
@@ -72,7 +82,7 @@ export const EMAIL_NOT_CONFIGURED = "email is not configured (RESEND_API_KEY is 
 async function analyseNewEntries(
   deps: EventHandlerDeps,
   payload: z.infer<typeof journalEntryPayload>,
-  { now }: HandlerContext,
+  { now, remainingMs }: HandlerContext,
 ): Promise<HandlerResult> {
   if (!deps.resolveModel || !deps.prompts)
     return { ok: false, retriable: false, reason: "insights are not configured" };
@@ -85,10 +95,16 @@ async function analyseNewEntries(
     uid: payload.uid,
     now,
     maxBatches: deps.insightsMaxBatches ?? 3,
+    // A call that could outlast the drain would be killed with it, losing its attempt and tokens.
+    ...(remainingMs && deps.insightsCallTimeoutMs !== undefined
+      ? { canStartCall: () => remainingMs() >= (deps.insightsCallTimeoutMs ?? 0) }
+      : {}),
   });
   if (result.status === "failed" || result.status === "over_quota") {
     return { ok: false, retriable: result.retriable, reason: `insights: ${result.reason}` };
   }
+  // Out of time is a success: the cursor moved with each batch, and the next journal event or the
+  // pre-generation refresh goes on from there; failing would burn an attempt toward dead letters.
   return { ok: true, detail: `${result.status}, ${result.batches} batch(es)` };
 }
 
@@ -123,6 +139,7 @@ async function deliverMessage(
     return { ok: false, retriable: false, reason: snapshot ? "user document is invalid" : "user not found" };
   }
   const user = snapshot.user;
+  const unknownSince = message.delivery.email.outcomeUnknownSince ?? null;
 
   let email: StoredMessage["delivery"]["email"];
   if (user.coachingConfig.emailNotifications === false) {
@@ -130,6 +147,18 @@ async function deliverMessage(
   } else if (deps.mailer === null) {
     // Off, not broken: the message and its push stand; the reason says why no email went out.
     email = { status: "skipped", providerId: null, error: EMAIL_NOT_CONFIGURED, attemptedAt: now };
+  } else if (unknownSince !== null && now - unknownSince >= EMAIL_IDEMPOTENCY_WINDOW_MS) {
+    // An earlier attempt may have delivered it, and its idempotency key has expired at Resend:
+    // sending could deliver it twice. Not retriable (a bulk requeue skips it): an operator checks.
+    const reason = `email outcome unknown since ${new Date(unknownSince).toISOString()} and Resend's idempotency window has passed: not resent; needs an operator to check delivery`;
+    await store.updateMessage(message.id, {
+      delivery: {
+        ...message.delivery,
+        email: { ...message.delivery.email, status: "failed", error: reason },
+      },
+      updatedAt: now,
+    });
+    return { ok: false, retriable: false, reason };
   } else {
     const rendered = await deps.renderEmail({
       displayName: user.displayName ?? null,
@@ -145,7 +174,14 @@ async function deliverMessage(
       await store.updateMessage(message.id, {
         delivery: {
           ...message.delivery,
-          email: { status: "failed", providerId: null, error: sent.reason, attemptedAt: now },
+          email: {
+            status: "failed",
+            providerId: null,
+            error: sent.reason,
+            attemptedAt: now,
+            // The first unknown outcome counts: its key is the one that expires first.
+            outcomeUnknownSince: unknownSince ?? (sent.outcomeUnknown ? now : null),
+          },
         },
         updatedAt: now,
       });

@@ -46,7 +46,10 @@ export interface EventStore {
   /** Lease `leaseNumber` of the event, when it exists. */
   getLease(input: { eventId: string; leaseNumber: number }): Promise<EventLease | null>;
   updateEvent(eventId: string, patch: Partial<EventRecord>): Promise<void>;
-  /** Marks the event dead-lettered and writes its dead letter, in one batch. */
+  /**
+   * Marks the event dead-lettered and writes its dead letter, in one batch. The event's retention
+   * counts from `letter.original_created_at`, or `patch.requeued_at` when later.
+   */
   deadLetter(input: {
     eventId: string;
     patch: Partial<EventRecord>;
@@ -54,7 +57,8 @@ export interface EventStore {
   }): Promise<void>;
   /**
    * Puts an event back in the queue as new (attempts 0, `requeued_at` now, so its retry window
-   * starts again) and removes its dead letter; false when there is no such event.
+   * starts again) and removes its dead letter; false when there is no such event (its dead
+   * letter, an orphan, is then removed too, so it cannot block bulk requeues).
    */
   requeue(input: { eventId: string; now: number }): Promise<boolean>;
   /** Ids of up to `limit` dead letters marked `retriable` (what a bulk requeue takes). */

@@ -66,6 +66,7 @@ async function runHandler(
   handler: RegisteredHandler,
   event: EventRecord,
   now: number,
+  remainingMs: (() => number) | undefined,
 ): Promise<HandlerResult> {
   const parsed = handler.payloadSchema.safeParse(event.payload);
   if (!parsed.success) {
@@ -87,7 +88,7 @@ async function runHandler(
     }
   };
   try {
-    return await handler.handle(parsed.data, { event, now, onStep });
+    return await handler.handle(parsed.data, { event, now, onStep, ...(remainingMs ? { remainingMs } : {}) });
   } catch (error) {
     if (hookFailure) throw hookFailure.error;
     return { ok: false, retriable: true, reason: describeError(error) };
@@ -172,17 +173,23 @@ async function claimEvent(
   return { kind: "skipped", reason: "busy" };
 }
 
-/** Claims and runs one event. `force` runs a pending event that is still backing off. */
+/**
+ * Claims and runs one event. `force` runs a pending event that is still backing off.
+ * `remainingMs` is the time left before the run must have ended (the route's maxDuration less
+ * what follows); handlers with long calls (insights) start none that could outlast it.
+ */
 export async function processEvent({
   deps,
   eventId,
   now,
   force = false,
+  remainingMs,
 }: {
   deps: EventProcessorDeps;
   eventId: string;
   now: number;
   force?: boolean;
+  remainingMs?: () => number;
 }): Promise<EventRunResult> {
   const { store } = deps;
   const claim = await claimEvent(deps, { eventId, now, force });
@@ -213,7 +220,7 @@ export async function processEvent({
   const attempts = decision.attempts;
   const handler = deps.registry[event.event_type];
   const outcome: HandlerResult = handler
-    ? await runHandler(deps, handler, event, now)
+    ? await runHandler(deps, handler, event, now, remainingMs)
     : { ok: false, retriable: false, reason: `unknown event type ${event.event_type}` };
   await deps.onStep?.("handled", eventId);
 
@@ -294,7 +301,14 @@ async function deadLetter(
 ): Promise<void> {
   await deps.store.deadLetter({
     eventId: event.id,
-    patch: { status: "dead_letter", attempts, last_error: reason, lease_until: now },
+    // `requeued_at` (unchanged) tells the store when a requeued event's retention starts.
+    patch: {
+      status: "dead_letter",
+      attempts,
+      last_error: reason,
+      lease_until: now,
+      ...(event.requeued_at ? { requeued_at: event.requeued_at } : {}),
+    },
     letter: {
       event_id: event.id,
       event_type: event.event_type,
@@ -356,7 +370,8 @@ export interface BatchSummary {
  * First, a short sweep queues events the ready query cannot see (see `EventStore.queueStrayEvents`).
  * `hasMore` says the budget ended the run with events possibly left: the caller continues (the
  * process-batch route calls itself again, a bounded number of times) instead of leaving them to
- * the next cron.
+ * the next cron. `deadlineMs` (elapsed time) is when every handler must have ended: handlers
+ * with long calls (insights) start none that could outlast it.
  */
 export async function processEventBatches({
   deps,
@@ -364,6 +379,7 @@ export async function processEventBatches({
   batchSize,
   concurrency,
   timeBudgetMs,
+  deadlineMs,
   elapsedMs,
 }: {
   deps: EventProcessorDeps;
@@ -371,8 +387,10 @@ export async function processEventBatches({
   batchSize: number;
   concurrency: number;
   timeBudgetMs: number;
+  deadlineMs?: number;
   elapsedMs: () => number;
 }): Promise<BatchSummary> {
+  const remainingMs = deadlineMs === undefined ? undefined : () => deadlineMs - elapsedMs();
   const summary: BatchSummary = {
     examined: 0,
     processed: 0,
@@ -406,7 +424,7 @@ export async function processEventBatches({
     // ones not started stay ready, for the continuation or the next drain.
     const results = await mapWithConcurrency(events, concurrency, (event, index) => {
       if (elapsedMs() >= timeBudgetMs && (summary.batches > 1 || index > 0)) return Promise.resolve(null);
-      return processEvent({ deps, eventId: event.id, now: now() }).catch(
+      return processEvent({ deps, eventId: event.id, now: now(), remainingMs }).catch(
         (error): EventRunResult => ({ eventId: event.id, result: "errored", error: describeError(error) }),
       );
     });

@@ -80,7 +80,10 @@ export interface EmailToSend {
   idempotencyKey: string;
 }
 
-export type EmailResult = { ok: true; id: string } | { ok: false; retriable: boolean; reason: string };
+export type EmailResult =
+  | { ok: true; id: string }
+  /** `outcomeUnknown`: the request may have been accepted (a timeout, a network error mid-call). */
+  | { ok: false; retriable: boolean; reason: string; outcomeUnknown?: boolean };
 
 export interface Mailer {
   send(email: EmailToSend): Promise<EmailResult>;
@@ -151,6 +154,11 @@ export interface StoredMessage {
       providerId: string | null;
       error: string | null;
       attemptedAt: number | null;
+      /**
+       * When an attempt first ended without knowing whether Resend accepted the email (absent or
+       * null: never). Retries reuse the idempotency key, which Resend keeps only 24 h.
+       */
+      outcomeUnknownSince?: number | null;
     };
     push: { status: DeliveryStatus | "not_delivered"; text: string | null; reason?: string | null };
   };

@@ -14,7 +14,8 @@ import type { CoachModel, InsightsStore, LlmCallRecord, Prompts } from "./proces
 
 export type InsightsRefresh =
   | {
-      status: "up_to_date" | "refreshed";
+      /** `out_of_time`: `canStartCall` said no before the entries were all analysed. */
+      status: "up_to_date" | "refreshed" | "out_of_time";
       insights: UserInsights | null;
       batches: number;
       calls: LlmCallRecord[];
@@ -38,6 +39,7 @@ export async function refreshInsights({
   now,
   maxBatches,
   known,
+  canStartCall,
 }: {
   store: InsightsStore;
   model: CoachModel;
@@ -47,6 +49,8 @@ export async function refreshInsights({
   maxBatches: number;
   /** The insights already read by the caller, to save a read. */
   known?: UserInsights | null;
+  /** Asked before each LLM call (is there time for one?); a no ends the run with what it has. */
+  canStartCall?: () => boolean;
 }): Promise<InsightsRefresh> {
   let insights = known === undefined ? await store.getInsights(uid) : known;
   const calls: LlmCallRecord[] = [];
@@ -67,6 +71,7 @@ export async function refreshInsights({
       await store.saveInsights(insights);
       continue;
     }
+    if (canStartCall && !canStartCall()) return { status: "out_of_time", insights, batches, calls };
     const result = await model.analyseJournal({
       system: prompts.journalInsights.text,
       prompt: renderInsightsPrompt({ entries, previousSummary: insights?.summary || null }),

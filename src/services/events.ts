@@ -55,6 +55,7 @@ export function eventProcessorDeps(config: AppConfig): EventProcessorDeps {
       resolveModel: config.env.OPENROUTER_API_KEY ? modelResolver(config, db) : undefined,
       prompts: getPrompts(),
       insightsMaxBatches: config.insights.maxBatchesPerRun,
+      insightsCallTimeoutMs: config.llm.timeoutMs,
     }),
     policy: {
       maxRetries: config.events.maxRetries,
@@ -104,6 +105,7 @@ export async function runEventBatchesSafely(
       batchSize: config.events.batchSize,
       concurrency: config.events.concurrency,
       timeBudgetMs: config.events.timeBudgetMs,
+      deadlineMs: config.events.handlerDeadlineMs,
       elapsedMs: () => performance.now() - startedAt,
     });
     logger.info("event batches run", { ...summary, continuation });

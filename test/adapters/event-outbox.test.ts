@@ -603,6 +603,33 @@ describe("outbox: an outage of hours does not lose emails (operator review, HIGH
     expect(catcher.emails).toHaveLength(1);
   });
 
+  it("an email whose send outcome is unknown is not sent again after Resend's 24 h idempotency window; it waits for an operator (review 2, item 3)", async () => {
+    const { eventId, messageId } = await storedMessage("unknown-outcome", NOW);
+    const impatient = realEventDeps({ db, catcher, mailer: { timeoutMs: 300 } });
+    catcher.queueFaults([{ delayMs: 1_000 }]);
+    expect(await processEvent({ deps: impatient, eventId, now: NOW })).toMatchObject({
+      result: "retry_scheduled",
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(catcher.attempts).toHaveLength(1);
+    expect((await messageOf(messageId)).delivery.email).toMatchObject({
+      status: "failed",
+      outcomeUnknownSince: NOW,
+    });
+    // A requeue (or a long retry window) brings it back a day later: the idempotency key has
+    // expired at Resend, so a send could deliver it twice.
+    const dayLater = NOW + 24 * HOUR;
+    await events.store.requeue({ eventId, now: dayLater });
+    const rerun = await processEvent({ deps: impatient, eventId, now: dayLater });
+    expect(rerun).toMatchObject({ result: "dead_lettered", error: expect.stringContaining("operator") });
+    expect(catcher.attempts).toHaveLength(1);
+    expect((await db.collection("eventDeadLetters").doc(eventId).get()).get("retriable")).toBe(false);
+    expect((await messageOf(messageId)).delivery.email.error).toContain("operator");
+    // Dead-lettered after a requeue: its retention counts from the requeue, not its creation.
+    const expireAt = (await db.collection("events").doc(eventId).get()).get("expireAt");
+    expect(expireAt.toMillis()).toBe(dayLater + 180 * 24 * HOUR);
+  });
+
   it("a drain starts no event once its time budget is spent, and says it has more", async () => {
     const eventIds = await Promise.all(
       Array.from({ length: 5 }, (_, index) => seedEnablingEvent(`budget-${index}`, NOW - 10 + index)),

@@ -16,6 +16,8 @@ export interface EventStoreHarness {
   /** Writes an event document as given (the app may write one without some fields). */
   putEvent(id: string, document: Record<string, unknown>): Promise<void>;
   readEvent(eventId: string): Promise<Record<string, unknown> | undefined>;
+  /** Deletes an event document (as its TTL does), leaving its dead letter. */
+  deleteEvent(eventId: string): Promise<void>;
 }
 
 function event(id: string, fields: Partial<EventRecord> = {}): EventRecord {
@@ -166,6 +168,32 @@ export function describeEventStoreContract(name: string, harness: EventStoreHarn
         oldestPendingCreatedAt: 10,
       });
       expect(await store.requeue({ eventId: "missing", now: 50 })).toBe(false);
+    });
+
+    it("clears a retriable dead letter whose event is gone, so it no longer blocks the bulk requeue (review 2, item 2)", async () => {
+      for (const id of ["orphan", "alive"]) {
+        await harness.putEvent(id, { ...event(id) });
+        await store.deadLetter({
+          eventId: id,
+          patch: { status: "dead_letter", attempts: 4, last_error: "boom", lease_until: 30 },
+          letter: {
+            event_id: id,
+            event_type: "coaching.message.created",
+            payload: { messageId: id },
+            error_message: "boom",
+            retry_count: 3,
+            original_created_at: 10,
+            created_at: 30,
+            retriable: true,
+          },
+        });
+      }
+      await harness.deleteEvent("orphan");
+      expect(await store.countRetriableDeadLetters()).toBe(2);
+      expect(await store.requeue({ eventId: "orphan", now: 50 })).toBe(false);
+      expect(await store.countRetriableDeadLetters()).toBe(1);
+      expect(await store.listRetriableDeadLetters({ limit: 1 })).toEqual(["alive"]);
+      expect(await store.getEvent("orphan")).toBeNull();
     });
 
     it("reads an app-written event with defaults for the fields the engine owns", async () => {

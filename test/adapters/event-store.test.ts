@@ -30,6 +30,9 @@ describeEventStoreContract("Firestore", {
   async readEvent(eventId) {
     return (await db.collection(COLLECTIONS.events).doc(eventId).get()).data();
   },
+  async deleteEvent(eventId) {
+    await db.collection(COLLECTIONS.events).doc(eventId).delete();
+  },
 });
 
 describe("Firestore event store queries", () => {
@@ -52,5 +55,8 @@ describeEventStoreContract("in-memory", {
   async readEvent(eventId) {
     const event = events.get(eventId);
     return event ? { ...(event as unknown as Record<string, unknown>) } : undefined;
+  },
+  async deleteEvent(eventId) {
+    events.delete(eventId);
   },
 });

@@ -13,7 +13,7 @@ import { newEvent } from "@/core/events";
 import type { UserInsights } from "@/core/insights";
 import type { ProcessingState } from "@/core/processing-state";
 import { createEventRegistry } from "@/pipeline/event-handlers";
-import { processEvent } from "@/pipeline/process-events";
+import { processEvent, processEventBatches } from "@/pipeline/process-events";
 import { processUser } from "@/pipeline/process-user";
 import type { CoachingJournalEntry, ProcessorStore, StoredMessage } from "@/pipeline/processor-ports";
 import { refreshInsights } from "@/pipeline/refresh-insights";
@@ -278,6 +278,72 @@ describe("journal insights", () => {
     const insights = (await db.doc("userInsights/writer").get()).data() as UserInsights;
     expect(insights.batches.map((batch) => batch.entryIds.length)).toEqual([2, 5, 5]);
     expect(sandbox.requests).toHaveLength(3);
+  });
+
+  it("a drain starts no insights LLM call that could outlast it; the event succeeds with partial progress (review 2, item 1)", async () => {
+    await putDocuments(db, "users", [
+      [
+        "slowpoke",
+        {
+          email: "slowpoke@example.com",
+          timezone: "UTC",
+          coachingConfig: { enableCoachingMessages: true, frequency: "daily", timePreference: "morning" },
+          nextCoachingMessageDue: NOW + 3_600_000,
+        },
+      ],
+    ]);
+    await putDocuments(
+      db,
+      "users/slowpoke/journalEntries",
+      Array.from({ length: 12 }, (_, index) => [
+        `e${index}`,
+        { content: `Entry number ${index}`, createdAt: NOW - (12 - index) * 60_000 },
+      ]),
+    );
+    const events = realEventDeps({ db, catcher });
+    const withInsights = {
+      ...events,
+      registry: createEventRegistry({
+        store: createFirestoreProcessorStore(db),
+        mailer: { send: async () => ({ ok: true, id: "unused" }) },
+        push: { send: async () => ({ delivered: false, reason: "none" }) },
+        renderEmail: async () => ({ subject: "", html: "", text: "" }),
+        links: { journalEntryUrl: (id) => id, preferencesUrl: "" },
+        random: Math.random,
+        resolveModel: modelResolver(config, db),
+        prompts: getPrompts(),
+        insightsMaxBatches: 3,
+        insightsCallTimeoutMs: config.llm.timeoutMs,
+      }),
+    };
+    const event = newEvent({
+      id: "journal.entry.created_slowpoke_e11",
+      eventType: "journal.entry.created",
+      aggregateId: "e11",
+      aggregateType: "journalEntry",
+      payload: { uid: "slowpoke", entryId: "e11" },
+      createdBy: "journaling-app",
+      now: NOW,
+    });
+    await putDocuments(db, "events", [[event.id, { ...event }]]);
+    // Each LLM call takes 20 s of the drain: after the first, fewer than LLM_TIMEOUT_MS (45 s)
+    // are left before the drain's end (50 s), so a second call could be killed with the drain.
+    const summary = await processEventBatches({
+      deps: withInsights,
+      now: () => NOW,
+      batchSize: 5,
+      concurrency: 1,
+      timeBudgetMs: config.events.timeBudgetMs,
+      deadlineMs: config.events.handlerDeadlineMs,
+      elapsedMs: () => sandbox.requests.length * 20_000,
+    });
+    expect(summary).toMatchObject({ processed: 1, retryScheduled: 0, deadLettered: 0 });
+    expect(sandbox.requests).toHaveLength(1);
+    const insights = (await db.doc("userInsights/slowpoke").get()).data() as UserInsights;
+    // One batch of five analysed, its cursor saved; the rest is left for the next run.
+    expect(insights.batches.map((batch) => batch.entryIds.length)).toEqual([5]);
+    expect(insights.analysedThrough).toBe(NOW - 8 * 60_000);
+    expect(() => loadConfig({ NODE_ENV: "test", LLM_TIMEOUT_MS: "55000" })).toThrow(/LLM_TIMEOUT_MS/);
   });
 });
 

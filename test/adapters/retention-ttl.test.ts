@@ -198,6 +198,34 @@ describe("outbox events and their leases", () => {
     expect(await expires("events/e1")).toBe(false);
   });
 
+  it("stamps a requeued event that is dead-lettered again from its requeue, so it does not expire before its letter (review 2, item 2)", async () => {
+    const store = createFirestoreEventStore(db);
+    await putEvent();
+    await claim(store, 1, NOW);
+    const requeuedAt = NOW + 200 * DAY;
+    await store.requeue({ eventId, now: requeuedAt });
+    await store.deadLetter({
+      eventId,
+      patch: {
+        status: "dead_letter",
+        attempts: 1,
+        last_error: "bad",
+        lease_until: requeuedAt + 1_000,
+        requeued_at: requeuedAt,
+      },
+      letter: {
+        event_id: eventId,
+        event_type: "coaching.message.created",
+        payload: {},
+        error_message: "bad",
+        retry_count: 0,
+        original_created_at: NOW,
+        created_at: requeuedAt + 1_000,
+      },
+    });
+    expect(await expiryOf("events/e1")).toBe(requeuedAt + 180 * DAY);
+  });
+
   it("removes the stamp when a claim or a retry makes the event pending again", async () => {
     const store = createFirestoreEventStore(db);
     await putEvent();

@@ -305,8 +305,13 @@ describe("outbox configuration (operator review, LOW 11)", () => {
   const base = { NODE_ENV: "production", FIRESTORE_EMULATOR_HOST: "127.0.0.1:1" } as const;
 
   it("retries by age by default, and refuses an attempt cap below 1", () => {
-    expect(loadConfig({ ...base }).events).toMatchObject({ maxAgeMs: 24 * HOUR, maxRetries: 50 });
+    expect(loadConfig({ ...base }).events).toMatchObject({ maxAgeMs: 23 * HOUR, maxRetries: 50 });
     expect(() => loadConfig({ ...base, EVENT_MAX_RETRIES: "0" })).toThrow(/EVENT_MAX_RETRIES/);
+  });
+
+  it("keeps the retry window under Resend's 24 h idempotency window (review 2, item 3)", () => {
+    expect(() => loadConfig({ ...base, EVENT_MAX_AGE_HOURS: "24" })).toThrow(/EVENT_MAX_AGE_HOURS/);
+    expect(loadConfig({ ...base, EVENT_MAX_AGE_HOURS: "23" }).events.maxAgeMs).toBe(23 * HOUR);
   });
 
   it("refuses an event lease that does not outlast the drain route's maxDuration, naming the variable", () => {

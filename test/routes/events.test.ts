@@ -218,7 +218,7 @@ describe("health", () => {
         batchSize: 20,
         maxRetries: 50,
         retryBaseDelayMs: 60_000,
-        retryMaxAgeMs: 24 * 3_600_000,
+        retryMaxAgeMs: 23 * 3_600_000,
         email: "resend",
       },
     });

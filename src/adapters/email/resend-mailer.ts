@@ -33,6 +33,7 @@ export function createResendMailer({
         ok: false as const,
         retriable: true,
         reason: `Resend did not answer within ${timeoutMs} ms (timed out; the retry reuses the idempotency key)`,
+        outcomeUnknown: true,
       };
       try {
         const { data, error } = await resend.emails.send(
@@ -54,13 +55,15 @@ export function createResendMailer({
             ok: false,
             retriable,
             reason: `Resend ${status ?? ""} ${error.name}: ${error.message}`.trim(),
+            // No status: the request failed in transit and may have been accepted.
+            ...(status === null ? { outcomeUnknown: true } : {}),
           };
         }
         if (!data?.id) return { ok: false, retriable: true, reason: "Resend answered without an email id" };
         return { ok: true, id: data.id };
       } catch (error) {
         if (signal.aborted) return timedOut;
-        return { ok: false, retriable: true, reason: describeError(error) };
+        return { ok: false, retriable: true, reason: describeError(error), outcomeUnknown: true };
       }
     },
   };

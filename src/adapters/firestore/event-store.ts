@@ -144,10 +144,12 @@ export function createFirestoreEventStore(
     deadLetter: ({ eventId, patch, letter }) =>
       firestoreCall("dead-letter event", async () => {
         const batch = db.batch();
-        // The dead-letter rule counts from the event's creation (the cleanup's `created_at`).
+        // The dead-letter rule counts from the event's creation (the cleanup's `created_at`), or
+        // from its requeue: a requeued old event that fails again must not expire at once while
+        // its fresh letter is kept (an orphan letter).
         batch.update(events.doc(eventId), {
           ...patch,
-          ...expiry(DEAD_LETTER_RETENTION, letter.original_created_at),
+          ...expiry(DEAD_LETTER_RETENTION, Math.max(letter.original_created_at, patch.requeued_at ?? 0)),
         });
         batch.set(deadLetters.doc(eventId), letter satisfies DeadLetterRecord);
         await batch.commit();
@@ -156,7 +158,12 @@ export function createFirestoreEventStore(
     requeue: ({ eventId, now }) =>
       firestoreCall("requeue event", async () => {
         const snapshot = await events.doc(eventId).get();
-        if (!snapshot.exists) return false;
+        if (!snapshot.exists) {
+          // Its event is gone (the TTL removed it): nothing to requeue, and a retriable letter
+          // left behind would head every bulk requeue's list forever.
+          await deadLetters.doc(eventId).delete();
+          return false;
+        }
         const metadata = parseEventDocument(eventId, snapshot.data()).metadata;
         const batch = db.batch();
         batch.update(events.doc(eventId), {

@@ -116,7 +116,11 @@ export function createInMemoryEventStore(
 
     async requeue({ eventId, now }) {
       const event = events.get(eventId);
-      if (!event) return false;
+      if (!event) {
+        // As on Firestore: a letter whose event is gone is cleared, not left to block bulk requeues.
+        outbox.deadLetters.delete(eventId);
+        return false;
+      }
       const { metadata } = parseEventDocument(eventId, event);
       update(eventId, {
         status: "pending",

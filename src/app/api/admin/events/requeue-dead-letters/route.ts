@@ -26,8 +26,10 @@ export async function GET(request: Request): Promise<Response> {
 
 /**
  * Requeues up to `confirmCount` retriable dead letters (an outage longer than the retry window),
- * each with a fresh retry window, and starts a drain. Permanent failures stay; handlers are
- * idempotent, so a message already delivered sends nothing again.
+ * each with a fresh retry window, and starts a drain. Permanent failures stay. A message whose
+ * email is recorded sent sends nothing again; one whose last send ended with an unknown outcome
+ * (a timeout) more than 23 h ago is not resent (Resend's idempotency key has expired): it is
+ * dead-lettered, not retriable, for an operator to check. A letter whose event is gone is removed.
  */
 export async function POST(request: Request): Promise<Response> {
   return respond("admin/events/requeue-dead-letters", async () => {
