@@ -161,7 +161,8 @@ export function createFirestoreEventStore(
         if (!snapshot.exists) {
           // Its event is gone (the TTL removed it): nothing to requeue, and a retriable letter
           // left behind would head every bulk requeue's list forever.
-          await deadLetters.doc(eventId).delete();
+          const letter = await deadLetters.doc(eventId).get();
+          if (letter.exists) await deadLetters.doc(eventId).delete();
           return false;
         }
         const metadata = parseEventDocument(eventId, snapshot.data()).metadata;
