@@ -1,0 +1,102 @@
+/**
+ * The LLM circuit breaker as one worker uses it, written once over the storage primitives that
+ * the Firestore breaker and its in-memory twin each provide (adapters/firestore/llm-breaker.ts,
+ * adapters/memory/llm-breaker.ts); their shared contract tests hold the two to the same behaviour.
+ * The rules are core/circuit-breaker.ts's. One instance serves one run: it remembers the state it
+ * read at `acquire` and the probe it claimed and has not reported yet.
+ *
+ * Writes are kept to what changes the breaker (one document, which real Firestore sustains at
+ * about one write a second): a failure is one increment (plus one write when it opens the
+ * breaker); a success writes only when the breaker it read at `acquire` and again just before
+ * writing still needs a reset, so the reset after a failure is written about once, by whichever
+ * success comes first, not by every success.
+ */
+import {
+  type BreakerSettings,
+  type BreakerState,
+  breakerAfterFailure,
+  breakerGate,
+  breakerNeedsReset,
+  CLOSED_BREAKER,
+  type ProbeWindow,
+  probeWindow,
+} from "@/core/circuit-breaker";
+import type { LlmBreaker } from "@/pipeline/processor-ports";
+
+/** What a store must provide; each is one round trip to it. */
+export interface BreakerStorage {
+  /** The stored breaker over the closed defaults; null when it was never written. */
+  read(): Promise<BreakerState | null>;
+  /** Replaces the breaker (opening or closing it). */
+  write(state: BreakerState): Promise<void>;
+  /** Counts one failure with an increment (never read-then-write) and records the error. */
+  countFailure(input: { now: number; error: string }): Promise<void>;
+  /** Creates the probe claim of `window`; "exists" when another worker claimed it first. */
+  claimProbe(
+    window: ProbeWindow,
+    input: { now: number; openedAt: number | null },
+  ): Promise<"created" | "exists">;
+  /** Deletes a probe claim (only ever one this instance created). */
+  deleteProbe(claimId: string): Promise<void>;
+}
+
+export function createLlmBreakerOver(storage: BreakerStorage, settings: BreakerSettings): LlmBreaker {
+  let lastSeen: BreakerState | null = null;
+  /** The probe this instance claimed and has not reported yet. */
+  let heldProbe: ProbeWindow | null = null;
+  return {
+    async acquire(now) {
+      lastSeen = await storage.read();
+      const gate = breakerGate({ breaker: lastSeen, now });
+      if (gate !== "probe_due") return gate;
+      const window = probeWindow({ breaker: lastSeen, now, settings });
+      if (!window) return "open";
+      if (heldProbe?.claimId === window.claimId) return "probe";
+      // A claim that throws may still have applied (a timeout): it then stands unowned, and the
+      // next window frees the probe.
+      const probe = await storage.claimProbe(window, { now, openedAt: lastSeen?.openedAt ?? null });
+      if (probe !== "created") return "open";
+      heldProbe = window;
+      return "probe";
+    },
+
+    async recordSuccess() {
+      if (!breakerNeedsReset(lastSeen)) {
+        heldProbe = null;
+        return;
+      }
+      // Read again before writing: another run's success has usually reset it meanwhile, and the
+      // reset is idempotent, so only a breaker that still needs it is written.
+      if (breakerNeedsReset(await storage.read())) await storage.write({ ...CLOSED_BREAKER });
+      lastSeen = { ...CLOSED_BREAKER };
+      // Reported: the claim is spent (kept only after a failed write, so a release frees it).
+      heldProbe = null;
+    },
+
+    async recordFailure(now, error) {
+      await storage.countFailure({ now, error: error.slice(0, 300) });
+      const current = await storage.read();
+      const opened = breakerAfterFailure({
+        breaker: lastSeen,
+        failuresCounted: current?.consecutiveFailures ?? 1,
+        now,
+        error,
+        settings,
+      });
+      if (opened && !(current?.state === "open" && lastSeen?.state !== "open")) {
+        await storage.write(opened);
+      }
+      lastSeen = opened ?? current;
+      heldProbe = null;
+    },
+
+    async releaseProbe(now) {
+      const claim = heldProbe;
+      heldProbe = null;
+      // Once its window has ended the claim blocks nobody: nothing to write.
+      if (!claim || now >= claim.endsAt) return;
+      // Deleting the claim lets the next acquire of this window create it and probe at once.
+      await storage.deleteProbe(claim.claimId);
+    },
+  };
+}
