@@ -264,6 +264,11 @@ const envSchema = z.object({
   OWN_KEY_QUOTA_PER_DAY: positiveInt(10_000),
   OWN_KEY_QUOTA_PER_MONTH: positiveInt(300_000),
   INSIGHTS_MAX_BATCHES_PER_RUN: nonNegativeInt(3),
+  /**
+   * The global ceiling on LLM calls per minute across every processor invocation (the provider's
+   * rate limit, less a margin). Unset: no ceiling (the feature is off, not broken).
+   */
+  LLM_CALLS_PER_MINUTE: z.coerce.number().int().positive().optional(),
   FIREBASE_AUTH_EMULATOR_HOST: optionalText,
   /** Lets FIREBASE_AUTH_EMULATOR_HOST stand on Vercel, for a deployment that really uses the emulator. */
   ALLOW_AUTH_EMULATOR_ON_VERCEL: z.stringbool().optional(),
@@ -313,6 +318,8 @@ export interface AppConfig {
   cleanup: { retentionMs: number; maxDeletes: number };
   quotas: { shared: QuotaLimits; ownKey: QuotaLimits };
   insights: { maxBatchesPerRun: number };
+  /** The global LLM ceiling (`LLM_CALLS_PER_MINUTE`); null when unset (no ceiling). */
+  llmCeiling: { callsPerMinute: number } | null;
   llm: {
     baseURL: string;
     generationModel: string;
@@ -518,6 +525,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
       },
     },
     insights: { maxBatchesPerRun: env.INSIGHTS_MAX_BATCHES_PER_RUN },
+    llmCeiling: env.LLM_CALLS_PER_MINUTE ? { callsPerMinute: env.LLM_CALLS_PER_MINUTE } : null,
     cleanup: {
       retentionMs: env.RETENTION_DAYS * 24 * 3_600_000,
       maxDeletes: env.CLEANUP_MAX_DELETES,

@@ -342,3 +342,28 @@ export interface InsightsStore {
    */
   listEntriesAfter(input: { uid: string; after: number; limit: number }): Promise<EntriesAfter>;
 }
+
+/** What the global LLM ceiling answers: admitted, or spent until `retryAt` (the next minute). */
+export type CeilingDecision =
+  | { admitted: true }
+  | { admitted: false; retryAt: number; reason: string };
+
+/**
+ * The global ceiling on LLM calls per minute across every processor invocation
+ * (`LLM_CALLS_PER_MINUTE`). Exact: over any UTC minute, the calls admitted never exceed the
+ * limit, whatever the concurrency; a reservation is all or nothing.
+ */
+export interface LlmCallCeiling {
+  /** The calls per minute it admits. */
+  readonly callsPerMinute: number;
+  /** Takes `calls` calls from the budget of `now`'s minute; `seed` spreads callers over shards. */
+  reserve(input: { calls: number; now: number; seed: string }): Promise<CeilingDecision>;
+}
+
+/** One minute of the ceiling's use, for the dashboard. */
+export interface CeilingMinute {
+  /** Start of the UTC minute (ms). */
+  minuteStart: number;
+  calls: number;
+  limit: number;
+}
