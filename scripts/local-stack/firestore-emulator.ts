@@ -5,7 +5,7 @@
  * query. Counting at the server is what makes "the tick read 50 users, not 5,000" a measured
  * fact rather than the engine's own claim.
  */
-import { FirestoreServer, FirestoreStateDocument } from "@firestore-emulator/server";
+import { FirestoreServer, FirestoreState, FirestoreStateDocument } from "@firestore-emulator/server";
 
 const SERVICE = "/google.firestore.v1.Firestore";
 
@@ -38,8 +38,17 @@ export interface RecordedQuery {
 }
 
 export interface ProjectStats {
-  /** Documents returned by queries and batch gets (what Firestore bills as reads). */
+  /** Documents returned by queries and batch gets. */
   documentsRead: number;
+  /**
+   * What Firestore bills as reads: every document returned, every lookup of a document that does
+   * not exist (a batch get's `missing`), and one read for each query that returns nothing.
+   */
+  billedReads: number;
+  /** Billed reads by the collection the document (or the empty query) is in: `journalEntries`, not `users`. */
+  billedReadsByCollection: Record<string, number>;
+  /** Writes applied, by the collection of the document written. */
+  writesByCollection: Record<string, number>;
   /** Documents returned by queries on each top-level collection. */
   documentsReadByCollection: Record<string, number>;
   queries: number;
@@ -65,6 +74,7 @@ interface GrpcHandler {
 interface GrpcCall {
   request: { toObject(): Record<string, unknown> } & Record<string, unknown>;
   write(message: { toObject?: () => Record<string, unknown> } & Record<string, unknown>): boolean;
+  end?: (...rest: unknown[]) => void;
 }
 
 function projectOf(path: unknown): string {
@@ -103,6 +113,17 @@ function recordQuery(structured: Json | undefined, aggregation: boolean): Record
     })),
     aggregation,
   };
+}
+
+/** The collection a document is in, the innermost one (`users/u1/journalEntries/e1` → `journalEntries`). */
+function collectionOf(documentName: unknown): string {
+  const match = typeof documentName === "string" ? /\/documents\/(.+)$/.exec(documentName) : null;
+  const segments = match?.[1]?.split("/") ?? [];
+  return segments.length >= 2 ? (segments[segments.length - 2] ?? "unknown") : "unknown";
+}
+
+function bump(counts: Record<string, number>, key: string): void {
+  counts[key] = (counts[key] ?? 0) + 1;
 }
 
 function topCollectionOf(documentName: unknown): string {
@@ -164,9 +185,59 @@ function teachDocumentNames(): void {
   };
 }
 
+/** The few members of the package's write transform that the array fix reads. */
+interface FieldTransform {
+  field_path: string;
+  has_append_missing_elements?: boolean;
+  has_remove_all_from_array?: boolean;
+}
+
+let arrayTransformsTaught = false;
+/**
+ * Teaches the package Firestore's array transforms on a field the document lacks: `arrayUnion`
+ * sets it to the elements and `arrayRemove` to an empty array, where the package fails the write
+ * ("Invalid transform"); and to apply every transform of a write (it stops after the first array
+ * transform). The package does not export its array field type, so one is taken from a scratch
+ * state that stores an empty array.
+ */
+function teachArrayTransforms(): void {
+  if (arrayTransformsTaught) return;
+  arrayTransformsTaught = true;
+  const scratch = new FirestoreState() as unknown as {
+    writeV1Document(date: Date, write: unknown): void;
+    getDocument(path: string): { getField(path: string): unknown };
+  };
+  const name = "projects/scratch/databases/(default)/documents/scratch/array";
+  const emptyArray = { has_array_value: true, array_value: { values: [] } };
+  scratch.writeV1Document(new Date(), {
+    has_update: true,
+    update: { name, fields: new Map([["values", emptyArray]]) },
+    update_transforms: [],
+  });
+  const ArrayField = (
+    scratch.getDocument(name).getField("values") as { constructor: new (values: unknown[]) => unknown }
+  ).constructor;
+
+  const prototype = FirestoreStateDocument.prototype as unknown as {
+    v1Transform(date: Date, transforms: FieldTransform[]): void;
+    getField(path: string): unknown;
+    set(date: Date, fields: Record<string, unknown>): void;
+  };
+  const v1Transform = prototype.v1Transform;
+  prototype.v1Transform = function (this: typeof prototype, date: Date, transforms: FieldTransform[]) {
+    for (const transform of transforms) {
+      const onArray = transform.has_append_missing_elements || transform.has_remove_all_from_array;
+      if (onArray && this.getField(transform.field_path) === undefined)
+        this.set(date, { [transform.field_path]: new ArrayField([]) });
+      v1Transform.call(this, date, [transform]);
+    }
+  };
+}
+
 /** Starts the emulator on `port` (0 picks a free one) on 127.0.0.1. */
 export async function startFirestoreEmulator({ port = 0 }: { port?: number } = {}): Promise<RunningEmulator> {
   teachDocumentNames();
+  teachArrayTransforms();
   const emulator = new FirestoreServer();
   // The package keeps its gRPC server private; its handler table is where calls are routed.
   const grpcServer = (emulator as unknown as { server: { handlers?: Map<string, GrpcHandler> } }).server;
@@ -182,6 +253,9 @@ export async function startFirestoreEmulator({ port = 0 }: { port?: number } = {
     if (!entry) {
       entry = {
         documentsRead: 0,
+        billedReads: 0,
+        billedReadsByCollection: {},
+        writesByCollection: {},
         documentsReadByCollection: {},
         queries: 0,
         aggregations: 0,
@@ -217,17 +291,36 @@ export async function startFirestoreEmulator({ port = 0 }: { port?: number } = {
     };
   };
 
+  const documentsByQuery = new WeakMap<GrpcCall, number>();
   wrap(
     "RunQuery",
     (call) => {
-      stats(projectOf(call.request.parent)).queries += 1;
-      remember(recordQuery(call.request.toObject().structured_query as Json, false));
+      const entry = stats(projectOf(call.request.parent));
+      entry.queries += 1;
+      const structured = call.request.toObject().structured_query as Json;
+      remember(recordQuery(structured, false));
+      documentsByQuery.set(call, 0);
+      // Firestore bills a query that returns nothing as one read.
+      const end = call.end?.bind(call);
+      if (end) {
+        call.end = (...rest: unknown[]) => {
+          if (documentsByQuery.get(call) === 0) {
+            entry.billedReads += 1;
+            const from = (structured?.from as Json[] | undefined)?.[0];
+            bump(entry.billedReadsByCollection, String(from?.collection_id ?? "unknown"));
+          }
+          return end(...rest);
+        };
+      }
     },
     (call, message) => {
       const document = message.document as Json | undefined;
       if (!document?.name) return;
       const entry = stats(projectOf(call.request.parent));
+      documentsByQuery.set(call, (documentsByQuery.get(call) ?? 0) + 1);
       entry.documentsRead += 1;
+      entry.billedReads += 1;
+      bump(entry.billedReadsByCollection, collectionOf(document.name));
       const collection = topCollectionOf(document.name);
       entry.documentsReadByCollection[collection] = (entry.documentsReadByCollection[collection] ?? 0) + 1;
     },
@@ -242,8 +335,16 @@ export async function startFirestoreEmulator({ port = 0 }: { port?: number } = {
     () => {},
     (call, message) => {
       const found = message.found as Json | undefined;
-      if (!found?.name) return;
       const entry = stats(projectOf(call.request.database));
+      // A lookup of a document that does not exist is billed as a read too.
+      if (typeof message.missing === "string" && message.missing) {
+        entry.billedReads += 1;
+        bump(entry.billedReadsByCollection, collectionOf(message.missing));
+        return;
+      }
+      if (!found?.name) return;
+      entry.billedReads += 1;
+      bump(entry.billedReadsByCollection, collectionOf(found.name));
       entry.documentsRead += 1;
       const collection = topCollectionOf(found.name);
       entry.documentsReadByCollection[collection] = (entry.documentsReadByCollection[collection] ?? 0) + 1;
@@ -252,7 +353,15 @@ export async function startFirestoreEmulator({ port = 0 }: { port?: number } = {
   wrap("Commit", (call) => {
     const entry = stats(projectOf(call.request.database));
     entry.commits += 1;
-    entry.writes += ((call.request.toObject().writes as unknown[] | undefined) ?? []).length;
+    const writes = (call.request.toObject().writes as Json[] | undefined) ?? [];
+    entry.writes += writes.length;
+    for (const write of writes) {
+      const name =
+        (write.update as Json | undefined)?.name ??
+        write.delete ??
+        (write.transform as Json | undefined)?.document;
+      bump(entry.writesByCollection, collectionOf(name));
+    }
   });
 
   const chosenPort = port === 0 ? await findFreePort() : port;

@@ -7,6 +7,7 @@ import { type Firestore, Timestamp } from "firebase-admin/firestore";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createFirestoreEventStore } from "@/adapters/firestore/event-store";
 import { createFirestoreLlmBreaker } from "@/adapters/firestore/llm-breaker";
+import { createFirestoreLlmCeiling } from "@/adapters/firestore/llm-ceiling";
 import { createFirestoreProcessorStore } from "@/adapters/firestore/processor-store";
 import type { SlotRecord } from "@/core/due-slot";
 import { newEvent } from "@/core/events";
@@ -259,5 +260,16 @@ describe("LLM breaker probes", () => {
     const claims = await db.collection("llmBreakerProbes").get();
     expect(claims.size).toBe(1);
     expect(await expiryOf(claims.docs[0]?.ref.path ?? "")).toBe(NOW + 7 * DAY);
+  });
+});
+
+describe("the global LLM ceiling's shards", () => {
+  it("stamps every shard two days after its minute", async () => {
+    const ceiling = createFirestoreLlmCeiling(db, { callsPerMinute: 10 });
+    expect(await ceiling.reserve({ calls: 1, now: NOW, seed: "u1" })).toEqual({ admitted: true });
+    const shards = await db.collection("llmCallCeiling").get();
+    expect(shards.size).toBe(1);
+    const minuteStart = Math.floor(NOW / 60_000) * 60_000;
+    expect(await expiryOf(shards.docs[0]?.ref.path ?? "")).toBe(minuteStart + 2 * DAY);
   });
 });

@@ -48,6 +48,7 @@ describe("retention", () => {
     ["coachingMessages", "unsentAttempts"],
     ["llmQuotaTokens", "quotaTokens"],
     ["llmUsage", "minuteUsage"],
+    ["llmCallCeiling", "llmCeiling"],
   ])("gives the high-volume collection %s (rule %s) a TTL field", (collection, name) => {
     // At 1,000,000 users these grow by millions of documents a day; a cron deleting
     // CLEANUP_MAX_DELETES (5,000) a day cannot keep up, so a TTL policy must remove them.
