@@ -96,6 +96,62 @@ export function isQueueable(stored: Record<string, unknown>): boolean {
   return status.data !== "pending" || instant.safeParse(stored.next_attempt_at).success;
 }
 
+/**
+ * The event fields a claim writes (with the lease, in one atomic step): pending, held by lease
+ * `leaseNumber` until `leaseUntil`, with the attempt it counts and when a retry may run.
+ */
+export function claimedEventPatch({
+  leaseNumber,
+  leaseUntil,
+  attempts,
+  nextAttemptAt,
+}: {
+  leaseNumber: number;
+  leaseUntil: number;
+  attempts: number;
+  nextAttemptAt: number;
+}): Partial<EventRecord> {
+  return {
+    status: "pending",
+    processed: false,
+    lease_number: leaseNumber,
+    lease_until: leaseUntil,
+    next_attempt_at: nextAttemptAt,
+    attempts,
+  };
+}
+
+/** The event fields a requeue writes: pending from `now`, a fresh retry window, marked as replayed. */
+export function requeuedEventPatch(event: EventRecord, now: number): Partial<EventRecord> {
+  return {
+    status: "pending",
+    processed: false,
+    processed_at: null,
+    attempts: 0,
+    next_attempt_at: now,
+    last_error: null,
+    lease_until: 0,
+    requeued_at: now,
+    metadata: { ...event.metadata, replayed_at: now },
+  };
+}
+
+/**
+ * The fields the stray sweep writes on an event the ready query cannot see (`isQueueable` false):
+ * its parsed values, with a pending one due at `now`, so the ready query finds it.
+ */
+export function queueableEventPatch(event: EventRecord, now: number): Partial<EventRecord> {
+  return {
+    status: event.status,
+    processed: event.processed,
+    next_attempt_at: event.status === "pending" ? now : event.next_attempt_at,
+    attempts: event.attempts,
+    lease_number: event.lease_number,
+    lease_until: event.lease_until,
+    created_at: event.created_at || now,
+  };
+}
+
 export interface DeadLetterRecord {
   event_id: string;
   event_type: string;

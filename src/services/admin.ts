@@ -1,10 +1,17 @@
 import "server-only";
-import { createFirestoreAdminPagesStore, createFirestoreAdminStore } from "@/adapters/firestore/admin-store";
+import { createFirestoreDashboardStore, type StatusCounts } from "@/adapters/firestore/admin/dashboard-store";
+import { createFirestoreEventsPageStore } from "@/adapters/firestore/admin/events-page-store";
+import { createFirestoreRunsStore } from "@/adapters/firestore/admin/runs-store";
+import { createFirestoreUserAdminStore } from "@/adapters/firestore/admin/user-admin-store";
+import { createFirestoreUsersTableStore } from "@/adapters/firestore/admin/users-table-store";
 import { getDb } from "@/adapters/firestore/client";
 import { readLlmBreakerStatus, resetLlmBreaker } from "@/adapters/firestore/llm-breaker";
+import { createFirestoreLlmCeiling } from "@/adapters/firestore/llm-ceiling";
+import { runRetentionCleanup } from "@/adapters/firestore/retention-cleanup";
 import { createFirestoreUserKeyStore } from "@/adapters/firestore/user-key-store";
 import { type AppConfig, requireKeyring } from "@/config";
 import { AppError } from "@/core/errors";
+import { minuteStartOf } from "@/core/llm-ceiling";
 import { MAX_ACTION_HISTORY, prependRolling, type UserStatus } from "@/core/processing-state";
 import { localDateTime } from "@/core/schedule";
 import { logger } from "@/logger";
@@ -13,7 +20,7 @@ import { logger } from "@/logger";
 export const STALE_RUN_MS = 2 * 3_600_000;
 
 function adminStore(config: AppConfig) {
-  return createFirestoreAdminStore(getDb(config));
+  return createFirestoreUserAdminStore(getDb(config));
 }
 
 async function requireUser(store: ReturnType<typeof adminStore>, uid: string) {
@@ -136,18 +143,31 @@ export async function resumeUser(config: AppConfig, { uid, now }: { uid: string;
 }
 
 export async function listRuns(config: AppConfig, { before, limit }: { before?: number; limit: number }) {
-  const runs = await adminStore(config).listRuns({ before, limit });
+  const runs = await createFirestoreRunsStore(getDb(config)).listRuns({ before, limit });
   return { runs, nextCursor: runs.length === limit ? (runs.at(-1)?.startedAt ?? null) : null };
 }
 
 /** Users by status, what is due, today's sends and gate failures, the outbox, the last run, the breaker. */
 export async function systemStatus(config: AppConfig, now: number) {
-  const store = adminStore(config);
   const startOfDay = new Date(now).setUTCHours(0, 0, 0, 0);
   const [counts, llmBreaker] = await Promise.all([
-    store.systemCounts({ now, startOfDay }),
+    createFirestoreDashboardStore(getDb(config)).systemCounts({ now, startOfDay }),
     llmBreakerStatus(config, now),
   ]);
+  return statusView({ now, startOfDay, counts, llmBreaker });
+}
+
+function statusView({
+  now,
+  startOfDay,
+  counts,
+  llmBreaker,
+}: {
+  now: number;
+  startOfDay: number;
+  counts: StatusCounts;
+  llmBreaker: Awaited<ReturnType<typeof llmBreakerStatus>>;
+}) {
   const lastRunAgeMs = counts.lastRun ? now - counts.lastRun.startedAt : null;
   return {
     now,
@@ -192,7 +212,7 @@ export async function resetBreaker(config: AppConfig, now: number) {
 }
 
 export async function runCleanup(config: AppConfig, now: number) {
-  const report = await adminStore(config).cleanup({
+  const report = await runRetentionCleanup(getDb(config), {
     now,
     historyDays: config.cleanup.retentionMs / (24 * 3_600_000),
     maxDeletes: config.cleanup.maxDeletes,
@@ -201,28 +221,36 @@ export async function runCleanup(config: AppConfig, now: number) {
   return report;
 }
 
-function pagesStore(config: AppConfig) {
-  return createFirestoreAdminPagesStore(getDb(config));
+/** Everything the dashboard shows; each figure is read once (test/adapters/admin-page-reads.test.ts counts them). */
+export async function dashboardData(config: AppConfig, now: number) {
+  const startOfDay = new Date(now).setUTCHours(0, 0, 0, 0);
+  const [{ counts, daily, ratings, duePerHour, runs }, llmBreaker] = await Promise.all([
+    createFirestoreDashboardStore(getDb(config), {
+      onStoreFailure: (error) => logger.warn("storing the dashboard's daily counts failed", { error }),
+    }).dashboard({ now, days: 14, hours: 24, runCount: 8 }),
+    llmBreakerStatus(config, now),
+  ]);
+  return { status: statusView({ now, startOfDay, counts, llmBreaker }), daily, ratings, duePerHour, runs };
 }
 
-/** Everything the dashboard shows. */
-export async function dashboardData(config: AppConfig, now: number) {
-  const store = pagesStore(config);
-  const [status, daily, ratings, duePerHour, runs] = await Promise.all([
-    systemStatus(config, now),
-    store.dailyCounts({ now, days: 14 }),
-    store.ratingHistogram(),
-    store.duePerHour({ now, hours: 24 }),
-    adminStore(config).listRuns({ limit: 8 }),
-  ]);
-  return { status, daily, ratings, duePerHour, runs };
+/**
+ * The global LLM ceiling's use per UTC minute over the last hour (the current minute included),
+ * oldest first; null when `LLM_CALLS_PER_MINUTE` is unset. One range query: `ceil(limit / 50)`
+ * shard documents a minute (60 reads at a limit of 50, 3,600 at 3,000), never more than 3,600 a
+ * render: above 3,000 a minute it shows the latest minutes that fit (core/llm-ceiling.ts).
+ */
+export async function llmCeilingUsage(config: AppConfig, now: number) {
+  if (!config.llmCeiling) return null;
+  const ceiling = createFirestoreLlmCeiling(getDb(config), config.llmCeiling);
+  const minutes = await ceiling.ceilingUsage({ from: minuteStartOf(now) - 59 * 60_000, to: now + 1 });
+  return { callsPerMinute: config.llmCeiling.callsPerMinute, minutes };
 }
 
 export async function usersTable(
   config: AppConfig,
   input: { query?: string; after?: string; status?: UserStatus; timePreference?: string; frequency?: string },
 ) {
-  return pagesStore(config).listUsers({
+  return createFirestoreUsersTableStore(getDb(config)).listUsers({
     query: input.query,
     after: input.after,
     limit: 25,
@@ -231,11 +259,11 @@ export async function usersTable(
 }
 
 export async function userJournal(config: AppConfig, uid: string) {
-  return pagesStore(config).listJournal(uid, 20);
+  return createFirestoreUsersTableStore(getDb(config)).listJournal(uid, 20);
 }
 
 export async function eventsOverview(config: AppConfig) {
-  const store = pagesStore(config);
+  const store = createFirestoreEventsPageStore(getDb(config));
   const [pending, deadLetters] = await Promise.all([store.pendingEvents(50), store.deadLetters(50)]);
   return {
     pending: pending.filter((event) => event.attempts === 0),

@@ -244,6 +244,25 @@ export function describeEventStoreContract(name: string, harness: EventStoreHarn
       });
     });
 
+    it("reports the oldest pending event's creation from numeric times only", async () => {
+      await harness.putEvent("worded", {
+        event_type: "user.coaching.enabled",
+        payload: { uid: "u1" },
+        status: "pending",
+        next_attempt_at: 5,
+        created_at: "yesterday",
+      });
+      expect(await store.getHealth({ now: 300 })).toMatchObject({
+        pendingCount: 1,
+        oldestPendingCreatedAt: null,
+      });
+      await put(event("dated", { next_attempt_at: 5, created_at: 9 }));
+      expect(await store.getHealth({ now: 300 })).toMatchObject({
+        pendingCount: 2,
+        oldestPendingCreatedAt: 9,
+      });
+    });
+
     it("lists and counts the retriable dead letters only; a requeue restarts the retry window", async () => {
       const letter = (eventId: string, retriable: boolean | undefined) => ({
         event_id: eventId,

@@ -1,9 +1,9 @@
 import fc from "fast-check";
 import type { Firestore } from "firebase-admin/firestore";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createFirestoreAdminStore } from "@/adapters/firestore/admin-store";
 import { createFirestoreLlmBreaker } from "@/adapters/firestore/llm-breaker";
 import { createFirestoreProcessingStateStore } from "@/adapters/firestore/processing-state-store";
+import { runRetentionCleanup } from "@/adapters/firestore/retention-cleanup";
 import { createFirestoreSchedulerStore } from "@/adapters/firestore/scheduler-store";
 import { createOpenRouterCoach } from "@/adapters/llm/openrouter-coach";
 import {
@@ -13,6 +13,7 @@ import {
   type ProcessingState,
   prependRolling,
 } from "@/core/processing-state";
+import { retryDueAt } from "@/core/schedule";
 import { createFallbackCoach } from "@/pipeline/keyed-coach";
 import { processUser } from "@/pipeline/process-user";
 import { recordDuplicate, startRun } from "@/pipeline/processing-log";
@@ -205,13 +206,13 @@ describe("suspension", () => {
           result: {
             outcome: "provider_unavailable",
             messageGenerated: false,
-            nextCoachingMessageDue: now + 2 * HOUR,
+            nextCoachingMessageDue: retryDueAt({ now, frequency: "daily" }),
           },
         });
         const state = await stateOf(uid);
         expect(state).toMatchObject({ consecutiveFailures: 0, isProcessing: false });
         expect(state.status).not.toBe("suspended");
-        expect(await dueOf(uid)).toBe(now + 2 * HOUR);
+        expect(await dueOf(uid)).toBe(retryDueAt({ now, frequency: "daily" }));
         // Missed this window through no fault of theirs: ranked ahead of those served at the next.
         expect((await db.doc(`users/${uid}`).get()).get("coachingDueRank")).toBeLessThan(-run + 1);
         now += 60_000;
@@ -358,7 +359,7 @@ describe("LLM circuit breaker", () => {
       kind: "processed",
       result: { outcome: "breaker_open", messageGenerated: false },
     });
-    expect(await dueOf("b4")).toBe(NOW + 60_000 + 2 * HOUR);
+    expect(await dueOf("b4")).toBe(retryDueAt({ now: NOW + 60_000, frequency: "daily" }));
     // Held back without a message: ranked ahead of those who were served at the next due time.
     expect((await db.doc("users/b4").get()).get("coachingDueRank")).toBeLessThan(0);
     const dispatched: string[] = [];
@@ -374,7 +375,7 @@ describe("LLM circuit breaker", () => {
     expect(run.results.breakerOpen).toBe(true);
     expect(run.results.deferredByBreaker).toBe(1);
     expect(dispatched).toEqual([]);
-    expect(await dueOf("b5")).toBe(NOW + 120_000 + 2 * HOUR);
+    expect(await dueOf("b5")).toBe(retryDueAt({ now: NOW + 120_000, frequency: "daily" }));
     expect(sandbox.requests).toHaveLength(3);
     // A breaker deferral is not the user's failure.
     expect((await stateOf("b4")).consecutiveFailures).toBe(0);
@@ -430,8 +431,7 @@ describe("cleanup", () => {
       ["old-sent", { uid: "u", status: "sent", wasSent: true, createdAt: old }],
     ]);
     await putDocuments(db, "users/u/journalEntries", [["old-entry", { content: "x", createdAt: old }]]);
-    const store = createFirestoreAdminStore(db);
-    const first = await store.cleanup({ now: NOW, historyDays: 30, maxDeletes: 1000 });
+    const first = await runRetentionCleanup(db, { now: NOW, historyDays: 30, maxDeletes: 1000 });
     expect(first.deleted).toMatchObject({ schedulerRuns: 1, processedEvents: 1, unsentAttempts: 2 });
     expect(first.total).toBe(4);
     const ids = async (collection: string) =>
@@ -440,7 +440,7 @@ describe("cleanup", () => {
     expect(await ids("events")).toEqual(["new-done", "old-dead", "old-pending"]);
     expect(await ids("coachingMessages")).toEqual(["new-rejected", "old-sent"]);
     expect(await ids("users/u/journalEntries")).toEqual(["old-entry"]);
-    const second = await store.cleanup({ now: NOW, historyDays: 30, maxDeletes: 1000 });
+    const second = await runRetentionCleanup(db, { now: NOW, historyDays: 30, maxDeletes: 1000 });
     expect(second.total).toBe(0);
     expect(queriesMissingIndexes(handle.emulator.recordedQueries(), readIndexes())).toEqual([]);
   });
@@ -470,10 +470,11 @@ describe("processing state under kills and concurrency (issue 11, A6 and A11)", 
     };
     // A run that only finishes delivering an approved message is never stopped.
     expect(
-      await startRun(logDeps, { uid: "killed", slotId: "killed_5", now, resumesApprovedMessage: true }),
+      (await startRun(logDeps, { uid: "killed", slotId: "killed_5", now, resumesApprovedMessage: true }))
+        .suspension,
     ).toBeNull();
     expect((await stateOf("killed")).status).toBe("running");
-    const suspension = await startRun(logDeps, { uid: "killed", slotId: "killed_6", now });
+    const { suspension } = await startRun(logDeps, { uid: "killed", slotId: "killed_6", now });
     expect(suspension).toMatchObject({ suspendUntil: now + 24 * HOUR });
     expect(await stateOf("killed")).toMatchObject({ status: "suspended", suspendUntil: now + 24 * HOUR });
     expect((await db.doc("users/killed").get()).get("suspendUntil")).toBe(now + 24 * HOUR);
@@ -495,10 +496,12 @@ describe("processing state under kills and concurrency (issue 11, A6 and A11)", 
     const stateStore = createFirestoreProcessingStateStore(db);
     const later = NOW + 2 * HOUR;
     expect(
-      await startRun(
-        { store: deps.store, stateStore, suspension: deps.suspension },
-        { uid: "returning", slotId: "returning_x", now: later },
-      ),
+      (
+        await startRun(
+          { store: deps.store, stateStore, suspension: deps.suspension },
+          { uid: "returning", slotId: "returning_x", now: later },
+        )
+      ).suspension,
     ).toBeNull();
   });
 

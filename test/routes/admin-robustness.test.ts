@@ -41,11 +41,25 @@ beforeAll(async () => {
       { ...userDocument({ email: "far-suspended@example.com" }), suspendUntil: BEYOND_ANY_DATE },
     ],
     ["odd-journal", userDocument({ email: "odd-journal@example.com", nextCoachingMessageDue: now })],
+    ["odd-state", userDocument({ email: "odd-state@example.com", nextCoachingMessageDue: now })],
   ]);
   await putDocuments(db, "userProcessingState", [
     [
       "far-suspended",
       { uid: "far-suspended", status: "suspended", suspendUntil: BEYOND_ANY_DATE, suspendReason: "x" },
+    ],
+    [
+      "odd-state",
+      {
+        uid: "odd-state",
+        status: "suspended",
+        phase: { x: 1 },
+        suspendUntil: now + 3_600_000,
+        suspendReason: { x: 1 },
+        stats: { messagesSent: { x: 1 } },
+        actionHistory: [{ timestamp: now, action: { x: 1 }, details: { x: 1 } }, "claimed"],
+        recentErrors: "boom",
+      },
     ],
   ]);
   await putDocuments(db, "users/odd-journal/journalEntries", [
@@ -122,6 +136,13 @@ describe("admin pages survive what the app may write", () => {
     expect(status).toBe(200);
     expect(html).toContain("An entry with an object for a title.");
     expect(html).toContain("Written beyond any date.");
+    expect(html).not.toContain("[object Object]");
+  });
+
+  it("a user page shows a processing state with fields of other types, without failing", async () => {
+    const { status, html } = await page("/admin/users/odd-state");
+    expect(status).toBe(200);
+    expect(html).toMatch(/Suspended until/);
     expect(html).not.toContain("[object Object]");
   });
 

@@ -202,9 +202,12 @@ describe("health", () => {
       totals.lastProcessedAt = Math.max(totals.lastProcessedAt ?? 0, document.get("lastProcessedAt") ?? 0);
     }
     const pending = all.filter((event) => event.status === "pending");
+    const oldestPending = Math.min(...pending.map((event) => event.created_at));
     expect(body).toMatchObject({
       success: true,
-      status: expect.any(String),
+      // Backlogged once the oldest pending event is over 15 minutes old (this file's are fresh,
+      // unless the backlog test ran first).
+      status: Date.now() - oldestPending > 15 * 60_000 ? "backlogged" : "healthy",
       uptime: expect.any(Number),
       stats: {
         totalProcessed: totals.totalProcessed,
@@ -231,6 +234,26 @@ describe("health", () => {
       "journal.entry.created",
       "user.coaching.enabled",
     ]);
+  });
+});
+
+describe("health: backlog", () => {
+  it("reports backlogged while a pending event is older than 15 minutes, with its age", async () => {
+    const now = Date.now();
+    const stuck = newEvent({
+      id: "backlog-stuck",
+      eventType: "user.coaching.enabled",
+      aggregateId: "backlog-user",
+      aggregateType: "user",
+      payload: { uid: "backlog-user" },
+      createdBy: "test",
+      now: now - 20 * 60_000,
+    });
+    // Not ready for an hour: no drain of another test picks it up meanwhile.
+    await putDocuments(db, "events", [[stuck.id, { ...stuck, next_attempt_at: now + 3_600_000 }]]);
+    const body = await (await call("/api/events/health", { method: "GET" })).json();
+    expect(body).toMatchObject({ success: true, status: "backlogged" });
+    expect(body.stats.oldestPendingAgeMs).toBeGreaterThanOrEqual(20 * 60_000);
   });
 });
 

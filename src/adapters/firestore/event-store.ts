@@ -1,6 +1,14 @@
 import "server-only";
 import { FieldPath, FieldValue, type Firestore, Timestamp } from "firebase-admin/firestore";
-import { type DeadLetterRecord, type EventRecord, isQueueable, parseEventDocument } from "@/core/events";
+import {
+  claimedEventPatch,
+  type DeadLetterRecord,
+  type EventRecord,
+  isQueueable,
+  parseEventDocument,
+  queueableEventPatch,
+  requeuedEventPatch,
+} from "@/core/events";
 import { retentionExpiry, TTL_FIELD, ttlRetentionRule } from "@/core/retention";
 import type { EventStore } from "@/pipeline/event-ports";
 import { COLLECTIONS } from "./collections";
@@ -40,6 +48,14 @@ function expiryFor(patch: Partial<EventRecord>) {
     return expiry(PROCESSED_RETENTION, patch.processed_at);
   }
   return {};
+}
+
+function hasCode(error: unknown, code: number): boolean {
+  return typeof error === "object" && error !== null && "code" in error && error.code === code;
+}
+
+function numberOrNull(value: unknown): number | null {
+  return typeof value === "number" && Number.isFinite(value) ? value : null;
 }
 
 export function createFirestoreEventStore(
@@ -107,14 +123,7 @@ export function createFirestoreEventStore(
           ...expiry(LEASE_RETENTION, now),
         });
         batch.update(events.doc(eventId), {
-          ...({
-            status: "pending",
-            processed: false,
-            lease_number: leaseNumber,
-            lease_until: leaseUntil,
-            next_attempt_at: nextAttemptAt,
-            attempts,
-          } satisfies Partial<EventRecord>),
+          ...claimedEventPatch({ leaseNumber, leaseUntil, attempts, nextAttemptAt }),
           ...NOT_EXPIRING,
         });
         return batch.commit();
@@ -165,18 +174,9 @@ export function createFirestoreEventStore(
           if (letter.exists) await deadLetters.doc(eventId).delete();
           return false;
         }
-        const metadata = parseEventDocument(eventId, snapshot.data()).metadata;
         const batch = db.batch();
         batch.update(events.doc(eventId), {
-          status: "pending",
-          processed: false,
-          processed_at: null,
-          attempts: 0,
-          next_attempt_at: now,
-          last_error: null,
-          lease_until: 0,
-          requeued_at: now,
-          metadata: { ...metadata, replayed_at: now },
+          ...requeuedEventPatch(parseEventDocument(eventId, snapshot.data()), now),
           ...NOT_EXPIRING,
         });
         batch.delete(deadLetters.doc(eventId));
@@ -211,20 +211,11 @@ export function createFirestoreEventStore(
             const event = parseEventDocument(document.id, document.data());
             try {
               // Only if untouched since read: a worker that claimed it meanwhile has written a status.
-              await document.ref.update(
-                {
-                  status: event.status,
-                  processed: event.processed,
-                  next_attempt_at: event.status === "pending" ? now : event.next_attempt_at,
-                  attempts: event.attempts,
-                  lease_number: event.lease_number,
-                  lease_until: event.lease_until,
-                  created_at: event.created_at || now,
-                } satisfies Partial<EventRecord>,
-                { lastUpdateTime: document.updateTime },
-              );
+              await document.ref.update(queueableEventPatch(event, now), {
+                lastUpdateTime: document.updateTime,
+              });
             } catch (error) {
-              if ((error as { code?: unknown } | null)?.code !== FAILED_PRECONDITION) throw error;
+              if (!hasCode(error, FAILED_PRECONDITION)) throw error;
             }
           }),
         );
@@ -257,7 +248,15 @@ export function createFirestoreEventStore(
           db.getAll(...totalsDocuments),
           deadLetters.count().get(),
           events.where("status", "==", "pending").count().get(),
-          events.where("status", "==", "pending").orderBy("created_at").limit(1).get(),
+          // A range on created_at keeps numbers only (Firestore orders values by type, and the
+          // emulator keeps documents lacking the field in an orderBy): an app-written time of
+          // another type, or a time before 1970, is not the oldest pending event's time.
+          events
+            .where("status", "==", "pending")
+            .where("created_at", ">=", 0)
+            .orderBy("created_at")
+            .limit(1)
+            .get(),
         ]);
         const sum = (field: string) =>
           totals.reduce((total, document) => {
@@ -274,7 +273,7 @@ export function createFirestoreEventStore(
           deadLetterCount: deadLetterCount.data().count,
           pendingCount: pendingCount.data().count,
           lastProcessedAt: lastTimes.length > 0 ? Math.max(...lastTimes) : null,
-          oldestPendingCreatedAt: (oldest.docs[0]?.get("created_at") as number | undefined) ?? null,
+          oldestPendingCreatedAt: numberOrNull(oldest.docs[0]?.get("created_at")),
         };
       }),
   };

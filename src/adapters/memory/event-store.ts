@@ -10,7 +10,15 @@
  * here; Firestore spreads them over shard documents and sums them, with the same result.) It passes the same contract
  * tests as the Firestore store (test/adapters/event-store.contract.ts).
  */
-import { type DeadLetterRecord, type EventRecord, isQueueable, parseEventDocument } from "@/core/events";
+import {
+  claimedEventPatch,
+  type DeadLetterRecord,
+  type EventRecord,
+  isQueueable,
+  parseEventDocument,
+  queueableEventPatch,
+  requeuedEventPatch,
+} from "@/core/events";
 import type { EventLease, EventStore } from "@/pipeline/event-ports";
 
 export interface InMemoryOutboxData {
@@ -87,14 +95,7 @@ export function createInMemoryEventStore(
       if (outbox.leases.has(id)) return false;
       if (!events.has(eventId)) throw notFound(eventId);
       outbox.leases.set(id, { eventId, leaseNumber, claimedAt: now, leaseUntil, claimToken });
-      update(eventId, {
-        status: "pending",
-        processed: false,
-        lease_number: leaseNumber,
-        lease_until: leaseUntil,
-        next_attempt_at: nextAttemptAt,
-        attempts,
-      });
+      update(eventId, claimedEventPatch({ leaseNumber, leaseUntil, attempts, nextAttemptAt }));
       return true;
     },
 
@@ -121,18 +122,7 @@ export function createInMemoryEventStore(
         outbox.deadLetters.delete(eventId);
         return false;
       }
-      const { metadata } = parseEventDocument(eventId, event);
-      update(eventId, {
-        status: "pending",
-        processed: false,
-        processed_at: null,
-        attempts: 0,
-        next_attempt_at: now,
-        last_error: null,
-        lease_until: 0,
-        requeued_at: now,
-        metadata: { ...metadata, replayed_at: now },
-      });
+      update(eventId, requeuedEventPatch(parseEventDocument(eventId, event), now));
       outbox.deadLetters.delete(eventId);
       return true;
     },
@@ -158,16 +148,7 @@ export function createInMemoryEventStore(
       for (const id of page) {
         const stored = events.get(id);
         if (!stored || isQueueable(raw(stored))) continue;
-        const event = parseEventDocument(id, stored);
-        update(id, {
-          status: event.status,
-          processed: event.processed,
-          next_attempt_at: event.status === "pending" ? now : event.next_attempt_at,
-          attempts: event.attempts,
-          lease_number: event.lease_number,
-          lease_until: event.lease_until,
-          created_at: event.created_at || now,
-        });
+        update(id, queueableEventPatch(parseEventDocument(id, stored), now));
         queued += 1;
       }
       // A short page is the end of the collection: the next sweep starts over.
@@ -190,8 +171,8 @@ export function createInMemoryEventStore(
         if (event.status !== "pending") continue;
         pendingCount += 1;
         const createdAt = event.created_at;
-        // Firestore's order on created_at leaves out documents without a numeric one.
-        if (typeof createdAt !== "number") continue;
+        // As the Firestore query's range on created_at: numeric times from 1970 on only.
+        if (typeof createdAt !== "number" || createdAt < 0) continue;
         if (oldestPendingCreatedAt === null || createdAt < oldestPendingCreatedAt)
           oldestPendingCreatedAt = createdAt;
       }

@@ -1,7 +1,8 @@
 import { getConfig } from "@/config";
-import { dashboardData } from "@/services/admin";
+import { dashboardData, llmCeilingUsage } from "@/services/admin";
 import { requireAdminSession } from "@/services/admin-auth";
 import { resetBreakerAction } from "./actions";
+import { CeilingUsage } from "./ceiling-usage";
 import { BarChart, formatInstant, formatRelative, Stat, StatusBadge } from "./ui";
 
 export default async function DashboardPage({
@@ -12,7 +13,11 @@ export default async function DashboardPage({
   await requireAdminSession();
   const { notice } = await searchParams;
   const now = Date.now();
-  const { status, daily, ratings, duePerHour, runs } = await dashboardData(getConfig(), now);
+  const config = getConfig();
+  const [{ status, daily, ratings, duePerHour, runs }, ceiling] = await Promise.all([
+    dashboardData(config, now),
+    llmCeilingUsage(config, now),
+  ]);
   const day = (at: number) =>
     new Intl.DateTimeFormat("en-GB", { timeZone: "UTC", day: "numeric", month: "short" }).format(at);
   return (
@@ -99,6 +104,10 @@ export default async function DashboardPage({
           ) : null}
         </section>
       </div>
+      <section className="panel" aria-labelledby="ceiling-heading">
+        <h2 id="ceiling-heading">LLM calls per minute against the ceiling (UTC)</h2>
+        <CeilingUsage usage={ceiling} />
+      </section>
       <section className="panel" aria-labelledby="sent-heading">
         <h2 id="sent-heading">Messages sent and gate failures, last 14 days (day of month, UTC)</h2>
         <BarChart

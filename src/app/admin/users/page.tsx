@@ -35,7 +35,7 @@ export default async function UsersPage({
   const now = Date.now();
   const { rows, nextCursor } = await usersTable(getConfig(), {
     query,
-    after: single(params.after)?.slice(0, 300),
+    after: single(params.after)?.slice(0, 600),
     status,
     timePreference,
     frequency,

@@ -1,0 +1,207 @@
+import "server-only";
+import type { Firestore } from "firebase-admin/firestore";
+import { z } from "zod";
+import { USER_STATUSES, type UserStatus } from "@/core/processing-state";
+import { countMatching } from "../batched-delete";
+import { COLLECTIONS, DUE_FIELD } from "../collections";
+import { firestoreCall } from "../errors";
+import { parseRunSummary, type RunSummary } from "./documents";
+import { createFirestoreRunsStore } from "./runs-store";
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+
+/**
+ * `systemState/adminDailyCounts`: the daily chart's figures for days that are over, so a render
+ * counts only today (and a day not yet stored) instead of 14 days × 2 aggregations. A day is
+ * stored once it ended more than `SETTLED_AFTER_MS` ago: a processor run stamps `sentAt` and
+ * `createdAt` with the instant it started, and runs for at most 300 s, so nothing lands in a day
+ * after that. What is stored is the day as it was counted: clearing a user's data later does not
+ * take their messages out of past days.
+ */
+const DAILY_COUNTS_DOCUMENT = "adminDailyCounts";
+const SETTLED_AFTER_MS = HOUR_MS;
+
+const dailyFigures = z.object({
+  sent: z.number().int().nonnegative(),
+  gateFailures: z.number().int().nonnegative(),
+});
+const storedDailyCounts = z
+  .object({ days: z.record(z.string(), dailyFigures.nullable().catch(null)).catch({}) })
+  .catch({ days: {} });
+
+export interface DayCounts {
+  day: number;
+  sent: number;
+  gateFailures: number;
+}
+
+/** The figures of the status route and the dashboard's panels. */
+export interface StatusCounts {
+  usersTotal: number;
+  usersByStatus: Record<UserStatus, number>;
+  dueNextHour: number;
+  dueNext24h: number;
+  overdue: number;
+  sentToday: number;
+  gateFailuresToday: number;
+  pendingEvents: number;
+  deadLetters: number;
+  lastRun: RunSummary | null;
+}
+
+export interface DashboardStoreOptions {
+  /** Told when storing the settled days' counts fails: the render goes on (see `dailyCounts`). */
+  onStoreFailure?: (error: unknown) => void;
+}
+
+/** The aggregations behind the status route and the dashboard: counts, never document scans. */
+export function createFirestoreDashboardStore(db: Firestore, { onStoreFailure }: DashboardStoreOptions = {}) {
+  const users = db.collection(COLLECTIONS.users);
+  const states = db.collection(COLLECTIONS.userProcessingState);
+  const messages = db.collection(COLLECTIONS.coachingMessages);
+  const events = db.collection(COLLECTIONS.events);
+  const runs = db.collection(COLLECTIONS.schedulerRuns);
+  const dailyCountsDocument = db.collection(COLLECTIONS.systemState).doc(DAILY_COUNTS_DOCUMENT);
+
+  /** Users, what is due, the outbox: everything but today's messages and the last run. */
+  const liveCounts = async (now: number) => {
+    const [usersTotal, byStatus, dueNextHour, dueNext24h, overdue, pendingEvents, deadLetters] =
+      await Promise.all([
+        countMatching(users),
+        Promise.all(USER_STATUSES.map((status) => countMatching(states.where("status", "==", status)))),
+        countMatching(users.where(DUE_FIELD, ">", now).where(DUE_FIELD, "<=", now + HOUR_MS)),
+        countMatching(users.where(DUE_FIELD, ">", now).where(DUE_FIELD, "<=", now + DAY_MS)),
+        countMatching(users.where(DUE_FIELD, "<=", now)),
+        countMatching(events.where("status", "==", "pending")),
+        countMatching(db.collection(COLLECTIONS.eventDeadLetters)),
+      ]);
+    const usersByStatus = { waiting: 0, running: 0, suspended: 0, error: 0 } satisfies Record<
+      UserStatus,
+      number
+    >;
+    USER_STATUSES.forEach((status, index) => {
+      usersByStatus[status] = byStatus[index] ?? 0;
+    });
+    return { usersTotal, usersByStatus, dueNextHour, dueNext24h, overdue, pendingEvents, deadLetters };
+  };
+
+  /** Messages sent and gate failures (rejected attempts) from `start`, before `end` if given. */
+  const countDay = async (start: number, end?: number): Promise<DayCounts> => {
+    let sent = messages.where("wasSent", "==", true).where("sentAt", ">=", start);
+    let rejected = messages.where("status", "==", "rejected").where("createdAt", ">=", start);
+    if (end !== undefined) {
+      sent = sent.where("sentAt", "<", end);
+      rejected = rejected.where("createdAt", "<", end);
+    }
+    const [sentCount, gateFailures] = await Promise.all([countMatching(sent), countMatching(rejected)]);
+    return { day: start, sent: sentCount, gateFailures };
+  };
+
+  /** The last `days` UTC days, oldest first; days that are over come from the stored figures. */
+  const dailyCounts = async ({ now, days }: { now: number; days: number }): Promise<DayCounts[]> => {
+    const today = new Date(now).setUTCHours(0, 0, 0, 0);
+    const starts = Array.from({ length: days }, (_, index) => today - (days - 1 - index) * DAY_MS);
+    const stored = storedDailyCounts.parse((await dailyCountsDocument.get()).data()).days;
+    const settled = (start: number) => start + DAY_MS + SETTLED_AFTER_MS <= now;
+    const counted = await Promise.all(
+      starts.map(async (start) => {
+        const known = settled(start) ? stored[String(start)] : null;
+        return known
+          ? { day: start, ...known, fresh: false }
+          : { ...(await countDay(start, start + DAY_MS)), fresh: true };
+      }),
+    );
+    if (counted.some((entry) => entry.fresh && settled(entry.day))) {
+      // The window's settled days only: older ones fall out as the window moves on.
+      const keep = Object.fromEntries(
+        counted
+          .filter((entry) => settled(entry.day))
+          .map((entry) => [String(entry.day), { sent: entry.sent, gateFailures: entry.gateFailures }]),
+      );
+      // Best effort: the figures are counted already, and a failed write only means the next
+      // render counts these days again. A GET page must not fail on its cache.
+      await dailyCountsDocument.set({ days: keep, updatedAt: now }).catch((error: unknown) => {
+        onStoreFailure?.(error);
+      });
+    }
+    return counted.map(({ day, sent, gateFailures }) => ({ day, sent, gateFailures }));
+  };
+
+  /** Messages per effectiveness rating (1-10), over all kept messages. */
+  const ratingHistogram = () =>
+    Promise.all(
+      Array.from({ length: 10 }, async (_, index) => ({
+        rating: index + 1,
+        count: await countMatching(messages.where("effectivenessRating", "==", index + 1)),
+      })),
+    );
+
+  /** Users due in each of the next `hours` whole UTC hours, from the current one. */
+  const duePerHour = ({ now, hours }: { now: number; hours: number }) => {
+    const start = Math.floor(now / HOUR_MS) * HOUR_MS;
+    return Promise.all(
+      Array.from({ length: hours }, async (_, index) => {
+        const from = start + index * HOUR_MS;
+        return {
+          hour: from,
+          count: await countMatching(
+            users.where(DUE_FIELD, ">=", from).where(DUE_FIELD, "<", from + HOUR_MS),
+          ),
+        };
+      }),
+    );
+  };
+
+  return {
+    /** The status route's figures: 12 count aggregations and the last run. */
+    systemCounts: ({ now, startOfDay }: { now: number; startOfDay: number }): Promise<StatusCounts> =>
+      firestoreCall("read system status", async () => {
+        const [live, today, lastRun] = await Promise.all([
+          liveCounts(now),
+          countDay(startOfDay),
+          runs.orderBy("startedAt", "desc").limit(1).get(),
+        ]);
+        const last = lastRun.docs[0];
+        return {
+          ...live,
+          sentToday: today.sent,
+          gateFailuresToday: today.gateFailures,
+          lastRun: last ? parseRunSummary(last.id, last.data()) : null,
+        };
+      }),
+
+    /**
+     * Everything the dashboard shows, each figure read once: today's counts are the daily
+     * chart's last day, the last run is the run list's first.
+     */
+    dashboard: ({
+      now,
+      days,
+      hours,
+      runCount,
+    }: {
+      now: number;
+      days: number;
+      hours: number;
+      runCount: number;
+    }) =>
+      firestoreCall("read dashboard", async () => {
+        const [live, daily, ratings, due, recentRuns] = await Promise.all([
+          liveCounts(now),
+          dailyCounts({ now, days }),
+          ratingHistogram(),
+          duePerHour({ now, hours }),
+          createFirestoreRunsStore(db).listRuns({ limit: runCount }),
+        ]);
+        const today = daily.at(-1);
+        const counts: StatusCounts = {
+          ...live,
+          sentToday: today?.sent ?? 0,
+          gateFailuresToday: today?.gateFailures ?? 0,
+          lastRun: recentRuns[0] ?? null,
+        };
+        return { counts, daily, ratings, duePerHour: due, runs: recentRuns };
+      }),
+  };
+}

@@ -1,0 +1,57 @@
+import { describe, expect, it } from "vitest";
+import { emptyProcessingState, parseProcessingState } from "@/core/processing-state";
+
+describe("parseProcessingState", () => {
+  it("reads a whole stored state as written, stored counters added in", () => {
+    const state = {
+      ...emptyProcessingState("u1", 5),
+      status: "suspended" as const,
+      suspendUntil: 99,
+      suspendReason: "operator",
+      actionHistory: [
+        { timestamp: 7, action: "claimed", details: null, messageId: null, success: true, metadata: {} },
+      ],
+    };
+    expect(parseProcessingState("u1", { ...state, totalMessagesSent: 3 })).toEqual({
+      ...state,
+      stats: { ...state.stats, messagesSent: 3 },
+    });
+  });
+
+  it("treats fields of another type as absent and leaves out log entries that are not entries", () => {
+    const state = parseProcessingState("u1", {
+      status: "sleeping",
+      phase: 3,
+      suspendUntil: "tomorrow",
+      suspendReason: { why: "x" },
+      lastRunPhases: ["generating", "flying"],
+      actionHistory: [
+        "claimed",
+        { timestamp: 7, action: "claimed", success: "yes" },
+        { timestamp: "late", action: "x" },
+      ],
+      recentErrors: { 0: "boom" },
+      stats: { messagesSent: "two", lastSentAt: 12 },
+      updatedAt: 20,
+    });
+    expect(state).toMatchObject({
+      uid: "u1",
+      status: "waiting",
+      phase: "idle",
+      suspendUntil: null,
+      suspendReason: null,
+      lastRunPhases: ["generating"],
+      actionHistory: [
+        { timestamp: 7, action: "claimed", details: null, messageId: null, success: false, metadata: {} },
+      ],
+      recentErrors: [],
+      updatedAt: 20,
+    });
+    expect(state.stats).toMatchObject({ messagesSent: 0, lastSentAt: 12 });
+  });
+
+  it("gives the empty state for a missing or non-object document", () => {
+    expect(parseProcessingState("u1", undefined)).toEqual(emptyProcessingState("u1", 0));
+    expect(parseProcessingState("u1", "junk")).toEqual(emptyProcessingState("u1", 0));
+  });
+});
