@@ -7,35 +7,38 @@
  * - the same tick over 100,000 users on the in-memory data layer (reads, writes, CPU time);
  * - fan-out: dispatching due users over HTTP to a local processor stand-in;
  * - processor overhead: the real pipeline on the emulator with the sandbox LLM at 0 ms;
- * - end to end: due users with 1.5 s per LLM call, by number of processor runs in flight.
+ * - end to end: due users with 1.5 s per LLM call, by number of processor runs in flight;
+ * - admin pages: the dashboard's count aggregations and a users page's queries per render.
  */
+import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import os from "node:os";
 import { initializeApp } from "firebase-admin/app";
 import { type Firestore, getFirestore } from "firebase-admin/firestore";
 import { createHttpDispatcher } from "@/adapters/dispatch/http-dispatcher";
-import { createFirestoreLlmBreaker } from "@/adapters/firestore/llm-breaker";
-import { createFirestoreProcessingStateStore } from "@/adapters/firestore/processing-state-store";
-import { createFirestoreProcessorStore } from "@/adapters/firestore/processor-store";
-import { createFirestoreQuotaStore } from "@/adapters/firestore/quota-store";
+import { createFirestoreDashboardStore } from "@/adapters/firestore/admin/dashboard-store";
+import { createFirestoreUsersTableStore } from "@/adapters/firestore/admin/users-table-store";
 import { createFirestoreSchedulerStore } from "@/adapters/firestore/scheduler-store";
-import { createOpenRouterCoach } from "@/adapters/llm/openrouter-coach";
 import { createInMemoryDatabase, createInMemorySchedulerStore } from "@/adapters/memory/scheduler-store";
-import { getPrompts } from "@/adapters/prompts";
+import { loadConfig } from "@/config";
 import { isInsideWindow } from "@/core/schedule";
 import { decideDueUser } from "@/core/scheduler-decisions";
 import { parseUserDocument } from "@/core/user";
 import { mapWithConcurrency } from "@/pipeline/bounded-concurrency";
 import type { Dispatcher, SchedulerStore } from "@/pipeline/ports";
 import { type ProcessorDeps, processUser } from "@/pipeline/process-user";
-import { createQuotaCoach } from "@/pipeline/quota-coach";
 import { runScheduler, type SchedulerSettings } from "@/pipeline/run-scheduler";
+import { firestoreProcessorStorage, wireProcessor } from "@/services/processor";
 import { type RunningEmulator, startFirestoreEmulator } from "./local-stack/firestore-emulator";
 import { type LlmSandbox, startLlmSandbox } from "./local-stack/llm-sandbox";
 
 process.env.METADATA_SERVER_DETECTION = "none";
 const quick = process.argv.includes("--quick");
+/** `--only processor` (or scheduler, fan-out, memory, end-to-end, admin): one group, for a quick look; writes no results. */
+const onlyIndex = process.argv.indexOf("--only");
+const only = onlyIndex >= 0 ? process.argv[onlyIndex + 1] : undefined;
+const runs = (group: string) => only === undefined || only === group;
 const HOUR = 3_600_000;
 
 interface Metric {
@@ -48,6 +51,8 @@ interface Metric {
 }
 
 const metrics: Metric[] = [];
+/** Lines under the table: per-collection breakdowns. */
+const breakdowns: string[] = [];
 function record(metric: Metric): void {
   metrics.push(metric);
   const target = metric.target ? `  (target ${metric.target}: ${metric.met ? "met" : "NOT met"})` : "";
@@ -307,60 +312,63 @@ function percentile(values: number[], fraction: number): number {
 }
 
 /**
- * The processor as production wires it: processing state, the LLM breaker and per-user quotas
- * (`production`), or the bare pipeline (claim, context, generation, storage, journal, reschedule).
+ * The processor as production wires it (services/processor.ts `wireProcessor`, the route's own
+ * wiring): processing state, the LLM breaker, the global ceiling (LLM_CALLS_PER_MINUTE set, far
+ * above what the bench asks), per-user quotas, the insights refresh before generation and the
+ * own-key lookup (ENCRYPTION_KEY set); only the LLM endpoint (the sandbox) comes from the
+ * configuration here.
  */
-function processorDeps(db: Firestore, sandbox: LlmSandbox, production = false): ProcessorDeps {
-  const model = createOpenRouterCoach({
-    apiKey: "sk-or-bench",
-    baseURL: sandbox.baseURL,
-    generationModel: "bench/coach",
-    scoringModel: "bench/scorer",
-    timeoutMs: 30_000,
-    maxRetries: 0,
+function processorDeps(db: Firestore, sandbox: LlmSandbox, projectId: string): ProcessorDeps {
+  const config = loadConfig({
+    NODE_ENV: "production",
+    FIREBASE_PROJECT_ID: projectId,
+    OPENROUTER_API_KEY: "sk-or-bench",
+    OPENROUTER_BASE_URL: sandbox.baseURL,
+    COACHING_MODEL: "bench/coach",
+    SCORING_MODEL: "bench/scorer",
+    LLM_TIMEOUT_MS: "30000",
+    LLM_MAX_RETRIES: "0",
+    LLM_CALLS_PER_MINUTE: "100000",
+    ENCRYPTION_KEY: randomBytes(32).toString("base64"),
   });
-  const extras: Partial<ProcessorDeps> = production
-    ? {
-        stateStore: createFirestoreProcessingStateStore(db),
-        breaker: createFirestoreLlmBreaker(db, {
-          failureThreshold: 20,
-          cooldownMs: 300_000,
-          probeTimeoutMs: 300_000,
-        }),
-        resolveModel: async (uid, now) =>
-          createQuotaCoach({
-            model,
-            quota: createFirestoreQuotaStore(db),
-            uid,
-            limits: { perMinute: 15, perDay: 1_500, perMonth: 45_000, monthlyBudgetUsd: 5 },
-            now,
-            keySource: "default",
-          }),
-      }
-    : {};
-  return {
-    ...extras,
-    store: createFirestoreProcessorStore(db),
-    model: createOpenRouterCoach({
-      apiKey: "sk-or-bench",
-      baseURL: sandbox.baseURL,
-      generationModel: "bench/coach",
-      scoringModel: "bench/scorer",
-      timeoutMs: 30_000,
-      maxRetries: 0,
-    }),
-    prompts: getPrompts(),
-    leaseMs: 10 * 60_000,
-    suspension: { maxConsecutiveFailures: 5, suspensionMs: 24 * HOUR },
-  };
+  return wireProcessor({
+    config,
+    storage: firestoreProcessorStorage(db, config),
+    onStep: () => undefined,
+    warn: () => undefined,
+  });
 }
 
+/**
+ * Due users with five journal entries, one a day, and insights analysed three days ago: the last
+ * two entries are newer, so every run refreshes the insights before generating, as production does.
+ */
 async function seedProcessorUsers(db: Firestore, users: number, now: number) {
   const zone = afternoonZone(now);
   await writeInBatches(
     db,
     "users",
     Array.from({ length: users }, (_, index) => [`p${index}`, userDoc(index, true, now, zone)]),
+  );
+  await writeInBatches(
+    db,
+    "userInsights",
+    Array.from({ length: users }, (_, index) => [
+      `p${index}`,
+      {
+        uid: `p${index}`,
+        summary: "Settling into a routine; some worry about the launch.",
+        themes: [],
+        goalsAndCommitments: [],
+        moodTrend: "stable",
+        challenges: [],
+        notableChanges: [],
+        latestSummary: "Settling into a routine.",
+        analysedThrough: now - 3 * 24 * HOUR - 60_000,
+        batches: [],
+        updatedAt: now - 3 * 24 * HOUR,
+      },
+    ]),
   );
   for (let index = 0; index < users; index += 1) {
     await writeInBatches(
@@ -377,40 +385,132 @@ async function seedProcessorUsers(db: Firestore, users: number, now: number) {
   }
 }
 
-async function processorOverhead(emulator: RunningEmulator, users: number, production: boolean) {
-  const variant = production ? "with state, breaker and quotas" : "bare pipeline";
-  console.log(`\nProcessor overhead (${variant}): ${users} users, sandbox LLM at 0 ms, Firestore emulator`);
-  const sandbox = await startLlmSandbox();
-  const projectId = `bench-processor-${production ? "production" : "bare"}`;
-  const db = getFirestore(initializeApp({ projectId }, projectId));
-  db.settings({ ignoreUndefinedProperties: true });
-  const now = Date.now();
-  await seedProcessorUsers(db, users, now);
-  const deps = processorDeps(db, sandbox, production);
+/** Per-collection figures, per user, largest first ("journalEntries 5.00, users 3.00"). */
+function perUser(counts: Record<string, number>, users: number): string {
+  return Object.entries(counts)
+    .sort(([, first], [, second]) => second - first)
+    .map(([collection, count]) => `${collection} ${formatValue(count / users)}`)
+    .join(", ");
+}
+
+/**
+ * One processor run for each of `users` users at `now`, one after another, measured: time, LLM
+ * calls, and the emulator's billed reads and writes per user, by collection.
+ */
+async function measureProcessorRuns({
+  emulator,
+  deps,
+  sandbox,
+  projectId,
+  users,
+  now,
+  group,
+  target,
+}: {
+  emulator: RunningEmulator;
+  deps: ProcessorDeps;
+  sandbox: LlmSandbox;
+  projectId: string;
+  users: number;
+  now: number;
+  group: string;
+  /** The ≤ 20 target (issue 12) is on a processed user's first run, the costlier one. */
+  target: boolean;
+}) {
   emulator.resetStats(projectId);
+  const callsBefore = sandbox.requests.length;
   const durations: number[] = [];
+  let sent = 0;
   for (let index = 0; index < users; index += 1) {
     const started = performance.now();
-    await processUser({ deps, uid: `p${index}`, now });
+    const result = await processUser({ deps, uid: `p${index}`, now });
     durations.push(performance.now() - started);
+    if (result.kind === "processed" && result.result.outcome === "sent") sent += 1;
   }
   const stats = emulator.stats(projectId);
-  await sandbox.stop();
-  const group = `processor per user, ${variant} (${users} users, sequential)`;
+  const llmCalls = sandbox.requests.length - callsBefore;
   const p95 = percentile(durations, 0.95);
-  const operations = (stats.documentsRead + stats.writes) / users;
+  const operations = (stats.billedReads + stats.writes) / users;
+  record({ group, name: "messages sent", value: sent, unit: "users" });
+  record({ group, name: "LLM calls", value: llmCalls / users, unit: "calls/user" });
   record({ group, name: "p50 time", value: percentile(durations, 0.5), unit: "ms" });
   record({ group, name: "p95 time", value: p95, unit: "ms", target: "≤ 300 ms", met: p95 <= 300 });
-  record({ group, name: "documents read", value: stats.documentsRead / users, unit: "docs/user" });
+  record({
+    group,
+    name: "documents read (billed: found, missing, empty queries)",
+    value: stats.billedReads / users,
+    unit: "docs/user",
+  });
   record({ group, name: "documents written", value: stats.writes / users, unit: "docs/user" });
   record({
     group,
     name: "document operations",
     value: operations,
     unit: "ops/user",
-    target: "≤ 15",
-    met: operations <= 15,
+    ...(target ? { target: "≤ 20", met: operations <= 20 } : {}),
   });
+  breakdowns.push(
+    `${group}: reads per user by collection: ${perUser(stats.billedReadsByCollection, users)}; writes per user by collection: ${perUser(stats.writesByCollection, users)}`,
+  );
+  console.log(`  reads/user by collection: ${perUser(stats.billedReadsByCollection, users)}`);
+  console.log(`  writes/user by collection: ${perUser(stats.writesByCollection, users)}`);
+}
+
+async function processorOverhead(emulator: RunningEmulator, users: number) {
+  console.log(`\nProcessor as production wires it: ${users} users, sandbox LLM at 0 ms, Firestore emulator`);
+  const sandbox = await startLlmSandbox();
+  const projectId = "bench-processor-production";
+  const db = getFirestore(initializeApp({ projectId }, projectId));
+  db.settings({ ignoreUndefinedProperties: true });
+  const now = Date.now();
+  await seedProcessorUsers(db, users, now);
+  const deps = processorDeps(db, sandbox, projectId);
+  await measureProcessorRuns({
+    emulator,
+    deps,
+    sandbox,
+    projectId,
+    users,
+    now,
+    group: `processor per user, as production wires it (${users} users, sequential)`,
+    target: true,
+  });
+  // The same users due again a day later (the same local hour): their processing state, a sent
+  // message and analysed insights now exist, as for every run after a user's first. The sandbox
+  // knows six lines and every bench user has the same journal, so yesterday's message is given
+  // other words (as a real model's would be) lest today's draft fail the novelty check.
+  const sentYesterday = await db.collection("coachingMessages").where("wasSent", "==", true).get();
+  await writeInBatches(
+    db,
+    "coachingMessages",
+    sentYesterday.docs.map((document) => [
+      document.id,
+      {
+        ...document.data(),
+        messageContent: `Yesterday's note for ${document.get("uid")}: the launch worry, the 5k, a call to make.`,
+      },
+    ]),
+  );
+  const nextDay = now + 24 * HOUR;
+  await writeInBatches(
+    db,
+    "users",
+    Array.from({ length: users }, (_, index) => [
+      `p${index}`,
+      { ...userDoc(index, true, now, afternoonZone(now)), nextCoachingMessageDue: nextDay - 60_000 },
+    ]),
+  );
+  await measureProcessorRuns({
+    emulator,
+    deps,
+    sandbox,
+    projectId,
+    users,
+    now: nextDay,
+    group: `processor per user, the same users' next run a day later (${users} users, sequential)`,
+    target: false,
+  });
+  await sandbox.stop();
 }
 
 async function endToEnd(users: number, concurrencies: number[]) {
@@ -422,7 +522,7 @@ async function endToEnd(users: number, concurrencies: number[]) {
     db.settings({ ignoreUndefinedProperties: true });
     const now = Date.now();
     await seedProcessorUsers(db, users, now);
-    const deps = processorDeps(db, sandbox);
+    const deps = processorDeps(db, sandbox, projectId);
     const started = performance.now();
     // Each processor run is its own serverless invocation; `concurrency` of them run at once.
     await mapWithConcurrency(
@@ -452,7 +552,95 @@ function markdown(): string {
         } |`,
     ),
   ];
-  return lines.join("\n");
+  return [...lines, "", ...breakdowns.map((line) => `- ${line}`)].join("\n");
+}
+
+/**
+ * The admin pages' Firestore cost per render over 1,000 users with two weeks of messages: the
+ * dashboard's count aggregations (the first render of a UTC day also counts the finished days,
+ * later ones read them from `systemState/adminDailyCounts`) and a users-table page's queries.
+ */
+async function adminPageReads(emulator: RunningEmulator) {
+  console.log("\nAdmin pages: Firestore reads per render (emulator)");
+  const group = "admin pages, 1,000 users";
+  const projectId = "bench-admin-pages";
+  const db = getFirestore(initializeApp({ projectId }, projectId));
+  db.settings({ ignoreUndefinedProperties: true });
+  const now = Date.now();
+  const users = Array.from({ length: 1_000 }, (_, index) => `admin-${String(index).padStart(4, "0")}`);
+  await writeInBatches(
+    db,
+    "users",
+    users.map((uid, index) => [
+      uid,
+      { ...userDoc(index, index % 10 === 0, now, "UTC"), email: `${uid}@example.com` },
+    ]),
+  );
+  await writeInBatches(
+    db,
+    "userProcessingState",
+    users.map((uid, index) => [
+      uid,
+      { uid, status: index % 20 === 0 ? "suspended" : "waiting", updatedAt: now },
+    ]),
+  );
+  await writeInBatches(
+    db,
+    "coachingMessages",
+    users.flatMap((uid, index) =>
+      Array.from({ length: 3 }, (_, day): [string, Record<string, unknown>] => {
+        const createdAt = now - (index % 14) * 24 * HOUR - day * HOUR;
+        const sent = day !== 2;
+        return [
+          `${uid}_${day}`,
+          {
+            uid,
+            createdAt,
+            status: sent ? "sent" : "rejected",
+            wasSent: sent,
+            sentAt: sent ? createdAt : null,
+            messageType: "check_in",
+            effectivenessRating: 1 + ((index + day) % 10),
+          },
+        ];
+      }),
+    ),
+  );
+  const measure = async (action: () => Promise<unknown>) => {
+    emulator.resetStats(projectId);
+    await action();
+    return emulator.stats(projectId);
+  };
+  const dashboard = createFirestoreDashboardStore(db);
+  const render = (at: number) => dashboard.dashboard({ now: at, days: 14, hours: 24, runCount: 8 });
+  const first = await measure(() => render(now));
+  const next = await measure(() => render(now + 60_000));
+  record({
+    group,
+    name: "dashboard, first render of the day: aggregations",
+    value: first.aggregations,
+    unit: "counts",
+  });
+  record({ group, name: "dashboard, later renders: aggregations", value: next.aggregations, unit: "counts" });
+  record({ group, name: "dashboard: queries", value: next.queries, unit: "queries" });
+  const table = createFirestoreUsersTableStore(db);
+  const plain = await measure(() => table.listUsers({ limit: 25, filters: {} }));
+  const filtered = await measure(() => table.listUsers({ limit: 25, filters: { status: "suspended" } }));
+  record({
+    group,
+    name: "users page: queries",
+    value: plain.queries,
+    unit: "queries",
+    target: "≤ 26",
+    met: plain.queries <= 26,
+  });
+  record({ group, name: "users page filtered by status: queries", value: filtered.queries, unit: "queries" });
+  record({
+    group,
+    name: "users page filtered by status: documents read",
+    value: filtered.documentsRead,
+    unit: "docs",
+  });
 }
 
 async function main() {
@@ -463,14 +651,18 @@ async function main() {
   const emulator = await startFirestoreEmulator();
   process.env.FIRESTORE_EMULATOR_HOST = emulator.host;
   try {
-    await schedulerVsScan(emulator);
-    await fanOut(quick ? 300 : 1_000);
-    await inMemory100k();
-    await processorOverhead(emulator, quick ? 30 : 100, false);
-    await processorOverhead(emulator, quick ? 30 : 100, true);
-    await endToEnd(quick ? 60 : 500, quick ? [20, 60] : [20, 50, 100]);
+    if (runs("scheduler")) await schedulerVsScan(emulator);
+    if (runs("fan-out")) await fanOut(quick ? 300 : 1_000);
+    if (runs("memory")) await inMemory100k();
+    if (runs("processor")) await processorOverhead(emulator, quick ? 30 : 100);
+    if (runs("end-to-end")) await endToEnd(quick ? 60 : 500, quick ? [20, 60] : [20, 50, 100]);
+    if (runs("admin")) await adminPageReads(emulator);
   } finally {
     await emulator.stop();
+  }
+  if (only !== undefined) {
+    console.log("\n--only: results not written");
+    process.exit(0);
   }
   const result = {
     command: `npm run bench${quick ? " -- --quick" : ""}`,

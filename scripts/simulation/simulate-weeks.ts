@@ -3,14 +3,20 @@
  * processor (`processUser`) on a virtual clock, over the in-memory data layer, with a
  * deterministic model stand-in at the model interface that fails a configurable share of calls.
  */
+import { createInMemoryLlmBreaker } from "@/adapters/memory/llm-breaker";
+import { createMemoryLlmCeiling } from "@/adapters/memory/llm-ceiling";
+import { createInMemoryProcessingStateStore } from "@/adapters/memory/processing-state-store";
 import { createInMemoryProcessorData, createInMemoryProcessorStore } from "@/adapters/memory/processor-store";
+import { createInMemoryQuotaData, createInMemoryQuotaStore } from "@/adapters/memory/quota-store";
 import { createInMemoryDatabase, createInMemorySchedulerStore } from "@/adapters/memory/scheduler-store";
 import { getPrompts } from "@/adapters/prompts";
+import { loadConfig } from "@/config";
 import { MESSAGE_TYPES } from "@/core/coaching-message";
 import { isInsideWindow, localDate, TIME_WINDOWS } from "@/core/schedule";
 import { processUser } from "@/pipeline/process-user";
 import type { CoachModel, LlmCallRecord } from "@/pipeline/processor-ports";
 import { runScheduler } from "@/pipeline/run-scheduler";
+import { wireProcessor } from "@/services/processor";
 import { DEMO_ZONES } from "../local-stack/demo-data";
 
 const HOUR = 3_600_000;
@@ -148,13 +154,25 @@ export async function simulateWeeks({
   }
   // The processor's slots, so the scheduler sees a slot left open and has it finished.
   const schedulerStore = createInMemorySchedulerStore(database, { slots: data.slots });
-  const deps = {
-    store: createInMemoryProcessorStore(database, data),
-    model: simulatedModel(random, FAILURE_RATE),
+  // The production wiring (services/processor.ts) over the in-memory twins, the simulated model at
+  // the model interface: processing state, breaker, per-user quotas, the insights refresh.
+  const config = loadConfig({ NODE_ENV: "test", FIREBASE_PROJECT_ID: "demo-simulation" });
+  const model = simulatedModel(random, FAILURE_RATE);
+  const deps = wireProcessor({
+    config,
+    storage: {
+      store: createInMemoryProcessorStore(database, data),
+      stateStore: createInMemoryProcessingStateStore(database, new Map()),
+      breaker: createInMemoryLlmBreaker(database, new Map(), config.processor.breaker),
+      quota: createInMemoryQuotaStore(createInMemoryQuotaData()),
+      userKeys: null,
+      ceiling: config.llmCeiling ? createMemoryLlmCeiling(config.llmCeiling) : null,
+    },
+    models: { defaultModel: model, modelForKey: () => model },
     prompts: getPrompts(),
-    leaseMs: 10 * 60_000,
-    suspension: { maxConsecutiveFailures: 5, suspensionMs: 24 * HOUR },
-  };
+    onStep: () => undefined,
+    warn: () => undefined,
+  });
   const lostSchedule = new Set<string>();
   let ticks = 0;
   let dispatches = 0;

@@ -40,13 +40,52 @@ export interface BreakerStorage {
   deleteProbe(claimId: string): Promise<void>;
 }
 
-export function createLlmBreakerOver(storage: BreakerStorage, settings: BreakerSettings): LlmBreaker {
+/**
+ * How long a process answers `acquire` from its last read of the breaker instead of reading it
+ * again. A processor instance serves many runs a second in a burst, and each read is a billed
+ * document read of one hot document. The cost: for up to this long after another instance opened
+ * the breaker, this one still sees it closed and lets its runs call, a few calls into an outage
+ * (each counted as a failure, as before the breaker opened); its own failures update it at once.
+ */
+export const BREAKER_READ_CACHE_MS = 5_000;
+
+/** One process's last read of the breaker, shared by the breaker instances of its runs. */
+export interface BreakerReadCache {
+  readAt: number | null;
+  state: BreakerState | null;
+}
+
+export function newBreakerReadCache(): BreakerReadCache {
+  return { readAt: null, state: null };
+}
+
+/**
+ * `readCache`: the process's cache (see `BREAKER_READ_CACHE_MS`); null reads the breaker at every
+ * `acquire` (the in-memory twin in the chaos simulation, where each simulated process is a run).
+ */
+export function createLlmBreakerOver(
+  storage: BreakerStorage,
+  settings: BreakerSettings,
+  readCache: BreakerReadCache | null,
+): LlmBreaker {
   let lastSeen: BreakerState | null = null;
+  const remember = (state: BreakerState | null, now: number) => {
+    if (!readCache) return;
+    readCache.readAt = now;
+    readCache.state = state;
+  };
+  const readForAcquire = async (now: number) => {
+    const age = readCache?.readAt === null || !readCache ? null : now - readCache.readAt;
+    if (readCache && age !== null && age >= 0 && age < BREAKER_READ_CACHE_MS) return readCache.state;
+    const state = await storage.read();
+    remember(state, now);
+    return state;
+  };
   /** The probe this instance claimed and has not reported yet. */
   let heldProbe: ProbeWindow | null = null;
   return {
     async acquire(now) {
-      lastSeen = await storage.read();
+      lastSeen = await readForAcquire(now);
       const gate = breakerGate({ breaker: lastSeen, now });
       if (gate !== "probe_due") return gate;
       const window = probeWindow({ breaker: lastSeen, now, settings });
@@ -60,7 +99,7 @@ export function createLlmBreakerOver(storage: BreakerStorage, settings: BreakerS
       return "probe";
     },
 
-    async recordSuccess() {
+    async recordSuccess(now) {
       if (!breakerNeedsReset(lastSeen)) {
         heldProbe = null;
         return;
@@ -69,6 +108,7 @@ export function createLlmBreakerOver(storage: BreakerStorage, settings: BreakerS
       // reset is idempotent, so only a breaker that still needs it is written.
       if (breakerNeedsReset(await storage.read())) await storage.write({ ...CLOSED_BREAKER });
       lastSeen = { ...CLOSED_BREAKER };
+      remember(lastSeen, now);
       // Reported: the claim is spent (kept only after a failed write, so a release frees it).
       heldProbe = null;
     },
@@ -87,6 +127,7 @@ export function createLlmBreakerOver(storage: BreakerStorage, settings: BreakerS
         await storage.write(opened);
       }
       lastSeen = opened ?? current;
+      remember(lastSeen, now);
       heldProbe = null;
     },
 

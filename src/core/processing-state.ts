@@ -4,15 +4,20 @@
  * an adapter stores.
  */
 
-export type UserStatus = "waiting" | "running" | "suspended" | "error";
-export type ProcessingPhase =
-  | "idle"
-  | "building_context"
-  | "generating"
-  | "scoring"
-  | "storing"
-  | "delivering"
-  | "error";
+import { z } from "zod";
+
+export const USER_STATUSES = ["waiting", "running", "suspended", "error"] as const;
+export type UserStatus = (typeof USER_STATUSES)[number];
+export const PROCESSING_PHASES = [
+  "idle",
+  "building_context",
+  "generating",
+  "scoring",
+  "storing",
+  "delivering",
+  "error",
+] as const;
+export type ProcessingPhase = (typeof PROCESSING_PHASES)[number];
 
 export const MAX_ACTION_HISTORY = 20;
 export const MAX_RECENT_ERRORS = 10;
@@ -65,6 +70,16 @@ export interface ProcessingState {
   stats: ProcessingStats;
   actionHistory: ActionEntry[];
   recentErrors: ErrorEntry[];
+  /**
+   * Whether the user has a key of their own, as the key routes last wrote it (`ownKeyStored` at
+   * `ownKeyChangedAt`) and as a run last found it (`ownKeyFound` at `ownKeyCheckedAt`), in fields
+   * of their own so neither writer overwrites the other: a run of a user without a key then needs
+   * no `userApiKeys` lookup (see `ownKeyLookupNeeded`). Null: not known (older states).
+   */
+  ownKeyStored: boolean | null;
+  ownKeyChangedAt: number | null;
+  ownKeyFound: boolean | null;
+  ownKeyCheckedAt: number | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -92,6 +107,10 @@ export function emptyProcessingState(uid: string, now: number): ProcessingState 
     },
     actionHistory: [],
     recentErrors: [],
+    ownKeyStored: null,
+    ownKeyChangedAt: null,
+    ownKeyFound: null,
+    ownKeyCheckedAt: null,
     createdAt: now,
     updatedAt: now,
   };
@@ -155,6 +174,10 @@ export function normaliseProcessingState(
     stats,
     actionHistory: pick("actionHistory"),
     recentErrors: pick("recentErrors"),
+    ownKeyStored: pick("ownKeyStored"),
+    ownKeyChangedAt: pick("ownKeyChangedAt"),
+    ownKeyFound: pick("ownKeyFound"),
+    ownKeyCheckedAt: pick("ownKeyCheckedAt"),
     createdAt: pick("createdAt"),
     updatedAt: pick("updatedAt"),
   };
@@ -188,6 +211,8 @@ export interface ProcessingStateChange {
       | "suspendReason"
       | "actionHistory"
       | "recentErrors"
+      | "ownKeyFound"
+      | "ownKeyCheckedAt"
     >
   >;
   stats?: Partial<Pick<ProcessingStats, "lastProcessingAt" | "lastSentAt">>;
@@ -285,4 +310,118 @@ export function decideAutoSuspension({
         500,
       ),
   };
+}
+
+/**
+ * How far apart two clocks (a key route's, a run's) may be: evidence about the user's own key that
+ * close in time to the other writer's is not trusted to be the later one.
+ */
+export const OWN_KEY_CLOCK_MARGIN_MS = 5 * 60_000;
+
+/**
+ * Whether a run must look the user's own key up. Not when the latest word on the state is "no
+ * key": the key routes' (a key removed, or stored fields written with none) or an earlier run's
+ * lookup that found no key document, with no key route's write since. Two words within
+ * `OWN_KEY_CLOCK_MARGIN_MS` of each other are too close to order, and an unknown state (an older
+ * one, or none) knows nothing: both mean a lookup, whose result the run then records.
+ */
+export function ownKeyLookupNeeded(state: ProcessingState | null): boolean {
+  if (!state) return true;
+  const routeWord =
+    state.ownKeyStored !== null && state.ownKeyChangedAt !== null
+      ? { at: state.ownKeyChangedAt, present: state.ownKeyStored }
+      : null;
+  const runWord =
+    state.ownKeyFound !== null && state.ownKeyCheckedAt !== null
+      ? { at: state.ownKeyCheckedAt, present: state.ownKeyFound }
+      : null;
+  if (routeWord && runWord) {
+    if (Math.abs(routeWord.at - runWord.at) < OWN_KEY_CLOCK_MARGIN_MS) return true;
+    return (routeWord.at > runWord.at ? routeWord : runWord).present;
+  }
+  const word = routeWord ?? runWord;
+  return word === null || word.present;
+}
+
+/** A field of the documented type, or absent (then `normaliseProcessingState` gives its empty value). */
+const optional = <Schema extends z.ZodType>(schema: Schema) => schema.optional().catch(undefined);
+const instant = z.number().finite();
+const storedEntries = <Entry extends z.ZodType>(entry: Entry) =>
+  optional(
+    z.array(z.unknown()).transform((entries) =>
+      entries.flatMap((item) => {
+        const parsed = entry.safeParse(item);
+        return parsed.success ? [parsed.data] : [];
+      }),
+    ),
+  );
+
+const storedStateSchema = z.object({
+  status: optional(z.enum(USER_STATUSES)),
+  phase: optional(z.enum(PROCESSING_PHASES)),
+  isProcessing: optional(z.boolean()),
+  currentSlotId: optional(z.string().nullable()),
+  lastRunPhases: storedEntries(z.enum(PROCESSING_PHASES)),
+  consecutiveFailures: optional(z.number()),
+  unfinishedRuns: optional(z.number()),
+  suspendUntil: optional(instant.nullable()),
+  suspendReason: optional(z.string().nullable()),
+  stats: optional(
+    z.object({
+      messagesGenerated: optional(z.number()),
+      messagesSent: optional(z.number()),
+      gateSkipped: optional(z.number()),
+      errors: optional(z.number()),
+      duplicatesSkipped: optional(z.number()),
+      lastProcessingAt: optional(instant.nullable()),
+      lastSentAt: optional(instant.nullable()),
+    }),
+  ),
+  actionHistory: storedEntries(
+    z.object({
+      timestamp: instant,
+      action: z.string(),
+      details: z.string().nullable().catch(null),
+      messageId: z.string().nullable().catch(null),
+      success: z.boolean().catch(false),
+      metadata: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])).catch({}),
+    }),
+  ),
+  recentErrors: storedEntries(
+    z.object({
+      timestamp: instant,
+      phase: z.enum(PROCESSING_PHASES).catch("error"),
+      messageId: z.string().nullable().catch(null),
+      errorMessage: z.string().catch(""),
+      errorType: z.string().catch("unknown"),
+    }),
+  ),
+  ownKeyStored: optional(z.boolean().nullable()),
+  ownKeyChangedAt: optional(instant.nullable()),
+  ownKeyFound: optional(z.boolean().nullable()),
+  ownKeyCheckedAt: optional(instant.nullable()),
+  createdAt: optional(instant),
+  updatedAt: optional(instant),
+});
+
+/**
+ * A stored processing state read back whatever was written (older versions, a hand, a partial
+ * merge): a field of another type counts as absent, a log entry that is not one is left out, and
+ * the rest is made whole by `normaliseProcessingState` (stored counters included).
+ */
+export function parseProcessingState(uid: string, stored: unknown): ProcessingState {
+  if (typeof stored !== "object" || stored === null) return normaliseProcessingState(uid, undefined);
+  const fields = storedStateSchema.parse(stored);
+  const counters = Object.fromEntries(
+    Object.values(STORED_STATS_COUNTERS).map((field) => [field, (stored as Record<string, unknown>)[field]]),
+  );
+  const known = Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
+  const stats = fields.stats
+    ? Object.fromEntries(Object.entries(fields.stats).filter(([, value]) => value !== undefined))
+    : undefined;
+  return normaliseProcessingState(uid, {
+    ...counters,
+    ...known,
+    ...(stats ? { stats } : {}),
+  } as Partial<ProcessingState>);
 }

@@ -85,7 +85,19 @@ export interface EventHealth {
   oldestPendingCreatedAt: number | null;
 }
 
-export type HandlerResult = { ok: true; detail?: string } | { ok: false; retriable: boolean; reason: string };
+export type HandlerResult =
+  | { ok: true; detail?: string }
+  | {
+      ok: false;
+      retriable: boolean;
+      reason: string;
+      /**
+       * Not an attempt: the handler was refused a shared budget before doing anything (the global
+       * LLM ceiling). The event is due again at this time and the attempt it was claimed with is
+       * given back, so however long the budget stays spent it is never dead-lettered for it.
+       */
+      deferUntil?: number;
+    };
 
 /** The step boundaries inside a handler, for logs and crash tests. */
-export type HandlerStep = "email_requested";
+export type HandlerStep = "email_requested" | "push_requested";

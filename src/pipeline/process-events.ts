@@ -235,6 +235,16 @@ export async function processEvent({
     await recordRun(deps, { eventId, success: true, now });
     return { eventId, result: "processed" };
   }
+  if (outcome.deferUntil !== undefined) {
+    await store.updateEvent(eventId, {
+      status: "pending",
+      last_error: outcome.reason,
+      next_attempt_at: outcome.deferUntil,
+      lease_until: now,
+      attempts: Math.max(0, attempts - 1),
+    });
+    return { eventId, result: "retry_scheduled", nextAttemptAt: outcome.deferUntil, error: outcome.reason };
+  }
   const failure = decideAfterFailure({
     attempts,
     retriable: outcome.retriable,

@@ -2,7 +2,8 @@
  * What a processor run records in the user's processing state: phases passed, an action per
  * step, errors with their phase, counters, and automatic suspension after repeated failures.
  *
- * A run writes the state twice (when it is claimed, and when it ends) rather than once per
+ * A run reads the state once (at its claim, kept for its end) and writes it twice (when it is
+ * claimed, and when it ends) rather than once per
  * phase: the phases are kept in memory and stored at the end, which keeps a user's processing at
  * a handful of document writes. Both writes are field updates with counters incremented
  * (`ProcessingStateChange`), so a duplicate call recorded meanwhile, or an overlapping run, never
@@ -21,6 +22,7 @@ import {
   MAX_ACTION_HISTORY,
   MAX_RECENT_ERRORS,
   type ProcessingPhase,
+  type ProcessingState,
   type ProcessingStateChange,
   prependRolling,
   type SuspensionPolicy,
@@ -31,10 +33,12 @@ export interface RunLog {
   phases: ProcessingPhase[];
   actions: ActionEntry[];
   draftsGenerated: number;
+  /** The run looked the user's own key up at `at`: whether a key document exists, for the state. */
+  ownKeyCheck: { at: number; stored: boolean } | null;
 }
 
 export function newRunLog(): RunLog {
-  return { phases: [], actions: [], draftsGenerated: 0 };
+  return { phases: [], actions: [], draftsGenerated: 0, ownKeyCheck: null };
 }
 
 export function logPhase(log: RunLog, phase: ProcessingPhase): void {
@@ -50,7 +54,7 @@ export function logAction(
 
 export interface ProcessingLogDeps {
   store: ProcessorStore;
-  stateStore?: ProcessingStateStore;
+  stateStore: ProcessingStateStore;
   suspension: SuspensionPolicy;
 }
 
@@ -60,6 +64,7 @@ export type RunEnding =
   | "generation_failed"
   | "breaker_open"
   | "quota_exceeded"
+  | "ceiling_reached"
   | "provider_unavailable"
   | "error";
 
@@ -73,7 +78,6 @@ export async function recordDuplicate(
   deps: ProcessingLogDeps,
   { uid, now, reason }: { uid: string; now: number; reason: string },
 ): Promise<void> {
-  if (!deps.stateStore) return;
   const state = await deps.stateStore.getState(uid);
   await deps.stateStore.updateState({
     uid,
@@ -110,7 +114,6 @@ async function suspend(
     now,
   }: { uid: string; suspension: Suspension; change: ProcessingStateChange; now: number },
 ): Promise<void> {
-  if (!deps.stateStore) return;
   await deps.stateStore.updateState({
     uid,
     now,
@@ -128,13 +131,23 @@ async function suspend(
   await deps.store.setNextDue({ uid, nextCoachingMessageDue: suspension.suspendUntil });
 }
 
+/** What `startRun` found and decided: the state as read at the claim, and a suspension if any. */
+export interface StartedRun {
+  /**
+   * The state as read before the run was marked started (null: none yet). The run keeps it for
+   * its end (`finishRun`), so a run reads its state once.
+   */
+  state: ProcessingState | null;
+  suspension: Suspension | null;
+}
+
 /**
  * Call once when a run has claimed its slot, instead of `stateStore.markRunning`. Marks the run
  * started, counting it as a (provisional) failure, unless runs that never finished (killed by
  * `maxDuration`, timed out) have already taken the user to the failure limit: then the user is
  * suspended instead (state, `suspendUntil`, due time), nothing is counted, and the suspension is
  * returned; the caller must not run the slot and should complete it with the suspension's time
- * as the next due time.
+ * as the next due time. Returns the state it read, for the run's end.
  */
 export async function startRun(
   deps: ProcessingLogDeps,
@@ -153,8 +166,7 @@ export async function startRun(
      */
     resumesApprovedMessage?: boolean;
   },
-): Promise<Suspension | null> {
-  if (!deps.stateStore) return null;
+): Promise<StartedRun> {
   const state = await deps.stateStore.getState(uid);
   const decision = resumesApprovedMessage
     ? ({ suspend: false } as const)
@@ -167,7 +179,7 @@ export async function startRun(
       currentSlotId: slotId,
       now,
     });
-    return null;
+    return { state, suspension: null };
   }
   const suspension = { suspendUntil: decision.suspendUntil, suspendReason: decision.suspendReason };
   await suspend(deps, {
@@ -198,11 +210,17 @@ export async function startRun(
       },
     },
   });
-  return suspension;
+  return { state, suspension };
 }
 
 /**
- * Stores the end of a run. Failed runs (generation errors, failed gates, unexpected errors)
+ * Stores the end of a run, from the state the run read at its claim (`StartedRun.state`), without
+ * reading it again. Since the claim the run has counted itself (+1 failure, +1 unfinished, by
+ * increment); whatever else was written meanwhile is kept except in the rolling logs, which are
+ * whole lists: a duplicate call recorded during the run can lose its log entry (its count stays).
+ * An admin's suspension during the run stays in force (`suspendUntil` on the user and the state is
+ * never written here), though the status then reads as this run's ending until the next write.
+ * Failed runs (generation errors, failed gates, unexpected errors)
  * count towards automatic suspension (they were counted at the claim); a deferral (breaker open,
  * quota stop, the LLM provider unavailable) does not (not the user's failure: the claim's count
  * is taken back), though a provider's error is kept in the recent errors for operators; a sent
@@ -214,6 +232,7 @@ export async function finishRun(
     uid,
     slotId,
     now,
+    state,
     log,
     ending,
     messageId,
@@ -222,15 +241,16 @@ export async function finishRun(
     uid: string;
     slotId: string;
     now: number;
+    /** The state as the run read it at its claim, before counting itself. */
+    state: ProcessingState | null;
     log: RunLog;
     ending: RunEnding;
     messageId: string | null;
     failureReason: string | null;
   },
 ): Promise<Suspension | null> {
-  if (!deps.stateStore) return null;
-  // Read for the rolling logs and the suspension decision; every count is written as an increment.
-  const state = await deps.stateStore.getState(uid);
+  // Every count is written as an increment; the read at the claim serves the rolling logs and the
+  // suspension decision.
   const failed = ending === "gate_failed" || ending === "generation_failed" || ending === "error";
   const isError = ending === "generation_failed" || ending === "error";
   const sent = ending === "sent";
@@ -260,8 +280,8 @@ export async function finishRun(
       metadata: { slotId, phases: log.phases.join(">") },
     },
   ];
-  // This run was counted at its claim (a state written before that counting began counts it now).
-  const consecutiveFailures = Math.max(1, state?.consecutiveFailures ?? 0);
+  // This run was counted at its claim, after the state was read: the streak includes it.
+  const consecutiveFailures = (state?.consecutiveFailures ?? 0) + 1;
   const suspension = failed
     ? decideAutoSuspension({
         consecutiveFailures,
@@ -271,7 +291,7 @@ export async function finishRun(
       })
     : { suspend: false as const };
 
-  // An admin may have suspended the user while this run was going: the run must not lift that.
+  // An admin may have suspended the user before this run: the run must not lift that.
   const suspendedMeanwhile = (state?.suspendUntil ?? 0) > now;
   const change: ProcessingStateChange = {
     set: {
@@ -285,6 +305,10 @@ export async function finishRun(
       ...(sent ? { consecutiveFailures: 0 } : {}),
       actionHistory: prependRolling(state?.actionHistory ?? [], actions, MAX_ACTION_HISTORY),
       recentErrors: prependRolling(state?.recentErrors ?? [], errors, MAX_RECENT_ERRORS),
+      // What the run's key lookup found, so the next runs of a user without a key skip it.
+      ...(log.ownKeyCheck
+        ? { ownKeyFound: log.ownKeyCheck.stored, ownKeyCheckedAt: log.ownKeyCheck.at }
+        : {}),
     },
     stats: { lastProcessingAt: now, ...(sent ? { lastSentAt: now } : {}) },
     increment: {

@@ -57,6 +57,8 @@ export type LlmResult<Output> =
       call: LlmCallRecord;
       /** Set when no call was made because a quota is used up: when it frees. */
       quotaRetryAt?: number;
+      /** Set when no call was made because the global LLM ceiling is spent: when it frees. */
+      ceilingRetryAt?: number;
     };
 
 export interface CoachModel {
@@ -78,6 +80,8 @@ export interface EmailToSend {
   text: string;
   /** Same key, same email: the provider sends it once (Resend keeps keys for 24 h). */
   idempotencyKey: string;
+  /** Extra headers (`List-Unsubscribe`); the values hold no CR/LF. */
+  headers?: Record<string, string>;
 }
 
 export type EmailResult =
@@ -91,11 +95,11 @@ export interface Mailer {
 
 /** Push notifications; without a transport configured, delivery is recorded as not delivered. */
 export interface PushTransport {
-  send(notification: {
-    uid: string;
-    text: string;
-    messageId: string;
-  }): Promise<{ delivered: true } | { delivered: false; reason: string }>;
+  send(notification: { uid: string; text: string; messageId: string }): Promise<
+    | { delivered: true }
+    /** `retriable`: a push service asked to try again (429, 5xx, no answer): the outbox retries. */
+    | { delivered: false; reason: string; retriable?: boolean }
+  >;
 }
 
 export interface RenderedEmail {
@@ -110,11 +114,14 @@ export interface CoachingEmailContent {
   pushNotificationText: string | null;
   journalEntryUrl: string | null;
   preferencesUrl: string;
+  /** The one-click unsubscribe page for this email; null when unsubscribe links are off. */
+  unsubscribeUrl?: string | null;
 }
 
 export type EmailRenderer = (content: CoachingEmailContent) => Promise<RenderedEmail>;
 
-export type DeliveryStatus = "pending" | "sent" | "failed" | "skipped";
+/** `suppressed`: not sent, the address is on the suppression list (a hard bounce or a complaint). */
+export type DeliveryStatus = "pending" | "sent" | "failed" | "skipped" | "suppressed";
 
 /** A `coachingMessages` document: every generation attempt, sent or not (docs/data-model.md). */
 export interface StoredMessage {
@@ -162,6 +169,41 @@ export interface StoredMessage {
     };
     push: { status: DeliveryStatus | "not_delivered"; text: string | null; reason?: string | null };
   };
+  /**
+   * Resend's id of the email sent, top-level (queried: a webhook finds its message by it; the
+   * emulator cannot filter on a nested field). Absent until an email is sent.
+   */
+  emailProviderId?: string | null;
+  /**
+   * What Resend's webhooks reported about the email (delivered, opened, clicked, bounced, ...),
+   * kept apart from `delivery`, which the outbox writes whole. How many deliveries of each kind
+   * arrived is in top-level `email<Kind>Count` fields (`emailOpenedCount`, ...): the emulator
+   * cannot increment inside a map.
+   */
+  emailEvents?: Partial<Record<EmailEventKind, EmailEventRecord>>;
+  /** True once a push service took the push for one of the user's browsers (engagement counts). */
+  pushDelivered?: boolean;
+  /** True once Resend reported the email opened (the webhook). */
+  emailOpened?: boolean;
+  /** The user's feedback (the feedback API): helpful or not. */
+  feedbackHelpful?: boolean;
+}
+
+/** The email events of Resend's webhooks recorded on a message. */
+export type EmailEventKind =
+  | "delivered"
+  | "delivery_delayed"
+  | "opened"
+  | "clicked"
+  | "bounced"
+  | "complained"
+  | "failed";
+
+export interface EmailEventRecord {
+  firstAt: number;
+  lastAt: number;
+  /** The bounce type or the failure reason Resend gave, when it gave one. */
+  detail?: string | null;
 }
 
 export interface CoachingJournalEntry {
@@ -224,6 +266,18 @@ export interface ProcessorStore extends InsightsStore {
     patch: Partial<StoredMessage>;
     deliveryEvent: EventRecord;
   }): Promise<"created" | "event_existed">;
+  /**
+   * Stores a slot's approved message already sent (status "sent", `journalEntryId` set) with its
+   * journal entry and its delivery event, in one batch with the message's `create()` first: all
+   * three or nothing, so email and push exist only for a message that is sent and in the journal.
+   * "exists" (nothing written) when the slot's message already stands: another run's, or this
+   * run's own batch that applied but reported failure; the caller reads it and carries on.
+   */
+  storeSentMessage(input: {
+    message: StoredMessage;
+    journalEntry: { entryId: string; entry: CoachingJournalEntry };
+    deliveryEvent: EventRecord;
+  }): Promise<"created" | "exists">;
   /** Creates the delivery event of a message already sent, unless it exists. */
   ensureDeliveryEvent(deliveryEvent: EventRecord): Promise<"created" | "exists">;
   createJournalEntry(input: {
@@ -324,7 +378,56 @@ export interface QuotaGate {
     now: number;
     keySource: LlmCallRecord["keySource"];
   }): Promise<{ minute: UsageWindow; day: UsageWindow; month: UsageWindow }>;
+  /**
+   * One check for a whole run's `calls` (a processor run, an insights event), against the usage
+   * recorded so far: three reads, no write. Unlike `acquire` it reserves nothing, so runs of one
+   * user that overlap (rare: a user's slot runs are serialised by the lease) may each pass and
+   * together overshoot a window by at most the calls of the runs in flight.
+   */
+  admitRun(input: {
+    uid: string;
+    now: number;
+    limits: QuotaLimits;
+    keySource: LlmCallRecord["keySource"];
+    calls: number;
+  }): Promise<QuotaDecision>;
+  /** Records a run's calls and their tokens and cost at once (one increment per window). */
+  recordRun(input: {
+    uid: string;
+    now: number;
+    keySource: LlmCallRecord["keySource"];
+    requests: number;
+    inputTokens: number;
+    outputTokens: number;
+    cost: number;
+  }): Promise<void>;
 }
+
+/**
+ * The model for one run: the calls it expects are admitted once (per-user quota, global
+ * ceiling) before the first, and its usage is recorded once by `settle`, which every run calls
+ * when its LLM work is over (also after a throw).
+ */
+export interface RunModel {
+  model: CoachModel;
+  settle(): Promise<void>;
+  /**
+   * Whether the user has a key document of their own, when the resolver looked (absent when it
+   * did not): the run records it on the processing state, so later runs can skip the lookup.
+   */
+  ownKeyStored?: boolean;
+}
+
+/**
+ * Resolves the model for one user's run; `expectedCalls` are admitted at once, before the first.
+ * `ownKeyAbsent`: the processing state says the user has no key of their own, so no lookup.
+ */
+export type ResolveRunModel = (input: {
+  uid: string;
+  now: number;
+  expectedCalls: number;
+  ownKeyAbsent?: boolean;
+}) => Promise<RunModel>;
 
 /** The model a user's run uses: their own key (with the default behind it) or the default. */
 export interface ResolvedModel {
@@ -344,9 +447,7 @@ export interface InsightsStore {
 }
 
 /** What the global LLM ceiling answers: admitted, or spent until `retryAt` (the next minute). */
-export type CeilingDecision =
-  | { admitted: true }
-  | { admitted: false; retryAt: number; reason: string };
+export type CeilingDecision = { admitted: true } | { admitted: false; retryAt: number; reason: string };
 
 /**
  * The global ceiling on LLM calls per minute across every processor invocation

@@ -3,6 +3,8 @@
  * first, at most `INSIGHT_BATCH_SIZE` per LLM call and `maxBatches` reads (so at most as many
  * calls) per run. The cursor (`analysedThrough`) moves past the coaching entries a read skipped.
  */
+
+import type { JournalEntry } from "@/core/coaching-context";
 import {
   advanceInsightsCursor,
   INSIGHT_BATCH_SIZE,
@@ -10,6 +12,7 @@ import {
   renderInsightsPrompt,
   type UserInsights,
 } from "@/core/insights";
+import type { EntriesAfter } from "@/core/journal-scan";
 import type { CoachModel, InsightsStore, LlmCallRecord, Prompts } from "./processor-ports";
 
 export type InsightsRefresh =
@@ -21,15 +24,37 @@ export type InsightsRefresh =
       calls: LlmCallRecord[];
     }
   | {
-      status: "failed" | "over_quota";
+      /** over_quota, ceiling_reached: no call was made (a per-user quota, the global ceiling). */
+      status: "failed" | "over_quota" | "ceiling_reached";
       insights: UserInsights | null;
       batches: number;
       calls: LlmCallRecord[];
       reason: string;
       retriable: boolean;
-      /** When over quota: when it frees. */
+      /** When over quota or the ceiling is spent: when it frees. */
       retryAt?: number;
     };
+
+/**
+ * The entries after `cursor`, oldest first, out of the user's newest own entries already read
+ * (newest first, as the context reads them), when those prove complete: the oldest of them is at
+ * or before the cursor, so every own entry after the cursor is among them; and they fit one
+ * batch. Otherwise null: read them from the store.
+ */
+export function entriesAfterFromNewest({
+  newest,
+  cursor,
+}: {
+  newest: readonly JournalEntry[];
+  cursor: number;
+}): EntriesAfter | null {
+  const oldest = newest.at(-1);
+  if (!oldest || oldest.createdAt > cursor) return null;
+  const after = newest.filter((entry) => entry.createdAt > cursor).reverse();
+  const last = after.at(-1);
+  if (!last || after.length > INSIGHT_BATCH_SIZE) return null;
+  return { entries: after, readThrough: last.createdAt };
+}
 
 export async function refreshInsights({
   store,
@@ -39,6 +64,7 @@ export async function refreshInsights({
   now,
   maxBatches,
   known,
+  firstRead,
   canStartCall,
 }: {
   store: InsightsStore;
@@ -49,6 +75,8 @@ export async function refreshInsights({
   maxBatches: number;
   /** The insights already read by the caller, to save a read. */
   known?: UserInsights | null;
+  /** The entries after the cursor, already read by the caller (`entriesAfterFromNewest`), to save a read. */
+  firstRead?: EntriesAfter | null;
   /** Asked before each LLM call (is there time for one?); a no ends the run with what it has. */
   canStartCall?: () => boolean;
 }): Promise<InsightsRefresh> {
@@ -60,11 +88,10 @@ export async function refreshInsights({
   // there instead of reading the same entries forever.
   for (let reads = 0; reads < maxBatches; reads += 1) {
     const cursor = insights?.analysedThrough ?? 0;
-    const { entries, readThrough } = await store.listEntriesAfter({
-      uid,
-      after: cursor,
-      limit: INSIGHT_BATCH_SIZE,
-    });
+    const { entries, readThrough } =
+      reads === 0 && firstRead
+        ? firstRead
+        : await store.listEntriesAfter({ uid, after: cursor, limit: INSIGHT_BATCH_SIZE });
     if (entries.length === 0) {
       if (readThrough <= cursor) break;
       insights = advanceInsightsCursor({ previous: insights, uid, through: readThrough, now });
@@ -78,14 +105,20 @@ export async function refreshInsights({
     });
     calls.push(result.call);
     if (!result.ok) {
+      const retryAt = result.ceilingRetryAt ?? result.quotaRetryAt;
       return {
-        status: result.quotaRetryAt === undefined ? "failed" : "over_quota",
+        status:
+          result.ceilingRetryAt !== undefined
+            ? "ceiling_reached"
+            : result.quotaRetryAt !== undefined
+              ? "over_quota"
+              : "failed",
         insights,
         batches,
         calls,
         reason: result.reason,
         retriable: result.retriable,
-        ...(result.quotaRetryAt === undefined ? {} : { retryAt: result.quotaRetryAt }),
+        ...(retryAt === undefined ? {} : { retryAt }),
       };
     }
     insights = advanceInsightsCursor({

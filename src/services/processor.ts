@@ -1,11 +1,15 @@
 import "server-only";
+import type { Firestore } from "firebase-admin/firestore";
 import { getDb } from "@/adapters/firestore/client";
 import { createFirestoreLlmBreaker } from "@/adapters/firestore/llm-breaker";
+import { createFirestoreLlmCeiling } from "@/adapters/firestore/llm-ceiling";
 import { createFirestoreProcessingStateStore } from "@/adapters/firestore/processing-state-store";
 import { createFirestoreProcessorStore } from "@/adapters/firestore/processor-store";
+import { createFirestoreQuotaStore } from "@/adapters/firestore/quota-store";
+import { createFirestoreUserKeyStore } from "@/adapters/firestore/user-key-store";
 import { createOpenRouterCoach } from "@/adapters/llm/openrouter-coach";
 import { getPrompts } from "@/adapters/prompts";
-import { type AppConfig, requireSetting } from "@/config";
+import { type AppConfig, requireKeyring, requireSetting } from "@/config";
 import { describeError } from "@/core/errors";
 import { logger } from "@/logger";
 import {
@@ -15,27 +19,113 @@ import {
   recoverFromError,
   runClaimedSlot,
 } from "@/pipeline/process-user";
-import { modelResolver } from "./models";
+import type {
+  CoachModel,
+  LlmBreaker,
+  LlmCallCeiling,
+  ProcessingStateStore,
+  ProcessorStore,
+  Prompts,
+  QuotaGate,
+  ResolveRunModel,
+} from "@/pipeline/processor-ports";
+import { createRunModelResolver, type UserKeyLookup } from "./models";
 
-/** Wires the production collaborators of the processor from configuration. */
-export function processorDeps(config: AppConfig): ProcessorDeps {
-  const db = getDb(config);
+/** Where the processor keeps its state: Firestore in production, the in-memory twins in simulations. */
+export interface ProcessorStorage {
+  store: ProcessorStore;
+  stateStore: ProcessingStateStore;
+  breaker: LlmBreaker;
+  quota: QuotaGate;
+  /** Null without ENCRYPTION_KEY: no user can have a usable key of their own. */
+  userKeys: UserKeyLookup | null;
+  /** Null when LLM_CALLS_PER_MINUTE is unset. */
+  ceiling: LlmCallCeiling | null;
+}
+
+/** The processor's storage on Firestore, from configuration. */
+export function firestoreProcessorStorage(db: Firestore, config: AppConfig): ProcessorStorage {
   return {
     store: createFirestoreProcessorStore(db),
-    model: createOpenRouterCoach({
+    stateStore: createFirestoreProcessingStateStore(db),
+    breaker: createFirestoreLlmBreaker(db, config.processor.breaker),
+    quota: createFirestoreQuotaStore(db),
+    userKeys: config.env.ENCRYPTION_KEY ? createFirestoreUserKeyStore(db, requireKeyring(config)) : null,
+    ceiling: config.llmCeiling ? createFirestoreLlmCeiling(db, config.llmCeiling) : null,
+  };
+}
+
+/** The OpenRouter client for one key, at the configured base URL (the sandbox in tests and locally). */
+export function openRouterModels(config: AppConfig): {
+  defaultModel: CoachModel;
+  modelForKey: (apiKey: string) => CoachModel;
+} {
+  return {
+    defaultModel: createOpenRouterCoach({
       apiKey: requireSetting(config, "OPENROUTER_API_KEY"),
+      keySource: "default",
       ...config.llm,
     }),
-    prompts: getPrompts(),
-    leaseMs: config.processor.leaseMs,
-    stateStore: createFirestoreProcessingStateStore(db),
-    suspension: config.processor.suspension,
-    breaker: createFirestoreLlmBreaker(db, config.processor.breaker),
-    resolveModel: modelResolver(config, db),
-    refreshInsightsBeforeGeneration: true,
-    onStep: (step, slotId) => logger.info("processor step", { step, slotId }),
-    warn: (message, context) => logger.warn(message, context),
+    modelForKey: (apiKey) => createOpenRouterCoach({ apiKey, keySource: "user", ...config.llm }),
   };
+}
+
+export interface ProcessorWiring {
+  config: AppConfig;
+  storage: ProcessorStorage;
+  /** The LLM clients; OpenRouter from configuration unless a simulation stands in at the model interface. */
+  models?: { defaultModel: CoachModel; modelForKey: (apiKey: string) => CoachModel };
+  prompts?: Prompts;
+  onStep?: ProcessorDeps["onStep"];
+  warn?: ProcessorDeps["warn"];
+}
+
+const logWarning = (message: string, context: Record<string, unknown>) => logger.warn(message, context);
+
+/** The model resolver of a wiring: own keys, per-user quotas, the global ceiling. */
+export function wireModelResolver({
+  config,
+  storage,
+  models,
+  warn = logWarning,
+}: ProcessorWiring): ResolveRunModel {
+  const { defaultModel, modelForKey } = models ?? openRouterModels(config);
+  return createRunModelResolver({
+    defaultModel,
+    modelForKey,
+    quota: storage.quota,
+    limits: config.quotas,
+    userKeys: storage.userKeys,
+    ceiling: storage.ceiling,
+    warn,
+  });
+}
+
+/**
+ * The one place the processor's collaborators are built: the routes, the tests, the bench and
+ * the simulations call it, with their storage (Firestore, or the in-memory twins) and, for the
+ * simulations, a model stand-in; everything else (the quotas, the ceiling, the breaker, the
+ * insights refresh, the own-key lookup) is the same, so what is measured is what runs.
+ */
+export function wireProcessor(wiring: ProcessorWiring): ProcessorDeps {
+  const { config, storage } = wiring;
+  return {
+    store: storage.store,
+    stateStore: storage.stateStore,
+    breaker: storage.breaker,
+    resolveModel: wireModelResolver(wiring),
+    prompts: wiring.prompts ?? getPrompts(),
+    leaseMs: config.processor.leaseMs,
+    suspension: config.processor.suspension,
+    refreshInsightsBeforeGeneration: true,
+    onStep: wiring.onStep ?? ((step, slotId) => logger.info("processor step", { step, slotId })),
+    warn: wiring.warn ?? logWarning,
+  };
+}
+
+/** The production processor: Firestore and OpenRouter from configuration. */
+export function processorDeps(config: AppConfig): ProcessorDeps {
+  return wireProcessor({ config, storage: firestoreProcessorStorage(getDb(config), config) });
 }
 
 /**

@@ -33,8 +33,8 @@ export async function setUserKey(
   return { hasKey: true, key: summary };
 }
 
-export async function deleteUserKey(config: AppConfig, uid: string) {
-  const removed = await keyStore(config).remove(uid);
+export async function deleteUserKey(config: AppConfig, uid: string, now = Date.now()) {
+  const removed = await keyStore(config).remove({ uid, now });
   if (!removed) throw new AppError("not_found:api", "no key stored");
   logger.info("user key deleted", { uid });
   return { hasKey: false, key: null };

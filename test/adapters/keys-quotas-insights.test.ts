@@ -1,12 +1,13 @@
 import { randomBytes } from "node:crypto";
 import type { Firestore } from "firebase-admin/firestore";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createFirestoreAdminStore } from "@/adapters/firestore/admin-store";
 import { createFirestoreProcessorStore } from "@/adapters/firestore/processor-store";
 import { createFirestoreQuotaStore } from "@/adapters/firestore/quota-store";
+import { runRetentionCleanup } from "@/adapters/firestore/retention-cleanup";
 import { createFirestoreUserKeyStore } from "@/adapters/firestore/user-key-store";
 import { createInMemoryProcessorData, createInMemoryProcessorStore } from "@/adapters/memory/processor-store";
 import { createInMemoryDatabase } from "@/adapters/memory/scheduler-store";
+import { createMemorySuppressionList } from "@/adapters/memory/suppression-list";
 import { getPrompts } from "@/adapters/prompts";
 import { type AppConfig, loadConfig, requireKeyring } from "@/config";
 import { newEvent } from "@/core/events";
@@ -15,9 +16,15 @@ import type { ProcessingState } from "@/core/processing-state";
 import { createEventRegistry } from "@/pipeline/event-handlers";
 import { processEvent, processEventBatches } from "@/pipeline/process-events";
 import { processUser } from "@/pipeline/process-user";
-import type { CoachingJournalEntry, ProcessorStore, StoredMessage } from "@/pipeline/processor-ports";
+import type {
+  CoachingJournalEntry,
+  CoachModel,
+  ProcessorStore,
+  ResolveRunModel,
+  StoredMessage,
+} from "@/pipeline/processor-ports";
 import { refreshInsights } from "@/pipeline/refresh-insights";
-import { modelResolver } from "@/services/models";
+import { firestoreProcessorStorage, wireModelResolver } from "@/services/processor";
 import type { LlmSandbox } from "../../scripts/local-stack/llm-sandbox";
 import type { MailCatcher } from "../../scripts/local-stack/mail-catcher";
 import { type EmulatorHandle, putDocuments } from "../support/firestore";
@@ -27,7 +34,7 @@ import {
   readFieldOverrides,
   readIndexes,
 } from "../support/index-coverage";
-import { realEventDeps, realProcessorDeps, seedDueUser } from "../support/processor";
+import { HOUR, realEventDeps, realProcessorDeps, seedDueUser } from "../support/processor";
 import { type LocalServices, startLocalServices } from "../support/stack";
 
 let services: LocalServices;
@@ -66,6 +73,17 @@ beforeEach(() => {
 
 const NOW = Date.now();
 
+/** The production model resolver (services/processor.ts's wiring) on this test's project. */
+function runModels(config: AppConfig, db: Firestore): ResolveRunModel {
+  return wireModelResolver({ config, storage: firestoreProcessorStorage(db, config), warn: () => undefined });
+}
+
+/** One run's model for `uid` at `now`, expecting one call. */
+function modelResolver(config: AppConfig, db: Firestore) {
+  const resolve = runModels(config, db);
+  return (uid: string, now: number) => resolve({ uid, now, expectedCalls: 1 });
+}
+
 describe("quotas", () => {
   it("30 concurrent requests against 15 a minute: exactly 15 go through", async () => {
     const quota = createFirestoreQuotaStore(db);
@@ -100,14 +118,15 @@ describe("quotas", () => {
   it("over quota: no call, the user is rescheduled to when the quota frees, and the state records why", async () => {
     await seedDueUser(db, { uid: "thrifty", now: NOW });
     const tight = loadConfig({ ...config.env, QUOTA_PER_MINUTE: "1" } as unknown as NodeJS.ProcessEnv);
-    const deps = realProcessorDeps({ db, sandbox, resolveModel: modelResolver(tight, db) });
+    const deps = realProcessorDeps({ db, sandbox, config: tight });
     const result = await processUser({ deps, uid: "thrifty", now: NOW });
     expect(result).toMatchObject({
       kind: "processed",
       result: { outcome: "quota_exceeded", messageGenerated: false },
     });
-    // The generation call went through; the outcome simulation was not made.
-    expect(sandbox.requests).toHaveLength(1);
+    // The run's two calls (generation, scoring) are admitted together before the first: over a
+    // limit of one a minute, neither is made (no generation wasted on a draft that cannot be scored).
+    expect(sandbox.requests).toHaveLength(0);
     const nextMinute = Math.floor(NOW / 60_000) * 60_000 + 60_000;
     expect((await db.doc("users/thrifty").get()).get("nextCoachingMessageDue")).toBe(nextMinute);
     const state = (await db.doc("userProcessingState/thrifty").get()).data() as ProcessingState;
@@ -147,7 +166,7 @@ describe("a user's own key", () => {
       now: NOW,
     });
     await seedDueUser(db, { uid: "alice", now: NOW });
-    const deps = realProcessorDeps({ db, sandbox, resolveModel: modelResolver(config, db) });
+    const deps = realProcessorDeps({ db, sandbox, config });
     await processUser({ deps, uid: "alice", now: NOW });
     expect(sandbox.requests.map((request) => request.authorization)).toEqual([
       `Bearer ${ownKey}`,
@@ -162,6 +181,42 @@ describe("a user's own key", () => {
     expect(message?.llmCalls.every((call) => call.keySource === "user")).toBe(true);
   });
 
+  it("is looked up once for a user without one; later runs skip the lookup until a key is stored, then use it", async () => {
+    const keyStore = createFirestoreUserKeyStore(db, requireKeyring(config));
+    const lookups: number[] = [];
+    const userKeys = {
+      ...keyStore,
+      findKey: (input: { uid: string; now: number }) => {
+        lookups.push(input.now);
+        return keyStore.findKey(input);
+      },
+    };
+    await seedDueUser(db, { uid: "carol", now: NOW });
+    const deps = realProcessorDeps({ db, sandbox, config, storage: { userKeys } });
+    const stateOfCarol = async () => (await db.doc("userProcessingState/carol").get()).data();
+
+    await processUser({ deps, uid: "carol", now: NOW });
+    expect(lookups).toEqual([NOW]);
+    expect(await stateOfCarol()).toMatchObject({ ownKeyFound: false, ownKeyCheckedAt: NOW });
+
+    await processUser({ deps, uid: "carol", now: NOW + HOUR, bypassChecks: true });
+    expect(lookups).toEqual([NOW]);
+
+    const ownKey = "sk-or-v1-carol-own-key-00000000005678";
+    await keyStore.save({ uid: "carol", apiKey: ownKey, now: NOW + 2 * HOUR });
+    sandbox.requests.length = 0;
+    await processUser({ deps, uid: "carol", now: NOW + 3 * HOUR, bypassChecks: true });
+    expect(lookups).toEqual([NOW, NOW + 3 * HOUR]);
+    expect(sandbox.requests[0]?.authorization).toBe(`Bearer ${ownKey}`);
+    expect(await stateOfCarol()).toMatchObject({ ownKeyFound: true, ownKeyCheckedAt: NOW + 3 * HOUR });
+
+    await keyStore.remove({ uid: "carol", now: NOW + 4 * HOUR });
+    sandbox.requests.length = 0;
+    await processUser({ deps, uid: "carol", now: NOW + 5 * HOUR, bypassChecks: true });
+    expect(lookups).toHaveLength(2);
+    expect(sandbox.requests[0]?.authorization).toBe(`Bearer ${DEFAULT_KEY}`);
+  });
+
   it("rejected with 401: the call succeeds on the default key, the fallback is recorded, the key is marked invalid", async () => {
     const revoked = "sk-or-revoked-bob-000000000000005678";
     await createFirestoreUserKeyStore(db, requireKeyring(config)).save({
@@ -170,7 +225,7 @@ describe("a user's own key", () => {
       now: NOW,
     });
     await seedDueUser(db, { uid: "bob", now: NOW });
-    const deps = realProcessorDeps({ db, sandbox, resolveModel: modelResolver(config, db) });
+    const deps = realProcessorDeps({ db, sandbox, config });
     const result = await processUser({ deps, uid: "bob", now: NOW });
     expect(result).toMatchObject({ kind: "processed", result: { outcome: "sent" } });
     expect(sandbox.requests.map((request) => request.authorization)).toEqual([
@@ -200,12 +255,7 @@ describe("journal insights", () => {
       insightsUpToDate: false,
       entries: ["Week one of the new job.", "Still tired, but the team is kind.", "Started running again."],
     });
-    const deps = realProcessorDeps({
-      db,
-      sandbox,
-      resolveModel: modelResolver(config, db),
-      refreshInsightsBeforeGeneration: true,
-    });
+    const deps = realProcessorDeps({ db, sandbox, config });
     await processUser({ deps, uid: "reflective", now: NOW });
     const insights = (await db.doc("userInsights/reflective").get()).data() as UserInsights;
     expect(insights.batches[0]?.entryIds).toHaveLength(3);
@@ -256,8 +306,10 @@ describe("journal insights", () => {
         push: { send: async () => ({ delivered: false, reason: "none" }) },
         renderEmail: async () => ({ subject: "", html: "", text: "" }),
         links: { journalEntryUrl: (id) => id, preferencesUrl: "" },
+        suppressions: createMemorySuppressionList(),
+        unsubscribe: null,
         random: Math.random,
-        resolveModel: modelResolver(config, db),
+        resolveModel: runModels(config, db),
         prompts: getPrompts(),
         insightsMaxBatches: 3,
       }),
@@ -309,8 +361,10 @@ describe("journal insights", () => {
         push: { send: async () => ({ delivered: false, reason: "none" }) },
         renderEmail: async () => ({ subject: "", html: "", text: "" }),
         links: { journalEntryUrl: (id) => id, preferencesUrl: "" },
+        suppressions: createMemorySuppressionList(),
+        unsubscribe: null,
         random: Math.random,
-        resolveModel: modelResolver(config, db),
+        resolveModel: runModels(config, db),
         prompts: getPrompts(),
         insightsMaxBatches: 3,
         insightsCallTimeoutMs: config.llm.timeoutMs,
@@ -485,7 +539,7 @@ describe("insights after a journaling pause", () => {
     ]);
     const refresh = await refreshInsights({
       store: store as ProcessorStore,
-      model: await modelResolver(config, db)("pauser", NOW),
+      model: (await modelResolver(config, db)("pauser", NOW)).model,
       prompts: getPrompts(),
       uid: "pauser",
       now: NOW,
@@ -501,7 +555,7 @@ describe("insights after a journaling pause", () => {
   it("only coaching entries since the last analysis: the cursor moves past them without an LLM call", async () => {
     await seedInsights("quiet");
     const store = (await journalStores[0]?.[1]("quiet", coachingRun(20, CURSOR))) as ProcessorStore;
-    const model = await modelResolver(config, db)("quiet", NOW);
+    const { model } = await modelResolver(config, db)("quiet", NOW);
     const refresh = await refreshInsights({
       store,
       model,
@@ -517,7 +571,7 @@ describe("insights after a journaling pause", () => {
 
   it("a user without insights and only coaching entries keeps a cursor, so a later entry is found", async () => {
     const store = (await journalStores[0]?.[1]("newcomer", coachingRun(70, CURSOR))) as ProcessorStore;
-    const model = await modelResolver(config, db)("newcomer", NOW);
+    const { model } = await modelResolver(config, db)("newcomer", NOW);
     const run = () =>
       refreshInsights({ store, model, prompts: getPrompts(), uid: "newcomer", now: NOW, maxBatches: 1 });
     await run();
@@ -534,7 +588,7 @@ describe("insights after a journaling pause", () => {
 
 describe("a user's own key that keeps failing", () => {
   const BUSY_KEY = "sk-or-busy-carol-000000000000009999";
-  const analyse = (model: Awaited<ReturnType<ReturnType<typeof modelResolver>>>) =>
+  const analyse = (model: CoachModel) =>
     model.analyseJournal({ system: "Analyse.", prompt: "Analyse these new journal entries." });
 
   it("answering 429: fallback calls are charged to the default-key quota and stop at its limit", async () => {
@@ -544,8 +598,10 @@ describe("a user's own key that keeps failing", () => {
       apiKey: BUSY_KEY,
       now: NOW,
     });
-    const model = await modelResolver(tight, db)("carol", NOW);
-    const results = [await analyse(model), await analyse(model), await analyse(model)];
+    // One run: its calls count against the quota as they are made, and are recorded when it settles.
+    const run = await modelResolver(tight, db)("carol", NOW);
+    const results = [await analyse(run.model), await analyse(run.model), await analyse(run.model)];
+    await run.settle();
     expect(results.map((result) => result.ok)).toEqual([true, true, false]);
     expect(results[2]).toMatchObject({ ok: false, quotaRetryAt: Math.floor(NOW / 60_000) * 60_000 + 60_000 });
     expect(sandbox.requests.map((request) => request.authorization)).toEqual([
@@ -560,9 +616,16 @@ describe("a user's own key that keeps failing", () => {
   it("cools down after a rejection: runs go straight to the default key until it ends, and a repeat cools longer", async () => {
     const keys = createFirestoreUserKeyStore(db, requireKeyring(config));
     await keys.save({ uid: "carol", apiKey: BUSY_KEY, now: NOW });
-    const resolve = modelResolver(config, db);
+    const resolveRun = modelResolver(config, db);
+    /** One run of one call, settled (its usage recorded). */
+    const analyseInRun = async (now: number) => {
+      const run = await resolveRun("carol", now);
+      const result = await analyse(run.model);
+      await run.settle();
+      return result;
+    };
 
-    const first = await analyse(await resolve("carol", NOW));
+    const first = await analyseInRun(NOW);
     expect(first.ok).toBe(true);
     const afterFirst = (await db.doc("userApiKeys/carol").get()).data() ?? {};
     expect(afterFirst).toMatchObject({ status: "rate_limited", consecutiveRejections: 1 });
@@ -570,7 +633,7 @@ describe("a user's own key that keeps failing", () => {
     expect(firstCoolingUntil).toBeGreaterThan(NOW);
 
     sandbox.requests.length = 0;
-    const whileCooling = await analyse(await resolve("carol", NOW + 1_000));
+    const whileCooling = await analyseInRun(NOW + 1_000);
     expect(whileCooling.call.keySource).toBe("default");
     expect(sandbox.requests.map((request) => request.authorization)).toEqual([`Bearer ${DEFAULT_KEY}`]);
     const quota = createFirestoreQuotaStore(db);
@@ -580,7 +643,7 @@ describe("a user's own key that keeps failing", () => {
 
     sandbox.requests.length = 0;
     const retryAt = firstCoolingUntil + 1;
-    await analyse(await resolve("carol", retryAt));
+    await analyseInRun(retryAt);
     expect(sandbox.requests.map((request) => request.authorization)).toEqual([
       `Bearer ${BUSY_KEY}`,
       `Bearer ${DEFAULT_KEY}`,
@@ -620,8 +683,7 @@ describe("retention cleanup", () => {
       ["old-lease", { eventId: "e", leaseNumber: 1, claimedAt: OLD }],
       ["fresh-lease", { eventId: "e", leaseNumber: 2, claimedAt: FRESH }],
     ]);
-    const store = createFirestoreAdminStore(db);
-    const report = await store.cleanup({ now: NOW, historyDays: 30, maxDeletes: 1_000 });
+    const report = await runRetentionCleanup(db, { now: NOW, historyDays: 30, maxDeletes: 1_000 });
     expect(report.hasMore).toBe(false);
     const ids = async (collection: string) =>
       (await db.collection(collection).get()).docs.map((document) => document.id).sort();
@@ -630,7 +692,7 @@ describe("retention cleanup", () => {
     expect(await ids("llmBreakerProbes")).toEqual(["fresh-probe"]);
     expect(await ids("coachingSlotLeases")).toEqual(["fresh-lease"]);
     expect(await ids("eventLeases")).toEqual(["fresh-lease"]);
-    expect((await store.cleanup({ now: NOW, historyDays: 30, maxDeletes: 1_000 })).total).toBe(0);
+    expect((await runRetentionCleanup(db, { now: NOW, historyDays: 30, maxDeletes: 1_000 })).total).toBe(0);
   });
 
   it("shares a small delete budget across collections, so one large collection cannot starve the others", async () => {
@@ -640,7 +702,7 @@ describe("retention cleanup", () => {
       Array.from({ length: 30 }, (_, index) => [`t${index}`, { uid: "u", claimedAt: OLD }]),
     );
     await putDocuments(db, "llmBreakerProbes", [["old-probe", { claimedAt: OLD }]]);
-    const report = await createFirestoreAdminStore(db).cleanup({ now: NOW, historyDays: 30, maxDeletes: 10 });
+    const report = await runRetentionCleanup(db, { now: NOW, historyDays: 30, maxDeletes: 10 });
     expect(report.total).toBe(10);
     expect(report.hasMore).toBe(true);
     expect((await db.collection("llmBreakerProbes").get()).size).toBe(0);

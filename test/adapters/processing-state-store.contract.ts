@@ -89,6 +89,34 @@ export function describeProcessingStateStoreContract(
       });
     });
 
+    it("keeps a run's word on the user's own key, and knows nothing of keys on a state that never had one", async () => {
+      await store.markRunning({
+        uid: "u1",
+        phase: "building_context",
+        status: "running",
+        currentSlotId: "u1_100",
+        now: NOW,
+      });
+      expect(await store.getState("u1")).toMatchObject({
+        ownKeyStored: null,
+        ownKeyChangedAt: null,
+        ownKeyFound: null,
+        ownKeyCheckedAt: null,
+      });
+      await store.updateState({
+        uid: "u1",
+        now: NOW + 1,
+        change: { set: { status: "waiting", ownKeyFound: false, ownKeyCheckedAt: NOW } },
+      });
+      await store.updateState({ uid: "u1", now: NOW + 2, change: { increment: { messagesSent: 1 } } });
+      expect(await store.getState("u1")).toMatchObject({
+        status: "waiting",
+        ownKeyFound: false,
+        ownKeyCheckedAt: NOW,
+        ownKeyStored: null,
+      });
+    });
+
     it("writes a suspension on the user document, lifts it, and never recreates a deleted user", async () => {
       await harness.putUser("u1", { email: "u1@example.com", nextCoachingMessageDue: NOW });
       await store.setUserSuspension({ uid: "u1", suspendUntil: NOW + 1_000 });

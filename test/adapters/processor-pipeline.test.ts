@@ -1,10 +1,11 @@
 import type { Firestore } from "firebase-admin/firestore";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { MESSAGE_TYPES } from "@/core/coaching-message";
 import { EVENT_TYPES, messageCreatedEventId, newEvent } from "@/core/events";
-import { TIME_WINDOWS } from "@/core/schedule";
+import { retryDueAt, TIME_WINDOWS } from "@/core/schedule";
 import { type EventProcessorDeps, processEvent } from "@/pipeline/process-events";
 import { type ProcessorDeps, processUser } from "@/pipeline/process-user";
-import type { ProcessorStep, StoredMessage } from "@/pipeline/processor-ports";
+import type { ProcessorStep, ProcessorStore, StoredMessage } from "@/pipeline/processor-ports";
 import type { LlmSandbox } from "../../scripts/local-stack/llm-sandbox";
 import type { MailCatcher } from "../../scripts/local-stack/mail-catcher";
 import { type EmulatorHandle, putDocuments } from "../support/firestore";
@@ -87,20 +88,20 @@ describe("processing a due user end to end", () => {
         push: { status: "not_delivered", reason: "no push transport configured" },
       },
     });
-    for (const field of [
-      "createdAt",
-      "updatedAt",
-      "messageContent",
-      "messageType",
-      "pushNotificationText",
-      "effectivenessRating",
-      "recommendedAction",
-      "journalEntryId",
-      "contextUsed",
-      "userTimezone",
-    ]) {
-      expect(message[field as keyof StoredMessage], field).toBeTruthy();
-    }
+    // Every contract field with its type and value, not merely present.
+    expect(message).toMatchObject({
+      id: message.slotId,
+      createdAt: NOW,
+      updatedAt: NOW,
+      messageContent: expect.stringMatching(/^\S[\s\S]{19,}$/),
+      messageType: expect.stringMatching(new RegExp(`^(${MESSAGE_TYPES.join("|")})$`)),
+      pushNotificationText: expect.stringMatching(/\S/),
+      recommendedAction: expect.stringMatching(/^(SEND_MESSAGE|REVISE_MESSAGE)$/),
+      journalEntryId: `coaching_${message.slotId}`,
+      contextUsed: expect.any(Object),
+      userTimezone: (await db.doc("users/happy").get()).get("timezone"),
+    });
+    expect(message.sentAt).toBe(NOW);
     expect(message.effectivenessRating).toBeGreaterThanOrEqual(6);
     expect(message.contextUsed?.journalEntryCount).toBe(3);
     expect(message.llmCalls.map((call) => call.purpose)).toEqual(["generation", "outcome_simulation"]);
@@ -162,7 +163,7 @@ describe("quality gate", () => {
     expect(message?.failureReason).toContain("below 6");
     expect(await coachingEntriesOf("low")).toHaveLength(0);
     expect(catcher.emails).toHaveLength(0);
-    expect(await dueOf("low")).toBe(NOW + 4 * HOUR);
+    expect(await dueOf("low")).toBe(retryDueAt({ now: NOW, frequency: "multipleTimesPerWeek" }));
   });
 
   it("stores and sends the improved text on REVISE_MESSAGE", async () => {
@@ -213,7 +214,7 @@ describe("quality gate", () => {
     ]);
     expect(sandbox.requests).toHaveLength(2);
     expect(JSON.stringify(sandbox.requests[1]?.body)).toContain("rejected_draft");
-    expect(await dueOf("repeat")).toBe(NOW + 2 * HOUR);
+    expect(await dueOf("repeat")).toBe(retryDueAt({ now: NOW, frequency: "daily" }));
   });
 
   it("sends the regenerated message when the second draft is new", async () => {
@@ -275,7 +276,7 @@ describe("faults from the LLM", () => {
       expect(messages[0]?.llmCalls.at(-1)?.ok).toBe(false);
       expect(await coachingEntriesOf("faulty")).toHaveLength(0);
       expect(catcher.emails).toHaveLength(0);
-      expect(await dueOf("faulty")).toBe(NOW + 8 * HOUR);
+      expect(await dueOf("faulty")).toBe(retryDueAt({ now: NOW, frequency: "onceAWeek" }));
       // The fault fired: the sandbox saw the call it was queued for.
       expect(sandbox.requests).toHaveLength(faults.length);
     },
@@ -404,13 +405,27 @@ describe("prompt injection", () => {
 });
 
 describe("an approved message goes out only once its slot completes", () => {
+  /**
+   * A run of an older version, which stored the approved message on its own (then the journal
+   * entry, then sent with the event), dies right after storing it: the message stands approved.
+   */
   async function approveThenCrash(uid: string) {
     await seedDueUser(db, { uid, now: NOW });
     const crashing = {
       ...deps,
-      onStep: (step: ProcessorStep) => {
-        if (step === "attempt_stored") throw new Error("simulated crash after attempt_stored");
-      },
+      store: {
+        ...deps.store,
+        storeSentMessage: async ({ message }: { message: StoredMessage }) => {
+          await deps.store.createMessage({
+            ...message,
+            status: "approved",
+            wasSent: false,
+            sentAt: null,
+            journalEntryId: null,
+          });
+          throw new Error("simulated crash after storing the approved message");
+        },
+      } satisfies ProcessorStore,
     };
     await expect(processUser({ deps: crashing, uid, now: NOW })).rejects.toThrow("simulated crash");
     const [approved] = await messagesOf(uid);
@@ -489,5 +504,94 @@ describe("an approved message goes out only once its slot completes", () => {
       status: "sent",
       delivery: { email: { status: "sent" } },
     });
+  });
+});
+
+describe("what a run costs in store calls (issue 12, part 4)", () => {
+  /** The store's and the state store's calls of one run, by method name. */
+  function recordingCalls(base: ProcessorDeps) {
+    const calls: string[] = [];
+    const recording = <Port extends object>(port: Port, prefix: string): Port =>
+      new Proxy(port, {
+        get(target, key, receiver) {
+          const value = Reflect.get(target, key, receiver);
+          if (typeof value !== "function") return value;
+          return (...args: unknown[]) => {
+            calls.push(`${prefix}.${String(key)}`);
+            return value.apply(target, args);
+          };
+        },
+      });
+    return {
+      calls,
+      deps: {
+        ...base,
+        store: recording(base.store, "store"),
+        stateStore: recording(base.stateStore, "state"),
+      } satisfies ProcessorDeps,
+    };
+  }
+
+  it("reads the processing state once, at the claim, and writes it twice (started, finished)", async () => {
+    await seedDueUser(db, { uid: "one-read", now: NOW });
+    const { calls, deps: recorded } = recordingCalls(deps);
+    const result = await processUser({ deps: recorded, uid: "one-read", now: NOW });
+    expect(result).toMatchObject({ kind: "processed", result: { outcome: "sent" } });
+    expect(calls.filter((call) => call.startsWith("state."))).toEqual([
+      "state.getState",
+      "state.markRunning",
+      "state.updateState",
+    ]);
+    expect((await db.doc("userProcessingState/one-read").get()).data()).toMatchObject({
+      status: "waiting",
+      isProcessing: false,
+      consecutiveFailures: 0,
+      totalMessagesSent: 1,
+    });
+  });
+
+  it("stores the message sent, its journal entry and its delivery event in one call, with nothing to update after", async () => {
+    await seedDueUser(db, { uid: "one-batch", now: NOW });
+    const { calls, deps: recorded } = recordingCalls(deps);
+    await processUser({ deps: recorded, uid: "one-batch", now: NOW });
+    const messageWrites = calls.filter((call) =>
+      /createMessage|updateMessage|markMessageSent|createJournalEntry|storeSentMessage|ensureDeliveryEvent/.test(
+        call,
+      ),
+    );
+    expect(messageWrites).toEqual(["store.storeSentMessage"]);
+    const [message] = await messagesOf("one-batch");
+    expect(message).toMatchObject({
+      status: "sent",
+      wasSent: true,
+      sentAt: NOW,
+      journalEntryId: `coaching_${message?.slotId}`,
+    });
+    expect(await coachingEntriesOf("one-batch")).toHaveLength(1);
+    expect((await db.doc(`events/${messageCreatedEventId(message?.slotId ?? "")}`).get()).exists).toBe(true);
+    await drainEvents(events, NOW);
+    expect(catcher.emails).toHaveLength(1);
+  });
+
+  it("a crash between the batch and the reschedule resumes to one message, one entry and one email", async () => {
+    await seedDueUser(db, { uid: "batch-then-crash", now: NOW });
+    const crashing: ProcessorDeps = {
+      ...deps,
+      onStep: (step) => {
+        if (step === "message_sent") throw new Error("simulated crash after the batch");
+      },
+    };
+    await expect(processUser({ deps: crashing, uid: "batch-then-crash", now: NOW })).rejects.toThrow(
+      "simulated crash",
+    );
+    const later = NOW + deps.leaseMs + 1;
+    const resumed = await processUser({ deps, uid: "batch-then-crash", now: later });
+    expect(resumed).toMatchObject({ kind: "processed", result: { outcome: "sent" } });
+    await drainEvents(events, later);
+    expect((await messagesOf("batch-then-crash")).filter((message) => message.wasSent)).toHaveLength(1);
+    expect(await coachingEntriesOf("batch-then-crash")).toHaveLength(1);
+    expect(catcher.emails).toHaveLength(1);
+    expect(sandbox.requests).toHaveLength(2);
+    expect(await dueOf("batch-then-crash")).toBeGreaterThan(later);
   });
 });

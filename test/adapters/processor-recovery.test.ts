@@ -2,13 +2,21 @@ import type { Firestore } from "firebase-admin/firestore";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createFirestoreProcessorStore } from "@/adapters/firestore/processor-store";
 import type { SlotRecord } from "@/core/due-slot";
-import { acceptUserRun, processUser, runClaimedSlot } from "@/pipeline/process-user";
+import { acceptUserRun, type ProcessorDeps, processUser, runClaimedSlot } from "@/pipeline/process-user";
 import type { CoachModel, LlmBreaker, ProcessorStore } from "@/pipeline/processor-ports";
 import { runSlotSafely } from "@/services/processor";
 import type { LlmSandbox } from "../../scripts/local-stack/llm-sandbox";
 import type { MailCatcher } from "../../scripts/local-stack/mail-catcher";
 import { type EmulatorHandle, putDocuments } from "../support/firestore";
-import { drainEvents, HOUR, realEventDeps, realProcessorDeps, seedDueUser } from "../support/processor";
+import {
+  drainEvents,
+  fixedModel,
+  HOUR,
+  realEventDeps,
+  realProcessorDeps,
+  sandboxModel,
+  seedDueUser,
+} from "../support/processor";
 import { type LocalServices, startLocalServices } from "../support/stack";
 
 let services: LocalServices;
@@ -120,9 +128,7 @@ describe("a run that throws", () => {
     const outcome = await runSlotSafely({ deps, claim: accepted.claim, now: NOW });
     expect(fired).toEqual(["listJournalEntries"]);
     expect(outcome).toMatchObject({ outcome: "generation_failed", messageGenerated: false });
-    expect((await db.doc("users/unlucky").get()).get("nextCoachingMessageDue")).toBeGreaterThan(
-      NOW + 2 * HOUR - 60_000,
-    );
+    expect((await db.doc("users/unlucky").get()).get("nextCoachingMessageDue")).toBeGreaterThan(NOW + HOUR);
     expect(await slotOf("unlucky")).toMatchObject({ status: "completed", outcome: "generation_failed" });
     const state = (await db.doc("userProcessingState/unlucky").get()).data();
     expect(state?.recentErrors?.[0]).toMatchObject({
@@ -131,22 +137,29 @@ describe("a run that throws", () => {
     });
   });
 
-  it("after the message was approved: the lease is released, the user stays due, and the next run delivers that message", async () => {
+  it("after the message was stored: the lease is released, the user stays due, and the next run completes with that message", async () => {
     await seedDueUser(db, { uid: "halfway", now: NOW });
     const fired: string[] = [];
     const base = realProcessorDeps({ db, sandbox });
-    const deps = { ...base, store: failing(base.store, "createJournalEntry", fired) };
+    const deps: ProcessorDeps = {
+      ...base,
+      onStep: (step) => {
+        if (step !== "message_sent") return;
+        fired.push(step);
+        throw new Error("UNAVAILABLE: simulated failure after the message was stored");
+      },
+    };
     const accepted = await acceptUserRun({ deps, uid: "halfway", now: NOW });
     if (accepted.kind !== "claimed") throw new Error(`not claimed: ${accepted.kind}`);
     const outcome = await runSlotSafely({ deps, claim: accepted.claim, now: NOW });
-    expect(fired).toEqual(["createJournalEntry"]);
+    expect(fired).toEqual(["message_sent"]);
     expect(outcome).toMatchObject({ failed: true });
     const slot = await slotOf("halfway");
     expect(slot.status).toBe("running");
     expect(slot.leaseUntil).toBeLessThanOrEqual(Date.now());
     expect((await db.doc("users/halfway").get()).get("nextCoachingMessageDue")).toBe(NOW - HOUR);
     const approved = (await db.doc(`coachingMessages/${slot.slotId}`).get()).data();
-    expect(approved).toMatchObject({ status: "approved", wasSent: false });
+    expect(approved).toMatchObject({ status: "sent", wasSent: true });
 
     const later = Date.now() + 1_000;
     const retry = await acceptUserRun({ deps: base, uid: "halfway", now: later });
@@ -206,11 +219,12 @@ describe("claims that never finished", () => {
     let takeover: unknown;
     // The stale run's generation hangs past its lease; meanwhile a later run takes the slot over
     // and delivers, then the stale run's generation fails.
+    const real = sandboxModel(sandbox);
     const slowModel: CoachModel = {
-      ...base.model,
+      ...real,
       async generateMessage(input) {
         takeover = await processUser({ deps: base, uid: "overtaken", now: later });
-        const result = await base.model.generateMessage(input);
+        const result = await real.generateMessage(input);
         return {
           ok: false,
           retriable: true,
@@ -221,7 +235,7 @@ describe("claims that never finished", () => {
       },
     };
     const staleOutcome = await runClaimedSlot({
-      deps: { ...base, model: slowModel },
+      deps: { ...base, resolveModel: fixedModel(slowModel) },
       claim: stale.claim,
       now: later + 1_000,
     });
@@ -258,7 +272,7 @@ describe("the LLM breaker's probe", () => {
     const calls: string[] = [];
     const base = realProcessorDeps({ db, sandbox });
     const overQuota: CoachModel = {
-      ...base.model,
+      ...sandboxModel(sandbox),
       generateMessage: async () => ({
         ok: false,
         retriable: true,
@@ -280,7 +294,7 @@ describe("the LLM breaker's probe", () => {
         },
       }),
     };
-    const deps = { ...base, breaker: probeBreaker(calls), resolveModel: async () => overQuota };
+    const deps = { ...base, breaker: probeBreaker(calls), resolveModel: fixedModel(overQuota) };
     const result = await processUser({ deps, uid: "probe-quota", now: NOW });
     expect(result).toMatchObject({ result: { outcome: "quota_exceeded" } });
     expect(calls).toEqual(["acquire", "releaseProbe"]);
@@ -385,16 +399,16 @@ describe("the LLM breaker's writes", () => {
   });
 });
 
-describe("marking a message sent", () => {
+describe("storing the sent message with its journal entry and delivery event", () => {
   it("applied but reported failure: the next run completes the slot, and the message is delivered once", async () => {
     await seedDueUser(db, { uid: "sent-unsure", now: NOW });
     const fired: string[] = [];
     const base = realProcessorDeps({ db, sandbox });
-    const deps = { ...base, store: appliesThenFails(base.store, "markMessageSent", fired) };
+    const deps = { ...base, store: appliesThenFails(base.store, "storeSentMessage", fired) };
     const accepted = await acceptUserRun({ deps, uid: "sent-unsure", now: NOW });
     if (accepted.kind !== "claimed") throw new Error(`not claimed: ${accepted.kind}`);
     expect(await runSlotSafely({ deps, claim: accepted.claim, now: NOW })).toMatchObject({ failed: true });
-    expect(fired).toEqual(["markMessageSent"]);
+    expect(fired).toEqual(["storeSentMessage"]);
     const slotId = accepted.claim.slot.slotId;
     expect((await db.doc(`events/coaching.message.created_${slotId}`).get()).exists).toBe(true);
 

@@ -16,6 +16,8 @@ export interface ProcessorStoreHarness {
   putLease(leaseId: string, lease: Record<string, unknown>): Promise<void>;
   putEvent(event: EventRecord): Promise<void>;
   readEvent(eventId: string): Promise<Record<string, unknown> | undefined>;
+  /** `users/{uid}/journalEntries/{entryId}` as stored, without its id. */
+  readJournalEntry(uid: string, entryId: string): Promise<Record<string, unknown> | undefined>;
 }
 
 const NOW = 1_800_000_000_000;
@@ -85,6 +87,23 @@ function deliveryEvent(slotId: string, now = NOW): EventRecord {
     createdBy: "processor",
     now,
   });
+}
+
+function journalEntry(slotId: string) {
+  return {
+    entryId: `coaching_${slotId}`,
+    entry: {
+      title: "Coaching · Check-in",
+      content: "### Check-in\n\nA message long enough to be sent to the user.",
+      createdAt: NOW,
+      isCoachingMessage: true as const,
+      source: "coaching-engine" as const,
+      format: "markdown" as const,
+      coachingMessageId: slotId,
+      messageType: "check_in" as const,
+      pushNotificationText: "A note",
+    },
+  };
 }
 
 /** The claim tokens of two runs: each writes its own into every lease it creates. */
@@ -302,6 +321,67 @@ export function describeProcessorStoreContract(name: string, harness: ProcessorS
       await store.createMessage(approvedMessage("u1_400", { createdAt: NOW + 400 }));
       const recent = await store.listRecentMessages({ uid: "u1", limit: 2 });
       expect(recent.map((past) => past.createdAt)).toEqual([NOW + 300, NOW + 200]);
+    });
+
+    it("stores a sent message with its journal entry and delivery event at once; a second time writes nothing", async () => {
+      const sent = approvedMessage("u1_100", { ...SENT, journalEntryId: "coaching_u1_100" });
+      const entry = journalEntry("u1_100");
+      const event = deliveryEvent("u1_100");
+      expect(await store.storeSentMessage({ message: sent, journalEntry: entry, deliveryEvent: event })).toBe(
+        "created",
+      );
+      expect(await store.getMessage("u1_100")).toEqual(sent);
+      expect(await harness.readJournalEntry("u1", "coaching_u1_100")).toEqual(entry.entry);
+      expect(await harness.readEvent(event.id)).toMatchObject({ status: "pending", created_at: NOW });
+      expect(
+        (await store.listRecentMessages({ uid: "u1", limit: 10 })).map((past) => past.createdAt),
+      ).toEqual([NOW]);
+
+      const rival = approvedMessage("u1_100", {
+        ...SENT,
+        messageContent: "A rival run's message, stored later.",
+      });
+      const later = deliveryEvent("u1_100", NOW + 5);
+      expect(
+        await store.storeSentMessage({
+          message: rival,
+          journalEntry: { ...entry, entry: { ...entry.entry, content: "another" } },
+          deliveryEvent: later,
+        }),
+      ).toBe("exists");
+      expect(await store.getMessage("u1_100")).toEqual(sent);
+      expect(await harness.readJournalEntry("u1", "coaching_u1_100")).toEqual(entry.entry);
+      expect(await harness.readEvent(event.id)).toMatchObject({ created_at: NOW });
+    });
+
+    it("writes nothing of a sent message when the slot's approved message stands (an older version's)", async () => {
+      await store.createMessage(approvedMessage("u1_100"));
+      const sent = approvedMessage("u1_100", { ...SENT, journalEntryId: "coaching_u1_100" });
+      expect(
+        await store.storeSentMessage({
+          message: sent,
+          journalEntry: journalEntry("u1_100"),
+          deliveryEvent: deliveryEvent("u1_100"),
+        }),
+      ).toBe("exists");
+      expect(await store.getMessage("u1_100")).toMatchObject({ status: "approved", journalEntryId: null });
+      expect(await harness.readJournalEntry("u1", "coaching_u1_100")).toBeUndefined();
+      expect(await harness.readEvent(messageCreatedEventId("u1_100"))).toBeUndefined();
+    });
+
+    it("keeps a sent message whose batch applied but reported failure: a retry finds it, and nothing is written twice", async () => {
+      const sent = approvedMessage("u1_100", { ...SENT, journalEntryId: "coaching_u1_100" });
+      const input = {
+        message: sent,
+        journalEntry: journalEntry("u1_100"),
+        deliveryEvent: deliveryEvent("u1_100"),
+      };
+      await expect(appliedThenFailing(store, "storeSentMessage").storeSentMessage(input)).rejects.toThrow(
+        /applied/,
+      );
+      expect(await store.storeSentMessage(input)).toBe("exists");
+      expect(await store.getMessage("u1_100")).toEqual(sent);
+      expect(await harness.readEvent(messageCreatedEventId("u1_100"))).toMatchObject({ status: "pending" });
     });
 
     it("creates a missing delivery event for a message already sent", async () => {

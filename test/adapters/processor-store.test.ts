@@ -8,6 +8,7 @@ import {
 } from "@/adapters/memory/processor-store";
 import { createInMemoryDatabase } from "@/adapters/memory/scheduler-store";
 import type { EventRecord } from "@/core/events";
+import type { CoachingJournalEntry } from "@/pipeline/processor-ports";
 import { type EmulatorHandle, startTestEmulator } from "../support/firestore";
 import { describeProcessorStoreContract } from "./processor-store.contract";
 
@@ -35,6 +36,9 @@ describeProcessorStoreContract("Firestore", {
   async readEvent(eventId) {
     return (await db.collection("events").doc(eventId).get()).data();
   },
+  async readJournalEntry(uid, entryId) {
+    return (await db.doc(`users/${uid}/journalEntries/${entryId}`).get()).data();
+  },
 });
 
 let data: InMemoryProcessorData = createInMemoryProcessorData();
@@ -53,5 +57,11 @@ describeProcessorStoreContract("in-memory", {
   async readEvent(eventId) {
     const event = data.events.get(eventId);
     return event ? { ...event } : undefined;
+  },
+  async readJournalEntry(uid, entryId) {
+    const entry = data.journal.get(uid)?.find((candidate) => "id" in candidate && candidate.id === entryId);
+    if (!entry) return undefined;
+    const { id: _id, ...fields } = entry as CoachingJournalEntry & { id: string };
+    return { ...fields };
   },
 });

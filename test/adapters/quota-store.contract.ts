@@ -297,5 +297,75 @@ export function describeQuotaStoreContract(name: string, harness: QuotaStoreHarn
         expect(usage.month).toMatchObject({ inputTokens: 200, outputTokens: 20, cost: 1 });
       });
     });
+
+    describe("per run (what the processor and the outbox use)", () => {
+      const run = (calls: number, fields: Partial<QuotaLimits> = {}, now = NOW) =>
+        gate.admitRun({ uid: "u1", now, limits: limits(fields), keySource: "default", calls });
+      const record = (requests: number, now = NOW) =>
+        gate.recordRun({
+          uid: "u1",
+          now,
+          keySource: "default",
+          requests,
+          inputTokens: 100 * requests,
+          outputTokens: 10 * requests,
+          cost: 0.01 * requests,
+        });
+
+      it("admits a run whose calls fit every window, refuses one that does not, and writes nothing either way", async () => {
+        expect(await run(3, { perMinute: 3 })).toEqual({ allowed: true });
+        expect(await run(4, { perMinute: 3 })).toMatchObject({
+          allowed: false,
+          window: "minute",
+          retryAt: windowResetsAt("minute", NOW),
+        });
+        expect(await run(4, { perDay: 3 })).toMatchObject({ allowed: false, window: "day" });
+        expect(await run(4, { perMonth: 3 })).toMatchObject({ allowed: false, window: "month" });
+        const usage = await gate.usage({ uid: "u1", now: NOW, keySource: "default" });
+        expect([usage.minute.requests, usage.day.requests, usage.month.requests]).toEqual([0, 0, 0]);
+      });
+
+      it("records a run's calls, tokens and cost at once; the next run is checked against them", async () => {
+        await record(3);
+        const usage = await gate.usage({ uid: "u1", now: NOW, keySource: "default" });
+        expect([usage.minute.requests, usage.day.requests, usage.month.requests]).toEqual([3, 3, 3]);
+        expect(usage.month).toMatchObject({ inputTokens: 300, outputTokens: 30 });
+        expect(usage.month.cost).toBeCloseTo(0.03);
+        expect(await run(2, { perMinute: 4 })).toMatchObject({ allowed: false, window: "minute" });
+        expect(await run(1, { perMinute: 4 })).toEqual({ allowed: true });
+        // The minute frees; day and month keep counting.
+        expect(await run(2, { perMinute: 4 }, NEXT_MINUTE)).toEqual({ allowed: true });
+        expect(await run(2, { perDay: 4 }, NEXT_MINUTE)).toMatchObject({ allowed: false, window: "day" });
+      });
+
+      it("counts a minute of the day afresh on another day: yesterday's count at this minute is not today's", async () => {
+        expect(await run(2)).toEqual({ allowed: true });
+        await record(2);
+        expect(await run(3, { perMinute: 3 }, NEXT_DAY)).toEqual({ allowed: true });
+        await record(3, NEXT_DAY);
+        const nextDay = await gate.usage({ uid: "u1", now: NEXT_DAY, keySource: "default" });
+        expect([nextDay.minute.requests, nextDay.day.requests, nextDay.month.requests]).toEqual([3, 3, 5]);
+        expect(await run(1, { perMinute: 3 }, NEXT_DAY)).toMatchObject({ allowed: false, window: "minute" });
+      });
+
+      it("stops a run at the monthly budget, from the cost recorded", async () => {
+        await record(100);
+        expect(await run(1, { monthlyBudgetUsd: 1 })).toMatchObject({ allowed: false, window: "budget" });
+      });
+
+      it("reserves nothing: runs checked at once each pass against the usage recorded before them (the documented overshoot)", async () => {
+        const decisions = await Promise.all([run(2, { perMinute: 3 }), run(2, { perMinute: 3 })]);
+        expect(allowedCount(decisions)).toBe(2);
+        await Promise.all([record(2), record(2)]);
+        // Over the minute limit by the second run's calls. Day and month are increments, exact;
+        // the minute's count is the value each run computed from its own check, so runs recorded
+        // in one minute at once may keep only one run's calls (bounded: within that minute).
+        const usage = await gate.usage({ uid: "u1", now: NOW, keySource: "default" });
+        expect([usage.day.requests, usage.month.requests]).toEqual([4, 4]);
+        expect(usage.minute.requests).toBeGreaterThanOrEqual(2);
+        expect(usage.minute.requests).toBeLessThanOrEqual(4);
+        expect(await run(2, { perMinute: 3 })).toMatchObject({ allowed: false, window: "minute" });
+      });
+    });
   });
 }

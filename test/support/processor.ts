@@ -7,16 +7,21 @@ import type { Firestore } from "firebase-admin/firestore";
 import { renderCoachingEmail } from "@/adapters/email/coaching-email";
 import { createResendMailer } from "@/adapters/email/resend-mailer";
 import { createFirestoreEventStore } from "@/adapters/firestore/event-store";
-import { createFirestoreLlmBreaker } from "@/adapters/firestore/llm-breaker";
-import { createFirestoreProcessingStateStore } from "@/adapters/firestore/processing-state-store";
 import { createFirestoreProcessorStore } from "@/adapters/firestore/processor-store";
-import { createOpenRouterCoach } from "@/adapters/llm/openrouter-coach";
-import { getPrompts } from "@/adapters/prompts";
+import { createFirestoreSuppressionList } from "@/adapters/firestore/suppression-store";
 import { createNullPushTransport } from "@/adapters/push/null-push";
+import { type AppConfig, loadConfig } from "@/config";
 import type { Frequency, TimePreference } from "@/core/schedule";
-import { createEventRegistry } from "@/pipeline/event-handlers";
+import { createEventRegistry, type EventHandlerDeps } from "@/pipeline/event-handlers";
 import { type EventProcessorDeps, processEventBatches } from "@/pipeline/process-events";
 import type { ProcessorDeps } from "@/pipeline/process-user";
+import type { CoachModel, ResolveRunModel } from "@/pipeline/processor-ports";
+import {
+  firestoreProcessorStorage,
+  openRouterModels,
+  type ProcessorStorage,
+  wireProcessor,
+} from "@/services/processor";
 import type { LlmSandbox } from "../../scripts/local-stack/llm-sandbox";
 import type { MailCatcher } from "../../scripts/local-stack/mail-catcher";
 import { putDocuments } from "./firestore";
@@ -24,37 +29,73 @@ import { zoneInsideWindow } from "./zones";
 
 export const HOUR = 3_600_000;
 
+/** The configuration tests run with: the sandbox as the LLM endpoint, and `env` on top. */
+export function testConfig({
+  sandbox,
+  timeoutMs = 5_000,
+  env = {},
+}: {
+  sandbox: LlmSandbox;
+  timeoutMs?: number;
+  env?: Record<string, string>;
+}): AppConfig {
+  return loadConfig({
+    NODE_ENV: "test",
+    FIREBASE_PROJECT_ID: "demo-coaching-engine",
+    OPENROUTER_API_KEY: "sk-or-test",
+    OPENROUTER_BASE_URL: sandbox.baseURL,
+    COACHING_MODEL: "test/coach",
+    SCORING_MODEL: "test/scorer",
+    LLM_TIMEOUT_MS: String(timeoutMs),
+    LLM_MAX_RETRIES: "0",
+    ...env,
+  });
+}
+
+/** The default-key model on the sandbox, as the wiring builds it (to wrap with a fault). */
+export function sandboxModel(sandbox: LlmSandbox, timeoutMs = 5_000): CoachModel {
+  return openRouterModels(testConfig({ sandbox, timeoutMs })).defaultModel;
+}
+
+/** A resolver that hands every run `model` as it is (no quota, no ceiling): a fault at the model port. */
+export function fixedModel(model: CoachModel): ResolveRunModel {
+  return async () => ({ model, settle: async () => undefined });
+}
+
+/**
+ * The processor as production wires it (services/processor.ts `wireProcessor`): Firestore on the
+ * emulator, OpenRouter over HTTP to the sandbox, the quotas, the breaker, the insights refresh;
+ * `env` sets configuration (LLM_CALLS_PER_MINUTE, ENCRYPTION_KEY, ...). `storage` replaces
+ * storage ports (wrapped with faults), `model` hands every run one model as it is, and the rest
+ * overrides a collaborator.
+ */
 export function realProcessorDeps({
   db,
   sandbox,
   timeoutMs = 5_000,
+  env,
+  config: givenConfig,
+  storage,
+  model,
   ...overrides
 }: {
   db: Firestore;
   sandbox: LlmSandbox;
   timeoutMs?: number;
+  env?: Record<string, string>;
+  /** The whole configuration, instead of `testConfig` with `env`. */
+  config?: AppConfig;
+  storage?: Partial<ProcessorStorage>;
+  model?: CoachModel;
 } & Partial<ProcessorDeps>): ProcessorDeps {
-  return {
-    store: createFirestoreProcessorStore(db),
-    model: createOpenRouterCoach({
-      apiKey: "sk-or-test",
-      baseURL: sandbox.baseURL,
-      generationModel: "test/coach",
-      scoringModel: "test/scorer",
-      timeoutMs,
-      maxRetries: 0,
-    }),
-    prompts: getPrompts(),
-    leaseMs: 10 * 60_000,
-    stateStore: createFirestoreProcessingStateStore(db),
-    suspension: { maxConsecutiveFailures: 5, suspensionMs: 24 * HOUR },
-    breaker: createFirestoreLlmBreaker(db, {
-      failureThreshold: 20,
-      cooldownMs: 5 * 60_000,
-      probeTimeoutMs: 5 * 60_000,
-    }),
-    ...overrides,
-  };
+  const config = givenConfig ?? testConfig({ sandbox, timeoutMs, env });
+  const wired = wireProcessor({
+    config,
+    storage: { ...firestoreProcessorStorage(db, config), ...storage },
+    onStep: () => undefined,
+    warn: () => undefined,
+  });
+  return { ...wired, ...(model ? { resolveModel: fixedModel(model) } : {}), ...overrides };
 }
 
 /**
@@ -65,13 +106,18 @@ export function realEventDeps({
   db,
   catcher,
   mailer = {},
+  unsubscribe = null,
+  push = createNullPushTransport(),
   ...overrides
 }: {
   db: Firestore;
   catcher: MailCatcher;
   mailer?: { timeoutMs?: number } | null;
+  /** Signs each email's unsubscribe link (UNSUBSCRIBE_SECRET); null: no link, no header. */
+  unsubscribe?: EventHandlerDeps["unsubscribe"];
+  /** Push transport; none configured by default (recorded as not delivered). */
+  push?: EventHandlerDeps["push"];
 } & Partial<EventProcessorDeps>): EventProcessorDeps {
-  process.env.RESEND_BASE_URL = catcher.url;
   return {
     store: createFirestoreEventStore(db),
     registry: createEventRegistry({
@@ -81,15 +127,18 @@ export function realEventDeps({
           ? null
           : createResendMailer({
               apiKey: "re_test",
+              baseUrl: catcher.url,
               from: "Coach <coach@example.com>",
               timeoutMs: mailer.timeoutMs ?? 10_000,
             }),
-      push: createNullPushTransport(),
+      push,
       renderEmail: renderCoachingEmail,
       links: {
         journalEntryUrl: (entryId) => `https://journal.example/journal/${entryId}`,
         preferencesUrl: "https://journal.example/settings/notifications",
       },
+      suppressions: createFirestoreSuppressionList(db),
+      unsubscribe,
       random: Math.random,
     }),
     policy: { maxRetries: 5, baseDelayMs: 1_000, maxDelayMs: 60_000, maxAgeMs: 24 * HOUR },

@@ -6,14 +6,18 @@
 import { createInMemoryLlmBreaker } from "@/adapters/memory/llm-breaker";
 import { createInMemoryProcessingStateStore } from "@/adapters/memory/processing-state-store";
 import { createInMemoryProcessorStore } from "@/adapters/memory/processor-store";
+import { createInMemoryQuotaData, createInMemoryQuotaStore } from "@/adapters/memory/quota-store";
 import { createInMemorySchedulerStore } from "@/adapters/memory/scheduler-store";
+import { createMemorySuppressionList } from "@/adapters/memory/suppression-list";
 import { getPrompts } from "@/adapters/prompts";
+import { type AppConfig, loadConfig } from "@/config";
 import { createEventRegistry } from "@/pipeline/event-handlers";
 import type { EventStore } from "@/pipeline/event-ports";
 import type { SchedulerStore } from "@/pipeline/ports";
 import type { EventProcessorDeps } from "@/pipeline/process-events";
 import type { ProcessorDeps } from "@/pipeline/process-user";
 import type { LlmBreaker, ProcessorStore } from "@/pipeline/processor-ports";
+import { wireProcessor } from "@/services/processor";
 import {
   type ChaosControls,
   createChaosModel,
@@ -150,6 +154,8 @@ export function createSimulatedEngine(
         journalEntryUrl: (entryId) => `https://journal.example/entries/${entryId}`,
         preferencesUrl: "https://journal.example/settings",
       },
+      suppressions: createMemorySuppressionList(),
+      unsubscribe: null,
       random: world.random,
     }),
     policy: settings.eventPolicy,
@@ -157,15 +163,37 @@ export function createSimulatedEngine(
     random: world.random,
   });
 
-  const processorDeps = (process: SimulatedProcess): ProcessorDeps => ({
-    store: wrap(processorStore, "processorStore", process),
-    model: wrap(model, "model", process),
-    prompts,
-    leaseMs: settings.leaseMs,
-    stateStore: wrap(stateStore, "processingStateStore", process),
-    suspension: settings.suspension,
-    breaker: breakerFor(process),
-  });
+  // The production wiring (services/processor.ts) over the twins: the same quotas and insights
+  // refresh as the route, with the chaos model at the model interface.
+  const quota = createInMemoryQuotaStore(createInMemoryQuotaData());
+  const baseConfig = loadConfig({ NODE_ENV: "test", FIREBASE_PROJECT_ID: "demo-chaos" });
+  const config: AppConfig = {
+    ...baseConfig,
+    processor: {
+      leaseMs: settings.leaseMs,
+      suspension: settings.suspension,
+      breaker: settings.breaker,
+    },
+  };
+  const processorDeps = (process: SimulatedProcess): ProcessorDeps =>
+    wireProcessor({
+      config,
+      storage: {
+        store: wrap(processorStore, "processorStore", process),
+        stateStore: wrap(stateStore, "processingStateStore", process),
+        breaker: breakerFor(process),
+        quota: wrap(quota, "quotaStore", process),
+        userKeys: null,
+        ceiling: null,
+      },
+      models: {
+        defaultModel: wrap(model, "model", process),
+        modelForKey: () => wrap(model, "model", process),
+      },
+      prompts,
+      onStep: () => undefined,
+      warn: () => undefined,
+    });
 
   return {
     stats,

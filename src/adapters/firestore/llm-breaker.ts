@@ -10,7 +10,7 @@ import {
 } from "@/core/circuit-breaker";
 import { retentionExpiry, TTL_FIELD, ttlRetentionRule } from "@/core/retention";
 import type { LlmBreaker } from "@/pipeline/processor-ports";
-import { createLlmBreakerOver } from "../llm-breaker-gate";
+import { type BreakerReadCache, createLlmBreakerOver, newBreakerReadCache } from "../llm-breaker-gate";
 import { COLLECTIONS } from "./collections";
 import { createOnce } from "./create-once";
 import { firestoreCall } from "./errors";
@@ -18,6 +18,18 @@ import { firestoreCall } from "./errors";
 const BREAKER_DOC = "llmBreaker";
 /** Probe claims carry the TTL field (core/retention.ts): one per probe window while open. */
 const PROBE_RETENTION = ttlRetentionRule("breakerProbes");
+
+/** Each process's last read of the breaker, per database (adapters/llm-breaker-gate.ts `BREAKER_READ_CACHE_MS`). */
+const readCaches = new WeakMap<Firestore, BreakerReadCache>();
+
+function readCacheOf(db: Firestore): BreakerReadCache {
+  let cache = readCaches.get(db);
+  if (!cache) {
+    cache = newBreakerReadCache();
+    readCaches.set(db, cache);
+  }
+  return cache;
+}
 
 export async function readLlmBreaker(db: Firestore): Promise<BreakerState | null> {
   return firestoreCall("read LLM breaker", async () => {
@@ -48,6 +60,9 @@ export async function readLlmBreakerStatus(
  * LLM. Probe claims of the old opening need no clean-up: a new opening has new claim ids.
  */
 export async function resetLlmBreaker(db: Firestore): Promise<void> {
+  // This process's runs see the reset at once (others within BREAKER_READ_CACHE_MS).
+  const cache = readCacheOf(db);
+  cache.readAt = null;
   await firestoreCall("reset LLM breaker", () =>
     db
       .collection(COLLECTIONS.systemState)
@@ -97,5 +112,6 @@ export function createFirestoreLlmBreaker(db: Firestore, settings: BreakerSettin
         }),
     },
     settings,
+    readCacheOf(db),
   );
 }

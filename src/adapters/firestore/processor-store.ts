@@ -159,6 +159,11 @@ export function createFirestoreProcessorStore(db: Firestore): ProcessorStore {
             messageType: message.messageType,
             messageContent: message.messageContent,
             createdAt: message.createdAt,
+            // What the user did with it, for the context's feedback summary.
+            ...(typeof message.feedbackHelpful === "boolean"
+              ? { feedbackHelpful: message.feedbackHelpful }
+              : {}),
+            ...(message.emailOpened === true ? { emailOpened: true } : {}),
           });
         }
         return recent;
@@ -245,6 +250,22 @@ export function createFirestoreProcessorStore(db: Firestore): ProcessorStore {
       });
       return "event_existed";
     },
+
+    storeSentMessage: ({ message, journalEntry, deliveryEvent }) =>
+      createOnce("store sent message", async () => {
+        // The message's create() first: when it stands already the batch writes nothing (the
+        // local emulator applies a batch's writes up to the failing one; real Firestore all or
+        // none). The entry and the event have ids derived from the slot, so they exist only
+        // with the message.
+        const batch = db.batch();
+        batch.create(messages.doc(message.id), message);
+        batch.create(
+          users.doc(message.uid).collection(COLLECTIONS.journalEntries).doc(journalEntry.entryId),
+          journalEntry.entry,
+        );
+        batch.create(events.doc(deliveryEvent.id), deliveryEvent);
+        await batch.commit();
+      }),
 
     ensureDeliveryEvent: (deliveryEvent) =>
       createOnce("create delivery event", () => events.doc(deliveryEvent.id).create(deliveryEvent)),

@@ -5,10 +5,15 @@ import { retentionExpiry, TTL_FIELD } from "@/core/retention";
 import type { QuotaGate, UsageWindow } from "@/pipeline/processor-ports";
 import {
   createQuotaGate,
+  parseRunUsage,
   QUOTA_TOKEN_RETENTION,
   QUOTA_USAGE_RETENTION,
   type QuotaPool,
   quotaPoolSuffix,
+  type RunUsage,
+  runDayField,
+  runMinuteFields,
+  type UsageCounter,
 } from "../quota-gate";
 import { COLLECTIONS } from "./collections";
 import { createOnce } from "./create-once";
@@ -54,6 +59,34 @@ export function createFirestoreQuotaStore(db: Firestore): QuotaGate {
             ...Object.fromEntries(
               Object.entries(fields).map(([field, delta]) => [field, FieldValue.increment(delta)]),
             ),
+          },
+          { merge: true },
+        );
+      },
+
+      async readRunUsage(pool, monthKey): Promise<RunUsage> {
+        return parseRunUsage(monthKey, (await usageRef(pool, "month", monthKey).get()).data() ?? {});
+      },
+
+      async bumpRun(pool, monthKey, { day, minute, minuteRequests, fields }, now) {
+        const increments = Object.entries(fields) as [UsageCounter, number][];
+        const minuteField = runMinuteFields(minute);
+        // One merge write: the month's counters and the day's as increments (concurrent runs add
+        // up), the minute's count as the value the run computed (it replaces an earlier day's).
+        await usageRef(pool, "month", monthKey).set(
+          {
+            uid: pool.uid,
+            keySource: pool.keySource,
+            window: "month",
+            key: monthKey,
+            updatedAt: now,
+            [TTL_FIELD]: Timestamp.fromMillis(retentionExpiry(QUOTA_USAGE_RETENTION.month, now)),
+            ...Object.fromEntries(increments.map(([field, delta]) => [field, FieldValue.increment(delta)])),
+            ...Object.fromEntries(
+              increments.map(([field, delta]) => [runDayField(day, field), FieldValue.increment(delta)]),
+            ),
+            [minuteField.requests]: minuteRequests,
+            [minuteField.day]: day,
           },
           { merge: true },
         );

@@ -15,7 +15,7 @@ import {
   probeWindow,
 } from "@/core/circuit-breaker";
 import type { LlmBreaker } from "@/pipeline/processor-ports";
-import { createLlmBreakerOver } from "../llm-breaker-gate";
+import { type BreakerReadCache, createLlmBreakerOver } from "../llm-breaker-gate";
 
 export interface InMemoryBreakerState {
   /** The `systemState/llmBreaker` document; the in-memory scheduler store reads the same field. */
@@ -56,6 +56,8 @@ export function createInMemoryLlmBreaker(
   shared: InMemoryBreakerState,
   probes: InMemoryProbeClaims,
   settings: BreakerSettings,
+  /** A process's read cache (adapters/llm-breaker-gate.ts), as production has; null reads every time. */
+  readCache: BreakerReadCache | null = null,
 ): LlmBreaker {
   return createLlmBreakerOver(
     {
@@ -85,5 +87,6 @@ export function createInMemoryLlmBreaker(
       },
     },
     settings,
+    readCache,
   );
 }

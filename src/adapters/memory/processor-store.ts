@@ -150,6 +150,10 @@ export function createInMemoryProcessorStore(
                   messageType: message.messageType,
                   messageContent: message.messageContent,
                   createdAt: message.createdAt,
+                  ...(typeof message.feedbackHelpful === "boolean"
+                    ? { feedbackHelpful: message.feedbackHelpful }
+                    : {}),
+                  ...(message.emailOpened === true ? { emailOpened: true } : {}),
                 },
               ]
             : [],
@@ -210,6 +214,24 @@ export function createInMemoryProcessorStore(
       }
       updateMessage(messageId, patch);
       return existed ? "event_existed" : "created";
+    },
+    async storeSentMessage({ message, journalEntry, deliveryEvent }) {
+      // One batch, all or nothing, the message's create() deciding (as the Firestore store's).
+      if (data.messages.has(message.id)) return "exists";
+      const entries = data.journal.get(message.uid) ?? [];
+      const entryExists = entries.some(
+        (existing) => "id" in existing && existing.id === journalEntry.entryId,
+      );
+      if (entryExists || data.events.has(deliveryEvent.id)) return "exists";
+      const stored = structuredClone(message);
+      data.messages.set(message.id, stored);
+      if (stored.wasSent)
+        data.sentByUser.set(message.uid, [...(data.sentByUser.get(message.uid) ?? []), stored]);
+      entries.push({ ...structuredClone(journalEntry.entry), id: journalEntry.entryId });
+      data.journal.set(message.uid, entries);
+      data.events.set(deliveryEvent.id, structuredClone(deliveryEvent));
+      count(0, 3);
+      return "created";
     },
     async ensureDeliveryEvent(deliveryEvent) {
       if (data.events.has(deliveryEvent.id)) return "exists";

@@ -12,10 +12,15 @@ import type { QuotaGate, UsageWindow } from "@/pipeline/processor-ports";
 import {
   createQuotaGate,
   type KeySource,
+  parseRunUsage,
   QUOTA_TOKEN_RETENTION,
   QUOTA_USAGE_RETENTION,
+  type QuotaCounters,
   type QuotaPool,
   quotaPoolSuffix,
+  type RunUsage,
+  runDayField,
+  runMinuteFields,
   type UsageCounter,
 } from "../quota-gate";
 
@@ -32,6 +37,10 @@ export interface InMemoryUsageDocument {
   inputTokens?: number;
   outputTokens?: number;
   cost?: number;
+  /** On a month document: the runs' `runDay_…` and `runMinute_…` counts (adapters/quota-gate.ts). */
+  runFields?: Record<string, number>;
+  /** …and the `runMinuteDay_…` fields: the day each minute's count is from. */
+  runMinuteDays?: Record<string, string>;
 }
 
 /** A `llmQuotaTokens` document: one minute admission. */
@@ -122,5 +131,45 @@ export function createInMemoryQuotaStore(data: InMemoryQuotaData): QuotaGate {
     return "created" as const;
   };
 
-  return createQuotaGate({ readUsage, bump, claimToken });
+  const readRunUsage = async (pool: Pool, monthKey: string): Promise<RunUsage> => {
+    await roundTrip();
+    const stored = data.usage.get(usageId(pool, "month", monthKey));
+    return parseRunUsage(monthKey, { ...stored, ...stored?.runFields, ...stored?.runMinuteDays });
+  };
+
+  /** The merge write of the Firestore store: increments, and the stale minute fields deleted. */
+  const bumpRun: QuotaCounters["bumpRun"] = async (
+    pool,
+    monthKey,
+    { day, minute, minuteRequests, fields },
+    now,
+  ) => {
+    await roundTrip();
+    const id = usageId(pool, "month", monthKey);
+    const stored = data.usage.get(id);
+    const runFields = { ...stored?.runFields };
+    const next: InMemoryUsageDocument = {
+      ...stored,
+      uid: pool.uid,
+      keySource: pool.keySource,
+      window: "month",
+      key: monthKey,
+      updatedAt: now,
+      expireAt: retentionExpiry(QUOTA_USAGE_RETENTION.month, now),
+    };
+    for (const [field, delta] of Object.entries(fields) as [UsageCounter, number][]) {
+      next[field] = (stored?.[field] ?? 0) + delta;
+      const dayField = runDayField(day, field);
+      runFields[dayField] = (runFields[dayField] ?? 0) + delta;
+    }
+    const minuteField = runMinuteFields(minute);
+    runFields[minuteField.requests] = minuteRequests;
+    data.usage.set(id, {
+      ...next,
+      runFields,
+      runMinuteDays: { ...stored?.runMinuteDays, [minuteField.day]: day },
+    });
+  };
+
+  return createQuotaGate({ readUsage, bump, claimToken, readRunUsage, bumpRun });
 }

@@ -1,0 +1,203 @@
+/** Accepting a user's run: the re-checks, the review of open slots, the fenced claim of the due slot. */
+import { randomUUID } from "node:crypto";
+import { missedWindowsOf } from "@/core/due-rank";
+import {
+  type ClaimDecision,
+  decideClaim,
+  decideClaimAfterConflict,
+  decideProcessing,
+  dueSlotId,
+  type SlotRecord,
+} from "@/core/due-slot";
+import { isCoachingEnabled } from "@/core/user";
+import { logPhase, newRunLog, recordDuplicate, startRun } from "../processing-log";
+import {
+  type AcceptResult,
+  type ClaimedSlot,
+  dueAfterOutcome,
+  missedWindowsAfter,
+  type ProcessorDeps,
+  step,
+  underNextLease,
+} from "./run";
+
+/** How many open slots to look through for an approved message; a user normally has none or one. */
+const OPEN_SLOT_LOOKUP_LIMIT = 3;
+/** Lost claims to read back and retry before answering "busy" (each loss means progress by another run). */
+const MAX_CLAIM_ATTEMPTS = 3;
+
+/**
+ * Looks through the user's running slots, oldest first, by query rather than by the user's due
+ * time (which an older scheduler, or a reschedule outside the window, may have moved since).
+ * Returns the first that holds an approved message (the slot's message has the slot's id), to be
+ * resumed before anything new. Closes, on the way, the ones nothing will ever resume: no message,
+ * lease expired, and the user's due time has moved away from them (the run died before approval
+ * and the user was rescheduled, or a forced run died), so they neither stay "running" forever nor
+ * crowd this bounded lookup. The close is fenced like any slot write. Also returns the running
+ * slots it read, and whether that is all of them (fewer than the lookup's bound).
+ */
+async function reviewOpenSlots(
+  deps: ProcessorDeps,
+  {
+    uid,
+    currentDue,
+    now,
+    claimToken,
+  }: { uid: string; currentDue: number | null | undefined; now: number; claimToken: string },
+): Promise<{ approved: SlotRecord | null; running: SlotRecord[]; allRunning: boolean }> {
+  const open = await deps.store.listOpenSlots({ uid, limit: OPEN_SLOT_LOOKUP_LIMIT });
+  const allRunning = open.length < OPEN_SLOT_LOOKUP_LIMIT;
+  for (const slot of open) {
+    if (await deps.store.getMessage(slot.slotId)) return { approved: slot, running: open, allRunning };
+    if (slot.leaseUntil <= now && slot.dueAt !== currentDue) {
+      await deps.store.claimSlot({
+        slot: underNextLease(slot, now, {
+          status: "completed",
+          outcome: "generation_failed",
+          failureReason:
+            "abandoned: the run stopped before a message was approved, and the user was rescheduled",
+        }),
+        purpose: "complete",
+        now,
+        claimToken,
+      });
+    }
+  }
+  return { approved: null, running: open, allRunning };
+}
+
+/**
+ * Re-checks the user and claims their due slot. Fast (a few reads and one batched `create()`),
+ * so the route can answer before generation starts.
+ */
+export async function acceptUserRun({
+  deps,
+  uid,
+  now,
+  bypassChecks = false,
+}: {
+  deps: ProcessorDeps;
+  uid: string;
+  now: number;
+  bypassChecks?: boolean;
+}): Promise<AcceptResult> {
+  const { store } = deps;
+  const claimToken = randomUUID();
+  const snapshot = await store.getUser(uid);
+  if (!snapshot) return { kind: "not_found" };
+  const review =
+    snapshot.valid && isCoachingEnabled(snapshot)
+      ? await reviewOpenSlots(deps, { uid, currentDue: snapshot.nextCoachingMessageDue, now, claimToken })
+      : null;
+  const openSlot = review?.approved ?? null;
+  const decision = decideProcessing({ snapshot, now, bypassChecks, openSlot: openSlot ?? undefined });
+  if (decision.action === "skip") {
+    if (decision.nextCoachingMessageDue !== undefined) {
+      // Moved on without a message: one more missed window puts the user earlier in the next one.
+      await store.setNextDue({
+        uid,
+        nextCoachingMessageDue: decision.nextCoachingMessageDue,
+        missedWindows: decision.reason === "outside_window" ? missedWindowsOf(snapshot.dueRank) + 1 : 0,
+      });
+    }
+    return {
+      kind: "skipped",
+      reason: decision.reason,
+      nextCoachingMessageDue: decision.nextCoachingMessageDue,
+    };
+  }
+  if (!snapshot.valid) return { kind: "skipped", reason: "invalid_document" };
+  const user = snapshot.user;
+  const slotId = dueSlotId({ uid, dueAt: decision.dueAt });
+  // A running slot is among those just reviewed. One that is not there, when they were all of them,
+  // does not exist or is completed: the claim then tries the first lease without reading it, and a
+  // completed slot (a rare duplicate call) is found by the conflict's read-back below.
+  const running = review?.running.find((candidate) => candidate.slotId === slotId);
+  let existing = running ?? (review?.allRunning ? null : await store.getSlot(slotId));
+  let claim: ClaimDecision = decideClaim({ slot: existing, now });
+  let slot: SlotRecord;
+  for (let attempt = 1; ; attempt += 1) {
+    if (claim.kind === "busy") {
+      await recordDuplicate(deps, { uid, now, reason: `slot ${slotId} is being processed` });
+      return { kind: "busy", slotId };
+    }
+    if (claim.kind === "completed") {
+      await recordDuplicate(deps, { uid, now, reason: `slot ${slotId} was already processed` });
+      // The run that completed the slot may have died before rescheduling the user.
+      if (snapshot.nextCoachingMessageDue === claim.slot.dueAt) {
+        await store.setNextDue({
+          uid,
+          nextCoachingMessageDue: dueAfterOutcome(claim.slot, user, now),
+          missedWindows: missedWindowsAfter(claim.slot.outcome, missedWindowsOf(snapshot.dueRank)),
+        });
+      }
+      return { kind: "already_completed", slotId, outcome: claim.slot.outcome };
+    }
+    const candidate: SlotRecord = {
+      slotId,
+      uid,
+      dueAt: decision.dueAt,
+      forced: decision.forced,
+      status: "running",
+      leaseNumber: claim.leaseNumber,
+      leaseUntil: now + deps.leaseMs,
+      outcome: null,
+      messageId: null,
+      nextCoachingMessageDue: null,
+      failureReason: null,
+      createdAt: existing?.createdAt ?? now,
+      updatedAt: now,
+    };
+    // One batch: the lease create() and the slot write commit together or not at all.
+    if ((await store.claimSlot({ slot: candidate, purpose: "claim", now, claimToken })) === "claimed") {
+      slot = candidate;
+      break;
+    }
+    if (attempt === MAX_CLAIM_ATTEMPTS) {
+      await recordDuplicate(deps, { uid, now, reason: `slot ${slotId} was claimed by another run` });
+      return { kind: "busy", slotId };
+    }
+    // Lost the lease: read back what won it (a live run, or a claim an older version left half-written).
+    const lost = claim.leaseNumber;
+    const [current, lease] = await Promise.all([
+      store.getSlot(slotId),
+      store.getLease({ slotId, leaseNumber: lost }),
+    ]);
+    existing = current;
+    claim = decideClaimAfterConflict({ slot: current, lease, leaseNumber: lost, now, leaseMs: deps.leaseMs });
+  }
+  // The run counts from its claim, so runs that are always killed still reach the failure limit;
+  // at the limit the user is suspended here, before any LLM call, and the slot is closed with it.
+  const { state, suspension } = await startRun(deps, {
+    uid,
+    slotId,
+    now,
+    resumesApprovedMessage: openSlot?.slotId === slotId,
+  });
+  if (suspension) {
+    await store.claimSlot({
+      slot: underNextLease(slot, now, {
+        status: "completed",
+        outcome: "generation_failed",
+        nextCoachingMessageDue: suspension.suspendUntil,
+        failureReason: `suspended: ${suspension.suspendReason}`,
+      }),
+      purpose: "complete",
+      now,
+      claimToken,
+    });
+    return { kind: "skipped", reason: "suspended", nextCoachingMessageDue: suspension.suspendUntil };
+  }
+  const claimed: ClaimedSlot = {
+    slot,
+    user,
+    claimToken,
+    missedWindows: missedWindowsOf(snapshot.dueRank),
+    firstLease: slot.leaseNumber === 1,
+    state,
+    log: newRunLog(),
+  };
+  logPhase(claimed.log, "building_context");
+  await step(deps, "claimed", claimed, now);
+  return { kind: "claimed", claim: claimed };
+}

@@ -1,0 +1,180 @@
+/** Completing a slot under the fence, the reschedule and the run's end; recovering a run that threw. */
+import { missedWindowsOf } from "@/core/due-rank";
+import type { SlotOutcome } from "@/core/due-slot";
+import { describeError } from "@/core/errors";
+import { messageCreatedEventId } from "@/core/events";
+import { nextDueAfterSuccess, retryDueAt } from "@/core/schedule";
+import { scheduleSettingsOf } from "@/core/user";
+import { finishRun, type RunEnding } from "../processing-log";
+import {
+  type ClaimedSlot,
+  dueAfterOutcome,
+  missedWindowsAfter,
+  type ProcessOutcome,
+  type ProcessorDeps,
+  step,
+  underNextLease,
+} from "./run";
+
+/** What a run whose lease was taken over reports: nothing of its own was recorded. */
+async function supersededOutcome(
+  deps: ProcessorDeps,
+  claim: ClaimedSlot,
+  result: { outcome: SlotOutcome; messageId: string | null },
+): Promise<ProcessOutcome> {
+  const { slot } = claim;
+  const current = await deps.store.getSlot(slot.slotId);
+  return {
+    slotId: slot.slotId,
+    messageGenerated: false,
+    outcome: result.outcome,
+    messageId: result.messageId,
+    nextCoachingMessageDue: current?.nextCoachingMessageDue ?? slot.dueAt,
+    failureReason: `lease ${slot.leaseNumber} expired and the slot was taken over; this run's outcome was discarded`,
+    deliveryEventId: null,
+    superseded: true,
+  };
+}
+
+export async function completeSlot(
+  deps: ProcessorDeps,
+  claim: ClaimedSlot,
+  now: number,
+  result: {
+    outcome: SlotOutcome;
+    messageId: string | null;
+    failureReason: string | null;
+    ending?: RunEnding;
+    /** Overrides the computed due time (a quota that frees at a known time). */
+    nextDueAt?: number;
+  },
+): Promise<ProcessOutcome> {
+  const { slot, user } = claim;
+  const settings = scheduleSettingsOf(user);
+  const nextCoachingMessageDue =
+    result.nextDueAt ??
+    (result.outcome === "sent"
+      ? nextDueAfterSuccess({ now, ...settings })
+      : retryDueAt({ now, frequency: settings.frequency }));
+  // The slot records its outcome first, so a run that dies before the reschedule below is finished
+  // by the next; and only while this run still owns it (a run that was taken over stops here).
+  const completion = await deps.store.claimSlot({
+    slot: underNextLease(slot, now, {
+      status: "completed",
+      outcome: result.outcome,
+      messageId: result.messageId,
+      nextCoachingMessageDue,
+      failureReason: result.failureReason,
+    }),
+    purpose: "complete",
+    now,
+    claimToken: claim.claimToken,
+  });
+  if (completion === "taken") return supersededOutcome(deps, claim, result);
+  return afterCompletion(deps, claim, now, { ...result, nextCoachingMessageDue });
+}
+
+/** What follows a slot's completion by this run: the reschedule, the run's end, the outcome. */
+export async function afterCompletion(
+  deps: ProcessorDeps,
+  claim: ClaimedSlot,
+  now: number,
+  result: {
+    outcome: SlotOutcome;
+    messageId: string | null;
+    failureReason: string | null;
+    ending?: RunEnding;
+    nextCoachingMessageDue: number;
+  },
+): Promise<ProcessOutcome> {
+  const { slot, user } = claim;
+  const { nextCoachingMessageDue } = result;
+  await step(deps, "slot_completed", claim, now, result.messageId ?? undefined);
+  await deps.store.setNextDue({
+    uid: user.uid,
+    nextCoachingMessageDue,
+    missedWindows: missedWindowsAfter(result.outcome, claim.missedWindows),
+  });
+  await step(deps, "rescheduled", claim, now);
+  const suspension = await finishRun(deps, {
+    uid: user.uid,
+    slotId: slot.slotId,
+    now,
+    state: claim.state,
+    log: claim.log,
+    ending: result.ending ?? result.outcome,
+    messageId: result.messageId,
+    failureReason: result.failureReason,
+  });
+  return {
+    slotId: slot.slotId,
+    messageGenerated: result.outcome === "sent",
+    outcome: result.outcome,
+    messageId: result.messageId,
+    nextCoachingMessageDue: suspension?.suspendUntil ?? nextCoachingMessageDue,
+    failureReason: result.failureReason,
+    deliveryEventId: result.messageId ? messageCreatedEventId(slot.slotId) : null,
+    superseded: false,
+  };
+}
+
+/**
+ * What to do when a claimed run throws (Firestore unavailable, a bug): before a message was
+ * approved, the slot fails like a generation error and the user gets the retry interval; after,
+ * the lease is released and the user stays due, so the next tick delivers the approved message
+ * rather than writing another one. A slot that is completed already is left as it is: when this
+ * run completed it (its lease holds this run's token: the completion applied but reported failure,
+ * or the throw came after it), the run is finished as the completion would have finished it;
+ * otherwise only the reschedule is finished.
+ */
+export async function recoverFromError({
+  deps,
+  claim,
+  now,
+  error,
+}: {
+  deps: ProcessorDeps;
+  claim: ClaimedSlot;
+  now: number;
+  error: unknown;
+}): Promise<ProcessOutcome | null> {
+  const current = await deps.store.getSlot(claim.slot.slotId);
+  if (current?.status === "completed") {
+    const lease = await deps.store.getLease({ slotId: current.slotId, leaseNumber: current.leaseNumber });
+    if (lease?.claimToken === claim.claimToken && current.outcome !== null) {
+      return afterCompletion(deps, claim, now, {
+        outcome: current.outcome,
+        messageId: current.messageId,
+        failureReason: current.failureReason,
+        nextCoachingMessageDue: dueAfterOutcome(current, claim.user, now),
+      });
+    }
+    const snapshot = await deps.store.getUser(claim.user.uid);
+    // Only while the user still waits at this slot's due time; anything else was set since.
+    if (snapshot?.nextCoachingMessageDue === current.dueAt) {
+      await deps.store.setNextDue({
+        uid: claim.user.uid,
+        nextCoachingMessageDue: dueAfterOutcome(current, claim.user, now),
+        missedWindows: missedWindowsAfter(current.outcome, missedWindowsOf(snapshot.dueRank)),
+      });
+    }
+    return null;
+  }
+  const approved = await deps.store.getMessage(claim.slot.slotId);
+  if (approved) {
+    // Released under the next lease number: a no-op ("taken") when another run holds the slot now.
+    await deps.store.claimSlot({
+      slot: underNextLease(claim.slot, now, { failureReason: describeError(error) }),
+      purpose: "release",
+      now,
+      claimToken: claim.claimToken,
+    });
+    return null;
+  }
+  return completeSlot(deps, claim, now, {
+    outcome: "generation_failed",
+    messageId: null,
+    failureReason: `processing failed: ${describeError(error)}`,
+    ending: "error",
+  });
+}

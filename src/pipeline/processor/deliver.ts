@@ -1,0 +1,152 @@
+/**
+ * Delivering an approved message: stored sent, with its journal entry and its delivery event, in
+ * one batch with the message's `create()` first. A slot whose message an older version stored
+ * approved (then put in the journal, then marked sent with its event) is resumed after the last
+ * step an earlier lease finished.
+ */
+import { EVENT_TYPES, messageCreatedEventId, newEvent } from "@/core/events";
+import { escapeMarkdown } from "@/core/message-text";
+import { logPhase } from "../processing-log";
+import type { CoachingJournalEntry, StoredMessage } from "../processor-ports";
+import { generateApprovedMessage } from "./approve";
+import { completeSlot } from "./complete";
+import {
+  type ClaimedSlot,
+  coachingJournalEntryId,
+  type ProcessOutcome,
+  type ProcessorDeps,
+  step,
+} from "./run";
+
+const TYPE_LABELS: Readonly<Record<string, string>> = {
+  check_in: "Check-in",
+  encouragement: "Encouragement",
+  challenge: "A challenge",
+  reminder: "A reminder",
+  alignment_reflection: "Alignment reflection",
+  general_reflection: "Reflection",
+  personal_insight: "Personal insight",
+  relevant_lesson: "A lesson for you",
+};
+
+function journalEntryFor(message: StoredMessage, now: number): CoachingJournalEntry {
+  const label = TYPE_LABELS[message.messageType ?? ""] ?? "Coaching";
+  return {
+    title: `Coaching · ${label}`,
+    // Escaped as well as sanitised: the entry is Markdown, and no message text may render as a link.
+    content: `### ${label}\n\n${escapeMarkdown(message.messageContent)}`,
+    createdAt: now,
+    isCoachingMessage: true,
+    source: "coaching-engine",
+    format: "markdown",
+    coachingMessageId: message.id,
+    messageType: message.messageType ?? "general_reflection",
+    pushNotificationText: message.pushNotificationText,
+  };
+}
+
+/** The approved message as sent: published to the journal under the slot's derived entry id. */
+function sentMessage(approved: StoredMessage, now: number): StoredMessage {
+  return {
+    ...approved,
+    status: "sent",
+    wasSent: true,
+    sentAt: now,
+    updatedAt: now,
+    journalEntryId: coachingJournalEntryId(approved.slotId),
+  };
+}
+
+function deliveryEvent(message: StoredMessage, now: number) {
+  return newEvent({
+    id: messageCreatedEventId(message.slotId),
+    eventType: EVENT_TYPES.coachingMessageCreated,
+    aggregateId: message.id,
+    aggregateType: "coachingMessage",
+    payload: { messageId: message.id, uid: message.uid, slotId: message.slotId },
+    createdBy: "processor",
+    now,
+  });
+}
+
+/**
+ * Runs a claimed slot to completion, resuming after the last step an earlier lease finished.
+ * Generation failures and failed gates are outcomes (the user gets the retry interval);
+ * anything thrown is left to the caller (see `recoverFromError`).
+ */
+export async function runClaimedSlot({
+  deps,
+  claim,
+  now,
+}: {
+  deps: ProcessorDeps;
+  claim: ClaimedSlot;
+  now: number;
+}): Promise<ProcessOutcome> {
+  const { store } = deps;
+  const { slot, user } = claim;
+  let message = claim.firstLease ? null : await store.getMessage(slot.slotId);
+  if (!message) {
+    const approval = await generateApprovedMessage(deps, claim, now);
+    if (!approval.ok) {
+      return completeSlot(deps, claim, now, {
+        outcome: approval.outcome,
+        messageId: null,
+        failureReason: approval.reason,
+        ...(approval.outcome === "quota_exceeded" || approval.outcome === "ceiling_reached"
+          ? { nextDueAt: approval.retryAt }
+          : {}),
+      });
+    }
+    logPhase(claim.log, "storing");
+    // Stored sent, in the journal and with its delivery event, in one batch: nothing to resume
+    // between the three, and a crash before it leaves nothing (the next run generates again).
+    const sent = sentMessage(approval.message, now);
+    const stored = await store.storeSentMessage({
+      message: sent,
+      journalEntry: { entryId: coachingJournalEntryId(slot.slotId), entry: journalEntryFor(sent, now) },
+      deliveryEvent: deliveryEvent(sent, now),
+    });
+    if (stored === "created") {
+      logPhase(claim.log, "delivering");
+      for (const done of ["attempt_stored", "journal_entry_created", "message_sent"] as const) {
+        await step(deps, done, claim, now, sent.id);
+      }
+      return completeSlot(deps, claim, now, { outcome: "sent", messageId: sent.id, failureReason: null });
+    }
+    // The slot's message stands already (another run's, or this batch applied but reported
+    // failure): carry on with it, resuming after its last step as any later lease would.
+    message = await store.getMessage(slot.slotId);
+    if (!message) throw new Error(`approved message ${slot.slotId} vanished`);
+    await step(deps, "attempt_stored", claim, now, message.id);
+  }
+
+  if (message.status !== "sent") {
+    logPhase(claim.log, "delivering");
+    const journalEntryId = coachingJournalEntryId(slot.slotId);
+    if (message.journalEntryId === null) {
+      // Created with its derived id: a run that dies before the message is marked sent creates it
+      // again harmlessly ("exists"); the message records the entry with the move to sent.
+      await store.createJournalEntry({
+        uid: user.uid,
+        entryId: journalEntryId,
+        entry: journalEntryFor(message, now),
+      });
+      message = { ...message, journalEntryId };
+    }
+    await step(deps, "journal_entry_created", claim, now, message.id);
+    // Sent = published to the user's journal; the delivery event (email, push) is created in the
+    // same batch, so it exists exactly when the message is sent.
+    await store.markMessageSent({
+      messageId: message.id,
+      patch: { status: "sent", wasSent: true, sentAt: now, updatedAt: now, journalEntryId },
+      deliveryEvent: deliveryEvent(message, now),
+    });
+    await step(deps, "message_sent", claim, now, message.id);
+  } else {
+    // Sent by an earlier lease: its batch created the event too, unless an older version sent it;
+    // creating it when missing is harmless (deterministic id) and keeps "sent ⇒ delivered" whole.
+    await store.ensureDeliveryEvent(deliveryEvent(message, now));
+  }
+  return completeSlot(deps, claim, now, { outcome: "sent", messageId: message.id, failureReason: null });
+}

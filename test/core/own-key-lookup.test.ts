@@ -1,0 +1,56 @@
+import { describe, expect, it } from "vitest";
+import {
+  emptyProcessingState,
+  OWN_KEY_CLOCK_MARGIN_MS,
+  ownKeyLookupNeeded,
+  type ProcessingState,
+} from "@/core/processing-state";
+
+const T = 1_800_000_000_000;
+const LATER = T + 2 * OWN_KEY_CLOCK_MARGIN_MS;
+
+function stateWith(fields: Partial<ProcessingState>): ProcessingState {
+  return { ...emptyProcessingState("u1", T), ...fields };
+}
+
+describe("whether a run looks the user's own key up", () => {
+  it.each([
+    ["no state at all", null, true],
+    ["a state that knows nothing of keys (an older one)", stateWith({}), true],
+    [
+      "a run found no key, and no key route wrote since",
+      stateWith({ ownKeyFound: false, ownKeyCheckedAt: T }),
+      false,
+    ],
+    ["a run found a key", stateWith({ ownKeyFound: true, ownKeyCheckedAt: T }), true],
+    ["the key routes removed the key", stateWith({ ownKeyStored: false, ownKeyChangedAt: T }), false],
+    ["the key routes stored a key", stateWith({ ownKeyStored: true, ownKeyChangedAt: T }), true],
+    [
+      "a key stored after a run found none",
+      stateWith({ ownKeyFound: false, ownKeyCheckedAt: T, ownKeyStored: true, ownKeyChangedAt: LATER }),
+      true,
+    ],
+    [
+      "a run that found none after the key was removed",
+      stateWith({ ownKeyFound: false, ownKeyCheckedAt: LATER, ownKeyStored: false, ownKeyChangedAt: T }),
+      false,
+    ],
+    [
+      "a run that found none after a key was stored (it was removed by hand since)",
+      stateWith({ ownKeyFound: false, ownKeyCheckedAt: LATER, ownKeyStored: true, ownKeyChangedAt: T }),
+      false,
+    ],
+    [
+      "a run's word and a key route's too close in time to order",
+      stateWith({
+        ownKeyFound: false,
+        ownKeyCheckedAt: T + OWN_KEY_CLOCK_MARGIN_MS - 1,
+        ownKeyStored: true,
+        ownKeyChangedAt: T,
+      }),
+      true,
+    ],
+  ])("%s: %s", (_case, state, needed) => {
+    expect(ownKeyLookupNeeded(state)).toBe(needed);
+  });
+});
