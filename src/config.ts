@@ -40,6 +40,18 @@ export const PROCESSOR_MAX_DURATION_SECONDS = 300;
  */
 export const SCHEDULER_MAX_DURATION_SECONDS = 60;
 
+/**
+ * No step of an hour's scheduler chain starts after this minute of the hour: a step started then
+ * ends within the route's maxDuration, before the next hour's chain starts (checked).
+ */
+export const SCHEDULER_CHAIN_LAST_START_MINUTE = 55;
+
+/** Resend's API, when RESEND_BASE_URL does not point elsewhere (the mail catcher in dev and tests). */
+export const RESEND_DEFAULT_BASE_URL = "https://api.resend.com";
+
+/** The one-click unsubscribe page and endpoint (src/app/unsubscribe/route.ts), carried in `List-Unsubscribe`. */
+export const UNSUBSCRIBE_PATH = "/unsubscribe";
+
 /** Time a processor run needs besides its LLM calls: Firestore reads and writes, the delivery after. */
 const PROCESSOR_NON_LLM_MARGIN_MS = 60_000;
 
@@ -147,13 +159,87 @@ const envSchema = z.object({
       PROCESSOR_MAX_DURATION_SECONDS * 1_000,
     `× ${MAX_LLM_CALLS_PER_RUN} LLM calls a run + ${PROCESSOR_NON_LLM_MARGIN_MS / 1_000} s for the rest of the run must stay under the processor route's maxDuration (${PROCESSOR_MAX_DURATION_SECONDS} s): at most ${Math.ceil((PROCESSOR_MAX_DURATION_SECONDS * 1_000 - PROCESSOR_NON_LLM_MARGIN_MS) / MAX_LLM_CALLS_PER_RUN) - 1} ms`,
   ),
-  LLM_MAX_RETRIES: nonNegativeInt(1),
+  // The AI SDK's own default: a failed request (5xx, 429, a dropped connection) is sent again
+  // after 2 s, then 4 s, inside LLM_TIMEOUT_MS. A call that still fails ends the run, and the
+  // contract's retry comes 2–8 h later — for an evening user (18:00–21:00, target 19:00) that is
+  // past the window. At a 5 % request failure rate, 1 retry let 0.5 % of runs fail and 11 of
+  // 1,000,000 users go two windows without a message in 3 days; 2 retries make that about 0.03 %
+  // (docs/benchmarks.md, capacity).
+  LLM_MAX_RETRIES: nonNegativeInt(2),
 
   RESEND_API_KEY: optionalText,
   RESEND_BASE_URL: optionalText.pipe(z.url().optional()),
   /** Each Resend call is aborted after this (a retriable failure); see `eventTimingProblems`. */
   RESEND_TIMEOUT_MS: positiveInt(10_000),
   EMAIL_FROM: z.string().min(3).default("Coaching <coach@example.com>"),
+  /**
+   * Signs the one-click unsubscribe links (`List-Unsubscribe`, the email's footer). Unset: no
+   * unsubscribe header or link is sent and the unsubscribe URL answers 404 (off, not broken).
+   */
+  UNSUBSCRIBE_SECRET: optionalText.pipe(
+    z.string().min(32, "must be at least 32 characters (e.g. `openssl rand -base64 32`)").optional(),
+  ),
+  /** A mailbox for `mailto:` unsubscribe requests, added to `List-Unsubscribe` when set. */
+  UNSUBSCRIBE_MAILTO: optionalText.pipe(z.email().optional()),
+  /**
+   * Web Push (VAPID, RFC 8292): the key pair (`npx web-push generate-vapid-keys`) and a contact
+   * (`mailto:` or `https:`). All three or none; unset, push is off (recorded as not delivered).
+   */
+  VAPID_PUBLIC_KEY: optionalText.pipe(
+    z
+      .string()
+      .refine(
+        (value) => Buffer.from(value, "base64url").length === 65,
+        "must be a P-256 public key, base64url (65 bytes)",
+      )
+      .optional(),
+  ),
+  VAPID_PRIVATE_KEY: optionalText.pipe(
+    z
+      .string()
+      .refine(
+        (value) => Buffer.from(value, "base64url").length === 32,
+        "must be a P-256 private key, base64url (32 bytes)",
+      )
+      .optional(),
+  ),
+  VAPID_SUBJECT: optionalText.pipe(
+    z
+      .string()
+      .regex(/^(mailto:[^\s@]+@[^\s@]+|https:\/\/\S+)$/, "must be a mailto: address or an https: URL")
+      .optional(),
+  ),
+  /** Each push request is aborted after this (a retriable failure); see `eventTimingProblems`. */
+  PUSH_TIMEOUT_MS: positiveInt(5_000),
+  /**
+   * Origins besides the browsers' push services that subscriptions may point at, comma-separated
+   * (the local push service of `npm run dev` and tests). Never needed in production.
+   */
+  PUSH_SERVICE_ORIGINS: optionalText.pipe(
+    z
+      .string()
+      .transform((value) =>
+        value
+          .split(",")
+          .map((origin) => origin.trim())
+          .filter(Boolean),
+      )
+      .pipe(z.array(z.url({ protocol: /^https?$/ }).transform((origin) => new URL(origin).origin)))
+      .optional(),
+  ),
+  /** The signing secret of the Resend webhook (`whsec_…`); unset, the webhook route answers 404. */
+  RESEND_WEBHOOK_SECRET: optionalText.pipe(
+    z
+      .string()
+      .startsWith("whsec_", "must be the signing secret Resend shows (whsec_…)")
+      // The svix library decodes the rest as padded base64 and throws on anything else: a
+      // truncated paste would otherwise make every webhook delivery a 500 naming nothing.
+      .regex(
+        /^whsec_(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)$/,
+        "must be whsec_ followed by the base64 key Resend shows, copied whole",
+      )
+      .optional(),
+  ),
 
   // Defaults from measurements (docs/benchmarks.md: 2,555 dispatches/s to a local processor at
   // 20 in flight). A page is read, then dispatched, waiting for its slowest call before the next
@@ -171,11 +257,20 @@ const envSchema = z.object({
   // With the timeouts of a dispatch and of the continuation and a margin for the last writes,
   // within the route's 60 s (checked: `schedulerTimingProblems`): 40 + 8 + 5 + 5 = 58 s.
   SCHEDULER_TIME_BUDGET_MS: positiveInt(40_000),
-  // Steps of one cron tick's chain (the cron call and its continuations), each at most the
-  // route's 60 s: 24 steps end within about 24 minutes, before the next hour's tick, and take
-  // 24 × the per-step throughput (at 455 dispatches/s, about 440,000 users) in one hour. Fewer
-  // than 60 (checked): steps of up to a minute each must end before the next hour's chain starts.
-  SCHEDULER_MAX_CHAIN_STEPS: positiveInt(24),
+  // Steps of one cron tick's chain (the cron call and its continuations) at most. Time bounds a
+  // chain: no step starts after minute SCHEDULER_CHAIN_LAST_START_MINUTE (55) of its hour, and
+  // each ends within the route's 60 s, so a chain ends before the next hour's starts. A step that
+  // has more to do runs its whole 40 s budget (a chain paced to the LLM ceiling waits within it
+  // for the next minute), so a chain takes at most about 55 × 60 / 40 ≈ 83 steps an hour; 100
+  // leaves room and still stops a chain whose steps would, by some fault, end early.
+  SCHEDULER_MAX_CHAIN_STEPS: positiveInt(100),
+  // Writes on `users` (whose `nextCoachingMessageDue` is indexed in sequence, Firestore's
+  // ~500 writes/s soft limit) that the scheduler causes: each processor run it starts writes its
+  // user's due time once (300/s), and its own reschedules, bootstraps and ranks (150/s): 450/s at
+  // most together, with room for the app's writes. 300 dispatches/s drain 80,000 users due at one
+  // instant (New York's daily morning users at 1,000,000) in under 5 minutes.
+  SCHEDULER_DISPATCHES_PER_SECOND: positiveInt(300),
+  SCHEDULER_USER_WRITES_PER_SECOND: positiveInt(150),
   /** Timeout of the call that starts a chain's next step (the route answers 202 before any work). */
   SCHEDULER_CONTINUATION_TIMEOUT_MS: positiveInt(5_000),
   /**
@@ -194,8 +289,8 @@ const envSchema = z.object({
   // the real scheduler and HTTP dispatcher against a local stand-in answering after 100 ms (the
   // processor route answers after its slot claim, a few Firestore round trips): 20 in flight
   // gave 190 dispatches/s, 50 gave 455/s, 100 gave 856/s (at 0 ms: 1,470, 2,750, 4,190/s). 50
-  // drains a 20,000-user group of equal due times in one 45 s step while keeping the burst of
-  // processor invocations starting at once moderate; raise it with the LLM ceiling.
+  // keeps SCHEDULER_DISPATCHES_PER_SECOND (300/s, the pace that bounds writes on `users`) the
+  // limit up to about 165 ms a call, while keeping the burst of processor invocations moderate.
   DISPATCH_CONCURRENCY: positiveInt(50),
   // The processor route answers 202 after its slot claim (a few Firestore round trips; a cold
   // start adds a second or two). Counts toward a step's 60 s (see SCHEDULER_TIME_BUDGET_MS).
@@ -224,10 +319,11 @@ const envSchema = z.object({
     (leaseMs) => leaseMs > EVENTS_MAX_DURATION_SECONDS * 1_000,
     `must be longer than the drain route's maxDuration (${EVENTS_MAX_DURATION_SECONDS} s = ${EVENTS_MAX_DURATION_SECONDS * 1_000} ms), so a live run keeps its event`,
   ),
-  // No event starts after the budget; one started just before it ends within RESEND_TIMEOUT_MS
-  // and a few writes, then the continuation call: 40 + 10 + 5 + 5 = 60 s (checked). Insights
-  // events make LLM calls (LLM_TIMEOUT_MS each): they start none that could end after 50 s.
-  EVENT_TIME_BUDGET_MS: positiveInt(40_000),
+  // No event starts after the budget; one started just before it ends within RESEND_TIMEOUT_MS,
+  // PUSH_TIMEOUT_MS and a few writes, then the continuation call: 35 + 10 + 5 + 5 + 5 = 60 s
+  // (checked). Insights events make LLM calls (LLM_TIMEOUT_MS each): they start none that could
+  // end after 50 s.
+  EVENT_TIME_BUDGET_MS: positiveInt(35_000),
   /** Times a drain that ran out of budget with work left calls itself again (each call: one more drain). */
   EVENT_MAX_CONTINUATIONS: z.coerce.number().int().nonnegative().max(10).default(4),
 
@@ -266,9 +362,15 @@ const envSchema = z.object({
   INSIGHTS_MAX_BATCHES_PER_RUN: nonNegativeInt(3),
   /**
    * The global ceiling on LLM calls per minute across every processor invocation (the provider's
-   * rate limit, less a margin). Unset: no ceiling (the feature is off, not broken).
+   * rate limit, less a margin). Unset: no ceiling (the feature is off, not broken). At least one
+   * run's calls: a reservation lands whole in one shard of the ceiling, so a smaller ceiling would
+   * refuse such a run every minute, for ever, without failing the user.
    */
-  LLM_CALLS_PER_MINUTE: z.coerce.number().int().positive().optional(),
+  LLM_CALLS_PER_MINUTE: z.coerce
+    .number()
+    .int()
+    .min(MAX_LLM_CALLS_PER_RUN, `must be at least ${MAX_LLM_CALLS_PER_RUN}, the most LLM calls of one run`)
+    .optional(),
   FIREBASE_AUTH_EMULATOR_HOST: optionalText,
   /** Lets FIREBASE_AUTH_EMULATOR_HOST stand on Vercel, for a deployment that really uses the emulator. */
   ALLOW_AUTH_EMULATOR_ON_VERCEL: z.stringbool().optional(),
@@ -306,6 +408,12 @@ export interface AppConfig {
     sweepSliceMs: number;
     /** Steps of one cron tick's chain at most (the cron call is step 0). */
     maxChainSteps: number;
+    /** No step of a chain starts after this minute of its hour (SCHEDULER_CHAIN_LAST_START_MINUTE). */
+    chainLastStartMinute: number;
+    /** Processor calls started per second at most (each run writes its user's due time once). */
+    dispatchesPerSecond: number;
+    /** The scheduler's own writes on `users` per second at most. */
+    userWritesPerSecond: number;
     /** How long a chain step's claim holds: beyond the route's maxDuration. */
     chainStepLeaseMs: number;
   };
@@ -329,9 +437,22 @@ export interface AppConfig {
   };
   email: {
     from: string;
+    /** The Resend API's base URL, handed to the SDK (never read by it from the environment). */
+    resendBaseUrl: string;
+    /** Absent without UNSUBSCRIBE_SECRET: no unsubscribe link or header (off, not broken). */
+    unsubscribe: { secret: string; pageUrl: string; mailto: string | null } | null;
+    /** Absent without RESEND_WEBHOOK_SECRET: the webhook route is off. */
+    webhookSecret: string | null;
     /** Where the journaling app shows an entry; `{entryId}` is replaced. */
     journalEntryUrl: (entryId: string) => string;
     preferencesUrl: string;
+  };
+  push: {
+    /** Absent without the VAPID keys: push is off (recorded as not delivered, with the reason). */
+    vapid: { publicKey: string; privateKey: string; subject: string } | null;
+    /** Origins besides the browsers' push services that subscriptions may point at. */
+    extraOrigins: string[];
+    timeoutMs: number;
   };
   events: {
     batchSize: number;
@@ -397,8 +518,9 @@ export const SCHEDULER_STEP_MARGIN_MS = 5_000;
  * a call started just before may take DISPATCH_TIMEOUT_MS (calls still in flight then are
  * aborted); the next step is started within SCHEDULER_CONTINUATION_TIMEOUT_MS; then the last
  * writes. Summed (the parts overlap at run time, so the sum bounds them), it stays below the
- * route's maxDuration. And a chain's steps, each up to maxDuration, end before the next hour's
- * chain starts.
+ * route's maxDuration (a paced step's waits, for its minute and the next, count toward its
+ * budget). And a chain's last step, started by SCHEDULER_CHAIN_LAST_START_MINUTE, ends before
+ * the next hour's chain starts.
  */
 function schedulerTimingProblems(env: Env): string[] {
   const problems: string[] = [];
@@ -416,9 +538,9 @@ function schedulerTimingProblems(env: Env): string[] {
   if (env.SCHEDULER_SWEEP_SLICE_MS >= env.SCHEDULER_TIME_BUDGET_MS) {
     problems.push("SCHEDULER_SWEEP_SLICE_MS must be below SCHEDULER_TIME_BUDGET_MS");
   }
-  if (env.SCHEDULER_MAX_CHAIN_STEPS * maxDurationMs >= 3_600_000) {
+  if (SCHEDULER_CHAIN_LAST_START_MINUTE * 60_000 + maxDurationMs >= 3_600_000) {
     problems.push(
-      `SCHEDULER_MAX_CHAIN_STEPS (${env.SCHEDULER_MAX_CHAIN_STEPS}) × the route's maxDuration (${SCHEDULER_MAX_DURATION_SECONDS} s) must stay below an hour, so a chain ends before the next hour's starts`,
+      `a chain step started at minute ${SCHEDULER_CHAIN_LAST_START_MINUTE} must end, within the route's maxDuration (${SCHEDULER_MAX_DURATION_SECONDS} s), before the next hour's chain starts`,
     );
   }
   return problems;
@@ -426,7 +548,7 @@ function schedulerTimingProblems(env: Env): string[] {
 
 /**
  * A drain must end within its route's maxDuration: it starts no event after EVENT_TIME_BUDGET_MS,
- * one started just before ends within RESEND_TIMEOUT_MS and its writes, then the continuation is
+ * one started just before ends within RESEND_TIMEOUT_MS, PUSH_TIMEOUT_MS and its writes, then the continuation is
  * called. Killed mid-run, every event in flight would lose its attempt and wait out its lease.
  * The insights handler's LLM calls are bounded by the handler deadline instead (it starts none
  * that could end after it), so one call must fit in it, or insights events would never call.
@@ -434,11 +556,15 @@ function schedulerTimingProblems(env: Env): string[] {
 function eventTimingProblems(env: Env): string[] {
   const maxDurationMs = EVENTS_MAX_DURATION_SECONDS * 1_000;
   const drainMs =
-    env.EVENT_TIME_BUDGET_MS + env.RESEND_TIMEOUT_MS + EVENT_CONTINUATION_TIMEOUT_MS + EVENT_DRAIN_MARGIN_MS;
+    env.EVENT_TIME_BUDGET_MS +
+    env.RESEND_TIMEOUT_MS +
+    env.PUSH_TIMEOUT_MS +
+    EVENT_CONTINUATION_TIMEOUT_MS +
+    EVENT_DRAIN_MARGIN_MS;
   const problems: string[] = [];
   if (drainMs > maxDurationMs) {
     problems.push(
-      `EVENT_TIME_BUDGET_MS (${env.EVENT_TIME_BUDGET_MS}) + RESEND_TIMEOUT_MS (${env.RESEND_TIMEOUT_MS}) + ${EVENT_CONTINUATION_TIMEOUT_MS} ms for the continuation + ${EVENT_DRAIN_MARGIN_MS} ms for the last writes must not exceed the drain route's maxDuration (${maxDurationMs} ms)`,
+      `EVENT_TIME_BUDGET_MS (${env.EVENT_TIME_BUDGET_MS}) + RESEND_TIMEOUT_MS (${env.RESEND_TIMEOUT_MS}) + PUSH_TIMEOUT_MS (${env.PUSH_TIMEOUT_MS}) + ${EVENT_CONTINUATION_TIMEOUT_MS} ms for the continuation + ${EVENT_DRAIN_MARGIN_MS} ms for the last writes must not exceed the drain route's maxDuration (${maxDurationMs} ms)`,
     );
   }
   if (env.LLM_TIMEOUT_MS >= EVENT_HANDLER_DEADLINE_MS) {
@@ -462,6 +588,14 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
     throw new AppError(
       "config:env",
       `Invalid configuration: FIREBASE_AUTH_EMULATOR_HOST is set on Vercel (VERCEL_ENV=${env.VERCEL_ENV}), where it would accept unsigned ID tokens; unset it, or set ALLOW_AUTH_EMULATOR_ON_VERCEL=true if this deployment really uses the Auth emulator`,
+    );
+  }
+  const vapidParts = [env.VAPID_PUBLIC_KEY, env.VAPID_PRIVATE_KEY, env.VAPID_SUBJECT].filter(Boolean).length;
+  if (vapidParts !== 0 && vapidParts !== 3) {
+    // Half a key pair would leave push silently off: say which part is missing.
+    throw new AppError(
+      "config:env",
+      "Invalid configuration: VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY and VAPID_SUBJECT are set together or not at all",
     );
   }
   const timingProblems = [...schedulerTimingProblems(env), ...eventTimingProblems(env)];
@@ -495,6 +629,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
       continuationTimeoutMs: env.SCHEDULER_CONTINUATION_TIMEOUT_MS,
       sweepSliceMs: env.SCHEDULER_SWEEP_SLICE_MS,
       maxChainSteps: env.SCHEDULER_MAX_CHAIN_STEPS,
+      chainLastStartMinute: SCHEDULER_CHAIN_LAST_START_MINUTE,
+      dispatchesPerSecond: env.SCHEDULER_DISPATCHES_PER_SECOND,
+      userWritesPerSecond: env.SCHEDULER_USER_WRITES_PER_SECOND,
       chainStepLeaseMs: 2 * SCHEDULER_MAX_DURATION_SECONDS * 1_000,
     },
     processor: {
@@ -539,8 +676,25 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     email: {
       from: env.EMAIL_FROM,
+      resendBaseUrl: (env.RESEND_BASE_URL ?? RESEND_DEFAULT_BASE_URL).replace(/\/+$/, ""),
+      unsubscribe: env.UNSUBSCRIBE_SECRET
+        ? {
+            secret: env.UNSUBSCRIBE_SECRET,
+            pageUrl: `${appUrl}${UNSUBSCRIBE_PATH}`,
+            mailto: env.UNSUBSCRIBE_MAILTO ?? null,
+          }
+        : null,
+      webhookSecret: env.RESEND_WEBHOOK_SECRET ?? null,
       journalEntryUrl: (entryId) => `${journalAppUrl}/journal/${encodeURIComponent(entryId)}`,
       preferencesUrl: `${journalAppUrl}/settings/notifications`,
+    },
+    push: {
+      vapid:
+        env.VAPID_PUBLIC_KEY && env.VAPID_PRIVATE_KEY && env.VAPID_SUBJECT
+          ? { publicKey: env.VAPID_PUBLIC_KEY, privateKey: env.VAPID_PRIVATE_KEY, subject: env.VAPID_SUBJECT }
+          : null,
+      extraOrigins: env.PUSH_SERVICE_ORIGINS ?? [],
+      timeoutMs: env.PUSH_TIMEOUT_MS,
     },
     events: {
       batchSize: env.EVENT_BATCH_SIZE,

@@ -30,7 +30,8 @@ export function leaseId({ slotId, leaseNumber }: { slotId: string; leaseNumber: 
 
 /**
  * How a slot ended. `gate_failed` and `generation_failed` are the user's run failing (they count
- * towards automatic suspension); `breaker_open`, `quota_exceeded` and `provider_unavailable` (the
+ * towards automatic suspension); `breaker_open`, `quota_exceeded`, `ceiling_reached` (the global
+ * LLM_CALLS_PER_MINUTE budget was spent: no call made) and `provider_unavailable` (the
  * LLM provider rate-limited, erred with a 5xx, timed out or was unreachable on the engine's default
  * key; on the user's own key that is `generation_failed`) are deferrals: the user
  * goes without this window's message through no fault of their own (see `isDeferral`).
@@ -41,11 +42,13 @@ export type SlotOutcome =
   | "generation_failed"
   | "breaker_open"
   | "quota_exceeded"
+  | "ceiling_reached"
   | "provider_unavailable";
 
 const DEFERRALS: ReadonlySet<SlotOutcome> = new Set([
   "breaker_open",
   "quota_exceeded",
+  "ceiling_reached",
   "provider_unavailable",
 ]);
 
@@ -65,6 +68,13 @@ export function isDeferral(outcome: SlotOutcome | null): boolean {
  * maxDuration.
  */
 export const MAX_LLM_CALLS_PER_RUN = 4;
+
+/**
+ * The LLM calls a processor run is expected to make, and reserves from the global ceiling once:
+ * the generation and the outcome simulation (an insights refresh or a regeneration adds one, now
+ * and then). The scheduler dispatches at most the ceiling ÷ this many runs a minute.
+ */
+export const EXPECTED_LLM_CALLS_PER_RUN = 2;
 
 export interface SlotRecord {
   slotId: string;

@@ -169,7 +169,16 @@ export function bootstrapDueAt({
   return now + BOOTSTRAP_MIN_HOURS * HOUR_MS + Math.floor(random() * spanMs);
 }
 
-/** When to try again after a generation error or a failed quality gate. */
+/**
+ * When to try again after a generation error or a failed quality gate: the retry interval counted
+ * on the scheduler's hourly tick grid, i.e. the top of the UTC hour 2 (daily), 4
+ * (multipleTimesPerWeek) or 8 (onceAWeek) hours after the hour in which the run failed. A run that
+ * fails in the hour starting at H was taken by the tick at H (or its chain); it is due again at
+ * the tick `interval` hours after that one. Counted from the failure instant instead, a run that
+ * fails at 08:00:05 would be due at 10:00:05, a moment after the 10:00 tick, and would wait for the
+ * 11:00 tick, outside a morning window, losing the day's message to a few seconds. The retry is
+ * therefore between `interval − 1` and `interval` hours after the failure, never later.
+ */
 export function retryDueAt({ now, frequency }: { now: number; frequency: Frequency }): number {
-  return now + RETRY_INTERVAL_HOURS[frequency] * HOUR_MS;
+  return Math.floor(now / HOUR_MS) * HOUR_MS + RETRY_INTERVAL_HOURS[frequency] * HOUR_MS;
 }

@@ -187,6 +187,15 @@ export interface ChainContinuation {
   step: number;
   /** The last position the previous step handled; null to start from the first due user. */
   after: DueCursor | null;
+  /** A paced chain: how many processor calls the chain has started in the current minute. */
+  minuteShare?: MinuteShare | null;
+}
+
+/** Processor calls a paced chain started in one UTC minute, handed from a step to the next. */
+export interface MinuteShare {
+  /** Start of the UTC minute (Unix ms). */
+  minute: number;
+  dispatched: number;
 }
 
 /**
@@ -203,7 +212,10 @@ export type ContinuationStatus =
   | "not_needed"
   /** The next step was started. */
   | "dispatched"
-  /** More due users wait, but the chain reached its length bound: the next hour's chain takes them. */
+  /**
+   * More due users wait, but the chain reached its bound (its step count, or the last minute of
+   * the hour at which a step may start): the next hour's chain takes them.
+   */
   | "chain_limit"
   /** Starting the next step failed (`detail`); the next hour's chain takes the rest. */
   | "failed"
@@ -258,7 +270,10 @@ export interface SchedulerResults {
   breakerProbeDue: boolean;
   /** Due users left for the next tick because the per-tick cap or time budget ran out. */
   deferred: number;
-  /** Whether more due users may be waiting (cap or time budget reached). */
+  /**
+   * Whether more due users may be waiting (cap, time budget or the pace reached), or, in a chain,
+   * the sweep's page for users without a due time is unfinished: either way the chain goes on.
+   */
   hasMore: boolean;
   /** Users scanned by the sweep for users without a numeric due time (also in `documentsRead`). */
   usersSwept: number;
@@ -272,6 +287,17 @@ export interface SchedulerResults {
   documentsWritten: number;
   /** Due users without a numeric rank (app-written or older due times) given one, so the ranked walk sees them. */
   usersRanked: number;
+  /**
+   * Processor calls this step could start in its minute, its share of the LLM ceiling
+   * (`LLM_CALLS_PER_MINUTE` ÷ the calls a run is expected to make); null without a ceiling.
+   * Optional: summaries stored before pacing lack it.
+   */
+  dispatchesPerMinute?: number | null;
+  /**
+   * Milliseconds this step waited: for its minute (a paced chain's next step), for the pace of
+   * writes on `users` and of dispatches, and for the next minute before starting the next step.
+   */
+  pacedWaitMs?: number;
 }
 
 export type UserRunResult =

@@ -9,15 +9,28 @@
  * next cron call. Each step is claimed with `create()` on a deterministic id (the hour and the
  * step number), so a duplicate cron delivery, or a duplicate continuation, does nothing.
  *
+ * Pace. With an LLM ceiling (`LLM_CALLS_PER_MINUTE`) the chain dispatches at most each UTC
+ * minute's share of it (`dispatchesPerMinute`: the ceiling ÷ the calls a run is expected to make):
+ * a step that has dispatched its minute's share waits for the next minute within its budget, and
+ * hands what it used of the current minute to the next step, so a paced chain spans the hour
+ * while due users remain; no step starts after the chain's `lastStartAt` (minute 55 of its
+ * hour), so a chain ends before the next hour's starts. Writes on `users` are paced too:
+ * the scheduler's own writes (`userWritesPerSecond`) and its dispatches (`dispatchesPerSecond`:
+ * each processor run writes its user's due time once), so the collection, whose
+ * `nextCoachingMessageDue` is indexed in sequence, stays under Firestore's ~500 writes/s. Work a
+ * step cannot do within its budget at that pace stays due: the next step or tick takes it.
+ *
  * Nothing here relies on a tick running exactly once: Vercel may deliver a cron event twice,
  * overlap a slow run with the next, or drop one. Every write is a due time computed from the
  * user's own settings (re-running it writes the same or an equally valid value), dispatch only
  * starts work that the processor makes idempotent per due slot, and a user the tick could not
  * reach stays due for the next one.
  */
+
+import type { AppConfig } from "@/config";
 import { breakerGate } from "@/core/circuit-breaker";
 import { missedWindowsOf } from "@/core/due-rank";
-import { dueSlotId } from "@/core/due-slot";
+import { dueSlotId, EXPECTED_LLM_CALLS_PER_RUN } from "@/core/due-slot";
 import { describeError } from "@/core/errors";
 import { decideDueUser, decideUnscheduledUser, isParking, missesWindow } from "@/core/scheduler-decisions";
 import type { UserSnapshot } from "@/core/user";
@@ -27,6 +40,7 @@ import type {
   ChainSummary,
   Dispatcher,
   DueCursor,
+  MinuteShare,
   SchedulerResults,
   SchedulerRunRecord,
   SchedulerStore,
@@ -85,6 +99,56 @@ export interface SchedulerSettings {
    * that races concurrent writes cannot make the scan eat the step's budget.
    */
   rankScanMaxUsers?: number;
+  /**
+   * Processor calls a chain starts in one UTC minute at most (across its steps): the LLM
+   * ceiling's share (`dispatchesPerMinuteFor`). Absent or null: no ceiling, no per-minute pace.
+   */
+  dispatchesPerMinute?: number | null;
+  /**
+   * Processor calls started per second at most. Each run writes its user's due time once, so this
+   * is also the pace of the processor's writes on `users`. Absent: no pace.
+   */
+  dispatchesPerSecond?: number;
+  /** The scheduler's own writes on `users` (reschedules, bootstraps, ranks) per second at most. Absent: no pace. */
+  userWritesPerSecond?: number;
+}
+
+/**
+ * Processor runs one minute's LLM ceiling admits: each run reserves the calls it is expected to
+ * make (EXPECTED_LLM_CALLS_PER_RUN) once, so dispatching more in a minute would only have the
+ * processor defer the rest (`ceiling_reached`) at the cost of an invocation and a write each.
+ */
+export function dispatchesPerMinuteFor(ceiling: { callsPerMinute: number } | null): number | null {
+  if (!ceiling) return null;
+  return Math.max(1, Math.floor(ceiling.callsPerMinute / EXPECTED_LLM_CALLS_PER_RUN));
+}
+
+/** The scheduler's settings as production runs them: the configuration's, paced to its LLM ceiling. */
+export function schedulerSettingsFromConfig(config: AppConfig): AppConfig["scheduler"] & SchedulerSettings {
+  return { ...config.scheduler, dispatchesPerMinute: dispatchesPerMinuteFor(config.llmCeiling) };
+}
+
+/**
+ * The chain id of the cron tick delivered at `now`: its UTC hour (`cron_2026-11-30T05`). Vercel
+ * calls the hourly cron once an hour, sometimes twice; both deliveries get the same id and so
+ * meet at the step-0 claim.
+ */
+export function cronChainId(now: number): string {
+  return `cron_${new Date(now).toISOString().slice(0, 13)}`;
+}
+
+/**
+ * The last instant at which a step of chain `chainId` may start: minute `lastStartMinute` of its
+ * hour. A step runs at most the route's maxDuration, so the chain ends before the next hour's.
+ */
+export function chainLastStartAt({
+  chainId,
+  lastStartMinute,
+}: {
+  chainId: string;
+  lastStartMinute: number;
+}): number {
+  return Date.parse(`${chainId.slice("cron_".length)}:00:00.000Z`) + lastStartMinute * 60_000;
 }
 
 const SWEEP_DEFAULTS = { ticksPerPass: 20, minPageSize: 500, maxPageSize: 50_000, sliceMs: 4_000 } as const;
@@ -113,6 +177,10 @@ export interface ChainStepInput {
    */
   stepLeaseMs: number;
   continuer: ChainContinuer;
+  /** What the chain has dispatched so far in the current minute (a paced chain), from the step before. */
+  minuteShare?: MinuteShare | null;
+  /** No next step is started after this instant (`chainLastStartAt`); absent: only `maxSteps` bounds the chain. */
+  lastStartAt?: number;
 }
 
 export interface RunSchedulerInput {
@@ -124,6 +192,12 @@ export interface RunSchedulerInput {
   runId: string;
   /** Milliseconds since the tick started; injectable so tests can run out the budget. */
   elapsedMs: () => number;
+  /**
+   * Resolves once `elapsedMs()` has reached `elapsed` (at once if it has): how the step waits for
+   * its pace and its minute. Injectable so a virtual clock advances instead of sleeping; by
+   * default a timer.
+   */
+  waitUntil?: (elapsed: number) => Promise<void>;
   /** Source of randomness for bootstrap due times, in [0, 1). */
   random?: () => number;
   /** Caps this run below `settings.maxUsersPerTick` (a manual run over a few users). */
@@ -171,7 +245,84 @@ function emptyResults(): SchedulerResults {
     documentsRead: 0,
     documentsWritten: 0,
     usersRanked: 0,
+    dispatchesPerMinute: null,
+    pacedWaitMs: 0,
   };
+}
+
+/** Waits on the real clock until `elapsedMs()` reaches `elapsed`. */
+function timerWait(elapsedMs: () => number): (elapsed: number) => Promise<void> {
+  return (elapsed) => {
+    const delay = elapsed - elapsedMs();
+    if (delay <= 0) return Promise.resolve();
+    return new Promise((resolve) => setTimeout(resolve, delay));
+  };
+}
+
+/**
+ * A pace of so many units per second on the step's clock: `take(n)` waits for the slot the
+ * previous units left and books the next one n / perSecond seconds later. Slots are booked
+ * synchronously, so concurrent callers are served in the order they asked. Over any second at
+ * most perSecond units start, plus the last caller's own units (callers keep those small).
+ */
+class Pace {
+  private nextAt = 0;
+
+  constructor(
+    private readonly perSecond: number | undefined,
+    private readonly clock: StepClock,
+  ) {}
+
+  /** The largest booking that keeps a second's units within about 10 % of the pace. */
+  get chunk(): number {
+    return this.perSecond ? Math.max(1, Math.floor(this.perSecond / 10)) : Number.POSITIVE_INFINITY;
+  }
+
+  /** Milliseconds `units` take at this pace. */
+  durationMs(units: number): number {
+    return this.perSecond ? (units * 1_000) / this.perSecond : 0;
+  }
+
+  /** Units this pace lets start from now until the step's clock reads `untilMs` (Infinity without a pace). */
+  unitsBefore(untilMs: number): number {
+    if (!this.perSecond || !Number.isFinite(this.perSecond)) return Number.POSITIVE_INFINITY;
+    const from = Math.max(this.nextAt, this.clock.elapsedMs());
+    return Math.max(0, Math.floor(((untilMs - from) * this.perSecond) / 1_000));
+  }
+
+  async take(units: number, counted = true): Promise<void> {
+    if (!this.perSecond || !Number.isFinite(this.perSecond)) return;
+    const startAt = Math.max(this.nextAt, this.clock.elapsedMs());
+    this.nextAt = startAt + this.durationMs(units);
+    await this.clock.waitUntil(startAt, counted);
+  }
+}
+
+/** The step's clock: elapsed time, and waiting, counted into the run's `pacedWaitMs`. */
+class StepClock {
+  constructor(
+    readonly elapsedMs: () => number,
+    private readonly wait: (elapsed: number) => Promise<void>,
+    private readonly results: SchedulerResults,
+  ) {}
+
+  /** Waits until `elapsed`; `counted` waits (one at a time, not the dispatches' overlapping ones) add to `pacedWaitMs`. */
+  async waitUntil(elapsed: number, counted = true): Promise<void> {
+    const before = this.elapsedMs();
+    if (elapsed <= before) return;
+    await this.wait(elapsed);
+    if (counted) {
+      this.results.pacedWaitMs =
+        (this.results.pacedWaitMs ?? 0) + Math.round(Math.max(0, this.elapsedMs() - before));
+    }
+  }
+}
+
+/** A step's paces: its clock, its own writes on `users`, and its dispatches. */
+interface StepPace {
+  clock: StepClock;
+  writes: Pace;
+  dispatches: Pace;
 }
 
 function chainSummary(chain: ChainStepInput | undefined): ChainSummary | null {
@@ -259,22 +410,30 @@ function plannedUnscheduledWrite(input: RunSchedulerInput, snapshot: UserSnapsho
   } satisfies PlannedWrite;
 }
 
-/** Writes a page's due times in one go and records each user's outcome once its write is known. */
+/**
+ * Writes a page's due times, in batches at the pace of writes on `users`, and records each user's
+ * outcome once its write is known. Every user of the page is written: the walk reads a page only
+ * when its writes fit in the step's budget at that pace.
+ */
 async function applyWrites(
   store: SchedulerStore,
   recorder: RunRecorder,
+  pace: StepPace,
   writes: PlannedWrite[],
 ): Promise<void> {
-  if (writes.length === 0) return;
-  const { failed } = await store.setNextDue(writes);
-  const failures = new Map(failed.map(({ uid, reason }) => [uid, reason]));
-  for (const write of writes) {
-    const failure = failures.get(write.uid);
-    if (failure) {
-      recorder.record(write.uid, "write_failed", failure);
-    } else {
-      recorder.results.documentsWritten += 1;
-      recorder.record(write.uid, write.result, write.detail);
+  for (let start = 0; start < writes.length; start += pace.writes.chunk) {
+    const batch = writes.slice(start, start + pace.writes.chunk);
+    await pace.writes.take(batch.length);
+    const { failed } = await store.setNextDue(batch);
+    const failures = new Map(failed.map(({ uid, reason }) => [uid, reason]));
+    for (const write of batch) {
+      const failure = failures.get(write.uid);
+      if (failure) {
+        recorder.record(write.uid, "write_failed", failure);
+      } else {
+        recorder.results.documentsWritten += 1;
+        recorder.record(write.uid, write.result, write.detail);
+      }
     }
   }
 }
@@ -282,15 +441,18 @@ async function applyWrites(
 async function bootstrapUnscheduledUsers(
   input: RunSchedulerInput,
   recorder: RunRecorder,
+  pace: StepPace,
   random: () => number,
 ): Promise<void> {
   const { store, settings } = input;
-  if (settings.bootstrapLimit === 0) return;
-  const unscheduled = await store.getUnscheduledUsers({ limit: settings.bootstrapLimit });
+  // No more users than their writes fit in the step's budget at the pace of writes on `users`.
+  const limit = Math.min(settings.bootstrapLimit, pace.writes.unitsBefore(settings.timeBudgetMs));
+  if (limit <= 0) return;
+  const unscheduled = await store.getUnscheduledUsers({ limit });
   recorder.results.documentsRead += unscheduled.length;
   const writes = unscheduled.map((snapshot) => plannedUnscheduledWrite(input, snapshot, random));
-  await applyWrites(store, recorder, writes);
-  if (unscheduled.length === settings.bootstrapLimit) recorder.results.hasMore = true;
+  await applyWrites(store, recorder, pace, writes);
+  if (unscheduled.length === limit) recorder.results.hasMore = true;
 }
 
 /** Users the scan for unranked due users reads per query (their due time and rank alone). */
@@ -320,7 +482,11 @@ async function countUnrankedDueUsers(input: RunSchedulerInput, recorder: RunReco
  * by a later tick, as older users are served and leave the due set ahead of them. Runs at the
  * first step of a chain; a later step starts behind users ranked here, which the next tick takes.
  */
-async function rankUnrankedDueUsers(input: RunSchedulerInput, recorder: RunRecorder): Promise<void> {
+async function rankUnrankedDueUsers(
+  input: RunSchedulerInput,
+  recorder: RunRecorder,
+  pace: StepPace,
+): Promise<void> {
   const { store, settings, now, elapsedMs } = input;
   const outOfTime = () => elapsedMs() >= settings.timeBudgetMs;
   const firstReading = await countUnrankedDueUsers(input, recorder);
@@ -332,13 +498,20 @@ async function rankUnrankedDueUsers(input: RunSchedulerInput, recorder: RunRecor
   let scanned = 0;
   let after: { due: number; uid: string } | null = null;
   while (found < missing && scanned < maxScanned && !outOfTime()) {
-    const limit = Math.min(RANK_SCAN_QUERY_LIMIT, maxScanned - scanned);
+    const limit = Math.min(
+      RANK_SCAN_QUERY_LIMIT,
+      maxScanned - scanned,
+      pace.writes.unitsBefore(settings.timeBudgetMs),
+    );
+    if (limit <= 0) return;
     const page = await store.scanUnrankedDueUsers({ now, after, limit });
     scanned += page.scanned;
     recorder.results.documentsRead += page.documentsRead;
-    if (page.unranked.length > 0) {
-      const { failed } = await store.setDueRanks(page.unranked);
-      const ranked = page.unranked.length - failed.length;
+    for (let start = 0; start < page.unranked.length; start += pace.writes.chunk) {
+      const batch = page.unranked.slice(start, start + pace.writes.chunk);
+      await pace.writes.take(batch.length);
+      const { failed } = await store.setDueRanks(batch);
+      const ranked = batch.length - failed.length;
       recorder.results.usersRanked += ranked;
       recorder.results.documentsWritten += ranked;
     }
@@ -405,9 +578,10 @@ function cursorOf(snapshot: UserSnapshot): DueCursor {
 /**
  * Called once, as soon as the walk knows where it ends (`handledUpTo`) and whether due users
  * are left (`results.hasMore`): possibly while processor calls are still in flight, so the
- * next step of a chain starts without waiting for them.
+ * next step of a chain starts without waiting for them. `minuteShare` says how many calls the
+ * walk started in its last minute, for the next step (a paced chain).
  */
-type WalkEndListener = (handledUpTo: DueCursor | null) => void;
+type WalkEndListener = (handledUpTo: DueCursor | null, minuteShare: MinuteShare) => void;
 
 /** Aborts processor calls still in flight at the step's dispatch deadline (on the real clock). */
 function dispatchDeadline(input: RunSchedulerInput): { signal: AbortSignal; clear: () => void } {
@@ -446,13 +620,15 @@ async function dispatchUser(
  * for every due time and puts users who missed their last window first (core/due-rank.ts), so
  * when a tick cannot serve a whole group, the users left over are not the same ones every day.
  * Returns the last position handled: every user up to it was dispatched, rescheduled or failed;
- * the ones after it (deferred for time, or beyond the cap) are still due. `onEnd` hears that
- * position as soon as it is known: when the budget runs out (the first user deferred) or the
- * cap's last user is dispatched, before the calls in flight settle.
+ * the ones after it (deferred for time, for the minute's share of the LLM ceiling, or beyond the
+ * cap) are still due. `onEnd` hears that position as soon as it is known: when the budget or the
+ * minute's share runs out (the first user deferred) or the cap's last user is dispatched, before
+ * the calls in flight settle.
  */
 async function sweepDueUsers(
   input: RunSchedulerInput,
   recorder: RunRecorder,
+  pace: StepPace,
   startAfter: DueCursor | null,
   signal: AbortSignal,
   onEnd: WalkEndListener,
@@ -461,6 +637,12 @@ async function sweepDueUsers(
   const cap = Math.min(settings.maxUsersPerTick, input.limit ?? Number.POSITIVE_INFINITY);
   const capacity = () => cap - recorder.results.usersDue;
   const outOfTime = () => elapsedMs() >= settings.timeBudgetMs;
+  // Processor calls the chain may still start in the current UTC minute under the LLM ceiling.
+  const share = settings.dispatchesPerMinute ?? Number.POSITIVE_INFINITY;
+  // `now` is the instant of the step's start, when `elapsedMs()` was 0.
+  let minute = Math.floor((now + elapsedMs()) / 60_000) * 60_000;
+  const carried = input.chain?.minuteShare;
+  let allowance = share - (carried && carried.minute === minute ? carried.dispatched : 0);
   let position = startAfter;
   let breakerOpen = recorder.results.breakerOpen;
   let dispatchedWhileProbeDue = false;
@@ -468,11 +650,32 @@ async function sweepDueUsers(
   const end = (handledUpTo: DueCursor | null) => {
     if (ended) return;
     ended = true;
-    onEnd(handledUpTo);
+    onEnd(handledUpTo, { minute, dispatched: share - allowance });
   };
 
   while (capacity() > 0) {
-    const limit = Math.min(settings.pageSize, capacity());
+    if (allowance <= 0) {
+      // The minute's share is dispatched: wait for the next minute, as long as the budget lasts.
+      // A step that cannot reach it (a minute is longer than a budget) ends at its budget and the
+      // next step, started then with this minute's count, waits for the rest.
+      const nextMinuteElapsed = minute + 60_000 - now;
+      await pace.clock.waitUntil(Math.min(nextMinuteElapsed, settings.timeBudgetMs));
+      if (elapsedMs() < nextMinuteElapsed || outOfTime()) {
+        recorder.results.hasMore = true;
+        end(position);
+        return position;
+      }
+      minute += 60_000;
+      allowance = share;
+    }
+    // A page holds no more users than their writes, at the pace of writes on `users`, fit in
+    // the budget: every user read is handled.
+    const limit = Math.min(settings.pageSize, capacity(), pace.writes.unitsBefore(settings.timeBudgetMs));
+    if (limit <= 0) {
+      recorder.results.hasMore = true;
+      end(position);
+      return position;
+    }
     if (dispatchedWhileProbeDue && !breakerOpen) breakerOpen = await probeStillPending(input, recorder);
     const page = await store.getDueUsers({ now, after: position ?? undefined, limit });
     recorder.results.documentsRead += page.length;
@@ -515,7 +718,7 @@ async function sweepDueUsers(
               : snapshot.problem,
       });
     }
-    await applyWrites(store, recorder, writes);
+    await applyWrites(store, recorder, pace, writes);
     if (recorder.results.breakerProbeDue && toDispatch.length > 0) dispatchedWhileProbeDue = true;
 
     // The position before the page's user at `index`, every user before it being handled.
@@ -526,11 +729,22 @@ async function sweepDueUsers(
     };
     const lastPageOfCap = capacity() <= 0;
     const deferred = new Set<string>();
+    // Users beyond the minute's share: not handled, read again after the wait (or by the next step).
+    const beyondShare = new Set<string>();
     await mapWithConcurrency(toDispatch, settings.dispatchConcurrency, async (userId, index) => {
+      // The minute's share is taken in dispatch order (synchronously, before any wait), and the
+      // dispatch pace books its slots in that order too.
+      if (allowance <= 0) {
+        beyondShare.add(userId);
+        return;
+      }
+      allowance -= 1;
+      await pace.dispatches.take(1, false);
       // A user not dispatched stays due: the next step or tick takes it. Time only runs on, so
       // the deferred users are the tail of the page's dispatch order, and the first one fixes
       // where this step ends.
       if (outOfTime()) {
+        allowance += 1;
         if (deferred.size === 0) {
           recorder.results.hasMore = true;
           end(handledBefore(pageIndex.get(userId) ?? 0));
@@ -545,8 +759,12 @@ async function sweepDueUsers(
       await dispatchUser(input, recorder, userId, signal);
     });
 
+    // Users beyond the share were read but not handled: the walk reads them again.
+    recorder.results.usersDue -= beyondShare.size;
     const firstDeferred = page.findIndex((snapshot) => deferred.has(snapshot.uid));
-    const handled = firstDeferred === -1 ? page : page.slice(0, firstDeferred);
+    const firstBeyondShare = page.findIndex((snapshot) => beyondShare.has(snapshot.uid));
+    const firstLeft = [firstDeferred, firstBeyondShare].filter((index) => index !== -1);
+    const handled = firstLeft.length === 0 ? page : page.slice(0, Math.min(...firstLeft));
     const last = handled.at(-1);
     if (last) position = cursorOf(last);
     if (firstDeferred !== -1 || outOfTime()) {
@@ -554,6 +772,7 @@ async function sweepDueUsers(
       end(position);
       return position;
     }
+    if (firstBeyondShare !== -1) continue;
     if (page.length < limit) {
       end(position);
       return position;
@@ -602,9 +821,10 @@ interface SweepPage {
  * scans on from where the last stopped, in a slice of its own before its due users (so a
  * backlog that fills every step's budget cannot starve it), and the chain's last step goes on
  * in the time it has left. At 1,000,000 users the page is 50,000 users, 50 queries of 1,000
- * ids: under a backlog the chain's 24 steps give it 24 × 4 s = 96 s an hour, enough while a
- * query of 1,000 ids takes under 1.9 s (tens to hundreds of milliseconds on Firestore), so a
- * pass still takes 20 ticks and everyone is looked at within a day. Overlapping ticks scan the
+ * ids: under a backlog the chain's steps (one per 40 s budget until minute 55, about 80) give it
+ * about 80 × 4 s = 320 s an hour, enough while a query of 1,000 ids takes under 6 s (tens to
+ * hundreds of milliseconds on Firestore), so a pass still takes 20 ticks and everyone is looked
+ * at within a day. Overlapping ticks scan the
  * same page and write equally valid due times.
  */
 async function planSweep(input: RunSchedulerInput, recorder: RunRecorder): Promise<SweepPage | null> {
@@ -655,6 +875,7 @@ async function planSweep(input: RunSchedulerInput, recorder: RunRecorder): Promi
 async function sweepUnscheduledUsers(
   input: RunSchedulerInput,
   recorder: RunRecorder,
+  pace: StepPace,
   random: () => number,
   page: SweepPage,
   untilMs: number,
@@ -662,13 +883,16 @@ async function sweepUnscheduledUsers(
   const { store, now, elapsedMs, chain } = input;
   if (page.scanned >= page.pageSize || elapsedMs() >= untilMs) return;
   while (page.scanned < page.pageSize && elapsedMs() < untilMs) {
-    const limit = Math.min(page.pageSize - page.scanned, SWEEP_QUERY_LIMIT);
+    // Each user scanned may need a write: no more than fit before `untilMs` at the pace.
+    const limit = Math.min(page.pageSize - page.scanned, SWEEP_QUERY_LIMIT, pace.writes.unitsBefore(untilMs));
+    if (limit <= 0) break;
     const scan = await store.sweepUsers({ after: page.cursor, limit });
     recorder.results.usersSwept += scan.scanned;
     recorder.results.documentsRead += scan.documentsRead;
     await applyWrites(
       store,
       recorder,
+      pace,
       scan.unscheduled.map((snapshot) => plannedUnscheduledWrite(input, snapshot, random)),
     );
     page.scanned += scan.scanned;
@@ -733,13 +957,15 @@ async function claimChainStep(
 }
 
 /**
- * Starts the next step when due users are left and the chain may grow, recording why not
- * otherwise. True when the next step was started: it carries on from `handledUpTo`.
+ * Starts the next step when due users are left and the chain may grow (in steps, and in time:
+ * no step starts after the chain's `lastStartAt`), recording why not otherwise. True when the
+ * next step was started: it carries on from `handledUpTo`.
  */
 async function continueChain(
   chain: ChainStepInput,
   recorder: RunRecorder,
   handledUpTo: DueCursor | null,
+  timing: { startsAt: number; minuteShare: MinuteShare | null },
 ): Promise<boolean> {
   const summary = recorder.run.chain as ChainSummary;
   summary.handledUpTo = handledUpTo;
@@ -756,8 +982,21 @@ async function continueChain(
     };
     return false;
   }
+  if (chain.lastStartAt !== undefined && timing.startsAt > chain.lastStartAt) {
+    summary.continuation = {
+      status: "chain_limit",
+      nextStep: null,
+      detail: `no step of the chain starts after ${new Date(chain.lastStartAt).toISOString()}; the next tick takes the rest`,
+    };
+    return false;
+  }
   const outcome = await chain.continuer
-    .continueChain({ chainId: chain.chainId, step: nextStep, after: handledUpTo })
+    .continueChain({
+      chainId: chain.chainId,
+      step: nextStep,
+      after: handledUpTo,
+      ...(timing.minuteShare ? { minuteShare: timing.minuteShare } : {}),
+    })
     .catch((error: unknown) => ({ ok: false as const, retriable: true, reason: describeError(error) }));
   summary.continuation = outcome.ok
     ? { status: "dispatched", nextStep }
@@ -795,39 +1034,64 @@ export async function runScheduler(input: RunSchedulerInput): Promise<SchedulerR
     attempt = claim.attempt;
     summary.attempt = attempt;
   }
+  recorder.results.dispatchesPerMinute = settings.dispatchesPerMinute ?? null;
   await store.saveRun(recorder.run);
   let failure: unknown;
   const deadline = dispatchDeadline(input);
+  const clock = new StepClock(elapsedMs, input.waitUntil ?? timerWait(elapsedMs), recorder.results);
+  const pace: StepPace = {
+    clock,
+    writes: new Pace(settings.userWritesPerSecond, clock),
+    dispatches: new Pace(settings.dispatchesPerSecond, clock),
+  };
   try {
-    const gate = breakerGate({ breaker: await store.getLlmBreaker(), now });
+    const paced = settings.dispatchesPerMinute != null;
+    const gate = breakerGate({ breaker: await store.getLlmBreaker(), now: input.now });
     recorder.results.breakerOpen = gate === "open";
     recorder.results.breakerProbeDue = gate === "probe_due";
     const random = input.random ?? Math.random;
-    await bootstrapUnscheduledUsers(input, recorder, random);
-    if (!chain || chain.step === 0) await rankUnrankedDueUsers(input, recorder);
+    await bootstrapUnscheduledUsers(input, recorder, pace, random);
+    if (!chain || chain.step === 0) await rankUnrankedDueUsers(input, recorder, pace);
     const sweep = await planSweep(input, recorder);
     if (sweep) {
       const sliceMs = settings.sweepSliceMs ?? SWEEP_DEFAULTS.sliceMs;
       // A single run has no later steps: its sweep takes the page at once, as before the walk.
       const sliceEnd = chain ? Math.min(elapsedMs() + sliceMs, settings.timeBudgetMs) : settings.timeBudgetMs;
-      await sweepUnscheduledUsers(input, recorder, random, sweep, sliceEnd);
+      await sweepUnscheduledUsers(input, recorder, pace, random, sweep, sliceEnd);
     }
     let continuation: Promise<boolean> = Promise.resolve(false);
+    let lastShare: MinuteShare | null = null;
     const handledUpTo = await sweepDueUsers(
       input,
       recorder,
+      pace,
       chain?.after ?? null,
       deadline.signal,
-      (position) => {
+      (position, minuteShare) => {
         if (summary) summary.handledUpTo = position;
-        if (chain) continuation = continueChain(chain, recorder, position);
+        if (paced) lastShare = minuteShare;
+        if (chain) {
+          continuation = continueChain(chain, recorder, position, {
+            startsAt: now + elapsedMs(),
+            minuteShare: paced ? minuteShare : null,
+          });
+        }
       },
     );
     if (summary) summary.handledUpTo = handledUpTo;
     const continued = await continuation;
-    // The chain's last step goes on with the sweep's page in the time it has left.
-    if (!continued && sweep)
-      await sweepUnscheduledUsers(input, recorder, random, sweep, settings.timeBudgetMs);
+    // The chain's last step goes on with the sweep's page in the time it has left; a page the
+    // pace of writes left unfinished goes on in a next step, so a pass still takes its ticks.
+    if (!continued && sweep) {
+      await sweepUnscheduledUsers(input, recorder, pace, random, sweep, settings.timeBudgetMs);
+      if (chain && summary?.continuation.status === "not_needed" && sweep.scanned < sweep.pageSize) {
+        recorder.results.hasMore = true;
+        await continueChain(chain, recorder, handledUpTo, {
+          startsAt: now + elapsedMs(),
+          minuteShare: lastShare,
+        });
+      }
+    }
     if (chain && attempt !== null) {
       await store.completeChainStep({ chainId: chain.chainId, step: chain.step, attempt });
     }

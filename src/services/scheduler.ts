@@ -4,21 +4,19 @@ import { createHttpChainContinuer, createHttpDispatcher } from "@/adapters/dispa
 import { getDb } from "@/adapters/firestore/client";
 import { createFirestoreSchedulerStore } from "@/adapters/firestore/scheduler-store";
 import { type AppConfig, requireSetting } from "@/config";
-import type { DueCursor, SchedulerRunRecord, SchedulerTrigger } from "@/pipeline/ports";
-import { runScheduler } from "@/pipeline/run-scheduler";
+import type { DueCursor, MinuteShare, SchedulerRunRecord, SchedulerTrigger } from "@/pipeline/ports";
+import {
+  chainLastStartAt,
+  cronChainId,
+  runScheduler,
+  schedulerSettingsFromConfig,
+} from "@/pipeline/run-scheduler";
+
+export { cronChainId };
 
 /** A run id that sorts by start time and does not collide when two ticks start in the same millisecond. */
 export function newRunId(startedAt: number): string {
   return `${new Date(startedAt).toISOString()}_${randomBytes(4).toString("hex")}`;
-}
-
-/**
- * The chain id of the cron tick delivered at `now`: its UTC hour (`cron_2026-11-30T05`). Vercel
- * calls the hourly cron once an hour, sometimes twice; both deliveries get the same id and so
- * meet at the step-0 claim.
- */
-export function cronChainId(now: number): string {
-  return `cron_${new Date(now).toISOString().slice(0, 13)}`;
 }
 
 /** Matches `cronChainId`'s ids, for validating a continuation. */
@@ -38,7 +36,7 @@ export async function runSchedulerTick({
   config: AppConfig;
   trigger: SchedulerTrigger;
   limit?: number;
-  chain?: { chainId: string; step: number; after: DueCursor | null };
+  chain?: { chainId: string; step: number; after: DueCursor | null; minuteShare?: MinuteShare | null };
 }): Promise<SchedulerRunRecord> {
   const startedAt = performance.now();
   const now = Date.now();
@@ -47,7 +45,7 @@ export async function runSchedulerTick({
   return runScheduler({
     store: createFirestoreSchedulerStore(getDb(config)),
     dispatcher: createHttpDispatcher(http),
-    settings: config.scheduler,
+    settings: schedulerSettingsFromConfig(config),
     now,
     trigger,
     runId: newRunId(now),
@@ -58,6 +56,10 @@ export async function runSchedulerTick({
           chain: {
             ...chain,
             maxSteps: config.scheduler.maxChainSteps,
+            lastStartAt: chainLastStartAt({
+              chainId: chain.chainId,
+              lastStartMinute: config.scheduler.chainLastStartMinute,
+            }),
             stepLeaseMs: config.scheduler.chainStepLeaseMs,
             continuer: createHttpChainContinuer({
               ...http,

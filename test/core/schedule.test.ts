@@ -232,12 +232,24 @@ describe("retryDueAt", () => {
     ["daily", 2],
     ["multipleTimesPerWeek", 4],
     ["onceAWeek", 8],
-  ] as const)("retries a %s user after %i hours", (freq, hours) => {
+  ] as const)("retries a %s user %i hours after the hourly tick that took the run", (freq, hours) => {
     fc.assert(
       fc.property(fc.integer({ min: RANGE_START, max: RANGE_END }), (now) => {
-        expect(retryDueAt({ now, frequency: freq })).toBe(now + hours * HOUR);
+        const retryAt = retryDueAt({ now, frequency: freq });
+        // On the scheduler's tick grid: the top of the UTC hour `hours` after the failure's hour.
+        expect(retryAt % HOUR).toBe(0);
+        expect(retryAt).toBe(Math.floor(now / HOUR) * HOUR + hours * HOUR);
+        // So never less than `hours - 1` hours nor more than `hours` hours after the failure.
+        expect(retryAt - now).toBeGreaterThan((hours - 1) * HOUR);
+        expect(retryAt - now).toBeLessThanOrEqual(hours * HOUR);
       }),
     );
     expect(RETRY_INTERVAL_HOURS[freq]).toBe(hours);
+  });
+
+  it("brings a run that failed just after the 08:00 tick back at the 10:00 tick, not just after it", () => {
+    // 08:00:05 + 2 h would be 10:00:05, after the 10:00 tick; the 11:00 tick is outside a morning window.
+    const failedAt = Date.parse("2026-12-07T13:00:05Z");
+    expect(retryDueAt({ now: failedAt, frequency: "daily" })).toBe(Date.parse("2026-12-07T15:00:00Z"));
   });
 });

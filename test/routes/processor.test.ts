@@ -1,6 +1,6 @@
 import type { Firestore } from "firebase-admin/firestore";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isInsideWindow, TIME_WINDOWS } from "@/core/schedule";
+import { isInsideWindow, retryDueAt, TIME_WINDOWS } from "@/core/schedule";
 import type { StoredMessage } from "@/pipeline/processor-ports";
 import { buildDemoUsers, seedDemoData } from "../../scripts/local-stack/demo-data";
 import type { LlmSandbox } from "../../scripts/local-stack/llm-sandbox";
@@ -158,7 +158,8 @@ describe("processor route: processing", () => {
       expect(sandbox.requests.length).toBeGreaterThan(requestsBefore);
       expect(await sentMessagesOf(uid)).toHaveLength(0);
       const due = (await db.doc(`users/${uid}`).get()).get("nextCoachingMessageDue") as number;
-      expect(due).toBeGreaterThan(now + 2 * HOUR - 60_000);
+      // The retry interval on the hourly tick grid: 1–2 h after the failure.
+      expect(due).toBeGreaterThan(now + HOUR);
     },
   );
 });
@@ -194,8 +195,9 @@ describe("processor route: gate and prompt safety", () => {
     );
     expect(coachingEntries).toHaveLength(0);
     const due = (await db.doc("users/route-low").get()).get("nextCoachingMessageDue") as number;
-    expect(due).toBeGreaterThanOrEqual(now + 8 * HOUR);
-    expect(due).toBeLessThan(Date.now() + 8 * HOUR + 1);
+    // The weekly retry interval, on the hourly tick grid.
+    expect(due).toBeGreaterThanOrEqual(retryDueAt({ now, frequency: "onceAWeek" }));
+    expect(due).toBeLessThanOrEqual(retryDueAt({ now: Date.now(), frequency: "onceAWeek" }));
   });
 
   it("REVISE_MESSAGE: the improved text is what is stored, journaled and emailed", async () => {
@@ -319,9 +321,14 @@ describe("test route", () => {
     expect(await sentMessagesOf("tool-forced")).toHaveLength(1);
   });
 
-  it("test-scheduler runs a tick", async () => {
+  it("test-scheduler runs a tick that dispatches a due user, who gets a message", async () => {
+    await seedDueUser(db, { uid: "tool-tick", now: Date.now() });
     const result = await (await post(TEST_ROUTE, { action: "test-scheduler" })).json();
-    expect(result).toMatchObject({ success: true, results: { usersDue: expect.any(Number), errors: 0 } });
+    expect(result).toMatchObject({ success: true, results: { errors: 0 } });
+    expect(result.results.usersDue).toBeGreaterThanOrEqual(1);
+    expect(result.results.jobsCreated).toBeGreaterThanOrEqual(1);
+    await allSlotsCompleted("tool-tick");
+    expect(await sentMessagesOf("tool-tick")).toHaveLength(1);
   });
 });
 

@@ -98,13 +98,24 @@ describe("scheduler route: refusals", () => {
     ["a limit that is not a number", '{"limit":"ten"}'],
     ["an unknown field", '{"dryRun":true}'],
     [
+      "a continuation whose minute share is not at the start of a minute",
+      JSON.stringify({
+        continuation: {
+          chainId: chainIdAt(Date.now()),
+          step: 1,
+          after: null,
+          minuteShare: { minute: Math.floor(Date.now() / 60_000) * 60_000 + 1, dispatched: 10 },
+        },
+      }),
+    ],
+    [
       "a continuation with a chain id not of a cron tick",
       '{"continuation":{"chainId":"x","step":1,"after":null}}',
     ],
     ["a continuation of step 0", '{"continuation":{"chainId":"cron_2026-11-30T05","step":0,"after":null}}'],
     [
       "a continuation beyond the chain's length",
-      '{"continuation":{"chainId":"cron_2026-11-30T05","step":24,"after":null}}',
+      '{"continuation":{"chainId":"cron_2026-11-30T05","step":100,"after":null}}',
     ],
     [
       "a continuation with a rank no due time carries",

@@ -57,15 +57,26 @@ describe("the capacity simulation", () => {
     expect(served).toBe(processor.sent);
   });
 
-  it("holds LLM calls to the per-minute ceiling, deferring the rest without failing them", async () => {
+  it("holds LLM calls to the per-minute ceiling, the real scheduler pacing its dispatches to it", async () => {
     const result = await simulateCapacity({ ...small, llmCallsPerMinute: 20 });
-    expect(result.processor.deferredByLlmCeiling).toBeGreaterThan(0);
     expect(result.peakLlmCallsPerMinute).toBeLessThanOrEqual(20);
     expect(result.llmCeiling.callsPerMinute).toBe(20);
+    // LLM_CALLS_PER_MINUTE went through the real configuration: the scheduler paced to 10 runs a minute.
+    expect(result.settings.dispatchesPerMinute).toBe(10);
+    expect(result.scheduler.totals.jobsCreated).toBeGreaterThan(0);
+    // Paced, the chain goes on minute after minute instead of deferring the rest to the next hour.
+    expect(result.scheduler.continuations).toBeGreaterThan(0);
+  });
 
-    const waiting = await simulateCapacity({ ...small, llmCallsPerMinute: 20, ceilingWaitMs: 240_000 });
-    expect(waiting.processor.waitsForLlmCeiling).toBeGreaterThan(0);
-    expect(waiting.peakLlmCallsPerMinute).toBeLessThanOrEqual(20);
+  it("defers a run that finds the minute's ceiling spent to the next minute, without failing it", async () => {
+    // Without the scheduler's pace (as with an insights refresh making runs dearer than expected).
+    const result = await simulateCapacity({
+      ...small,
+      llmCallsPerMinute: 20,
+      schedulerOverrides: { dispatchesPerMinute: null },
+    });
+    expect(result.processor.deferredByLlmCeiling).toBeGreaterThan(0);
+    expect(result.peakLlmCallsPerMinute).toBeLessThanOrEqual(20);
   });
 
   it("gives the same figures for the same seed", async () => {

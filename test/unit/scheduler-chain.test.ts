@@ -12,7 +12,7 @@ import {
   createInMemorySchedulerStore,
   type InMemoryDatabase,
 } from "@/adapters/memory/scheduler-store";
-import { loadConfig, SCHEDULER_MAX_DURATION_SECONDS } from "@/config";
+import { loadConfig, SCHEDULER_CHAIN_LAST_START_MINUTE, SCHEDULER_MAX_DURATION_SECONDS } from "@/config";
 import { dueRank, LOWEST_RANK, MAX_MISSED_WINDOWS, missedWindowsOf } from "@/core/due-rank";
 import { nextDueAfterSuccess } from "@/core/schedule";
 import type {
@@ -23,7 +23,14 @@ import type {
   SchedulerRunRecord,
   SchedulerStore,
 } from "@/pipeline/ports";
-import { type ChainStepInput, runScheduler, type SchedulerSettings } from "@/pipeline/run-scheduler";
+import {
+  type ChainStepInput,
+  chainLastStartAt,
+  dispatchesPerMinuteFor,
+  runScheduler,
+  type SchedulerSettings,
+  schedulerSettingsFromConfig,
+} from "@/pipeline/run-scheduler";
 import { userDocument } from "../support/users";
 
 const HOUR = 3_600_000;
@@ -519,6 +526,310 @@ describe("a cron tick's chain", () => {
   });
 });
 
+/**
+ * Runs a cron tick's chain on one virtual clock: each step starts when the step before it
+ * called its continuation, and waiting (for the pace, or for the next minute) moves the clock.
+ * Returns the runs, and each dispatch with its instant.
+ */
+async function runTimedChain({
+  store,
+  now,
+  settings,
+  maxSteps = 100,
+  deliverTwice = false,
+}: {
+  store: SchedulerStore;
+  now: number;
+  settings: SchedulerSettings;
+  maxSteps?: number;
+  /** Delivers every step a second time, 5 s after the first ended (Vercel's duplicate deliveries). */
+  deliverTwice?: boolean;
+}) {
+  const chainId = `cron_${new Date(now).toISOString().slice(0, 13)}`;
+  const lastStartAt = chainLastStartAt({ chainId, lastStartMinute: SCHEDULER_CHAIN_LAST_START_MINUTE });
+  const dispatches: { userId: string; at: number; step: number }[] = [];
+  const runs: SchedulerRunRecord[] = [];
+  const starts: number[] = [];
+  const duplicates: SchedulerRunRecord[] = [];
+  let next: (ChainContinuation & { at: number }) | null = { chainId, step: 0, after: null, at: now };
+  while (next) {
+    const current: ChainContinuation & { at: number } = next;
+    next = null;
+    let elapsed = 0;
+    const clockNow = () => current.at + elapsed;
+    starts.push(current.at);
+    const continuer: ChainContinuer = {
+      async continueChain(continuation) {
+        next = { ...continuation, at: clockNow() };
+        return { ok: true, status: 202 };
+      },
+    };
+    const dispatcher: Dispatcher = {
+      async dispatch({ userId }) {
+        dispatches.push({ userId, at: clockNow(), step: current.step });
+        return { ok: true, status: 202 };
+      },
+    };
+    runs.push(
+      await runScheduler({
+        store,
+        dispatcher,
+        settings,
+        now: current.at,
+        trigger: current.step === 0 ? "cron" : "continuation",
+        runId: `${chainId}-step-${current.step}`,
+        elapsedMs: () => elapsed,
+        waitUntil: async (target) => {
+          elapsed = Math.max(elapsed, target);
+        },
+        random: () => 0.5,
+        chain: {
+          chainId,
+          step: current.step,
+          after: current.after,
+          minuteShare: current.minuteShare ?? null,
+          lastStartAt,
+          maxSteps,
+          stepLeaseMs: LEASE_MS,
+          continuer,
+        },
+      }),
+    );
+    if (deliverTwice) {
+      const at = clockNow() + 5_000;
+      duplicates.push(
+        await runScheduler({
+          store,
+          dispatcher,
+          settings,
+          now: at,
+          trigger: current.step === 0 ? "cron" : "continuation",
+          runId: `${chainId}-step-${current.step}-again`,
+          elapsedMs: () => 0,
+          waitUntil: async () => {},
+          chain: {
+            chainId,
+            step: current.step,
+            after: current.after,
+            minuteShare: current.minuteShare ?? null,
+            lastStartAt,
+            maxSteps,
+            stepLeaseMs: LEASE_MS,
+            continuer: {
+              async continueChain() {
+                throw new Error("a duplicate delivery started a step");
+              },
+            },
+          },
+        }),
+      );
+    }
+  }
+  return { runs, dispatches, starts, lastStartAt, duplicates };
+}
+
+/** How many of `instants` fall in each UTC minute (or second, with `widthMs` 1,000). */
+function countsPer(instants: readonly number[], widthMs = 60_000): number[] {
+  const counts = new Map<number, number>();
+  for (const at of instants)
+    counts.set(Math.floor(at / widthMs), (counts.get(Math.floor(at / widthMs)) ?? 0) + 1);
+  return [...counts.values()];
+}
+
+describe("a chain paced to the LLM ceiling", () => {
+  const PACED: SchedulerSettings = {
+    ...SETTINGS,
+    maxUsersPerTick: 100_000,
+    pageSize: 100,
+    timeBudgetMs: 40_000,
+    dispatchesPerMinute: 150,
+    dispatchesPerSecond: 300,
+    userWritesPerSecond: 150,
+  };
+
+  it("dispatches a large group of equal due times at most the minute's share a minute, minute after minute, until it is drained", async () => {
+    const users = 2_000;
+    const database = population(users, DAY_1);
+    const store = createInMemorySchedulerStore(database);
+    const orders: string[][] = [];
+    for (let day = 0; day < 2; day += 1) {
+      const now = DAY_1 + day * 24 * HOUR;
+      const { runs, dispatches } = await runTimedChain({ store, now, settings: PACED });
+      const ids = dispatches.map((dispatch) => dispatch.userId);
+      // Everyone once, within the hour's chain: none left for the next tick.
+      expect(ids).toHaveLength(users);
+      expect(new Set(ids).size).toBe(users);
+      // The share in every UTC minute from the tick's on, never more: 14 minutes of 150 (the last 50).
+      const perMinute = countsPer(dispatches.map((dispatch) => dispatch.at));
+      expect(perMinute).toEqual([...Array.from({ length: 13 }, () => 150), 50]);
+      expect(Math.floor((dispatches.at(-1)?.at ?? 0) / 60_000) - Math.floor(now / 60_000)).toBe(13);
+      // A minute is longer than a step's budget: a step waits for the next minute within its
+      // budget, and the next step, started with the minute's count, waits for the rest.
+      expect(runs.length).toBeLessThanOrEqual(Math.ceil(14 * 1.5) + 1);
+      expect(runs.slice(1).every((run) => run.chain?.startedAfter !== null)).toBe(true);
+      // No step outlives its budget by waiting for the next minute.
+      expect(runs.every((run) => (run.durationMs ?? 0) <= PACED.timeBudgetMs)).toBe(true);
+      // And the dispatch pace holds: at most 300 starts in any second.
+      expect(
+        Math.max(
+          ...countsPer(
+            dispatches.map((dispatch) => dispatch.at),
+            1_000,
+          ),
+        ),
+      ).toBeLessThanOrEqual(300);
+      expect(runs.at(-1)?.chain?.continuation.status).toBe("not_needed");
+      orders.push(ids);
+      await processorReschedules(database, ids, now + 30 * 60_000);
+    }
+    const [yesterday = [], today = []] = orders;
+    expect(today.at(-1)).not.toBe(yesterday.at(-1));
+    const lastTenthYesterday = new Set(yesterday.slice(-users / 10));
+    expect(today.slice(-users / 10).filter((uid) => lastTenthYesterday.has(uid)).length).toBeLessThan(
+      users / 10 / 4,
+    );
+  });
+
+  it("lets a duplicate delivery of any paced step do nothing: no dispatch, no step started", async () => {
+    const users = 700;
+    const store = createInMemorySchedulerStore(population(users, DAY_1));
+    const { runs, dispatches, duplicates } = await runTimedChain({
+      store,
+      now: DAY_1,
+      settings: PACED,
+      deliverTwice: true,
+    });
+    expect(runs.length).toBeGreaterThan(3);
+    expect(dispatches).toHaveLength(users);
+    expect(new Set(dispatches.map((dispatch) => dispatch.userId)).size).toBe(users);
+    expect(duplicates).toHaveLength(runs.length);
+    expect(duplicates.every((run, index) => run.chain?.duplicateOf === runs[index]?.runId)).toBe(true);
+    expect(duplicates.every((run) => run.results.jobsCreated === 0 && run.results.usersDue === 0)).toBe(true);
+  });
+
+  it("goes on with the next step while the sweep's page is unfinished at the pace of writes, so a pass keeps its ticks", async () => {
+    // 300 users the app wrote without a due time (a migration, say), and nobody due.
+    const database = createInMemoryDatabase();
+    for (let index = 0; index < 300; index += 1) {
+      database.users.set(`missing-${String(index).padStart(3, "0")}`, userDocument({ frequency: "daily" }));
+    }
+    const store = createInMemorySchedulerStore(database);
+    // 10 writes a second and a 5 s budget: a step can write 50 of the page's 300.
+    const settings = { ...PACED, timeBudgetMs: 5_000, userWritesPerSecond: 10, sweepSliceMs: 1_000 };
+    const { runs } = await runTimedChain({ store, now: DAY_1, settings });
+    expect(runs.length).toBeGreaterThanOrEqual(6);
+    expect(runs.at(-1)?.chain?.continuation.status).toBe("not_needed");
+    expect(
+      [...database.users.values()].every((user) => typeof user.nextCoachingMessageDue === "number"),
+    ).toBe(true);
+  });
+
+  it("starts no step after minute 55 of its hour, leaving the users it could not reach due for the next tick", async () => {
+    const users = 1_500;
+    const database = population(users, DAY_1);
+    const store = createInMemorySchedulerStore(database);
+    const settings = { ...PACED, dispatchesPerMinute: 20 };
+    const { runs, dispatches, starts, lastStartAt } = await runTimedChain({ store, now: DAY_1, settings });
+    expect(Math.max(...starts)).toBeLessThanOrEqual(lastStartAt);
+    // 20 in each minute from 13:00 to 13:55: 56 minutes.
+    expect(countsPer(dispatches.map((dispatch) => dispatch.at))).toEqual(
+      Array.from({ length: 56 }, () => 20),
+    );
+    expect(dispatches).toHaveLength(56 * 20);
+    expect(runs.at(-1)?.chain?.continuation).toMatchObject({ status: "chain_limit", nextStep: null });
+    await processorReschedules(
+      database,
+      dispatches.map((dispatch) => dispatch.userId),
+      DAY_1 + 10 * 60_000,
+    );
+    // Nobody dropped: those not reached are still due, for the 14:00 tick (09:00 in New York, inside the window).
+    const stillDue = [...database.users.values()].filter((user) => user.nextCoachingMessageDue === DAY_1);
+    expect(stillDue).toHaveLength(users - 56 * 20);
+    const next = await runTimedChain({ store, now: DAY_1 + HOUR, settings });
+    expect(next.dispatches).toHaveLength(users - 56 * 20);
+    const served = new Set([...dispatches, ...next.dispatches].map((dispatch) => dispatch.userId));
+    expect(served.size).toBe(users);
+  });
+
+  it("paces its own writes on users, carrying the rest to the next step without dropping anyone", async () => {
+    // 600 users due at 12:00 New York time: outside the morning window, all moved to tomorrow.
+    const users = 600;
+    const database = population(users, DAY_1 + 4 * HOUR);
+    // Ranked, as the engine writes due times: the walk sees them all from the first step.
+    for (const [uid, user] of database.users) {
+      user.coachingDueRank = dueRank({ uid, dueAt: DAY_1 + 4 * HOUR });
+    }
+    const store = createInMemorySchedulerStore(database);
+    const writes: number[] = [];
+    let clockNow = () => 0;
+    const counting: SchedulerStore = new Proxy(store, {
+      get(target, property, receiver) {
+        const member: unknown = Reflect.get(target, property, receiver);
+        if (property !== "setNextDue" || typeof member !== "function") return member;
+        return async (updates: unknown[]) => {
+          for (const _ of updates) writes.push(clockNow());
+          return member.apply(target, [updates]);
+        };
+      },
+    });
+    const settings = {
+      ...SETTINGS,
+      pageSize: 100,
+      timeBudgetMs: 2_000,
+      userWritesPerSecond: 100,
+      dispatchesPerSecond: 300,
+    };
+    // A chain whose clock the counting store reads: steps start where the previous one called its continuation.
+    const chainId = "cron_2026-11-24T17";
+    let at = DAY_1 + 4 * HOUR;
+    let next: ChainContinuation | null = { chainId, step: 0, after: null };
+    const runs: SchedulerRunRecord[] = [];
+    while (next) {
+      const current: ChainContinuation = next;
+      next = null;
+      let elapsed = 0;
+      const startedAt = at;
+      clockNow = () => startedAt + elapsed;
+      runs.push(
+        await runScheduler({
+          store: counting,
+          dispatcher: recordingDispatcher().dispatcher,
+          settings,
+          now: startedAt,
+          trigger: current.step === 0 ? "cron" : "continuation",
+          runId: `writes-${current.step}`,
+          elapsedMs: () => elapsed,
+          waitUntil: async (target) => {
+            elapsed = Math.max(elapsed, target);
+          },
+          chain: {
+            ...current,
+            maxSteps: 100,
+            stepLeaseMs: LEASE_MS,
+            continuer: {
+              async continueChain(continuation) {
+                next = continuation;
+                at = clockNow();
+                return { ok: true, status: 202 };
+              },
+            },
+          },
+        }),
+      );
+    }
+    expect(runs.length).toBeGreaterThan(1);
+    expect(runs.slice(0, -1).every((run) => run.results.hasMore)).toBe(true);
+    expect(writes).toHaveLength(users);
+    // 100 a second, give or take one batch of a tenth.
+    expect(Math.max(...countsPer(writes, 1_000))).toBeLessThanOrEqual(110);
+    expect(
+      [...database.users.values()].every(
+        (user) => (user.nextCoachingMessageDue as number) > DAY_1 + 4 * HOUR,
+      ),
+    ).toBe(true);
+  });
+});
+
 describe("the HTTP dispatcher", () => {
   it("ends a processor call when the step's deadline aborts it, well before its own timeout", async () => {
     const dispatcher = createHttpDispatcher({
@@ -575,12 +886,22 @@ describe("scheduler configuration bounds", () => {
     expect(() => loadConfig({ ...base, SCHEDULER_TIME_BUDGET_MS: "58000" })).toThrow(/maxDuration/);
   });
 
-  it("rejects more chain steps than end within the hour", () => {
-    // 60 steps of up to 60 s each would run into the next hour's chain.
-    expect(() => loadConfig({ ...base, SCHEDULER_MAX_CHAIN_STEPS: "60" })).toThrow(
-      /SCHEDULER_MAX_CHAIN_STEPS/,
+  it("bounds a chain by time: its last step starts early enough to end before the next hour's chain", () => {
+    const config = loadConfig(base);
+    expect(config.scheduler.chainLastStartMinute).toBe(SCHEDULER_CHAIN_LAST_START_MINUTE);
+    expect(SCHEDULER_CHAIN_LAST_START_MINUTE * 60 + SCHEDULER_MAX_DURATION_SECONDS).toBeLessThan(3_600);
+    expect(chainLastStartAt({ chainId: "cron_2026-11-24T13", lastStartMinute: 55 })).toBe(
+      Date.parse("2026-11-24T13:55:00Z"),
     );
-    expect(loadConfig({ ...base, SCHEDULER_MAX_CHAIN_STEPS: "59" }).scheduler.maxChainSteps).toBe(59);
+    // More steps than an unpaced hour takes are allowed: time bounds the chain, not the count.
+    expect(loadConfig({ ...base, SCHEDULER_MAX_CHAIN_STEPS: "120" }).scheduler.maxChainSteps).toBe(120);
+  });
+
+  it("paces the scheduler to LLM_CALLS_PER_MINUTE: the ceiling ÷ the calls a run is expected to make", () => {
+    expect(schedulerSettingsFromConfig(loadConfig(base)).dispatchesPerMinute).toBeNull();
+    const paced = schedulerSettingsFromConfig(loadConfig({ ...base, LLM_CALLS_PER_MINUTE: "3000" }));
+    expect(paced.dispatchesPerMinute).toBe(1_500);
+    expect(dispatchesPerMinuteFor({ callsPerMinute: 1 })).toBe(1);
   });
 });
 
@@ -614,7 +935,9 @@ describe("scheduler configuration", () => {
     const config = loadConfig({ NODE_ENV: "test", FIRESTORE_EMULATOR_HOST: "localhost:1" });
     expect(config.scheduler.chainStepLeaseMs).toBeGreaterThan(SCHEDULER_MAX_DURATION_SECONDS * 1_000);
     expect(config.scheduler.timeBudgetMs).toBeLessThan(SCHEDULER_MAX_DURATION_SECONDS * 1_000);
-    expect(config.scheduler).toMatchObject({ maxChainSteps: 24, maxUsersPerTick: 100_000, pageSize: 500 });
+    expect(config.scheduler).toMatchObject({ maxChainSteps: 100, maxUsersPerTick: 100_000, pageSize: 500 });
+    // Together under Firestore's ~500 writes/s on `users`: the processor's (one per dispatch) and the scheduler's own.
+    expect(config.scheduler.dispatchesPerSecond + config.scheduler.userWritesPerSecond).toBeLessThan(500);
     // The defaults leave a margin: budget, a dispatch's timeout and the continuation's within 60 s.
     const { timeBudgetMs, dispatchTimeoutMs, continuationTimeoutMs } = config.scheduler;
     expect(timeBudgetMs + dispatchTimeoutMs + continuationTimeoutMs).toBeLessThan(

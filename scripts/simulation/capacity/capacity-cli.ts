@@ -1,7 +1,7 @@
 /**
  * `npm run simulate -- [--users N] [--days N] [--zones even|skewed|<IANA zone>]
  *   [--frequency daily|multipleTimesPerWeek|onceAWeek|mixed] [--preference morning|afternoon|evening|mixed]
- *   [--llm-per-minute N] [--function-concurrency N] [--failure-rate X] [--ceiling-wait-ms N] [--llm-p50-ms N] [--llm-p95-ms N]
+ *   [--llm-per-minute N] [--function-concurrency N] [--failure-rate X] [--llm-p50-ms N] [--llm-p95-ms N]
  *   [--max-users-per-tick N] [--time-budget-ms N] [--dispatch-concurrency N] [--page-size N] [--max-chain-steps N]
  *   [--seed N] [--chart PATH] [--json]`
  *
@@ -23,9 +23,9 @@ import {
 } from "./run-capacity";
 
 const REAL =
-  "scheduler: runScheduler (src/pipeline/run-scheduler.ts) and its cron chain (step claims, cursors, continuations) with production settings parsed from src/config.ts's defaults, its decisions (core/scheduler-decisions.ts), ranks (core/due-rank.ts) and due times (core/schedule.ts); processor claim check decideProcessing (core/due-slot.ts); reschedules nextDueAfterSuccess / retryDueAt (core/schedule.ts) written through SchedulerStore.setNextDue";
+  "scheduler: runScheduler (src/pipeline/run-scheduler.ts) and its cron chain (step claims, cursors, continuations, the pace of dispatches and of writes on users, the per-minute share of the LLM ceiling, the chain's time bound) with production settings parsed from src/config.ts's defaults (LLM_CALLS_PER_MINUTE from --llm-per-minute) and derived as services/scheduler.ts does (schedulerSettingsFromConfig), its decisions (core/scheduler-decisions.ts), ranks (core/due-rank.ts) and due times (core/schedule.ts); processor claim check decideProcessing (core/due-slot.ts); reschedules nextDueAfterSuccess / retryDueAt (core/schedule.ts) written through SchedulerStore.setNextDue";
 const MODELLED =
-  "store: an indexed in-memory SchedulerStore (passes the store contract tests) with Firestore costs from the bench in virtual time; dispatch and the chain's call to its own route: bench throughput, no HTTP; processor: outcome level (function instances, two LLM calls with lognormal latency and a failure rate, the global per-minute ceiling with stop-and-reschedule or a bounded wait, the bench's per-user overhead), not process-user.ts; per-user quotas, the breaker, suspension and delivery are not modelled";
+  "store: an indexed in-memory SchedulerStore (passes the store contract tests) with Firestore costs from the bench in virtual time; dispatch and the chain's call to its own route: bench throughput, no HTTP; processor: outcome level (function instances; one reservation of the run's expected LLM calls from the global per-minute ceiling, exact per UTC minute, and when it is spent a deferral due at the next minute plus up to 5 s of jitter; two LLM calls with lognormal latency and a failure rate per provider request, each call retried by the SDK up to LLM_MAX_RETRIES times with its 2 s, 4 s … backoff; the bench's per-user overhead), not process-user.ts; per-user quotas, the breaker, suspension and delivery are not modelled";
 
 function flag(argv: readonly string[], name: string): string | undefined {
   const index = argv.indexOf(`--${name}`);
@@ -83,7 +83,6 @@ export function parseCapacityFlags(
     llmCallsPerMinute: numberFlag(argv, "llm-per-minute"),
     functionConcurrency: numberFlag(argv, "function-concurrency") ?? 1_000,
     failureRate: numberFlag(argv, "failure-rate") ?? 0.05,
-    ceilingWaitMs: numberFlag(argv, "ceiling-wait-ms") ?? 0,
     latency: { p50Ms, p95Ms },
     schedulerOverrides: overrides,
     json: argv.includes("--json"),
@@ -132,7 +131,7 @@ export async function runCapacityCli(argv: readonly string[]): Promise<void> {
     options.chart ??
     path.join(
       os.tmpdir(),
-      `capacity-${[options.users, options.zones, options.frequency, options.preference, options.llmCallsPerMinute ?? "default", options.ceilingWaitMs, options.seed].join("-").replace(/[^\w.-]+/g, "-")}.svg`,
+      `capacity-${[options.users, options.zones, options.frequency, options.preference, options.llmCallsPerMinute ?? "default", options.seed].join("-").replace(/[^\w.-]+/g, "-")}.svg`,
     );
   writeFileSync(
     chartPath,
@@ -160,8 +159,7 @@ export async function runCapacityCli(argv: readonly string[]): Promise<void> {
       preference: options.preference,
       seed: options.seed,
       functionConcurrency: options.functionConcurrency,
-      llmFailureRate: options.failureRate,
-      ceilingWaitMs: options.ceilingWaitMs,
+      llmRequestFailureRate: options.failureRate,
       llmLatencyMs: options.latency,
       llmCostUsdPerCall: LLM_COST_USD,
       start: new Date(start).toISOString(),

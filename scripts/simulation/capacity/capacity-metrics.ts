@@ -13,6 +13,9 @@ import type { Population } from "./population";
 import type { WindowTable } from "./window-table";
 
 const HOUR_MS = 3_600_000;
+
+/** Who wrote a `users` document: the scheduler (reschedules, bootstraps, ranks) or a processor run. */
+export type UserWriteSource = "scheduler" | "processor";
 const DAY_MS = 86_400_000;
 /** Lateness histogram: one bin per second up to 14 days, the last bin holding the rest. */
 const LATENESS_BINS = 14 * 86_400 + 1;
@@ -24,14 +27,25 @@ export class CapacityMetrics {
   private readonly missed: Uint16Array;
   private readonly lastServedWindow: Int32Array;
   private readonly starved: Uint8Array;
+  /** Starved with at least one missed window in which no run of theirs failed: the engine did not get to them. */
+  private readonly starvedByCapacity: Uint8Array;
+  /** Windows of the open obligation in which a run of the user's failed, and the last such window. */
+  private readonly failedWindows: Uint16Array;
+  private readonly lastFailedWindow: Int32Array;
   private readonly lateness = new Uint32Array(LATENESS_BINS);
   readonly dueByHour: Uint32Array;
   readonly servedByHour: Uint32Array;
+  /** Every write on `users` per second, and the scheduler's and the processor's part of them. */
   readonly userWritesBySecond: Uint32Array;
+  private readonly userWritesBySecondBySource: Record<UserWriteSource, Uint32Array>;
   readonly llmCallsByMinute: Uint32Array;
+  /** LLM calls the ceiling admitted (reserved by runs) per UTC minute: what `LLM_CALLS_PER_MINUTE` bounds. */
+  readonly llmCallsAdmittedByMinute: Uint32Array;
   readonly missedWindowsBeforeServe = [0, 0, 0, 0];
   servedSlots = 0;
   missedSlots = 0;
+  /** Missed slots in which a run of the user's failed (its retry fell after the window). */
+  missedSlotsWithAFailedRun = 0;
   sentAtTargetHour = 0;
   sentAfterWindowEnd = 0;
   duplicateSlotServes = 0;
@@ -49,11 +63,19 @@ export class CapacityMetrics {
     this.missed = new Uint16Array(size);
     this.lastServedWindow = new Int32Array(size).fill(-1);
     this.starved = new Uint8Array(size);
+    this.starvedByCapacity = new Uint8Array(size);
+    this.failedWindows = new Uint16Array(size);
+    this.lastFailedWindow = new Int32Array(size).fill(-1);
     const hours = Math.ceil((end - start) / HOUR_MS);
     this.dueByHour = new Uint32Array(hours);
     this.servedByHour = new Uint32Array(hours);
     this.userWritesBySecond = new Uint32Array(Math.ceil((end - start) / 1_000));
+    this.userWritesBySecondBySource = {
+      scheduler: new Uint32Array(this.userWritesBySecond.length),
+      processor: new Uint32Array(this.userWritesBySecond.length),
+    };
     this.llmCallsByMinute = new Uint32Array(Math.ceil((end - start) / 60_000) + 1);
+    this.llmCallsAdmittedByMinute = new Uint32Array(Math.ceil((end - start) / 60_000) + 1);
   }
 
   private intervalDays(user: number): number {
@@ -77,19 +99,45 @@ export class CapacityMetrics {
   /** The user is owed a message from `due` on (their first due time, or after a sent message). */
   owe(user: number, due: number): void {
     this.obligationDue[user] = due;
+    this.failedWindows[user] = 0;
+    this.lastFailedWindow[user] = -1;
     this.add(this.dueByHour, this.slotOpens(user, due).opensAt, HOUR_MS);
   }
 
-  recordUserWrites(at: number, count: number): void {
+  /** A run of the user's failed in window `window` (generation error or quality gate). */
+  recordFailure(user: number, window: number): void {
+    if (window < 0 || this.lastFailedWindow[user] === window) return;
+    this.lastFailedWindow[user] = window;
+    this.failedWindows[user] = (this.failedWindows[user] as number) + 1;
+  }
+
+  /** Marks a user starved (more than a period of windows missed in a row), and whether capacity had a part in it. */
+  private starve(user: number, missed: number, missedWithAFailure: number): void {
+    this.starved[user] = 1;
+    if (missed > missedWithAFailure) this.starvedByCapacity[user] = 1;
+  }
+
+  recordUserWrites(at: number, count: number, source: UserWriteSource): void {
     this.add(this.userWritesBySecond, at, 1_000, count);
+    this.add(this.userWritesBySecondBySource[source], at, 1_000, count);
   }
 
   recordLlmCall(at: number): void {
     this.add(this.llmCallsByMinute, at, 60_000);
   }
 
-  llmCallsInMinuteOf(at: number): number {
-    return this.llmCallsByMinute[Math.floor((at - this.start) / 60_000)] ?? 0;
+  /**
+   * Reserves `calls` from the budget of `at`'s UTC minute, all or nothing (`limit` Infinity: no
+   * ceiling, every reservation admitted and counted as demand). The simulation starts on a whole
+   * minute, so its minutes are UTC minutes.
+   */
+  reserveLlmCalls(at: number, calls: number, limit: number): boolean {
+    const index = Math.floor((at - this.start) / 60_000);
+    const used = this.llmCallsAdmittedByMinute[index] ?? 0;
+    if (used + calls > limit) return false;
+    if (index >= 0 && index < this.llmCallsAdmittedByMinute.length)
+      this.llmCallsAdmittedByMinute[index] = used + calls;
+    return true;
   }
 
   /** A message was sent at `at` for the slot claimed in window `claimWindow`. */
@@ -104,7 +152,10 @@ export class CapacityMetrics {
     this.missed[user] = (this.missed[user] as number) + missed;
     const bucket = Math.min(missed, 3);
     this.missedWindowsBeforeServe[bucket] = (this.missedWindowsBeforeServe[bucket] ?? 0) + 1;
-    if (missed > this.intervalDays(user)) this.starved[user] = 1;
+    const failedInServedWindow = this.lastFailedWindow[user] === window ? 1 : 0;
+    const missedWithAFailure = Math.min(missed, (this.failedWindows[user] as number) - failedInServedWindow);
+    this.missedSlotsWithAFailedRun += missedWithAFailure;
+    if (missed > this.intervalDays(user)) this.starve(user, missed, missedWithAFailure);
     const latenessBin = Math.min(LATENESS_BINS - 1, Math.max(0, Math.floor((at - opensAt) / 1_000)));
     this.lateness[latenessBin] = (this.lateness[latenessBin] as number) + 1;
     if (this.lastServedWindow[user] === window) this.duplicateSlotServes += 1;
@@ -130,6 +181,7 @@ export class CapacityMetrics {
   summarise(days: number) {
     const { population, windows, end } = this;
     const byFrequency = FREQUENCIES.map(() => ({ users: 0, messages: 0, starved: 0 }));
+    let starvedByCapacity = 0;
     const jain = new JainIndex();
     const jainByFrequency = FREQUENCIES.map(() => new JainIndex());
     for (let user = 0; user < population.size; user += 1) {
@@ -139,8 +191,10 @@ export class CapacityMetrics {
       if (openMissed > 0) {
         this.usersOwedAtEnd += 1;
         this.missedSlots += openMissed;
+        this.missedSlotsWithAFailedRun += Math.min(openMissed, this.failedWindows[user] as number);
         this.missed[user] = (this.missed[user] as number) + openMissed;
-        if (openMissed > this.intervalDays(user)) this.starved[user] = 1;
+        if (openMissed > this.intervalDays(user))
+          this.starve(user, openMissed, this.failedWindows[user] as number);
       }
       const entry = byFrequency[population.frequencyOf[user] as number];
       const messages = this.messages[user] as number;
@@ -149,6 +203,7 @@ export class CapacityMetrics {
         entry.messages += messages;
         entry.starved += this.starved[user] as number;
       }
+      starvedByCapacity += this.starvedByCapacity[user] as number;
       // Messages per slot owed, so frequencies and a span shorter than a week compare fairly.
       const owed = messages + (this.missed[user] as number);
       if (owed > 0) jain.add(messages / owed);
@@ -161,6 +216,15 @@ export class CapacityMetrics {
       servedSlots: this.servedSlots,
       missedSlots: this.missedSlots,
       servedInWindowShare: due > 0 ? this.servedSlots / due : 1,
+      missedSlotsWithAFailedRun: this.missedSlotsWithAFailedRun,
+      /**
+       * The share served, leaving out slots whose runs in the window failed (the contract's retry
+       * interval carried the retry past the window's end): what capacity and the scheduler decide.
+       */
+      servedInWindowShareOfSlotsWithoutAFailedRun:
+        due - this.missedSlotsWithAFailedRun > 0
+          ? this.servedSlots / (due - this.missedSlotsWithAFailedRun)
+          : 1,
       sentAtTargetHourShare: sends > 0 ? this.sentAtTargetHour / sends : 0,
       sentAfterWindowEnd: this.sentAfterWindowEnd,
       latenessAfterDueSeconds: {
@@ -184,6 +248,12 @@ export class CapacityMetrics {
         }),
       ),
       starvedUsers: byFrequency.reduce((total, entry) => total + entry.starved, 0),
+      /**
+       * Starved users with a missed window in which no run of theirs failed: the engine did not
+       * get to them (capacity, the ceiling). The rest missed only windows whose every run failed
+       * (a run failing at the end of a window is retried after it: the contract's retry interval).
+       */
+      starvedUsersByCapacity: starvedByCapacity,
       usersOwedAtEndWithAWindowMissed: this.usersOwedAtEnd,
       duplicateSlotServes: this.duplicateSlotServes,
       /** Jain's index of each user's messages per slot owed (served + missed), over users owed any. */
@@ -193,7 +263,14 @@ export class CapacityMetrics {
         FREQUENCIES.map((frequency, index) => [frequency, jainByFrequency[index]?.value ?? null]),
       ),
       peakUserWritesPerSecond: peakOf(this.userWritesBySecond),
-      peakLlmCallsPerMinute: peakOf(this.llmCallsByMinute),
+      peakUserWritesPerSecondBySource: {
+        scheduler: peakOf(this.userWritesBySecondBySource.scheduler),
+        processor: peakOf(this.userWritesBySecondBySource.processor),
+      },
+      /** Calls admitted by the ceiling (reserved) in the busiest minute: what LLM_CALLS_PER_MINUTE bounds. */
+      peakLlmCallsPerMinute: peakOf(this.llmCallsAdmittedByMinute),
+      /** Calls made in the busiest minute (a run's calls follow its reservation by seconds, so a minute may see some of the previous minute's). */
+      peakLlmCallsMadePerMinute: peakOf(this.llmCallsByMinute),
       spanDays: (end - this.start) / DAY_MS,
     };
   }

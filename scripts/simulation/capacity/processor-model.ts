@@ -1,25 +1,25 @@
 /**
  * The processor at its outcome level, on the virtual clock. MODELLED, not the real pipeline
  * (running process-user.ts for 1,000,000 users would not fit in the time): a dispatched user
- * waits for a free function instance (`functionConcurrency`), is claimed, makes two LLM calls
- * (generation, then outcome scoring) with lognormal latency and a failure rate, each call first
- * taking a token from the global per-minute ceiling, and is rescheduled.
+ * waits for a free function instance (`functionConcurrency`), is claimed, reserves its two LLM
+ * calls from the global per-minute ceiling once, makes them (generation, then outcome scoring)
+ * with lognormal latency and a failure rate, and is rescheduled.
  *
  * REAL code on the way: the claim-time check is core/due-slot.ts `decideProcessing` on the
  * user's document as the store holds it; the reschedule is core/schedule.ts
  * `nextDueAfterSuccess` (sent) or `retryDueAt` (failed), written through the store's
  * `setNextDue`, as process-user.ts does.
  *
- * A call that finds the minute's ceiling spent stops the run without a failure, as the issue
- * requires: nothing is stored, the user is not counted toward suspension, and their due time is
- * set to the start of the next minute, so the next scheduler run inside the window takes them
- * again (oldest due first); when the window has closed by then, the real scheduler moves them to
- * their next window. With `ceilingWaitMs` the run instead waits inside its invocation (holding
- * its function instance) for a later minute's budget, as long as its whole wait stays within
- * that bound (below the processor route's maxDuration of 300 s), and stops as above after it. A second dispatch of a user whose run is still going finds the slot's lease
- * held and does nothing, as the processor's `create()` claim makes it.
+ * The ceiling as the processor applies it (`LlmCallCeiling.reserve`): a run reserves the calls
+ * it is expected to make (EXPECTED_LLM_CALLS_PER_RUN) once, after its claim, all or nothing and
+ * exactly per UTC minute. A run that finds the minute's budget spent is a deferral
+ * (`ceiling_reached`): no call, no failure, nothing toward suspension, and the user is due again
+ * at the start of the next minute plus a few seconds of per-user jitter, so a later step of the
+ * scheduler's chain takes them again inside the window; when the window has closed by then, the
+ * real scheduler moves them to their next window. A second dispatch of a user whose run is still
+ * going finds the slot's lease held and does nothing, as the processor's `create()` claim makes it.
  */
-import { decideProcessing } from "@/core/due-slot";
+import { decideProcessing, EXPECTED_LLM_CALLS_PER_RUN } from "@/core/due-slot";
 import { FREQUENCIES, nextDueAfterSuccess, retryDueAt, TIME_PREFERENCES } from "@/core/schedule";
 import { parseUserDocument } from "@/core/user";
 import type { CapacityMetrics } from "./capacity-metrics";
@@ -31,16 +31,25 @@ import type { WindowTable } from "./window-table";
 
 const HALF_OVERHEAD_MS = Math.round(BENCH_PROCESSOR_OVERHEAD_MS / 2);
 
+/** Per-user jitter of a ceiling deferral's due time after the next minute's start (the processor's `ceilingJitterMs`: under 10 s). */
+export const CEILING_JITTER_MS = 10_000;
+
+/** The AI SDK's backoff before its first retry of a failed request (doubling after). */
+const SDK_RETRY_BASE_MS = 2_000;
+
 export const EVENT = { dispatch: 0, generation: 1, scoring: 2, sent: 3, failed: 4 } as const;
 
 export interface ProcessorModelOptions {
   functionConcurrency: number;
   /** Global LLM calls per calendar minute; Infinity for no ceiling. */
   llmCallsPerMinute: number;
-  /** Share of LLM calls that fail (after the SDK's own retries). */
+  /**
+   * Share of provider requests that fail. A call is the SDK's request and up to `maxRetries`
+   * retries of it (production's `LLM_MAX_RETRIES`), 2 s then 4 s … apart, as the AI SDK does; the
+   * call fails when every request fails.
+   */
   failureRate: number;
-  /** How long a run may wait in all for the ceiling's next minute before it stops; 0 stops at once. */
-  ceilingWaitMs: number;
+  maxRetries: number;
   latencyMs: () => number;
   random: () => number;
 }
@@ -54,8 +63,8 @@ export class ProcessorModel {
     generationCalls: 0,
     scoringCalls: 0,
     failedRuns: 0,
+    retriedRequests: 0,
     deferredByLlmCeiling: 0,
-    waitsForLlmCeiling: 0,
     sent: 0,
     peakRunning: 0,
     peakWaitingForInstance: 0,
@@ -119,7 +128,7 @@ export class ProcessorModel {
 
   private write(user: number, at: number, nextCoachingMessageDue: number): void {
     this.store.applyNextDue([{ uid: uidOf(user), nextCoachingMessageDue }]);
-    this.metrics.recordUserWrites(at, 1);
+    this.metrics.recordUserWrites(at, 1, "processor");
   }
 
   private claim(user: number, at: number): void {
@@ -136,6 +145,14 @@ export class ProcessorModel {
       return;
     }
     this.stats.claims += 1;
+    if (!this.metrics.reserveLlmCalls(at, EXPECTED_LLM_CALLS_PER_RUN, this.options.llmCallsPerMinute)) {
+      // The processor's `ceiling_reached`: due again at the next minute, spread over its first seconds.
+      this.stats.deferredByLlmCeiling += 1;
+      const nextMinute = (Math.floor(at / 60_000) + 1) * 60_000;
+      this.write(user, at, nextMinute + Math.floor(this.options.random() * CEILING_JITTER_MS));
+      this.release(user, at);
+      return;
+    }
     this.claimedAt[user] = at;
     this.claimWindow[user] = this.windows.containing(
       this.population.zoneOf[user] as number,
@@ -146,29 +163,21 @@ export class ProcessorModel {
   }
 
   private call(user: number, at: number, next: number): void {
-    if (this.metrics.llmCallsInMinuteOf(at) >= this.options.llmCallsPerMinute) {
-      const nextMinute = (Math.floor(at / 60_000) + 1) * 60_000;
-      // Spread over the next minute's first second, as independent instances would wake.
-      const retryAt = nextMinute + Math.floor(this.options.random() * 1_000);
-      if (retryAt - (this.claimedAt[user] as number) <= this.options.ceilingWaitMs) {
-        this.stats.waitsForLlmCeiling += 1;
-        this.queue.push(retryAt, next === EVENT.scoring ? EVENT.generation : EVENT.scoring, user);
-        return;
-      }
-      this.stats.deferredByLlmCeiling += 1;
-      this.write(user, at, nextMinute);
-      this.release(user, at);
-      return;
-    }
     this.metrics.recordLlmCall(at);
     if (next === EVENT.scoring) this.stats.generationCalls += 1;
     else this.stats.scoringCalls += 1;
-    const latency = this.options.latencyMs();
-    if (this.options.random() < this.options.failureRate) {
-      this.queue.push(at + latency, EVENT.failed, user);
-      return;
+    let elapsed = 0;
+    for (let attempt = 0; ; attempt += 1) {
+      elapsed += this.options.latencyMs();
+      if (this.options.random() >= this.options.failureRate) break;
+      if (attempt >= this.options.maxRetries) {
+        this.queue.push(at + elapsed, EVENT.failed, user);
+        return;
+      }
+      this.stats.retriedRequests += 1;
+      elapsed += SDK_RETRY_BASE_MS * 2 ** attempt;
     }
-    this.queue.push(at + latency + (next === EVENT.sent ? HALF_OVERHEAD_MS : 0), next, user);
+    this.queue.push(at + elapsed + (next === EVENT.sent ? HALF_OVERHEAD_MS : 0), next, user);
   }
 
   private settingsOf(user: number) {
@@ -190,6 +199,7 @@ export class ProcessorModel {
 
   private finishFailed(user: number, at: number): void {
     this.stats.failedRuns += 1;
+    this.metrics.recordFailure(user, this.claimWindow[user] as number);
     this.write(user, at, retryDueAt({ now: at, frequency: this.settingsOf(user).frequency }));
     this.release(user, at);
   }

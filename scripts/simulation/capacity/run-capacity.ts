@@ -13,7 +13,13 @@ import { type AppConfig, loadConfig } from "@/config";
 import { dueRank } from "@/core/due-rank";
 import { FREQUENCIES, FREQUENCY_INTERVAL_DAYS, nextWindowTarget, TIME_PREFERENCES } from "@/core/schedule";
 import type { ChainContinuation, ChainContinuer } from "@/pipeline/ports";
-import { runScheduler } from "@/pipeline/run-scheduler";
+import {
+  chainLastStartAt,
+  cronChainId,
+  runScheduler,
+  type SchedulerSettings,
+  schedulerSettingsFromConfig,
+} from "@/pipeline/run-scheduler";
 import { CapacityMetrics } from "./capacity-metrics";
 import { DEFAULT_LLM_LATENCY, lognormalSampler } from "./cost-model";
 import { EventQueue } from "./event-queue";
@@ -45,36 +51,43 @@ export interface CapacityOptions {
   frequency: FrequencyChoice;
   preference: PreferenceChoice;
   seed: number;
-  /** Global LLM calls per minute; undefined for the production default. */
+  /** `LLM_CALLS_PER_MINUTE`, through the real configuration; undefined for the production default (none). */
   llmCallsPerMinute?: number;
   /** Processor function instances running at once. */
   functionConcurrency: number;
   /** Share of LLM calls that fail. */
   failureRate: number;
-  /** How long a processor run may wait for the LLM ceiling's next minute; 0 (default) stops at once. */
-  ceilingWaitMs?: number;
   latency?: { p50Ms: number; p95Ms: number };
   /** Scheduler settings that differ from production (reported as changed). */
   schedulerOverrides?: Partial<SchedulerConfig>;
   log?: (line: string) => void;
 }
 
-export type SchedulerConfig = AppConfig["scheduler"];
+export type SchedulerConfig = AppConfig["scheduler"] & SchedulerSettings;
 
 export interface ProductionDefaults {
   scheduler: SchedulerConfig;
-  /** `LLM_CALLS_PER_MINUTE`'s default; Infinity while the configuration has none. */
+  /** `LLM_CALLS_PER_MINUTE`; Infinity when unset (no ceiling). */
   llmCallsPerMinute: number;
+  /** `LLM_MAX_RETRIES`: the SDK's retries of a failed request. */
+  llmMaxRetries: number;
 }
 
-/** The production settings: src/config.ts's schema with no environment, i.e. its defaults. */
-export function productionDefaults(): ProductionDefaults {
-  const config = loadConfig({ NODE_ENV: "production", FIREBASE_PROJECT_ID: "capacity-simulation" });
-  // Read by name so the simulator follows the ceiling once the configuration has it.
-  const ceiling = (config.env as Record<string, unknown>).LLM_CALLS_PER_MINUTE;
+/**
+ * The production settings: src/config.ts's schema with no environment but the LLM ceiling, i.e.
+ * its defaults, and the scheduler's settings as services/scheduler.ts derives them (paced to the
+ * ceiling when there is one).
+ */
+export function productionDefaults(llmCallsPerMinute?: number): ProductionDefaults {
+  const config = loadConfig({
+    NODE_ENV: "production",
+    FIREBASE_PROJECT_ID: "capacity-simulation",
+    ...(llmCallsPerMinute !== undefined ? { LLM_CALLS_PER_MINUTE: String(llmCallsPerMinute) } : {}),
+  });
   return {
-    scheduler: config.scheduler,
-    llmCallsPerMinute: typeof ceiling === "number" ? ceiling : Number.POSITIVE_INFINITY,
+    scheduler: schedulerSettingsFromConfig(config),
+    llmCallsPerMinute: config.llmCeiling?.callsPerMinute ?? Number.POSITIVE_INFINITY,
+    llmMaxRetries: config.llm.maxRetries,
   };
 }
 
@@ -123,15 +136,14 @@ function seedUsers(
   }
 }
 
-/** The chain id of the cron tick at `at`, as services/scheduler.ts `cronChainId` makes it (its UTC hour). */
-const cronChainId = (at: number) => `cron_${new Date(at).toISOString().slice(0, 13)}`;
-
 export async function simulateCapacity(options: CapacityOptions) {
   const startedAt = performance.now();
   const log = options.log ?? (() => {});
-  const defaults = productionDefaults();
+  const production = productionDefaults();
+  const defaults = productionDefaults(options.llmCallsPerMinute);
   const settings: SchedulerConfig = { ...defaults.scheduler, ...options.schedulerOverrides };
-  const llmCallsPerMinute = options.llmCallsPerMinute ?? defaults.llmCallsPerMinute;
+  const llmCallsPerMinute = defaults.llmCallsPerMinute;
+  const llmMaxRetries = defaults.llmMaxRetries;
   const random = seededRandom(options.seed);
   const start = CAPACITY_START;
   const end = start + options.days * 24 * HOUR_MS;
@@ -155,7 +167,7 @@ export async function simulateCapacity(options: CapacityOptions) {
     functionConcurrency: options.functionConcurrency,
     llmCallsPerMinute,
     failureRate: options.failureRate,
-    ceilingWaitMs: options.ceilingWaitMs ?? 0,
+    maxRetries: llmMaxRetries,
     latencyMs: lognormalSampler(options.latency ?? DEFAULT_LLM_LATENCY, random),
     random,
   });
@@ -175,10 +187,17 @@ export async function simulateCapacity(options: CapacityOptions) {
 
   /**
    * One step of a cron tick's chain, as the scheduler route runs it. The continuer stands for the
-   * route's call to itself: it costs one dispatch, and the next step starts when it was made.
+   * route's call to itself: it costs one dispatch, and the next step starts when it was made. A
+   * step that waits (for its pace or its minute) moves its clock on, and the processor's events
+   * up to then happen meanwhile, as they would in production.
    */
   const tick = async (at: number, step: ChainContinuation) => {
     const clock = new TickClock(at);
+    const waitUntil = async (elapsed: number) => {
+      if (elapsed <= clock.elapsedMs) return;
+      clock.elapsedMs = elapsed;
+      drainUntil(clock.now);
+    };
     let next: { at: number; step: ChainContinuation } | null = null;
     const continuer: ChainContinuer = {
       async continueChain(continuation) {
@@ -188,7 +207,9 @@ export async function simulateCapacity(options: CapacityOptions) {
       },
     };
     const run = await runScheduler({
-      store: withVirtualCost(store, clock, (writeAt, count) => metrics.recordUserWrites(writeAt, count)),
+      store: withVirtualCost(store, clock, (writeAt, count) =>
+        metrics.recordUserWrites(writeAt, count, "scheduler"),
+      ),
       dispatcher: virtualDispatcher(clock, perDispatchMs, (userId, dispatchAt) =>
         queue.push(dispatchAt, EVENT.dispatch, userOf(userId)),
       ),
@@ -197,10 +218,15 @@ export async function simulateCapacity(options: CapacityOptions) {
       trigger: step.step === 0 ? "cron" : "continuation",
       runId: `${new Date(at).toISOString()}_${step.step}`,
       elapsedMs: () => clock.elapsedMs,
+      waitUntil,
       random,
       chain: {
         ...step,
         maxSteps: settings.maxChainSteps,
+        lastStartAt: chainLastStartAt({
+          chainId: step.chainId,
+          lastStartMinute: settings.chainLastStartMinute,
+        }),
         stepLeaseMs: settings.chainStepLeaseMs,
         continuer,
       },
@@ -231,7 +257,7 @@ export async function simulateCapacity(options: CapacityOptions) {
   return {
     settings,
     llmCallsPerMinute,
-    production: defaults,
+    production,
     ...summary,
     llmCeiling: {
       callsPerMinute: Number.isFinite(llmCallsPerMinute) ? llmCallsPerMinute : null,

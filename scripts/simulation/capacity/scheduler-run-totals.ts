@@ -23,6 +23,8 @@ export class SchedulerRunTotals {
     const ending = run.chain?.continuation.status;
     if (ending) this.chainEndings.set(ending, (this.chainEndings.get(ending) ?? 0) + 1);
     for (const [name, value] of Object.entries(run.results)) {
+      // A setting each run reports, not a count to add up.
+      if (name === "dispatchesPerMinute") continue;
       if (typeof value === "number") this.sums.set(name, (this.sums.get(name) ?? 0) + value);
     }
   }

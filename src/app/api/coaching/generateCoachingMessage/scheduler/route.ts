@@ -33,6 +33,19 @@ const continuationSchema = z.strictObject({
   chainId: z.string().regex(CRON_CHAIN_ID_PATTERN, "must be a cron chain id (cron_YYYY-MM-DDTHH)"),
   step: z.int().min(1).max(1_000),
   after: dueCursorSchema.nullable(),
+  // A paced chain: the processor calls started so far in the current UTC minute.
+  minuteShare: z
+    .strictObject({
+      minute: z
+        .number()
+        .int()
+        .min(0)
+        .max(MAX_INSTANT_MS)
+        .refine((minute) => minute % 60_000 === 0, "must be the start of a minute"),
+      dispatched: z.int().min(0).max(10_000_000),
+    })
+    .nullable()
+    .optional(),
 });
 
 /** A manual POST may cap its run; a chain step carries its continuation; nothing else is accepted. */
