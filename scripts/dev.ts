@@ -14,12 +14,14 @@ import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { initializeApp } from "firebase-admin/app";
 import { getFirestore } from "firebase-admin/firestore";
+import webpush from "web-push";
 import { startAuthEmulator } from "./local-stack/auth-emulator";
 import { buildDemoUsers, seedDemoData } from "./local-stack/demo-data";
 import { type DevCrons, readVercelCrons, startDevCrons, waitForApp } from "./local-stack/dev-crons";
 import { startFirestoreEmulator } from "./local-stack/firestore-emulator";
 import { startLlmSandbox } from "./local-stack/llm-sandbox";
 import { startMailCatcher } from "./local-stack/mail-catcher";
+import { startPushService } from "./local-stack/push-service";
 
 const NEXT_BIN = fileURLToPath(new URL("../node_modules/next/dist/bin/next", import.meta.url));
 const env: NodeJS.ProcessEnv = { ...process.env, NEXT_TELEMETRY_DISABLED: "1" };
@@ -77,6 +79,15 @@ if (!env.RESEND_API_KEY) {
   lines.push("Email               Resend");
 }
 
+if (!env.VAPID_PUBLIC_KEY) {
+  const pushService = await startPushService({ port: Number(env.PUSH_SERVICE_PORT ?? 4030) });
+  stoppers.push(pushService.stop);
+  env.PUSH_SERVICE_ORIGINS = [env.PUSH_SERVICE_ORIGINS, pushService.url].filter(Boolean).join(",");
+  lines.push(
+    `Push service        ${pushService.url} (decrypted pushes at /; a subscription: POST /__push/subscriptions)`,
+  );
+}
+
 const generated: string[] = [];
 const ensureSecret = (name: string, make: () => string) => {
   if (env[name]) return;
@@ -87,6 +98,15 @@ ensureSecret("CRON_SECRET", () => randomBytes(24).toString("base64url"));
 ensureSecret("ADMIN_PASSWORD", () => randomBytes(12).toString("base64url"));
 ensureSecret("ADMIN_SESSION_SECRET", () => randomBytes(32).toString("base64url"));
 ensureSecret("ENCRYPTION_KEY", () => randomBytes(32).toString("base64"));
+if (!env.VAPID_PUBLIC_KEY && !env.VAPID_PRIVATE_KEY) {
+  const vapid = webpush.generateVAPIDKeys();
+  ensureSecret("VAPID_PUBLIC_KEY", () => vapid.publicKey);
+  ensureSecret("VAPID_PRIVATE_KEY", () => vapid.privateKey);
+}
+env.VAPID_SUBJECT ??= "mailto:coach@example.com";
+ensureSecret("UNSUBSCRIBE_SECRET", () => randomBytes(32).toString("base64url"));
+// The form Resend's dashboard shows: sign local test webhooks with it (svix's Webhook.sign).
+ensureSecret("RESEND_WEBHOOK_SECRET", () => `whsec_${randomBytes(24).toString("base64")}`);
 env.ENABLE_TEST_ROUTES ??= "true";
 env.APP_URL ??= `http://localhost:${port}`;
 

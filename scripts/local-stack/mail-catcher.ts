@@ -61,6 +61,12 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (character) => `&#${character.charCodeAt(0)};`);
 }
 
+/** The one-click unsubscribe URL of an email's `List-Unsubscribe` header, as a link to try by hand. */
+function unsubscribeLink(email: CaughtEmail): string {
+  const url = /^<(https?:[^>]+)>/.exec(email.headers?.["List-Unsubscribe"] ?? "")?.[1];
+  return url ? `<p>List-Unsubscribe: <a href="${escapeHtml(url)}">${escapeHtml(url)}</a></p>` : "";
+}
+
 export async function startMailCatcher({ port = 0 }: { port?: number } = {}): Promise<MailCatcher> {
   const emails: CaughtEmail[] = [];
   const attempts: MailCatcher["attempts"] = [];
@@ -156,6 +162,7 @@ export async function startMailCatcher({ port = 0 }: { port?: number } = {}): Pr
         (email) =>
           `<article style="border-top:1px solid #ccc;padding:1rem 0"><h2>${escapeHtml(email.subject)}</h2>` +
           `<p>To ${escapeHtml(email.to.join(", "))} · ${new Date(email.receivedAt).toISOString()}</p>` +
+          unsubscribeLink(email) +
           `<pre style="white-space:pre-wrap">${escapeHtml(email.text ?? "")}</pre></article>`,
       )
       .join("");

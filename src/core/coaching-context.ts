@@ -29,6 +29,10 @@ export interface PastMessage {
   messageType: MessageType;
   messageContent: string;
   createdAt: number;
+  /** The user's own verdict on it, when they gave one (the feedback API). */
+  feedbackHelpful?: boolean;
+  /** True when Resend reported the email opened. */
+  emailOpened?: boolean;
 }
 
 export interface CoachingContext {
@@ -112,6 +116,40 @@ export function describeContext(context: CoachingContext): ContextUsed {
   };
 }
 
+/** What the user did with a past message, as attributes (absent when nothing is known). */
+function engagementAttributes(message: PastMessage): string {
+  const feedback =
+    message.feedbackHelpful === undefined
+      ? ""
+      : ` user_feedback="${message.feedbackHelpful ? "helpful" : "not helpful"}"`;
+  return `${feedback}${message.emailOpened ? ' email_opened="yes"' : ""}`;
+}
+
+/**
+ * What this user found helpful, per message type, among the recent messages they rated: bounded
+ * by the recent-message window (at most one line per type), and counts only, never the user's
+ * notes. Null when they rated none.
+ */
+export function renderFeedbackSummary(recentMessages: readonly PastMessage[]): string | null {
+  const rated = recentMessages.filter((message) => message.feedbackHelpful !== undefined);
+  if (rated.length === 0) return null;
+  const byType = new Map<string, { helpful: number; rated: number }>();
+  for (const message of rated) {
+    const counts = byType.get(message.messageType) ?? { helpful: 0, rated: 0 };
+    counts.rated += 1;
+    if (message.feedbackHelpful) counts.helpful += 1;
+    byType.set(message.messageType, counts);
+  }
+  const lines = [...byType.entries()]
+    .sort(([first], [second]) => first.localeCompare(second))
+    .map(([type, counts]) => `${type}: helpful ${counts.helpful} of ${counts.rated} rated`);
+  return [
+    `<user_feedback_summary rated="${rated.length}" of_recent="${recentMessages.length}">`,
+    ...lines,
+    "</user_feedback_summary>",
+  ].join("\n");
+}
+
 function renderUserData(context: CoachingContext): string {
   const { user } = context;
   const window = TIME_WINDOWS[user.coachingConfig.timePreference];
@@ -127,8 +165,9 @@ function renderUserData(context: CoachingContext): string {
   );
   const recent = context.recentMessages.map(
     (message) =>
-      `<coaching_message type="${message.messageType}" sent="${localDateTime({ at: message.createdAt, timezone: user.timezone })}">\n${asData(message.messageContent)}\n</coaching_message>`,
+      `<coaching_message type="${message.messageType}" sent="${localDateTime({ at: message.createdAt, timezone: user.timezone })}"${engagementAttributes(message)}>\n${asData(message.messageContent)}\n</coaching_message>`,
   );
+  const feedback = renderFeedbackSummary(context.recentMessages);
   return [
     "<user_data>",
     `<preferences>name: ${asData(user.displayName ?? "(not given)")}; local date and time: ${context.localDateTime} (${user.timezone}); prefers ${user.coachingConfig.timePreference} messages (${window.startHour}:00–${window.endHour}:00); frequency: ${user.coachingConfig.frequency}</preferences>`,
@@ -139,6 +178,7 @@ function renderUserData(context: CoachingContext): string {
     `<recent_coaching_messages count="${recent.length}" order="newest first">`,
     ...(recent.length ? recent : ["(none yet)"]),
     "</recent_coaching_messages>",
+    feedback,
     "</user_data>",
   ]
     .filter((line) => line !== null)

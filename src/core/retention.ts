@@ -154,6 +154,34 @@ export const RETENTION_RULES: readonly RetentionRule[] = [
     reason: "one per LLM call; a token matters only within its minute",
   },
   {
+    name: "llmCeiling",
+    collection: "llmCallCeiling",
+    timeField: "minuteStart",
+    days: 2,
+    // A shard per 50 calls of the ceiling per minute (1,440 minutes a day): TTL keeps up at any limit.
+    ttlField: TTL_FIELD,
+    reason: "the global LLM ceiling's shards matter only within their minute, and the dashboard's hour",
+  },
+  {
+    name: "resendWebhookDeliveries",
+    collection: "resendWebhookDeliveries",
+    timeField: "receivedAt",
+    // Resend retries a delivery for about a day; a week also covers replays from its dashboard.
+    days: 7,
+    ttlField: TTL_FIELD,
+    reason:
+      "the claim of each webhook delivery (svix-id); up to a few per email sent (delivered, opened, clicked)",
+  },
+  {
+    name: "pushDeliveries",
+    collection: "pushDeliveries",
+    timeField: "claimedAt",
+    // Outbox retries end within a day (EVENT_MAX_AGE_HOURS); a week leaves room to investigate.
+    days: 7,
+    ttlField: TTL_FIELD,
+    reason: "the claim of each push to each subscription: one per message per browser",
+  },
+  {
     name: "minuteUsage",
     collection: "llmUsage",
     timeField: "updatedAt",
@@ -195,8 +223,21 @@ export const KEPT_COLLECTIONS: readonly KeptCollection[] = [
   },
   { collection: "userApiKeys", reason: "one document per user, deleted with the key" },
   {
+    collection: "messageFeedback",
+    reason: "at most one per sent message, which is kept: the user's own word on it",
+  },
+  {
+    collection: "pushSubscriptions",
+    reason: "at most 10 per user; removed by the user, or when the push service answers 404 or 410",
+  },
+  {
+    collection: "emailSuppressions",
+    reason: "one document per bounced or complaining address, deleted when an admin lifts it",
+  },
+  {
     collection: "systemState",
-    reason: "a fixed set of documents (the LLM breaker, the unscheduled sweep's cursor)",
+    reason:
+      "a fixed set of documents (the LLM breaker, the unscheduled sweep's cursor, the dashboard's counts of the last 14 days)",
   },
   {
     collection: "eventStats",
@@ -292,4 +333,6 @@ export const UNINDEXED_FIELDS: readonly { collection: string; field: string }[] 
   { collection: "eventDeadLetters", field: "payload" },
   { collection: "eventDeadLetters", field: "error_message" },
   { collection: "userApiKeys", field: "encrypted" },
+  { collection: "messageFeedback", field: "note" },
+  { collection: "llmCallCeiling", field: "reservations" },
 ];

@@ -5,14 +5,17 @@
 import { z } from "zod";
 import { EVENT_TYPES, type EventRecord } from "@/core/events";
 import { bootstrapDueAt } from "@/core/schedule";
+import { listUnsubscribeHeaders, signUnsubscribeToken, unsubscribeUrl } from "@/core/unsubscribe";
+import type { SuppressionList } from "./delivery-ports";
 import type { HandlerResult, HandlerStep } from "./event-ports";
+import { ceilingJitterMs } from "./processor/call-outcome";
 import type {
-  CoachModel,
   EmailRenderer,
   Mailer,
   ProcessorStore,
   Prompts,
   PushTransport,
+  ResolveRunModel,
   StoredMessage,
 } from "./processor-ports";
 import { refreshInsights } from "./refresh-insights";
@@ -28,8 +31,8 @@ export interface HandlerContext {
 
 export interface EventHandlerDeps {
   store: ProcessorStore;
-  /** The model for one user (their own key, quotas), for insights. */
-  resolveModel?: (uid: string, now: number) => Promise<CoachModel>;
+  /** The model for one user (their own key, quotas, the global ceiling), for insights. */
+  resolveModel?: ResolveRunModel;
   prompts?: Pick<Prompts, "journalInsights">;
   insightsMaxBatches?: number;
   /** The longest an insights LLM call can take (LLM_TIMEOUT_MS): none starts with less time left. */
@@ -39,6 +42,10 @@ export interface EventHandlerDeps {
   push: PushTransport;
   renderEmail: EmailRenderer;
   links: { journalEntryUrl: (entryId: string) => string; preferencesUrl: string };
+  /** Consulted before every email: a suppressed address is never emailed. */
+  suppressions: SuppressionList;
+  /** Signs each email's one-click unsubscribe link; null (UNSUBSCRIBE_SECRET unset): no link, no header. */
+  unsubscribe: { secret: string; pageUrl: string; mailto: string | null } | null;
   random: () => number;
 }
 
@@ -88,9 +95,11 @@ async function analyseNewEntries(
     return { ok: false, retriable: false, reason: "insights are not configured" };
   const snapshot = await deps.store.getUser(payload.uid);
   if (!snapshot) return { ok: false, retriable: false, reason: "user not found" };
+  // One call admitted up front (quota, ceiling); each further batch is admitted when it is made.
+  const run = await deps.resolveModel({ uid: payload.uid, now, expectedCalls: 1 });
   const result = await refreshInsights({
     store: deps.store,
-    model: await deps.resolveModel(payload.uid, now),
+    model: run.model,
     prompts: deps.prompts,
     uid: payload.uid,
     now,
@@ -99,8 +108,20 @@ async function analyseNewEntries(
     ...(remainingMs && deps.insightsCallTimeoutMs !== undefined
       ? { canStartCall: () => remainingMs() >= (deps.insightsCallTimeoutMs ?? 0) }
       : {}),
-  });
-  if (result.status === "failed" || result.status === "over_quota") {
+  }).finally(() => run.settle().catch(() => undefined));
+  // The cursor has kept its place either way, so nothing is lost meanwhile. A spent global
+  // ceiling is not an attempt: the event is due again when the ceiling frees (the next minute,
+  // spread by the user's offset) and is never dead-lettered for it; a quota is retried with the
+  // outbox's backoff.
+  if (result.status === "ceiling_reached" && result.retryAt !== undefined) {
+    return {
+      ok: false,
+      retriable: true,
+      reason: `insights: ${result.reason}`,
+      deferUntil: result.retryAt + ceilingJitterMs(payload.uid),
+    };
+  }
+  if (result.status === "failed" || result.status === "over_quota" || result.status === "ceiling_reached") {
     return { ok: false, retriable: result.retriable, reason: `insights: ${result.reason}` };
   }
   // Out of time is a success: the cursor moved with each batch, and the next journal event or the
@@ -131,7 +152,10 @@ async function deliverMessage(
     };
   }
   // The engine's own delivery record is the final guard: Resend forgets idempotency keys after 24 h.
-  if (message.delivery.email.status === "sent" || message.delivery.email.status === "skipped") {
+  const emailSettled = ["sent", "skipped", "suppressed"].includes(message.delivery.email.status);
+  // A push still pending after a settled email is one a push service asked to retry (429, 5xx).
+  const pushPending = message.pushNotificationText !== null && message.delivery.push.status === "pending";
+  if (emailSettled && !pushPending) {
     return { ok: true, detail: `email already ${message.delivery.email.status}` };
   }
   const snapshot = await store.getUser(message.uid);
@@ -142,7 +166,11 @@ async function deliverMessage(
   const unknownSince = message.delivery.email.outcomeUnknownSince ?? null;
 
   let email: StoredMessage["delivery"]["email"];
-  if (user.coachingConfig.emailNotifications === false) {
+  /** Why Resend refused the email for good, when it did: the push still goes. */
+  let emailRefused: string | null = null;
+  if (emailSettled) {
+    email = message.delivery.email;
+  } else if (user.coachingConfig.emailNotifications === false) {
     email = { status: "skipped", providerId: null, error: null, attemptedAt: null };
   } else if (deps.mailer === null) {
     // Off, not broken: the message and its push stand; the reason says why no email went out.
@@ -160,34 +188,68 @@ async function deliverMessage(
     });
     return { ok: false, retriable: false, reason };
   } else {
-    const rendered = await deps.renderEmail({
-      displayName: user.displayName ?? null,
-      messageContent: message.messageContent,
-      pushNotificationText: message.pushNotificationText,
-      journalEntryUrl: message.journalEntryId ? deps.links.journalEntryUrl(message.journalEntryId) : null,
-      preferencesUrl: deps.links.preferencesUrl,
-    });
-    // The recipient is the user document's, never anything the model wrote.
-    const sent = await deps.mailer.send({ to: user.email, ...rendered, idempotencyKey: event.id });
-    await onStep?.("email_requested");
-    if (!sent.ok) {
-      await store.updateMessage(message.id, {
-        delivery: {
-          ...message.delivery,
-          email: {
-            status: "failed",
-            providerId: null,
-            error: sent.reason,
-            attemptedAt: now,
-            // The first unknown outcome counts: its key is the one that expires first.
-            outcomeUnknownSince: unknownSince ?? (sent.outcomeUnknown ? now : null),
-          },
-        },
-        updatedAt: now,
+    // Signed for this user and this address: the link can turn off no one else's email.
+    const unsubscribeLink = deps.unsubscribe
+      ? unsubscribeUrl({
+          pageUrl: deps.unsubscribe.pageUrl,
+          token: signUnsubscribeToken({ secret: deps.unsubscribe.secret, uid: user.uid, email: user.email }),
+        })
+      : null;
+    // The suppression list is read while the email renders (CPU-bound), so the check adds no wait.
+    const [suppression, rendered] = await Promise.all([
+      deps.suppressions.find(user.email),
+      deps.renderEmail({
+        displayName: user.displayName ?? null,
+        messageContent: message.messageContent,
+        pushNotificationText: message.pushNotificationText,
+        journalEntryUrl: message.journalEntryId ? deps.links.journalEntryUrl(message.journalEntryId) : null,
+        preferencesUrl: deps.links.preferencesUrl,
+        unsubscribeUrl: unsubscribeLink,
+      }),
+    ]);
+    if (suppression) {
+      // A hard bounce or a complaint: mailing the address again hurts the sender's reputation.
+      email = {
+        status: "suppressed",
+        providerId: null,
+        error: `the address is on the suppression list (${suppression.reason} at ${new Date(suppression.suppressedAt).toISOString()})`,
+        attemptedAt: now,
+      };
+    } else {
+      // The recipient is the user document's, never anything the model wrote.
+      const sent = await deps.mailer.send({
+        to: user.email,
+        ...rendered,
+        idempotencyKey: event.id,
+        ...(unsubscribeLink && deps.unsubscribe
+          ? { headers: listUnsubscribeHeaders({ url: unsubscribeLink, mailto: deps.unsubscribe.mailto }) }
+          : {}),
       });
-      return { ok: false, retriable: sent.retriable, reason: sent.reason };
+      await onStep?.("email_requested");
+      if (!sent.ok) {
+        const failed: StoredMessage["delivery"]["email"] = {
+          status: "failed",
+          providerId: null,
+          error: sent.reason,
+          attemptedAt: now,
+          // The first unknown outcome counts: its key is the one that expires first.
+          outcomeUnknownSince: unknownSince ?? (sent.outcomeUnknown ? now : null),
+        };
+        if (sent.retriable) {
+          await store.updateMessage(message.id, {
+            delivery: { ...message.delivery, email: failed },
+            updatedAt: now,
+          });
+          return { ok: false, retriable: true, reason: sent.reason };
+        }
+        // Refused for good (an address Resend will not take): no retry sends it, so the push
+        // goes now instead of never; the event still fails below, for an operator to see.
+        emailRefused = sent.reason;
+        email = failed;
+      } else {
+        email = { status: "sent", providerId: sent.id, error: null, attemptedAt: now };
+      }
     }
-    email = { status: "sent", providerId: sent.id, error: null, attemptedAt: now };
   }
 
   let push: StoredMessage["delivery"]["push"] = message.delivery.push;
@@ -197,11 +259,33 @@ async function deliverMessage(
       text: message.pushNotificationText,
       messageId: message.id,
     });
+    await onStep?.("push_requested");
+    if (!pushed.delivered && pushed.retriable) {
+      // The email's outcome is kept; the retry sends the push only (subscriptions already
+      // pushed to are claimed, so none gets it twice).
+      await store.updateMessage(message.id, {
+        delivery: {
+          email,
+          push: { status: "pending", text: message.pushNotificationText, reason: pushed.reason },
+        },
+        ...(email.providerId ? { emailProviderId: email.providerId } : {}),
+        updatedAt: now,
+      });
+      return { ok: false, retriable: true, reason: `push: ${pushed.reason}` };
+    }
     push = pushed.delivered
       ? { status: "sent", text: message.pushNotificationText, reason: null }
       : { status: "not_delivered", text: message.pushNotificationText, reason: pushed.reason };
   }
-  await store.updateMessage(message.id, { delivery: { email, push }, updatedAt: now });
+  await store.updateMessage(message.id, {
+    delivery: { email, push },
+    // Top-level, so Resend's webhooks find the message by the email's id.
+    ...(email.providerId ? { emailProviderId: email.providerId } : {}),
+    // Top-level, for the engagement figures' counts (an equality filter).
+    ...(push.status === "sent" ? { pushDelivered: true } : {}),
+    updatedAt: now,
+  });
+  if (emailRefused !== null) return { ok: false, retriable: false, reason: emailRefused };
   return { ok: true, detail: `email ${email.status}, push ${push.status}` };
 }
 

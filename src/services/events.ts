@@ -1,12 +1,16 @@
 import "server-only";
+import type { Firestore } from "firebase-admin/firestore";
 import { createHttpDrainContinuer } from "@/adapters/dispatch/http-drain-continuer";
 import { renderCoachingEmail } from "@/adapters/email/coaching-email";
 import { createResendMailer } from "@/adapters/email/resend-mailer";
 import { getDb } from "@/adapters/firestore/client";
 import { createFirestoreEventStore } from "@/adapters/firestore/event-store";
 import { createFirestoreProcessorStore } from "@/adapters/firestore/processor-store";
+import { createFirestorePushSubscriptionStore } from "@/adapters/firestore/push-subscription-store";
+import { createFirestoreSuppressionList } from "@/adapters/firestore/suppression-store";
 import { getPrompts } from "@/adapters/prompts";
 import { createNullPushTransport } from "@/adapters/push/null-push";
+import { createWebPushTransport } from "@/adapters/push/web-push-transport";
 import { type AppConfig, EVENT_CONTINUATION_TIMEOUT_MS, requireSetting } from "@/config";
 import { logger } from "@/logger";
 import { createEventRegistry } from "@/pipeline/event-handlers";
@@ -19,8 +23,8 @@ import {
   processEventBatches,
   requeueRetriableDeadLetters,
 } from "@/pipeline/process-events";
-import type { Mailer } from "@/pipeline/processor-ports";
-import { modelResolver } from "./models";
+import type { Mailer, PushTransport } from "@/pipeline/processor-ports";
+import { firestoreProcessorStorage, wireModelResolver } from "./processor";
 
 let warnedEmailOff = false;
 
@@ -32,12 +36,28 @@ let warnedEmailOff = false;
 function mailerFrom(config: AppConfig): Mailer | null {
   const apiKey = config.env.RESEND_API_KEY;
   if (apiKey)
-    return createResendMailer({ apiKey, from: config.email.from, timeoutMs: config.events.emailTimeoutMs });
+    return createResendMailer({
+      apiKey,
+      baseUrl: config.email.resendBaseUrl,
+      from: config.email.from,
+      timeoutMs: config.events.emailTimeoutMs,
+    });
   if (!warnedEmailOff) {
     warnedEmailOff = true;
     logger.warn("email is off: RESEND_API_KEY is not set; deliveries record the email as skipped");
   }
   return null;
+}
+
+/** Web Push with the VAPID keys; without them push is off, recorded as not delivered. */
+function pushTransportFrom(config: AppConfig, db: Firestore): PushTransport {
+  if (!config.push.vapid) return createNullPushTransport();
+  return createWebPushTransport({
+    vapid: config.push.vapid,
+    subscriptions: createFirestorePushSubscriptionStore(db),
+    timeoutMs: config.push.timeoutMs,
+    extraOrigins: config.push.extraOrigins,
+  });
 }
 
 /** Wires the outbox's production collaborators from configuration. */
@@ -48,11 +68,16 @@ export function eventProcessorDeps(config: AppConfig): EventProcessorDeps {
     registry: createEventRegistry({
       store: createFirestoreProcessorStore(db),
       mailer: mailerFrom(config),
-      push: createNullPushTransport(),
+      push: pushTransportFrom(config, db),
       renderEmail: renderCoachingEmail,
       links: { journalEntryUrl: config.email.journalEntryUrl, preferencesUrl: config.email.preferencesUrl },
+      suppressions: createFirestoreSuppressionList(db),
+      unsubscribe: config.email.unsubscribe,
       random: Math.random,
-      resolveModel: config.env.OPENROUTER_API_KEY ? modelResolver(config, db) : undefined,
+      // The processor's wiring: the same quotas, own keys and global ceiling for insights calls.
+      resolveModel: config.env.OPENROUTER_API_KEY
+        ? wireModelResolver({ config, storage: firestoreProcessorStorage(db, config) })
+        : undefined,
       prompts: getPrompts(),
       insightsMaxBatches: config.insights.maxBatchesPerRun,
       insightsCallTimeoutMs: config.llm.timeoutMs,
@@ -209,6 +234,8 @@ export async function eventHealth(config: AppConfig, now: number) {
       emailTimeoutMs: config.events.emailTimeoutMs,
       // Off, not broken, without RESEND_API_KEY: deliveries record the email as skipped.
       email: config.env.RESEND_API_KEY ? "resend" : "not_configured",
+      // Off, not broken, without the VAPID keys: deliveries record the push as not delivered.
+      push: config.push.vapid ? "web_push" : "not_configured",
     },
     registry: Object.entries(deps.registry).map(([eventType, handler]) => ({
       eventType,

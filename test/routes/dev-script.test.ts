@@ -22,8 +22,8 @@ let catcherUrl: string;
 let exited: Promise<void>;
 
 beforeAll(async () => {
-  const [port, firestorePort, sandboxPort, catcherPort, authPort] = await Promise.all(
-    Array.from({ length: 5 }, () => freePort()),
+  const [port, firestorePort, sandboxPort, catcherPort, authPort, pushPort] = await Promise.all(
+    Array.from({ length: 6 }, () => freePort()),
   );
   catcherUrl = `http://127.0.0.1:${catcherPort}`;
   // Its own process group, so that the whole tree (tsx, next dev and its workers) can be ended.
@@ -42,6 +42,7 @@ beforeAll(async () => {
       LLM_SANDBOX_PORT: String(sandboxPort),
       MAIL_CATCHER_PORT: String(catcherPort),
       AUTH_EMULATOR_PORT: String(authPort),
+      PUSH_SERVICE_PORT: String(pushPort),
     },
   });
   child.stdout?.on("data", (chunk) => {

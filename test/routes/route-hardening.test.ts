@@ -58,7 +58,10 @@ const SERVED: Record<string, readonly string[]> = {
   "/api/events/process-batch": ["GET", "POST"],
   "/api/events/process-event": ["POST"],
   "/api/users/[userId]/api-key": ["GET", "PUT", "DELETE"],
+  "/api/users/[userId]/messages/[messageId]/feedback": ["POST"],
+  "/api/users/[userId]/push-subscriptions": ["PUT", "DELETE"],
   "/api/users/[userId]/usage": ["GET"],
+  "/api/webhooks/resend": ["POST"],
 };
 
 const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"] as const;
@@ -73,7 +76,7 @@ describe("methods a route does not serve", () => {
   });
 
   it.each(unsupported)("%s answers %s with 405, the error shape and Allow", async (route, method, served) => {
-    const url = `${server.url}${route.replace("[userId]", "ada").replace("[eventId]", "evt-1")}`;
+    const url = `${server.url}${route.replace("[userId]", "ada").replace("[eventId]", "evt-1").replace("[messageId]", "ada_1")}`;
     const writesBefore = handle.emulator.stats(projectId).writes;
     const response = await fetch(url, {
       method,

@@ -9,6 +9,7 @@ import {
   type InMemoryProcessorData,
 } from "@/adapters/memory/processor-store";
 import { createInMemoryDatabase } from "@/adapters/memory/scheduler-store";
+import { createMemorySuppressionList } from "@/adapters/memory/suppression-list";
 import { EVENT_TYPES, newEvent } from "@/core/events";
 import { createEventRegistry } from "@/pipeline/event-handlers";
 import { userDocument } from "../support/users";
@@ -32,6 +33,8 @@ async function publishEnabled(
       throw new Error("not used");
     },
     links: { journalEntryUrl: (entryId) => `https://journal.example/${entryId}`, preferencesUrl: "" },
+    suppressions: createMemorySuppressionList(),
+    unsubscribe: null,
     random: () => 0.5,
   });
   const handler = registry[EVENT_TYPES.userCoachingEnabled];

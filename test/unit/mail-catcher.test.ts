@@ -7,8 +7,7 @@ let resend: Resend;
 
 beforeAll(async () => {
   catcher = await startMailCatcher();
-  process.env.RESEND_BASE_URL = catcher.url;
-  resend = new Resend("re_sandbox_key");
+  resend = new Resend("re_sandbox_key", { baseUrl: catcher.url });
 });
 afterAll(async () => {
   await catcher.stop();

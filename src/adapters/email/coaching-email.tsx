@@ -45,7 +45,7 @@ const styles = {
 
 /**
  * The coaching email. React escapes every text node, so model output can never become markup;
- * the only links are the engine's own (journal entry, preferences).
+ * the only links are the engine's own (journal entry, preferences, the one-click unsubscribe page).
  */
 export function CoachingEmail({
   displayName,
@@ -53,6 +53,7 @@ export function CoachingEmail({
   pushNotificationText,
   journalEntryUrl,
   preferencesUrl,
+  unsubscribeUrl,
 }: CoachingEmailContent) {
   const paragraphs = messageContent.split(/\n{2,}/).filter((paragraph) => paragraph.trim() !== "");
   return (
@@ -81,7 +82,14 @@ export function CoachingEmail({
           <Hr />
           <Text style={styles.footer}>
             You get these messages because coaching is on in your journal.{" "}
-            <Link href={preferencesUrl}>Change email preferences</Link>.
+            <Link href={preferencesUrl}>Change email preferences</Link>
+            {unsubscribeUrl ? (
+              <>
+                {" "}
+                or <Link href={unsubscribeUrl}>unsubscribe from these emails</Link>
+              </>
+            ) : null}
+            .
           </Text>
         </Container>
       </Body>

@@ -5,9 +5,10 @@ import { toSingleLine } from "@/core/message-text";
 import type { Mailer } from "@/pipeline/processor-ports";
 
 /**
- * Email through the Resend SDK (which honours `RESEND_BASE_URL`, so tests and `npm run dev`
- * point it at the local mail catcher). The SDK returns `{ data, error }` instead of throwing;
- * both are turned into a result here.
+ * Email through the Resend SDK, at the base URL the configuration gives (`RESEND_BASE_URL`: the
+ * local mail catcher in tests and `npm run dev`), handed to the client so the SDK never reads
+ * the environment itself. The SDK returns `{ data, error }` instead of throwing; both are turned
+ * into a result here.
  *
  * Each call is aborted after `timeoutMs` (the SDK hands the signal to `fetch`), a retriable
  * failure: a hanging Resend must not hold a drain until the platform kills it, burning the
@@ -17,17 +18,20 @@ import type { Mailer } from "@/pipeline/processor-ports";
  */
 export function createResendMailer({
   apiKey,
+  baseUrl,
   from,
   timeoutMs,
 }: {
   apiKey: string;
+  /** Resend's API (`https://api.resend.com`) or a stand-in for it. */
+  baseUrl: string;
   from: string;
   /** Below the time a drain has left after its budget (config checks it against the route's maxDuration). */
   timeoutMs: number;
 }): Mailer {
-  const resend = new Resend(apiKey);
+  const resend = new Resend(apiKey, { baseUrl });
   return {
-    async send({ to, subject, html, text, idempotencyKey }) {
+    async send({ to, subject, html, text, idempotencyKey, headers }) {
       const signal = AbortSignal.timeout(timeoutMs);
       const timedOut = {
         ok: false as const,
@@ -38,7 +42,14 @@ export function createResendMailer({
       try {
         const { data, error } = await resend.emails.send(
           // Headers never carry CR/LF from anywhere: the subject is model-derived.
-          { from, to: [to], subject: toSingleLine(subject, 150), html, text },
+          {
+            from,
+            to: [to],
+            subject: toSingleLine(subject, 150),
+            html,
+            text,
+            ...(headers ? { headers } : {}),
+          },
           { idempotencyKey, signal },
         );
         // The SDK reports an aborted fetch as a generic "unable to fetch" error.

@@ -35,7 +35,10 @@ export const COLLECTIONS = {
   eventStats: "eventStats",
   /** `userProcessingState/{uid}`: status, phase, counters, rolling action and error logs. */
   userProcessingState: "userProcessingState",
-  /** `systemState/llmBreaker`: the LLM circuit breaker shared by all workers. */
+  /**
+   * `systemState/llmBreaker`: the LLM circuit breaker shared by all workers;
+   * `systemState/adminDailyCounts`: the dashboard's figures for days that are over.
+   */
   systemState: "systemState",
   /** `${openedAt}_${window}`, created with create(): the one probe call of a probe window after a cool-down. */
   llmBreakerProbes: "llmBreakerProbes",
@@ -43,6 +46,11 @@ export const COLLECTIONS = {
   llmUsage: "llmUsage",
   /** `${uid}_${minute}_${n}`, created with create(): admission n within a minute. */
   llmQuotaTokens: "llmQuotaTokens",
+  /**
+   * `s${shard}_${minuteKey}`: one shard of a UTC minute's global LLM call budget
+   * (`LLM_CALLS_PER_MINUTE`), its reservations in the array `reservations` (adapters/llm-ceiling-gate.ts).
+   */
+  llmCallCeiling: "llmCallCeiling",
   /** `userApiKeys/{uid}`: a user's own OpenRouter key, encrypted; never returned. */
   userApiKeys: "userApiKeys",
   /**
@@ -51,6 +59,28 @@ export const COLLECTIONS = {
    * marks a spent window. `expiresAt` (a Timestamp) is for a TTL policy.
    */
   adminLoginThrottle: "adminLoginThrottle",
+  /**
+   * `emailSuppressions/{sha256 of the normalised address}`: addresses the outbox never emails (a
+   * permanent bounce or a complaint reported by Resend's webhook) until an admin lifts them.
+   */
+  emailSuppressions: "emailSuppressions",
+  /**
+   * `resendWebhookDeliveries/{svix-id}`, created with create() in the batch that applies the
+   * delivery's effects: a webhook delivered again (Resend retries, at least once) changes nothing.
+   */
+  resendWebhookDeliveries: "resendWebhookDeliveries",
+  /**
+   * `messageFeedback/{messageId}`, created with create(): the user's own word on a sent message
+   * (helpful or not, an optional note), once per message.
+   */
+  messageFeedback: "messageFeedback",
+  /** `{uid}_{32 hex of sha256(endpoint)}`: a browser's Web Push subscription (at most 10 a user). */
+  pushSubscriptions: "pushSubscriptions",
+  /**
+   * `{messageId}_{subscriptionId}`, created with create() before the push is sent: one push per
+   * subscription per message, whatever retries or crashes follow.
+   */
+  pushDeliveries: "pushDeliveries",
   /** Subcollection of `users/{uid}` written by the app; the engine adds its coaching entries. */
   journalEntries: "journalEntries",
 } as const;

@@ -19,6 +19,8 @@ export default async function AdminLayout({ children }: { children: ReactNode })
             <a href="/admin/users">Users</a>
             <a href="/admin/runs">Runs</a>
             <a href="/admin/events">Events</a>
+            <a href="/admin/engagement">Engagement</a>
+            <a href="/admin/suppressions">Suppressions</a>
           </nav>
           <form action={logoutAction}>
             <button type="submit" className="secondary">

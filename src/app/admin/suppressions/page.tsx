@@ -1,0 +1,102 @@
+import { getConfig } from "@/config";
+import { requireAdminSession } from "@/services/admin-auth";
+import { findEmailSuppression, suppressionsOverview } from "@/services/delivery";
+import { formatInstant } from "../ui";
+import { liftSuppressionAction } from "./actions";
+
+/** An email address is at most 254 characters (RFC 5321); a longer query names nothing. */
+const MAX_ADDRESS_LENGTH = 320;
+
+/**
+ * Addresses the outbox does not email (a hard bounce or a complaint reported by Resend): the
+ * latest, or the one address searched for, however old (one read by its id).
+ */
+export default async function SuppressionsPage({
+  searchParams,
+}: {
+  searchParams: Promise<{ notice?: string; address?: string | string[] }>;
+}) {
+  await requireAdminSession();
+  const { notice, address: addressParam } = await searchParams;
+  const address = (typeof addressParam === "string" ? addressParam : "").trim().slice(0, MAX_ADDRESS_LENGTH);
+  const config = getConfig();
+  const found = address ? await findEmailSuppression(config, address) : null;
+  const suppressions = address ? (found ? [found] : []) : await suppressionsOverview(config);
+  return (
+    <>
+      <h1>Email suppressions</h1>
+      {notice ? (
+        <p className="warning" role="status" data-testid="notice">
+          {notice}
+        </p>
+      ) : null}
+      <search>
+        <form className="panel inline" method="get">
+          <label htmlFor="address">Address</label>
+          <input
+            id="address"
+            name="address"
+            type="search"
+            defaultValue={address}
+            placeholder="ada@example.com"
+          />
+          <button type="submit">Find</button>
+        </form>
+      </search>
+      <section className="panel" aria-labelledby="suppressions-heading">
+        <h2 id="suppressions-heading">
+          {address ? "Suppression of the address" : `Latest suppressed addresses (${suppressions.length})`}
+        </h2>
+        <p className="muted">
+          Resend reported a permanent bounce or a spam complaint for these addresses; no coaching email goes
+          to them. Lift one when the address works again (a complaint also turned the user's email off: they
+          turn it back on in the journal).
+          {config.email.webhookSecret ? null : " The Resend webhook is not enabled (RESEND_WEBHOOK_SECRET)."}
+        </p>
+        <table data-testid="suppressions">
+          <thead>
+            <tr>
+              <th scope="col">Address</th>
+              <th scope="col">Reason</th>
+              <th scope="col">Since</th>
+              <th scope="col">User</th>
+              <th scope="col">
+                <span className="sr-only">Lift</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {suppressions.map((suppression) => (
+              <tr key={suppression.id} data-testid="suppression">
+                <td>{suppression.address}</td>
+                <td>
+                  {suppression.reason}
+                  {suppression.detail ? <div className="muted">{suppression.detail}</div> : null}
+                </td>
+                <td>{formatInstant(suppression.suppressedAt)}</td>
+                <td>
+                  {suppression.uid ? (
+                    <a href={`/admin/users/${encodeURIComponent(suppression.uid)}`}>{suppression.uid}</a>
+                  ) : (
+                    "—"
+                  )}
+                </td>
+                <td>
+                  <form action={liftSuppressionAction}>
+                    <input type="hidden" name="suppressionId" value={suppression.id} />
+                    <button type="submit" aria-label={`Lift the suppression of ${suppression.address}`}>
+                      Lift
+                    </button>
+                  </form>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        {suppressions.length === 0 ? (
+          <p className="muted">{address ? `${address} is not on the suppression list.` : "None."}</p>
+        ) : null}
+      </section>
+    </>
+  );
+}
