@@ -250,12 +250,22 @@ function emptyResults(): SchedulerResults {
   };
 }
 
-/** Waits on the real clock until `elapsedMs()` reaches `elapsed`. */
+/**
+ * Waits on the real clock until `elapsedMs()` reaches `elapsed`. A Node timer counts from the
+ * event loop's cached time and may fire a little before a fresh reading of the step's clock
+ * reaches its target: the wait goes on until it has, so a pace never starts a unit early and a
+ * step waiting for the next minute does not wake in the last millisecond of the old one.
+ */
 function timerWait(elapsedMs: () => number): (elapsed: number) => Promise<void> {
-  return (elapsed) => {
-    const delay = elapsed - elapsedMs();
-    if (delay <= 0) return Promise.resolve();
-    return new Promise((resolve) => setTimeout(resolve, delay));
+  return async (elapsed) => {
+    let reading = elapsedMs();
+    while (reading < elapsed) {
+      await new Promise((resolve) => setTimeout(resolve, Math.ceil(elapsed - reading)));
+      const previous = reading;
+      reading = elapsedMs();
+      // A clock that did not move while a timer ran (a test's frozen one) is not waited on forever.
+      if (reading <= previous) return;
+    }
   };
 }
 
@@ -281,6 +291,12 @@ class Pace {
   /** Milliseconds `units` take at this pace. */
   durationMs(units: number): number {
     return this.perSecond ? (units * 1_000) / this.perSecond : 0;
+  }
+
+  /** When on the step's clock the next unit would start: the end of the last booking, or now. */
+  nextStartMs(): number {
+    const now = this.clock.elapsedMs();
+    return this.perSecond && Number.isFinite(this.perSecond) ? Math.max(this.nextAt, now) : now;
   }
 
   /** Units this pace lets start from now until the step's clock reads `untilMs` (Infinity without a pace). */
@@ -583,14 +599,26 @@ function cursorOf(snapshot: UserSnapshot): DueCursor {
  */
 type WalkEndListener = (handledUpTo: DueCursor | null, minuteShare: MinuteShare) => void;
 
+/** The longest delay a Node timer holds. */
+const MAX_TIMER_DELAY_MS = 2_147_483_647;
+
+/** When, on the step's clock, processor calls still in flight are aborted. */
+function dispatchDeadlineMs(settings: SchedulerSettings): number {
+  return settings.dispatchDeadlineMs ?? settings.timeBudgetMs + DEFAULT_DISPATCH_GRACE_MS;
+}
+
 /** Aborts processor calls still in flight at the step's dispatch deadline (on the real clock). */
 function dispatchDeadline(input: RunSchedulerInput): { signal: AbortSignal; clear: () => void } {
   const { settings, elapsedMs } = input;
-  const deadlineMs = settings.dispatchDeadlineMs ?? settings.timeBudgetMs + DEFAULT_DISPATCH_GRACE_MS;
+  const deadlineMs = dispatchDeadlineMs(settings);
   const controller = new AbortController();
+  const delayMs = Math.max(0, deadlineMs - elapsedMs());
+  // Node runs a timer longer than it can hold (2^31 − 1 ms, about 24 days; Infinity, an unbounded
+  // budget in simulations) after 1 ms, which would abort every call: such a deadline is none.
+  if (!(delayMs <= MAX_TIMER_DELAY_MS)) return { signal: controller.signal, clear: () => {} };
   const timer = setTimeout(
     () => controller.abort(new Error("the scheduler step's dispatch deadline passed")),
-    Math.max(0, deadlineMs - elapsedMs()),
+    delayMs,
   );
   // Never keeps a process alive on its own (scripts, simulations).
   timer.unref?.();
@@ -640,9 +668,20 @@ async function sweepDueUsers(
   // Processor calls the chain may still start in the current UTC minute under the LLM ceiling.
   const share = settings.dispatchesPerMinute ?? Number.POSITIVE_INFINITY;
   // `now` is the instant of the step's start, when `elapsedMs()` was 0.
-  let minute = Math.floor((now + elapsedMs()) / 60_000) * 60_000;
+  const minuteOf = (elapsed: number) => Math.floor((now + elapsed) / 60_000) * 60_000;
+  let minute = minuteOf(elapsedMs());
   const carried = input.chain?.minuteShare;
   let allowance = share - (carried && carried.minute === minute ? carried.dispatched : 0);
+  // A share belongs to its minute: a call that starts in a later minute counts in that one, so
+  // a step whose share outlives its minute (it started near the minute's end, or dispatches
+  // slower than its share) starts no more than a share in any UTC minute.
+  const enterMinuteOf = (elapsed: number) => {
+    const current = minuteOf(elapsed);
+    if (current > minute) {
+      minute = current;
+      allowance = share;
+    }
+  };
   let position = startAfter;
   let breakerOpen = recorder.results.breakerOpen;
   let dispatchedWhileProbeDue = false;
@@ -654,6 +693,7 @@ async function sweepDueUsers(
   };
 
   while (capacity() > 0) {
+    enterMinuteOf(elapsedMs());
     if (allowance <= 0) {
       // The minute's share is dispatched: wait for the next minute, as long as the budget lasts.
       // A step that cannot reach it (a minute is longer than a budget) ends at its budget and the
@@ -665,8 +705,7 @@ async function sweepDueUsers(
         end(position);
         return position;
       }
-      minute += 60_000;
-      allowance = share;
+      enterMinuteOf(elapsedMs());
     }
     // A page holds no more users than their writes, at the pace of writes on `users`, fit in
     // the budget: every user read is handled.
@@ -732,26 +771,37 @@ async function sweepDueUsers(
     // Users beyond the minute's share: not handled, read again after the wait (or by the next step).
     const beyondShare = new Set<string>();
     await mapWithConcurrency(toDispatch, settings.dispatchConcurrency, async (userId, index) => {
-      // The minute's share is taken in dispatch order (synchronously, before any wait), and the
-      // dispatch pace books its slots in that order too.
+      // Everything about a user is decided in dispatch order, synchronously, before any wait:
+      // whether the minute's share admits them, and whether their slot at the dispatch pace
+      // starts within the budget. So the users left (beyond the share, or deferred for time)
+      // are the tail of the page's dispatch order, and no step waits past its budget for a slot
+      // (50 calls in flight at a slow pace would otherwise book slots far beyond it).
+      if (beyondShare.size > 0) {
+        beyondShare.add(userId);
+        return;
+      }
+      const startsAt = pace.dispatches.nextStartMs();
+      if (startsAt >= settings.timeBudgetMs) {
+        // A user not dispatched stays due: the next step or tick takes it. The first one fixes
+        // where this step ends, once the slots booked before it have started (at the budget at
+        // the latest), so the next step's dispatches do not overlap this step's.
+        const first = deferred.size === 0;
+        deferred.add(userId);
+        recorder.record(userId, "deferred", "time budget reached");
+        if (first) {
+          recorder.results.hasMore = true;
+          await pace.clock.waitUntil(settings.timeBudgetMs, false);
+          end(handledBefore(pageIndex.get(userId) ?? 0));
+        }
+        return;
+      }
+      enterMinuteOf(startsAt);
       if (allowance <= 0) {
         beyondShare.add(userId);
         return;
       }
       allowance -= 1;
       await pace.dispatches.take(1, false);
-      // A user not dispatched stays due: the next step or tick takes it. Time only runs on, so
-      // the deferred users are the tail of the page's dispatch order, and the first one fixes
-      // where this step ends.
-      if (outOfTime()) {
-        allowance += 1;
-        if (deferred.size === 0) {
-          recorder.results.hasMore = true;
-          end(handledBefore(pageIndex.get(userId) ?? 0));
-        }
-        deferred.add(userId);
-        return recorder.record(userId, "deferred", "time budget reached");
-      }
       if (lastPageOfCap && index === toDispatch.length - 1) {
         recorder.results.hasMore = true;
         end(page.length > 0 ? cursorOf(page[page.length - 1] as UserSnapshot) : position);
@@ -936,15 +986,20 @@ async function claimChainStep(
   const { chainId, step } = chain;
   let heldBy = "an earlier attempt";
   for (let attempt = 1; attempt <= MAX_CHAIN_STEP_ATTEMPTS; attempt += 1) {
-    const created = await store.createChainStep({
+    const record = {
       chainId,
       step,
       attempt,
       runId,
       claimedAt: now,
       leaseUntil: now + chain.stepLeaseMs,
-      status: "running",
-    });
+      status: "running" as const,
+    };
+    // A create() that failed may still have applied (its answer lost after the SDK's own
+    // retries): sent once more, it comes back "exists" and the holder's run id says it is this
+    // run's. Otherwise a passing failure would lose the step, and with it the rest of the hour's
+    // chain (the cron does not call again).
+    const created = await store.createChainStep(record).catch(() => store.createChainStep(record));
     if (created === "created") return { attempt };
     const holder = await store.getChainStep({ chainId, step, attempt });
     // Gone between the conflict and the read (a TTL deletion): the attempt after it is free.
@@ -956,6 +1011,9 @@ async function claimChainStep(
   return { heldBy };
 }
 
+/** Pauses before the calls that start a chain's next step again after a passing failure. */
+const CONTINUATION_RETRY_BACKOFF_MS = [1_000, 3_000] as const;
+
 /**
  * Starts the next step when due users are left and the chain may grow (in steps, and in time:
  * no step starts after the chain's `lastStartAt`), recording why not otherwise. True when the
@@ -965,7 +1023,14 @@ async function continueChain(
   chain: ChainStepInput,
   recorder: RunRecorder,
   handledUpTo: DueCursor | null,
-  timing: { startsAt: number; minuteShare: MinuteShare | null },
+  timing: {
+    startsAt: number;
+    minuteShare: MinuteShare | null;
+    /** The step's clock, for the pause before a repeated call. */
+    clock: StepClock;
+    /** No repeated call starts at or after this instant on the step's clock (the dispatch deadline). */
+    deadlineMs: number;
+  },
 ): Promise<boolean> {
   const summary = recorder.run.chain as ChainSummary;
   summary.handledUpTo = handledUpTo;
@@ -990,14 +1055,29 @@ async function continueChain(
     };
     return false;
   }
-  const outcome = await chain.continuer
-    .continueChain({
-      chainId: chain.chainId,
-      step: nextStep,
-      after: handledUpTo,
-      ...(timing.minuteShare ? { minuteShare: timing.minuteShare } : {}),
-    })
-    .catch((error: unknown) => ({ ok: false as const, retriable: true, reason: describeError(error) }));
+  const continuation = {
+    chainId: chain.chainId,
+    step: nextStep,
+    after: handledUpTo,
+    ...(timing.minuteShare ? { minuteShare: timing.minuteShare } : {}),
+  };
+  const start = () =>
+    chain.continuer
+      .continueChain(continuation)
+      .catch((error: unknown) => ({ ok: false as const, retriable: true, reason: describeError(error) }));
+  let outcome = await start();
+  // A call that failed for a passing reason (a 5xx, a 429, a timeout, a dropped connection) is
+  // made again: otherwise one lost request would leave the hour's due users to the next tick.
+  // A repeat is harmless: the step is claimed, so a call that did arrive makes the next one a
+  // duplicate. Only while the step's dispatch deadline is ahead, so the step's end, checked
+  // against the route's maxDuration, still holds (a call takes its timeout at most).
+  for (const backoffMs of CONTINUATION_RETRY_BACKOFF_MS) {
+    if (outcome.ok || !outcome.retriable) break;
+    const retryAt = timing.clock.elapsedMs() + backoffMs;
+    if (retryAt >= timing.deadlineMs) break;
+    await timing.clock.waitUntil(retryAt, false);
+    outcome = await start();
+  }
   summary.continuation = outcome.ok
     ? { status: "dispatched", nextStep }
     : { status: "failed", nextStep, detail: outcome.reason.slice(0, 300) };
@@ -1074,6 +1154,8 @@ export async function runScheduler(input: RunSchedulerInput): Promise<SchedulerR
           continuation = continueChain(chain, recorder, position, {
             startsAt: now + elapsedMs(),
             minuteShare: paced ? minuteShare : null,
+            clock,
+            deadlineMs: dispatchDeadlineMs(settings),
           });
         }
       },
@@ -1089,6 +1171,8 @@ export async function runScheduler(input: RunSchedulerInput): Promise<SchedulerR
         await continueChain(chain, recorder, handledUpTo, {
           startsAt: now + elapsedMs(),
           minuteShare: lastShare,
+          clock,
+          deadlineMs: dispatchDeadlineMs(settings),
         });
       }
     }

@@ -134,6 +134,12 @@ describe("scheduler route: refusals", () => {
       JSON.stringify({ continuation: { chainId: chainIdAt(Date.now() - 2 * HOUR), step: 1, after: null } }),
     ],
     [
+      // No step is started after minute 55: a step of the last hour's chain is a late or replayed
+      // delivery, which would dispatch beside this hour's chain.
+      "a continuation of the previous hour's chain",
+      JSON.stringify({ continuation: { chainId: chainIdAt(Date.now() - HOUR), step: 1, after: null } }),
+    ],
+    [
       "a continuation of a chain from a later hour",
       JSON.stringify({ continuation: { chainId: chainIdAt(Date.now() + 2 * HOUR), step: 1, after: null } }),
     ],
@@ -409,8 +415,8 @@ describe("scheduler route: a chain step", () => {
     expect(processor.requests).toHaveLength(1);
   });
 
-  it("accepts the previous hour's chain, and a cursor at any due time a user can hold (not only whole numbers)", async () => {
-    const continuation = { chainId: chainIdAt(Date.now() - HOUR), step: 2, after: { due: 1.5, rank: 0.5 } };
+  it("accepts a cursor at any due time a user can hold (not only whole numbers)", async () => {
+    const continuation = { chainId: chainIdAt(Date.now()), step: 2, after: { due: 1.5, rank: 0.5 } };
     const response = await call({ method: "POST", body: JSON.stringify({ continuation }) });
     expect(response.status).toBe(202);
     await eventually(

@@ -119,6 +119,8 @@ async function runChain({
       // Unique per delivery, as in production: a duplicate delivery is another run.
       runId: `${chainId}-step-${next.step}-${now}`,
       elapsedMs: stepClock(),
+      // Step clocks here are frozen or scripted: a pause (before a continuation is tried again) takes no time.
+      waitUntil: async () => {},
       random: () => 0.5,
       chain: { chainId, ...next, maxSteps, stepLeaseMs: LEASE_MS, continuer },
     });
@@ -947,5 +949,204 @@ describe("scheduler configuration", () => {
       loadConfig({ NODE_ENV: "test", FIRESTORE_EMULATOR_HOST: "localhost:1", SCHEDULER_MAX_CHAIN_STEPS: "3" })
         .scheduler.maxChainSteps,
     ).toBe(3);
+  });
+});
+
+describe("a chain step's waits and its chain's continuity (review of the paced scheduler)", () => {
+  const PACED: SchedulerSettings = {
+    ...SETTINGS,
+    maxUsersPerTick: 100_000,
+    pageSize: 100,
+    timeBudgetMs: 40_000,
+    dispatchesPerMinute: 150,
+    dispatchesPerSecond: 300,
+    userWritesPerSecond: 150,
+  };
+
+  it("never waits for a dispatch slot beyond its budget, however slow the pace against the concurrency", async () => {
+    // 50 calls in flight at 1 a second: the 50th slot is 49 s away, past a 10 s budget (and the route's 60 s).
+    const store = createInMemorySchedulerStore(population(100, DAY_1));
+    const settings = {
+      ...PACED,
+      dispatchesPerMinute: null,
+      dispatchesPerSecond: 1,
+      dispatchConcurrency: 50,
+      timeBudgetMs: 10_000,
+    };
+    const { runs, dispatches } = await runTimedChain({ store, now: DAY_1, settings });
+    expect(runs.every((run) => (run.durationMs ?? 0) <= settings.timeBudgetMs)).toBe(true);
+    // Every step dispatches what its budget admits at the pace (10 at 1 a second), no more.
+    expect(runs[0]?.results.jobsCreated).toBe(10);
+    expect(runs.every((run) => run.results.jobsCreated <= 10)).toBe(true);
+    expect(new Set(dispatches.map((dispatch) => dispatch.userId)).size).toBe(100);
+  });
+
+  it("starts no more than the minute's share in any UTC minute, when a step's share runs on past the minute's end", async () => {
+    // The tick starts at 13:00:50 (ranks its users for 4 s) and dispatches 10 a second: about 60 of
+    // 13:00's 150 before the minute turns.
+    const users = 600;
+    const store = createInMemorySchedulerStore(population(users, DAY_1));
+    // One call in flight: the virtual clock jumps to the last slot booked, so calls booked
+    // ahead would be stamped later than they start.
+    const settings = { ...PACED, dispatchesPerSecond: 10, dispatchConcurrency: 1 };
+    const { dispatches } = await runTimedChain({ store, now: DAY_1 + 50_000, settings });
+    expect(new Set(dispatches.map((dispatch) => dispatch.userId)).size).toBe(users);
+    expect(dispatches).toHaveLength(users);
+    const perMinute = countsPer(dispatches.map((dispatch) => dispatch.at));
+    expect(Math.max(...perMinute)).toBeLessThanOrEqual(150);
+    // 13:01 gets its whole share, not what 13:00 left on top of it.
+    expect(perMinute[1]).toBe(150);
+  });
+
+  it("tries a continuation again when starting it failed for a passing reason, so the hour's chain goes on", async () => {
+    const database = population(100, DAY_1);
+    const store = createInMemorySchedulerStore(database);
+    const { dispatcher, calls } = recordingDispatcher();
+    const attempts: ChainContinuation[] = [];
+    const run = await runScheduler({
+      store,
+      dispatcher,
+      settings: { ...SETTINGS, maxUsersPerTick: 60 },
+      now: DAY_1,
+      trigger: "cron",
+      runId: "retrying",
+      elapsedMs: () => 0,
+      waitUntil: async () => {},
+      chain: {
+        chainId: "cron_2026-11-24T13",
+        step: 0,
+        after: null,
+        maxSteps: 24,
+        stepLeaseMs: LEASE_MS,
+        continuer: {
+          async continueChain(next) {
+            attempts.push(next);
+            return attempts.length === 1
+              ? { ok: false, retriable: true, reason: "scheduler answered HTTP 503" }
+              : { ok: true, status: 202 };
+          },
+        },
+      },
+    });
+    expect(calls).toHaveLength(60);
+    expect(attempts).toHaveLength(2);
+    expect(attempts[1]).toEqual(attempts[0]);
+    expect(run.chain?.continuation).toEqual({ status: "dispatched", nextStep: 1 });
+  });
+
+  it("does not try again a continuation the route refused (a 4xx is not passing)", async () => {
+    const store = createInMemorySchedulerStore(population(100, DAY_1));
+    const attempts: ChainContinuation[] = [];
+    const run = await runScheduler({
+      store,
+      dispatcher: recordingDispatcher().dispatcher,
+      settings: { ...SETTINGS, maxUsersPerTick: 60 },
+      now: DAY_1,
+      trigger: "cron",
+      runId: "refused",
+      elapsedMs: () => 0,
+      waitUntil: async () => {},
+      chain: {
+        chainId: "cron_2026-11-24T13",
+        step: 0,
+        after: null,
+        maxSteps: 24,
+        stepLeaseMs: LEASE_MS,
+        continuer: {
+          async continueChain(next) {
+            attempts.push(next);
+            return { ok: false, retriable: false, reason: "scheduler answered HTTP 400" };
+          },
+        },
+      },
+    });
+    expect(attempts).toHaveLength(1);
+    expect(run.chain?.continuation).toMatchObject({
+      status: "failed",
+      detail: "scheduler answered HTTP 400",
+    });
+  });
+
+  it("takes its step when the claim's create() applied but its answer came back as an error", async () => {
+    // A commit that applied, then DEADLINE_EXCEEDED: without the claim the hour's chain would be lost.
+    const database = population(5, DAY_1);
+    const base = createInMemorySchedulerStore(database);
+    let failures = 0;
+    const store: SchedulerStore = {
+      ...base,
+      async createChainStep(step) {
+        const outcome = await base.createChainStep(step);
+        if (failures === 0) {
+          failures += 1;
+          throw new Error("Firestore claim scheduler chain step failed: 4 DEADLINE_EXCEEDED");
+        }
+        return outcome;
+      },
+    };
+    const { dispatcher, calls } = recordingDispatcher();
+    const { runs } = await runChain({ store, dispatcher, now: DAY_1 });
+    expect(failures).toBe(1);
+    expect(runs[0]).toMatchObject({ status: "completed", chain: { attempt: 1, duplicateOf: null } });
+    expect(calls).toHaveLength(5);
+    expect(database.schedulerChainSteps.get("cron_2026-11-24T13_0_1")?.status).toBe("completed");
+  });
+
+  it("arms no dispatch deadline it cannot keep: an unbounded budget aborts no call", async () => {
+    // Node runs a timer of more than 2^31 − 1 ms (or Infinity) after 1 ms: every call would be aborted.
+    const store = createInMemorySchedulerStore(population(1, DAY_1));
+    const run = await runScheduler({
+      store,
+      dispatcher: {
+        async dispatch({ signal }) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          return {
+            ok: false,
+            retriable: true,
+            reason: signal?.aborted ? "aborted" : "processor answered HTTP 503",
+          };
+        },
+      },
+      settings: { ...SETTINGS, timeBudgetMs: Number.POSITIVE_INFINITY },
+      now: DAY_1,
+      trigger: "test",
+      runId: "unbounded",
+      elapsedMs: () => 0,
+    });
+    expect(run.results).toMatchObject({ jobsCreated: 0, dispatchesUnconfirmed: 0, errors: 1 });
+    expect(Object.values(run.userResults)).toEqual([
+      { result: "dispatch_failed", detail: "processor answered HTTP 503" },
+    ]);
+  });
+});
+
+describe("a step's waits on the real clock", () => {
+  it("never ends a wait before the step's clock reaches it, though a timer may fire early by that clock", async () => {
+    // Node's timers run on the event loop's cached time and may fire a little before a fresh
+    // reading of the step's clock says they should; here the step's clock runs at half speed,
+    // so every timer fires early by it. A wait cut short would start calls before their slot.
+    const store = createInMemorySchedulerStore(population(3, DAY_1));
+    const startedAt = performance.now();
+    const elapsedMs = () => (performance.now() - startedAt) / 2;
+    const startedAtMs: number[] = [];
+    await runScheduler({
+      store,
+      dispatcher: {
+        async dispatch() {
+          startedAtMs.push(elapsedMs());
+          return { ok: true, status: 202 };
+        },
+      },
+      settings: { ...SETTINGS, dispatchesPerSecond: 20, dispatchConcurrency: 3, userWritesPerSecond: 1_000 },
+      now: DAY_1,
+      trigger: "test",
+      runId: "early-timers",
+      elapsedMs,
+    });
+    expect(startedAtMs).toHaveLength(3);
+    // Slots 50 ms apart at 20 a second, from the first call's.
+    const first = startedAtMs[0] ?? 0;
+    expect(startedAtMs.map((at) => at - first >= 0)).toEqual([true, true, true]);
+    expect(startedAtMs[1]).toBeGreaterThanOrEqual(first + 50 - 1);
+    expect(startedAtMs[2]).toBeGreaterThanOrEqual(first + 100 - 1);
   });
 });

@@ -17,7 +17,6 @@ import { CRON_CHAIN_ID_PATTERN, cronChainId, runSchedulerTick } from "@/services
 export const maxDuration = 60;
 
 const ROUTE = "scheduler";
-const HOUR_MS = 3_600_000;
 
 /**
  * Where the previous step of a chain stopped: a due time and a rank as the engine writes them.
@@ -85,13 +84,14 @@ export async function POST(request: Request): Promise<Response> {
       return summaryResponse(await runSchedulerTick({ config, trigger: "manual", limit: body.limit }));
     }
     const { continuation } = body;
-    // Only this hour's chain or the last one's (a step sent just before the hour turned): an old
-    // or future chain id would run steps outside the tick they belong to.
-    const now = Date.now();
-    if (continuation.chainId !== cronChainId(now) && continuation.chainId !== cronChainId(now - HOUR_MS)) {
+    // Only this hour's chain: no step of a chain is started after minute 55 of its hour
+    // (SCHEDULER_CHAIN_LAST_START_MINUTE), so a step of an earlier hour's chain is a delivery
+    // delayed or replayed by minutes, and run now it would dispatch beside the next hour's
+    // chain, each at the whole share of the LLM ceiling and of the writes on `users`.
+    if (continuation.chainId !== cronChainId(Date.now())) {
       throw new AppError(
         "bad_request:api",
-        "invalid request body: continuation.chainId: not the chain of this hour's or the previous hour's tick",
+        "invalid request body: continuation.chainId: not the chain of this hour's tick",
       );
     }
     if (continuation.step >= config.scheduler.maxChainSteps) {
