@@ -16,6 +16,13 @@ import type { QuotaLimits } from "@/core/quota";
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const nonNegativeInt = (fallback: number) => z.coerce.number().int().nonnegative().default(fallback);
+/** A per-user quota limit: at least the most LLM calls one run is admitted for at once. */
+const quotaLimit = (fallback: number) =>
+  z.coerce
+    .number()
+    .int()
+    .min(MAX_LLM_CALLS_PER_RUN, `must be at least ${MAX_LLM_CALLS_PER_RUN}, the most LLM calls of one run`)
+    .default(fallback);
 const optionalText = z
   .string()
   .trim()
@@ -352,13 +359,15 @@ const envSchema = z.object({
   RETENTION_DAYS: positiveInt(30),
   CLEANUP_MAX_DELETES: positiveInt(5_000),
 
-  QUOTA_PER_MINUTE: positiveInt(15),
-  QUOTA_PER_DAY: positiveInt(1_500),
-  QUOTA_PER_MONTH: positiveInt(45_000),
+  // Each at least one run's calls: a run is admitted whole (adapters/quota-gate.ts `admitRun`), so
+  // a smaller limit would refuse it whenever its window frees, for ever, as a deferral.
+  QUOTA_PER_MINUTE: quotaLimit(15),
+  QUOTA_PER_DAY: quotaLimit(1_500),
+  QUOTA_PER_MONTH: quotaLimit(45_000),
   QUOTA_MONTHLY_BUDGET_USD: z.coerce.number().nonnegative().default(5),
-  OWN_KEY_QUOTA_PER_MINUTE: positiveInt(60),
-  OWN_KEY_QUOTA_PER_DAY: positiveInt(10_000),
-  OWN_KEY_QUOTA_PER_MONTH: positiveInt(300_000),
+  OWN_KEY_QUOTA_PER_MINUTE: quotaLimit(60),
+  OWN_KEY_QUOTA_PER_DAY: quotaLimit(10_000),
+  OWN_KEY_QUOTA_PER_MONTH: quotaLimit(300_000),
   INSIGHTS_MAX_BATCHES_PER_RUN: nonNegativeInt(3),
   /**
    * The global ceiling on LLM calls per minute across every processor invocation (the provider's

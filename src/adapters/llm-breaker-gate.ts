@@ -42,10 +42,11 @@ export interface BreakerStorage {
 
 /**
  * How long a process answers `acquire` from its last read of the breaker instead of reading it
- * again. A processor instance serves many runs a second in a burst, and each read is a billed
- * document read of one hot document. The cost: for up to this long after another instance opened
- * the breaker, this one still sees it closed and lets its runs call, a few calls into an outage
- * (each counted as a failure, as before the breaker opened); its own failures update it at once.
+ * again, when that read found it closed. A processor instance serves many runs a second in a
+ * burst, and each read is a billed document read of one hot document. The cost: for up to this
+ * long after another instance opened the breaker, this one still sees it closed and lets the runs
+ * it starts call, into an outage (each counted as a failure, as before the breaker opened); its
+ * own failures update it at once. An open breaker is never answered from the cache.
  */
 export const BREAKER_READ_CACHE_MS = 5_000;
 
@@ -76,7 +77,11 @@ export function createLlmBreakerOver(
   };
   const readForAcquire = async (now: number) => {
     const age = readCache?.readAt === null || !readCache ? null : now - readCache.readAt;
-    if (readCache && age !== null && age >= 0 && age < BREAKER_READ_CACHE_MS) return readCache.state;
+    // Only a closed breaker is answered from the cache. A run refused by an open one is deferred
+    // by hours, so an opening that another process has ended since (a probe's success, an admin's
+    // reset) must be seen at once; and while it is open few runs are dispatched to read it.
+    const cachedClosed = readCache !== null && breakerGate({ breaker: readCache.state, now }) === "closed";
+    if (cachedClosed && age !== null && age >= 0 && age < BREAKER_READ_CACHE_MS) return readCache.state;
     const state = await storage.read();
     remember(state, now);
     return state;

@@ -146,9 +146,10 @@ type Run = <Result>(operation: string, work: () => Promise<Result>) => Promise<R
 export function createQuotaGate(counters: QuotaCounters, run: Run = (_operation, work) => work()): QuotaGate {
   const { readUsage, bump, claimToken, readRunUsage, bumpRun } = counters;
   /**
-   * The minute count each pool's last run check read (with its minute), so the run's write can
-   * set the minute's new count without reading again (a gate serves a request: a run checks, then
-   * records, on it). Runs of one user recorded in the same minute at once may each write their
+   * The minute count each pool's last run check read (with its minute), plus what runs recorded
+   * on this gate since, so the run's write can set the minute's new count without reading again
+   * (a gate serves a request or a drain: a run checks, then records, on it). Runs of one user
+   * recorded in the same minute at once through different gates (processes) may each write their
    * own sum: the minute's count then misses one of them (the documented overshoot, within a minute).
    */
   const minuteSeen = new Map<string, { day: string; minute: string; requests: number }>();
@@ -231,8 +232,13 @@ export function createQuotaGate(counters: QuotaCounters, run: Run = (_operation,
         const pool = { uid, keySource };
         const keys = runUsageKeys(now);
         const seen = minuteSeen.get(poolKey(pool));
-        minuteSeen.delete(poolKey(pool));
-        const before = seen?.day === keys.day && seen.minute === keys.minute ? seen.requests : 0;
+        const sameMinute = seen?.day === keys.day && seen.minute === keys.minute;
+        const before = sameMinute ? seen.requests : 0;
+        // Kept, with this run's calls added, not dropped: another run checked on this gate at the
+        // same time (an outbox drain runs a user's events concurrently) records after this one,
+        // and its count must include this run's and what was recorded before both. A count of
+        // another minute (a later run's check) is left as it is.
+        if (sameMinute) minuteSeen.set(poolKey(pool), { ...keys, requests: before + requests });
         await bumpRun(
           pool,
           windowKeys(now).month,

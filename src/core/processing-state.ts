@@ -319,13 +319,22 @@ export function decideAutoSuspension({
 export const OWN_KEY_CLOCK_MARGIN_MS = 5 * 60_000;
 
 /**
- * Whether a run must look the user's own key up. Not when the latest word on the state is "no
- * key": the key routes' (a key removed, or stored fields written with none) or an earlier run's
- * lookup that found no key document, with no key route's write since. Two words within
- * `OWN_KEY_CLOCK_MARGIN_MS` of each other are too close to order, and an unknown state (an older
- * one, or none) knows nothing: both mean a lookup, whose result the run then records.
+ * How long a "no key" word is trusted. Past it a run looks the key up again (and records what it
+ * found), so a key document the word does not know of (a key route whose clock is more than
+ * `OWN_KEY_CLOCK_MARGIN_MS` behind the processor's, a writer that predates the word, a restore) is
+ * found within this time rather than never. About one read a week per user without a key.
  */
-export function ownKeyLookupNeeded(state: ProcessingState | null): boolean {
+export const OWN_KEY_RECHECK_MS = 7 * 24 * 3_600_000;
+
+/**
+ * Whether a run at `now` must look the user's own key up. Not when the latest word on the state
+ * is "no key", less than `OWN_KEY_RECHECK_MS` old: the key routes' (a key removed, or stored
+ * fields written with none) or an earlier run's lookup that found no key document, with no key
+ * route's write since. Two words within `OWN_KEY_CLOCK_MARGIN_MS` of each other are too close to
+ * order, and an unknown state (an older one, or none) knows nothing: both mean a lookup, whose
+ * result the run then records.
+ */
+export function ownKeyLookupNeeded(state: ProcessingState | null, now: number): boolean {
   if (!state) return true;
   const routeWord =
     state.ownKeyStored !== null && state.ownKeyChangedAt !== null
@@ -335,12 +344,11 @@ export function ownKeyLookupNeeded(state: ProcessingState | null): boolean {
     state.ownKeyFound !== null && state.ownKeyCheckedAt !== null
       ? { at: state.ownKeyCheckedAt, present: state.ownKeyFound }
       : null;
-  if (routeWord && runWord) {
-    if (Math.abs(routeWord.at - runWord.at) < OWN_KEY_CLOCK_MARGIN_MS) return true;
-    return (routeWord.at > runWord.at ? routeWord : runWord).present;
-  }
-  const word = routeWord ?? runWord;
-  return word === null || word.present;
+  if (routeWord && runWord && Math.abs(routeWord.at - runWord.at) < OWN_KEY_CLOCK_MARGIN_MS) return true;
+  const latest =
+    routeWord && runWord ? (routeWord.at > runWord.at ? routeWord : runWord) : (routeWord ?? runWord);
+  // Either way round: a word from a clock far ahead is not trusted for longer than one behind.
+  return latest === null || latest.present || Math.abs(now - latest.at) >= OWN_KEY_RECHECK_MS;
 }
 
 /** A field of the documented type, or absent (then `normaliseProcessingState` gives its empty value). */

@@ -68,6 +68,7 @@ export function createRunQuotaCoach({
   keySource,
   expectedCalls,
   ceiling,
+  warn,
 }: {
   model: CoachModel;
   quota: QuotaGate;
@@ -79,6 +80,11 @@ export function createRunQuotaCoach({
   expectedCalls: number;
   /** The global ceiling, for calls on the engine's default key; null on a user's own key, or unset. */
   ceiling: LlmCallCeiling | null;
+  /**
+   * Told when the ceiling cannot be asked: the run is then deferred, which counts nothing and
+   * records no error, so this warning is what shows operators that runs are stopped by it.
+   */
+  warn?: (message: string, context: Record<string, unknown>) => void;
 }): RunModel {
   let admitted = 0;
   let made = 0;
@@ -92,13 +98,19 @@ export function createRunQuotaCoach({
       if (ceiling) {
         // A ceiling that cannot be asked (its storage failing) defers the run like a spent one: the
         // provider's limit is not the user's failure and must not push them toward suspension.
-        const reserved = await ceiling.reserve({ calls, now, seed: uid }).catch(
-          (error: unknown): CeilingDecision => ({
-            admitted: false,
-            retryAt: (Math.floor(now / 60_000) + 1) * 60_000,
-            reason: `LLM ceiling unavailable: ${describeError(error)}`,
-          }),
-        );
+        const reserved = await ceiling
+          .reserve({ calls, now, seed: uid })
+          .catch((error: unknown): CeilingDecision => {
+            warn?.("LLM ceiling unavailable; the run is deferred to the next minute", {
+              uid,
+              error: describeError(error),
+            });
+            return {
+              admitted: false,
+              retryAt: (Math.floor(now / 60_000) + 1) * 60_000,
+              reason: `LLM ceiling unavailable: ${describeError(error)}`,
+            };
+          });
         if (!reserved.admitted)
           return { kind: "ceiling", retryAt: reserved.retryAt, reason: reserved.reason };
       }

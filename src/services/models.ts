@@ -53,6 +53,7 @@ export function createRunModelResolver(wiring: ModelWiring): ResolveRunModel {
       keySource: "default",
       expectedCalls,
       ceiling,
+      warn: wiring.warn,
     });
     // The processing state's word that the user has no key saves the lookup (one read per run).
     const lookup = userKeys && !ownKeyAbsent ? await userKeys.findKey({ uid, now }) : null;

@@ -12,7 +12,7 @@ import { getPrompts } from "@/adapters/prompts";
 import { type AppConfig, loadConfig, requireKeyring } from "@/config";
 import { newEvent } from "@/core/events";
 import type { UserInsights } from "@/core/insights";
-import type { ProcessingState } from "@/core/processing-state";
+import { OWN_KEY_RECHECK_MS, type ProcessingState } from "@/core/processing-state";
 import { createEventRegistry } from "@/pipeline/event-handlers";
 import { processEvent, processEventBatches } from "@/pipeline/process-events";
 import { processUser } from "@/pipeline/process-user";
@@ -73,6 +73,15 @@ beforeEach(() => {
 
 const NOW = Date.now();
 
+/**
+ * This test's configuration with tighter limits on the engine's key than the environment accepts
+ * (config.ts refuses a limit below one run's calls, which would starve a run for ever): the
+ * refusal itself is what these tests look at.
+ */
+function withDefaultKeyLimits(limits: Partial<AppConfig["quotas"]["shared"]>): AppConfig {
+  return { ...config, quotas: { ...config.quotas, shared: { ...config.quotas.shared, ...limits } } };
+}
+
 /** The production model resolver (services/processor.ts's wiring) on this test's project. */
 function runModels(config: AppConfig, db: Firestore): ResolveRunModel {
   return wireModelResolver({ config, storage: firestoreProcessorStorage(db, config), warn: () => undefined });
@@ -117,7 +126,7 @@ describe("quotas", () => {
 
   it("over quota: no call, the user is rescheduled to when the quota frees, and the state records why", async () => {
     await seedDueUser(db, { uid: "thrifty", now: NOW });
-    const tight = loadConfig({ ...config.env, QUOTA_PER_MINUTE: "1" } as unknown as NodeJS.ProcessEnv);
+    const tight = withDefaultKeyLimits({ perMinute: 1 });
     const deps = realProcessorDeps({ db, sandbox, config: tight });
     const result = await processUser({ deps, uid: "thrifty", now: NOW });
     expect(result).toMatchObject({
@@ -215,6 +224,32 @@ describe("a user's own key", () => {
     await processUser({ deps, uid: "carol", now: NOW + 5 * HOUR, bypassChecks: true });
     expect(lookups).toHaveLength(2);
     expect(sandbox.requests[0]?.authorization).toBe(`Bearer ${DEFAULT_KEY}`);
+  });
+
+  it("finds a key the 'no key' word missed (a key route whose clock is behind) once the word is OWN_KEY_RECHECK_MS old", async () => {
+    const keyStore = createFirestoreUserKeyStore(db, requireKeyring(config));
+    const lookups: number[] = [];
+    const userKeys = {
+      ...keyStore,
+      findKey: (input: { uid: string; now: number }) => {
+        lookups.push(input.now);
+        return keyStore.findKey(input);
+      },
+    };
+    await seedDueUser(db, { uid: "dora", now: NOW });
+    const deps = realProcessorDeps({ db, sandbox, config, storage: { userKeys } });
+    await processUser({ deps, uid: "dora", now: NOW });
+    expect(lookups).toEqual([NOW]);
+    // Stored a minute later by a key route whose clock reads 10 minutes behind the processor's:
+    // its word looks older than the run's "no key".
+    const ownKey = "sk-or-v1-dora-own-key-000000000000777";
+    await keyStore.save({ uid: "dora", apiKey: ownKey, now: NOW + 60_000 - 10 * 60_000 });
+    await processUser({ deps, uid: "dora", now: NOW + HOUR, bypassChecks: true });
+    expect(lookups).toEqual([NOW]);
+    sandbox.requests.length = 0;
+    await processUser({ deps, uid: "dora", now: NOW + OWN_KEY_RECHECK_MS, bypassChecks: true });
+    expect(lookups).toEqual([NOW, NOW + OWN_KEY_RECHECK_MS]);
+    expect(sandbox.requests[0]?.authorization).toBe(`Bearer ${ownKey}`);
   });
 
   it("rejected with 401: the call succeeds on the default key, the fallback is recorded, the key is marked invalid", async () => {
@@ -592,7 +627,7 @@ describe("a user's own key that keeps failing", () => {
     model.analyseJournal({ system: "Analyse.", prompt: "Analyse these new journal entries." });
 
   it("answering 429: fallback calls are charged to the default-key quota and stop at its limit", async () => {
-    const tight = loadConfig({ ...config.env, QUOTA_PER_MINUTE: "2" } as unknown as NodeJS.ProcessEnv);
+    const tight = withDefaultKeyLimits({ perMinute: 2 });
     await createFirestoreUserKeyStore(db, requireKeyring(tight)).save({
       uid: "carol",
       apiKey: BUSY_KEY,

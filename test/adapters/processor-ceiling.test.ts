@@ -19,7 +19,7 @@ import { createEventRegistry } from "@/pipeline/event-handlers";
 import { processEvent } from "@/pipeline/process-events";
 import { CEILING_JITTER_MS, ceilingJitterMs, processUser } from "@/pipeline/process-user";
 import type { CeilingDecision, LlmCallCeiling } from "@/pipeline/processor-ports";
-import { firestoreProcessorStorage, wireModelResolver } from "@/services/processor";
+import { firestoreProcessorStorage, wireModelResolver, wireProcessor } from "@/services/processor";
 import type { LlmSandbox } from "../../scripts/local-stack/llm-sandbox";
 import type { MailCatcher } from "../../scripts/local-stack/mail-catcher";
 import { type EmulatorHandle, putDocuments } from "../support/firestore";
@@ -144,6 +144,36 @@ describe("the global LLM ceiling in the processor", () => {
     expect(state.status).not.toBe("suspended");
     const user = (await db.doc(`users/${uid}`).get()).data() ?? {};
     expect(user.nextCoachingMessageDue).toBe(NEXT_MINUTE + ceilingJitterMs(uid));
+  });
+
+  it("a ceiling whose storage fails is reported to operators at each refusal, not only deferred in silence", async () => {
+    // Deferred users count nothing and record no error: without a warning an outage of the
+    // ceiling's storage (or a rule or index that breaks it) stops every run on the engine's key
+    // with nothing in the error logs.
+    const uid = "ceiling-down-loud";
+    await seedDueUser(db, { uid, now: NOW });
+    const failing: LlmCallCeiling = {
+      callsPerMinute: 10,
+      reserve: async () => {
+        throw new Error("unavailable:firestore reserve LLM calls failed");
+      },
+    };
+    const warnings: { message: string; context: Record<string, unknown> }[] = [];
+    const config = testConfig({ sandbox });
+    const deps = wireProcessor({
+      config,
+      storage: { ...firestoreProcessorStorage(db, config), ceiling: failing },
+      onStep: () => undefined,
+      warn: (message, context) => warnings.push({ message, context }),
+    });
+    const result = await processUser({ deps, uid, now: NOW });
+    expect(result).toMatchObject({ kind: "processed", result: { outcome: "ceiling_reached" } });
+    expect(warnings).toEqual([
+      {
+        message: expect.stringContaining("LLM ceiling unavailable"),
+        context: expect.objectContaining({ uid, error: expect.stringContaining("reserve LLM calls failed") }),
+      },
+    ]);
   });
 
   it("reserves once per run, before the first call, the calls it expects (generation and scoring)", async () => {

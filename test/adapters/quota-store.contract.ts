@@ -353,6 +353,19 @@ export function describeQuotaStoreContract(name: string, harness: QuotaStoreHarn
         expect(await run(1, { monthlyBudgetUsd: 1 })).toMatchObject({ allowed: false, window: "budget" });
       });
 
+      it("keeps the minute's earlier count when runs checked at once on one gate (an outbox drain's concurrent events of one user) record", async () => {
+        expect(await run(3)).toEqual({ allowed: true });
+        await record(3);
+        expect(await Promise.all([run(1), run(1)])).toEqual([{ allowed: true }, { allowed: true }]);
+        await record(1);
+        await record(1);
+        // Each record sets the minute's count from what its gate knows: the 3 recorded before them
+        // and each other's call must not be lost (the second record once wrote 1).
+        const usage = await gate.usage({ uid: "u1", now: NOW, keySource: "default" });
+        expect([usage.minute.requests, usage.day.requests, usage.month.requests]).toEqual([5, 5, 5]);
+        expect(await run(1, { perMinute: 5 })).toMatchObject({ allowed: false, window: "minute" });
+      });
+
       it("reserves nothing: runs checked at once each pass against the usage recorded before them (the documented overshoot)", async () => {
         const decisions = await Promise.all([run(2, { perMinute: 3 }), run(2, { perMinute: 3 })]);
         expect(allowedCount(decisions)).toBe(2);

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   emptyProcessingState,
   OWN_KEY_CLOCK_MARGIN_MS,
+  OWN_KEY_RECHECK_MS,
   ownKeyLookupNeeded,
   type ProcessingState,
 } from "@/core/processing-state";
@@ -51,6 +52,35 @@ describe("whether a run looks the user's own key up", () => {
       true,
     ],
   ])("%s: %s", (_case, state, needed) => {
-    expect(ownKeyLookupNeeded(state)).toBe(needed);
+    // A run soon after the latest word (well within OWN_KEY_RECHECK_MS).
+    expect(ownKeyLookupNeeded(state, LATER + 60_000)).toBe(needed);
+  });
+
+  // A key document written without the word, or with a word that loses to an earlier run's "none"
+  // (a key route's clock more than the margin behind the processor's, a writer that predates the
+  // word, a restore): the "no key" word must not hide it for ever.
+  it.each([
+    [
+      "a run found none, and a key route with a slow clock stored one after it",
+      stateWith({
+        ownKeyFound: false,
+        ownKeyCheckedAt: T,
+        ownKeyStored: true,
+        ownKeyChangedAt: T - OWN_KEY_CLOCK_MARGIN_MS - 60_000,
+      }),
+    ],
+    [
+      "a run found none, and a key was written without the word",
+      stateWith({ ownKeyFound: false, ownKeyCheckedAt: T }),
+    ],
+    ["the key routes removed the key", stateWith({ ownKeyStored: false, ownKeyChangedAt: T })],
+  ])("looks again once the latest 'no key' word is OWN_KEY_RECHECK_MS old: %s", (_case, state) => {
+    expect(ownKeyLookupNeeded(state, T + OWN_KEY_RECHECK_MS - 1)).toBe(false);
+    expect(ownKeyLookupNeeded(state, T + OWN_KEY_RECHECK_MS)).toBe(true);
+  });
+
+  it("a word from the future (another clock ahead) is not trusted for longer than the recheck", () => {
+    const state = stateWith({ ownKeyFound: false, ownKeyCheckedAt: T + OWN_KEY_RECHECK_MS });
+    expect(ownKeyLookupNeeded(state, T)).toBe(true);
   });
 });

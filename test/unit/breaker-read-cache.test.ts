@@ -45,6 +45,19 @@ describe("the breaker's per-process read cache", () => {
     expect(await run().acquire(NOW + 3)).toBe("open");
   });
 
+  // A run refused by an open breaker is deferred by its retry interval (hours): a cached "open"
+  // that another process has closed since (a probe that succeeded, an admin's reset) must not
+  // defer the runs this process starts in the next seconds. An open breaker is read every time
+  // (few runs are dispatched while it is open, so the reads saved are the closed ones).
+  it("does not answer from a cached open breaker that has been closed since (a probe's success, a reset)", async () => {
+    const shared: InMemoryBreakerState = { llmBreaker: openBreaker(NOW) };
+    const cache = newBreakerReadCache();
+    const run = () => createInMemoryLlmBreaker(shared, new Map(), settings, cache);
+    expect(await run().acquire(NOW + 1_000)).toBe("open");
+    shared.llmBreaker = { ...openBreaker(NOW), state: "closed", consecutiveFailures: 0, openUntil: null };
+    expect(await run().acquire(NOW + 2_000)).toBe("closed");
+  });
+
   it("without a cache, reads at every acquire", async () => {
     const shared: InMemoryBreakerState = { llmBreaker: null };
     const breaker = createInMemoryLlmBreaker(shared, new Map(), settings);

@@ -76,7 +76,7 @@ async function generateUnderBreaker(
     uid: user.uid,
     now,
     expectedCalls: refreshFirst ? 3 : 2,
-    ownKeyAbsent: !ownKeyLookupNeeded(claim.state),
+    ownKeyAbsent: !ownKeyLookupNeeded(claim.state, now),
   });
   if (run.ownKeyStored !== undefined) claim.log.ownKeyCheck = { at: now, stored: run.ownKeyStored };
   try {
