@@ -344,22 +344,34 @@ async function bootstrapUser(
   return { ok: true, detail: parked ? "brought forward from a park" : "bootstrapped" };
 }
 
+/**
+ * What each registered event type does, as the health route lists it: readable without wiring
+ * the handlers' collaborators (a mailer, push, the LLM), so health needs none of them.
+ */
+export const EVENT_HANDLER_DESCRIPTIONS = {
+  [EVENT_TYPES.coachingMessageCreated]:
+    "Delivers a stored coaching message: email through Resend (unless turned off) and push",
+  [EVENT_TYPES.journalEntryCreated]:
+    "Analyses the user's new journal entries into insights for the coaching context",
+  [EVENT_TYPES.userCoachingEnabled]:
+    "Gives a user who switched coaching on a due time within the bootstrap range when they have none or are parked; never moves a real schedule earlier",
+} as const;
+
 export function createEventRegistry(deps: EventHandlerDeps): Readonly<Record<string, RegisteredHandler>> {
   return {
     [EVENT_TYPES.coachingMessageCreated]: defineHandler({
-      description: "Delivers a stored coaching message: email through Resend (unless turned off) and push",
+      description: EVENT_HANDLER_DESCRIPTIONS[EVENT_TYPES.coachingMessageCreated],
       payloadSchema: messageCreatedPayload,
       handle: (payload, context) => deliverMessage(deps, payload, context),
     }),
     [EVENT_TYPES.journalEntryCreated]: defineHandler({
-      description: "Analyses the user's new journal entries into insights for the coaching context",
+      description: EVENT_HANDLER_DESCRIPTIONS[EVENT_TYPES.journalEntryCreated],
       maxRetries: 3,
       payloadSchema: journalEntryPayload,
       handle: (payload, context) => analyseNewEntries(deps, payload, context),
     }),
     [EVENT_TYPES.userCoachingEnabled]: defineHandler({
-      description:
-        "Gives a user who switched coaching on a due time within the bootstrap range when they have none or are parked; never moves a real schedule earlier",
+      description: EVENT_HANDLER_DESCRIPTIONS[EVENT_TYPES.userCoachingEnabled],
       payloadSchema: coachingEnabledPayload,
       handle: (payload, context) => bootstrapUser(deps, payload, context),
     }),

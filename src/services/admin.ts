@@ -11,13 +11,14 @@ import { runRetentionCleanup } from "@/adapters/firestore/retention-cleanup";
 import { createFirestoreUserKeyStore } from "@/adapters/firestore/user-key-store";
 import { type AppConfig, requireKeyring } from "@/config";
 import { AppError } from "@/core/errors";
+import { SCHEDULER_STALE_AFTER_MS } from "@/core/liveness";
 import { minuteStartOf } from "@/core/llm-ceiling";
 import { MAX_ACTION_HISTORY, prependRolling, type UserStatus } from "@/core/processing-state";
 import { localDateTime } from "@/core/schedule";
 import { logger } from "@/logger";
 
-/** A scheduler run older than this means the hourly cron has stopped. */
-export const STALE_RUN_MS = 2 * 3_600_000;
+/** A scheduler run older than this means the hourly cron has stopped (the same rule as `GET /api/health`). */
+export const STALE_RUN_MS = SCHEDULER_STALE_AFTER_MS;
 
 function adminStore(config: AppConfig) {
   return createFirestoreUserAdminStore(getDb(config));

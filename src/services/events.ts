@@ -13,7 +13,7 @@ import { createNullPushTransport } from "@/adapters/push/null-push";
 import { createWebPushTransport } from "@/adapters/push/web-push-transport";
 import { type AppConfig, EVENT_CONTINUATION_TIMEOUT_MS, requireSetting } from "@/config";
 import { logger } from "@/logger";
-import { createEventRegistry } from "@/pipeline/event-handlers";
+import { createEventRegistry, EVENT_HANDLER_DESCRIPTIONS } from "@/pipeline/event-handlers";
 import {
   type BatchSummary,
   countRetriableDeadLetters,
@@ -200,11 +200,16 @@ export async function replayEvent(deps: EventProcessorDeps, eventId: string): Pr
 /** Oldest pending event older than this means the outbox is not keeping up (or its cron stopped). */
 const BACKLOG_AGE_MS = 15 * 60_000;
 
+/**
+ * The outbox's health. Reads the event store only: no mailer, push transport or LLM is wired, so
+ * a deployment without RESEND_API_KEY (or any delivery setting) still gets its health (a
+ * `requireSetting(config, "RESEND_API_KEY")` in the delivery wiring once made this route a 500).
+ */
 export async function eventHealth(config: AppConfig, now: number) {
-  const deps = eventProcessorDeps(config);
+  const store = createFirestoreEventStore(getDb(config));
   const [health, retriableDeadLetters] = await Promise.all([
-    deps.store.getHealth({ now }),
-    deps.store.countRetriableDeadLetters(),
+    store.getHealth({ now }),
+    store.countRetriableDeadLetters(),
   ]);
   const oldestPendingAgeMs =
     health.oldestPendingCreatedAt === null ? null : now - health.oldestPendingCreatedAt;
@@ -237,9 +242,9 @@ export async function eventHealth(config: AppConfig, now: number) {
       // Off, not broken, without the VAPID keys: deliveries record the push as not delivered.
       push: config.push.vapid ? "web_push" : "not_configured",
     },
-    registry: Object.entries(deps.registry).map(([eventType, handler]) => ({
+    registry: Object.entries(EVENT_HANDLER_DESCRIPTIONS).map(([eventType, description]) => ({
       eventType,
-      description: handler.description,
+      description,
     })),
   };
 }

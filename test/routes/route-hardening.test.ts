@@ -57,6 +57,7 @@ const SERVED: Record<string, readonly string[]> = {
   "/api/events/health": ["GET"],
   "/api/events/process-batch": ["GET", "POST"],
   "/api/events/process-event": ["POST"],
+  "/api/health": ["GET"],
   "/api/users/[userId]/api-key": ["GET", "PUT", "DELETE"],
   "/api/users/[userId]/messages/[messageId]/feedback": ["POST"],
   "/api/users/[userId]/push-subscriptions": ["PUT", "DELETE"],

@@ -1,17 +1,23 @@
 import { getConfig } from "@/config";
+import { deadLetterGroupKey } from "@/core/dead-letter-groups";
 import { eventsOverview } from "@/services/admin";
 import { requireAdminSession } from "@/services/admin-auth";
+import { deadLetterGroupsOverview } from "@/services/dead-letter-groups";
 import { MAX_BULK_REQUEUE, retriableDeadLetterCount } from "@/services/events";
 import { replayAction, requeueDeadLettersAction } from "../actions";
 import { formatInstant } from "../ui";
+import { replayDeadLetterGroupAction } from "./actions";
 
 export default async function EventsPage({ searchParams }: { searchParams: Promise<{ notice?: string }> }) {
   await requireAdminSession();
   const { notice } = await searchParams;
   const config = getConfig();
-  const [{ pending, failing, deadLetters }, retriable] = await Promise.all([
+  // Reads: 50 pending, 50 dead letters, up to 500 dead letters' summaries for the groups and
+  // three count aggregations, whatever the size of the outbox.
+  const [{ pending, failing, deadLetters }, retriable, grouped] = await Promise.all([
     eventsOverview(config),
     retriableDeadLetterCount(config),
+    deadLetterGroupsOverview(config),
   ]);
   const requeueCount = Math.min(retriable, MAX_BULK_REQUEUE);
   return (
@@ -22,6 +28,61 @@ export default async function EventsPage({ searchParams }: { searchParams: Promi
           {notice}
         </p>
       ) : null}
+      <section className="panel" aria-labelledby="groups-heading">
+        <h2 id="groups-heading">
+          Dead letters by error ({grouped.groups.length} {grouped.groups.length === 1 ? "group" : "groups"})
+        </h2>
+        {grouped.total > grouped.lettersRead ? (
+          <p className="muted" data-testid="groups-window">
+            Grouped over the newest {grouped.lettersRead} of {grouped.total} dead letters; older ones show up
+            here as newer groups are replayed.
+          </p>
+        ) : null}
+        <table data-testid="dead-letter-groups">
+          <thead>
+            <tr>
+              <th scope="col">Event type</th>
+              <th scope="col">Error (ids, numbers and quoted values taken out)</th>
+              <th scope="col">Count</th>
+              <th scope="col">First seen</th>
+              <th scope="col">Last seen</th>
+              <th scope="col">
+                <span className="sr-only">Replay the group</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {grouped.groups.map((group) => (
+              <tr key={deadLetterGroupKey(group)} data-testid="dead-letter-group">
+                <td>{group.eventType}</td>
+                <td className="error-text">
+                  {group.errorSignature}
+                  <div className="muted" style={{ fontSize: 12 }}>
+                    latest: {group.exampleError}
+                  </div>
+                </td>
+                <td data-testid="group-count">{group.count}</td>
+                <td>{formatInstant(group.firstSeenAt)}</td>
+                <td>{formatInstant(group.lastSeenAt)}</td>
+                <td>
+                  <form action={replayDeadLetterGroupAction}>
+                    <input type="hidden" name="eventType" value={group.eventType} />
+                    <input type="hidden" name="errorSignature" value={group.errorSignature} />
+                    <input type="hidden" name="expectedCount" value={group.count} />
+                    <button
+                      type="submit"
+                      aria-label={`Replay the ${group.count} ${group.eventType} dead letters of this error`}
+                    >
+                      Replay {group.count}
+                    </button>
+                  </form>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        {grouped.groups.length === 0 ? <p className="muted">None.</p> : null}
+      </section>
       <section className="panel" aria-labelledby="dead-heading">
         <h2 id="dead-heading">Dead letters ({deadLetters.length})</h2>
         {requeueCount > 0 ? (
