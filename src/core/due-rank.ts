@@ -16,6 +16,8 @@
  * step) an exact, non-integer double.
  */
 
+import { cyrb53Halves } from "./string-hash";
+
 /** Windows missed in a row that still lower a rank further; beyond it a user stays at the lowest step. */
 export const MAX_MISSED_WINDOWS = 24;
 
@@ -24,19 +26,9 @@ export const LOWEST_RANK = -(MAX_MISSED_WINDOWS + 1) - 0.5;
 
 const HASH_BITS = 2 ** 40;
 
-/** cyrb53, a fast well-mixed string hash, cut to 40 bits. */
+/** cyrb53 (core/string-hash.ts), cut to 40 bits. */
 function hash40(text: string): number {
-  let h1 = 0xdeadbeef;
-  let h2 = 0x41c6ce57;
-  for (let index = 0; index < text.length; index += 1) {
-    const code = text.charCodeAt(index);
-    h1 = Math.imul(h1 ^ code, 2654435761);
-    h2 = Math.imul(h2 ^ code, 1597334677);
-  }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507);
-  h1 ^= Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507);
-  h2 ^= Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  const { h1, h2 } = cyrb53Halves(text);
   return ((h2 & 0xff) * 2 ** 32 + (h1 >>> 0)) % HASH_BITS;
 }
 

@@ -17,6 +17,7 @@
  * evenly would not: 51 (26 + 25) and 50 (50) in one minute admitted 75.
  */
 import { windowKeys } from "./quota";
+import { cyrb53Halves } from "./string-hash";
 
 /** The most calls one shard document admits a minute: under Firestore's ~1 sustained write/s. */
 export const CEILING_SHARD_CAPACITY = 50;
@@ -88,20 +89,9 @@ export function ceilingShardId(minuteStart: number, index: number): string {
   return `s${index}_${ceilingMinuteKey(minuteStart)}`;
 }
 
-/** cyrb53 (as core/due-rank.ts), 32 bits: well mixed for short, similar seeds such as user ids. */
+/** cyrb53 (core/string-hash.ts), 32 bits: well mixed for short, similar seeds such as user ids. */
 function hash32(text: string): number {
-  let h1 = 0xdeadbeef;
-  let h2 = 0x41c6ce57;
-  for (let index = 0; index < text.length; index += 1) {
-    const code = text.charCodeAt(index);
-    h1 = Math.imul(h1 ^ code, 2654435761);
-    h2 = Math.imul(h2 ^ code, 1597334677);
-  }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507);
-  h1 ^= Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507);
-  h2 ^= Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  return h1 >>> 0;
+  return cyrb53Halves(text).h1 >>> 0;
 }
 
 /**

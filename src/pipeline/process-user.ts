@@ -21,7 +21,7 @@
  */
 import { acceptUserRun } from "./processor/accept";
 import { runClaimedSlot } from "./processor/deliver";
-import type { AcceptResult, ProcessOutcome, ProcessorDeps } from "./processor/run";
+import type { AcceptResult, ProcessOutcome, UserRunRequest } from "./processor/run";
 
 export { acceptUserRun } from "./processor/accept";
 export { CEILING_JITTER_MS, ceilingJitterMs } from "./processor/call-outcome";
@@ -33,21 +33,15 @@ export {
   coachingJournalEntryId,
   type ProcessOutcome,
   type ProcessorDeps,
+  type UserRunRequest,
 } from "./processor/run";
 
 /** Accept and run in one call (the test route, tests); the processor route runs the second half after responding. */
-export async function processUser({
-  deps,
-  uid,
-  now,
-  bypassChecks = false,
-}: {
-  deps: ProcessorDeps;
-  uid: string;
-  now: number;
-  bypassChecks?: boolean;
-}): Promise<AcceptResult | { kind: "processed"; result: ProcessOutcome }> {
-  const accepted = await acceptUserRun({ deps, uid, now, bypassChecks });
+export async function processUser(
+  request: UserRunRequest,
+): Promise<AcceptResult | { kind: "processed"; result: ProcessOutcome }> {
+  const accepted = await acceptUserRun(request);
   if (accepted.kind !== "claimed") return accepted;
+  const { deps, now } = request;
   return { kind: "processed", result: await runClaimedSlot({ deps, claim: accepted.claim, now }) };
 }

@@ -3,7 +3,7 @@ import { dashboardData, llmCeilingUsage } from "@/services/admin";
 import { requireAdminSession } from "@/services/admin-auth";
 import { resetBreakerAction } from "./actions";
 import { CeilingUsage } from "./ceiling-usage";
-import { BarChart, formatInstant, formatRelative, Stat, StatusBadge } from "./ui";
+import { BarChart, formatInstant, formatRelative, Notice, Stat, StatusBadge } from "./ui";
 
 export default async function DashboardPage({
   searchParams,
@@ -23,11 +23,7 @@ export default async function DashboardPage({
   return (
     <>
       <h1>Dashboard</h1>
-      {notice ? (
-        <p className="warning" role="status" data-testid="notice">
-          {notice}
-        </p>
-      ) : null}
+      <Notice notice={notice} />
       {status.schedulerStale ? (
         <p className="warning" role="status" data-testid="stale-warning">
           {status.lastRun

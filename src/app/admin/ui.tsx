@@ -26,6 +26,16 @@ export function formatRelative(at: unknown, now: number): string {
   return format.format(Math.round(hours / 24), "day");
 }
 
+/** The message an action redirected back with (`?notice=`), or nothing. */
+export function Notice({ notice }: { notice: string | undefined }) {
+  if (!notice) return null;
+  return (
+    <p className="warning" role="status" data-testid="notice">
+      {notice}
+    </p>
+  );
+}
+
 export function StatusBadge({ status }: { status: string }) {
   return <span className={`badge ${status}`}>{status}</span>;
 }

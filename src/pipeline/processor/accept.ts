@@ -18,6 +18,7 @@ import {
   missedWindowsAfter,
   type ProcessorDeps,
   step,
+  type UserRunRequest,
   underNextLease,
 } from "./run";
 
@@ -75,12 +76,7 @@ export async function acceptUserRun({
   uid,
   now,
   bypassChecks = false,
-}: {
-  deps: ProcessorDeps;
-  uid: string;
-  now: number;
-  bypassChecks?: boolean;
-}): Promise<AcceptResult> {
+}: UserRunRequest): Promise<AcceptResult> {
   const { store } = deps;
   const claimToken = randomUUID();
   const snapshot = await store.getUser(uid);

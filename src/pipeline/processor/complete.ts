@@ -16,6 +16,14 @@ import {
   underNextLease,
 } from "./run";
 
+/** What a run ends a slot with: its outcome, message, failure and, if other than the outcome, the run's ending. */
+interface SlotResult {
+  outcome: SlotOutcome;
+  messageId: string | null;
+  failureReason: string | null;
+  ending?: RunEnding;
+}
+
 /** What a run whose lease was taken over reports: nothing of its own was recorded. */
 async function supersededOutcome(
   deps: ProcessorDeps,
@@ -40,11 +48,7 @@ export async function completeSlot(
   deps: ProcessorDeps,
   claim: ClaimedSlot,
   now: number,
-  result: {
-    outcome: SlotOutcome;
-    messageId: string | null;
-    failureReason: string | null;
-    ending?: RunEnding;
+  result: SlotResult & {
     /** Overrides the computed due time (a quota that frees at a known time). */
     nextDueAt?: number;
   },
@@ -79,13 +83,7 @@ export async function afterCompletion(
   deps: ProcessorDeps,
   claim: ClaimedSlot,
   now: number,
-  result: {
-    outcome: SlotOutcome;
-    messageId: string | null;
-    failureReason: string | null;
-    ending?: RunEnding;
-    nextCoachingMessageDue: number;
-  },
+  result: SlotResult & { nextCoachingMessageDue: number },
 ): Promise<ProcessOutcome> {
   const { slot, user } = claim;
   const { nextCoachingMessageDue } = result;

@@ -42,6 +42,15 @@ export interface ProcessorDeps {
   warn?: (message: string, context: Record<string, unknown>) => void;
 }
 
+/** One user's run as it is asked for: accepting it, and in processUser running it too. */
+export interface UserRunRequest {
+  deps: ProcessorDeps;
+  uid: string;
+  now: number;
+  /** Skips the due, window and suspension checks (the test route, the admin's "generate now"); never a disabled user. */
+  bypassChecks?: boolean;
+}
+
 export type AcceptResult =
   | { kind: "not_found" }
   | { kind: "skipped"; reason: SkipReason; nextCoachingMessageDue?: number }

@@ -1,7 +1,7 @@
 import { getConfig } from "@/config";
 import { requireAdminSession } from "@/services/admin-auth";
 import { findEmailSuppression, suppressionsOverview } from "@/services/delivery";
-import { formatInstant } from "../ui";
+import { formatInstant, Notice } from "../ui";
 import { liftSuppressionAction } from "./actions";
 
 /** An email address is at most 254 characters (RFC 5321); a longer query names nothing. */
@@ -25,11 +25,7 @@ export default async function SuppressionsPage({
   return (
     <>
       <h1>Email suppressions</h1>
-      {notice ? (
-        <p className="warning" role="status" data-testid="notice">
-          {notice}
-        </p>
-      ) : null}
+      <Notice notice={notice} />
       <search>
         <form className="panel inline" method="get">
           <label htmlFor="address">Address</label>

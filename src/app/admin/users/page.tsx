@@ -3,7 +3,7 @@ import type { UserStatus } from "@/core/processing-state";
 import { localDateTime } from "@/core/schedule";
 import { usersTable } from "@/services/admin";
 import { requireAdminSession } from "@/services/admin-auth";
-import { formatInstant, formatRelative, StatusBadge } from "../ui";
+import { formatInstant, formatRelative, Notice, StatusBadge } from "../ui";
 
 const STATUSES = ["waiting", "running", "suspended", "error"] as const;
 const PREFERENCES = ["morning", "afternoon", "evening"] as const;
@@ -52,11 +52,7 @@ export default async function UsersPage({
   return (
     <>
       <h1>Users</h1>
-      {notice ? (
-        <p className="warning" role="status" data-testid="notice">
-          {notice}
-        </p>
-      ) : null}
+      <Notice notice={notice} />
       <search>
         <form className="panel inline" method="get">
           <label htmlFor="q">Email or user id</label>

@@ -5,7 +5,7 @@ import { documentIdSchema } from "@/http/respond";
 import { userDetail, userJournal } from "@/services/admin";
 import { requireAdminSession } from "@/services/admin-auth";
 import { clearUserAction, generateNowAction, resumeAction, suspendAction } from "../../actions";
-import { formatInstant, formatRelative, StatusBadge } from "../../ui";
+import { formatInstant, formatRelative, Notice, StatusBadge } from "../../ui";
 
 async function load(uid: string) {
   const config = getConfig();
@@ -61,11 +61,7 @@ export default async function UserPage({
       <h1>
         {detail.email ?? uid} <StatusBadge status={state.status} />
       </h1>
-      {notice ? (
-        <p className="warning" role="status" data-testid="notice">
-          {notice}
-        </p>
-      ) : null}
+      <Notice notice={notice} />
       <div className="grid">
         <section className="panel" aria-labelledby="config-heading">
           <h2 id="config-heading">Configuration</h2>
