@@ -153,7 +153,7 @@ const envSchema = z.object({
   GOOGLE_APPLICATION_CREDENTIALS: optionalText,
 
   OPENROUTER_API_KEY: optionalText,
-  OPENROUTER_BASE_URL: z.url().default("https://openrouter.ai/api/v1"),
+  OPENROUTER_BASE_URL: optionalText.pipe(z.url().default("https://openrouter.ai/api/v1")),
   COACHING_MODEL: z.string().min(1).default("anthropic/claude-sonnet-4.6"),
   SCORING_MODEL: z.string().min(1).default("anthropic/claude-sonnet-4.6"),
   // A whole call, the AI SDK's retries included. A run makes up to MAX_LLM_CALLS_PER_RUN calls
