@@ -156,10 +156,16 @@ export async function startRun(
     slotId,
     now,
     resumesApprovedMessage = false,
+    stateRead,
   }: {
     uid: string;
     slotId: string;
     now: number;
+    /**
+     * The state as the caller read it before the claim (`{ state: null }`: none), so it is read
+     * once per run; without it the state is read here.
+     */
+    stateRead?: { state: ProcessingState | null };
     /**
      * The slot already holds an approved message: the run only finishes delivering it (no LLM
      * call), so it is never stopped by a suspension; the user is owed that message.
@@ -167,7 +173,7 @@ export async function startRun(
     resumesApprovedMessage?: boolean;
   },
 ): Promise<StartedRun> {
-  const state = await deps.stateStore.getState(uid);
+  const state = stateRead ? stateRead.state : await deps.stateStore.getState(uid);
   const decision = resumesApprovedMessage
     ? ({ suspend: false } as const)
     : decideSuspensionAtClaim({ state, now, policy: deps.suspension });

@@ -11,7 +11,14 @@ import type { MailCatcher } from "../../scripts/local-stack/mail-catcher";
 import { type EmulatorHandle, putDocuments } from "../support/firestore";
 import { queriesMissingIndexes, readIndexes } from "../support/index-coverage";
 import { localParts } from "../support/local-time";
-import { drainEvents, HOUR, realEventDeps, realProcessorDeps, seedDueUser } from "../support/processor";
+import {
+  drainEvents,
+  HOUR,
+  realEventDeps,
+  realProcessorDeps,
+  seedDueUser,
+  seedEarlierRunState,
+} from "../support/processor";
 import { type LocalServices, startLocalServices } from "../support/stack";
 import { zoneOutsideWindow } from "../support/zones";
 
@@ -194,6 +201,7 @@ describe("quality gate", () => {
 
   it("regenerates once a message too close to a recent one, and fails the gate when it is still too close", async () => {
     await seedDueUser(db, { uid: "repeat", now: NOW });
+    await seedEarlierRunState(db, { uid: "repeat", now: NOW });
     await db
       .collection("coachingMessages")
       .doc("old")
@@ -219,6 +227,7 @@ describe("quality gate", () => {
 
   it("sends the regenerated message when the second draft is new", async () => {
     await seedDueUser(db, { uid: "fresh", now: NOW });
+    await seedEarlierRunState(db, { uid: "fresh", now: NOW });
     await db
       .collection("coachingMessages")
       .doc("old")
@@ -548,6 +557,32 @@ describe("what a run costs in store calls (issue 12, part 4)", () => {
       consecutiveFailures: 0,
       totalMessagesSent: 1,
     });
+  });
+
+  it("on a user's first run (no processing state yet) queries neither open slots nor recent messages; on the next, both", async () => {
+    await seedDueUser(db, { uid: "first-run", now: NOW });
+    const first = recordingCalls(deps);
+    const result = await processUser({ deps: first.deps, uid: "first-run", now: NOW });
+    expect(result).toMatchObject({ kind: "processed", result: { outcome: "sent" } });
+    const queries = (calls: string[]) =>
+      calls.filter((call) => call === "store.listOpenSlots" || call === "store.listRecentMessages");
+    expect(queries(first.calls)).toEqual([]);
+    expect(first.calls.filter((call) => call === "state.getState")).toHaveLength(1);
+
+    const nextDue = result.kind === "processed" ? result.result.nextCoachingMessageDue : 0;
+    const next = recordingCalls(deps);
+    const again = await processUser({ deps: next.deps, uid: "first-run", now: nextDue });
+    expect(again).toMatchObject({ kind: "processed", result: { outcome: "sent" } });
+    expect(queries(next.calls).sort()).toEqual(["store.listOpenSlots", "store.listRecentMessages"]);
+    expect(next.calls.filter((call) => call === "state.getState")).toHaveLength(1);
+  });
+
+  it("a run skipped at its re-check (not due) reads no processing state, and still reviews the open slots", async () => {
+    await seedDueUser(db, { uid: "not-yet", now: NOW, dueAt: NOW + HOUR });
+    const { calls, deps: recorded } = recordingCalls(deps);
+    const result = await processUser({ deps: recorded, uid: "not-yet", now: NOW });
+    expect(result).toMatchObject({ kind: "skipped", reason: "not_due" });
+    expect(calls).toEqual(["store.getUser", "store.listOpenSlots"]);
   });
 
   it("stores the message sent, its journal entry and its delivery event in one call, with nothing to update after", async () => {

@@ -16,6 +16,7 @@ import {
   realProcessorDeps,
   sandboxModel,
   seedDueUser,
+  seedEarlierRunState,
 } from "../support/processor";
 import { type LocalServices, startLocalServices } from "../support/stack";
 
@@ -495,6 +496,8 @@ describe("a slot write whose commit applied but was retried into ALREADY_EXISTS"
 describe("open slots left behind", () => {
   it("a slot that died before approval and whose user was rescheduled since is closed, not left running", async () => {
     await seedDueUser(db, { uid: "moved-on", now: NOW });
+    // The run that left the slot died after its start (the state it wrote at its claim).
+    await seedEarlierRunState(db, { uid: "moved-on", now: NOW - 30 * HOUR });
     const orphanId = `moved-on_${NOW - 30 * HOUR}`;
     await putDocuments(db, "coachingSlots", [
       [
@@ -523,6 +526,42 @@ describe("open slots left behind", () => {
     expect(orphan).toMatchObject({ status: "completed", outcome: "generation_failed", leaseNumber: 2 });
     expect(orphan.failureReason).toContain("abandoned");
     expect(await sentMessagesOf("moved-on")).toHaveLength(1);
+  });
+
+  it("a slot whose run died between its claim and its start (no processing state) is closed by the user's next run", async () => {
+    await seedDueUser(db, { uid: "never-started", now: NOW });
+    const orphanId = `never-started_${NOW - 30 * HOUR}`;
+    await putDocuments(db, "coachingSlots", [
+      [
+        orphanId,
+        {
+          slotId: orphanId,
+          uid: "never-started",
+          dueAt: NOW - 30 * HOUR,
+          forced: false,
+          status: "running",
+          leaseNumber: 1,
+          leaseUntil: NOW - 29 * HOUR,
+          outcome: null,
+          messageId: null,
+          nextCoachingMessageDue: null,
+          failureReason: null,
+          createdAt: NOW - 30 * HOUR,
+          updatedAt: NOW - 30 * HOUR,
+        },
+      ],
+    ]);
+    const deps = realProcessorDeps({ db, sandbox });
+    // The first run with a state-less user skips the open-slot query (it holds no message: a run
+    // writes the state at its claim, before approval), so the orphan waits for the next run.
+    const first = await processUser({ deps, uid: "never-started", now: NOW });
+    expect(first).toMatchObject({ kind: "processed", result: { outcome: "sent" } });
+    const nextDue = first.kind === "processed" ? first.result.nextCoachingMessageDue : 0;
+    const second = await processUser({ deps, uid: "never-started", now: nextDue });
+    expect(second).toMatchObject({ kind: "processed", result: { outcome: "sent" } });
+    const orphan = (await db.doc(`coachingSlots/${orphanId}`).get()).data() as SlotRecord;
+    expect(orphan).toMatchObject({ status: "completed", outcome: "generation_failed", leaseNumber: 2 });
+    expect(await sentMessagesOf("never-started")).toHaveLength(2);
   });
 });
 

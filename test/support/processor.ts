@@ -232,3 +232,27 @@ export async function seedDueUser(db: Firestore, options: SeedUserOptions): Prom
     ]),
   );
 }
+
+/**
+ * The processing state a user's earlier run left (it finished and sent a message). Tests that seed
+ * a user's past messages or slots seed this too: a run writes the state at its claim, before any
+ * message, and the processor skips the open-slot and recent-message queries for a user without one.
+ */
+export async function seedEarlierRunState(db: Firestore, { uid, now }: { uid: string; now: number }) {
+  await putDocuments(db, "userProcessingState", [
+    [
+      uid,
+      {
+        uid,
+        status: "waiting",
+        phase: "idle",
+        isProcessing: false,
+        currentSlotId: null,
+        consecutiveFailures: 0,
+        unfinishedRuns: 0,
+        totalMessagesSent: 1,
+        updatedAt: now - 24 * HOUR,
+      },
+    ],
+  ]);
+}
