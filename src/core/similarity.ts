@@ -4,7 +4,10 @@
  * be the third message of the same type in a row.
  *
  * Similarity is the Sørensen–Dice coefficient over word unigrams and bigrams of the normalised
- * text (lower case, accents folded, punctuation dropped). 1 means the same words in the same
+ * text (lower case, Latin/Greek/Cyrillic accents folded, punctuation dropped). Words are found
+ * with `Intl.Segmenter` (ICU's dictionaries), not by splitting on spaces, so Japanese, Chinese
+ * and Thai, written without spaces between words, are compared word by word too instead of as one
+ * sentence-long "word". 1 means the same words in the same
  * order; rephrasing a sentence while keeping its point typically scores 0.5–0.7, unrelated
  * messages on the same theme below 0.3. 0.6 catches near-duplicates and light rewordings
  * without rejecting messages that merely share a topic.
@@ -17,23 +20,40 @@ export const NOVELTY_WINDOW = 10;
 /** The same type this many times in a row is too repetitive. */
 export const MAX_SAME_TYPE_RUN = 2;
 
+/**
+ * Combining marks on a Latin, Greek or Cyrillic letter: accents a writer may or may not type
+ * (mañana/manana, été/ete). Marks elsewhere are part of the letter (Devanagari vowel signs, Thai
+ * tone marks, Japanese dakuten): folding those would merge different words.
+ */
+const FOLDABLE_ACCENT = /(?<=[\p{Script=Latin}\p{Script=Greek}\p{Script=Cyrillic}]\p{M}*)\p{M}+/gu;
+
+/** Word boundaries for every script; the locale only tunes edge cases, ICU picks by script. */
+const wordSegmenter = new Intl.Segmenter(undefined, { granularity: "word" });
+
+function words(text: string): string[] {
+  const folded = text.normalize("NFKD").replace(FOLDABLE_ACCENT, "").normalize("NFC").toLowerCase();
+  const found: string[] = [];
+  for (const segment of wordSegmenter.segment(folded)) {
+    if (!segment.isWordLike) continue;
+    // A "word" may still carry joiners such as an apostrophe (t'a): keep letters and digits.
+    const word = segment.segment.replace(/[^\p{L}\p{M}\p{N}]/gu, "");
+    if (word !== "") found.push(word);
+  }
+  return found;
+}
+
+/** The text's words, lower case, accents folded, punctuation dropped, joined by single spaces. */
 export function normaliseText(text: string): string {
-  return text
-    .normalize("NFKD")
-    .replace(/\p{M}/gu, "")
-    .toLowerCase()
-    .replace(/[^\p{L}\p{N}\s]/gu, " ")
-    .replace(/\s+/g, " ")
-    .trim();
+  return words(text).join(" ");
 }
 
 function shingles(text: string): Map<string, number> {
-  const words = normaliseText(text).split(" ").filter(Boolean);
+  const textWords = words(text);
   const counts = new Map<string, number>();
   const add = (shingle: string) => counts.set(shingle, (counts.get(shingle) ?? 0) + 1);
-  words.forEach((word, index) => {
+  textWords.forEach((word, index) => {
     add(word);
-    const next = words[index + 1];
+    const next = textWords[index + 1];
     if (next !== undefined) add(`${word} ${next}`);
   });
   return counts;

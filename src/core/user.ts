@@ -4,6 +4,7 @@
  * `coachingDueRank`, `coachingParkedUntil` and `suspendUntil`.
  */
 import { z } from "zod";
+import { canonicalLocale } from "./locale";
 import { FREQUENCIES, isValidTimezone, type ScheduleSettings, TIME_PREFERENCES } from "./schedule";
 
 /** The furthest instant a JavaScript Date holds, either side of 1970 (±8.64e15 ms). */
@@ -32,6 +33,14 @@ export const coachingUserSchema = z.object({
   displayName: z.string().nullish(),
   timezone: z.string().refine(isValidTimezone, "is not an IANA time zone"),
   coachingConfig: coachingConfigSchema,
+  /**
+   * Optional BCP 47 tag (src/core/locale.ts), canonicalised. The app's own field, but only a hint
+   * for the message's language: junk reads as absent rather than parking the user as malformed.
+   */
+  locale: z
+    .unknown()
+    .transform((locale) => canonicalLocale(locale) ?? undefined)
+    .optional(),
   /**
    * Engine-owned, so a value of another type (a Firestore Timestamp, a string) reads as absent:
    * the engine then schedules the user afresh instead of parking the document as malformed.

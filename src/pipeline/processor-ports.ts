@@ -116,6 +116,12 @@ export interface CoachingEmailContent {
   preferencesUrl: string;
   /** The one-click unsubscribe page for this email; null when unsubscribe links are off. */
   unsubscribeUrl?: string | null;
+  /** BCP 47 language of the email's own words (src/core/email-strings.ts); absent: English. */
+  language?: string | null;
+  /** When the message was written, shown in the user's language and `timeZone`; absent: no date line. */
+  writtenAt?: number | null;
+  /** IANA zone for `writtenAt`, the user's `timezone`. */
+  timeZone?: string | null;
 }
 
 export type EmailRenderer = (content: CoachingEmailContent) => Promise<RenderedEmail>;

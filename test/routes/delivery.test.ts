@@ -178,6 +178,20 @@ describe("one-click unsubscribe", () => {
     expect((await db.doc("users/ada").get()).get("coachingConfig.emailNotifications")).toBeUndefined();
   });
 
+  it("GET speaks Spanish to a browser that asks for it (Accept-Language), and changes nothing", async () => {
+    const url = unsubscribeUrlOf("ada@example.com");
+    const writesBefore = writes();
+    const response = await fetch(url, { headers: { "accept-language": "es-ES,es;q=0.9,en;q=0.8" } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-language")).toBe("es");
+    const html = await response.text();
+    expect(html).toContain('<html lang="es">');
+    expect(html).toContain("¿Darte de baja de los correos de coaching?");
+    expect(html).toContain("Dejaremos de enviar correos de coaching a a**@example.com.");
+    expect(html).toContain(">Darme de baja</button>");
+    expect(writes()).toBe(writesBefore);
+  });
+
   it.each([
     [
       "another user's uid with ada's signature",

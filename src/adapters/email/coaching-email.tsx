@@ -12,6 +12,7 @@ import {
   Text,
 } from "@react-email/components";
 import { render } from "@react-email/render";
+import { emailLanguageFor, emailStrings, formatEmailDateTime } from "@/core/email-strings";
 import { toSingleLine } from "@/core/message-text";
 import type { CoachingEmailContent, RenderedEmail } from "@/pipeline/processor-ports";
 
@@ -40,12 +41,15 @@ const styles = {
     padding: "10px 18px",
     textDecoration: "none",
   },
+  date: { color: "#77716a", fontSize: 13, lineHeight: "20px", margin: "-8px 0 16px" },
   footer: { color: "#77716a", fontSize: 12, lineHeight: "18px", margin: "0" },
 } as const;
 
 /**
  * The coaching email. React escapes every text node, so model output can never become markup;
  * the only links are the engine's own (journal entry, preferences, the one-click unsubscribe page).
+ * Its own words come from `src/core/email-strings.ts` in `language` (English when absent or not in
+ * the catalogue); the message is in whatever language the model wrote it.
  */
 export function CoachingEmail({
   displayName,
@@ -54,17 +58,24 @@ export function CoachingEmail({
   journalEntryUrl,
   preferencesUrl,
   unsubscribeUrl,
+  language,
+  writtenAt,
+  timeZone,
 }: CoachingEmailContent) {
+  const strings = emailStrings(language);
   const paragraphs = messageContent.split(/\n{2,}/).filter((paragraph) => paragraph.trim() !== "");
   return (
-    <Html lang="en">
+    <Html lang={emailLanguageFor(language)}>
       <Head />
       {pushNotificationText ? <Preview>{pushNotificationText}</Preview> : null}
       <Body style={styles.body}>
         <Container style={styles.container}>
           <Heading as="h1" style={styles.heading}>
-            {displayName ? `Hi ${displayName},` : "Hi,"}
+            {strings.greeting(displayName)}
           </Heading>
+          {writtenAt != null && timeZone ? (
+            <Text style={styles.date}>{formatEmailDateTime({ at: writtenAt, language, timeZone })}</Text>
+          ) : null}
           {paragraphs.map((paragraph, index) => (
             // Paragraphs have no identity beyond their position.
             // biome-ignore lint/suspicious/noArrayIndexKey: static list rendered once.
@@ -75,18 +86,17 @@ export function CoachingEmail({
           {journalEntryUrl ? (
             <Section style={{ margin: "24px 0" }}>
               <Link href={journalEntryUrl} style={styles.button}>
-                Open it in your journal
+                {strings.openInJournal}
               </Link>
             </Section>
           ) : null}
           <Hr />
           <Text style={styles.footer}>
-            You get these messages because coaching is on in your journal.{" "}
-            <Link href={preferencesUrl}>Change email preferences</Link>
+            {strings.footerReason} <Link href={preferencesUrl}>{strings.changePreferences}</Link>
             {unsubscribeUrl ? (
               <>
                 {" "}
-                or <Link href={unsubscribeUrl}>unsubscribe from these emails</Link>
+                {strings.or} <Link href={unsubscribeUrl}>{strings.unsubscribe}</Link>
               </>
             ) : null}
             .
@@ -102,7 +112,7 @@ export async function renderCoachingEmail(content: CoachingEmailContent): Promis
   const [html, text] = await Promise.all([render(email), render(email, { plainText: true })]);
   return {
     // Model-derived, so a single line: no CR/LF can reach the header.
-    subject: toSingleLine(content.pushNotificationText ?? "A note from your journaling coach", 100),
+    subject: toSingleLine(content.pushNotificationText ?? emailStrings(content.language).defaultSubject, 100),
     html,
     text,
   };

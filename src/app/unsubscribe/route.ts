@@ -1,4 +1,5 @@
 import { getConfig } from "@/config";
+import { type EmailStrings, emailStrings, languageFromAcceptLanguage } from "@/core/email-strings";
 import { AppError } from "@/core/errors";
 import { readBoundedText } from "@/http/bounded-body";
 import { methodNotAllowed, respond } from "@/http/respond";
@@ -8,7 +9,9 @@ import { checkUnsubscribe, unsubscribe } from "@/services/delivery";
  * The one-click unsubscribe URL of every coaching email (`List-Unsubscribe`, RFC 8058) and its
  * footer link. GET shows a confirmation page whose button posts; it never writes, since mail
  * scanners follow links. POST with `List-Unsubscribe=One-Click` turns the user's email off: no
- * session, the signed token in the URL is the authority.
+ * session, the signed token in the URL is the authority. The page speaks the browser's language
+ * (`Accept-Language`, among those of src/core/email-strings.ts; English otherwise): the token names a
+ * user, but reading their document only to choose words is not worth a read per page view.
  */
 
 const ONE_CLICK_FIELD = "List-Unsubscribe";
@@ -18,9 +21,19 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (character) => `&#${character.charCodeAt(0)};`);
 }
 
-function page(status: number, title: string, body: string): Response {
+interface PageLanguage {
+  language: string;
+  strings: EmailStrings["unsubscribePage"];
+}
+
+function pageLanguage(request: Request): PageLanguage {
+  const language = languageFromAcceptLanguage(request.headers.get("accept-language"));
+  return { language, strings: emailStrings(language).unsubscribePage };
+}
+
+function page({ language }: PageLanguage, status: number, title: string, body: string): Response {
   const html =
-    `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">` +
+    `<!doctype html><html lang="${language}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">` +
     `<meta name="robots" content="noindex"><title>${escapeHtml(title)}</title></head>` +
     `<body style="font-family:Georgia,serif;background:#f6f5f2;color:#2d2a26;margin:0;padding:48px 16px">` +
     `<main style="max-width:480px;margin:0 auto;background:#fff;border-radius:8px;padding:32px 28px">` +
@@ -30,18 +43,18 @@ function page(status: number, title: string, body: string): Response {
     headers: {
       "content-type": "text/html; charset=utf-8",
       "cache-control": "no-store",
+      "content-language": language,
+      // The words depend on the browser's language.
+      vary: "Accept-Language",
       // The URL carries the token: never send it on to another site.
       "referrer-policy": "no-referrer",
     },
   });
 }
 
-function invalidLink(): Response {
-  return page(
-    400,
-    "This link is not valid",
-    "<p>This unsubscribe link is not valid any more. You can turn coaching emails off in the journal's notification settings.</p>",
-  );
+function invalidLink(locale: PageLanguage): Response {
+  const { strings } = locale;
+  return page(locale, 400, strings.invalidTitle, `<p>${escapeHtml(strings.invalidBody)}</p>`);
 }
 
 function tokenOf(request: Request): string {
@@ -52,26 +65,30 @@ function tokenOf(request: Request): string {
 
 export async function GET(request: Request): Promise<Response> {
   const token = new URL(request.url).searchParams.get("token") ?? "";
+  const locale = pageLanguage(request);
+  const { strings } = locale;
   return respond("unsubscribe", async () => {
     const config = getConfig();
     if (!config.email.unsubscribe)
-      return page(404, "Not available", "<p>Unsubscribe links are not enabled here.</p>");
+      return page(locale, 404, strings.notAvailableTitle, `<p>${escapeHtml(strings.notAvailableBody)}</p>`);
     const link = await checkUnsubscribe(config, token);
-    if (!link.valid) return invalidLink();
+    if (!link.valid) return invalidLink(locale);
     if (!link.emailOn)
       return page(
+        locale,
         200,
-        "You are unsubscribed",
-        `<p>Coaching emails to ${escapeHtml(link.maskedEmail)} are off.</p>`,
+        strings.doneTitle,
+        `<p>${escapeHtml(strings.alreadyOffBody(link.maskedEmail))}</p>`,
       );
     const action = `?token=${encodeURIComponent(token)}`;
     return page(
+      locale,
       200,
-      "Unsubscribe from coaching emails?",
-      `<p>Coaching emails to ${escapeHtml(link.maskedEmail)} will stop. Your coaching messages still appear in your journal.</p>` +
+      strings.confirmTitle,
+      `<p>${escapeHtml(strings.confirmBody(link.maskedEmail))}</p>` +
         `<form method="post" action="${escapeHtml(action)}">` +
         `<input type="hidden" name="${ONE_CLICK_FIELD}" value="${ONE_CLICK_VALUE}">` +
-        `<button type="submit" style="background:#3d5a4c;color:#fff;border:0;border-radius:6px;padding:10px 18px;font-size:15px">Unsubscribe</button>` +
+        `<button type="submit" style="background:#3d5a4c;color:#fff;border:0;border-radius:6px;padding:10px 18px;font-size:15px">${escapeHtml(strings.button)}</button>` +
         `</form>`,
     );
   });
@@ -94,6 +111,7 @@ async function isOneClickBody(request: Request): Promise<boolean> {
 
 export async function POST(request: Request): Promise<Response> {
   const fromBrowser = (request.headers.get("accept") ?? "").includes("text/html");
+  const locale = pageLanguage(request);
   return respond("unsubscribe", async () => {
     const config = getConfig();
     const token = tokenOf(request);
@@ -102,14 +120,11 @@ export async function POST(request: Request): Promise<Response> {
     try {
       const { alreadyOff } = await unsubscribe(config, { token, now: Date.now() });
       if (fromBrowser)
-        return page(
-          200,
-          "You are unsubscribed",
-          "<p>Coaching emails are off. You can turn them back on in the journal's notification settings.</p>",
-        );
+        return page(locale, 200, locale.strings.doneTitle, `<p>${escapeHtml(locale.strings.doneBody)}</p>`);
       return Response.json({ success: true, emailNotifications: false, alreadyOff });
     } catch (error) {
-      if (fromBrowser && error instanceof AppError && error.type === "bad_request") return invalidLink();
+      if (fromBrowser && error instanceof AppError && error.type === "bad_request")
+        return invalidLink(locale);
       throw error;
     }
   });
