@@ -11,7 +11,18 @@ import { logger } from "@/logger";
  */
 const LIVENESS_CACHE_MS = 30_000;
 
+/**
+ * A read that takes longer is answered `degraded`: every request of the flood waits on the one
+ * shared read, so a hung one must not hang them all (a monitor would see timeouts, not a status).
+ */
+const LIVENESS_READ_TIMEOUT_MS = 5_000;
+
 let cached: { status: LivenessStatus; readAt: number } | null = null;
+/**
+ * The read under way, shared: requests that arrive while it is in flight (a flood at the moment
+ * the cached answer expires) wait for it instead of each reading again.
+ */
+let inFlight: Promise<LivenessStatus> | null = null;
 
 /**
  * The engine's liveness for `GET /api/health` (docs/api.md): `ok`, or `degraded` when the
@@ -20,12 +31,33 @@ let cached: { status: LivenessStatus; readAt: number } | null = null;
  */
 export async function engineLiveness(config: AppConfig, now: number): Promise<LivenessStatus> {
   if (cached && now - cached.readAt < LIVENESS_CACHE_MS && now >= cached.readAt) return cached.status;
-  let status: LivenessStatus;
+  if (inFlight) return inFlight;
+  const read = readLiveness(config, now);
+  inFlight = read;
   try {
-    status = livenessStatus({ latestRun: await readLatestSchedulerRun(getDb(config)), now });
+    return await read;
+  } finally {
+    if (inFlight === read) inFlight = null;
+  }
+}
+
+async function readLiveness(config: AppConfig, now: number): Promise<LivenessStatus> {
+  let status: LivenessStatus;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`no answer within ${LIVENESS_READ_TIMEOUT_MS} ms`)),
+        LIVENESS_READ_TIMEOUT_MS,
+      );
+    });
+    const latestRun = await Promise.race([readLatestSchedulerRun(getDb(config)), timedOut]);
+    status = livenessStatus({ latestRun, now });
   } catch (error) {
     logger.warn("liveness: the latest scheduler run could not be read", { error });
     status = "degraded";
+  } finally {
+    clearTimeout(timer);
   }
   cached = { status, readAt: now };
   return status;

@@ -15,6 +15,13 @@ describe("livenessStatus", () => {
       "degraded",
     ],
     ["no run ever", null, "degraded"],
+    ["a run a minute ahead (clocks of two instances)", { ...run, startedAt: now + 60_000 }, "ok"],
+    // Always the newest, it would otherwise answer ok for as long as it exists, cron stopped or not.
+    [
+      "a newest run dated a day ahead (junk or a wrong clock)",
+      { ...run, startedAt: now + 86_400_000 },
+      "degraded",
+    ],
     ["a newest run that failed", { ...run, status: "failed" }, "degraded"],
     ["a newest run that found the LLM breaker open", { ...run, breakerOpen: true }, "degraded"],
   ] as const)("%s → %s", (_case, latestRun, expected) => {
