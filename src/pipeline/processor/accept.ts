@@ -27,13 +27,6 @@ const OPEN_SLOT_LOOKUP_LIMIT = 3;
 /** Lost claims to read back and retry before answering "busy" (each loss means progress by another run). */
 const MAX_CLAIM_ATTEMPTS = 3;
 
-/** The review's answer for a user without a processing state: nothing to resume or close (see acceptUserRun). */
-const NO_OPEN_SLOTS: { approved: null; running: SlotRecord[]; allRunning: boolean } = {
-  approved: null,
-  running: [],
-  allRunning: true,
-};
-
 /**
  * Looks through the user's running slots, oldest first, by query rather than by the user's due
  * time (which an older scheduler, or a reschedule outside the window, may have moved since).
@@ -89,19 +82,16 @@ export async function acceptUserRun({
   const snapshot = await store.getUser(uid);
   if (!snapshot) return { kind: "not_found" };
   const enabled = snapshot.valid && isCoachingEnabled(snapshot);
-  // For a run that goes ahead, the state is read before the review (and kept for the claim's start
-  // and the run's end): a user without one has never had a run reach its start, which every run
-  // does right after its claim and before any message is approved, so they have no slot holding a
-  // message, and no running slot other than one whose run died between its claim and its start
-  // (found by the claim's conflict when it is this due slot; closed by the review of the next run
-  // otherwise, which has a state). A run about to be skipped reviews as before, without the state.
+  // For a run that goes ahead, the state is read once here and kept for the claim's start and the
+  // run's end. The open slots are reviewed even when the user has no state: a missing state does
+  // not prove there is no slot holding a message (data from before the processing state, a state
+  // deleted by hand, an admin clear racing a run), and resuming such a message is what keeps a
+  // slot to one message.
   const goesAhead = enabled && decideProcessing({ snapshot, now, bypassChecks }).action === "process";
   const stateRead = goesAhead ? { state: await deps.stateStore.getState(uid) } : undefined;
-  const review = !enabled
-    ? null
-    : stateRead?.state === null
-      ? NO_OPEN_SLOTS
-      : await reviewOpenSlots(deps, { uid, currentDue: snapshot.nextCoachingMessageDue, now, claimToken });
+  const review = enabled
+    ? await reviewOpenSlots(deps, { uid, currentDue: snapshot.nextCoachingMessageDue, now, claimToken })
+    : null;
   const openSlot = review?.approved ?? null;
   const decision = decideProcessing({ snapshot, now, bypassChecks, openSlot: openSlot ?? undefined });
   if (decision.action === "skip") {

@@ -62,9 +62,8 @@ async function generateUnderBreaker(
   const { user } = claim;
   const [entries, recentMessages, storedInsights] = await Promise.all([
     store.listJournalEntries({ uid: user.uid, limit: MAX_JOURNAL_ENTRIES }),
-    // A user without a processing state at the claim has had no run reach approval: no message to
-    // compare with (the admin's clear deletes the messages before the state).
-    claim.state === null ? [] : store.listRecentMessages({ uid: user.uid, limit: NOVELTY_WINDOW }),
+    // Read whether or not the user has a processing state: messages can exist without one.
+    store.listRecentMessages({ uid: user.uid, limit: NOVELTY_WINDOW }),
     store.getInsights(user.uid),
   ]);
   // Insights are refreshed first when entries were written since the last analysis (one batch
