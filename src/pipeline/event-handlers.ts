@@ -8,9 +8,11 @@ import { bootstrapDueAt } from "@/core/schedule";
 import { listUnsubscribeHeaders, signUnsubscribeToken, unsubscribeUrl } from "@/core/unsubscribe";
 import type { SuppressionList } from "./delivery-ports";
 import type { HandlerResult, HandlerStep } from "./event-ports";
+import { INSIGHTS_BREAKER_DEFER_MS, type ProbeHold, reportingToBreaker } from "./insights-breaker";
 import { ceilingJitterMs } from "./processor/call-outcome";
 import type {
   EmailRenderer,
+  LlmBreaker,
   Mailer,
   ProcessorStore,
   Prompts,
@@ -33,6 +35,12 @@ export interface EventHandlerDeps {
   store: ProcessorStore;
   /** The model for one user (their own key, quotas, the global ceiling), for insights. */
   resolveModel?: ResolveRunModel;
+  /**
+   * The shared LLM circuit breaker, one instance per insights run (an instance remembers the
+   * probe it holds); the processor's breaker. Absent: insights calls are not gated (a test double
+   * of the model that no outage reaches).
+   */
+  breaker?: () => LlmBreaker;
   prompts?: Pick<Prompts, "journalInsights">;
   insightsMaxBatches?: number;
   /** The longest an insights LLM call can take (LLM_TIMEOUT_MS): none starts with less time left. */
@@ -89,17 +97,48 @@ export const EMAIL_NOT_CONFIGURED = "email is not configured (RESEND_API_KEY is 
 async function analyseNewEntries(
   deps: EventHandlerDeps,
   payload: z.infer<typeof journalEntryPayload>,
-  { now, remainingMs }: HandlerContext,
+  context: HandlerContext,
 ): Promise<HandlerResult> {
-  if (!deps.resolveModel || !deps.prompts)
+  const { resolveModel, prompts } = deps;
+  if (!resolveModel || !prompts)
     return { ok: false, retriable: false, reason: "insights are not configured" };
+  const { now } = context;
   const snapshot = await deps.store.getUser(payload.uid);
   if (!snapshot) return { ok: false, retriable: false, reason: "user not found" };
+  const breaker = deps.breaker?.() ?? null;
+  // While the breaker is open no call is made and nothing is admitted: like a spent ceiling it is
+  // not an attempt (given back, never dead-lettered), and the event asks again a minute later.
+  const gate = breaker ? await breaker.acquire(now) : "closed";
+  if (gate === "open") {
+    return {
+      ok: false,
+      retriable: true,
+      reason: "insights: LLM circuit breaker is open; no call made",
+      deferUntil: now + INSIGHTS_BREAKER_DEFER_MS + ceilingJitterMs(payload.uid),
+    };
+  }
+  const probe: ProbeHold = { unreported: gate === "probe" };
+  try {
+    return await analyseUnderBreaker({ ...deps, resolveModel, prompts }, payload, context, breaker, probe);
+  } finally {
+    // A probe this run holds and did not report (no call was due, a quota stop, a throw) is given
+    // back so the next run probes; a release that fails is bounded by the probe's own expiry.
+    if (breaker && probe.unreported) await breaker.releaseProbe(now).catch(() => undefined);
+  }
+}
+
+async function analyseUnderBreaker(
+  deps: EventHandlerDeps & Required<Pick<EventHandlerDeps, "resolveModel" | "prompts">>,
+  payload: z.infer<typeof journalEntryPayload>,
+  { now, remainingMs }: HandlerContext,
+  breaker: LlmBreaker | null,
+  probe: ProbeHold,
+): Promise<HandlerResult> {
   // One call admitted up front (quota, ceiling); each further batch is admitted when it is made.
   const run = await deps.resolveModel({ uid: payload.uid, now, expectedCalls: 1 });
   const result = await refreshInsights({
     store: deps.store,
-    model: run.model,
+    model: breaker ? reportingToBreaker({ model: run.model, breaker, now, probe }) : run.model,
     prompts: deps.prompts,
     uid: payload.uid,
     now,

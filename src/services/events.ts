@@ -5,6 +5,7 @@ import { renderCoachingEmail } from "@/adapters/email/coaching-email";
 import { createResendMailer } from "@/adapters/email/resend-mailer";
 import { getDb } from "@/adapters/firestore/client";
 import { createFirestoreEventStore } from "@/adapters/firestore/event-store";
+import { createFirestoreLlmBreaker } from "@/adapters/firestore/llm-breaker";
 import { createFirestoreProcessorStore } from "@/adapters/firestore/processor-store";
 import { createFirestorePushSubscriptionStore } from "@/adapters/firestore/push-subscription-store";
 import { createFirestoreSuppressionList } from "@/adapters/firestore/suppression-store";
@@ -78,6 +79,8 @@ export function eventProcessorDeps(config: AppConfig): EventProcessorDeps {
       resolveModel: config.env.OPENROUTER_API_KEY
         ? wireModelResolver({ config, storage: firestoreProcessorStorage(db, config) })
         : undefined,
+      // The processor's breaker: an outage seen by either stops both calling the LLM.
+      breaker: () => createFirestoreLlmBreaker(db, config.processor.breaker),
       prompts: getPrompts(),
       insightsMaxBatches: config.insights.maxBatchesPerRun,
       insightsCallTimeoutMs: config.llm.timeoutMs,
