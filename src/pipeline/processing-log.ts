@@ -14,6 +14,8 @@
  * (`maxDuration`) still moves the user towards suspension; `startRun` suspends at the claim when
  * such runs have reached the limit.
  */
+
+import type { SlotOutcome } from "@/core/due-slot";
 import {
   type ActionEntry,
   decideAutoSuspension,
@@ -58,15 +60,8 @@ export interface ProcessingLogDeps {
   suspension: SuspensionPolicy;
 }
 
-export type RunEnding =
-  | "sent"
-  | "gate_failed"
-  | "generation_failed"
-  | "breaker_open"
-  | "quota_exceeded"
-  | "ceiling_reached"
-  | "provider_unavailable"
-  | "error";
+/** How a run ended: its slot's outcome, or an error thrown before one. */
+export type RunEnding = SlotOutcome | "error";
 
 export interface Suspension {
   suspendUntil: number;

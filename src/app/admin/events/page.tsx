@@ -5,7 +5,7 @@ import { requireAdminSession } from "@/services/admin-auth";
 import { deadLetterGroupsOverview } from "@/services/dead-letter-groups";
 import { MAX_BULK_REQUEUE, retriableDeadLetterCount } from "@/services/events";
 import { replayAction, requeueDeadLettersAction } from "../actions";
-import { formatInstant } from "../ui";
+import { formatInstant, Notice } from "../ui";
 import { replayDeadLetterGroupAction } from "./actions";
 
 export default async function EventsPage({ searchParams }: { searchParams: Promise<{ notice?: string }> }) {
@@ -23,11 +23,7 @@ export default async function EventsPage({ searchParams }: { searchParams: Promi
   return (
     <>
       <h1>Events</h1>
-      {notice ? (
-        <p className="warning" role="status" data-testid="notice">
-          {notice}
-        </p>
-      ) : null}
+      <Notice notice={notice} />
       <section className="panel" aria-labelledby="groups-heading">
         <h2 id="groups-heading">
           Dead letters by error ({grouped.groups.length} {grouped.groups.length === 1 ? "group" : "groups"})
