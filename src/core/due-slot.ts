@@ -64,7 +64,7 @@ export function isDeferral(outcome: SlotOutcome | null): boolean {
 /**
  * The most LLM calls one processor run makes: one insights batch before generating, the
  * generation, one regeneration when the draft is too close to a recent message, and the outcome
- * simulation. config.ts checks that this many calls at LLM_TIMEOUT_MS each fit in the route's
+ * simulation. src/config checks that this many calls at LLM_TIMEOUT_MS each fit in the route's
  * maxDuration.
  */
 export const MAX_LLM_CALLS_PER_RUN = 4;
@@ -92,6 +92,12 @@ export interface SlotRecord {
   failureReason: string | null;
   createdAt: number;
   updatedAt: number;
+  /**
+   * The run that wrote the slot last (its claim, a fenced write, or the batch that stored its sent
+   * message), so a run whose write applied but reported failure knows it as its own. Absent on
+   * slots written before slots carried it.
+   */
+  claimToken?: string;
 }
 
 /** A `coachingSlotLeases` document as the claim reads it back after losing a `create()`. */

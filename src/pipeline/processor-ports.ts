@@ -229,14 +229,17 @@ export interface ProcessorStore extends InsightsStore {
   getUser(uid: string): Promise<UserSnapshot | null>;
   getSlot(slotId: string): Promise<SlotRecord | null>;
   /**
-   * The only write of a slot: creates lease `slot.leaseNumber` and writes the slot, in one batch
-   * with the `create()` first; "taken" when that lease already exists (and then nothing is
-   * written). Claims, completions and releases all go through it, so a worker whose lease was
-   * taken over can no longer write the slot (see core/due-slot.ts).
+   * The fenced write of a slot: claims, completions and releases all go through it, so a worker
+   * whose lease was taken over can no longer write the slot (see core/due-slot.ts). Lease 1 of a
+   * new slot is the slot's own `create()` (one document); every later lease creates lease document
+   * `slot.leaseNumber` and writes the slot, in one batch with the `create()` first. "taken" when
+   * that slot or lease already exists (and then nothing is written). The other write of a slot is
+   * its completion in `storeSentMessage`'s batch.
    *
-   * `claimToken` (one per run) is written into the lease. A lease that exists already and holds
-   * the caller's own token is reported "claimed": the client library retries a commit whose answer
-   * was lost, and the retry of a batch that did apply finds its own lease (ALREADY_EXISTS).
+   * `claimToken` (one per run) is written into the lease and the slot. A slot or lease that exists
+   * already and holds the caller's own token is reported "claimed": the client library retries a
+   * commit whose answer was lost, and the retry of a batch that did apply finds its own write
+   * (ALREADY_EXISTS).
    */
   claimSlot(input: {
     slot: SlotRecord;
@@ -274,15 +277,20 @@ export interface ProcessorStore extends InsightsStore {
   }): Promise<"created" | "event_existed">;
   /**
    * Stores a slot's approved message already sent (status "sent", `journalEntryId` set) with its
-   * journal entry and its delivery event, in one batch with the message's `create()` first: all
-   * three or nothing, so email and push exist only for a message that is sent and in the journal.
+   * journal entry and its delivery event, and completes the slot (`completedSlot`, written with
+   * `claimToken`), in one batch with the message's `create()` first: all or nothing, so email and
+   * push exist only for a message that is sent and in the journal, and a slot that holds a message
+   * is completed. The message's `create()` is the completion's fence: whichever run stores the
+   * slot's one message completes the slot, with no lease document.
    * "exists" (nothing written) when the slot's message already stands: another run's, or this
-   * run's own batch that applied but reported failure; the caller reads it and carries on.
+   * run's own batch that applied but reported failure (the slot then names this run).
    */
   storeSentMessage(input: {
     message: StoredMessage;
     journalEntry: { entryId: string; entry: CoachingJournalEntry };
     deliveryEvent: EventRecord;
+    completedSlot: SlotRecord;
+    claimToken: string;
   }): Promise<"created" | "exists">;
   /** Creates the delivery event of a message already sent, unless it exists. */
   ensureDeliveryEvent(deliveryEvent: EventRecord): Promise<"created" | "exists">;

@@ -108,6 +108,43 @@ function retriedCommitAt(target: Firestore, nth: number, fired: string[]): Fires
   });
 }
 
+/**
+ * The emulator's Firestore with the first `create()` in `collection` applying and then answering
+ * ALREADY_EXISTS, as the client library's retry of a lost answer does.
+ */
+function retriedCreateIn(target: Firestore, collection: string, fired: string[]): Firestore {
+  let retried = false;
+  return new Proxy(target, {
+    get(database, property) {
+      if (property === "collection") {
+        return (name: string) => {
+          const real = database.collection(name);
+          if (name !== collection) return real;
+          return new Proxy(real, {
+            get(references, key) {
+              if (key !== "doc") return Reflect.get(references, key, references);
+              return (id: string) => {
+                const document = references.doc(id);
+                const create = document.create.bind(document);
+                document.create = async (data) => {
+                  const written = await create(data);
+                  if (retried) return written;
+                  retried = true;
+                  fired.push(`create in ${collection}`);
+                  throw Object.assign(new Error("6 ALREADY_EXISTS: Document already exists"), { code: 6 });
+                };
+                return document;
+              };
+            },
+          });
+        };
+      }
+      const value = Reflect.get(database, property, database);
+      return typeof value === "function" ? value.bind(database) : value;
+    },
+  });
+}
+
 async function sentMessagesOf(uid: string) {
   const snapshot = await db.collection("coachingMessages").where("uid", "==", uid).get();
   return snapshot.docs.filter((document) => document.get("wasSent") === true);
@@ -138,7 +175,7 @@ describe("a run that throws", () => {
     });
   });
 
-  it("after the message was stored: the lease is released, the user stays due, and the next run completes with that message", async () => {
+  it("after the message was stored: its batch completed the slot, and the recovery finishes the reschedule and the run", async () => {
     await seedDueUser(db, { uid: "halfway", now: NOW });
     const fired: string[] = [];
     const base = realProcessorDeps({ db, sandbox });
@@ -154,29 +191,28 @@ describe("a run that throws", () => {
     if (accepted.kind !== "claimed") throw new Error(`not claimed: ${accepted.kind}`);
     const outcome = await runSlotSafely({ deps, claim: accepted.claim, now: NOW });
     expect(fired).toEqual(["message_sent"]);
-    expect(outcome).toMatchObject({ failed: true });
     const slot = await slotOf("halfway");
-    expect(slot.status).toBe("running");
-    expect(slot.leaseUntil).toBeLessThanOrEqual(Date.now());
-    expect((await db.doc("users/halfway").get()).get("nextCoachingMessageDue")).toBe(NOW - HOUR);
-    const approved = (await db.doc(`coachingMessages/${slot.slotId}`).get()).data();
-    expect(approved).toMatchObject({ status: "sent", wasSent: true });
+    expect(outcome).toMatchObject({ outcome: "sent", messageId: slot.slotId, superseded: false });
+    expect(slot).toMatchObject({ status: "completed", outcome: "sent", messageId: slot.slotId });
+    expect((await db.doc("users/halfway").get()).get("nextCoachingMessageDue")).toBe(
+      slot.nextCoachingMessageDue,
+    );
+    expect((await db.doc("userProcessingState/halfway").get()).data()).toMatchObject({
+      isProcessing: false,
+      consecutiveFailures: 0,
+      unfinishedRuns: 0,
+    });
 
     const later = Date.now() + 1_000;
-    const retry = await acceptUserRun({ deps: base, uid: "halfway", now: later });
-    if (retry.kind !== "claimed") throw new Error(`not claimed again: ${retry.kind}`);
-    const done = await runSlotSafely({ deps: base, claim: retry.claim, now: later });
-    expect(done).toMatchObject({ outcome: "sent", messageId: slot.slotId });
-    const messages = await db.collection("coachingMessages").where("uid", "==", "halfway").get();
-    expect(messages.docs.filter((document) => document.get("wasSent") === true)).toHaveLength(1);
-    expect(messages.docs.find((document) => document.get("wasSent"))?.get("messageContent")).toBe(
-      approved?.messageContent,
-    );
+    expect((await acceptUserRun({ deps: base, uid: "halfway", now: later })).kind).toBe("skipped");
+    await drainEvents(realEventDeps({ db, catcher }), later);
+    expect(catcher.emails.filter((email) => email.to[0] === "halfway@example.com")).toHaveLength(1);
+    expect(await sentMessagesOf("halfway")).toHaveLength(1);
   });
 });
 
 describe("claims that never finished", () => {
-  it("a lease created without its slot write (an older claim) is taken over once the lease time has passed, and delivers once", async () => {
+  it("a lease 1 an older version created without its slot write does not hold the slot: the claim is the slot's create(), and delivers once", async () => {
     await seedDueUser(db, { uid: "half-claimed", now: NOW });
     const deps = realProcessorDeps({ db, sandbox });
     const slotId = `half-claimed_${NOW - HOUR}`;
@@ -184,12 +220,9 @@ describe("claims that never finished", () => {
     await putDocuments(db, "coachingSlotLeases", [
       [`${slotId}_1`, { slotId, leaseNumber: 1, uid: "half-claimed", claimedAt: NOW }],
     ]);
-    expect((await acceptUserRun({ deps, uid: "half-claimed", now: NOW + 60_000 })).kind).toBe("busy");
-
-    const later = NOW + deps.leaseMs + 1;
-    const resumed = await processUser({ deps, uid: "half-claimed", now: later });
+    const resumed = await processUser({ deps, uid: "half-claimed", now: NOW + 60_000 });
     expect(resumed).toMatchObject({ kind: "processed", result: { outcome: "sent", messageId: slotId } });
-    await drainEvents(realEventDeps({ db, catcher }), later);
+    await drainEvents(realEventDeps({ db, catcher }), NOW + 60_000);
     expect(catcher.emails.filter((email) => email.to[0] === "half-claimed@example.com")).toHaveLength(1);
     expect(await sentMessagesOf("half-claimed")).toHaveLength(1);
     expect(await slotOf("half-claimed")).toMatchObject({ status: "completed", outcome: "sent" });
@@ -401,21 +434,29 @@ describe("the LLM breaker's writes", () => {
 });
 
 describe("storing the sent message with its journal entry and delivery event", () => {
-  it("applied but reported failure: the next run completes the slot, and the message is delivered once", async () => {
+  it("applied but reported failure: the slot names this run, so the recovery finishes it, and the message is delivered once", async () => {
     await seedDueUser(db, { uid: "sent-unsure", now: NOW });
     const fired: string[] = [];
     const base = realProcessorDeps({ db, sandbox });
     const deps = { ...base, store: appliesThenFails(base.store, "storeSentMessage", fired) };
     const accepted = await acceptUserRun({ deps, uid: "sent-unsure", now: NOW });
     if (accepted.kind !== "claimed") throw new Error(`not claimed: ${accepted.kind}`);
-    expect(await runSlotSafely({ deps, claim: accepted.claim, now: NOW })).toMatchObject({ failed: true });
-    expect(fired).toEqual(["storeSentMessage"]);
     const slotId = accepted.claim.slot.slotId;
+    expect(await runSlotSafely({ deps, claim: accepted.claim, now: NOW })).toMatchObject({
+      outcome: "sent",
+      messageId: slotId,
+      superseded: false,
+    });
+    expect(fired).toEqual(["storeSentMessage"]);
     expect((await db.doc(`events/coaching.message.created_${slotId}`).get()).exists).toBe(true);
+    expect((await db.doc("userProcessingState/sent-unsure").get()).data()).toMatchObject({
+      isProcessing: false,
+      consecutiveFailures: 0,
+      unfinishedRuns: 0,
+    });
 
     const later = Date.now() + 1_000;
-    const resumed = await processUser({ deps: base, uid: "sent-unsure", now: later });
-    expect(resumed).toMatchObject({ kind: "processed", result: { outcome: "sent", messageId: slotId } });
+    expect((await processUser({ deps: base, uid: "sent-unsure", now: later })).kind).toBe("skipped");
     await drainEvents(realEventDeps({ db, catcher }), later);
     expect(catcher.emails.filter((email) => email.to[0] === "sent-unsure@example.com")).toHaveLength(1);
     expect(await sentMessagesOf("sent-unsure")).toHaveLength(1);
@@ -428,57 +469,84 @@ describe("completing a slot", () => {
     await seedDueUser(db, { uid: "done-unsure", now: NOW });
     const fired: string[] = [];
     const base = realProcessorDeps({ db, sandbox });
-    // The first claimSlot is the claim; the second is the completion.
-    const deps = { ...base, store: appliesThenFails(base.store, "claimSlot", fired, 1) };
+    // The first claimSlot is the claim; the second is the fenced completion of a run that made
+    // no message (a sent message's slot is completed by its batch instead).
+    const failingModel: CoachModel = {
+      ...sandboxModel(sandbox),
+      generateMessage: async () => ({
+        ok: false,
+        retriable: false,
+        reason: "HTTP 400",
+        statusCode: 400,
+        call: {
+          purpose: "generation",
+          model: "test/coach",
+          keySource: "default",
+          fallbackReason: null,
+          ok: false,
+          inputTokens: null,
+          outputTokens: null,
+          totalTokens: null,
+          cost: null,
+          durationMs: 0,
+          error: "HTTP 400",
+        },
+      }),
+    };
+    const deps = {
+      ...base,
+      resolveModel: fixedModel(failingModel),
+      store: appliesThenFails(base.store, "claimSlot", fired, 1),
+    };
     const accepted = await acceptUserRun({ deps, uid: "done-unsure", now: NOW });
     if (accepted.kind !== "claimed") throw new Error(`not claimed: ${accepted.kind}`);
     expect(await runSlotSafely({ deps, claim: accepted.claim, now: NOW })).toMatchObject({
-      outcome: "sent",
+      outcome: "generation_failed",
       superseded: false,
     });
     expect(fired).toEqual(["claimSlot"]);
-    // The run's end is recorded: not left "running" with the claim's provisional failure counted.
+    // The run's end is recorded once, as the failure it was: not left "running" with the claim's
+    // provisional count, nor counted twice.
     expect((await db.doc("userProcessingState/done-unsure").get()).data()).toMatchObject({
       isProcessing: false,
-      consecutiveFailures: 0,
+      consecutiveFailures: 1,
       unfinishedRuns: 0,
     });
     const slot = await slotOf("done-unsure");
-    expect(slot).toMatchObject({ status: "completed", outcome: "sent" });
+    expect(slot).toMatchObject({ status: "completed", outcome: "generation_failed" });
     expect(slot.nextCoachingMessageDue).toBeGreaterThan(NOW);
     expect((await db.doc("users/done-unsure").get()).get("nextCoachingMessageDue")).toBe(
       slot.nextCoachingMessageDue,
     );
-    expect(await sentMessagesOf("done-unsure")).toHaveLength(1);
   });
 });
 
 describe("a slot write whose commit applied but was retried into ALREADY_EXISTS", () => {
-  it("a claim reads its own lease as its own and runs the slot, instead of answering busy", async () => {
+  it("a claim reads its own slot create() as its own and runs the slot, instead of answering busy", async () => {
     await seedDueUser(db, { uid: "claim-retried", now: NOW });
     const fired: string[] = [];
     const deps = realProcessorDeps({
       db,
       sandbox,
-      store: createFirestoreProcessorStore(retriedCommitAt(db, 1, fired)),
+      store: createFirestoreProcessorStore(retriedCreateIn(db, "coachingSlots", fired)),
     });
     const result = await processUser({ deps, uid: "claim-retried", now: NOW });
-    expect(fired).toEqual(["commit 1"]);
+    expect(fired).toEqual(["create in coachingSlots"]);
     expect(result).toMatchObject({ kind: "processed", result: { outcome: "sent", superseded: false } });
     expect(await sentMessagesOf("claim-retried")).toHaveLength(1);
   });
 
-  it("a completion reads its own lease as its own: the user is rescheduled and the run is finished", async () => {
+  it("a sent message's batch (which completes the slot) is known as its own: the user is rescheduled and the run is finished", async () => {
     await seedDueUser(db, { uid: "done-retried", now: NOW });
     const fired: string[] = [];
-    // Commits: the claim, the move to sent (with its delivery event), the completion.
+    // Batch commits: the sent message with its entry, event and slot completion (the claim is a create()).
     const deps = realProcessorDeps({
       db,
       sandbox,
-      store: createFirestoreProcessorStore(retriedCommitAt(db, 3, fired)),
+      store: createFirestoreProcessorStore(retriedCommitAt(db, 1, fired)),
     });
     const result = await processUser({ deps, uid: "done-retried", now: NOW });
-    expect(fired).toEqual(["commit 3"]);
+    expect(fired).toEqual(["commit 1"]);
     expect(result).toMatchObject({ kind: "processed", result: { outcome: "sent", superseded: false } });
     const slot = await slotOf("done-retried");
     expect(slot).toMatchObject({ status: "completed", outcome: "sent" });

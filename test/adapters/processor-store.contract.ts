@@ -112,6 +112,16 @@ const RIVAL = "run-b";
 
 const SENT = { status: "sent", wasSent: true, sentAt: NOW, updatedAt: NOW } as const;
 
+/** Slot `u1_100` as the batch that stores its sent message completes it. */
+const COMPLETED_SENT = slotRecord({
+  status: "completed",
+  outcome: "sent",
+  messageId: "u1_100",
+  nextCoachingMessageDue: NOW + 86_400_000,
+  leaseUntil: NOW,
+  updatedAt: NOW,
+});
+
 /** The store with `method` applying its call and then failing, as a write that timed out after committing. */
 function appliedThenFailing(store: ProcessorStore, method: keyof ProcessorStore): ProcessorStore {
   return wrapPort(store, {
@@ -128,21 +138,31 @@ export function describeProcessorStoreContract(name: string, harness: ProcessorS
       store = await harness.create();
     });
 
-    it("claims a lease and writes the slot together; a second claim of that lease writes nothing", async () => {
+    it("claims a new slot's first lease with the slot's own create(): no lease document; a second claim writes nothing", async () => {
       expect(await store.claimSlot({ slot: slotRecord(), purpose: "claim", now: NOW, claimToken: RUN })).toBe(
         "claimed",
       );
-      expect(await store.getSlot("u1_100")).toMatchObject({ leaseNumber: 1, status: "running" });
-      expect(await store.getLease({ slotId: "u1_100", leaseNumber: 1 })).toEqual({
-        claimedAt: NOW,
-        leaseUntil: NOW + 60_000,
-        claimToken: RUN,
-      });
+      expect(await store.getSlot("u1_100")).toEqual({ ...slotRecord(), claimToken: RUN });
+      expect(await store.getLease({ slotId: "u1_100", leaseNumber: 1 })).toBeNull();
       const rival = slotRecord({ forced: true, createdAt: NOW + 1 });
       expect(await store.claimSlot({ slot: rival, purpose: "claim", now: NOW + 1, claimToken: RIVAL })).toBe(
         "taken",
       );
-      expect(await store.getSlot("u1_100")).toEqual(slotRecord());
+      expect(await store.getSlot("u1_100")).toEqual({ ...slotRecord(), claimToken: RUN });
+    });
+
+    it("claims a later lease by creating its lease document and writing the slot together", async () => {
+      await store.claimSlot({ slot: slotRecord(), purpose: "claim", now: NOW, claimToken: RUN });
+      const takeover = slotRecord({ leaseNumber: 2, leaseUntil: NOW + 120_000 });
+      expect(
+        await store.claimSlot({ slot: takeover, purpose: "claim", now: NOW + 61_000, claimToken: RIVAL }),
+      ).toBe("claimed");
+      expect(await store.getLease({ slotId: "u1_100", leaseNumber: 2 })).toEqual({
+        claimedAt: NOW + 61_000,
+        leaseUntil: NOW + 120_000,
+        claimToken: RIVAL,
+      });
+      expect(await store.getSlot("u1_100")).toEqual({ ...takeover, claimToken: RIVAL });
     });
 
     it("fences a completion: once lease n + 1 was taken, the holder of lease n cannot write the slot", async () => {
@@ -164,7 +184,7 @@ export function describeProcessorStoreContract(name: string, harness: ProcessorS
           claimToken: RUN,
         }),
       ).toBe("taken");
-      expect(await store.getSlot("u1_100")).toEqual(takeover);
+      expect(await store.getSlot("u1_100")).toEqual({ ...takeover, claimToken: RIVAL });
     });
 
     it("recognises as ours a claim whose create() applied but reported ALREADY_EXISTS (the SDK retried the commit)", async () => {
@@ -175,7 +195,7 @@ export function describeProcessorStoreContract(name: string, harness: ProcessorS
       expect(await store.claimSlot({ slot: slotRecord(), purpose: "claim", now: NOW, claimToken: RUN })).toBe(
         "claimed",
       );
-      expect(await store.getSlot("u1_100")).toEqual(slotRecord());
+      expect(await store.getSlot("u1_100")).toEqual({ ...slotRecord(), claimToken: RUN });
       expect(
         await store.claimSlot({ slot: slotRecord(), purpose: "claim", now: NOW, claimToken: RIVAL }),
       ).toBe("taken");
@@ -204,10 +224,12 @@ export function describeProcessorStoreContract(name: string, harness: ProcessorS
     });
 
     it("answers taken for a lease an older version wrote without a token", async () => {
-      await harness.putLease("u1_100_1", { slotId: "u1_100", leaseNumber: 1, uid: "u1", claimedAt: NOW });
-      expect(await store.claimSlot({ slot: slotRecord(), purpose: "claim", now: NOW, claimToken: RUN })).toBe(
-        "taken",
-      );
+      await store.claimSlot({ slot: slotRecord(), purpose: "claim", now: NOW, claimToken: RUN });
+      await harness.putLease("u1_100_2", { slotId: "u1_100", leaseNumber: 2, uid: "u1", claimedAt: NOW });
+      const takeover = slotRecord({ leaseNumber: 2, leaseUntil: NOW + 120_000 });
+      expect(
+        await store.claimSlot({ slot: takeover, purpose: "claim", now: NOW + 61_000, claimToken: RIVAL }),
+      ).toBe("taken");
     });
 
     it("reads back a lease written without leaseUntil (an older claim), and none for a missing one", async () => {
@@ -286,8 +308,7 @@ export function describeProcessorStoreContract(name: string, harness: ProcessorS
           claimToken: RUN,
         }),
       ).rejects.toThrow(/applied/);
-      expect(await store.getSlot("u1_100")).toEqual(slotRecord());
-      expect(await store.getLease({ slotId: "u1_100", leaseNumber: 1 })).toMatchObject({ claimedAt: NOW });
+      expect(await store.getSlot("u1_100")).toEqual({ ...slotRecord(), claimToken: RUN });
       expect(
         await store.claimSlot({ slot: slotRecord(), purpose: "claim", now: NOW + 1, claimToken: RIVAL }),
       ).toBe("taken");
@@ -327,9 +348,15 @@ export function describeProcessorStoreContract(name: string, harness: ProcessorS
       const sent = approvedMessage("u1_100", { ...SENT, journalEntryId: "coaching_u1_100" });
       const entry = journalEntry("u1_100");
       const event = deliveryEvent("u1_100");
-      expect(await store.storeSentMessage({ message: sent, journalEntry: entry, deliveryEvent: event })).toBe(
-        "created",
-      );
+      expect(
+        await store.storeSentMessage({
+          message: sent,
+          journalEntry: entry,
+          deliveryEvent: event,
+          completedSlot: COMPLETED_SENT,
+          claimToken: RUN,
+        }),
+      ).toBe("created");
       expect(await store.getMessage("u1_100")).toEqual(sent);
       expect(await harness.readJournalEntry("u1", "coaching_u1_100")).toEqual(entry.entry);
       expect(await harness.readEvent(event.id)).toMatchObject({ status: "pending", created_at: NOW });
@@ -347,11 +374,33 @@ export function describeProcessorStoreContract(name: string, harness: ProcessorS
           message: rival,
           journalEntry: { ...entry, entry: { ...entry.entry, content: "another" } },
           deliveryEvent: later,
+          completedSlot: { ...COMPLETED_SENT, updatedAt: NOW + 5 },
+          claimToken: RIVAL,
         }),
       ).toBe("exists");
       expect(await store.getMessage("u1_100")).toEqual(sent);
       expect(await harness.readJournalEntry("u1", "coaching_u1_100")).toEqual(entry.entry);
       expect(await harness.readEvent(event.id)).toMatchObject({ created_at: NOW });
+    });
+
+    it("completes the slot in the sent message's batch, without a lease document; a rival's later batch changes nothing", async () => {
+      await store.claimSlot({ slot: slotRecord(), purpose: "claim", now: NOW, claimToken: RUN });
+      const sent = approvedMessage("u1_100", { ...SENT, journalEntryId: "coaching_u1_100" });
+      const input = { message: sent, journalEntry: journalEntry("u1_100"), deliveryEvent: deliveryEvent("u1_100") };
+      expect(await store.storeSentMessage({ ...input, completedSlot: COMPLETED_SENT, claimToken: RUN })).toBe(
+        "created",
+      );
+      expect(await store.getSlot("u1_100")).toEqual({ ...COMPLETED_SENT, claimToken: RUN });
+      expect(await store.getLease({ slotId: "u1_100", leaseNumber: 2 })).toBeNull();
+      expect(await store.listOpenSlots({ uid: "u1", limit: 3 })).toEqual([]);
+      expect(
+        await store.storeSentMessage({
+          ...input,
+          completedSlot: { ...COMPLETED_SENT, nextCoachingMessageDue: 999 },
+          claimToken: RIVAL,
+        }),
+      ).toBe("exists");
+      expect(await store.getSlot("u1_100")).toEqual({ ...COMPLETED_SENT, claimToken: RUN });
     });
 
     it("writes nothing of a sent message when the slot's approved message stands (an older version's)", async () => {
@@ -362,6 +411,8 @@ export function describeProcessorStoreContract(name: string, harness: ProcessorS
           message: sent,
           journalEntry: journalEntry("u1_100"),
           deliveryEvent: deliveryEvent("u1_100"),
+          completedSlot: COMPLETED_SENT,
+          claimToken: RUN,
         }),
       ).toBe("exists");
       expect(await store.getMessage("u1_100")).toMatchObject({ status: "approved", journalEntryId: null });
@@ -371,16 +422,21 @@ export function describeProcessorStoreContract(name: string, harness: ProcessorS
 
     it("keeps a sent message whose batch applied but reported failure: a retry finds it, and nothing is written twice", async () => {
       const sent = approvedMessage("u1_100", { ...SENT, journalEntryId: "coaching_u1_100" });
+      await store.claimSlot({ slot: slotRecord(), purpose: "claim", now: NOW, claimToken: RUN });
       const input = {
         message: sent,
         journalEntry: journalEntry("u1_100"),
         deliveryEvent: deliveryEvent("u1_100"),
+        completedSlot: COMPLETED_SENT,
+        claimToken: RUN,
       };
       await expect(appliedThenFailing(store, "storeSentMessage").storeSentMessage(input)).rejects.toThrow(
         /applied/,
       );
       expect(await store.storeSentMessage(input)).toBe("exists");
       expect(await store.getMessage("u1_100")).toEqual(sent);
+      // The slot's completion applied with it, and names this run, which is how the run knows it.
+      expect(await store.getSlot("u1_100")).toEqual({ ...COMPLETED_SENT, claimToken: RUN });
       expect(await harness.readEvent(messageCreatedEventId("u1_100"))).toMatchObject({ status: "pending" });
     });
 

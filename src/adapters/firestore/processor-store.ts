@@ -61,6 +61,18 @@ export function createFirestoreProcessorStore(db: Firestore): ProcessorStore {
 
     async claimSlot({ slot, purpose, now, claimToken }) {
       const { slotId, leaseNumber, uid, leaseUntil } = slot;
+      if (purpose === "claim" && leaseNumber === 1) {
+        // A new slot's first lease is the slot's own create(): one document, and nothing under it
+        // to fence yet. Later leases (takeovers, completions, releases) create lease documents.
+        const created = await createOnce("claim slot", () =>
+          slots.doc(slotId).create({ ...slot, claimToken }),
+        );
+        if (created === "created") return "claimed";
+        const existing = await firestoreCall("read claimed slot", () => slots.doc(slotId).get());
+        return existing.get("claimToken") === claimToken && existing.get("leaseNumber") === 1
+          ? "claimed"
+          : "taken";
+      }
       const lease = leases.doc(leaseId({ slotId, leaseNumber }));
       const outcome = await createOnce(`${purpose} slot`, async () => {
         // create() of the lease first: on a conflict the batch writes nothing (the local emulator
@@ -78,7 +90,9 @@ export function createFirestoreProcessorStore(db: Firestore): ProcessorStore {
         });
         batch.set(
           slots.doc(slotId),
-          slot.status === "completed" ? { ...slot, ...expiry(COMPLETED_SLOT_RETENTION, now) } : slot,
+          slot.status === "completed"
+            ? { ...slot, claimToken, ...expiry(COMPLETED_SLOT_RETENTION, now) }
+            : { ...slot, claimToken },
         );
         await batch.commit();
       });
@@ -109,7 +123,7 @@ export function createFirestoreProcessorStore(db: Firestore): ProcessorStore {
           .orderBy("dueAt")
           .limit(limit)
           .get();
-        return snapshot.docs.map((document) => document.data() as SlotRecord);
+        return snapshot.docs.map((document) => withoutTtl<SlotRecord>(document.data()));
       }),
 
     listJournalEntries: ({ uid, limit }) =>
@@ -251,12 +265,12 @@ export function createFirestoreProcessorStore(db: Firestore): ProcessorStore {
       return "event_existed";
     },
 
-    storeSentMessage: ({ message, journalEntry, deliveryEvent }) =>
+    storeSentMessage: ({ message, journalEntry, deliveryEvent, completedSlot, claimToken }) =>
       createOnce("store sent message", async () => {
         // The message's create() first: when it stands already the batch writes nothing (the
         // local emulator applies a batch's writes up to the failing one; real Firestore all or
         // none). The entry and the event have ids derived from the slot, so they exist only
-        // with the message.
+        // with the message, and so does the slot's completion.
         const batch = db.batch();
         batch.create(messages.doc(message.id), message);
         batch.create(
@@ -264,6 +278,11 @@ export function createFirestoreProcessorStore(db: Firestore): ProcessorStore {
           journalEntry.entry,
         );
         batch.create(events.doc(deliveryEvent.id), deliveryEvent);
+        batch.set(slots.doc(completedSlot.slotId), {
+          ...completedSlot,
+          claimToken,
+          ...expiry(COMPLETED_SLOT_RETENTION, completedSlot.updatedAt),
+        });
         await batch.commit();
       }),
 

@@ -83,7 +83,18 @@ export function createInMemoryProcessorStore(
       const slot = data.slots.get(slotId);
       return slot ? { ...slot } : null;
     },
-    async claimSlot({ slot, now, claimToken }) {
+    async claimSlot({ slot, purpose, now, claimToken }) {
+      if (purpose === "claim" && slot.leaseNumber === 1) {
+        // The slot's own create(), as the Firestore store's first lease.
+        const existing = data.slots.get(slot.slotId);
+        if (existing) {
+          count(1);
+          return existing.claimToken === claimToken && existing.leaseNumber === 1 ? "claimed" : "taken";
+        }
+        data.slots.set(slot.slotId, { ...slot, claimToken });
+        count(0, 1);
+        return "claimed";
+      }
       const id = leaseId(slot);
       const existing = data.leases.get(id);
       if (existing) {
@@ -92,7 +103,7 @@ export function createInMemoryProcessorStore(
         return existing.claimToken === claimToken ? "claimed" : "taken";
       }
       data.leases.set(id, { claimedAt: now, leaseUntil: slot.leaseUntil, claimToken });
-      data.slots.set(slot.slotId, { ...slot });
+      data.slots.set(slot.slotId, { ...slot, claimToken });
       count(0, 2);
       return "claimed";
     },
@@ -215,7 +226,7 @@ export function createInMemoryProcessorStore(
       updateMessage(messageId, patch);
       return existed ? "event_existed" : "created";
     },
-    async storeSentMessage({ message, journalEntry, deliveryEvent }) {
+    async storeSentMessage({ message, journalEntry, deliveryEvent, completedSlot, claimToken }) {
       // One batch, all or nothing, the message's create() deciding (as the Firestore store's).
       if (data.messages.has(message.id)) return "exists";
       const entries = data.journal.get(message.uid) ?? [];
@@ -230,7 +241,8 @@ export function createInMemoryProcessorStore(
       entries.push({ ...structuredClone(journalEntry.entry), id: journalEntry.entryId });
       data.journal.set(message.uid, entries);
       data.events.set(deliveryEvent.id, structuredClone(deliveryEvent));
-      count(0, 3);
+      data.slots.set(completedSlot.slotId, { ...completedSlot, claimToken });
+      count(0, 4);
       return "created";
     },
     async ensureDeliveryEvent(deliveryEvent) {

@@ -1,6 +1,6 @@
 /** Completing a slot under the fence, the reschedule and the run's end; recovering a run that threw. */
 import { missedWindowsOf } from "@/core/due-rank";
-import type { SlotOutcome } from "@/core/due-slot";
+import type { SlotOutcome, SlotRecord } from "@/core/due-slot";
 import { describeError } from "@/core/errors";
 import { messageCreatedEventId } from "@/core/events";
 import { nextDueAfterSuccess, retryDueAt } from "@/core/schedule";
@@ -24,14 +24,18 @@ interface SlotResult {
   ending?: RunEnding;
 }
 
-/** What a run whose lease was taken over reports: nothing of its own was recorded. */
-async function supersededOutcome(
+/**
+ * What a run whose lease was taken over reports: nothing of its own was recorded. `current`: the
+ * slot as just read, when the caller has it.
+ */
+export async function supersededOutcome(
   deps: ProcessorDeps,
   claim: ClaimedSlot,
   result: { outcome: SlotOutcome; messageId: string | null },
+  current?: SlotRecord | null,
 ): Promise<ProcessOutcome> {
   const { slot } = claim;
-  const current = await deps.store.getSlot(slot.slotId);
+  current ??= await deps.store.getSlot(slot.slotId);
   return {
     slotId: slot.slotId,
     messageGenerated: false,
@@ -138,8 +142,13 @@ export async function recoverFromError({
 }): Promise<ProcessOutcome | null> {
   const current = await deps.store.getSlot(claim.slot.slotId);
   if (current?.status === "completed") {
-    const lease = await deps.store.getLease({ slotId: current.slotId, leaseNumber: current.leaseNumber });
-    if (lease?.claimToken === claim.claimToken && current.outcome !== null) {
+    // Slots written before they named their writer: the lease of the completion does.
+    const ours =
+      current.claimToken !== undefined
+        ? current.claimToken === claim.claimToken
+        : (await deps.store.getLease({ slotId: current.slotId, leaseNumber: current.leaseNumber }))
+            ?.claimToken === claim.claimToken;
+    if (ours && current.outcome !== null) {
       return afterCompletion(deps, claim, now, {
         outcome: current.outcome,
         messageId: current.messageId,

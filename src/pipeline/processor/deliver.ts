@@ -4,15 +4,17 @@
  * approved (then put in the journal, then marked sent with its event) is resumed after the last
  * step an earlier lease finished.
  */
+import type { SlotRecord } from "@/core/due-slot";
 import { EVENT_TYPES, messageCreatedEventId, newEvent } from "@/core/events";
 import { escapeMarkdown } from "@/core/message-text";
 import { logPhase } from "../processing-log";
 import type { CoachingJournalEntry, StoredMessage } from "../processor-ports";
 import { generateApprovedMessage } from "./approve";
-import { completeSlot } from "./complete";
+import { afterCompletion, completeSlot, supersededOutcome } from "./complete";
 import {
   type ClaimedSlot,
   coachingJournalEntryId,
+  dueAfterOutcome,
   type ProcessOutcome,
   type ProcessorDeps,
   step,
@@ -69,6 +71,48 @@ function deliveryEvent(message: StoredMessage, now: number) {
   });
 }
 
+/** The slot as the batch that stores its sent message completes it. */
+function sentCompletion(claim: ClaimedSlot, messageId: string, now: number): SlotRecord {
+  return {
+    ...claim.slot,
+    status: "completed",
+    outcome: "sent",
+    messageId,
+    nextCoachingMessageDue: dueAfterOutcome({ ...claim.slot, outcome: "sent" }, claim.user, now),
+    failureReason: null,
+    leaseUntil: now,
+    updatedAt: now,
+  };
+}
+
+/** What follows the sent message's batch, which completed the slot: the reschedule and the run's end. */
+function afterSentCompletion(deps: ProcessorDeps, claim: ClaimedSlot, now: number, completed: SlotRecord) {
+  return afterCompletion(deps, claim, now, {
+    outcome: "sent",
+    messageId: completed.messageId,
+    failureReason: null,
+    nextCoachingMessageDue: completed.nextCoachingMessageDue ?? dueAfterOutcome(completed, claim.user, now),
+  });
+}
+
+/**
+ * When the slot's message was stored sent by a batch that completed the slot: this run's own
+ * (applied but reported failure), finished as if it had answered; or another run's, whose outcome
+ * stands (this run records nothing, as one taken over). Null when the slot is still running: an
+ * older version's message, to be resumed.
+ */
+async function completedSlotOf(
+  deps: ProcessorDeps,
+  claim: ClaimedSlot,
+  now: number,
+): Promise<ProcessOutcome | null> {
+  const current = await deps.store.getSlot(claim.slot.slotId);
+  if (current?.status !== "completed") return null;
+  if (current.claimToken === claim.claimToken) return afterSentCompletion(deps, claim, now, current);
+  const outcome = { outcome: current.outcome ?? "sent", messageId: current.messageId };
+  return supersededOutcome(deps, claim, outcome, current);
+}
+
 /**
  * Runs a claimed slot to completion, resuming after the last step an earlier lease finished.
  * Generation failures and failed gates are outcomes (the user gets the retry interval);
@@ -99,26 +143,37 @@ export async function runClaimedSlot({
       });
     }
     logPhase(claim.log, "storing");
-    // Stored sent, in the journal and with its delivery event, in one batch: nothing to resume
-    // between the three, and a crash before it leaves nothing (the next run generates again).
+    // Stored sent, in the journal and with its delivery event, and the slot completed, in one
+    // batch: nothing to resume between them, and a crash before it leaves nothing (the next run
+    // generates again).
     const sent = sentMessage(approval.message, now);
+    const completion = sentCompletion(claim, sent.id, now);
     const stored = await store.storeSentMessage({
       message: sent,
       journalEntry: { entryId: coachingJournalEntryId(slot.slotId), entry: journalEntryFor(sent, now) },
       deliveryEvent: deliveryEvent(sent, now),
+      completedSlot: completion,
+      claimToken: claim.claimToken,
     });
     if (stored === "created") {
       logPhase(claim.log, "delivering");
       for (const done of ["attempt_stored", "journal_entry_created", "message_sent"] as const) {
         await step(deps, done, claim, now, sent.id);
       }
-      return completeSlot(deps, claim, now, { outcome: "sent", messageId: sent.id, failureReason: null });
+      return afterSentCompletion(deps, claim, now, completion);
     }
-    // The slot's message stands already (another run's, or this batch applied but reported
-    // failure): carry on with it, resuming after its last step as any later lease would.
+    // The slot's message stands already: this run's own batch that applied but reported failure
+    // (the slot names this run), or another run's, whose batch completed the slot too.
+    const completedBy = await completedSlotOf(deps, claim, now);
+    if (completedBy) return completedBy;
+    // An older version's message, stored approved under a running slot: resumed after its last step.
     message = await store.getMessage(slot.slotId);
     if (!message) throw new Error(`approved message ${slot.slotId} vanished`);
     await step(deps, "attempt_stored", claim, now, message.id);
+  } else if (message.status === "sent") {
+    // Stored sent by a run whose lease this one took over: its batch completed the slot.
+    const completedBy = await completedSlotOf(deps, claim, now);
+    if (completedBy) return completedBy;
   }
 
   if (message.status !== "sent") {
