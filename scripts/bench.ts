@@ -350,22 +350,28 @@ async function seedProcessorUsers(db: Firestore, users: number, now: number) {
     "users",
     Array.from({ length: users }, (_, index) => [`p${index}`, userDoc(index, true, now, zone)]),
   );
+  // Where the engine keeps insights: on the processing state (core/processing-state.ts), as the
+  // journal.entry.created events wrote them before the user's first coaching run.
   await writeInBatches(
     db,
-    "userInsights",
+    "userProcessingState",
     Array.from({ length: users }, (_, index) => [
       `p${index}`,
       {
         uid: `p${index}`,
-        summary: "Settling into a routine; some worry about the launch.",
-        themes: [],
-        goalsAndCommitments: [],
-        moodTrend: "stable",
-        challenges: [],
-        notableChanges: [],
-        latestSummary: "Settling into a routine.",
-        analysedThrough: now - 3 * 24 * HOUR - 60_000,
-        batches: [],
+        insights: {
+          uid: `p${index}`,
+          summary: "Settling into a routine; some worry about the launch.",
+          themes: [],
+          goalsAndCommitments: [],
+          moodTrend: "stable",
+          challenges: [],
+          notableChanges: [],
+          latestSummary: "Settling into a routine.",
+          analysedThrough: now - 3 * 24 * HOUR - 60_000,
+          batches: [],
+          updatedAt: now - 3 * 24 * HOUR,
+        },
         updatedAt: now - 3 * 24 * HOUR,
       },
     ]),

@@ -33,7 +33,7 @@ export function proxy(request: NextRequest) {
   const token = request.cookies.get(SESSION_COOKIE)?.value;
   const signedIn = verifySessionToken({
     token,
-    sessionSecret: sessionSecretOf(getConfig().env),
+    sessionSecret: sessionSecretOf(getConfig().admin),
     now: Date.now(),
   });
   if (signedIn) return NextResponse.next();

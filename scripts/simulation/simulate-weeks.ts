@@ -5,9 +5,11 @@
  */
 import { createInMemoryLlmBreaker } from "@/adapters/memory/llm-breaker";
 import { createMemoryLlmCeiling } from "@/adapters/memory/llm-ceiling";
-import { createInMemoryProcessingStateStore } from "@/adapters/memory/processing-state-store";
+import {
+  createInMemoryProcessingStateStore,
+  type InMemoryProcessingStates,
+} from "@/adapters/memory/processing-state-store";
 import { createInMemoryProcessorData, createInMemoryProcessorStore } from "@/adapters/memory/processor-store";
-import { createInMemoryQuotaData, createInMemoryQuotaStore } from "@/adapters/memory/quota-store";
 import { createInMemoryDatabase, createInMemorySchedulerStore } from "@/adapters/memory/scheduler-store";
 import { getPrompts } from "@/adapters/prompts";
 import { loadConfig } from "@/config";
@@ -16,6 +18,7 @@ import { isInsideWindow, localDate, TIME_WINDOWS } from "@/core/schedule";
 import { processUser } from "@/pipeline/process-user";
 import type { CoachModel, LlmCallRecord } from "@/pipeline/processor-ports";
 import { runScheduler } from "@/pipeline/run-scheduler";
+import { createStateQuotaGate } from "@/pipeline/state-quota";
 import { wireProcessor } from "@/services/processor";
 import { DEMO_ZONES } from "../local-stack/demo-data";
 
@@ -158,13 +161,15 @@ export async function simulateWeeks({
   // the model interface: processing state, breaker, per-user quotas, the insights refresh.
   const config = loadConfig({ NODE_ENV: "test", FIREBASE_PROJECT_ID: "demo-simulation" });
   const model = simulatedModel(random, FAILURE_RATE);
+  const states: InMemoryProcessingStates = new Map();
+  const stateStore = createInMemoryProcessingStateStore(database, states);
   const deps = wireProcessor({
     config,
     storage: {
-      store: createInMemoryProcessorStore(database, data),
-      stateStore: createInMemoryProcessingStateStore(database, new Map()),
+      store: createInMemoryProcessorStore(database, data, states),
+      stateStore,
       breaker: createInMemoryLlmBreaker(database, new Map(), config.processor.breaker),
-      quota: createInMemoryQuotaStore(createInMemoryQuotaData()),
+      quota: createStateQuotaGate(stateStore),
       userKeys: null,
       ceiling: config.llmCeiling ? createMemoryLlmCeiling(config.llmCeiling) : null,
     },

@@ -5,6 +5,8 @@
  */
 
 import { z } from "zod";
+import type { UserInsights } from "./insights";
+import { applyUsageChange, type UsageChange, usageFieldsOf } from "./run-usage";
 
 export const USER_STATUSES = ["waiting", "running", "suspended", "error"] as const;
 export type UserStatus = (typeof USER_STATUSES)[number];
@@ -80,6 +82,17 @@ export interface ProcessingState {
   ownKeyChangedAt: number | null;
   ownKeyFound: boolean | null;
   ownKeyCheckedAt: number | null;
+  /**
+   * The user's LLM usage counters by pool and window (core/run-usage.ts), kept here so a run reads
+   * them with the state and records them in the write that ends it.
+   */
+  usage: Record<string, number>;
+  /**
+   * The insights derived from the user's journal (core/insights.ts), kept here for the same
+   * reason. Null: none yet. Absent: never stored here (a state from before insights moved here;
+   * the insights store then reads the old `userInsights` document, once).
+   */
+  insights?: UserInsights | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -111,6 +124,7 @@ export function emptyProcessingState(uid: string, now: number): ProcessingState 
     ownKeyChangedAt: null,
     ownKeyFound: null,
     ownKeyCheckedAt: null,
+    usage: {},
     createdAt: now,
     updatedAt: now,
   };
@@ -178,9 +192,33 @@ export function normaliseProcessingState(
     ownKeyChangedAt: pick("ownKeyChangedAt"),
     ownKeyFound: pick("ownKeyFound"),
     ownKeyCheckedAt: pick("ownKeyCheckedAt"),
+    // Top-level fields in Firestore (incremented there); a map in the in-memory twin.
+    usage: { ...usageFieldsOf(fields.usage ?? {}), ...usageFieldsOf(storedCounters) },
+    ...(fields.insights === undefined ? {} : { insights: parseStoredInsights(uid, fields.insights) }),
     createdAt: pick("createdAt"),
     updatedAt: pick("updatedAt"),
   };
+}
+
+/** Insights as stored: null unless they hold the prompt's summary (another writer may store less). */
+export function parseStoredInsights(uid: string, stored: unknown): UserInsights | null {
+  if (typeof stored !== "object" || stored === null) return null;
+  const insights = stored as Partial<UserInsights>;
+  if (typeof insights.summary !== "string") return null;
+  return {
+    themes: [],
+    goalsAndCommitments: [],
+    moodTrend: "stable",
+    challenges: [],
+    notableChanges: [],
+    latestSummary: "",
+    analysedThrough: 0,
+    batches: [],
+    updatedAt: 0,
+    ...insights,
+    summary: insights.summary,
+    uid,
+  } as UserInsights;
 }
 
 function counterValue(value: unknown): number {
@@ -213,8 +251,11 @@ export interface ProcessingStateChange {
       | "recentErrors"
       | "ownKeyFound"
       | "ownKeyCheckedAt"
+      | "insights"
     >
   >;
+  /** LLM usage recorded (core/run-usage.ts): counters incremented, earlier windows' fields dropped. */
+  usage?: UsageChange;
   stats?: Partial<Pick<ProcessingStats, "lastProcessingAt" | "lastSentAt">>;
   /** Amounts added to counters; a counter is either set or incremented in one change, not both. */
   increment?: Partial<Record<ProcessingCounter, number>>;
@@ -239,6 +280,7 @@ export function applyProcessingStateChange(
     ...state,
     ...change.set,
     stats: { ...state.stats, ...change.stats },
+    usage: change.usage ? applyUsageChange(state.usage, change.usage) : state.usage,
     updatedAt: now,
   };
   for (const [counter, amount] of Object.entries(change.increment ?? {}) as [ProcessingCounter, number][]) {

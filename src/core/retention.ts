@@ -1,3 +1,4 @@
+// Over 300 lines: one declarative table (a rule per collection, each with its reason) reads best whole.
 /**
  * How long the engine keeps what it writes: one list that the daily cleanup runs and the
  * retention table of docs/data-model.md shows. Pure data and pure helpers; the collection names are those of
@@ -151,7 +152,8 @@ export const RETENTION_RULES: readonly RetentionRule[] = [
     timeField: "claimedAt",
     days: 2,
     ttlField: TTL_FIELD,
-    reason: "one per LLM call; a token matters only within its minute",
+    reason:
+      "written by versions before usage moved onto the processing state (core/run-usage.ts); removed once expired",
   },
   {
     name: "llmCeiling",
@@ -182,13 +184,38 @@ export const RETENTION_RULES: readonly RetentionRule[] = [
     reason: "the claim of each push to each subscription: one per message per browser",
   },
   {
+    name: "metricsHourly",
+    collection: "metricsHourly",
+    timeField: "hourStart",
+    // 24 documents a day: the daily cleanup keeps up; the days they sum stay in metricsDaily.
+    days: 90,
+    ttlField: null,
+    reason: "the operator's figures per UTC hour (the dashboard's 24 hours and today)",
+  },
+  {
+    name: "metricsDaily",
+    collection: "metricsDaily",
+    timeField: "dayStart",
+    days: 400,
+    ttlField: null,
+    reason: "the operator's figures per UTC day: a year and more of trends, one document a day",
+  },
+  {
+    name: "metricsEngagement",
+    collection: "metricsEngagement",
+    timeField: "dayStart",
+    days: 400,
+    ttlField: null,
+    reason: "engagement of each day's sent messages per rating and type, one document a day",
+  },
+  {
     name: "minuteUsage",
     collection: "llmUsage",
     timeField: "updatedAt",
     where: { field: "window", op: "==", value: "minute" },
     days: 2,
     ttlField: TTL_FIELD,
-    reason: "per-minute counters matter only within their minute",
+    reason: "written by versions before usage moved onto the processing state; removed once expired",
   },
   {
     name: "dayUsage",
@@ -197,7 +224,7 @@ export const RETENTION_RULES: readonly RetentionRule[] = [
     where: { field: "window", op: "==", value: "day" },
     days: 40,
     ttlField: TTL_FIELD,
-    reason: "daily counters: the current day is enforced, a month of days is kept to look back",
+    reason: "written by versions before usage moved onto the processing state; removed once expired",
   },
   {
     name: "monthUsage",
@@ -206,7 +233,7 @@ export const RETENTION_RULES: readonly RetentionRule[] = [
     where: { field: "window", op: "==", value: "month" },
     days: 400,
     ttlField: TTL_FIELD,
-    reason: "monthly counters and cost: a year of budgets to compare",
+    reason: "written by versions before usage moved onto the processing state; removed once expired",
   },
 ];
 
@@ -308,31 +335,3 @@ export function ttlCommands(): string[] {
       `gcloud firestore fields ttls update ${field} --collection-group=${collection} --enable-ttl`,
   );
 }
-
-/**
- * Large or free-text fields exempted from indexing (`fieldOverrides` in firestore.indexes.json):
- * nothing queries them, and indexing them costs write latency, storage and the 1,500-byte
- * index-entry truncation.
- */
-export const UNINDEXED_FIELDS: readonly { collection: string; field: string }[] = [
-  { collection: "coachingMessages", field: "messageContent" },
-  { collection: "coachingMessages", field: "originalMessageContent" },
-  { collection: "coachingMessages", field: "outcomeReasoning" },
-  { collection: "coachingMessages", field: "contextUsed" },
-  { collection: "coachingMessages", field: "llmCalls" },
-  { collection: "coachingMessages", field: "delivery" },
-  { collection: "journalEntries", field: "content" },
-  { collection: "userInsights", field: "summary" },
-  { collection: "userInsights", field: "latestSummary" },
-  { collection: "userInsights", field: "batches" },
-  { collection: "userProcessingState", field: "actionHistory" },
-  { collection: "userProcessingState", field: "recentErrors" },
-  { collection: "schedulerRuns", field: "userResults" },
-  { collection: "events", field: "payload" },
-  { collection: "events", field: "last_error" },
-  { collection: "eventDeadLetters", field: "payload" },
-  { collection: "eventDeadLetters", field: "error_message" },
-  { collection: "userApiKeys", field: "encrypted" },
-  { collection: "messageFeedback", field: "note" },
-  { collection: "llmCallCeiling", field: "reservations" },
-];

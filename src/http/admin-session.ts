@@ -28,12 +28,14 @@ type TokenPurpose = "admin-session" | "admin-device";
  * ADMIN_PASSWORD and ADMIN_SESSION_SECRET set, and not to the same value (that would bring back
  * the offline guessing a separate secret exists to prevent).
  */
-export function sessionSecretOf(env: {
-  ADMIN_PASSWORD?: string | undefined;
-  ADMIN_SESSION_SECRET?: string | undefined;
+export function sessionSecretOf({
+  password,
+  sessionSecret,
+}: {
+  password: string | null;
+  sessionSecret: string | null;
 }): string | undefined {
-  const { ADMIN_PASSWORD: password, ADMIN_SESSION_SECRET: secret } = env;
-  return password && secret && secret !== password ? secret : undefined;
+  return password && sessionSecret && sessionSecret !== password ? sessionSecret : undefined;
 }
 
 function sign(payload: string, sessionSecret: string, purpose: TokenPurpose): string {

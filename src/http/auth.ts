@@ -49,7 +49,7 @@ export function requireAdmin(request: Request, config: AppConfig): void {
   requireSetting(config, "ADMIN_PASSWORD");
   requireSetting(config, "ADMIN_SESSION_SECRET");
   const token = readCookie(request.headers.get("cookie"), SESSION_COOKIE);
-  if (!verifySessionToken({ token, sessionSecret: sessionSecretOf(config.env), now: Date.now() })) {
+  if (!verifySessionToken({ token, sessionSecret: sessionSecretOf(config.admin), now: Date.now() })) {
     throw new AppError("unauthorized:auth", "sign in as an admin");
   }
 }

@@ -2,7 +2,7 @@ import "server-only";
 import type { z } from "zod";
 import { documentIdSchema as documentIdSchemaOf } from "@/core/document-id";
 import { AppError } from "@/core/errors";
-import { isRunnableEventId, MAX_EVENT_ID_BYTES } from "@/core/events";
+import { isRunnableEventId, MAX_EVENT_ID_BYTES } from "@/core/event-claim";
 import { logger } from "@/logger";
 
 export function errorResponse(error: AppError, headers?: HeadersInit): Response {

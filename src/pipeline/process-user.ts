@@ -1,7 +1,7 @@
 /**
  * Processing one user's due slot, end to end: claim, context, generation, outcome simulation,
  * quality gate, storage with the delivery event, journal entry, reschedule. Delivery itself
- * (email, push) is the outbox's job (process-events.ts).
+ * (email, push) is the outbox's job (outbox/).
  *
  * Exactly once per slot (docs/guarantees.md) comes from construction, not from transactions:
  * - the slot is owned through a `create()`-claimed lease (see core/due-slot.ts);

@@ -1,3 +1,4 @@
+// Over 300 lines: one concern, a run's two processing-state writes (its claim, its end), used by every processor step.
 /**
  * What a processor run records in the user's processing state: phases passed, an action per
  * step, errors with their phase, counters, and automatic suspension after repeated failures.
@@ -16,6 +17,7 @@
  */
 
 import type { SlotOutcome } from "@/core/due-slot";
+import type { UserInsights } from "@/core/insights";
 import {
   type ActionEntry,
   decideAutoSuspension,
@@ -29,6 +31,7 @@ import {
   prependRolling,
   type SuspensionPolicy,
 } from "@/core/processing-state";
+import type { UsageChange } from "@/core/run-usage";
 import type { ProcessingStateStore, ProcessorStore } from "./processor-ports";
 
 export interface RunLog {
@@ -37,10 +40,14 @@ export interface RunLog {
   draftsGenerated: number;
   /** The run looked the user's own key up at `at`: whether a key document exists, for the state. */
   ownKeyCheck: { at: number; stored: boolean } | null;
+  /** The LLM usage the run records with its end (pipeline/state-quota.ts `createRunQuota`). */
+  usage: UsageChange | null;
+  /** Insights the run refreshed, stored with its end; undefined: none to store. */
+  insights?: UserInsights | null;
 }
 
 export function newRunLog(): RunLog {
-  return { phases: [], actions: [], draftsGenerated: 0, ownKeyCheck: null };
+  return { phases: [], actions: [], draftsGenerated: 0, ownKeyCheck: null, usage: null };
 }
 
 export function logPhase(log: RunLog, phase: ProcessingPhase): void {
@@ -68,6 +75,14 @@ export interface Suspension {
   suspendReason: string;
 }
 
+/** The state's action history with one entry in front (the rolling log keeps the newest). */
+function prependAction(
+  state: ProcessingState | null,
+  entry: Pick<ActionEntry, "timestamp" | "action" | "details" | "success" | "metadata">,
+): ActionEntry[] {
+  return prependRolling(state?.actionHistory ?? [], [{ ...entry, messageId: null }], MAX_ACTION_HISTORY);
+}
+
 /** A duplicate call for a slot another run holds or finished: counted, not processed. */
 export async function recordDuplicate(
   deps: ProcessingLogDeps,
@@ -79,20 +94,13 @@ export async function recordDuplicate(
     now,
     change: {
       set: {
-        actionHistory: prependRolling(
-          state?.actionHistory ?? [],
-          [
-            {
-              timestamp: now,
-              action: "duplicate_skipped",
-              details: reason,
-              messageId: null,
-              success: true,
-              metadata: {},
-            },
-          ],
-          MAX_ACTION_HISTORY,
-        ),
+        actionHistory: prependAction(state, {
+          timestamp: now,
+          action: "duplicate_skipped",
+          details: reason,
+          success: true,
+          metadata: {},
+        }),
       },
       increment: { duplicatesSkipped: 1 },
     },
@@ -194,20 +202,13 @@ export async function startRun(
         currentSlotId: null,
         // Judged: the streak led to this suspension; after it ends the user gets a run again.
         unfinishedRuns: 0,
-        actionHistory: prependRolling(
-          state?.actionHistory ?? [],
-          [
-            {
-              timestamp: now,
-              action: "suspended",
-              details: suspension.suspendReason,
-              messageId: null,
-              success: false,
-              metadata: { slotId, until: suspension.suspendUntil },
-            },
-          ],
-          MAX_ACTION_HISTORY,
-        ),
+        actionHistory: prependAction(state, {
+          timestamp: now,
+          action: "suspended",
+          details: suspension.suspendReason,
+          success: false,
+          metadata: { slotId, until: suspension.suspendUntil },
+        }),
       },
     },
   });
@@ -310,7 +311,10 @@ export async function finishRun(
       ...(log.ownKeyCheck
         ? { ownKeyFound: log.ownKeyCheck.stored, ownKeyCheckedAt: log.ownKeyCheck.at }
         : {}),
+      // Kept on the state, read with it by the next run (core/processing-state.ts).
+      ...(log.insights !== undefined ? { insights: log.insights } : {}),
     },
+    ...(log.usage ? { usage: log.usage } : {}),
     stats: { lastProcessingAt: now, ...(sent ? { lastSentAt: now } : {}) },
     increment: {
       ...(failed || sent ? {} : { consecutiveFailures: -1 }),

@@ -20,6 +20,7 @@ import type {
   UserStatus,
 } from "@/core/processing-state";
 import type { QuotaDecision, QuotaLimits } from "@/core/quota";
+import type { UsageWindowCount } from "@/core/run-usage";
 import type { TimePreference } from "@/core/schedule";
 import type { UserSnapshot } from "@/core/user";
 
@@ -258,6 +259,11 @@ export interface ProcessorStore extends InsightsStore {
   listJournalEntries(input: { uid: string; limit: number }): Promise<JournalEntry[]>;
   /** The user's sent coaching messages, newest first. */
   listRecentMessages(input: { uid: string; limit: number }): Promise<PastMessage[]>;
+  /**
+   * Running slots of any user whose lease expired before `leaseExpiredBefore`, oldest first: runs
+   * that died and that no run took over, for the sweep that closes them.
+   */
+  listStaleRunningSlots(input: { leaseExpiredBefore: number; limit: number }): Promise<SlotRecord[]>;
   getMessage(messageId: string): Promise<StoredMessage | null>;
   /** Stores a rejected or failed attempt (its id is unique to the attempt). */
   saveMessage(message: StoredMessage): Promise<void>;
@@ -357,36 +363,16 @@ export interface ProcessingStateStore {
   setUserSuspension(input: { uid: string; suspendUntil: number | null }): Promise<void>;
 }
 
-export interface UsageWindow {
-  window: "minute" | "day" | "month";
-  key: string;
-  requests: number;
-  inputTokens: number;
-  outputTokens: number;
-  /** USD, as the provider reported it. */
-  cost: number;
-}
+/** One window of a pool's usage (core/run-usage.ts). */
+export type UsageWindow = UsageWindowCount;
 
 /**
- * Per-user LLM quotas: checked before every call, usage recorded after. Calls on the user's own
- * key and on the engine's default key are counted apart (`keySource`): each against its own
- * limits, so a fallback to the default key spends the default-key allowance and budget.
+ * Per-user LLM quotas, over the usage kept on each user's processing state (core/run-usage.ts).
+ * Calls on the user's own key and on the engine's default key are counted apart (`keySource`):
+ * each against its own limits, so a fallback to the default key spends the default-key allowance
+ * and budget. A run is admitted whole, before its first call, and recorded once.
  */
 export interface QuotaGate {
-  acquire(input: {
-    uid: string;
-    now: number;
-    limits: QuotaLimits;
-    keySource: LlmCallRecord["keySource"];
-  }): Promise<QuotaDecision>;
-  record(input: {
-    uid: string;
-    now: number;
-    keySource: LlmCallRecord["keySource"];
-    inputTokens: number;
-    outputTokens: number;
-    cost: number;
-  }): Promise<void>;
   usage(input: {
     uid: string;
     now: number;
@@ -394,9 +380,9 @@ export interface QuotaGate {
   }): Promise<{ minute: UsageWindow; day: UsageWindow; month: UsageWindow }>;
   /**
    * One check for a whole run's `calls` (a processor run, an insights event), against the usage
-   * recorded so far: three reads, no write. Unlike `acquire` it reserves nothing, so runs of one
-   * user that overlap (rare: a user's slot runs are serialised by the lease) may each pass and
-   * together overshoot a window by at most the calls of the runs in flight.
+   * recorded so far. It reserves nothing, so runs of one user that overlap (rare: a user's slot
+   * runs are serialised by the lease) may each pass and together overshoot a window by at most
+   * the calls of the runs in flight.
    */
   admitRun(input: {
     uid: string;
@@ -405,7 +391,7 @@ export interface QuotaGate {
     keySource: LlmCallRecord["keySource"];
     calls: number;
   }): Promise<QuotaDecision>;
-  /** Records a run's calls and their tokens and cost at once (one increment per window). */
+  /** Records a run's calls and their tokens and cost at once (increments, one write). */
   recordRun(input: {
     uid: string;
     now: number;
@@ -441,6 +427,12 @@ export type ResolveRunModel = (input: {
   now: number;
   expectedCalls: number;
   ownKeyAbsent?: boolean;
+  /**
+   * The run's own quota gate: a processor run's decides from the processing state it read at its
+   * claim and records with the write that ends the run (pipeline/state-quota.ts). The wiring's
+   * gate otherwise.
+   */
+  quota?: QuotaGate;
 }) => Promise<RunModel>;
 
 /** The model a user's run uses: their own key (with the default behind it) or the default. */

@@ -25,7 +25,7 @@ import { logger } from "@/logger";
 
 async function sessionIsValid(): Promise<boolean> {
   const token = (await cookies()).get(SESSION_COOKIE)?.value;
-  return verifySessionToken({ token, sessionSecret: sessionSecretOf(getConfig().env), now: Date.now() });
+  return verifySessionToken({ token, sessionSecret: sessionSecretOf(getConfig().admin), now: Date.now() });
 }
 
 /** The session check for pages and Server Actions; the proxy's check is not the only one. */
@@ -90,8 +90,8 @@ export async function signIn({
   clientAddress: string;
 }): Promise<LoginResult> {
   const config = getConfig();
-  const adminPassword = config.env.ADMIN_PASSWORD;
-  const sessionSecret = sessionSecretOf(config.env);
+  const adminPassword = config.admin.password;
+  const sessionSecret = sessionSecretOf(config.admin);
   if (!adminPassword || !sessionSecret) {
     logger.error("admin sign-in is not configured");
     return failure("unconfigured");

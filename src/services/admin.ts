@@ -9,7 +9,7 @@ import { readLlmBreakerStatus, resetLlmBreaker } from "@/adapters/firestore/llm-
 import { createFirestoreLlmCeiling } from "@/adapters/firestore/llm-ceiling";
 import { runRetentionCleanup } from "@/adapters/firestore/retention-cleanup";
 import { createFirestoreUserKeyStore } from "@/adapters/firestore/user-key-store";
-import { type AppConfig, requireKeyring } from "@/config";
+import type { AppConfig } from "@/config";
 import { AppError } from "@/core/errors";
 import { SCHEDULER_STALE_AFTER_MS } from "@/core/liveness";
 import { minuteStartOf } from "@/core/llm-ceiling";
@@ -45,8 +45,8 @@ export async function userDetail(config: AppConfig, uid: string, now: number) {
   const [state, messages, ownKey] = await Promise.all([
     store.getState(uid),
     store.listMessages(uid, 20),
-    config.env.ENCRYPTION_KEY
-      ? createFirestoreUserKeyStore(getDb(config), requireKeyring(config)).getSummary(uid)
+    config.ownKeyEncryption
+      ? createFirestoreUserKeyStore(getDb(config), config.ownKeyEncryption).getSummary(uid)
       : null,
   ]);
   return {

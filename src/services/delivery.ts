@@ -2,7 +2,6 @@ import "server-only";
 import { Webhook, WebhookVerificationError } from "svix";
 import { getDb } from "@/adapters/firestore/client";
 import { createFirestoreDeliveryFeedbackStore } from "@/adapters/firestore/delivery-feedback-store";
-import { engagementFigures } from "@/adapters/firestore/engagement-store";
 import {
   createFirestoreSuppressionList,
   liftSuppression,
@@ -24,8 +23,8 @@ const DELIVERY_ID_PATTERN = /^[A-Za-z0-9_-]{1,200}$/;
 
 function requireUnsubscribeSecret(config: AppConfig): string {
   // Off, not broken: without UNSUBSCRIBE_SECRET no email carries a link, so none can arrive here.
-  if (!config.email.unsubscribe) throw new AppError("not_found:api", "unsubscribe links are not enabled");
-  return config.email.unsubscribe.secret;
+  if (!config.unsubscribe) throw new AppError("not_found:api", "unsubscribe links are not enabled");
+  return config.unsubscribe.secret;
 }
 
 /** Checks an unsubscribe link without writing anything (GET: mail scanners follow links). */
@@ -60,9 +59,9 @@ export async function receiveResendWebhook(
   config: AppConfig,
   { body, headers, now }: { body: string; headers: Headers; now: number },
 ): Promise<ResendWebhookOutcome> {
-  const secret = config.email.webhookSecret;
-  if (!secret)
+  if (!config.resendWebhook)
     throw new AppError("not_found:api", "the Resend webhook is not enabled (RESEND_WEBHOOK_SECRET)");
+  const { secret } = config.resendWebhook;
   const svixHeaders = {
     "svix-id": headers.get("svix-id") ?? "",
     "svix-timestamp": headers.get("svix-timestamp") ?? "",
@@ -116,9 +115,4 @@ export async function liftEmailSuppression(config: AppConfig, id: string): Promi
   const lifted = await liftSuppression(getDb(config), id);
   if (lifted) logger.info("email suppression lifted by an admin", { suppressionId: id });
   return lifted;
-}
-
-/** Engagement of the messages sent in the last `days` days, per rating and per type. */
-export function engagementOverview(config: AppConfig, { days, now }: { days: number; now: number }) {
-  return engagementFigures(getDb(config), { since: now - days * 86_400_000 });
 }

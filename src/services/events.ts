@@ -14,16 +14,13 @@ import { createNullPushTransport } from "@/adapters/push/null-push";
 import { createWebPushTransport } from "@/adapters/push/web-push-transport";
 import { type AppConfig, EVENT_CONTINUATION_TIMEOUT_MS, requireSetting } from "@/config";
 import { logger } from "@/logger";
-import { createEventRegistry, EVENT_HANDLER_DESCRIPTIONS } from "@/pipeline/event-handlers";
+import { createEventRegistry, EVENT_HANDLER_DESCRIPTIONS } from "@/pipeline/outbox/handler-registry";
+import { type EventProcessorDeps, type EventRunResult, processEvent } from "@/pipeline/outbox/process-event";
+import { type BatchSummary, processEventBatches } from "@/pipeline/outbox/process-event-batches";
 import {
-  type BatchSummary,
   countRetriableDeadLetters,
-  type EventProcessorDeps,
-  type EventRunResult,
-  processEvent,
-  processEventBatches,
   requeueRetriableDeadLetters,
-} from "@/pipeline/process-events";
+} from "@/pipeline/outbox/requeue-dead-letters";
 import type { Mailer, PushTransport } from "@/pipeline/processor-ports";
 import { firestoreProcessorStorage, wireModelResolver } from "./processor";
 
@@ -35,14 +32,7 @@ let warnedEmailOff = false;
  * reason, the health route says `email: "not_configured"`, and each instance warns once.
  */
 function mailerFrom(config: AppConfig): Mailer | null {
-  const apiKey = config.env.RESEND_API_KEY;
-  if (apiKey)
-    return createResendMailer({
-      apiKey,
-      baseUrl: config.email.resendBaseUrl,
-      from: config.email.from,
-      timeoutMs: config.events.emailTimeoutMs,
-    });
+  if (config.email) return createResendMailer({ ...config.email, timeoutMs: config.events.emailTimeoutMs });
   if (!warnedEmailOff) {
     warnedEmailOff = true;
     logger.warn("email is off: RESEND_API_KEY is not set; deliveries record the email as skipped");
@@ -52,12 +42,11 @@ function mailerFrom(config: AppConfig): Mailer | null {
 
 /** Web Push with the VAPID keys; without them push is off, recorded as not delivered. */
 function pushTransportFrom(config: AppConfig, db: Firestore): PushTransport {
-  if (!config.push.vapid) return createNullPushTransport();
+  if (!config.push) return createNullPushTransport();
   return createWebPushTransport({
-    vapid: config.push.vapid,
+    ...config.push,
     subscriptions: createFirestorePushSubscriptionStore(db),
-    timeoutMs: config.push.timeoutMs,
-    extraOrigins: config.push.extraOrigins,
+    extraOrigins: config.pushServiceOrigins,
   });
 }
 
@@ -71,12 +60,12 @@ export function eventProcessorDeps(config: AppConfig): EventProcessorDeps {
       mailer: mailerFrom(config),
       push: pushTransportFrom(config, db),
       renderEmail: renderCoachingEmail,
-      links: { journalEntryUrl: config.email.journalEntryUrl, preferencesUrl: config.email.preferencesUrl },
+      links: config.journalLinks,
       suppressions: createFirestoreSuppressionList(db),
-      unsubscribe: config.email.unsubscribe,
+      unsubscribe: config.unsubscribe,
       random: Math.random,
       // The processor's wiring: the same quotas, own keys and global ceiling for insights calls.
-      resolveModel: config.env.OPENROUTER_API_KEY
+      resolveModel: config.llm.defaultApiKey
         ? wireModelResolver({ config, storage: firestoreProcessorStorage(db, config) })
         : undefined,
       // The processor's breaker: an outage seen by either stops both calling the LLM.
@@ -241,9 +230,9 @@ export async function eventHealth(config: AppConfig, now: number) {
       maxContinuations: config.events.maxContinuations,
       emailTimeoutMs: config.events.emailTimeoutMs,
       // Off, not broken, without RESEND_API_KEY: deliveries record the email as skipped.
-      email: config.env.RESEND_API_KEY ? "resend" : "not_configured",
+      email: config.email ? "resend" : "not_configured",
       // Off, not broken, without the VAPID keys: deliveries record the push as not delivered.
-      push: config.push.vapid ? "web_push" : "not_configured",
+      push: config.push ? "web_push" : "not_configured",
     },
     registry: Object.entries(EVENT_HANDLER_DESCRIPTIONS).map(([eventType, description]) => ({
       eventType,

@@ -42,8 +42,8 @@ export interface ModelWiring {
  * the ceiling shapes calls on the engine's key only (a user's key is under their provider's limit).
  */
 export function createRunModelResolver(wiring: ModelWiring): ResolveRunModel {
-  const { quota, limits, userKeys, ceiling } = wiring;
-  return async ({ uid, now, expectedCalls, ownKeyAbsent = false }) => {
+  const { limits, userKeys, ceiling } = wiring;
+  return async ({ uid, now, expectedCalls, ownKeyAbsent = false, quota = wiring.quota }) => {
     const onDefaultKey = createRunQuotaCoach({
       model: wiring.defaultModel,
       quota,

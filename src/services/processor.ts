@@ -5,11 +5,10 @@ import { createFirestoreLlmBreaker } from "@/adapters/firestore/llm-breaker";
 import { createFirestoreLlmCeiling } from "@/adapters/firestore/llm-ceiling";
 import { createFirestoreProcessingStateStore } from "@/adapters/firestore/processing-state-store";
 import { createFirestoreProcessorStore } from "@/adapters/firestore/processor-store";
-import { createFirestoreQuotaStore } from "@/adapters/firestore/quota-store";
 import { createFirestoreUserKeyStore } from "@/adapters/firestore/user-key-store";
 import { createOpenRouterCoach } from "@/adapters/llm/openrouter-coach";
 import { getPrompts } from "@/adapters/prompts";
-import { type AppConfig, requireKeyring, requireSetting } from "@/config";
+import { type AppConfig, requireSetting } from "@/config";
 import { describeError } from "@/core/errors";
 import { logger } from "@/logger";
 import {
@@ -29,6 +28,7 @@ import type {
   QuotaGate,
   ResolveRunModel,
 } from "@/pipeline/processor-ports";
+import { createStateQuotaGate } from "@/pipeline/state-quota";
 import { createRunModelResolver, type UserKeyLookup } from "./models";
 
 /** Where the processor keeps its state: Firestore in production, the in-memory twins in simulations. */
@@ -45,12 +45,13 @@ export interface ProcessorStorage {
 
 /** The processor's storage on Firestore, from configuration. */
 export function firestoreProcessorStorage(db: Firestore, config: AppConfig): ProcessorStorage {
+  const stateStore = createFirestoreProcessingStateStore(db);
   return {
     store: createFirestoreProcessorStore(db),
-    stateStore: createFirestoreProcessingStateStore(db),
+    stateStore,
     breaker: createFirestoreLlmBreaker(db, config.processor.breaker),
-    quota: createFirestoreQuotaStore(db),
-    userKeys: config.env.ENCRYPTION_KEY ? createFirestoreUserKeyStore(db, requireKeyring(config)) : null,
+    quota: createStateQuotaGate(stateStore),
+    userKeys: config.ownKeyEncryption ? createFirestoreUserKeyStore(db, config.ownKeyEncryption) : null,
     ceiling: config.llmCeiling ? createFirestoreLlmCeiling(db, config.llmCeiling) : null,
   };
 }
@@ -60,13 +61,15 @@ export function openRouterModels(config: AppConfig): {
   defaultModel: CoachModel;
   modelForKey: (apiKey: string) => CoachModel;
 } {
+  // The engine's key goes to its own client only; a user's client carries the user's key alone.
+  const { defaultApiKey: _engineKey, ...client } = config.llm;
   return {
     defaultModel: createOpenRouterCoach({
+      ...client,
       apiKey: requireSetting(config, "OPENROUTER_API_KEY"),
       keySource: "default",
-      ...config.llm,
     }),
-    modelForKey: (apiKey) => createOpenRouterCoach({ apiKey, keySource: "user", ...config.llm }),
+    modelForKey: (apiKey) => createOpenRouterCoach({ ...client, apiKey, keySource: "user" }),
   };
 }
 

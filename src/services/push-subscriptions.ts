@@ -23,7 +23,7 @@ export async function registerPushSubscription(
   config: AppConfig,
   input: { uid: string; endpoint: string; keys: { p256dh: string; auth: string }; now: number },
 ): Promise<{ id: string; created: boolean }> {
-  if (!isAllowedPushEndpoint(input.endpoint, config.push.extraOrigins))
+  if (!isAllowedPushEndpoint(input.endpoint, config.pushServiceOrigins))
     throw new AppError("bad_request:api", "invalid request body: endpoint: not a known push service");
   await requireUser(config, input.uid);
   const saved = await createFirestorePushSubscriptionStore(getDb(config)).save(input);

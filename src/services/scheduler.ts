@@ -2,8 +2,11 @@ import "server-only";
 import { randomBytes } from "node:crypto";
 import { createHttpChainContinuer, createHttpDispatcher } from "@/adapters/dispatch/http-dispatcher";
 import { getDb } from "@/adapters/firestore/client";
+import { createFirestoreProcessorStore } from "@/adapters/firestore/processor-store";
 import { createFirestoreSchedulerStore } from "@/adapters/firestore/scheduler-store";
 import { type AppConfig, requireSetting } from "@/config";
+import { logger } from "@/logger";
+import { closeStaleSlots } from "@/pipeline/close-stale-slots";
 import type { DueCursor, MinuteShare, SchedulerRunRecord, SchedulerTrigger } from "@/pipeline/ports";
 import {
   chainLastStartAt,
@@ -42,7 +45,7 @@ export async function runSchedulerTick({
   const now = Date.now();
   const cronSecret = requireSetting(config, "CRON_SECRET");
   const http = { appUrl: config.appUrl, cronSecret, timeoutMs: config.scheduler.dispatchTimeoutMs };
-  return runScheduler({
+  const run = await runScheduler({
     store: createFirestoreSchedulerStore(getDb(config)),
     dispatcher: createHttpDispatcher(http),
     settings: schedulerSettingsFromConfig(config),
@@ -69,4 +72,24 @@ export async function runSchedulerTick({
         }
       : {}),
   });
+  // Once an hour, at the chain's first step, after its work: never fails or holds up the tick long.
+  if (trigger === "cron" && (chain?.step ?? 0) === 0) await sweepStaleSlots(config, now);
+  return run;
 }
+
+/** Slots whose runs died and that nobody will take over are closed (pipeline/close-stale-slots.ts). */
+async function sweepStaleSlots(config: AppConfig, now: number): Promise<void> {
+  try {
+    const sweep = await closeStaleSlots({
+      store: createFirestoreProcessorStore(getDb(config)),
+      now,
+      limit: STALE_SLOT_SWEEP_LIMIT,
+    });
+    if (sweep.closed + sweep.heldMessage + sweep.lost > 0) logger.info("stale slots swept", { ...sweep });
+  } catch (error) {
+    logger.warn("stale slot sweep failed; the next tick tries again", { error });
+  }
+}
+
+/** Stale slots closed per tick at most: a handful normally; a backlog goes over a few ticks. */
+const STALE_SLOT_SWEEP_LIMIT = 100;

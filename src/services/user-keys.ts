@@ -1,12 +1,13 @@
 import "server-only";
 import { getDb } from "@/adapters/firestore/client";
-import { createFirestoreQuotaStore } from "@/adapters/firestore/quota-store";
+import { createFirestoreProcessingStateStore } from "@/adapters/firestore/processing-state-store";
 import { createFirestoreUserKeyStore } from "@/adapters/firestore/user-key-store";
 import { checkOpenRouterKey } from "@/adapters/llm/openrouter-key-check";
 import { type AppConfig, requireKeyring } from "@/config";
 import { AppError } from "@/core/errors";
 import { isKeyCooling } from "@/core/user-key-health";
 import { logger } from "@/logger";
+import { createStateQuotaGate } from "@/pipeline/state-quota";
 
 function keyStore(config: AppConfig) {
   return createFirestoreUserKeyStore(getDb(config), requireKeyring(config));
@@ -47,9 +48,9 @@ export async function deleteUserKey(config: AppConfig, uid: string, now = Date.n
  */
 export async function getUsage(config: AppConfig, { uid, now }: { uid: string; now: number }) {
   const db = getDb(config);
-  const quota = createFirestoreQuotaStore(db);
-  const key = config.env.ENCRYPTION_KEY
-    ? await createFirestoreUserKeyStore(db, requireKeyring(config)).getSummary(uid)
+  const quota = createStateQuotaGate(createFirestoreProcessingStateStore(db));
+  const key = config.ownKeyEncryption
+    ? await createFirestoreUserKeyStore(db, config.ownKeyEncryption).getSummary(uid)
     : null;
   const usesOwnKey = key !== null && !isKeyCooling({ coolingUntil: key.coolingUntil ?? null }, now);
   const [usage, fallback] = await Promise.all([

@@ -13,7 +13,7 @@ import { liftSuppression, listSuppressions } from "@/adapters/firestore/suppress
 import { suppressionIdFor } from "@/core/email-address";
 import { messageCreatedEventId, newEvent } from "@/core/events";
 import { signUnsubscribeToken } from "@/core/unsubscribe";
-import { processEvent } from "@/pipeline/process-events";
+import { processEvent } from "@/pipeline/outbox/process-event";
 import type { StoredMessage } from "@/pipeline/processor-ports";
 import { applyResendWebhook } from "@/pipeline/resend-webhooks";
 import { checkUnsubscribeLink, unsubscribeWithLink } from "@/pipeline/unsubscribe";

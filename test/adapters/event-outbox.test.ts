@@ -3,13 +3,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "@/config";
 import { type EventRecord, messageCreatedEventId, newEvent } from "@/core/events";
 import type { EventStore } from "@/pipeline/event-ports";
+import { type EventProcessorDeps, processEvent } from "@/pipeline/outbox/process-event";
+import { processEventBatches } from "@/pipeline/outbox/process-event-batches";
 import {
   countRetriableDeadLetters,
-  type EventProcessorDeps,
-  processEvent,
-  processEventBatches,
   requeueRetriableDeadLetters,
-} from "@/pipeline/process-events";
+} from "@/pipeline/outbox/requeue-dead-letters";
 import { processUser } from "@/pipeline/process-user";
 import type { StoredMessage } from "@/pipeline/processor-ports";
 import type { LlmSandbox } from "../../scripts/local-stack/llm-sandbox";

@@ -13,8 +13,8 @@ import { createMemorySuppressionList } from "@/adapters/memory/suppression-list"
 import { getPrompts } from "@/adapters/prompts";
 import { type AppConfig, requireKeyring } from "@/config";
 import { newEvent } from "@/core/events";
-import { createEventRegistry } from "@/pipeline/event-handlers";
-import { type EventProcessorDeps, processEvent } from "@/pipeline/process-events";
+import { createEventRegistry } from "@/pipeline/outbox/handler-registry";
+import { type EventProcessorDeps, processEvent } from "@/pipeline/outbox/process-event";
 import { firestoreProcessorStorage, wireModelResolver } from "@/services/processor";
 import type { LlmSandbox } from "../../scripts/local-stack/llm-sandbox";
 import type { MailCatcher } from "../../scripts/local-stack/mail-catcher";
@@ -117,7 +117,7 @@ describe("insights events under the LLM circuit breaker", () => {
     expect(event).toMatchObject({ status: "pending", attempts: 0 });
     expect(event.last_error).toMatch(/breaker/);
     expect(event.next_attempt_at).toBeGreaterThan(NOW + 5_000);
-    expect((await db.doc(`userInsights/${UID}`).get()).exists).toBe(false);
+    expect((await db.doc(`userProcessingState/${UID}`).get()).get("insights")).toBeUndefined();
   });
 
   it("reports failed insights calls on the engine's key to the breaker, which opens and then stops them", async () => {

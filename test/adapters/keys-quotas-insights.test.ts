@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import type { Firestore } from "firebase-admin/firestore";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createFirestoreProcessingStateStore } from "@/adapters/firestore/processing-state-store";
 import { createFirestoreProcessorStore } from "@/adapters/firestore/processor-store";
-import { createFirestoreQuotaStore } from "@/adapters/firestore/quota-store";
 import { runRetentionCleanup } from "@/adapters/firestore/retention-cleanup";
 import { createFirestoreUserKeyStore } from "@/adapters/firestore/user-key-store";
 import { createInMemoryProcessorData, createInMemoryProcessorStore } from "@/adapters/memory/processor-store";
@@ -13,8 +13,9 @@ import { type AppConfig, loadConfig, requireKeyring } from "@/config";
 import { newEvent } from "@/core/events";
 import type { UserInsights } from "@/core/insights";
 import { OWN_KEY_RECHECK_MS, type ProcessingState } from "@/core/processing-state";
-import { createEventRegistry } from "@/pipeline/event-handlers";
-import { processEvent, processEventBatches } from "@/pipeline/process-events";
+import { createEventRegistry } from "@/pipeline/outbox/handler-registry";
+import { processEvent } from "@/pipeline/outbox/process-event";
+import { processEventBatches } from "@/pipeline/outbox/process-event-batches";
 import { processUser } from "@/pipeline/process-user";
 import type {
   CoachingJournalEntry,
@@ -24,6 +25,7 @@ import type {
   StoredMessage,
 } from "@/pipeline/processor-ports";
 import { refreshInsights } from "@/pipeline/refresh-insights";
+import { createStateQuotaGate } from "@/pipeline/state-quota";
 import { firestoreProcessorStorage, wireModelResolver } from "@/services/processor";
 import type { LlmSandbox } from "../../scripts/local-stack/llm-sandbox";
 import type { MailCatcher } from "../../scripts/local-stack/mail-catcher";
@@ -75,7 +77,7 @@ const NOW = Date.now();
 
 /**
  * This test's configuration with tighter limits on the engine's key than the environment accepts
- * (config.ts refuses a limit below one run's calls, which would starve a run for ever): the
+ * (src/config refuses a limit below one run's calls, which would starve a run for ever): the
  * refusal itself is what these tests look at.
  */
 function withDefaultKeyLimits(limits: Partial<AppConfig["quotas"]["shared"]>): AppConfig {
@@ -94,34 +96,52 @@ function modelResolver(config: AppConfig, db: Firestore) {
 }
 
 describe("quotas", () => {
-  it("30 concurrent requests against 15 a minute: exactly 15 go through", async () => {
-    const quota = createFirestoreQuotaStore(db);
-    const limits = { perMinute: 15, perDay: 1_500, perMonth: 45_000, monthlyBudgetUsd: null };
-    const decisions = await Promise.all(
-      Array.from({ length: 30 }, () =>
-        quota.acquire({ uid: "burst", now: NOW, limits, keySource: "default" }),
+  it("counts every run recorded at once on the processing state, and checks a run against what was recorded", async () => {
+    const quota = createStateQuotaGate(createFirestoreProcessingStateStore(db));
+    await Promise.all(
+      Array.from({ length: 20 }, () =>
+        quota.recordRun({
+          uid: "busy-quota",
+          now: NOW,
+          keySource: "default",
+          requests: 2,
+          inputTokens: 10,
+          outputTokens: 5,
+          cost: 0.001,
+        }),
       ),
     );
-    expect(decisions.filter((decision) => decision.allowed)).toHaveLength(15);
-    const refused = decisions.find((decision) => !decision.allowed);
-    expect(refused).toMatchObject({ window: "minute", retryAt: Math.floor(NOW / 60_000) * 60_000 + 60_000 });
-    const usage = await quota.usage({ uid: "burst", now: NOW, keySource: "default" });
-    expect(usage.minute.requests).toBe(15);
-    expect(usage.day.requests).toBe(15);
+    const usage = await quota.usage({ uid: "busy-quota", now: NOW, keySource: "default" });
+    expect(usage.minute.requests).toBe(40);
+    expect(usage.day).toMatchObject({ requests: 40, inputTokens: 200, outputTokens: 100 });
+    expect(usage.month.requests).toBe(40);
+    expect((await quota.usage({ uid: "busy-quota", now: NOW, keySource: "user" })).day.requests).toBe(0);
+    const limits = { perMinute: 100, perDay: 41, perMonth: 45_000, monthlyBudgetUsd: null };
+    expect(
+      await quota.admitRun({ uid: "busy-quota", now: NOW, limits, keySource: "default", calls: 1 }),
+    ).toEqual({
+      allowed: true,
+    });
+    expect(
+      await quota.admitRun({ uid: "busy-quota", now: NOW, limits, keySource: "default", calls: 2 }),
+    ).toMatchObject({ allowed: false, window: "day" });
+    // The next UTC day starts from 0: its counters are other fields.
+    expect(
+      (await quota.usage({ uid: "busy-quota", now: NOW + 24 * HOUR, keySource: "default" })).day.requests,
+    ).toBe(0);
   });
 
-  it("never lets a day's count past its limit under concurrency", async () => {
-    const quota = createFirestoreQuotaStore(db);
-    const limits = { perMinute: 100, perDay: 7, perMonth: 45_000, monthlyBudgetUsd: null };
-    const decisions = await Promise.all(
-      Array.from({ length: 20 }, () =>
-        quota.acquire({ uid: "daily", now: NOW, limits, keySource: "default" }),
-      ),
-    );
-    const allowed = decisions.filter((decision) => decision.allowed).length;
-    expect(allowed).toBeLessThanOrEqual(7);
-    expect(allowed).toBeGreaterThan(0);
-    expect((await quota.usage({ uid: "daily", now: NOW, keySource: "default" })).day.requests).toBe(allowed);
+  it("a processed user's calls are recorded on their processing state, with no usage document of their own", async () => {
+    await seedDueUser(db, { uid: "counted", now: NOW });
+    const before = sandbox.requests.length;
+    const deps = realProcessorDeps({ db, sandbox });
+    expect(await processUser({ deps, uid: "counted", now: NOW })).toMatchObject({
+      result: { outcome: "sent" },
+    });
+    const calls = sandbox.requests.length - before;
+    const quota = createStateQuotaGate(createFirestoreProcessingStateStore(db));
+    expect((await quota.usage({ uid: "counted", now: NOW, keySource: "default" })).day.requests).toBe(calls);
+    expect((await db.collection("llmUsage").where("uid", "==", "counted").get()).size).toBe(0);
   });
 
   it("over quota: no call, the user is rescheduled to when the quota frees, and the state records why", async () => {
@@ -147,19 +167,21 @@ describe("quotas", () => {
   });
 
   it("a monthly budget, from the cost the provider reports, stops calls like a quota", async () => {
-    const quota = createFirestoreQuotaStore(db);
-    await quota.record({
+    const quota = createStateQuotaGate(createFirestoreProcessingStateStore(db));
+    await quota.recordRun({
       uid: "spender",
       now: NOW,
       keySource: "default",
+      requests: 1,
       inputTokens: 10,
       outputTokens: 10,
       cost: 5.01,
     });
-    const decision = await quota.acquire({
+    const decision = await quota.admitRun({
       uid: "spender",
       now: NOW,
       keySource: "default",
+      calls: 1,
       limits: { perMinute: 15, perDay: 100, perMonth: 1000, monthlyBudgetUsd: 5 },
     });
     expect(decision).toMatchObject({ allowed: false, window: "budget" });
@@ -292,7 +314,7 @@ describe("journal insights", () => {
     });
     const deps = realProcessorDeps({ db, sandbox, config });
     await processUser({ deps, uid: "reflective", now: NOW });
-    const insights = (await db.doc("userInsights/reflective").get()).data() as UserInsights;
+    const insights = (await db.doc("userProcessingState/reflective").get()).get("insights") as UserInsights;
     expect(insights.batches[0]?.entryIds).toHaveLength(3);
     expect(insights.summary.length).toBeGreaterThan(10);
     const bodies = sandbox.requests.map((request) => JSON.stringify(request.body));
@@ -362,7 +384,7 @@ describe("journal insights", () => {
     expect(await processEvent({ deps: withInsights, eventId: event.id, now: NOW })).toMatchObject({
       result: "processed",
     });
-    const insights = (await db.doc("userInsights/writer").get()).data() as UserInsights;
+    const insights = (await db.doc("userProcessingState/writer").get()).get("insights") as UserInsights;
     expect(insights.batches.map((batch) => batch.entryIds.length)).toEqual([2, 5, 5]);
     expect(sandbox.requests).toHaveLength(3);
   });
@@ -428,7 +450,7 @@ describe("journal insights", () => {
     });
     expect(summary).toMatchObject({ processed: 1, retryScheduled: 0, deadLettered: 0 });
     expect(sandbox.requests).toHaveLength(1);
-    const insights = (await db.doc("userInsights/slowpoke").get()).data() as UserInsights;
+    const insights = (await db.doc("userProcessingState/slowpoke").get()).get("insights") as UserInsights;
     // One batch of five analysed, its cursor saved; the rest is left for the next run.
     expect(insights.batches.map((batch) => batch.entryIds.length)).toEqual([5]);
     expect(insights.analysedThrough).toBe(NOW - 8 * 60_000);
@@ -581,7 +603,7 @@ describe("insights after a journaling pause", () => {
       maxBatches: 3,
     });
     expect(refresh.status).toBe("refreshed");
-    const insights = (await db.doc("userInsights/pauser").get()).data() as UserInsights;
+    const insights = (await db.doc("userProcessingState/pauser").get()).get("insights") as UserInsights;
     expect(insights.batches[0]?.entryIds).toEqual(["back"]);
     expect(insights.analysedThrough).toBe(CURSOR + 25_000);
     expect(JSON.stringify(insightCalls()[0]?.body)).toContain("My own words back.");
@@ -601,7 +623,9 @@ describe("insights after a journaling pause", () => {
     });
     expect(refresh.status).toBe("up_to_date");
     expect(insightCalls()).toHaveLength(0);
-    expect((await db.doc("userInsights/quiet").get()).get("analysedThrough")).toBe(CURSOR + 20_000);
+    expect((await db.doc("userProcessingState/quiet").get()).get("insights.analysedThrough")).toBe(
+      CURSOR + 20_000,
+    );
   });
 
   it("a user without insights and only coaching entries keeps a cursor, so a later entry is found", async () => {
@@ -644,7 +668,7 @@ describe("a user's own key that keeps failing", () => {
       `Bearer ${DEFAULT_KEY}`,
       `Bearer ${DEFAULT_KEY}`,
     ]);
-    const quota = createFirestoreQuotaStore(db);
+    const quota = createStateQuotaGate(createFirestoreProcessingStateStore(db));
     expect((await quota.usage({ uid: "carol", now: NOW, keySource: "default" })).minute.requests).toBe(2);
   });
 
@@ -671,7 +695,7 @@ describe("a user's own key that keeps failing", () => {
     const whileCooling = await analyseInRun(NOW + 1_000);
     expect(whileCooling.call.keySource).toBe("default");
     expect(sandbox.requests.map((request) => request.authorization)).toEqual([`Bearer ${DEFAULT_KEY}`]);
-    const quota = createFirestoreQuotaStore(db);
+    const quota = createStateQuotaGate(createFirestoreProcessingStateStore(db));
     expect((await quota.usage({ uid: "carol", now: NOW + 1_000, keySource: "default" })).day.requests).toBe(
       2,
     );

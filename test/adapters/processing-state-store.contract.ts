@@ -117,6 +117,71 @@ export function describeProcessingStateStoreContract(
       });
     });
 
+    it("records LLM usage: concurrent increments all count, other fields stay", async () => {
+      const monthField = "usage_default_m202611_requests";
+      const earlier = "usage_default_m202610_requests";
+      await store.updateState({
+        uid: "u1",
+        now: NOW,
+        change: { usage: { increment: { [earlier]: 4 }, remove: [] } },
+      });
+      await store.updateState({ uid: "u1", now: NOW, change: { set: { status: "running" } } });
+      await Promise.all(
+        [1, 2, 3].map((amount) =>
+          store.updateState({
+            uid: "u1",
+            now: NOW + amount,
+            change: {
+              usage: {
+                increment: { [monthField]: amount, usage_user_d20261130_cost: 0.5 },
+                remove: [earlier],
+              },
+            },
+          }),
+        ),
+      );
+      const state = await store.getState("u1");
+      // The earlier month's field is asked to go (the Firestore emulator ignores field deletes, so
+      // it may stay there; nothing reads a window that is over).
+      expect({ ...state?.usage, [earlier]: undefined }).toEqual({
+        [monthField]: 6,
+        usage_user_d20261130_cost: 1.5,
+        [earlier]: undefined,
+      });
+      expect(state?.status).toBe("running");
+    });
+
+    it("stores the journal insights whole and reads them back; a state never given any has none", async () => {
+      await store.updateState({ uid: "u1", now: NOW, change: { set: { status: "waiting" } } });
+      expect((await store.getState("u1"))?.insights).toBeUndefined();
+      const insights = {
+        uid: "u1",
+        themes: ["work"],
+        goalsAndCommitments: [],
+        moodTrend: "stable" as const,
+        challenges: ["sleep"],
+        notableChanges: [],
+        latestSummary: "Busy week.",
+        summary: "Themes: work.",
+        analysedThrough: NOW - 1,
+        batches: [{ entryIds: ["e1"], analysedAt: NOW }],
+        updatedAt: NOW,
+      };
+      await store.updateState({ uid: "u1", now: NOW, change: { set: { insights } } });
+      await store.updateState({
+        uid: "u1",
+        now: NOW + 1,
+        change: { set: { insights: { ...insights, challenges: [], summary: "Themes: rest." } } },
+      });
+      expect((await store.getState("u1"))?.insights).toEqual({
+        ...insights,
+        challenges: [],
+        summary: "Themes: rest.",
+      });
+      await store.updateState({ uid: "u2", now: NOW, change: { set: { insights: null } } });
+      expect((await store.getState("u2"))?.insights).toBeNull();
+    });
+
     it("writes a suspension on the user document, lifts it, and never recreates a deleted user", async () => {
       await harness.putUser("u1", { email: "u1@example.com", nextCoachingMessageDue: NOW });
       await store.setUserSuspension({ uid: "u1", suspendUntil: NOW + 1_000 });

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { MESSAGE_TYPES } from "@/core/coaching-message";
 import { EVENT_TYPES, messageCreatedEventId, newEvent } from "@/core/events";
 import { retryDueAt, TIME_WINDOWS } from "@/core/schedule";
+import { closeStaleSlots, STALE_SLOT_AFTER_MS } from "@/pipeline/close-stale-slots";
 import { type EventProcessorDeps, processEvent } from "@/pipeline/outbox/process-event";
 import { type ProcessorDeps, processUser } from "@/pipeline/process-user";
 import type { ProcessorStep, ProcessorStore, StoredMessage } from "@/pipeline/processor-ports";
@@ -450,7 +451,7 @@ describe("an approved message goes out only once its slot completes", () => {
     ["the user is now outside their window", { timezone: zoneOutsideWindow(NOW, "afternoon") }],
     ["the user's due time was moved to the next window", { nextCoachingMessageDue: NOW + 20 * HOUR }],
   ])(
-    "a later run resumes and completes the slot when %s, and only then is the email sent",
+    "when %s, the scheduler's sweep completes the slot with that message, and only then is the email sent",
     async (_case, change) => {
       const uid = `approved-${"timezone" in change ? "outside" : "moved"}`;
       const approved = await approveThenCrash(uid);
@@ -461,14 +462,16 @@ describe("an approved message goes out only once its slot completes", () => {
       await drainEvents(events, NOW);
       expect(catcher.emails).toHaveLength(0);
 
+      // The user's run no longer waits on that slot: it is skipped (outside the window, or not due).
       await db.doc(`users/${uid}`).update(change);
       const later = NOW + deps.leaseMs + 1;
-      const resumed = await processUser({ deps, uid, now: later });
-      expect(resumed).toMatchObject({
-        kind: "processed",
-        result: { outcome: "sent", messageId: approved.id },
+      expect(await processUser({ deps, uid, now: later })).toMatchObject({ kind: "skipped" });
+      // The slot is stale once its lease ended STALE_SLOT_AFTER_MS ago: the sweep sends its message.
+      const swept = later + STALE_SLOT_AFTER_MS;
+      expect(await closeStaleSlots({ store: deps.store, now: swept, limit: 100 })).toMatchObject({
+        delivered: 1,
       });
-      await drainEvents(events, later);
+      await drainEvents(events, swept);
       const sent = (await messagesOf(uid)).filter((message) => message.wasSent);
       expect(sent).toHaveLength(1);
       expect(sent[0]).toMatchObject({ id: approved.id, status: "sent", journalEntryId: expect.any(String) });
@@ -563,30 +566,32 @@ describe("what a run costs in store calls (issue 12, part 4)", () => {
     });
   });
 
-  it("reads the processing state once a run, and reviews open slots and recent messages even without one (messages can exist without a state)", async () => {
+  it("reads the processing state once a run, and the recent messages even without a state (messages can exist without one); no open-slot query", async () => {
     await seedDueUser(db, { uid: "first-run", now: NOW });
     const first = recordingCalls(deps);
     const result = await processUser({ deps: first.deps, uid: "first-run", now: NOW });
     expect(result).toMatchObject({ kind: "processed", result: { outcome: "sent" } });
     const queries = (calls: string[]) =>
-      calls.filter((call) => call === "store.listOpenSlots" || call === "store.listRecentMessages");
-    expect(queries(first.calls).sort()).toEqual(["store.listOpenSlots", "store.listRecentMessages"]);
+      calls.filter((call) => /store\.list(OpenSlots|RecentMessages)/.test(call));
+    expect(queries(first.calls)).toEqual(["store.listRecentMessages"]);
     expect(first.calls.filter((call) => call === "state.getState")).toHaveLength(1);
+    // No slot read before the claim: the claim's create() finds an existing slot itself.
+    expect(first.calls.filter((call) => call === "store.getSlot")).toEqual([]);
 
     const nextDue = result.kind === "processed" ? result.result.nextCoachingMessageDue : 0;
     const next = recordingCalls(deps);
     const again = await processUser({ deps: next.deps, uid: "first-run", now: nextDue });
     expect(again).toMatchObject({ kind: "processed", result: { outcome: "sent" } });
-    expect(queries(next.calls).sort()).toEqual(["store.listOpenSlots", "store.listRecentMessages"]);
+    expect(queries(next.calls)).toEqual(["store.listRecentMessages"]);
     expect(next.calls.filter((call) => call === "state.getState")).toHaveLength(1);
   });
 
-  it("a run skipped at its re-check (not due) reads no processing state, and still reviews the open slots", async () => {
+  it("a run skipped at its re-check (not due) reads nothing but the user", async () => {
     await seedDueUser(db, { uid: "not-yet", now: NOW, dueAt: NOW + HOUR });
     const { calls, deps: recorded } = recordingCalls(deps);
     const result = await processUser({ deps: recorded, uid: "not-yet", now: NOW });
     expect(result).toMatchObject({ kind: "skipped", reason: "not_due" });
-    expect(calls).toEqual(["store.getUser", "store.listOpenSlots"]);
+    expect(calls).toEqual(["store.getUser"]);
   });
 
   it("stores the message sent, its journal entry and its delivery event in one call, with nothing to update after", async () => {

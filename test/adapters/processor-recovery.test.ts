@@ -2,6 +2,7 @@ import type { Firestore } from "firebase-admin/firestore";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createFirestoreProcessorStore } from "@/adapters/firestore/processor-store";
 import type { SlotRecord } from "@/core/due-slot";
+import { closeStaleSlots, STALE_SLOT_AFTER_MS } from "@/pipeline/close-stale-slots";
 import { acceptUserRun, type ProcessorDeps, processUser, runClaimedSlot } from "@/pipeline/process-user";
 import type { CoachModel, LlmBreaker, ProcessorStore } from "@/pipeline/processor-ports";
 import { runSlotSafely } from "@/services/processor";
@@ -562,70 +563,139 @@ describe("a slot write whose commit applied but was retried into ALREADY_EXISTS"
 });
 
 describe("open slots left behind", () => {
-  it("a slot that died before approval and whose user was rescheduled since is closed, not left running", async () => {
+  const orphanSlot = (uid: string, dueAt: number) => ({
+    slotId: `${uid}_${dueAt}`,
+    uid,
+    dueAt,
+    forced: false,
+    status: "running",
+    leaseNumber: 1,
+    leaseUntil: dueAt + HOUR,
+    outcome: null,
+    messageId: null,
+    nextCoachingMessageDue: null,
+    failureReason: null,
+    createdAt: dueAt,
+    updatedAt: dueAt,
+  });
+
+  it("a slot that died before approval and whose user moved on is closed by the scheduler's sweep, not left running", async () => {
     await seedDueUser(db, { uid: "moved-on", now: NOW });
     // The run that left the slot died after its start (the state it wrote at its claim).
     await seedEarlierRunState(db, { uid: "moved-on", now: NOW - 30 * HOUR });
-    const orphanId = `moved-on_${NOW - 30 * HOUR}`;
-    await putDocuments(db, "coachingSlots", [
-      [
-        orphanId,
-        {
-          slotId: orphanId,
-          uid: "moved-on",
-          dueAt: NOW - 30 * HOUR,
-          forced: false,
-          status: "running",
-          leaseNumber: 1,
-          leaseUntil: NOW - 29 * HOUR,
-          outcome: null,
-          messageId: null,
-          nextCoachingMessageDue: null,
-          failureReason: null,
-          createdAt: NOW - 30 * HOUR,
-          updatedAt: NOW - 30 * HOUR,
-        },
-      ],
-    ]);
+    const orphan = orphanSlot("moved-on", NOW - 30 * HOUR);
+    await putDocuments(db, "coachingSlots", [[orphan.slotId, orphan]]);
     const deps = realProcessorDeps({ db, sandbox });
-    const result = await processUser({ deps, uid: "moved-on", now: NOW });
-    expect(result).toMatchObject({ kind: "processed", result: { outcome: "sent" } });
-    const orphan = (await db.doc(`coachingSlots/${orphanId}`).get()).data() as SlotRecord;
-    expect(orphan).toMatchObject({ status: "completed", outcome: "generation_failed", leaseNumber: 2 });
-    expect(orphan.failureReason).toContain("abandoned");
+    // The user's run neither waits for it nor looks for it.
+    expect(await processUser({ deps, uid: "moved-on", now: NOW })).toMatchObject({
+      kind: "processed",
+      result: { outcome: "sent" },
+    });
+    const store = createFirestoreProcessorStore(db);
+    // A lease that ended under STALE_SLOT_AFTER_MS ago may still be taken over: left alone.
+    expect(
+      await closeStaleSlots({ store, now: orphan.leaseUntil + STALE_SLOT_AFTER_MS - 1, limit: 100 }),
+    ).toMatchObject({
+      closed: 0,
+    });
+    expect(await closeStaleSlots({ store, now: NOW, limit: 100 })).toMatchObject({
+      closed: 1,
+      heldMessage: 0,
+    });
+    const closed = (await db.doc(`coachingSlots/${orphan.slotId}`).get()).data() as SlotRecord;
+    expect(closed).toMatchObject({ status: "completed", outcome: "generation_failed", leaseNumber: 2 });
+    expect(closed.failureReason).toContain("abandoned");
     expect(await sentMessagesOf("moved-on")).toHaveLength(1);
+    // A second sweep finds nothing.
+    expect(await closeStaleSlots({ store, now: NOW, limit: 100 })).toEqual({
+      closed: 0,
+      delivered: 0,
+      heldMessage: 0,
+      lost: 0,
+    });
   });
 
-  it("a slot whose run died between its claim and its start (no processing state) is closed by the user's first run", async () => {
-    await seedDueUser(db, { uid: "never-started", now: NOW });
-    const orphanId = `never-started_${NOW - 30 * HOUR}`;
-    await putDocuments(db, "coachingSlots", [
+  it("a stale slot holding an older version's approved message is finished by the sweep: put in the journal, sent once, emailed once", async () => {
+    await seedDueUser(db, { uid: "legacy-approved", now: NOW });
+    const orphan = orphanSlot("legacy-approved", NOW - 30 * HOUR);
+    await putDocuments(db, "coachingSlots", [[orphan.slotId, orphan]]);
+    await putDocuments(db, "coachingMessages", [
       [
-        orphanId,
+        orphan.slotId,
         {
-          slotId: orphanId,
-          uid: "never-started",
-          dueAt: NOW - 30 * HOUR,
-          forced: false,
-          status: "running",
-          leaseNumber: 1,
-          leaseUntil: NOW - 29 * HOUR,
-          outcome: null,
-          messageId: null,
-          nextCoachingMessageDue: null,
-          failureReason: null,
+          id: orphan.slotId,
+          uid: "legacy-approved",
+          slotId: orphan.slotId,
           createdAt: NOW - 30 * HOUR,
           updatedAt: NOW - 30 * HOUR,
+          status: "approved",
+          messageContent: "A message an older version approved and never sent.",
+          messageType: "check_in",
+          pushNotificationText: "A note",
+          wasSent: false,
+          sentAt: null,
+          journalEntryId: null,
+          scheduledFor: orphan.dueAt,
+          delivery: {
+            email: { status: "pending", providerId: null, error: null, attemptedAt: null },
+            push: { status: "pending", text: null },
+          },
         },
       ],
     ]);
-    const deps = realProcessorDeps({ db, sandbox });
-    // The open slots are reviewed even though the user has no processing state.
-    const first = await processUser({ deps, uid: "never-started", now: NOW });
-    expect(first).toMatchObject({ kind: "processed", result: { outcome: "sent" } });
-    const orphan = (await db.doc(`coachingSlots/${orphanId}`).get()).data() as SlotRecord;
-    expect(orphan).toMatchObject({ status: "completed", outcome: "generation_failed", leaseNumber: 2 });
-    expect(await sentMessagesOf("never-started")).toHaveLength(1);
+    const store = createFirestoreProcessorStore(db);
+    expect(await closeStaleSlots({ store, now: NOW, limit: 100 })).toEqual({
+      closed: 0,
+      delivered: 1,
+      heldMessage: 0,
+      lost: 0,
+    });
+    expect(await slotOf("legacy-approved")).toMatchObject({
+      status: "completed",
+      outcome: "sent",
+      messageId: orphan.slotId,
+    });
+    expect((await db.doc(`coachingMessages/${orphan.slotId}`).get()).data()).toMatchObject({
+      status: "sent",
+      wasSent: true,
+      journalEntryId: `coaching_${orphan.slotId}`,
+    });
+    expect(
+      (await db.doc(`users/legacy-approved/journalEntries/coaching_${orphan.slotId}`).get()).exists,
+    ).toBe(true);
+    await drainEvents(realEventDeps({ db, catcher }), NOW);
+    expect(catcher.emails.filter((email) => email.to[0] === "legacy-approved@example.com")).toHaveLength(1);
+    // Done: a second sweep finds nothing, and sends nothing again.
+    expect(await closeStaleSlots({ store, now: NOW + HOUR, limit: 100 })).toMatchObject({ delivered: 0 });
+    await drainEvents(realEventDeps({ db, catcher }), NOW + HOUR);
+    expect(catcher.emails.filter((email) => email.to[0] === "legacy-approved@example.com")).toHaveLength(1);
+  });
+
+  it("a stale slot holding a message for a user who switched coaching off is left as it is", async () => {
+    await seedDueUser(db, { uid: "paused-legacy", now: NOW });
+    await db.doc("users/paused-legacy").update({ "coachingConfig.enableCoachingMessages": false });
+    const orphan = orphanSlot("paused-legacy", NOW - 30 * HOUR);
+    await putDocuments(db, "coachingSlots", [[orphan.slotId, orphan]]);
+    await putDocuments(db, "coachingMessages", [
+      [
+        orphan.slotId,
+        {
+          id: orphan.slotId,
+          uid: "paused-legacy",
+          slotId: orphan.slotId,
+          status: "approved",
+          wasSent: false,
+          createdAt: NOW - 30 * HOUR,
+        },
+      ],
+    ]);
+    expect(
+      await closeStaleSlots({ store: createFirestoreProcessorStore(db), now: NOW, limit: 100 }),
+    ).toMatchObject({
+      heldMessage: 1,
+      delivered: 0,
+    });
+    expect(await slotOf("paused-legacy")).toMatchObject({ status: "running", leaseNumber: 1 });
   });
 });
 

@@ -344,6 +344,43 @@ export function describeProcessorStoreContract(name: string, harness: ProcessorS
       expect(recent.map((past) => past.createdAt)).toEqual([NOW + 300, NOW + 200]);
     });
 
+    it("lists running slots whose lease expired before a time, of every user, oldest lease first", async () => {
+      await store.claimSlot({
+        slot: slotRecord({ leaseUntil: NOW + 10 }),
+        purpose: "claim",
+        now: NOW,
+        claimToken: RUN,
+      });
+      await store.claimSlot({
+        slot: slotRecord({ slotId: "u2_100", uid: "u2", leaseUntil: NOW + 5 }),
+        purpose: "claim",
+        now: NOW,
+        claimToken: RUN,
+      });
+      await store.claimSlot({
+        slot: slotRecord({ slotId: "u3_100", uid: "u3", leaseUntil: NOW + 50 }),
+        purpose: "claim",
+        now: NOW,
+        claimToken: RUN,
+      });
+      await store.storeSentMessage({
+        message: approvedMessage("u3_100", { ...SENT, uid: "u3", journalEntryId: "coaching_u3_100" }),
+        journalEntry: journalEntry("u3_100"),
+        deliveryEvent: deliveryEvent("u3_100"),
+        completedSlot: slotRecord({
+          slotId: "u3_100",
+          uid: "u3",
+          status: "completed",
+          outcome: "sent",
+          leaseUntil: NOW,
+        }),
+        claimToken: RUN,
+      });
+      const stale = await store.listStaleRunningSlots({ leaseExpiredBefore: NOW + 100, limit: 10 });
+      expect(stale.map((slot) => slot.slotId)).toEqual(["u2_100", "u1_100"]);
+      expect(await store.listStaleRunningSlots({ leaseExpiredBefore: NOW + 6, limit: 10 })).toHaveLength(1);
+    });
+
     it("stores a sent message with its journal entry and delivery event at once; a second time writes nothing", async () => {
       const sent = approvedMessage("u1_100", { ...SENT, journalEntryId: "coaching_u1_100" });
       const entry = journalEntry("u1_100");
@@ -386,7 +423,11 @@ export function describeProcessorStoreContract(name: string, harness: ProcessorS
     it("completes the slot in the sent message's batch, without a lease document; a rival's later batch changes nothing", async () => {
       await store.claimSlot({ slot: slotRecord(), purpose: "claim", now: NOW, claimToken: RUN });
       const sent = approvedMessage("u1_100", { ...SENT, journalEntryId: "coaching_u1_100" });
-      const input = { message: sent, journalEntry: journalEntry("u1_100"), deliveryEvent: deliveryEvent("u1_100") };
+      const input = {
+        message: sent,
+        journalEntry: journalEntry("u1_100"),
+        deliveryEvent: deliveryEvent("u1_100"),
+      };
       expect(await store.storeSentMessage({ ...input, completedSlot: COMPLETED_SENT, claimToken: RUN })).toBe(
         "created",
       );

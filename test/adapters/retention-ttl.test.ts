@@ -70,8 +70,8 @@ function slotRecord(fields: Partial<SlotRecord> = {}): SlotRecord {
 describe("slots and their leases", () => {
   it("stamps every lease, and a slot only when it completes", async () => {
     const store = createFirestoreProcessorStore(db);
+    // The first lease is the slot's own create(): no lease document, and a running slot has no TTL.
     await store.claimSlot({ slot: slotRecord(), purpose: "claim", now: NOW, claimToken: "run-1" });
-    expect(await expiryOf("coachingSlotLeases/u1_100_1")).toBe(NOW + 7 * DAY);
     expect(await fieldsOf("coachingSlots/u1_100")).not.toHaveProperty("expireAt");
 
     const done = NOW + 60_000;
@@ -88,7 +88,45 @@ describe("slots and their leases", () => {
     expect(await expiryOf("coachingSlotLeases/u1_100_2")).toBe(done + 7 * DAY);
     expect(await expiryOf("coachingSlots/u1_100")).toBe(done + 30 * DAY);
     // The slot reads back as it was written: the TTL field is storage, not part of the record.
-    expect(await store.getSlot("u1_100")).toEqual(completed);
+    expect(await store.getSlot("u1_100")).toEqual({ ...completed, claimToken: "run-1" });
+  });
+
+  it("stamps a slot completed by the batch that stores its sent message", async () => {
+    const store = createFirestoreProcessorStore(db);
+    await store.claimSlot({
+      slot: slotRecord({ slotId: "u1_200", dueAt: 200 }),
+      purpose: "claim",
+      now: NOW,
+      claimToken: "run-1",
+    });
+    const done = NOW + 60_000;
+    const completed = slotRecord({
+      slotId: "u1_200",
+      dueAt: 200,
+      status: "completed",
+      leaseUntil: done,
+      outcome: "sent",
+      messageId: "u1_200",
+      updatedAt: done,
+    });
+    const sent = {
+      id: "u1_200",
+      uid: "u1",
+      slotId: "u1_200",
+      createdAt: done,
+      updatedAt: done,
+      status: "sent",
+      wasSent: true,
+    } as unknown as StoredMessage;
+    await store.storeSentMessage({
+      message: sent,
+      journalEntry: { entryId: "coaching_u1_200", entry: { createdAt: done } as never },
+      deliveryEvent: { id: "coaching.message.created_u1_200" } as never,
+      completedSlot: completed,
+      claimToken: "run-1",
+    });
+    expect(await expiryOf("coachingSlots/u1_200")).toBe(done + 30 * DAY);
+    expect(await fieldsOf("coachingMessages/u1_200")).not.toHaveProperty("expireAt");
   });
 
   it("never stamps a released (still running) slot", async () => {

@@ -6,11 +6,13 @@ import type { Firestore } from "firebase-admin/firestore";
 import type { Browser } from "playwright-core";
 import { Webhook } from "svix";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createFirestoreMetricsStore } from "@/adapters/firestore/metrics-store";
 import { suppressionIdFor } from "@/core/email-address";
 import { messageCreatedEventId, newEvent } from "@/core/events";
 import { signUnsubscribeToken } from "@/core/unsubscribe";
 import { createSessionToken } from "@/http/admin-session";
 import type { StoredMessage } from "@/pipeline/processor-ports";
+import { rollUpMetrics } from "@/pipeline/roll-up-metrics";
 import type { MailCatcher } from "../../scripts/local-stack/mail-catcher";
 import { launchChromium, SCREENSHOT_DIR } from "../support/browser";
 import { eventually } from "../support/eventually";
@@ -459,12 +461,16 @@ describe("admin: engagement by rating, in Chromium", () => {
         messageType: "challenge",
       }),
     ]);
+    // The dashboard reads the metrics rollup, which a scheduler tick runs: run it here.
+    await rollUpMetrics({ store: createFirestoreMetricsStore(db), now, elapsedMs: () => 0 });
     const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
     try {
       const token = createSessionToken({ sessionSecret: SESSION_SECRET, now });
       await context.addCookies([{ name: "ce_admin_session", value: token, url: server.url }]);
       const page = await context.newPage();
+      // The old page leads to the dashboard's section.
       await page.goto(`${server.url}/admin/engagement?days=7`);
+      await page.waitForURL(`${server.url}/admin#engagement`);
       const byRating = page.getByTestId("engagement-by-rating");
       const nine = byRating
         .getByTestId("engagement-row")

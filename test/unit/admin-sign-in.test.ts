@@ -167,7 +167,8 @@ describe("the address a sign-in counts against", () => {
     const { clientAddressFrom } = await import("@/core/login-throttle");
     const { loadConfig } = await import("@/config");
     const hopsOf = (settings: Record<string, string>) =>
-      loadConfig({ NODE_ENV: "test", FIREBASE_PROJECT_ID: "demo-hops", ...settings }).env.TRUSTED_PROXY_HOPS;
+      loadConfig({ NODE_ENV: "test", FIREBASE_PROJECT_ID: "demo-hops", ...settings }).admin.clientAddress
+        .trustedProxyHops;
     // `next start` reached directly keeps whatever X-Forwarded-For the client sends.
     const buckets = ["1.1.1.1", "2.2.2.2", "198.51.100.7"].map((forged) =>
       clientAddressFrom({

@@ -11,7 +11,7 @@ import {
 import { createInMemoryDatabase } from "@/adapters/memory/scheduler-store";
 import { createMemorySuppressionList } from "@/adapters/memory/suppression-list";
 import { EVENT_TYPES, newEvent } from "@/core/events";
-import { createEventRegistry } from "@/pipeline/event-handlers";
+import { createEventRegistry } from "@/pipeline/outbox/handler-registry";
 import { userDocument } from "../support/users";
 
 const HOUR = 3_600_000;

@@ -3,7 +3,7 @@ import {
   createEventRegistry,
   EVENT_HANDLER_DESCRIPTIONS,
   type EventHandlerDeps,
-} from "@/pipeline/event-handlers";
+} from "@/pipeline/outbox/handler-registry";
 
 it("the health route's list of event types is the registry's, with the same descriptions", () => {
   // Building the registry calls none of its collaborators: each handler uses them when it runs.

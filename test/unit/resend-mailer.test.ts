@@ -1,5 +1,5 @@
 /**
- * The Resend mailer is configured only through its options (config.ts hands it RESEND_BASE_URL):
+ * The Resend mailer is configured only through its options (src/config hands it RESEND_BASE_URL):
  * no test sets `process.env` for it, and the SDK never falls back to the environment.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -20,10 +20,11 @@ const BASE_ENV = { NODE_ENV: "test", FIRESTORE_EMULATOR_HOST: "127.0.0.1:1" } as
 
 describe("Resend configuration", () => {
   it("takes the API's base URL from RESEND_BASE_URL, and Resend's own without it", () => {
-    expect(loadConfig({ ...BASE_ENV, RESEND_BASE_URL: "http://127.0.0.1:4020/" }).email.resendBaseUrl).toBe(
+    const withKey = { ...BASE_ENV, RESEND_API_KEY: "re_test" };
+    expect(loadConfig({ ...withKey, RESEND_BASE_URL: "http://127.0.0.1:4020/" }).email?.baseUrl).toBe(
       "http://127.0.0.1:4020",
     );
-    expect(loadConfig(BASE_ENV).email.resendBaseUrl).toBe(RESEND_DEFAULT_BASE_URL);
+    expect(loadConfig(withKey).email?.baseUrl).toBe(RESEND_DEFAULT_BASE_URL);
   });
 
   it("sends to the base URL it is given, with the extra headers, the environment untouched", async () => {
@@ -48,8 +49,8 @@ describe("Resend configuration", () => {
 
   it("turns unsubscribe and webhook settings into configuration, off while unset", () => {
     const off = loadConfig(BASE_ENV);
-    expect(off.email.unsubscribe).toBeNull();
-    expect(off.email.webhookSecret).toBeNull();
+    expect(off.unsubscribe).toBeNull();
+    expect(off.resendWebhook).toBeNull();
     const on = loadConfig({
       ...BASE_ENV,
       APP_URL: "https://coach.example",
@@ -57,12 +58,12 @@ describe("Resend configuration", () => {
       UNSUBSCRIBE_MAILTO: "unsubscribe@coach.example",
       RESEND_WEBHOOK_SECRET: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
     });
-    expect(on.email.unsubscribe).toEqual({
+    expect(on.unsubscribe).toEqual({
       secret: "s".repeat(32),
       pageUrl: "https://coach.example/unsubscribe",
       mailto: "unsubscribe@coach.example",
     });
-    expect(on.email.webhookSecret).toBe("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+    expect(on.resendWebhook).toEqual({ secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" });
     expect(() => loadConfig({ ...BASE_ENV, UNSUBSCRIBE_SECRET: "short" })).toThrow(/UNSUBSCRIBE_SECRET/);
     expect(() => loadConfig({ ...BASE_ENV, RESEND_WEBHOOK_SECRET: "secret" })).toThrow(
       /RESEND_WEBHOOK_SECRET/,

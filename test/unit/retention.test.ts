@@ -7,8 +7,8 @@ import {
   retentionCutoff,
   ttlCommands,
   ttlPolicies,
-  UNINDEXED_FIELDS,
 } from "@/core/retention";
+import { UNINDEXED_FIELDS } from "@/core/unindexed-fields";
 import { readFieldOverrides } from "../support/index-coverage";
 
 const DAY = 24 * 3_600_000;

@@ -1,6 +1,6 @@
 /**
  * The capacity simulation: hourly cron ticks of the REAL scheduler (`runScheduler`, production
- * settings parsed from src/config.ts's schema defaults) over an indexed in-memory store, on a
+ * settings parsed from src/config's schema defaults) over an indexed in-memory store, on a
  * virtual clock where store calls and dispatches cost what the bench measured; the processor is
  * MODELLED at its outcome level (processor-model.ts). See docs/benchmarks.md, "Capacity simulation".
  *
@@ -74,7 +74,7 @@ export interface ProductionDefaults {
 }
 
 /**
- * The production settings: src/config.ts's schema with no environment but the LLM ceiling, i.e.
+ * The production settings: src/config's schema with no environment but the LLM ceiling, i.e.
  * its defaults, and the scheduler's settings as services/scheduler.ts derives them (paced to the
  * ceiling when there is one).
  */

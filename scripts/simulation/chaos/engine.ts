@@ -6,17 +6,17 @@
 import { createInMemoryLlmBreaker } from "@/adapters/memory/llm-breaker";
 import { createInMemoryProcessingStateStore } from "@/adapters/memory/processing-state-store";
 import { createInMemoryProcessorStore } from "@/adapters/memory/processor-store";
-import { createInMemoryQuotaData, createInMemoryQuotaStore } from "@/adapters/memory/quota-store";
 import { createInMemorySchedulerStore } from "@/adapters/memory/scheduler-store";
 import { createMemorySuppressionList } from "@/adapters/memory/suppression-list";
 import { getPrompts } from "@/adapters/prompts";
 import { type AppConfig, loadConfig } from "@/config";
-import { createEventRegistry } from "@/pipeline/event-handlers";
 import type { EventStore } from "@/pipeline/event-ports";
+import { createEventRegistry } from "@/pipeline/outbox/handler-registry";
+import type { EventProcessorDeps } from "@/pipeline/outbox/process-event";
 import type { SchedulerStore } from "@/pipeline/ports";
-import type { EventProcessorDeps } from "@/pipeline/process-events";
 import type { ProcessorDeps } from "@/pipeline/process-user";
 import type { LlmBreaker, ProcessorStore } from "@/pipeline/processor-ports";
+import { createStateQuotaGate } from "@/pipeline/state-quota";
 import { wireProcessor } from "@/services/processor";
 import {
   type ChaosControls,
@@ -110,7 +110,7 @@ export function createSimulatedEngine(
     checker.onEmail(email);
   });
   const push = createFakePush(controls, ({ messageId }) => checker.onPush(messageId));
-  const twinProcessorStore = createInMemoryProcessorStore(world.database, world.data);
+  const twinProcessorStore = createInMemoryProcessorStore(world.database, world.data, world.processingStates);
   const processorStore = sabotage.processorStore?.(twinProcessorStore, world) ?? twinProcessorStore;
   // The scheduler sees the slots the processor left open (an approved message waiting).
   const schedulerStore = createInMemorySchedulerStore(world.database, { slots: world.data.slots });
@@ -165,7 +165,6 @@ export function createSimulatedEngine(
 
   // The production wiring (services/processor.ts) over the twins: the same quotas and insights
   // refresh as the route, with the chaos model at the model interface.
-  const quota = createInMemoryQuotaStore(createInMemoryQuotaData());
   const baseConfig = loadConfig({ NODE_ENV: "test", FIREBASE_PROJECT_ID: "demo-chaos" });
   const config: AppConfig = {
     ...baseConfig,
@@ -182,7 +181,8 @@ export function createSimulatedEngine(
         store: wrap(processorStore, "processorStore", process),
         stateStore: wrap(stateStore, "processingStateStore", process),
         breaker: breakerFor(process),
-        quota: wrap(quota, "quotaStore", process),
+        // Usage is kept on the processing state: its faults are the state store's.
+        quota: createStateQuotaGate(wrap(stateStore, "processingStateStore", process)),
         userKeys: null,
         ceiling: null,
       },

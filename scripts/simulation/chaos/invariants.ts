@@ -14,7 +14,9 @@
  * fault, so a bound of `chaosSlackMs` (hours) applies instead — far above what a run of bad luck
  * costs (each delay is one tick with a probability of a few percent), far below "forever".
  */
+
 import { EVENT_TYPES, isQueueable } from "@/core/events";
+import { STALE_SLOT_AFTER_MS } from "@/pipeline/close-stale-slots";
 import type { EmailToSend } from "@/pipeline/processor-ports";
 import { HOUR, llmHealthySince, type World } from "./world";
 
@@ -310,6 +312,21 @@ export class InvariantChecker {
           "no-stuck-lease",
           message.slotId,
           `approved message ${message.id} (created ${new Date(message.createdAt).toISOString()}) was never completed while its user stayed due at its slot`,
+        );
+        return;
+      }
+    }
+    for (const slot of world.data.slots.values()) {
+      // Any user's slot, coached or not: one nobody takes over is closed by the tick's sweep
+      // (pipeline/close-stale-slots.ts) once its lease ended STALE_SLOT_AFTER_MS ago.
+      if (
+        slot.status === "running" &&
+        now - slot.leaseUntil > this.bound(STALE_SLOT_AFTER_MS + tickIntervalMs)
+      ) {
+        this.fail(
+          "no-stuck-lease",
+          slot.slotId,
+          `slot ${slot.slotId} lease ${slot.leaseNumber} expired at ${new Date(slot.leaseUntil).toISOString()} and the slot is still running: neither taken over nor closed by the sweep`,
         );
         return;
       }

@@ -6,8 +6,10 @@
  * fault killed stops: no recovery code runs for it.
  */
 import { describeError } from "@/core/errors";
+import { closeStaleSlots } from "@/pipeline/close-stale-slots";
+import { processEvent } from "@/pipeline/outbox/process-event";
+import { processEventBatches } from "@/pipeline/outbox/process-event-batches";
 import type { DispatchOutcome } from "@/pipeline/ports";
-import { processEvent, processEventBatches } from "@/pipeline/process-events";
 import {
   type AcceptResult,
   acceptUserRun,
@@ -157,6 +159,16 @@ export function createProcesses(
       trace(
         `${process.label}: due ${results.usersDue}, bootstrapped ${results.usersBootstrapped}, dispatched ${results.jobsCreated}, breaker ${results.breakerOpen ? "open" : "not open"}, errors ${results.errors}`,
       );
+      // As the cron tick does after its work (services/scheduler.ts): slots nobody will take over are closed.
+      const sweep = await closeStaleSlots({
+        store: processorDeps(process).store,
+        now: world.clock.now,
+        limit: 100,
+      });
+      if (sweep.closed + sweep.delivered + sweep.heldMessage + sweep.lost > 0)
+        trace(
+          `${process.label}: stale slots closed ${sweep.closed}, delivered ${sweep.delivered}, held ${sweep.heldMessage}, lost ${sweep.lost}`,
+        );
     } catch (error) {
       trace(`${process.label} ${process.alive ? "failed" : "DIED"}: ${describeError(error)}`);
     }

@@ -13,7 +13,7 @@ import type { InMemoryProcessingStates } from "@/adapters/memory/processing-stat
 import { createInMemoryProcessorData, type InMemoryProcessorData } from "@/adapters/memory/processor-store";
 import { createInMemoryDatabase, type InMemoryDatabase } from "@/adapters/memory/scheduler-store";
 import type { BreakerSettings } from "@/core/circuit-breaker";
-import type { RetryPolicy } from "@/core/events";
+import type { RetryPolicy } from "@/core/event-retry";
 import type { SuspensionPolicy } from "@/core/processing-state";
 import type { EventStore } from "@/pipeline/event-ports";
 import { DEMO_ZONES } from "../../local-stack/demo-data";

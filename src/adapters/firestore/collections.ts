@@ -42,9 +42,12 @@ export const COLLECTIONS = {
   systemState: "systemState",
   /** `${openedAt}_${window}`, created with create(): the one probe call of a probe window after a cool-down. */
   llmBreakerProbes: "llmBreakerProbes",
-  /** `${uid}_${window}_${key}`: LLM requests, tokens and cost per user per UTC minute, day, month. */
+  /**
+   * Per-user LLM usage as versions before this one counted it; usage now lives on the processing
+   * state (core/run-usage.ts). Named only so retention removes what is left of them.
+   */
   llmUsage: "llmUsage",
-  /** `${uid}_${minute}_${n}`, created with create(): admission n within a minute. */
+  /** As `llmUsage`: the per-call admission tokens of earlier versions, left to expire. */
   llmQuotaTokens: "llmQuotaTokens",
   /**
    * `s${shard}_${minuteKey}`: one shard of a UTC minute's global LLM call budget
@@ -81,6 +84,18 @@ export const COLLECTIONS = {
    * subscription per message, whatever retries or crashes follow.
    */
   pushDeliveries: "pushDeliveries",
+  /**
+   * `metricsHourly/{YYYY-MM-DDTHH}` (UTC), created with create() by the rollup after a scheduler
+   * tick: the hour's figures (core/metrics.ts), counted once; two rollups never both write one.
+   */
+  metricsHourly: "metricsHourly",
+  /** `metricsDaily/{YYYY-MM-DD}`, created with create(): the sum of the day's hourly documents. */
+  metricsDaily: "metricsDaily",
+  /**
+   * `metricsEngagement/{YYYY-MM-DD}`: opened, clicked and helpful counts of the messages sent that
+   * day, per rating and per type, overwritten (absolute counts) while they can still move.
+   */
+  metricsEngagement: "metricsEngagement",
   /** Subcollection of `users/{uid}` written by the app; the engine adds its coaching entries. */
   journalEntries: "journalEntries",
 } as const;

@@ -42,7 +42,10 @@ const FLAGS = {
  * of messages is tens of millions of documents. Each count is an equality on the group (and on a
  * flag) with a range on `sentAt`: the composite indexes are in firestore.indexes.json.
  */
-export function engagementFigures(db: Firestore, { since }: { since: number }): Promise<EngagementFigures> {
+export function engagementFigures(
+  db: Firestore,
+  { since, until }: { since: number; until?: number },
+): Promise<EngagementFigures> {
   const messages = db.collection(COLLECTIONS.coachingMessages);
   const count = (query: Query) =>
     query
@@ -50,14 +53,21 @@ export function engagementFigures(db: Firestore, { since }: { since: number }): 
       .get()
       .then((result) => result.data().count);
   const countsFor = async (field: "effectivenessRating" | "messageType", value: number | string) => {
-    const group = messages.where(field, "==", value).where("sentAt", ">=", since);
-    const [sent, delivered, opened, clicked, helpful, pushDelivered, unhelpful] = await Promise.all([
-      count(group),
+    const from = messages.where(field, "==", value).where("sentAt", ">=", since);
+    // `until` (exclusive) counts one day's messages for the metrics rollup: the same index.
+    const group = until === undefined ? from : from.where("sentAt", "<", until);
+    const sent = await count(group);
+    // Nothing sent in the group (every rating below the gate's, a type not used that day): its
+    // flags are 0 too, and the six counts are spared.
+    if (!sent) {
+      return { sent: 0, delivered: 0, opened: 0, clicked: 0, helpful: 0, rated: 0, pushDelivered: 0 };
+    }
+    const [delivered, opened, clicked, helpful, pushDelivered, unhelpful] = await Promise.all([
       ...Object.values(FLAGS).map(([flag, on]) => count(group.where(flag, "==", on))),
       count(group.where("feedbackHelpful", "==", false)),
     ]);
     return {
-      sent: sent ?? 0,
+      sent,
       delivered: delivered ?? 0,
       opened: opened ?? 0,
       clicked: clicked ?? 0,

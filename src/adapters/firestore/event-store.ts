@@ -1,7 +1,7 @@
 import "server-only";
 import { FieldPath, FieldValue, type Firestore, Timestamp } from "firebase-admin/firestore";
+import { claimedEventPatch } from "@/core/event-claim";
 import {
-  claimedEventPatch,
   type DeadLetterRecord,
   type EventRecord,
   isQueueable,

@@ -15,8 +15,9 @@ import { firestoreCall } from "./errors";
 /**
  * One merge write for a change: plain fields as given, counters as `FieldValue.increment`, so two
  * writers never overwrite each other's counts or roll a status back to what they read earlier.
- * (A merge replaces lists whole and merges the `stats` map field by field; the `stats` counters
- * are stored top-level, see `STORED_STATS_COUNTERS`.)
+ * (A merge replaces lists whole and merges maps field by field: the `stats` map, and `insights`,
+ * whose fields are all written each time; the `stats` counters are stored top-level, see
+ * `STORED_STATS_COUNTERS`.)
  */
 function mergeDocument(uid: string, change: ProcessingStateChange, now: number): Record<string, unknown> {
   const stats: Record<string, unknown> = { ...change.stats };
@@ -26,6 +27,12 @@ function mergeDocument(uid: string, change: ProcessingStateChange, now: number):
     else document[STORED_STATS_COUNTERS[counter]] = FieldValue.increment(amount);
   }
   if (Object.keys(stats).length > 0) document.stats = stats;
+  // Usage counters are top-level fields named by window (core/run-usage.ts): incremented, and an
+  // earlier window's dropped.
+  for (const field of change.usage?.remove ?? []) document[field] = FieldValue.delete();
+  for (const [field, amount] of Object.entries(change.usage?.increment ?? {})) {
+    document[field] = FieldValue.increment(amount);
+  }
   return document;
 }
 

@@ -4,7 +4,6 @@ import type { JournalEntry, PastMessage } from "@/core/coaching-context";
 import { MESSAGE_TYPES } from "@/core/coaching-message";
 import { dueRank } from "@/core/due-rank";
 import { leaseId, type SlotRecord } from "@/core/due-slot";
-import type { UserInsights } from "@/core/insights";
 import {
   completeTimes,
   type EntriesAfter,
@@ -13,6 +12,7 @@ import {
   journalPageSize,
   toUserEntry,
 } from "@/core/journal-scan";
+import { parseStoredInsights } from "@/core/processing-state";
 import { retentionExpiry, TTL_FIELD, ttlRetentionRule } from "@/core/retention";
 import { parseUserDocument } from "@/core/user";
 import type { ProcessorStore, StoredMessage } from "@/pipeline/processor-ports";
@@ -39,12 +39,28 @@ function withoutTtl<Stored>(data: DocumentData | undefined): Stored {
   return record as Stored;
 }
 
+/** A stored sent message as the context's recent message; null when it lacks what that needs. */
+function pastMessageOf(data: DocumentData): PastMessage | null {
+  const message = data as Partial<StoredMessage>;
+  if (!message.messageType || !messageTypes.has(message.messageType)) return null;
+  if (typeof message.messageContent !== "string" || typeof message.createdAt !== "number") return null;
+  return {
+    messageType: message.messageType,
+    messageContent: message.messageContent,
+    createdAt: message.createdAt,
+    // What the user did with it, for the context's feedback summary.
+    ...(typeof message.feedbackHelpful === "boolean" ? { feedbackHelpful: message.feedbackHelpful } : {}),
+    ...(message.emailOpened === true ? { emailOpened: true } : {}),
+  };
+}
+
 export function createFirestoreProcessorStore(db: Firestore): ProcessorStore {
   const users = db.collection(COLLECTIONS.users);
   const slots = db.collection(COLLECTIONS.coachingSlots);
   const leases = db.collection(COLLECTIONS.coachingSlotLeases);
   const messages = db.collection(COLLECTIONS.coachingMessages);
   const events = db.collection(COLLECTIONS.events);
+  const states = db.collection(COLLECTIONS.userProcessingState);
 
   return {
     getUser: (uid) =>
@@ -164,39 +180,36 @@ export function createFirestoreProcessorStore(db: Firestore): ProcessorStore {
           .orderBy("createdAt", "desc")
           .limit(limit)
           .get();
-        const recent: PastMessage[] = [];
-        for (const document of snapshot.docs) {
-          const message = document.data() as Partial<StoredMessage>;
-          if (!message.messageType || !messageTypes.has(message.messageType)) continue;
-          if (typeof message.messageContent !== "string" || typeof message.createdAt !== "number") continue;
-          recent.push({
-            messageType: message.messageType,
-            messageContent: message.messageContent,
-            createdAt: message.createdAt,
-            // What the user did with it, for the context's feedback summary.
-            ...(typeof message.feedbackHelpful === "boolean"
-              ? { feedbackHelpful: message.feedbackHelpful }
-              : {}),
-            ...(message.emailOpened === true ? { emailOpened: true } : {}),
-          });
-        }
-        return recent;
+        return snapshot.docs.flatMap((document) => pastMessageOf(document.data()) ?? []);
+      }),
+
+    listStaleRunningSlots: ({ leaseExpiredBefore, limit }) =>
+      firestoreCall("read stale running slots", async () => {
+        const snapshot = await slots
+          .where("status", "==", "running")
+          .where("leaseUntil", "<", leaseExpiredBefore)
+          .orderBy("leaseUntil")
+          .limit(limit)
+          .get();
+        return snapshot.docs.map((document) => withoutTtl<SlotRecord>(document.data()));
       }),
 
     getInsights: (uid) =>
       firestoreCall("read insights", async () => {
-        const snapshot = await db.collection(COLLECTIONS.userInsights).doc(uid).get();
-        if (!snapshot.exists) return null;
-        const stored = snapshot.data() as Partial<UserInsights>;
+        // Kept on the processing state (read there by a run, with the state); a state without
+        // them is from before they moved there: the old `userInsights` document is read instead.
+        const state = await states.doc(uid).get();
+        if (state.get("insights") !== undefined) return parseStoredInsights(uid, state.get("insights"));
+        const legacy = await db.collection(COLLECTIONS.userInsights).doc(uid).get();
         // An insights document written by another tool may hold only a summary.
-        return typeof stored.summary === "string"
-          ? ({ analysedThrough: 0, batches: [], ...stored, uid } as UserInsights)
-          : null;
+        return legacy.exists ? parseStoredInsights(uid, legacy.data()) : null;
       }),
 
     saveInsights: (insights) =>
       firestoreCall("save insights", async () => {
-        await db.collection(COLLECTIONS.userInsights).doc(insights.uid).set(insights);
+        await states
+          .doc(insights.uid)
+          .set({ uid: insights.uid, insights, updatedAt: insights.updatedAt }, { merge: true });
       }),
 
     listEntriesAfter: ({ uid, after, limit }) =>

@@ -10,8 +10,8 @@
  * here; Firestore spreads them over shard documents and sums them, with the same result.) It passes the same contract
  * tests as the Firestore store (test/adapters/event-store.contract.ts).
  */
+import { claimedEventPatch } from "@/core/event-claim";
 import {
-  claimedEventPatch,
   type DeadLetterRecord,
   type EventRecord,
   isQueueable,

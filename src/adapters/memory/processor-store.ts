@@ -17,8 +17,10 @@ import {
   journalPageSize,
   toUserEntry,
 } from "@/core/journal-scan";
+import { applyProcessingStateChange, emptyProcessingState } from "@/core/processing-state";
 import { parseUserDocument } from "@/core/user";
 import type { CoachingJournalEntry, ProcessorStore, StoredMessage } from "@/pipeline/processor-ports";
+import type { InMemoryProcessingStates } from "./processing-state-store";
 import type { InMemoryDatabase } from "./scheduler-store";
 
 export interface InMemoryProcessorData {
@@ -48,6 +50,11 @@ export function createInMemoryProcessorData(): InMemoryProcessorData {
 export function createInMemoryProcessorStore(
   database: InMemoryDatabase,
   data: InMemoryProcessorData,
+  /**
+   * The processing states (adapters/memory/processing-state-store.ts), where insights are kept as
+   * in Firestore; without them, `data.insights` stands in (tests of the processor store alone).
+   */
+  states?: InMemoryProcessingStates,
 ): ProcessorStore {
   const count = (reads: number, writes = 0) => {
     database.counters.documentsRead += reads;
@@ -172,12 +179,35 @@ export function createInMemoryProcessorStore(
       count(recent.length);
       return recent;
     },
+    async listStaleRunningSlots({ leaseExpiredBefore, limit }) {
+      const stale = [...data.slots.values()]
+        .filter((slot) => slot.status === "running" && slot.leaseUntil < leaseExpiredBefore)
+        .sort((first, second) => first.leaseUntil - second.leaseUntil)
+        .slice(0, limit)
+        .map((slot) => ({ ...slot }));
+      count(Math.max(stale.length, 1));
+      return stale;
+    },
     async getInsights(uid) {
       count(1);
-      return data.insights.get(uid) ?? null;
+      // As the Firestore store: the state's insights; the old document for a state without them.
+      const kept = states?.get(uid)?.insights;
+      if (kept !== undefined) return structuredClone(kept);
+      count(1);
+      return structuredClone(data.insights.get(uid) ?? null);
     },
     async saveInsights(insights) {
-      data.insights.set(insights.uid, insights);
+      if (states) {
+        const state = states.get(insights.uid) ?? emptyProcessingState(insights.uid, insights.updatedAt);
+        states.set(
+          insights.uid,
+          applyProcessingStateChange(
+            state,
+            { set: { insights: structuredClone(insights) } },
+            insights.updatedAt,
+          ),
+        );
+      } else data.insights.set(insights.uid, structuredClone(insights));
       count(0, 1);
     },
     async listEntriesAfter({ uid, after, limit }) {

@@ -32,12 +32,7 @@ function notice(path: string, text: string): never {
 
 export async function loginAction(formData: FormData): Promise<void> {
   const password = formData.get("password");
-  const { env } = getConfig();
-  const clientAddress = clientAddressFrom({
-    headers: await headers(),
-    onVercel: env.VERCEL === "1",
-    trustedProxyHops: env.TRUSTED_PROXY_HOPS,
-  });
+  const clientAddress = clientAddressFrom({ headers: await headers(), ...getConfig().admin.clientAddress });
   const result = await signIn({ password: typeof password === "string" ? password : "", clientAddress });
   if (!result.ok) {
     // Only a code (and seconds) in the URL: the page shows its own text for it.

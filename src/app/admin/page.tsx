@@ -1,8 +1,11 @@
 import { getConfig } from "@/config";
 import { dashboardData, llmCeilingUsage } from "@/services/admin";
 import { requireAdminSession } from "@/services/admin-auth";
+import { dashboardMetrics } from "@/services/metrics";
 import { resetBreakerAction } from "./actions";
 import { CeilingUsage } from "./ceiling-usage";
+import { EngagementPanels } from "./engagement/engagement-table";
+import { MetricsPanels } from "./metrics-panels";
 import { BarChart, formatInstant, formatRelative, Notice, Stat, StatusBadge } from "./ui";
 
 export default async function DashboardPage({
@@ -14,10 +17,12 @@ export default async function DashboardPage({
   const { notice } = await searchParams;
   const now = Date.now();
   const config = getConfig();
-  const [{ status, daily, ratings, duePerHour, runs }, ceiling] = await Promise.all([
+  const [{ status, daily, ratings, duePerHour, runs }, ceiling, metrics] = await Promise.all([
     dashboardData(config, now),
     llmCeilingUsage(config, now),
+    dashboardMetrics(config, now),
   ]);
+  const { engagement } = metrics.days;
   const day = (at: number) =>
     new Intl.DateTimeFormat("en-GB", { timeZone: "UTC", day: "numeric", month: "short" }).format(at);
   return (
@@ -132,6 +137,13 @@ export default async function DashboardPage({
             series={[{ name: "due", color: "#8250df", values: duePerHour.map((entry) => entry.count) }]}
           />
         </section>
+      </div>
+      <MetricsPanels hours={metrics.hours} days={metrics.days} />
+      <div id="engagement">
+        <EngagementPanels
+          engagement={engagement}
+          period={`messages sent in the last 14 UTC days, ${engagement.days} of them counted${engagement.lastCountedAt === null ? "" : `, last counted ${formatRelative(engagement.lastCountedAt, now)}`}`}
+        />
       </div>
       <section className="panel" aria-labelledby="runs-heading">
         <h2 id="runs-heading">Last scheduler runs</h2>

@@ -1,4 +1,4 @@
-/** Small server-rendered pieces shared by the admin pages: formatting and SVG charts. */
+/** Small server-rendered pieces shared by the admin pages: formatting, tables and SVG charts. */
 import type { ReactNode } from "react";
 import { isValidTimezone } from "@/core/schedule";
 import { isInstant } from "@/core/user";
@@ -46,6 +46,85 @@ export function Stat({ label, value, testId }: { label: string; value: ReactNode
       <dt>{label}</dt>
       <dd data-testid={testId}>{value}</dd>
     </div>
+  );
+}
+
+/** A column heading: its text, or `{ srOnly }` for one read to screen readers alone (a column of buttons). */
+export type ColumnHeading = string | { srOnly: string };
+
+/**
+ * A table of the admin pages: column headings (none for a plain list), the rows, and `empty`
+ * (a note) in place of rows when there are none.
+ */
+export function DataTable({
+  columns,
+  testId,
+  empty = null,
+  children,
+}: {
+  columns?: readonly ColumnHeading[];
+  testId?: string;
+  empty?: ReactNode;
+  children: ReactNode;
+}) {
+  return (
+    <>
+      <table data-testid={testId}>
+        {columns ? (
+          <thead>
+            <tr>
+              {columns.map((column) =>
+                typeof column === "string" ? (
+                  <th scope="col" key={column}>
+                    {column}
+                  </th>
+                ) : (
+                  <th scope="col" key={column.srOnly}>
+                    <span className="sr-only">{column.srOnly}</span>
+                  </th>
+                ),
+              )}
+            </tr>
+          </thead>
+        ) : null}
+        <tbody>{children}</tbody>
+      </table>
+      {empty === null ? null : <p className="muted">{empty}</p>}
+    </>
+  );
+}
+
+/** A second, smaller line in a table cell (an id, a relative time). */
+export function CellNote({ children }: { children: ReactNode }) {
+  return (
+    <div className="muted" style={{ fontSize: 12 }}>
+      {children}
+    </div>
+  );
+}
+
+/** A one-button form posting `fields` (hidden) to a server action. */
+export function ActionButton({
+  action,
+  fields,
+  label,
+  children,
+}: {
+  action: (formData: FormData) => Promise<void>;
+  fields: Record<string, string | number>;
+  /** The button's accessible name, when its text alone does not say what it acts on. */
+  label: string;
+  children: ReactNode;
+}) {
+  return (
+    <form action={action}>
+      {Object.entries(fields).map(([name, value]) => (
+        <input key={name} type="hidden" name={name} value={value} />
+      ))}
+      <button type="submit" aria-label={label}>
+        {children}
+      </button>
+    </form>
   );
 }
 

@@ -69,7 +69,7 @@ export async function GET(request: Request): Promise<Response> {
   const { strings } = locale;
   return respond("unsubscribe", async () => {
     const config = getConfig();
-    if (!config.email.unsubscribe)
+    if (!config.unsubscribe)
       return page(locale, 404, strings.notAvailableTitle, `<p>${escapeHtml(strings.notAvailableBody)}</p>`);
     const link = await checkUnsubscribe(config, token);
     if (!link.valid) return invalidLink(locale);

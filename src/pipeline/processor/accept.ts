@@ -1,4 +1,9 @@
-/** Accepting a user's run: the re-checks, the review of open slots, the fenced claim of the due slot. */
+/**
+ * Accepting a user's run: the re-checks and the fenced claim of the due slot. A slot of the user's
+ * that is running already is found by the claim itself (its `create()` fails, and the slot is read
+ * back: a run in progress, one to take over, or a completed one); slots whose runs died and whose
+ * users moved on are closed by the scheduler's sweep (pipeline/close-stale-slots.ts), not here.
+ */
 import { randomUUID } from "node:crypto";
 import { missedWindowsOf } from "@/core/due-rank";
 import {
@@ -16,56 +21,13 @@ import {
   type ClaimedSlot,
   dueAfterOutcome,
   missedWindowsAfter,
-  type ProcessorDeps,
   step,
   type UserRunRequest,
   underNextLease,
 } from "./run";
 
-/** How many open slots to look through for an approved message; a user normally has none or one. */
-const OPEN_SLOT_LOOKUP_LIMIT = 3;
 /** Lost claims to read back and retry before answering "busy" (each loss means progress by another run). */
 const MAX_CLAIM_ATTEMPTS = 3;
-
-/**
- * Looks through the user's running slots, oldest first, by query rather than by the user's due
- * time (which an older scheduler, or a reschedule outside the window, may have moved since).
- * Returns the first that holds an approved message (the slot's message has the slot's id), to be
- * resumed before anything new. Closes, on the way, the ones nothing will ever resume: no message,
- * lease expired, and the user's due time has moved away from them (the run died before approval
- * and the user was rescheduled, or a forced run died), so they neither stay "running" forever nor
- * crowd this bounded lookup. The close is fenced like any slot write. Also returns the running
- * slots it read, and whether that is all of them (fewer than the lookup's bound).
- */
-async function reviewOpenSlots(
-  deps: ProcessorDeps,
-  {
-    uid,
-    currentDue,
-    now,
-    claimToken,
-  }: { uid: string; currentDue: number | null | undefined; now: number; claimToken: string },
-): Promise<{ approved: SlotRecord | null; running: SlotRecord[]; allRunning: boolean }> {
-  const open = await deps.store.listOpenSlots({ uid, limit: OPEN_SLOT_LOOKUP_LIMIT });
-  const allRunning = open.length < OPEN_SLOT_LOOKUP_LIMIT;
-  for (const slot of open) {
-    if (await deps.store.getMessage(slot.slotId)) return { approved: slot, running: open, allRunning };
-    if (slot.leaseUntil <= now && slot.dueAt !== currentDue) {
-      await deps.store.claimSlot({
-        slot: underNextLease(slot, now, {
-          status: "completed",
-          outcome: "generation_failed",
-          failureReason:
-            "abandoned: the run stopped before a message was approved, and the user was rescheduled",
-        }),
-        purpose: "complete",
-        now,
-        claimToken,
-      });
-    }
-  }
-  return { approved: null, running: open, allRunning };
-}
 
 /**
  * Re-checks the user and claims their due slot. Fast (a few reads and one batched `create()`),
@@ -89,11 +51,7 @@ export async function acceptUserRun({
   // slot to one message.
   const goesAhead = enabled && decideProcessing({ snapshot, now, bypassChecks }).action === "process";
   const stateRead = goesAhead ? { state: await deps.stateStore.getState(uid) } : undefined;
-  const review = enabled
-    ? await reviewOpenSlots(deps, { uid, currentDue: snapshot.nextCoachingMessageDue, now, claimToken })
-    : null;
-  const openSlot = review?.approved ?? null;
-  const decision = decideProcessing({ snapshot, now, bypassChecks, openSlot: openSlot ?? undefined });
+  const decision = decideProcessing({ snapshot, now, bypassChecks });
   if (decision.action === "skip") {
     if (decision.nextCoachingMessageDue !== undefined) {
       // Moved on without a message: one more missed window puts the user earlier in the next one.
@@ -112,11 +70,10 @@ export async function acceptUserRun({
   if (!snapshot.valid) return { kind: "skipped", reason: "invalid_document" };
   const user = snapshot.user;
   const slotId = dueSlotId({ uid, dueAt: decision.dueAt });
-  // A running slot is among those just reviewed. One that is not there, when they were all of them,
-  // does not exist or is completed: the claim then tries the first lease without reading it, and a
-  // completed slot (a rare duplicate call) is found by the conflict's read-back below.
-  const running = review?.running.find((candidate) => candidate.slotId === slotId);
-  let existing = running ?? (review?.allRunning ? null : await store.getSlot(slotId));
+  // The claim tries the first lease without reading the slot: one that exists already (a run in
+  // progress or dead, or a completed slot on a rare duplicate call) is found by the conflict's
+  // read-back below.
+  let existing: SlotRecord | null = null;
   let claim: ClaimDecision = decideClaim({ slot: existing, now });
   let slot: SlotRecord;
   for (let attempt = 1; ; attempt += 1) {
@@ -171,13 +128,16 @@ export async function acceptUserRun({
   }
   // The run counts from its claim, so runs that are always killed still reach the failure limit;
   // at the limit the user is suspended here, before any LLM call, and the slot is closed with it.
-  const { state, suspension } = await startRun(deps, {
+  const started = await startRun(deps, {
     uid,
     slotId,
     now,
-    resumesApprovedMessage: openSlot?.slotId === slotId,
+    // A slot taken over may hold a message an older version stored approved: the run only
+    // delivers it, so no suspension stops it (a first lease has nothing under it).
+    resumesApprovedMessage: slot.leaseNumber > 1 && (await store.getMessage(slotId)) !== null,
     stateRead,
   });
+  const { suspension } = started;
   if (suspension) {
     await store.claimSlot({
       slot: underNextLease(slot, now, {
@@ -198,7 +158,7 @@ export async function acceptUserRun({
     claimToken,
     missedWindows: missedWindowsOf(snapshot.dueRank),
     firstLease: slot.leaseNumber === 1,
-    state,
+    state: started.state,
     log: newRunLog(),
   };
   logPhase(claimed.log, "building_context");

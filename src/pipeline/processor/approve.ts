@@ -2,26 +2,28 @@
  * Approving a message: the breaker, the run's model (per-user quota and global ceiling admitted
  * once), the context and the insights refresh, generation with one regeneration for novelty, the
  * outcome simulation and the quality gate. Every attempt that does not pass is stored; the one
- * that passes is returned, not yet stored.
+ * that passes is returned, not yet stored. Scoring is in `score-draft.ts`; what the steps share, in
+ * `approval-session.ts`.
  */
 import {
   buildCoachingContext,
   MAX_JOURNAL_ENTRIES,
+  type PastMessage,
   renderGenerationPrompt,
-  renderOutcomePrompt,
 } from "@/core/coaching-context";
-import { type GeneratedMessage, MESSAGE_MAX_LENGTH } from "@/core/coaching-message";
+import type { GeneratedMessage } from "@/core/coaching-message";
 import { describeError } from "@/core/errors";
-import { sanitiseModelText } from "@/core/message-text";
 import { ownKeyLookupNeeded } from "@/core/processing-state";
-import { applyQualityGate } from "@/core/quality-gate";
 import { checkNovelty, NOVELTY_WINDOW } from "@/core/similarity";
-import { logAction, logPhase } from "../processing-log";
-import type { CoachModel, LlmCallRecord, LlmResult, ProcessorStore, StoredMessage } from "../processor-ports";
+import { logPhase } from "../processing-log";
+import type { CoachModel, LlmCallRecord, ProcessorStore } from "../processor-ports";
 import { entriesAfterFromNewest, refreshInsights } from "../refresh-insights";
-import { type AttemptBase, messageRecord, sanitiseGenerated } from "./attempt-record";
-import { type Approval, admissionStop, type CallFailureOutcome, callFailureOutcome } from "./call-outcome";
+import { createRunQuota } from "../state-quota";
+import { type ApprovalSession, draftFields, followUpCall, rejectAttempt } from "./approval-session";
+import { sanitiseGenerated } from "./attempt-record";
+import { type Approval, admissionStop, callFailureOutcome } from "./call-outcome";
 import { type ClaimedSlot, type ProcessorDeps, step } from "./run";
+import { scoreAndGate } from "./score-draft";
 
 /**
  * Asks the breaker, then generates (see `generateUnderBreaker`). A run that acquired the one
@@ -64,7 +66,7 @@ async function generateUnderBreaker(
     store.listJournalEntries({ uid: user.uid, limit: MAX_JOURNAL_ENTRIES }),
     // Read whether or not the user has a processing state: messages can exist without one.
     store.listRecentMessages({ uid: user.uid, limit: NOVELTY_WINDOW }),
-    store.getInsights(user.uid),
+    insightsOf(deps, claim),
   ]);
   // Insights are refreshed first when entries were written since the last analysis (one batch
   // here; the journal.entry.created event does the rest). A failed refresh keeps the old ones.
@@ -78,6 +80,8 @@ async function generateUnderBreaker(
     now,
     expectedCalls: refreshFirst ? 3 : 2,
     ownKeyAbsent: !ownKeyLookupNeeded(claim.state, now),
+    // Checked against the usage on the state read at the claim; recorded with the run's end.
+    quota: createRunQuota({ state: claim.state, pending: claim.log }),
   });
   if (run.ownKeyStored !== undefined) claim.log.ownKeyCheck = { at: now, stored: run.ownKeyStored };
   try {
@@ -96,6 +100,18 @@ async function generateUnderBreaker(
         deps.warn?.("LLM usage not recorded", { slotId: claim.slot.slotId, error: describeError(error) }),
       );
   }
+}
+
+/**
+ * The user's insights, as the state read at the claim holds them. A state without them (one from
+ * before insights were kept there, or none yet) has them read where the insights store keeps them,
+ * and stored on the state with the run's end, so the next run needs no read.
+ */
+async function insightsOf(deps: ProcessorDeps, claim: ClaimedSlot) {
+  if (claim.state?.insights !== undefined) return claim.state.insights;
+  const insights = await deps.store.getInsights(claim.user.uid);
+  claim.log.insights ??= insights;
+  return insights;
 }
 
 async function generateWithModel(
@@ -123,7 +139,13 @@ async function generateWithModel(
   let insights = storedInsights;
   if (refreshFirst) {
     const refreshed = await refreshInsights({
-      store,
+      // Stored with the run's end, on the processing state (core/processing-state.ts `insights`).
+      store: {
+        ...store,
+        saveInsights: async (refreshedInsights) => {
+          claim.log.insights = refreshedInsights;
+        },
+      },
       model,
       prompts,
       uid: user.uid,
@@ -154,162 +176,72 @@ async function generateWithModel(
     recentMessages,
     insightsSummary: insights?.summary,
   });
-  // Best-effort: the breaker is one shared document, and a write to it that fails (contention,
-  // an outage) must never turn a generated draft into a failed slot. A probe whose result could
-  // not be stored stays unreported, so it is released when the run ends and the next run probes.
-  // Only calls on the engine's default key are reported: the breaker guards that key, and one
-  // user's own key (rate-limited, slow) must neither open it for everyone nor close it.
-  const reportCall = async (result: LlmResult<unknown>) => {
-    if (result.call.keySource !== "default") return;
-    try {
-      if (result.ok) await deps.breaker.recordSuccess(now);
-      else await deps.breaker.recordFailure(now, result.reason);
-      probe.unreported = false;
-    } catch (error) {
-      const detail = `LLM breaker not updated: ${describeError(error)}`;
-      logAction(claim.log, {
-        timestamp: now,
-        action: "breaker_report_failed",
-        details: detail,
-        success: false,
-      });
-      deps.warn?.("LLM breaker not updated; the run carries on", {
-        slotId: slot.slotId,
-        error: describeError(error),
-      });
-    }
+  const session: ApprovalSession = {
+    deps,
+    claim,
+    now,
+    base: { context, slot, now, calls, model },
+    attempt: 0,
+    probe,
   };
-  /**
-   * What follows every LLM call, the same for each: recorded on the attempt, a stop when it was
-   * not made (a quota, the ceiling), and the breaker told how the engine's key answered.
-   */
-  const afterCall = async (result: LlmResult<unknown>): Promise<Approval | null> => {
-    calls.push(result.call);
-    const stop = admissionStop(user.uid, result, result.ok ? "" : result.reason);
-    if (stop) return stop;
-    await reportCall(result);
-    return null;
-  };
-  const base: AttemptBase = { context, slot, now, calls, model };
-  let attempt = 0;
-  const attemptId = () => `${slot.slotId}_${slot.leaseNumber}_${attempt}`;
-  const reject = async (
-    outcome: "gate_failed" | CallFailureOutcome,
-    reason: string,
-    fields: Partial<StoredMessage> = {},
-  ): Promise<Approval> => {
-    await store.saveMessage(
-      messageRecord(deps, base, {
-        id: attemptId(),
-        status: outcome === "gate_failed" ? "rejected" : "failed",
-        generationAttempt: attempt,
-        failureReason: reason,
-        ...fields,
-      }),
-    );
-    return { ok: false, outcome, reason };
-  };
+  const candidate = await writeNovelDraft(session, recentMessages);
+  if ("ok" in candidate) return candidate;
+  return scoreAndGate(session, candidate, recentMessages);
+}
 
+/**
+ * Generates a draft far enough from the recent messages, regenerating once when the first is too
+ * close (that first draft is stored as rejected). Returns the draft, or how the approval ended.
+ */
+async function writeNovelDraft(
+  session: ApprovalSession,
+  recentMessages: readonly PastMessage[],
+): Promise<GeneratedMessage | Approval> {
+  const { deps, claim, now, base } = session;
   let rejectedDraft: { draft: string; reason: string } | undefined;
-  let candidate: GeneratedMessage | undefined;
-  while (candidate === undefined) {
-    attempt += 1;
+  for (;;) {
+    session.attempt += 1;
     logPhase(claim.log, "generating");
-    const generation = await model.generateMessage({
-      system: prompts.messageGeneration.text,
-      prompt: renderGenerationPrompt(context, rejectedDraft),
+    const generation = await base.model.generateMessage({
+      system: deps.prompts.messageGeneration.text,
+      prompt: renderGenerationPrompt(base.context, rejectedDraft),
       purpose: rejectedDraft ? "regeneration" : "generation",
     });
-    const generationStop = await afterCall(generation);
+    const generationStop = await followUpCall(session, generation);
     if (generationStop) return generationStop;
     if (!generation.ok)
-      return reject(callFailureOutcome(generation), `generation failed: ${generation.reason}`);
+      return rejectAttempt(
+        session,
+        callFailureOutcome(generation),
+        `generation failed: ${generation.reason}`,
+      );
     claim.log.draftsGenerated += 1;
-    if (attempt === 1) await step(deps, "generated", claim, now);
+    if (session.attempt === 1) await step(deps, "generated", claim, now);
     const draft = sanitiseGenerated(generation.output);
-    const draftFields = {
-      messageContent: draft.messageContent,
-      messageType: draft.messageType,
-      pushNotificationText: draft.pushNotificationText,
-    };
     if (draft.messageContent.length < 20) {
-      return reject(
+      return rejectAttempt(
+        session,
         "generation_failed",
         "the message was empty once links and markup were removed",
-        draftFields,
+        draftFields(draft),
       );
     }
     const novelty = checkNovelty({ candidate: draft, recent: recentMessages });
-    if (novelty.novel) {
-      candidate = draft;
-    } else if (rejectedDraft) {
-      return reject(
+    if (novelty.novel) return draft;
+    if (rejectedDraft) {
+      return rejectAttempt(
+        session,
         "gate_failed",
         `still too close to a recent message after regenerating: ${novelty.reason}`,
-        draftFields,
+        draftFields(draft),
       );
-    } else {
-      await reject("gate_failed", `too close to a recent message: ${novelty.reason}`, draftFields);
-      rejectedDraft = { draft: draft.messageContent, reason: novelty.reason };
     }
-  }
-
-  logPhase(claim.log, "scoring");
-  const simulation = await model.simulateOutcome({
-    system: prompts.outcomeSimulation.text,
-    prompt: renderOutcomePrompt(context, candidate),
-  });
-  const simulationStop = await afterCall(simulation);
-  if (simulationStop) return simulationStop;
-  const candidateFields = {
-    messageContent: candidate.messageContent,
-    messageType: candidate.messageType,
-    pushNotificationText: candidate.pushNotificationText,
-  };
-  if (!simulation.ok) {
-    return reject(
-      callFailureOutcome(simulation),
-      `outcome simulation failed: ${simulation.reason}`,
-      candidateFields,
+    await rejectAttempt(
+      session,
+      "gate_failed",
+      `too close to a recent message: ${novelty.reason}`,
+      draftFields(draft),
     );
+    rejectedDraft = { draft: draft.messageContent, reason: novelty.reason };
   }
-  const outcome = simulation.output;
-  const scoreFields = {
-    ...candidateFields,
-    effectivenessRating: outcome.effectivenessRating,
-    recommendedAction: outcome.recommendedAction,
-    outcomeReasoning: sanitiseModelText(outcome.reasoning),
-  };
-  const verdict = applyQualityGate({ messageContent: candidate.messageContent, outcome });
-  if (!verdict.pass) return reject("gate_failed", verdict.reason, scoreFields);
-  const finalContent = sanitiseModelText(verdict.messageContent, { maxLength: MESSAGE_MAX_LENGTH });
-  if (verdict.revised) {
-    const revisedNovelty = checkNovelty({
-      candidate: { messageType: candidate.messageType, messageContent: finalContent },
-      recent: recentMessages,
-    });
-    if (!revisedNovelty.novel || finalContent.length < 20) {
-      return reject(
-        "gate_failed",
-        `the revised message is not usable: ${revisedNovelty.novel ? "empty" : revisedNovelty.reason}`,
-        {
-          ...scoreFields,
-          originalMessageContent: candidate.messageContent,
-          messageContent: finalContent,
-        },
-      );
-    }
-  }
-  return {
-    ok: true,
-    message: messageRecord(deps, base, {
-      id: slot.slotId,
-      status: "approved",
-      generationAttempt: attempt,
-      failureReason: null,
-      ...scoreFields,
-      messageContent: finalContent,
-      originalMessageContent: verdict.revised ? candidate.messageContent : null,
-    }),
-  };
 }

@@ -8,7 +8,7 @@ import type { SlotRecord } from "@/core/due-slot";
 import { EVENT_TYPES, messageCreatedEventId, newEvent } from "@/core/events";
 import { escapeMarkdown } from "@/core/message-text";
 import { logPhase } from "../processing-log";
-import type { CoachingJournalEntry, StoredMessage } from "../processor-ports";
+import type { CoachingJournalEntry, ProcessorStore, StoredMessage } from "../processor-ports";
 import { generateApprovedMessage } from "./approve";
 import { afterCompletion, completeSlot, supersededOutcome } from "./complete";
 import {
@@ -114,6 +114,41 @@ async function completedSlotOf(
 }
 
 /**
+ * Publishes a message an earlier lease stored: an older version's approved one is put in the
+ * journal and marked sent together with its delivery event (so email and push exist exactly when
+ * it is sent); one already sent gets its delivery event when an older version left it without.
+ * Every write has an id derived from the slot, so a second time is harmless.
+ */
+export async function publishStoredMessage(
+  store: Pick<ProcessorStore, "createJournalEntry" | "markMessageSent" | "ensureDeliveryEvent">,
+  message: StoredMessage,
+  now: number,
+  afterStep: (done: "journal_entry_created" | "message_sent") => Promise<void> = async () => undefined,
+): Promise<void> {
+  if (message.status === "sent") {
+    await store.ensureDeliveryEvent(deliveryEvent(message, now));
+    return;
+  }
+  const journalEntryId = coachingJournalEntryId(message.slotId);
+  if (message.journalEntryId === null) {
+    // Created with its derived id: a run that dies before the message is marked sent creates it
+    // again harmlessly ("exists"); the message records the entry with the move to sent.
+    await store.createJournalEntry({
+      uid: message.uid,
+      entryId: journalEntryId,
+      entry: journalEntryFor(message, now),
+    });
+  }
+  await afterStep("journal_entry_created");
+  await store.markMessageSent({
+    messageId: message.id,
+    patch: { status: "sent", wasSent: true, sentAt: now, updatedAt: now, journalEntryId },
+    deliveryEvent: deliveryEvent({ ...message, journalEntryId }, now),
+  });
+  await afterStep("message_sent");
+}
+
+/**
  * Runs a claimed slot to completion, resuming after the last step an earlier lease finished.
  * Generation failures and failed gates are outcomes (the user gets the retry interval);
  * anything thrown is left to the caller (see `recoverFromError`).
@@ -128,7 +163,7 @@ export async function runClaimedSlot({
   now: number;
 }): Promise<ProcessOutcome> {
   const { store } = deps;
-  const { slot, user } = claim;
+  const { slot } = claim;
   let message = claim.firstLease ? null : await store.getMessage(slot.slotId);
   if (!message) {
     const approval = await generateApprovedMessage(deps, claim, now);
@@ -176,32 +211,8 @@ export async function runClaimedSlot({
     if (completedBy) return completedBy;
   }
 
-  if (message.status !== "sent") {
-    logPhase(claim.log, "delivering");
-    const journalEntryId = coachingJournalEntryId(slot.slotId);
-    if (message.journalEntryId === null) {
-      // Created with its derived id: a run that dies before the message is marked sent creates it
-      // again harmlessly ("exists"); the message records the entry with the move to sent.
-      await store.createJournalEntry({
-        uid: user.uid,
-        entryId: journalEntryId,
-        entry: journalEntryFor(message, now),
-      });
-      message = { ...message, journalEntryId };
-    }
-    await step(deps, "journal_entry_created", claim, now, message.id);
-    // Sent = published to the user's journal; the delivery event (email, push) is created in the
-    // same batch, so it exists exactly when the message is sent.
-    await store.markMessageSent({
-      messageId: message.id,
-      patch: { status: "sent", wasSent: true, sentAt: now, updatedAt: now, journalEntryId },
-      deliveryEvent: deliveryEvent(message, now),
-    });
-    await step(deps, "message_sent", claim, now, message.id);
-  } else {
-    // Sent by an earlier lease: its batch created the event too, unless an older version sent it;
-    // creating it when missing is harmless (deterministic id) and keeps "sent ⇒ delivered" whole.
-    await store.ensureDeliveryEvent(deliveryEvent(message, now));
-  }
+  if (message.status !== "sent") logPhase(claim.log, "delivering");
+  const held = message;
+  await publishStoredMessage(store, held, now, (done) => step(deps, done, claim, now, held.id));
   return completeSlot(deps, claim, now, { outcome: "sent", messageId: message.id, failureReason: null });
 }

@@ -1,12 +1,42 @@
+import type { ReactNode } from "react";
 import { getConfig } from "@/config";
 import { deadLetterGroupKey } from "@/core/dead-letter-groups";
+import type { EventRecord } from "@/core/events";
 import { eventsOverview } from "@/services/admin";
 import { requireAdminSession } from "@/services/admin-auth";
 import { deadLetterGroupsOverview } from "@/services/dead-letter-groups";
 import { MAX_BULK_REQUEUE, retriableDeadLetterCount } from "@/services/events";
 import { replayAction, requeueDeadLettersAction } from "../actions";
-import { formatInstant, Notice } from "../ui";
+import { ActionButton, CellNote, DataTable, formatInstant, Notice } from "../ui";
 import { replayDeadLetterGroupAction } from "./actions";
+
+/** A panel listing outbox events: each one's type and id, then the cells `describe` gives it. */
+function OutboxEventList({
+  id,
+  title,
+  events,
+  describe,
+}: {
+  id: string;
+  title: string;
+  events: readonly EventRecord[];
+  describe: (event: EventRecord) => ReactNode;
+}) {
+  return (
+    <section className="panel" aria-labelledby={`${id}-heading`}>
+      <h2 id={`${id}-heading`}>{title}</h2>
+      <DataTable>
+        {events.map((event) => (
+          <tr key={event.id}>
+            <td>{event.event_type}</td>
+            <td className="muted">{event.id}</td>
+            {describe(event)}
+          </tr>
+        ))}
+      </DataTable>
+    </section>
+  );
+}
 
 export default async function EventsPage({ searchParams }: { searchParams: Promise<{ notice?: string }> }) {
   await requireAdminSession();
@@ -34,50 +64,44 @@ export default async function EventsPage({ searchParams }: { searchParams: Promi
             here as newer groups are replayed.
           </p>
         ) : null}
-        <table data-testid="dead-letter-groups">
-          <thead>
-            <tr>
-              <th scope="col">Event type</th>
-              <th scope="col">Error (ids, numbers and quoted values taken out)</th>
-              <th scope="col">Count</th>
-              <th scope="col">First seen</th>
-              <th scope="col">Last seen</th>
-              <th scope="col">
-                <span className="sr-only">Replay the group</span>
-              </th>
+        <DataTable
+          testId="dead-letter-groups"
+          columns={[
+            "Event type",
+            "Error (ids, numbers and quoted values taken out)",
+            "Count",
+            "First seen",
+            "Last seen",
+            { srOnly: "Replay the group" },
+          ]}
+          empty={grouped.groups.length === 0 ? "None." : null}
+        >
+          {grouped.groups.map((group) => (
+            <tr key={deadLetterGroupKey(group)} data-testid="dead-letter-group">
+              <td>{group.eventType}</td>
+              <td className="error-text">
+                {group.errorSignature}
+                <CellNote>latest: {group.exampleError}</CellNote>
+              </td>
+              <td data-testid="group-count">{group.count}</td>
+              <td>{formatInstant(group.firstSeenAt)}</td>
+              <td>{formatInstant(group.lastSeenAt)}</td>
+              <td>
+                <ActionButton
+                  action={replayDeadLetterGroupAction}
+                  fields={{
+                    eventType: group.eventType,
+                    errorSignature: group.errorSignature,
+                    expectedCount: group.count,
+                  }}
+                  label={`Replay the ${group.count} ${group.eventType} dead letters of this error`}
+                >
+                  Replay {group.count}
+                </ActionButton>
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {grouped.groups.map((group) => (
-              <tr key={deadLetterGroupKey(group)} data-testid="dead-letter-group">
-                <td>{group.eventType}</td>
-                <td className="error-text">
-                  {group.errorSignature}
-                  <div className="muted" style={{ fontSize: 12 }}>
-                    latest: {group.exampleError}
-                  </div>
-                </td>
-                <td data-testid="group-count">{group.count}</td>
-                <td>{formatInstant(group.firstSeenAt)}</td>
-                <td>{formatInstant(group.lastSeenAt)}</td>
-                <td>
-                  <form action={replayDeadLetterGroupAction}>
-                    <input type="hidden" name="eventType" value={group.eventType} />
-                    <input type="hidden" name="errorSignature" value={group.errorSignature} />
-                    <input type="hidden" name="expectedCount" value={group.count} />
-                    <button
-                      type="submit"
-                      aria-label={`Replay the ${group.count} ${group.eventType} dead letters of this error`}
-                    >
-                      Replay {group.count}
-                    </button>
-                  </form>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-        {grouped.groups.length === 0 ? <p className="muted">None.</p> : null}
+          ))}
+        </DataTable>
       </section>
       <section className="panel" aria-labelledby="dead-heading">
         <h2 id="dead-heading">Dead letters ({deadLetters.length})</h2>
@@ -95,74 +119,51 @@ export default async function EventsPage({ searchParams }: { searchParams: Promi
             <button type="submit">Requeue retriable dead letters</button>
           </form>
         ) : null}
-        <table data-testid="dead-letters">
-          <thead>
-            <tr>
-              <th scope="col">Event</th>
-              <th scope="col">Error</th>
-              <th scope="col">Retries</th>
-              <th scope="col">Dead since</th>
-              <th scope="col">
-                <span className="sr-only">Replay</span>
-              </th>
+        <DataTable
+          testId="dead-letters"
+          columns={["Event", "Error", "Retries", "Dead since", { srOnly: "Replay" }]}
+          empty={deadLetters.length === 0 ? "None." : null}
+        >
+          {deadLetters.map((letter) => (
+            <tr key={letter.event_id} data-testid="dead-letter">
+              <td>
+                {letter.event_type}
+                <CellNote>{letter.event_id}</CellNote>
+              </td>
+              <td className="error-text">{letter.error_message}</td>
+              <td>{letter.retry_count}</td>
+              <td>{formatInstant(letter.created_at)}</td>
+              <td>
+                <ActionButton
+                  action={replayAction}
+                  fields={{ eventId: letter.event_id }}
+                  label={`Replay ${letter.event_id}`}
+                >
+                  Replay
+                </ActionButton>
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {deadLetters.map((letter) => (
-              <tr key={letter.event_id} data-testid="dead-letter">
-                <td>
-                  {letter.event_type}
-                  <div className="muted" style={{ fontSize: 12 }}>
-                    {letter.event_id}
-                  </div>
-                </td>
-                <td className="error-text">{letter.error_message}</td>
-                <td>{letter.retry_count}</td>
-                <td>{formatInstant(letter.created_at)}</td>
-                <td>
-                  <form action={replayAction}>
-                    <input type="hidden" name="eventId" value={letter.event_id} />
-                    <button type="submit" aria-label={`Replay ${letter.event_id}`}>
-                      Replay
-                    </button>
-                  </form>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-        {deadLetters.length === 0 ? <p className="muted">None.</p> : null}
+          ))}
+        </DataTable>
       </section>
-      <section className="panel" aria-labelledby="failing-heading">
-        <h2 id="failing-heading">Retrying ({failing.length})</h2>
-        <table>
-          <tbody>
-            {failing.map((event) => (
-              <tr key={event.id}>
-                <td>{event.event_type}</td>
-                <td className="muted">{event.id}</td>
-                <td>attempt {event.attempts}</td>
-                <td className="error-text">{event.last_error}</td>
-                <td>next {formatInstant(event.next_attempt_at)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </section>
-      <section className="panel" aria-labelledby="pending-heading">
-        <h2 id="pending-heading">Pending ({pending.length})</h2>
-        <table>
-          <tbody>
-            {pending.map((event) => (
-              <tr key={event.id}>
-                <td>{event.event_type}</td>
-                <td className="muted">{event.id}</td>
-                <td>created {formatInstant(event.created_at)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </section>
+      <OutboxEventList
+        id="failing"
+        title={`Retrying (${failing.length})`}
+        events={failing}
+        describe={(event) => (
+          <>
+            <td>attempt {event.attempts}</td>
+            <td className="error-text">{event.last_error}</td>
+            <td>next {formatInstant(event.next_attempt_at)}</td>
+          </>
+        )}
+      />
+      <OutboxEventList
+        id="pending"
+        title={`Pending (${pending.length})`}
+        events={pending}
+        describe={(event) => <td>created {formatInstant(event.created_at)}</td>}
+      />
     </>
   );
 }

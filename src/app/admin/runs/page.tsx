@@ -1,7 +1,7 @@
 import { getConfig } from "@/config";
 import { listRuns } from "@/services/admin";
 import { requireAdminSession } from "@/services/admin-auth";
-import { formatInstant, formatRelative, StatusBadge } from "../ui";
+import { CellNote, DataTable, formatInstant, formatRelative, StatusBadge } from "../ui";
 
 export default async function RunsPage({ searchParams }: { searchParams: Promise<{ before?: string }> }) {
   await requireAdminSession();
@@ -15,46 +15,35 @@ export default async function RunsPage({ searchParams }: { searchParams: Promise
     <>
       <h1>Scheduler runs</h1>
       <div className="panel">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Started</th>
-              <th scope="col">Trigger</th>
-              <th scope="col">Status</th>
-              <th scope="col">Duration</th>
-              <th scope="col">Counts</th>
+        <DataTable
+          columns={["Started", "Trigger", "Status", "Duration", "Counts"]}
+          empty={runs.length === 0 ? "No runs yet." : null}
+        >
+          {runs.map((run) => (
+            <tr key={run.runId}>
+              <td>
+                {formatInstant(run.startedAt)}
+                <CellNote>{formatRelative(run.startedAt, now)}</CellNote>
+              </td>
+              <td>{run.trigger}</td>
+              <td>
+                <StatusBadge status={run.status} />
+                {run.failureReason ? <div className="error-text">{run.failureReason}</div> : null}
+              </td>
+              <td>{run.durationMs === null ? "—" : `${run.durationMs} ms`}</td>
+              <td>
+                <details>
+                  <summary>
+                    {run.results?.usersDue ?? 0} due · {run.results?.jobsCreated ?? 0} dispatched ·{" "}
+                    {run.results?.errors ?? 0} errors
+                  </summary>
+                  <pre>{JSON.stringify(run.results, null, 2)}</pre>
+                  <pre>{JSON.stringify(run.userResults ?? {}, null, 2)}</pre>
+                </details>
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {runs.map((run) => (
-              <tr key={run.runId}>
-                <td>
-                  {formatInstant(run.startedAt)}
-                  <div className="muted" style={{ fontSize: 12 }}>
-                    {formatRelative(run.startedAt, now)}
-                  </div>
-                </td>
-                <td>{run.trigger}</td>
-                <td>
-                  <StatusBadge status={run.status} />
-                  {run.failureReason ? <div className="error-text">{run.failureReason}</div> : null}
-                </td>
-                <td>{run.durationMs === null ? "—" : `${run.durationMs} ms`}</td>
-                <td>
-                  <details>
-                    <summary>
-                      {run.results?.usersDue ?? 0} due · {run.results?.jobsCreated ?? 0} dispatched ·{" "}
-                      {run.results?.errors ?? 0} errors
-                    </summary>
-                    <pre>{JSON.stringify(run.results, null, 2)}</pre>
-                    <pre>{JSON.stringify(run.userResults ?? {}, null, 2)}</pre>
-                  </details>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-        {runs.length === 0 ? <p className="muted">No runs yet.</p> : null}
+          ))}
+        </DataTable>
         {nextCursor ? (
           <p>
             <a href={`/admin/runs?before=${nextCursor}`}>Older runs →</a>

@@ -1,7 +1,7 @@
 import { getConfig } from "@/config";
 import { requireAdminSession } from "@/services/admin-auth";
 import { findEmailSuppression, suppressionsOverview } from "@/services/delivery";
-import { formatInstant, Notice } from "../ui";
+import { ActionButton, DataTable, formatInstant, Notice } from "../ui";
 import { liftSuppressionAction } from "./actions";
 
 /** An email address is at most 254 characters (RFC 5321); a longer query names nothing. */
@@ -47,51 +47,46 @@ export default async function SuppressionsPage({
           Resend reported a permanent bounce or a spam complaint for these addresses; no coaching email goes
           to them. Lift one when the address works again (a complaint also turned the user's email off: they
           turn it back on in the journal).
-          {config.email.webhookSecret ? null : " The Resend webhook is not enabled (RESEND_WEBHOOK_SECRET)."}
+          {config.resendWebhook ? null : " The Resend webhook is not enabled (RESEND_WEBHOOK_SECRET)."}
         </p>
-        <table data-testid="suppressions">
-          <thead>
-            <tr>
-              <th scope="col">Address</th>
-              <th scope="col">Reason</th>
-              <th scope="col">Since</th>
-              <th scope="col">User</th>
-              <th scope="col">
-                <span className="sr-only">Lift</span>
-              </th>
+        <DataTable
+          testId="suppressions"
+          columns={["Address", "Reason", "Since", "User", { srOnly: "Lift" }]}
+          empty={
+            suppressions.length === 0
+              ? address
+                ? `${address} is not on the suppression list.`
+                : "None."
+              : null
+          }
+        >
+          {suppressions.map((suppression) => (
+            <tr key={suppression.id} data-testid="suppression">
+              <td>{suppression.address}</td>
+              <td>
+                {suppression.reason}
+                {suppression.detail ? <div className="muted">{suppression.detail}</div> : null}
+              </td>
+              <td>{formatInstant(suppression.suppressedAt)}</td>
+              <td>
+                {suppression.uid ? (
+                  <a href={`/admin/users/${encodeURIComponent(suppression.uid)}`}>{suppression.uid}</a>
+                ) : (
+                  "—"
+                )}
+              </td>
+              <td>
+                <ActionButton
+                  action={liftSuppressionAction}
+                  fields={{ suppressionId: suppression.id }}
+                  label={`Lift the suppression of ${suppression.address}`}
+                >
+                  Lift
+                </ActionButton>
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {suppressions.map((suppression) => (
-              <tr key={suppression.id} data-testid="suppression">
-                <td>{suppression.address}</td>
-                <td>
-                  {suppression.reason}
-                  {suppression.detail ? <div className="muted">{suppression.detail}</div> : null}
-                </td>
-                <td>{formatInstant(suppression.suppressedAt)}</td>
-                <td>
-                  {suppression.uid ? (
-                    <a href={`/admin/users/${encodeURIComponent(suppression.uid)}`}>{suppression.uid}</a>
-                  ) : (
-                    "—"
-                  )}
-                </td>
-                <td>
-                  <form action={liftSuppressionAction}>
-                    <input type="hidden" name="suppressionId" value={suppression.id} />
-                    <button type="submit" aria-label={`Lift the suppression of ${suppression.address}`}>
-                      Lift
-                    </button>
-                  </form>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-        {suppressions.length === 0 ? (
-          <p className="muted">{address ? `${address} is not on the suppression list.` : "None."}</p>
-        ) : null}
+          ))}
+        </DataTable>
       </section>
     </>
   );

@@ -3,7 +3,7 @@ import type { UserStatus } from "@/core/processing-state";
 import { localDateTime } from "@/core/schedule";
 import { usersTable } from "@/services/admin";
 import { requireAdminSession } from "@/services/admin-auth";
-import { formatInstant, formatRelative, Notice, StatusBadge } from "../ui";
+import { CellNote, DataTable, formatInstant, formatRelative, Notice, StatusBadge } from "../ui";
 
 const STATUSES = ["waiting", "running", "suspended", "error"] as const;
 const PREFERENCES = ["morning", "afternoon", "evening"] as const;
@@ -11,6 +11,31 @@ const FREQUENCIES = ["daily", "multipleTimesPerWeek", "onceAWeek"] as const;
 
 function pick<Value extends string>(value: string | undefined, allowed: readonly Value[]): Value | undefined {
   return allowed.find((candidate) => candidate === value);
+}
+
+/** A filter of the table: a choice of `values`, or any. */
+function FilterSelect({
+  id,
+  label,
+  values,
+  selected,
+}: {
+  id: string;
+  label: string;
+  values: readonly string[];
+  selected: string | undefined;
+}) {
+  return (
+    <>
+      <label htmlFor={id}>{label}</label>
+      <select id={id} name={id} defaultValue={selected ?? ""}>
+        <option value="">any</option>
+        {values.map((value) => (
+          <option key={value}>{value}</option>
+        ))}
+      </select>
+    </>
+  );
 }
 
 /** A repeated parameter (`?q=a&q=b`) arrives as an array; the first one counts. */
@@ -57,81 +82,57 @@ export default async function UsersPage({
         <form className="panel inline" method="get">
           <label htmlFor="q">Email or user id</label>
           <input id="q" name="q" defaultValue={query ?? ""} placeholder="ada@ or uid" />
-          <label htmlFor="status">Status</label>
-          <select id="status" name="status" defaultValue={status ?? ""}>
-            <option value="">any</option>
-            {STATUSES.map((value) => (
-              <option key={value}>{value}</option>
-            ))}
-          </select>
-          <label htmlFor="preference">Preference</label>
-          <select id="preference" name="preference" defaultValue={timePreference ?? ""}>
-            <option value="">any</option>
-            {PREFERENCES.map((value) => (
-              <option key={value}>{value}</option>
-            ))}
-          </select>
-          <label htmlFor="frequency">Frequency</label>
-          <select id="frequency" name="frequency" defaultValue={frequency ?? ""}>
-            <option value="">any</option>
-            {FREQUENCIES.map((value) => (
-              <option key={value}>{value}</option>
-            ))}
-          </select>
+          <FilterSelect id="status" label="Status" values={STATUSES} selected={status} />
+          <FilterSelect id="preference" label="Preference" values={PREFERENCES} selected={timePreference} />
+          <FilterSelect id="frequency" label="Frequency" values={FREQUENCIES} selected={frequency} />
           <button type="submit">Filter</button>
         </form>
       </search>
       <div className="panel">
-        <table data-testid="users-table">
-          <thead>
-            <tr>
-              <th scope="col">Email</th>
-              <th scope="col">Time zone (local time)</th>
-              <th scope="col">Preference</th>
-              <th scope="col">Frequency</th>
-              <th scope="col">Status</th>
-              <th scope="col">Next due (local)</th>
-              <th scope="col">Last message</th>
+        <DataTable
+          testId="users-table"
+          columns={[
+            "Email",
+            "Time zone (local time)",
+            "Preference",
+            "Frequency",
+            "Status",
+            "Next due (local)",
+            "Last message",
+          ]}
+          empty={rows.length === 0 ? "No users match." : null}
+        >
+          {rows.map((row) => (
+            <tr key={row.uid}>
+              <td>
+                <a href={`/admin/users/${encodeURIComponent(row.uid)}`}>{row.email || row.uid}</a>
+                <CellNote>
+                  {row.uid}
+                  {row.enabled ? "" : " · coaching off"}
+                </CellNote>
+              </td>
+              <td>
+                {row.timezone ?? "—"}
+                {row.timezone ? (
+                  <CellNote>{localDateTime({ at: now, timezone: row.timezone }).replace("T", " ")}</CellNote>
+                ) : null}
+              </td>
+              <td>{row.timePreference ?? "—"}</td>
+              <td>{row.frequency ?? "—"}</td>
+              <td>
+                <StatusBadge status={row.status} />
+              </td>
+              <td>
+                {formatInstant(row.nextCoachingMessageDue, row.timezone ?? "UTC")}
+                <CellNote>{formatRelative(row.nextCoachingMessageDue, now)}</CellNote>
+              </td>
+              <td>
+                {row.lastMessageType ?? "—"}
+                {row.lastRating !== null ? <span className="muted"> · rated {row.lastRating}</span> : null}
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {rows.map((row) => (
-              <tr key={row.uid}>
-                <td>
-                  <a href={`/admin/users/${encodeURIComponent(row.uid)}`}>{row.email || row.uid}</a>
-                  <div className="muted" style={{ fontSize: 12 }}>
-                    {row.uid}
-                    {row.enabled ? "" : " · coaching off"}
-                  </div>
-                </td>
-                <td>
-                  {row.timezone ?? "—"}
-                  {row.timezone ? (
-                    <div className="muted" style={{ fontSize: 12 }}>
-                      {localDateTime({ at: now, timezone: row.timezone }).replace("T", " ")}
-                    </div>
-                  ) : null}
-                </td>
-                <td>{row.timePreference ?? "—"}</td>
-                <td>{row.frequency ?? "—"}</td>
-                <td>
-                  <StatusBadge status={row.status} />
-                </td>
-                <td>
-                  {formatInstant(row.nextCoachingMessageDue, row.timezone ?? "UTC")}
-                  <div className="muted" style={{ fontSize: 12 }}>
-                    {formatRelative(row.nextCoachingMessageDue, now)}
-                  </div>
-                </td>
-                <td>
-                  {row.lastMessageType ?? "—"}
-                  {row.lastRating !== null ? <span className="muted"> · rated {row.lastRating}</span> : null}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-        {rows.length === 0 ? <p className="muted">No users match.</p> : null}
+          ))}
+        </DataTable>
         {nextHref ? (
           <p>
             <a href={nextHref}>Next page →</a>

@@ -9,7 +9,7 @@ import { deliverNow } from "@/services/events";
 import { processorDeps, runSlotSafely } from "@/services/processor";
 
 /**
- * Generation and scoring run after the response, inside this limit; config.ts refuses a slot
+ * Generation and scoring run after the response, inside this limit; src/config refuses a slot
  * lease (PROCESSOR_LEASE_MS) that does not outlast it. Next.js needs a literal here: keep it equal
  * to PROCESSOR_MAX_DURATION_SECONDS (a test checks).
  */

@@ -8,6 +8,7 @@ import { requireCronSecret } from "@/http/auth";
 import { methodNotAllowed, parseJsonBody, respond } from "@/http/respond";
 import { logger } from "@/logger";
 import type { SchedulerRunRecord } from "@/pipeline/ports";
+import { rollUpMetricsAfterTick } from "@/services/metrics";
 import { CRON_CHAIN_ID_PATTERN, cronChainId, runSchedulerTick } from "@/services/scheduler";
 
 /**
@@ -62,11 +63,15 @@ function summaryResponse(run: SchedulerRunRecord): Response {
  * finds the step claimed and does nothing (its summary says whose it is).
  */
 export async function GET(request: Request): Promise<Response> {
+  const requestStartedAt = performance.now();
   return respond(ROUTE, async () => {
     const config = getConfig();
     requireCronSecret(request, config);
     const chain = { chainId: cronChainId(Date.now()), step: 0, after: null };
-    return summaryResponse(await runSchedulerTick({ config, trigger: "cron", chain }));
+    const run = await runSchedulerTick({ config, trigger: "cron", chain });
+    // The hourly metrics, once the tick's work is done: bounded, never throws (services/metrics.ts).
+    await rollUpMetricsAfterTick(config, { run, requestStartedAt });
+    return summaryResponse(run);
   });
 }
 
@@ -100,9 +105,11 @@ export async function POST(request: Request): Promise<Response> {
         `invalid request body: continuation.step: the chain has at most ${config.scheduler.maxChainSteps} steps (SCHEDULER_MAX_CHAIN_STEPS)`,
       );
     }
+    const requestStartedAt = performance.now();
     after(async () => {
       try {
-        await runSchedulerTick({ config, trigger: "continuation", chain: continuation });
+        const run = await runSchedulerTick({ config, trigger: "continuation", chain: continuation });
+        await rollUpMetricsAfterTick(config, { run, requestStartedAt });
       } catch (error) {
         // The step's summary holds the failure; its users stay due for the next tick.
         logger.error("scheduler chain step failed", {

@@ -1,0 +1,323 @@
+import "server-only";
+import type { Firestore, Query } from "firebase-admin/firestore";
+import { z } from "zod";
+import {
+  callsByModel,
+  DAY_MS,
+  dayKey,
+  type EngagementRows,
+  emptyFigures,
+  HOUR_MS,
+  hourKey,
+  type MetricsFigures,
+  type MetricsSnapshot,
+  type SampledCall,
+} from "@/core/metrics";
+import { USER_STATUSES } from "@/core/processing-state";
+import type {
+  DailyMetrics,
+  EngagementDay,
+  HourlyMetrics,
+  MetricsReader,
+  MetricsRollupStore,
+} from "@/pipeline/roll-up-metrics";
+import { countMatching } from "./batched-delete";
+import { COLLECTIONS } from "./collections";
+import { createOnce } from "./create-once";
+import { engagementFigures } from "./engagement-store";
+import { firestoreCall } from "./errors";
+
+/**
+ * The LLM sample: the hour is cut into this many equal slices and at most `SAMPLE_PER_SLICE`
+ * attempts are read from the start of each, so a busy hour costs at most 240 reads and its
+ * sample still spans the whole hour; a quiet hour is read whole (exact figures).
+ */
+const SAMPLE_SLICES = 12;
+const SAMPLE_PER_SLICE = 20;
+/** Scheduler runs of one hour: the cron step, its continuations, manual runs. Bounded by the chain's steps. */
+const MAX_RUNS_PER_HOUR = 1_000;
+const ATTEMPT_STATUSES = ["sent", "approved", "rejected", "failed"] as const;
+
+const count = z.number().nonnegative().catch(0);
+const modelCallsSchema = z.object({
+  calls: count,
+  errors: count,
+  costUsd: count,
+  latencyHistogram: z.array(count).catch([]),
+});
+/** A stored document's figures; anything missing or malformed reads as 0, so a page never fails on one. */
+const figuresSchema = z
+  .object({
+    messages: z
+      .object({ sent: count, approved: count, rejected: count, failed: count, delivered: count })
+      .catch(emptyFigures().messages),
+    slotsCompleted: count,
+    llm: z
+      .object({
+        sampledMessages: count,
+        byModel: z.record(z.string(), modelCallsSchema).catch({}),
+      })
+      .catch(emptyFigures().llm),
+    scheduler: z
+      .object({
+        runs: count,
+        cronTicks: count,
+        continuations: count,
+        failedRuns: count,
+        usersDue: count,
+        dispatched: count,
+        deferred: count,
+        errors: count,
+        runsWithMore: count,
+      })
+      .catch(emptyFigures().scheduler),
+    outbox: z.object({ processed: count, deadLettered: count, claims: count }).catch(emptyFigures().outbox),
+  })
+  .catch(emptyFigures());
+const snapshotSchema = z
+  .object({
+    at: z.number(),
+    usersTotal: count,
+    usersByStatus: z.record(z.string(), count).catch({}),
+    pendingEvents: count,
+    deadLetters: count,
+  })
+  .nullable()
+  .catch(null);
+const hourlySchema = z.object({
+  hourStart: z.number(),
+  computedAt: z.number().catch(0),
+  figures: figuresSchema,
+  snapshot: snapshotSchema,
+});
+const dailySchema = z.object({
+  dayStart: z.number(),
+  computedAt: z.number().catch(0),
+  hours: count,
+  missingHours: z.array(z.string()).catch([]),
+  figures: figuresSchema,
+  snapshot: snapshotSchema,
+});
+const tally = {
+  sent: count,
+  delivered: count,
+  opened: count,
+  clicked: count,
+  helpful: count,
+  rated: count,
+  pushDelivered: count,
+};
+const engagementSchema = z.object({
+  dayStart: z.number(),
+  computedAt: z.number().catch(0),
+  final: z.boolean().catch(false),
+  byRating: z.array(z.object({ rating: z.number(), ...tally })).catch([]),
+  byType: z.array(z.object({ messageType: z.string(), ...tally })).catch([]),
+});
+
+const llmCallSchema = z.object({
+  model: z.string().catch("unknown"),
+  ok: z.boolean().catch(false),
+  durationMs: z.number().nonnegative().catch(0),
+  cost: z.number().nullable().catch(null),
+});
+const sampledAttemptSchema = z.object({ llmCalls: z.array(llmCallSchema).catch([]) }).catch({ llmCalls: [] });
+
+const runSchema = z.object({
+  trigger: z.string().catch("unknown"),
+  status: z.string().catch("unknown"),
+  results: z
+    .object({
+      usersDue: count,
+      jobsCreated: count,
+      deferred: count,
+      errors: count,
+      hasMore: z.boolean().catch(false),
+    })
+    .partial()
+    .nullable()
+    .catch(null),
+});
+
+/**
+ * The metrics rollup's reads and writes on Firestore. Every figure of an hour is an aggregation
+ * (`count()`, one read per 1,000 index entries) on a top-level field with a time range, or a
+ * bounded read (the LLM sample, the hour's scheduler runs): the cost of an hour does not grow
+ * with the number of users beyond the index entries counted. Time fields exempted from
+ * single-field indexing (`createdAt`, `sentAt`, `updatedAt`, `processed_at`) are always queried
+ * with an equality first, on the composite indexes the retention cleanup already uses.
+ */
+export function createFirestoreMetricsStore(db: Firestore): MetricsRollupStore & MetricsReader {
+  const hourly = db.collection(COLLECTIONS.metricsHourly);
+  const daily = db.collection(COLLECTIONS.metricsDaily);
+  const engagement = db.collection(COLLECTIONS.metricsEngagement);
+  const messages = db.collection(COLLECTIONS.coachingMessages);
+  const inRange = (query: Query, field: string, from: number, to: number) =>
+    query.where(field, ">=", from).where(field, "<", to);
+
+  const sampleCalls = async (from: number, to: number) => {
+    const slice = (to - from) / SAMPLE_SLICES;
+    const slices = await Promise.all(
+      Array.from({ length: SAMPLE_SLICES }, (_, index) =>
+        inRange(
+          messages.where("status", "in", [...ATTEMPT_STATUSES]),
+          "createdAt",
+          from + Math.round(index * slice),
+          from + Math.round((index + 1) * slice),
+        )
+          .orderBy("createdAt")
+          .limit(SAMPLE_PER_SLICE)
+          .select("llmCalls")
+          .get(),
+      ),
+    );
+    const attempts = slices.flatMap((snapshot) => snapshot.docs);
+    const calls: SampledCall[] = attempts.flatMap(
+      (attempt) => sampledAttemptSchema.parse(attempt.data()).llmCalls,
+    );
+    return { sampledMessages: attempts.length, byModel: callsByModel(calls) };
+  };
+
+  const schedulerFigures = async (from: number, to: number): Promise<MetricsFigures["scheduler"]> => {
+    const runs = await inRange(db.collection(COLLECTIONS.schedulerRuns), "startedAt", from, to)
+      .limit(MAX_RUNS_PER_HOUR)
+      .select("trigger", "status", "results")
+      .get();
+    const figures = emptyFigures().scheduler;
+    for (const document of runs.docs) {
+      const run = runSchema.parse(document.data());
+      figures.runs += 1;
+      if (run.trigger === "cron") figures.cronTicks += 1;
+      if (run.trigger === "continuation") figures.continuations += 1;
+      if (run.status === "failed") figures.failedRuns += 1;
+      figures.usersDue += run.results?.usersDue ?? 0;
+      figures.dispatched += run.results?.jobsCreated ?? 0;
+      figures.deferred += run.results?.deferred ?? 0;
+      figures.errors += run.results?.errors ?? 0;
+      if (run.results?.hasMore) figures.runsWithMore += 1;
+    }
+    return figures;
+  };
+
+  const countHour = async (hourStart: number): Promise<MetricsFigures> => {
+    const from = hourStart;
+    const to = hourStart + HOUR_MS;
+    const [byStatus, delivered, slotsCompleted, llm, scheduler, processed, deadLettered, claims] =
+      await Promise.all([
+        Promise.all(
+          ATTEMPT_STATUSES.map((status) =>
+            countMatching(inRange(messages.where("status", "==", status), "createdAt", from, to)),
+          ),
+        ),
+        countMatching(inRange(messages.where("wasSent", "==", true), "sentAt", from, to)),
+        countMatching(
+          inRange(
+            db.collection(COLLECTIONS.coachingSlots).where("status", "==", "completed"),
+            "updatedAt",
+            from,
+            to,
+          ),
+        ),
+        sampleCalls(from, to),
+        schedulerFigures(from, to),
+        countMatching(
+          inRange(
+            db.collection(COLLECTIONS.events).where("status", "==", "processed"),
+            "processed_at",
+            from,
+            to,
+          ),
+        ),
+        countMatching(inRange(db.collection(COLLECTIONS.eventDeadLetters), "created_at", from, to)),
+        countMatching(inRange(db.collection(COLLECTIONS.eventLeases), "claimedAt", from, to)),
+      ]);
+    const [sent = 0, approved = 0, rejected = 0, failed = 0] = byStatus;
+    return {
+      messages: { sent, approved, rejected, failed, delivered },
+      slotsCompleted,
+      llm,
+      scheduler,
+      outbox: { processed, deadLettered, claims },
+    };
+  };
+
+  const keysBetween = async (collection: typeof hourly, field: string, from: number, to: number) => {
+    const snapshot = await inRange(collection, field, from, to).select(field).get();
+    return new Set(snapshot.docs.map((document) => document.id));
+  };
+
+  return {
+    existingHours: ({ from, to }) =>
+      firestoreCall("list metrics hours", () => keysBetween(hourly, "hourStart", from, to)),
+
+    countHour: (hourStart) => firestoreCall("count metrics hour", () => countHour(hourStart)),
+
+    snapshot: (now) =>
+      firestoreCall("count metrics snapshot", async (): Promise<MetricsSnapshot> => {
+        const states = db.collection(COLLECTIONS.userProcessingState);
+        const [usersTotal, byStatus, pendingEvents, deadLetters] = await Promise.all([
+          countMatching(db.collection(COLLECTIONS.users)),
+          Promise.all(USER_STATUSES.map((status) => countMatching(states.where("status", "==", status)))),
+          countMatching(db.collection(COLLECTIONS.events).where("status", "==", "pending")),
+          countMatching(db.collection(COLLECTIONS.eventDeadLetters)),
+        ]);
+        return {
+          at: now,
+          usersTotal,
+          usersByStatus: Object.fromEntries(
+            USER_STATUSES.map((status, index) => [status, byStatus[index] ?? 0]),
+          ),
+          pendingEvents,
+          deadLetters,
+        };
+      }),
+
+    // create(): an hour is written once; a concurrent rollup that counted it too finds it there.
+    createHour: (metrics) =>
+      createOnce("create metrics hour", () => hourly.doc(hourKey(metrics.hourStart)).create(metrics)),
+
+    readHours: ({ from, to }) =>
+      firestoreCall("read metrics hours", async () => {
+        const snapshot = await inRange(hourly, "hourStart", from, to).orderBy("hourStart").get();
+        return snapshot.docs.flatMap((document): HourlyMetrics[] => {
+          const parsed = hourlySchema.safeParse(document.data());
+          return parsed.success ? [parsed.data] : [];
+        });
+      }),
+
+    existingDays: ({ from, to }) =>
+      firestoreCall("list metrics days", () => keysBetween(daily, "dayStart", from, to)),
+
+    createDay: (metrics) =>
+      createOnce("create metrics day", () => daily.doc(dayKey(metrics.dayStart)).create(metrics)),
+
+    readDays: ({ from, to }) =>
+      firestoreCall("read metrics days", async () => {
+        const snapshot = await inRange(daily, "dayStart", from, to).orderBy("dayStart").get();
+        return snapshot.docs.flatMap((document): DailyMetrics[] => {
+          const parsed = dailySchema.safeParse(document.data());
+          return parsed.success ? [parsed.data] : [];
+        });
+      }),
+
+    readEngagement: ({ from, to }) =>
+      firestoreCall("read engagement days", async () => {
+        const snapshot = await inRange(engagement, "dayStart", from, to).orderBy("dayStart").get();
+        return snapshot.docs.flatMap((document): EngagementDay[] => {
+          const parsed = engagementSchema.safeParse(document.data());
+          return parsed.success ? [parsed.data] : [];
+        });
+      }),
+
+    countEngagement: async (dayStart): Promise<EngagementRows> => {
+      const figures = await engagementFigures(db, { since: dayStart, until: dayStart + DAY_MS });
+      return { byRating: figures.byRating, byType: figures.byType };
+    },
+
+    // Absolute counts, so a concurrent or repeated count overwrites with the same or newer figures.
+    saveEngagement: (day) =>
+      firestoreCall("save engagement day", async () => {
+        await engagement.doc(dayKey(day.dayStart)).set(day);
+      }),
+  };
+}

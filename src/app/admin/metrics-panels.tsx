@@ -1,0 +1,203 @@
+/** The dashboard's figures from the hourly rollup: 24 hours and 14 days of charts (issue 15). */
+import type { DerivedRates, MetricsFigures } from "@/core/metrics";
+import type { MetricsBucket, MetricsOverview } from "@/pipeline/metrics-overview";
+import { BarChart, type BarSeries, formatInstant, Stat } from "./ui";
+
+function percent(rate: number | null): string {
+  return rate === null ? "—" : `${Math.round(rate * 1_000) / 10}%`;
+}
+
+function seconds(ms: number | null): string {
+  return ms === null ? "—" : `≤ ${ms / 1_000} s`;
+}
+
+/** The day of the month (UTC): 14 of them are unique, and they fit under the bars. */
+function dayLabel(at: number): string {
+  return String(new Date(at).getUTCDate());
+}
+
+function hourLabel(at: number): string {
+  return new Date(at).getUTCHours().toString().padStart(2, "0");
+}
+
+/** A value per bucket, 0 where nothing is rolled up yet. */
+function values(
+  series: MetricsBucket[],
+  pick: (figures: MetricsFigures, rates: DerivedRates) => number,
+): number[] {
+  return series.map((entry) => (entry.figures && entry.rates ? pick(entry.figures, entry.rates) : 0));
+}
+
+/** A chart with its title shown above it (the SVG's own title is for screen readers). */
+function TitledChart({ title, labels, series }: { title: string; labels: string[]; series: BarSeries[] }) {
+  return (
+    <div>
+      <h3 style={{ fontSize: 14, margin: "0 0 4px" }}>{title}</h3>
+      <BarChart title={title} labels={labels} series={series} />
+    </div>
+  );
+}
+
+function SeriesCharts({ overview, label }: { overview: MetricsOverview; label: (at: number) => string }) {
+  const { series } = overview;
+  const labels = series.map((entry) => label(entry.start));
+  const per = overview.bucket === "hour" ? "per hour" : "per day";
+  return (
+    // Two charts a row: the bars of 24 hours or 14 days need the width.
+    <div style={{ display: "grid", gap: 16, gridTemplateColumns: "repeat(auto-fit, minmax(440px, 1fr))" }}>
+      <TitledChart
+        title={`Messages sent, gated out and failed ${per}`}
+        labels={labels}
+        series={[
+          { name: "sent", color: "#2f5d50", values: values(series, (figures) => figures.messages.delivered) },
+          { name: "gated out", color: "#cf222e", values: values(series, (_, rates) => rates.gatedOut) },
+          { name: "failed", color: "#8a6d3b", values: values(series, (figures) => figures.messages.failed) },
+        ]}
+      />
+      <TitledChart
+        title={`Users processed and dispatched ${per}`}
+        labels={labels}
+        series={[
+          {
+            name: "processed",
+            color: "#0969da",
+            values: values(series, (figures) => figures.slotsCompleted),
+          },
+          {
+            name: "dispatched",
+            color: "#8250df",
+            values: values(series, (figures) => figures.scheduler.dispatched),
+          },
+          {
+            name: "deferred",
+            color: "#bf8700",
+            values: values(series, (figures) => figures.scheduler.deferred),
+          },
+        ]}
+      />
+      <TitledChart
+        title={`LLM latency p50 and p95 ${per} (seconds, bucket upper bound)`}
+        labels={labels}
+        series={[
+          {
+            name: "p50 s",
+            color: "#3d5a4c",
+            values: values(series, (_, rates) => (rates.llm.latencyP50Ms ?? 0) / 1_000),
+          },
+          {
+            name: "p95 s",
+            color: "#cf222e",
+            values: values(series, (_, rates) => (rates.llm.latencyP95Ms ?? 0) / 1_000),
+          },
+        ]}
+      />
+      <TitledChart
+        title={`Outbox events processed, retried and dead-lettered ${per}`}
+        labels={labels}
+        series={[
+          {
+            name: "processed",
+            color: "#2f5d50",
+            values: values(series, (figures) => figures.outbox.processed),
+          },
+          { name: "retries", color: "#bf8700", values: values(series, (_, rates) => rates.outboxRetries) },
+          {
+            name: "dead letters",
+            color: "#cf222e",
+            values: values(series, (figures) => figures.outbox.deadLettered),
+          },
+        ]}
+      />
+    </div>
+  );
+}
+
+function Totals({ overview, suffix }: { overview: MetricsOverview; suffix: string }) {
+  const { figures, rates } = overview.totals;
+  const id = (name: string) => `metrics-${name}-${suffix}`;
+  return (
+    <dl className="stats">
+      <Stat label="messages sent" value={figures.messages.delivered} testId={id("sent")} />
+      <Stat label="generated" value={rates.generated} testId={id("generated")} />
+      <Stat label="gated out" value={rates.gatedOut} testId={id("gated-out")} />
+      <Stat label="gate pass rate" value={percent(rates.gatePassRate)} testId={id("gate-pass")} />
+      <Stat label="generation failures" value={percent(rates.failureRate)} testId={id("failure-rate")} />
+      <Stat label="LLM calls" value={rates.llm.estimatedCalls} testId={id("llm-calls")} />
+      <Stat label="LLM error rate" value={percent(rates.llm.errorRate)} testId={id("llm-errors")} />
+      <Stat label="LLM p50" value={seconds(rates.llm.latencyP50Ms)} testId={id("llm-p50")} />
+      <Stat label="LLM p95" value={seconds(rates.llm.latencyP95Ms)} testId={id("llm-p95")} />
+      <Stat label="LLM cost" value={`$${rates.llm.estimatedCostUsd.toFixed(2)}`} testId={id("llm-cost")} />
+      <Stat label="users processed" value={figures.slotsCompleted} testId={id("processed")} />
+      <Stat label="scheduler runs" value={figures.scheduler.runs} testId={id("runs")} />
+      <Stat label="users due" value={figures.scheduler.usersDue} testId={id("due")} />
+      <Stat label="dispatched" value={figures.scheduler.dispatched} testId={id("dispatched")} />
+      <Stat label="deferred" value={figures.scheduler.deferred} testId={id("deferred")} />
+      <Stat label="continuations" value={figures.scheduler.continuations} testId={id("continuations")} />
+      <Stat label="events processed" value={figures.outbox.processed} testId={id("outbox-processed")} />
+      <Stat label="event retries" value={rates.outboxRetries} testId={id("outbox-retries")} />
+      <Stat label="dead-lettered" value={figures.outbox.deadLettered} testId={id("dead-lettered")} />
+    </dl>
+  );
+}
+
+function ModelTable({ rates }: { rates: DerivedRates }) {
+  if (rates.llm.byModel.length === 0) return null;
+  return (
+    <table data-testid="metrics-models">
+      <caption className="sr-only">LLM calls per model, last 24 hours (sampled)</caption>
+      <thead>
+        <tr>
+          <th scope="col">Model</th>
+          <th scope="col">Calls (sampled)</th>
+          <th scope="col">Error rate</th>
+          <th scope="col">p50</th>
+          <th scope="col">p95</th>
+          <th scope="col">Cost (sampled)</th>
+        </tr>
+      </thead>
+      <tbody>
+        {rates.llm.byModel.map((model) => (
+          <tr key={model.model}>
+            <th scope="row">{model.model}</th>
+            <td>{model.calls}</td>
+            <td>{percent(model.errorRate)}</td>
+            <td>{seconds(model.latencyP50Ms)}</td>
+            <td>{seconds(model.latencyP95Ms)}</td>
+            <td>${model.costUsd.toFixed(3)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+/**
+ * The rollup's figures: what the operator's seeds ask for, read from at most about 75 rollup
+ * documents a render, whatever the number of users.
+ */
+export function MetricsPanels({ hours, days }: { hours: MetricsOverview; days: MetricsOverview }) {
+  const counted = hours.series.filter((entry) => entry.figures !== null).length;
+  const { snapshot } = hours;
+  return (
+    <>
+      <section className="panel" id="metrics" aria-labelledby="metrics-24h-heading">
+        <h2 id="metrics-24h-heading">Last 24 hours (UTC, hourly rollup)</h2>
+        <p className="muted" data-testid="metrics-coverage">
+          {counted} of 24 hours rolled up. An hour is counted by the first scheduler tick at least 10 minutes
+          after it ends.
+          {snapshot
+            ? ` Users ${snapshot.usersTotal} in all, ${snapshot.pendingEvents} events pending, ${snapshot.deadLetters} dead letters as of ${formatInstant(snapshot.at)}.`
+            : ""}
+        </p>
+        <Totals overview={hours} suffix="24h" />
+        <SeriesCharts overview={hours} label={hourLabel} />
+        <ModelTable rates={hours.totals.rates} />
+      </section>
+      <section className="panel" aria-labelledby="metrics-14d-heading">
+        <h2 id="metrics-14d-heading">Last 14 days (day of month, UTC; today so far)</h2>
+        <Totals overview={days} suffix="14d" />
+        <SeriesCharts overview={days} label={dayLabel} />
+      </section>
+    </>
+  );
+}

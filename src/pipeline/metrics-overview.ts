@@ -1,0 +1,143 @@
+import {
+  DAY_MS,
+  type DerivedRates,
+  dayKey,
+  dayStartOf,
+  deriveRates,
+  type EngagementRows,
+  HOUR_MS,
+  hourKey,
+  hourStartOf,
+  type MetricsFigures,
+  type MetricsSnapshot,
+  mergeEngagement,
+  sumFigures,
+} from "@/core/metrics";
+import type { DailyMetrics, EngagementDay, HourlyMetrics, MetricsReader } from "./roll-up-metrics";
+
+/** The ranges `GET /api/admin/metrics` and the dashboard show. */
+export const METRICS_RANGES = ["24h", "14d"] as const;
+export type MetricsRange = (typeof METRICS_RANGES)[number];
+
+/** Days of sent messages the engagement tables cover (today's so far included). */
+export const ENGAGEMENT_DAYS = 14;
+
+export interface MetricsBucket {
+  /** Start of the UTC hour or day. */
+  start: number;
+  key: string;
+  /** Null when nothing is rolled up for it yet (the last hour or two, or an outage). */
+  figures: MetricsFigures | null;
+  rates: DerivedRates | null;
+  /** Hourly documents summed into this bucket (24 for a whole day). */
+  hours: number;
+}
+
+export interface MetricsOverview {
+  range: MetricsRange;
+  bucket: "hour" | "day";
+  now: number;
+  series: MetricsBucket[];
+  totals: { figures: MetricsFigures; rates: DerivedRates };
+  /** The latest rollup's snapshot of users and the outbox's queue, or null before the first. */
+  snapshot: MetricsSnapshot | null;
+  engagement: EngagementRows & { from: number; to: number; days: number; lastCountedAt: number | null };
+}
+
+function bucket(start: number, key: string, parts: MetricsFigures[], hours: number): MetricsBucket {
+  const figures = parts.length > 0 ? sumFigures(parts) : null;
+  return { start, key, figures, rates: figures ? deriveRates(figures) : null, hours };
+}
+
+interface RollupDocuments {
+  hourly: HourlyMetrics[];
+  daily: DailyMetrics[];
+  engagementDays: EngagementDay[];
+}
+
+/** Reads what both ranges need at once: hours since yesterday's start, 13 past days, 14 days of engagement. */
+async function readRollups(reader: MetricsReader, now: number): Promise<RollupDocuments> {
+  const today = dayStartOf(now);
+  const [hourly, daily, engagementDays] = await Promise.all([
+    reader.readHours({ from: Math.min(today - DAY_MS, hourStartOf(now) - 24 * HOUR_MS), to: now + 1 }),
+    reader.readDays({ from: today - 13 * DAY_MS, to: today }),
+    reader.readEngagement({ from: today - (ENGAGEMENT_DAYS - 1) * DAY_MS, to: now + 1 }),
+  ]);
+  return { hourly, daily, engagementDays };
+}
+
+function overviewOf(range: MetricsRange, now: number, { hourly, daily, engagementDays }: RollupDocuments) {
+  const today = dayStartOf(now);
+  let series: MetricsBucket[];
+  if (range === "24h") {
+    series = Array.from({ length: 24 }, (_, index) => {
+      const start = hourStartOf(now) - (24 - index) * HOUR_MS;
+      const hour = hourly.find((candidate) => candidate.hourStart === start);
+      return bucket(start, hourKey(start), hour ? [hour.figures] : [], hour ? 1 : 0);
+    });
+  } else {
+    series = Array.from({ length: 14 }, (_, index) => {
+      const start = today - (13 - index) * DAY_MS;
+      const day = daily.find((candidate) => candidate.dayStart === start);
+      if (day) return bucket(start, dayKey(start), [day.figures], day.hours);
+      // Today, and yesterday until its daily document is written: from the hours so far.
+      const hours = hourly.filter((hour) => dayStartOf(hour.hourStart) === start);
+      return bucket(
+        start,
+        dayKey(start),
+        hours.map((hour) => hour.figures),
+        hours.length,
+      );
+    });
+  }
+  const figures = sumFigures(series.flatMap((entry) => (entry.figures ? [entry.figures] : [])));
+  const latest = [...hourly].reverse().find((hour) => hour.snapshot !== null);
+  return {
+    range,
+    bucket: range === "24h" ? ("hour" as const) : ("day" as const),
+    now,
+    series,
+    totals: { figures, rates: deriveRates(figures) },
+    snapshot: latest?.snapshot ?? daily.at(-1)?.snapshot ?? null,
+    engagement: {
+      from: today - (ENGAGEMENT_DAYS - 1) * DAY_MS,
+      to: now,
+      days: engagementDays.length,
+      lastCountedAt: engagementDays.reduce<number | null>(
+        (last, day) => (last === null || day.computedAt > last ? day.computedAt : last),
+        null,
+      ),
+      ...mergeEngagement(engagementDays),
+    },
+  };
+}
+
+/**
+ * The series of a range from the rollup documents only: 24 hourly documents (the 24 UTC hours
+ * before the current one), or 14 days (past days from their daily document, or from their
+ * hourly ones while the daily is not written yet; today from its hours so far), plus 14 days of
+ * engagement. At most 48 + 13 + 14 documents read, whatever the number of users.
+ */
+export async function readMetricsOverview({
+  reader,
+  range,
+  now,
+}: {
+  reader: MetricsReader;
+  range: MetricsRange;
+  now: number;
+}): Promise<MetricsOverview> {
+  return overviewOf(range, now, await readRollups(reader, now));
+}
+
+/** Both ranges for the dashboard, from one read of the rollup documents. */
+export async function readDashboardMetrics({
+  reader,
+  now,
+}: {
+  reader: MetricsReader;
+  now: number;
+}): Promise<{ hours: MetricsOverview; days: MetricsOverview }> {
+  const documents = await readRollups(reader, now);
+  return { hours: overviewOf("24h", now, documents), days: overviewOf("14d", now, documents) };
+}
