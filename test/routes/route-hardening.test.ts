@@ -44,6 +44,7 @@ const SERVED: Record<string, readonly string[]> = {
   "/api/admin/breaker/reset": ["POST"],
   "/api/admin/events/[eventId]/replay": ["POST"],
   "/api/admin/events/requeue-dead-letters": ["GET", "POST"],
+  "/api/admin/metrics": ["GET"],
   "/api/admin/runs": ["GET"],
   "/api/admin/status": ["GET"],
   "/api/admin/users": ["GET"],
