@@ -3,8 +3,11 @@
  * to name, message and code, and so is each error of their `cause` chain (an `AppError` wraps the
  * vendor failure that explains it). Request bodies, headers and secrets are never passed in; as a
  * second line of defence, what looks like a credential inside an error message or a string value
- * (a vendor may echo a header) is replaced by `[redacted]`.
+ * (a vendor may echo a header) is replaced by `[redacted]`. A line written inside a traced span
+ * carries its `traceId`.
  */
+import { isSpanContextValid, trace } from "@opentelemetry/api";
+
 type Level = "info" | "warn" | "error";
 
 /** How many causes below the logged error are kept: enough for adapter → SDK → transport. */
@@ -89,6 +92,10 @@ function serialise(value: unknown, depth = 0): unknown {
 
 function write(level: Level, message: string, context: Record<string, unknown> = {}): void {
   const entry: Record<string, unknown> = { level, message, time: new Date().toISOString() };
+  // The trace of the work being logged (a scheduler tick, a processor run, an outbox event), so an
+  // operator goes from a log line to its trace; absent when nothing is traced.
+  const spanContext = trace.getActiveSpan()?.spanContext();
+  if (spanContext && isSpanContextValid(spanContext)) entry.traceId = spanContext.traceId;
   for (const [key, value] of Object.entries(context)) entry[key] = serialise(value);
   // Logging is called from error paths: a value JSON cannot encode must not throw from here.
   let line: string;

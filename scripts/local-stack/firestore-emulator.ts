@@ -234,10 +234,101 @@ function teachArrayTransforms(): void {
   };
 }
 
+/** The members of the package's v1 write that the write-semantics fix reads. */
+interface V1Write {
+  has_update?: boolean;
+  has_update_mask?: boolean;
+  update_mask?: { field_paths?: string[] };
+  has_current_document?: boolean;
+  current_document?: { has_exists?: boolean; exists?: boolean };
+  update?: { name: string; fields: Map<string, unknown> };
+}
+
+interface StateDocument {
+  metadata: { hasExist: boolean };
+  fields: Record<string, { value?: unknown; constructor: new (value: unknown) => unknown }>;
+}
+
+let writeSemanticsTaught = false;
+/**
+ * Teaches the package what Firestore does with a write's field mask, where it merges every write
+ * into the stored fields: a write with no mask (`set()` without `merge`) replaces the whole
+ * document, and a masked path the write does not carry (`FieldValue.delete()`) is removed. Without
+ * this a plain `set()` keeps fields real Firestore drops, and a field delete is a no-op, so code
+ * that loses data on Firestore passes here.
+ */
+function teachWriteSemantics(): void {
+  if (writeSemanticsTaught) return;
+  writeSemanticsTaught = true;
+  const prototype = FirestoreState.prototype as unknown as {
+    writeV1Document(date: Date, write: V1Write): unknown;
+    getDocument(path: string): StateDocument;
+  };
+  const writeV1Document = prototype.writeV1Document;
+  prototype.writeV1Document = function (this: typeof prototype, date: Date, write: V1Write) {
+    const creates =
+      write.has_current_document && write.current_document?.has_exists && !write.current_document.exists;
+    if (!write.has_update || !write.update || creates) return writeV1Document.call(this, date, write);
+    const document = this.getDocument(write.update.name);
+    const masked = write.has_update_mask === true;
+    const existed = document.metadata.hasExist;
+    const before = document.fields;
+    if (!masked && existed) document.fields = {};
+    try {
+      const result = writeV1Document.call(this, date, write);
+      if (masked)
+        removeMaskedPathsNotWritten(document, write.update_mask?.field_paths ?? [], write.update.fields);
+      return result;
+    } catch (error) {
+      // A write refused (a failed precondition) changes nothing.
+      if (!masked && existed) document.fields = before;
+      throw error;
+    }
+  };
+}
+
+/** Removes each masked path the write's fields do not hold (plain dotted paths; quoted ones are left). */
+function removeMaskedPathsNotWritten(
+  document: StateDocument,
+  mask: string[],
+  written: Map<string, unknown>,
+): void {
+  for (const path of mask) {
+    if (path.includes("`")) continue;
+    const parts = path.split(".");
+    let carried: unknown = written.get(parts[0] ?? "");
+    for (const part of parts.slice(1)) {
+      const map = (carried as { map_value?: { fields?: Map<string, unknown> } } | undefined)?.map_value
+        ?.fields;
+      carried = map instanceof Map ? map.get(part) : undefined;
+    }
+    if (carried !== undefined) continue;
+    document.fields = withoutPath(document.fields, parts);
+  }
+}
+
+function withoutPath(fields: StateDocument["fields"], parts: string[]): StateDocument["fields"] {
+  const [head, ...rest] = parts;
+  if (head === undefined || !(head in fields)) return fields;
+  const copy = { ...fields };
+  if (rest.length === 0) {
+    delete copy[head];
+    return copy;
+  }
+  const field = fields[head];
+  const inner = field?.value;
+  if (!field || typeof inner !== "object" || inner === null || Array.isArray(inner)) return fields;
+  copy[head] = new field.constructor(
+    withoutPath(inner as StateDocument["fields"], rest),
+  ) as StateDocument["fields"][string];
+  return copy;
+}
+
 /** Starts the emulator on `port` (0 picks a free one) on 127.0.0.1. */
 export async function startFirestoreEmulator({ port = 0 }: { port?: number } = {}): Promise<RunningEmulator> {
   teachDocumentNames();
   teachArrayTransforms();
+  teachWriteSemantics();
   const emulator = new FirestoreServer();
   // The package keeps its gRPC server private; its handler table is where calls are routed.
   const grpcServer = (emulator as unknown as { server: { handlers?: Map<string, GrpcHandler> } }).server;

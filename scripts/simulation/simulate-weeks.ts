@@ -15,8 +15,8 @@ import { getPrompts } from "@/adapters/prompts";
 import { loadConfig } from "@/config";
 import { MESSAGE_TYPES } from "@/core/coaching-message";
 import { isInsideWindow, localDate, TIME_WINDOWS } from "@/core/schedule";
+import type { CoachModel, LlmCallRecord } from "@/pipeline/model-ports";
 import { processUser } from "@/pipeline/process-user";
-import type { CoachModel, LlmCallRecord } from "@/pipeline/processor-ports";
 import { runScheduler } from "@/pipeline/run-scheduler";
 import { createStateQuotaGate } from "@/pipeline/state-quota";
 import { wireProcessor } from "@/services/processor";
@@ -92,6 +92,8 @@ function simulatedModel(random: () => number, FAILURE_RATE: number): CoachModel 
           messageType: MESSAGE_TYPES[Math.floor(random() * MESSAGE_TYPES.length)] ?? "check_in",
           messageContent: `${words}.`,
           pushNotificationText: `A note for you (${counter})`,
+          riskLevel: "none" as const,
+          riskReason: "",
         },
       };
     },

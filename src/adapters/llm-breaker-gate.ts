@@ -21,7 +21,7 @@ import {
   type ProbeWindow,
   probeWindow,
 } from "@/core/circuit-breaker";
-import type { LlmBreaker } from "@/pipeline/processor-ports";
+import type { LlmBreaker } from "@/pipeline/llm-limit-ports";
 
 /** What a store must provide; each is one round trip to it. */
 export interface BreakerStorage {

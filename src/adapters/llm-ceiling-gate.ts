@@ -50,7 +50,7 @@ import {
   usageMinutes,
 } from "@/core/llm-ceiling";
 import { ttlRetentionRule } from "@/core/retention";
-import type { CeilingDecision, CeilingMinute, LlmCallCeiling } from "@/pipeline/processor-ports";
+import type { CeilingDecision, CeilingMinute, LlmCallCeiling } from "@/pipeline/llm-limit-ports";
 
 /** Shard documents carry the TTL field from their minute (core/retention.ts). */
 export const LLM_CEILING_RETENTION = ttlRetentionRule("llmCeiling");

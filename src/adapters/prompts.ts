@@ -1,7 +1,7 @@
 import "server-only";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import type { Prompts } from "@/pipeline/processor-ports";
+import type { Prompts } from "@/pipeline/model-ports";
 
 const VERSION_LINE = /^<!--\s*prompt-version:\s*(\S+)\s*-->\s*\n/;
 

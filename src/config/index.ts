@@ -5,7 +5,7 @@
  * One schema per area (deployment, LLM, delivery, scheduler, outbox) parses its variables and
  * maps them to that area's settings; the configuration's type is inferred from those schemas.
  * Optional features are capabilities, null when not configured (`email`, `push`,
- * `unsubscribe`, `resendWebhook`, `ownKeyEncryption`, `llmCeiling`): callers test the
+ * `unsubscribe`, `resendWebhook`, `ownKeyEncryption`, `llmCeiling`, `alerts`): callers test the
  * capability, never a variable. Malformed values fail on first use with a message naming the
  * variable. Secrets only some routes need (the cron secret, the admin password, the LLM key)
  * are optional here and demanded by `requireSetting` where they are used, so one missing key
@@ -14,11 +14,13 @@
 import { z } from "zod";
 import { AppError } from "@/core/errors";
 import type { Keyring } from "@/core/key-cipher";
+import { alertsEnv, alertsSettings, alertWebhookProblem } from "./alerts";
 import { deliveryEnv, deliverySettings, vapidProblem } from "./delivery";
 import { authEmulatorProblem, deploymentEnv, deploymentSettings } from "./deployment";
 import { llmEnv, llmSettings } from "./llm";
 import { eventTimingProblems, outboxEnv, outboxSettings } from "./outbox";
 import { schedulerEnv, schedulerSettings, schedulerTimingProblems } from "./scheduler";
+import { telemetryEnv, telemetrySettings } from "./telemetry";
 
 export { RESEND_DEFAULT_BASE_URL } from "./delivery";
 export {
@@ -36,6 +38,8 @@ const envSchema = z.object({
   ...deliveryEnv.shape,
   ...schedulerEnv.shape,
   ...outboxEnv.shape,
+  ...alertsEnv.shape,
+  ...telemetryEnv.shape,
 });
 
 /**
@@ -45,7 +49,7 @@ const envSchema = z.object({
  */
 const configSchema = envSchema.transform((env, context) => {
   // The Auth emulator on Vercel, or half a VAPID key pair, is reported alone; the timing rules together.
-  const problem = authEmulatorProblem(env) ?? vapidProblem(env);
+  const problem = authEmulatorProblem(env) ?? vapidProblem(env) ?? alertWebhookProblem(env);
   const problems = problem ? [problem] : [...schedulerTimingProblems(env), ...eventTimingProblems(env)];
   if (problems.length > 0) {
     for (const message of problems) context.addIssue({ code: "custom", message });
@@ -58,6 +62,8 @@ const configSchema = envSchema.transform((env, context) => {
     ...deliverySettings(env, { appUrl: deployment.appUrl }),
     scheduler: schedulerSettings(env),
     ...outboxSettings(env),
+    ...alertsSettings(env),
+    ...telemetrySettings(env),
   };
 });
 

@@ -10,6 +10,55 @@ import type { QuotaLimits } from "@/core/quota";
 import { atLeastOneRun, base64Key, nonNegativeInt, optionalText, positiveInt, quotaLimit } from "./fields";
 import { PROCESSOR_MAX_DURATION_SECONDS, PROCESSOR_NON_LLM_MARGIN_MS } from "./limits";
 
+/** Longest helpline text: it is a paragraph under the message, which must still fit MESSAGE_MAX_LENGTH. */
+export const SAFETY_RESOURCE_MAX_LENGTH = 400;
+
+/** SAFETY_RESOURCES: `{"en":"…","es":"…","default":"…"}`, keys language tags or `default`. */
+const safetyResourcesJson = z
+  .string()
+  .transform((value, context) => {
+    try {
+      return JSON.parse(value) as unknown;
+    } catch {
+      context.addIssue({ code: "custom", message: 'must be JSON, e.g. {"en":"…","default":"…"}' });
+      return z.NEVER;
+    }
+  })
+  .pipe(
+    z
+      .record(
+        z
+          .string()
+          .regex(
+            /^(default|[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*)$/,
+            "keys are language tags (en, pt-BR) or default",
+          ),
+        z
+          .string()
+          .trim()
+          .min(1, "a text must not be empty")
+          .max(SAFETY_RESOURCE_MAX_LENGTH, `a text must be at most ${SAFETY_RESOURCE_MAX_LENGTH} characters`)
+          // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused.
+          .refine((text) => !/[\u0000-\u0008\u000B-\u001F\u007F]/.test(text), "no control characters"),
+      )
+      .refine((table) => Object.keys(table).length > 0, "must name at least one language or default")
+      // Looked up by primary subtag in lower case (core/risk.ts `safetyResourceFor`).
+      .transform((table) =>
+        Object.fromEntries(
+          Object.entries(table).map(([key, text]) => [key === "default" ? key : normaliseTag(key), text]),
+        ),
+      ),
+  );
+
+/** `pt_br`/`PT-br` → `pt-BR`, as `canonicalLocale` writes tags; a primary subtag alone in lower case. */
+function normaliseTag(tag: string): string {
+  try {
+    return Intl.getCanonicalLocales(tag)[0] ?? tag.toLowerCase();
+  } catch {
+    return tag.toLowerCase();
+  }
+}
+
 export const llmEnv = z.object({
   OPENROUTER_API_KEY: optionalText,
   OPENROUTER_BASE_URL: optionalText.pipe(z.url().default("https://openrouter.ai/api/v1")),
@@ -103,6 +152,12 @@ export const llmEnv = z.object({
    * refuse such a run every minute, for ever, without failing the user.
    */
   LLM_CALLS_PER_MINUTE: atLeastOneRun().optional(),
+  /**
+   * The helpline text appended to a message whose entries suggest distress (docs/generation.md
+   * "Safety"): JSON, a short plain text per BCP 47 language or tag and an optional `default`.
+   * Unset: neutral texts that point to local emergency services (the feature is on either way).
+   */
+  SAFETY_RESOURCES: optionalText.pipe(safetyResourcesJson.optional()),
 });
 
 type LlmEnv = z.output<typeof llmEnv>;
@@ -162,6 +217,8 @@ export function llmSettings(env: LlmEnv) {
     /** The global LLM ceiling (LLM_CALLS_PER_MINUTE); null when unset (no ceiling). */
     llmCeiling: env.LLM_CALLS_PER_MINUTE ? { callsPerMinute: env.LLM_CALLS_PER_MINUTE } : null,
     insights: { maxBatchesPerRun: env.INSIGHTS_MAX_BATCHES_PER_RUN },
+    /** SAFETY_RESOURCES as configured; null when unset (then core/risk.ts's neutral texts). */
+    safety: { resources: env.SAFETY_RESOURCES ?? null },
     processor: {
       /** How long a claimed slot stays with its worker; above the processor route's maxDuration (300 s). */
       leaseMs: env.PROCESSOR_LEASE_MS,

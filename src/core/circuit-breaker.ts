@@ -127,22 +127,20 @@ export function probeWindow({
   return { claimId: `${openedAt}_${index}`, startsAt, endsAt: startsAt + settings.probeTimeoutMs };
 }
 
+/** The stored breaker read at `now`, and whether a worker has claimed the current probe. */
+export interface BreakerReading {
+  breaker: BreakerState | null;
+  now: number;
+  settings: BreakerSettings;
+  probeInFlight: boolean;
+}
+
 /**
  * When a probe call may next be made: null when closed (calls go through), the end of the
  * cool-down while cooling down, `now` when a probe is due and nobody holds it, and the end of
  * the current probe window while a probe is in flight.
  */
-export function nextProbeAt({
-  breaker,
-  now,
-  settings,
-  probeInFlight,
-}: {
-  breaker: BreakerState | null;
-  now: number;
-  settings: BreakerSettings;
-  probeInFlight: boolean;
-}): number | null {
+export function nextProbeAt({ breaker, now, settings, probeInFlight }: BreakerReading): number | null {
   const gate = breakerGate({ breaker, now });
   if (gate === "closed") return null;
   if (gate === "open") return breaker?.openUntil ?? now;
@@ -166,17 +164,7 @@ export interface BreakerStatus {
 }
 
 /** What an operator needs to know about the breaker at `now`. */
-export function describeBreaker({
-  breaker,
-  now,
-  settings,
-  probeInFlight,
-}: {
-  breaker: BreakerState | null;
-  now: number;
-  settings: BreakerSettings;
-  probeInFlight: boolean;
-}): BreakerStatus {
+export function describeBreaker({ breaker, now, settings, probeInFlight }: BreakerReading): BreakerStatus {
   const current = breaker ?? CLOSED_BREAKER;
   return {
     state: current.state,

@@ -7,8 +7,12 @@
  * `NOVELTY_WINDOW` recent messages and a bounded insights summary. Journal text is data, not
  * instructions: it sits inside <user_data>, with angle brackets neutralised so no entry can
  * close the block and speak as the system.
+ *
+ * The language the message is written in (docs/generation.md "Language") is judged here, from the
+ * entries the context already holds, and both prompts ask for it outside <user_data>.
  */
 import type { GeneratedMessage, MessageType } from "./coaching-message";
+import { type MessageLanguage, messageLanguage } from "./language";
 import { localDateTime, TIME_WINDOWS } from "./schedule";
 import { NOVELTY_WINDOW } from "./similarity";
 import type { CoachingUser } from "./user";
@@ -42,6 +46,8 @@ export interface CoachingContext {
   entries: JournalEntry[];
   recentMessages: PastMessage[];
   insightsSummary: string | null;
+  /** The language to write in: the user's `locale`, else detected from `entries`, else English. */
+  language: MessageLanguage;
 }
 
 /** What the stored message records about the context it was written from. */
@@ -92,6 +98,8 @@ export function buildCoachingContext({
     kept.push({ ...entry, content, ...(entry.title ? { title: truncate(entry.title, 200) } : {}) });
   }
   return {
+    // Judged on the bounded entries: the detector's work is bounded too.
+    language: messageLanguage({ locale: user.locale, entries: kept }),
     user,
     now,
     localDateTime: localDateTime({ at: now, timezone: user.timezone }),
@@ -185,6 +193,18 @@ function renderUserData(context: CoachingContext): string {
     .join("\n");
 }
 
+/** English names of languages, for the prompt ("es" → "Spanish"). */
+const LANGUAGE_NAMES = new Intl.DisplayNames(["en"], { type: "language", fallback: "code" });
+
+/**
+ * The language the message must be in, as an instruction of the engine's (never inside
+ * <user_data>): the tag is a validated BCP 47 subtag, the name is the runtime's, so neither carries
+ * text the user wrote.
+ */
+export function renderMessageLanguage({ language }: MessageLanguage): string {
+  return `<message_language tag="${language}">${LANGUAGE_NAMES.of(language) ?? language}</message_language>`;
+}
+
 /** The user-turn prompt for message generation; `avoid` carries a rejected draft on the retry. */
 export function renderGenerationPrompt(
   context: CoachingContext,
@@ -193,6 +213,7 @@ export function renderGenerationPrompt(
   return [
     "Write the next coaching message for this user.",
     renderUserData(context),
+    `Write messageContent and pushNotificationText in this language:\n${renderMessageLanguage(context.language)}`,
     avoid
       ? `A previous draft was rejected (${avoid.reason}). Write something clearly different in wording, angle and type from it and from the recent messages:\n<rejected_draft>\n${asData(avoid.draft)}\n</rejected_draft>`
       : null,
@@ -202,10 +223,14 @@ export function renderGenerationPrompt(
 }
 
 /** The user-turn prompt for the outcome simulation of `candidate`. */
-export function renderOutcomePrompt(context: CoachingContext, candidate: GeneratedMessage): string {
+export function renderOutcomePrompt(
+  context: CoachingContext,
+  candidate: Pick<GeneratedMessage, "messageType" | "messageContent">,
+): string {
   return [
     "Simulate how this user would receive the candidate message, and rate it.",
     renderUserData(context),
     `<candidate_message type="${candidate.messageType}">\n${asData(candidate.messageContent)}\n</candidate_message>`,
+    `The message is meant to be in this language; judge it as a native reader of it:\n${renderMessageLanguage(context.language)}`,
   ].join("\n\n");
 }

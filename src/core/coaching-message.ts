@@ -4,6 +4,7 @@
  * it is ever taken as a recipient, a user id or a schedule.
  */
 import { z } from "zod";
+import { RISK_LEVELS } from "./risk";
 
 export const MESSAGE_TYPES = [
   "check_in",
@@ -38,6 +39,19 @@ export const generatedMessageSchema = z.object({
     .max(PUSH_TEXT_MAX_LENGTH)
     .describe(
       `a single line of at most ${PUSH_TEXT_MAX_LENGTH} characters that invites the user to read the message`,
+    ),
+  // Carried by the generation call, which reads the entries anyway: no extra call, and the type it
+  // picks can follow its own assessment (docs/generation.md "Safety"). Never shown to the user.
+  riskLevel: z
+    .enum(RISK_LEVELS)
+    .describe(
+      "your reading of the entries: none; elevated (sustained distress, hopelessness); acute (thoughts of ending their life or harming themselves, or immediate danger)",
+    ),
+  riskReason: z
+    .string()
+    .max(500)
+    .describe(
+      "for the engine's operators only: a few words on the signal, in general terms, never quoting the entries; an empty string when riskLevel is none",
     ),
 });
 export type GeneratedMessage = z.infer<typeof generatedMessageSchema>;

@@ -6,6 +6,8 @@
  * Plain text only: the email (React) and the unsubscribe page (`escapeHtml`) escape every string.
  */
 
+import { localeLanguage } from "./locale";
+
 export const EMAIL_LANGUAGES = ["en", "es", "de", "fr", "pt"] as const;
 export type EmailLanguage = (typeof EMAIL_LANGUAGES)[number];
 export const FALLBACK_EMAIL_LANGUAGE: EmailLanguage = "en";
@@ -191,6 +193,23 @@ export function languageFromAcceptLanguage(header: string | null | undefined): E
     .sort((first, second) => second.quality - first.quality || first.index - second.index);
   const match = ranked.map(({ range }) => range.toLowerCase().split("-")[0] ?? "").find(isEmailLanguage);
   return match ?? FALLBACK_EMAIL_LANGUAGE;
+}
+
+/**
+ * The locale a coaching email speaks: the message's language (absent on messages stored before it
+ * was recorded: English), refined by the user's `locale` when that names the same language, so a
+ * `pt-BR` user's date reads as in Brazil. A locale changed since the message was written does not
+ * put the email's words in another language than the message's.
+ */
+export function emailLocaleFor({
+  messageLanguage,
+  userLocale,
+}: {
+  messageLanguage: string | null | undefined;
+  userLocale: string | null | undefined;
+}): string {
+  const language = messageLanguage ?? FALLBACK_EMAIL_LANGUAGE;
+  return userLocale != null && localeLanguage(userLocale) === language ? userLocale : language;
 }
 
 /**

@@ -9,6 +9,8 @@ export const EVENT_TYPES = {
   coachingMessageCreated: "coaching.message.created",
   userCoachingEnabled: "user.coaching.enabled",
   journalEntryCreated: "journal.entry.created",
+  /** Posts an alert that fired or resolved to ALERT_WEBHOOK_URL (core/alerts.ts). */
+  alertNotification: "alert.notification",
 } as const;
 
 export type EventStatus = "pending" | "processed" | "dead_letter";

@@ -1,109 +1,16 @@
 /**
- * The operator's figures, rolled up per completed UTC hour and per UTC day (issue 15): bucket
- * keys, which buckets a rollup run computes, how figures merge, and the rates and percentiles
- * derived from them. Pure: `now` is passed in; the adapter counts, this module decides.
+ * The operator's figures, rolled up per completed UTC hour and per UTC day (issue 15): what a
+ * bucket counts, how figures merge, and the rates and percentiles derived from them. Pure; the
+ * adapter counts, this module decides. The buckets themselves are in `metrics-hours.ts`, the
+ * latency histogram in `latency-histogram.ts`, engagement's recounts in `engagement.ts`.
  *
  * Every figure but the snapshot is a sum, so a day is the sum of its 24 hours and a range the
- * sum of its buckets. Latencies are kept as a fixed histogram (`LATENCY_BUCKET_BOUNDS_MS`) so
- * they merge exactly too; a percentile is read off the merged histogram (the upper bound of the
- * bucket it falls in), which a list of per-hour p95s could never give.
+ * sum of its buckets; latencies too, as a fixed histogram. The LLM call and cost estimates are
+ * scaled up from each hour's own sample when the hour is rolled up (`withLlmEstimates`) and then
+ * summed: one scale over a range would weigh a quiet hour read whole like a busy hour sampled
+ * 240 of 40,000 attempts.
  */
-
-export const HOUR_MS = 3_600_000;
-export const DAY_MS = 24 * HOUR_MS;
-
-/**
- * An hour is rolled up once it ended this long ago: a processor run stamps `createdAt`/`sentAt`
- * with the instant it started and runs for at most 300 s, so nothing lands in an hour later.
- */
-export const HOUR_SETTLED_AFTER_MS = 10 * 60_000;
-
-/** Upper bounds (ms) of the latency histogram's buckets; one more bucket holds anything slower. */
-export const LATENCY_BUCKET_BOUNDS_MS = [
-  250, 500, 750, 1_000, 1_500, 2_000, 3_000, 4_000, 5_000, 7_500, 10_000, 15_000, 20_000, 30_000, 60_000,
-  120_000,
-] as const;
-
-/** `2026-11-30T05`: the UTC hour that contains `at` (ids sort by time). */
-export function hourKey(at: number): string {
-  return new Date(hourStartOf(at)).toISOString().slice(0, 13);
-}
-
-/** `2026-11-30`: the UTC day that contains `at`. */
-export function dayKey(at: number): string {
-  return new Date(dayStartOf(at)).toISOString().slice(0, 10);
-}
-
-/** The start of the UTC hour that contains `at`. */
-export function hourStartOf(at: number): number {
-  return Math.floor(at / HOUR_MS) * HOUR_MS;
-}
-
-/** The start of the UTC day that contains `at`. */
-export function dayStartOf(at: number): number {
-  return Math.floor(at / DAY_MS) * DAY_MS;
-}
-
-/** The start of the hour a key names, or null for anything that is not one. */
-export function parseHourKey(key: string): number | null {
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}$/.test(key)) return null;
-  const at = Date.parse(`${key}:00:00.000Z`);
-  return Number.isFinite(at) && hourKey(at) === key ? at : null;
-}
-
-/** The start of the day a key names, or null for anything that is not one. */
-export function parseDayKey(key: string): number | null {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(key)) return null;
-  const at = Date.parse(`${key}T00:00:00.000Z`);
-  return Number.isFinite(at) && dayKey(at) === key ? at : null;
-}
-
-/**
- * The settled hours of the last `lookbackHours` that have no rollup yet, newest first (the
- * latest figures are the ones an operator looks for), at most `maxHours`: a tick catches up a
- * few hours at a time, and an outage longer than the lookback leaves its hours out (the daily
- * document says which) rather than one tick doing days of work.
- */
-export function hoursToRollUp({
-  now,
-  existing,
-  lookbackHours,
-  maxHours,
-}: {
-  now: number;
-  existing: ReadonlySet<string>;
-  lookbackHours: number;
-  maxHours: number;
-}): number[] {
-  const lastSettled = hourStartOf(now - HOUR_SETTLED_AFTER_MS) - HOUR_MS;
-  const hours: number[] = [];
-  for (let index = 0; index < lookbackHours && hours.length < maxHours; index += 1) {
-    const start = lastSettled - index * HOUR_MS;
-    if (!existing.has(hourKey(start))) hours.push(start);
-  }
-  return hours;
-}
-
-/**
- * Days whose daily document can be written now: the day is over and either all its 24 hours are
- * rolled up, or the hours still missing have fallen out of the lookback (they never will be).
- */
-export function dayIsComplete({
-  dayStart,
-  hoursPresent,
-  now,
-  lookbackHours,
-}: {
-  dayStart: number;
-  hoursPresent: number;
-  now: number;
-  lookbackHours: number;
-}): boolean {
-  const dayEnd = dayStart + DAY_MS;
-  if (dayEnd + HOUR_SETTLED_AFTER_MS > now) return false;
-  if (hoursPresent >= 24) return true;
-  return hourStartOf(now - HOUR_SETTLED_AFTER_MS) - lookbackHours * HOUR_MS >= dayEnd;
-}
+import { emptyHistogram, histogramPercentile, latencyBucket, mergeHistograms } from "./latency-histogram";
 
 /** One model's LLM calls among the sampled messages. */
 export interface ModelCalls {
@@ -134,6 +41,10 @@ export interface MetricsFigures {
   llm: {
     sampledMessages: number;
     byModel: Record<string, ModelCalls>;
+    /** The bucket's calls scaled up from its hour's own sample (`withLlmEstimates`), summed over hours. */
+    estimatedCalls: number;
+    /** The bucket's cost scaled up like `estimatedCalls`, summed over hours. */
+    estimatedCostUsd: number;
   };
   scheduler: {
     runs: number;
@@ -169,7 +80,7 @@ export function emptyFigures(): MetricsFigures {
   return {
     messages: { sent: 0, approved: 0, rejected: 0, failed: 0, delivered: 0 },
     slotsCompleted: 0,
-    llm: { sampledMessages: 0, byModel: {} },
+    llm: { sampledMessages: 0, byModel: {}, estimatedCalls: 0, estimatedCostUsd: 0 },
     scheduler: {
       runs: 0,
       cronTicks: 0,
@@ -183,39 +94,6 @@ export function emptyFigures(): MetricsFigures {
     },
     outbox: { processed: 0, deadLettered: 0, claims: 0 },
   };
-}
-
-/** A latency histogram with no calls: one count per bound, and one for slower calls. */
-export function emptyHistogram(): number[] {
-  return Array.from({ length: LATENCY_BUCKET_BOUNDS_MS.length + 1 }, () => 0);
-}
-
-/** The bucket a latency falls in. */
-export function latencyBucket(durationMs: number): number {
-  const index = LATENCY_BUCKET_BOUNDS_MS.findIndex((bound) => durationMs <= bound);
-  return index === -1 ? LATENCY_BUCKET_BOUNDS_MS.length : index;
-}
-
-/** Two histograms' calls together, bucket by bucket. */
-export function mergeHistograms(left: readonly number[], right: readonly number[]): number[] {
-  return emptyHistogram().map((_, index) => (left[index] ?? 0) + (right[index] ?? 0));
-}
-
-/**
- * The `quantile` (0–1) of a histogram: the upper bound of the bucket holding that rank, so the
- * true value is at most this and above the bucket's lower bound; null when empty, and the last
- * bound when the rank is among the calls slower than every bound.
- */
-export function histogramPercentile(histogram: readonly number[], quantile: number): number | null {
-  const total = histogram.reduce((sum, count) => sum + count, 0);
-  if (total === 0) return null;
-  const rank = Math.max(1, Math.ceil(quantile * total));
-  let seen = 0;
-  for (const [index, count] of histogram.entries()) {
-    seen += count;
-    if (seen >= rank) return LATENCY_BUCKET_BOUNDS_MS[index] ?? LATENCY_BUCKET_BOUNDS_MS.at(-1) ?? null;
-  }
-  return LATENCY_BUCKET_BOUNDS_MS.at(-1) ?? null;
 }
 
 /** A call as the rollup sees it on a stored attempt's `llmCalls`. */
@@ -247,7 +125,7 @@ export function callsByModel(calls: readonly SampledCall[]): Record<string, Mode
 }
 
 /** Field by field sum of two records of counts. */
-function sumRecord<Shape extends { [Key in keyof Shape]: number }>(left: Shape, right: Shape): Shape {
+export function sumRecord<Shape extends { [Key in keyof Shape]: number }>(left: Shape, right: Shape): Shape {
   const sum: Record<string, number> = { ...left };
   for (const [key, value] of Object.entries<number>(right)) sum[key] = (sum[key] ?? 0) + value;
   return sum as Shape;
@@ -280,6 +158,8 @@ export function mergeFigures(left: MetricsFigures, right: MetricsFigures): Metri
     llm: {
       sampledMessages: left.llm.sampledMessages + right.llm.sampledMessages,
       byModel: mergeModels(left.llm.byModel, right.llm.byModel),
+      estimatedCalls: left.llm.estimatedCalls + right.llm.estimatedCalls,
+      estimatedCostUsd: left.llm.estimatedCostUsd + right.llm.estimatedCostUsd,
     },
     scheduler: sumRecord(left.scheduler, right.scheduler),
     outbox: sumRecord(left.outbox, right.outbox),
@@ -289,6 +169,29 @@ export function mergeFigures(left: MetricsFigures, right: MetricsFigures): Metri
 /** The figures of several buckets together (a day from its hours, a range from its buckets). */
 export function sumFigures(figures: readonly MetricsFigures[]): MetricsFigures {
   return figures.reduce(mergeFigures, emptyFigures());
+}
+
+/**
+ * An hour's figures with its LLM estimates: the sampled calls and cost scaled by the hour's
+ * attempts over its sampled ones (1 when the hour was read whole). Applied once, to one hour's
+ * count; a day or a range sums the hours' estimates instead of rescaling their summed samples.
+ */
+export function withLlmEstimates(hour: MetricsFigures): MetricsFigures {
+  const { sent, approved, rejected, failed } = hour.messages;
+  const attempts = sent + approved + rejected + failed;
+  const scale = hour.llm.sampledMessages > 0 ? attempts / hour.llm.sampledMessages : 0;
+  const sampled = Object.values(hour.llm.byModel).reduce(
+    (total, calls) => ({ calls: total.calls + calls.calls, costUsd: total.costUsd + calls.costUsd }),
+    { calls: 0, costUsd: 0 },
+  );
+  return {
+    ...hour,
+    llm: {
+      ...hour.llm,
+      estimatedCalls: Math.round(sampled.calls * scale),
+      estimatedCostUsd: sampled.costUsd * scale,
+    },
+  };
 }
 
 function ratio(part: number, whole: number): number | null {
@@ -306,12 +209,14 @@ export interface DerivedRates {
   failureRate: number | null;
   llm: {
     sampledCalls: number;
-    /** Calls in the whole bucket, scaled up from the sample (equal to it when all were read). */
+    /** Calls in the whole bucket: the sum of its hours' estimates, each scaled from its own sample. */
     estimatedCalls: number;
+    /** Over the sampled calls: a bucket of several hours weighs each hour by its sample, not its traffic. */
     errorRate: number | null;
+    /** Percentiles of the sampled calls' latencies, unweighted across the bucket's hours (see `errorRate`). */
     latencyP50Ms: number | null;
     latencyP95Ms: number | null;
-    /** Cost of the whole bucket's calls, scaled up from the sample like `estimatedCalls`. */
+    /** Cost of the whole bucket's calls, summed over its hours like `estimatedCalls`. */
     estimatedCostUsd: number;
     byModel: {
       model: string;
@@ -341,7 +246,6 @@ export function deriveRates(figures: MetricsFigures): DerivedRates {
     }),
     { calls: 0, errors: 0, costUsd: 0, histogram: emptyHistogram() },
   );
-  const scale = figures.llm.sampledMessages > 0 ? attempts / figures.llm.sampledMessages : 0;
   return {
     generated,
     gatedOut: rejected,
@@ -349,11 +253,11 @@ export function deriveRates(figures: MetricsFigures): DerivedRates {
     failureRate: ratio(failed, attempts),
     llm: {
       sampledCalls: all.calls,
-      estimatedCalls: Math.round(all.calls * scale),
+      estimatedCalls: Math.round(figures.llm.estimatedCalls),
       errorRate: ratio(all.errors, all.calls),
       latencyP50Ms: histogramPercentile(all.histogram, 0.5),
       latencyP95Ms: histogramPercentile(all.histogram, 0.95),
-      estimatedCostUsd: all.costUsd * scale,
+      estimatedCostUsd: figures.llm.estimatedCostUsd,
       byModel: models.map(([model, calls]) => ({
         model,
         calls: calls.calls,
@@ -366,108 +270,6 @@ export function deriveRates(figures: MetricsFigures): DerivedRates {
     outboxRetries: Math.max(
       0,
       figures.outbox.claims - figures.outbox.processed - figures.outbox.deadLettered,
-    ),
-  };
-}
-
-/**
- * Engagement (opens, clicks, feedback) keeps arriving for days after a message is sent, so the
- * engagement of the messages sent on day D is counted again, as absolute counts (idempotent),
- * while it can still move: every hour on D and D+1, twice a day until D+7, and never after a
- * count taken 7 days after D ended (`final`).
- */
-export const ENGAGEMENT_FINAL_AFTER_MS = 7 * DAY_MS;
-/** How far back a run looks for engagement days never counted (the dashboard shows 14). */
-export const ENGAGEMENT_BACKFILL_DAYS = 14;
-
-/** How long a count of day `dayStart`'s engagement stands before it is counted again. */
-export function engagementRefreshInterval({ dayStart, now }: { dayStart: number; now: number }): number {
-  return now - dayStart < 2 * DAY_MS ? HOUR_MS - HOUR_SETTLED_AFTER_MS : 12 * HOUR_MS;
-}
-
-/** Whether a count taken at `computedAt` of day `dayStart`'s messages is the final one. */
-export function engagementIsFinal({
-  dayStart,
-  computedAt,
-}: {
-  dayStart: number;
-  computedAt: number;
-}): boolean {
-  return computedAt >= dayStart + DAY_MS + ENGAGEMENT_FINAL_AFTER_MS;
-}
-
-/**
- * The days (starts, newest first, at most `maxDays`) whose engagement a run counts now: never
- * counted (within the backfill window), or counted longer ago than their refresh interval and
- * not final.
- */
-export function engagementDaysToCount({
-  now,
-  computedAt,
-  maxDays,
-}: {
-  now: number;
-  /** By day key: when the stored count was taken. */
-  computedAt: ReadonlyMap<string, number>;
-  maxDays: number;
-}): number[] {
-  const today = dayStartOf(now);
-  const days: number[] = [];
-  for (let index = 0; index <= ENGAGEMENT_BACKFILL_DAYS && days.length < maxDays; index += 1) {
-    const dayStart = today - index * DAY_MS;
-    const last = computedAt.get(dayKey(dayStart));
-    const due =
-      last === undefined ||
-      (!engagementIsFinal({ dayStart, computedAt: last }) &&
-        now - last >= engagementRefreshInterval({ dayStart, now }));
-    if (due) days.push(dayStart);
-  }
-  return days;
-}
-
-/** The engagement counts of a group (a rating, a type) of sent messages. */
-export interface EngagementTally {
-  sent: number;
-  delivered: number;
-  opened: number;
-  clicked: number;
-  helpful: number;
-  rated: number;
-  pushDelivered: number;
-}
-
-export interface EngagementRows {
-  byRating: ({ rating: number } & EngagementTally)[];
-  byType: ({ messageType: string } & EngagementTally)[];
-}
-
-function mergeRows<Row extends EngagementTally, Key extends keyof Row>(
-  rows: readonly (readonly Row[])[],
-  key: Key,
-): Row[] {
-  const byKey = new Map<Row[Key], Row>();
-  for (const row of rows.flat()) {
-    const known = byKey.get(row[key]);
-    byKey.set(row[key], known ? { ...known, ...sumRecord(pickTally(known), pickTally(row)) } : { ...row });
-  }
-  return [...byKey.values()];
-}
-
-function pickTally(row: EngagementTally): EngagementTally {
-  const { sent, delivered, opened, clicked, helpful, rated, pushDelivered } = row;
-  return { sent, delivered, opened, clicked, helpful, rated, pushDelivered };
-}
-
-/** The engagement of several days' messages together (per rating and per type, summed). */
-export function mergeEngagement(days: readonly EngagementRows[]): EngagementRows {
-  return {
-    byRating: mergeRows(
-      days.map((day) => day.byRating),
-      "rating",
-    ).sort((left, right) => left.rating - right.rating),
-    byType: mergeRows(
-      days.map((day) => day.byType),
-      "messageType",
     ),
   };
 }

@@ -1,12 +1,12 @@
 /**
  * Each user's processing state, as the engine keeps it (one document per user): status and
- * phase, counters, and rolling logs of actions and errors. Pure helpers; the pipeline records,
- * an adapter stores.
+ * phase, counters, and rolling logs of actions and errors, and a stored state made whole. Pure
+ * helpers; the pipeline records, an adapter stores. Its siblings: `processing-state-change.ts`
+ * (a change and how it applies), `processing-state-parse.ts` (reading a stored state),
+ * `suspension.ts` and `own-key-lookup.ts` (decisions taken from it).
  */
-
-import { z } from "zod";
 import type { UserInsights } from "./insights";
-import { applyUsageChange, type UsageChange, usageFieldsOf } from "./run-usage";
+import { usageFieldsOf } from "./run-usage";
 
 export const USER_STATUSES = ["waiting", "running", "suspended", "error"] as const;
 export type UserStatus = (typeof USER_STATUSES)[number];
@@ -93,6 +93,24 @@ export interface ProcessingState {
    * the insights store then reads the old `userInsights` document, once).
    */
   insights?: UserInsights | null;
+  /**
+   * A run read the old `userInsights` document and found none: the state says "no insights yet"
+   * with this flag, never with `insights: null` (a map written later over a stored null is
+   * dropped by the local emulator, so the two would disagree).
+   */
+  legacyInsightsRead?: boolean;
+  /**
+   * The claim token of the last run whose end was written (`finishRun`), so a run recovering from
+   * an error after its end applied does not count itself twice. Null: none yet.
+   */
+  lastFinishedRun: string | null;
+  /**
+   * The operator's flag (docs/generation.md "Safety"): when the last run whose generation assessed
+   * the user's entries as `acute` ended, and its slot (its messages carry the assessment). Written
+   * with the run's end, so flagging costs no write of its own. Absent: never flagged.
+   */
+  lastAcuteRiskAt?: number;
+  lastAcuteRiskSlotId?: string;
   createdAt: number;
   updatedAt: number;
 }
@@ -124,6 +142,7 @@ export function emptyProcessingState(uid: string, now: number): ProcessingState 
     ownKeyChangedAt: null,
     ownKeyFound: null,
     ownKeyCheckedAt: null,
+    lastFinishedRun: null,
     usage: {},
     createdAt: now,
     updatedAt: now,
@@ -192,9 +211,22 @@ export function normaliseProcessingState(
     ownKeyChangedAt: pick("ownKeyChangedAt"),
     ownKeyFound: pick("ownKeyFound"),
     ownKeyCheckedAt: pick("ownKeyCheckedAt"),
+    lastFinishedRun: typeof fields.lastFinishedRun === "string" ? fields.lastFinishedRun : null,
     // Top-level fields in Firestore (incremented there); a map in the in-memory twin.
     usage: { ...usageFieldsOf(fields.usage ?? {}), ...usageFieldsOf(storedCounters) },
-    ...(fields.insights === undefined ? {} : { insights: parseStoredInsights(uid, fields.insights) }),
+    ...(fields.insights !== undefined && fields.insights !== null
+      ? { insights: parseStoredInsights(uid, fields.insights) }
+      : fields.insights === null || fields.legacyInsightsRead === true
+        ? { insights: null }
+        : {}),
+    ...(typeof fields.lastAcuteRiskAt === "number" && Number.isFinite(fields.lastAcuteRiskAt)
+      ? {
+          lastAcuteRiskAt: fields.lastAcuteRiskAt,
+          ...(typeof fields.lastAcuteRiskSlotId === "string"
+            ? { lastAcuteRiskSlotId: fields.lastAcuteRiskSlotId }
+            : {}),
+        }
+      : {}),
     createdAt: pick("createdAt"),
     updatedAt: pick("updatedAt"),
   };
@@ -223,255 +255,4 @@ export function parseStoredInsights(uid: string, stored: unknown): UserInsights 
 
 function counterValue(value: unknown): number {
   return typeof value === "number" && Number.isFinite(value) ? Math.max(0, value) : 0;
-}
-
-/** Counters kept with atomic increments (`FieldValue.increment` on Firestore), never read-modify-write. */
-export type ProcessingCounter = "consecutiveFailures" | "unfinishedRuns" | StatsCounter;
-
-/**
- * A change to one user's processing state, written field by field so concurrent writers never
- * lose each other's changes: counters by increment, plain fields as given (each says what the
- * latest run did). The rolling logs are whole lists, computed by the caller from a read: a
- * concurrent writer can lose entries there (bounded, and only a log), never a count or a status.
- */
-export interface ProcessingStateChange {
-  set?: Partial<
-    Pick<
-      ProcessingState,
-      | "status"
-      | "phase"
-      | "isProcessing"
-      | "currentSlotId"
-      | "lastRunPhases"
-      | "consecutiveFailures"
-      | "unfinishedRuns"
-      | "suspendUntil"
-      | "suspendReason"
-      | "actionHistory"
-      | "recentErrors"
-      | "ownKeyFound"
-      | "ownKeyCheckedAt"
-      | "insights"
-    >
-  >;
-  /** LLM usage recorded (core/run-usage.ts): counters incremented, earlier windows' fields dropped. */
-  usage?: UsageChange;
-  stats?: Partial<Pick<ProcessingStats, "lastProcessingAt" | "lastSentAt">>;
-  /** Amounts added to counters; a counter is either set or incremented in one change, not both. */
-  increment?: Partial<Record<ProcessingCounter, number>>;
-}
-
-const TOP_LEVEL_COUNTERS: ReadonlySet<ProcessingCounter> = new Set(["consecutiveFailures", "unfinishedRuns"]);
-
-/** Whether a counter lives at the top level of the state (the others are under `stats`). */
-export function isTopLevelCounter(
-  counter: ProcessingCounter,
-): counter is "consecutiveFailures" | "unfinishedRuns" {
-  return TOP_LEVEL_COUNTERS.has(counter);
-}
-
-/** The state after `change`, as a store applies it (for in-memory stores and tests). */
-export function applyProcessingStateChange(
-  state: ProcessingState,
-  change: ProcessingStateChange,
-  now: number,
-): ProcessingState {
-  const next: ProcessingState = {
-    ...state,
-    ...change.set,
-    stats: { ...state.stats, ...change.stats },
-    usage: change.usage ? applyUsageChange(state.usage, change.usage) : state.usage,
-    updatedAt: now,
-  };
-  for (const [counter, amount] of Object.entries(change.increment ?? {}) as [ProcessingCounter, number][]) {
-    if (isTopLevelCounter(counter)) next[counter] += amount;
-    else next.stats[counter] += amount;
-  }
-  return next;
-}
-
-/** Newest first, at most `max`: the rolling logs never grow past their cap. */
-export function prependRolling<Entry>(
-  list: readonly Entry[],
-  entries: readonly Entry[],
-  max: number,
-): Entry[] {
-  return [...[...entries].reverse(), ...list].slice(0, max);
-}
-
-export interface SuspensionPolicy {
-  /** Consecutive failed runs that suspend a user. */
-  maxConsecutiveFailures: number;
-  /** How long an automatic suspension lasts. */
-  suspensionMs: number;
-}
-
-/**
- * At a claim: whether runs that never finished (killed, timed out) have already taken the user
- * to the failure limit, so the user is suspended instead of run. Only an unjudged streak counts:
- * once a run finishes, `finishRun` has judged the streak, and after a suspension ends the user
- * gets a run again.
- */
-export function decideSuspensionAtClaim({
-  state,
-  now,
-  policy,
-}: {
-  state: ProcessingState | null;
-  now: number;
-  policy: SuspensionPolicy;
-}): { suspend: false } | { suspend: true; suspendUntil: number; suspendReason: string } {
-  if (!state || state.unfinishedRuns <= 0) return { suspend: false };
-  return decideAutoSuspension({
-    consecutiveFailures: state.consecutiveFailures,
-    lastFailure: `${state.unfinishedRuns} run(s) did not finish (killed or timed out)`,
-    now,
-    policy,
-  });
-}
-
-/** Whether the failures so far suspend the user, and until when. */
-export function decideAutoSuspension({
-  consecutiveFailures,
-  lastFailure,
-  now,
-  policy,
-}: {
-  consecutiveFailures: number;
-  lastFailure: string;
-  now: number;
-  policy: SuspensionPolicy;
-}): { suspend: false } | { suspend: true; suspendUntil: number; suspendReason: string } {
-  if (consecutiveFailures < policy.maxConsecutiveFailures) return { suspend: false };
-  return {
-    suspend: true,
-    suspendUntil: now + policy.suspensionMs,
-    suspendReason:
-      `suspended automatically after ${consecutiveFailures} consecutive failures; last: ${lastFailure}`.slice(
-        0,
-        500,
-      ),
-  };
-}
-
-/**
- * How far apart two clocks (a key route's, a run's) may be: evidence about the user's own key that
- * close in time to the other writer's is not trusted to be the later one.
- */
-export const OWN_KEY_CLOCK_MARGIN_MS = 5 * 60_000;
-
-/**
- * How long a "no key" word is trusted. Past it a run looks the key up again (and records what it
- * found), so a key document the word does not know of (a key route whose clock is more than
- * `OWN_KEY_CLOCK_MARGIN_MS` behind the processor's, a writer that predates the word, a restore) is
- * found within this time rather than never. About one read a week per user without a key.
- */
-export const OWN_KEY_RECHECK_MS = 7 * 24 * 3_600_000;
-
-/**
- * Whether a run at `now` must look the user's own key up. Not when the latest word on the state
- * is "no key", less than `OWN_KEY_RECHECK_MS` old: the key routes' (a key removed, or stored
- * fields written with none) or an earlier run's lookup that found no key document, with no key
- * route's write since. Two words within `OWN_KEY_CLOCK_MARGIN_MS` of each other are too close to
- * order, and an unknown state (an older one, or none) knows nothing: both mean a lookup, whose
- * result the run then records.
- */
-export function ownKeyLookupNeeded(state: ProcessingState | null, now: number): boolean {
-  if (!state) return true;
-  const routeWord =
-    state.ownKeyStored !== null && state.ownKeyChangedAt !== null
-      ? { at: state.ownKeyChangedAt, present: state.ownKeyStored }
-      : null;
-  const runWord =
-    state.ownKeyFound !== null && state.ownKeyCheckedAt !== null
-      ? { at: state.ownKeyCheckedAt, present: state.ownKeyFound }
-      : null;
-  if (routeWord && runWord && Math.abs(routeWord.at - runWord.at) < OWN_KEY_CLOCK_MARGIN_MS) return true;
-  const latest =
-    routeWord && runWord ? (routeWord.at > runWord.at ? routeWord : runWord) : (routeWord ?? runWord);
-  // Either way round: a word from a clock far ahead is not trusted for longer than one behind.
-  return latest === null || latest.present || Math.abs(now - latest.at) >= OWN_KEY_RECHECK_MS;
-}
-
-/** A field of the documented type, or absent (then `normaliseProcessingState` gives its empty value). */
-const optional = <Schema extends z.ZodType>(schema: Schema) => schema.optional().catch(undefined);
-const instant = z.number().finite();
-const storedEntries = <Entry extends z.ZodType>(entry: Entry) =>
-  optional(
-    z.array(z.unknown()).transform((entries) =>
-      entries.flatMap((item) => {
-        const parsed = entry.safeParse(item);
-        return parsed.success ? [parsed.data] : [];
-      }),
-    ),
-  );
-
-const storedStateSchema = z.object({
-  status: optional(z.enum(USER_STATUSES)),
-  phase: optional(z.enum(PROCESSING_PHASES)),
-  isProcessing: optional(z.boolean()),
-  currentSlotId: optional(z.string().nullable()),
-  lastRunPhases: storedEntries(z.enum(PROCESSING_PHASES)),
-  consecutiveFailures: optional(z.number()),
-  unfinishedRuns: optional(z.number()),
-  suspendUntil: optional(instant.nullable()),
-  suspendReason: optional(z.string().nullable()),
-  stats: optional(
-    z.object({
-      messagesGenerated: optional(z.number()),
-      messagesSent: optional(z.number()),
-      gateSkipped: optional(z.number()),
-      errors: optional(z.number()),
-      duplicatesSkipped: optional(z.number()),
-      lastProcessingAt: optional(instant.nullable()),
-      lastSentAt: optional(instant.nullable()),
-    }),
-  ),
-  actionHistory: storedEntries(
-    z.object({
-      timestamp: instant,
-      action: z.string(),
-      details: z.string().nullable().catch(null),
-      messageId: z.string().nullable().catch(null),
-      success: z.boolean().catch(false),
-      metadata: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])).catch({}),
-    }),
-  ),
-  recentErrors: storedEntries(
-    z.object({
-      timestamp: instant,
-      phase: z.enum(PROCESSING_PHASES).catch("error"),
-      messageId: z.string().nullable().catch(null),
-      errorMessage: z.string().catch(""),
-      errorType: z.string().catch("unknown"),
-    }),
-  ),
-  ownKeyStored: optional(z.boolean().nullable()),
-  ownKeyChangedAt: optional(instant.nullable()),
-  ownKeyFound: optional(z.boolean().nullable()),
-  ownKeyCheckedAt: optional(instant.nullable()),
-  createdAt: optional(instant),
-  updatedAt: optional(instant),
-});
-
-/**
- * A stored processing state read back whatever was written (older versions, a hand, a partial
- * merge): a field of another type counts as absent, a log entry that is not one is left out, and
- * the rest is made whole by `normaliseProcessingState` (stored counters included).
- */
-export function parseProcessingState(uid: string, stored: unknown): ProcessingState {
-  if (typeof stored !== "object" || stored === null) return normaliseProcessingState(uid, undefined);
-  const fields = storedStateSchema.parse(stored);
-  const counters = Object.fromEntries(
-    Object.values(STORED_STATS_COUNTERS).map((field) => [field, (stored as Record<string, unknown>)[field]]),
-  );
-  const known = Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
-  const stats = fields.stats
-    ? Object.fromEntries(Object.entries(fields.stats).filter(([, value]) => value !== undefined))
-    : undefined;
-  return normaliseProcessingState(uid, {
-    ...counters,
-    ...known,
-    ...(stats ? { stats } : {}),
-  } as Partial<ProcessingState>);
 }

@@ -209,6 +209,15 @@ export const RETENTION_RULES: readonly RetentionRule[] = [
     reason: "engagement of each day's sent messages per rating and type, one document a day",
   },
   {
+    name: "alerts",
+    collection: "alerts",
+    timeField: "firedAt",
+    // At most one per condition per hour (7 conditions): a few a day on a bad day.
+    days: 90,
+    ttlField: null,
+    reason: "the operator's alerts and their history on the dashboard",
+  },
+  {
     name: "minuteUsage",
     collection: "llmUsage",
     timeField: "updatedAt",
@@ -266,6 +275,7 @@ export const KEPT_COLLECTIONS: readonly KeptCollection[] = [
     reason:
       "a fixed set of documents (the LLM breaker, the unscheduled sweep's cursor, the dashboard's counts of the last 14 days)",
   },
+  { collection: "alertState", reason: "one document: what alert evaluations remember between them" },
   {
     collection: "eventStats",
     reason: "a fixed set: run totals in 64 shards (and the old single one), the sweep cursor",

@@ -134,6 +134,13 @@ export function recordRunUsage({
 }): UsageChange {
   const keys = windowKeys(now);
   const increment: Record<string, number> = {};
+  // A provider that reports no cost (or a broken one) adds nothing: one NaN would spoil the window.
+  amounts = {
+    requests: finiteAmount(amounts.requests),
+    inputTokens: finiteAmount(amounts.inputTokens),
+    outputTokens: finiteAmount(amounts.outputTokens),
+    cost: finiteAmount(amounts.cost),
+  };
   if (amounts.requests > 0) increment[usageField(pool, "minute", keys.minute, "requests")] = amounts.requests;
   for (const window of ["day", "month"] as const) {
     for (const counter of USAGE_COUNTERS) {
@@ -150,6 +157,8 @@ export function recordRunUsage({
   });
   return { increment, remove };
 }
+
+const finiteAmount = (value: number) => (Number.isFinite(value) && value > 0 ? value : 0);
 
 /** Two changes as one write: increments added up, removals of both (never a field incremented). */
 export function mergeUsageChanges(first: UsageChange, second: UsageChange): UsageChange {

@@ -16,6 +16,7 @@ export const UNINDEXED_FIELDS: readonly { collection: string; field: string }[] 
   { collection: "userInsights", field: "batches" },
   { collection: "userProcessingState", field: "actionHistory" },
   { collection: "userProcessingState", field: "recentErrors" },
+  { collection: "userProcessingState", field: "insights" },
   { collection: "schedulerRuns", field: "userResults" },
   { collection: "events", field: "payload" },
   { collection: "events", field: "last_error" },

@@ -2,7 +2,7 @@
  * Ports of the email delivery loop: the suppression list the outbox consults before each email,
  * and the store that Resend's webhooks and the one-click unsubscribe write through.
  */
-import type { EmailEventKind } from "./processor-ports";
+import type { EmailEventKind } from "./processor-store-ports";
 
 export type SuppressionReason = "bounce" | "complaint";
 

@@ -3,7 +3,9 @@
  * handler), by the processor's rules (pipeline/processor/approve.ts): ask before any call, make
  * none while it is open, and tell it how each call on the engine's default key answered.
  */
-import type { CoachModel, LlmBreaker, LlmResult } from "./processor-ports";
+
+import type { LlmBreaker } from "./llm-limit-ports";
+import type { CoachModel, LlmResult } from "./model-ports";
 
 /**
  * How long an insights event waits when the breaker refused it, before asking again (plus the

@@ -6,7 +6,7 @@
  * default-key limits and budget, never to the looser own-key limits.
  */
 import { KEY_REJECTION_STATUSES } from "@/core/user-key-health";
-import type { CoachModel, LlmResult } from "./processor-ports";
+import type { CoachModel, LlmResult } from "./model-ports";
 
 export function createFallbackCoach({
   userModel,

@@ -1,18 +1,12 @@
+import { type EngagementRows, mergeEngagement } from "@/core/engagement";
 import {
-  DAY_MS,
   type DerivedRates,
-  dayKey,
-  dayStartOf,
   deriveRates,
-  type EngagementRows,
-  HOUR_MS,
-  hourKey,
-  hourStartOf,
   type MetricsFigures,
   type MetricsSnapshot,
-  mergeEngagement,
   sumFigures,
 } from "@/core/metrics";
+import { DAY_MS, dayKey, dayStartOf, HOUR_MS, hourKey, hourStartOf } from "@/core/metrics-hours";
 import type { DailyMetrics, EngagementDay, HourlyMetrics, MetricsReader } from "./roll-up-metrics";
 
 /** The ranges `GET /api/admin/metrics` and the dashboard show. */

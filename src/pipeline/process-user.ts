@@ -19,14 +19,19 @@
  * next run resumes the slot from the last completed step — and a slot holding an approved
  * message is resumed before anything new is generated for that user, inside the window or not.
  */
-import { acceptUserRun } from "./processor/accept";
-import { runClaimedSlot } from "./processor/deliver";
-import type { AcceptResult, ProcessOutcome, UserRunRequest } from "./processor/run";
+import { acceptUserRun as acceptRun } from "./processor/accept";
+import { runClaimedSlot as runSlot } from "./processor/deliver";
+import type {
+  AcceptResult,
+  ClaimedSlot,
+  ProcessOutcome,
+  ProcessorDeps,
+  UserRunRequest,
+} from "./processor/run";
+import { inSpan } from "./tracing";
 
-export { acceptUserRun } from "./processor/accept";
 export { CEILING_JITTER_MS, ceilingJitterMs } from "./processor/call-outcome";
 export { recoverFromError } from "./processor/complete";
-export { runClaimedSlot } from "./processor/deliver";
 export {
   type AcceptResult,
   type ClaimedSlot,
@@ -35,6 +40,47 @@ export {
   type ProcessorDeps,
   type UserRunRequest,
 } from "./processor/run";
+
+/**
+ * Re-checks the user and claims their due slot (processor/accept.ts), in a `processor.accept`
+ * span: a child of the dispatch's when the scheduler's call carried its trace.
+ */
+export function acceptUserRun(request: UserRunRequest): Promise<AcceptResult> {
+  const fields = { "coaching.component": "processor", "coaching.uid": request.uid };
+  return inSpan("processor.accept", fields, async (span) => {
+    const accepted = await acceptRun(request);
+    span.set({
+      "coaching.accept": accepted.kind,
+      "coaching.slot_id": accepted.kind === "claimed" ? accepted.claim.slot.slotId : undefined,
+    });
+    return accepted;
+  });
+}
+
+/**
+ * Runs a claimed slot to completion (processor/deliver.ts) in a `processor.run` span, over the
+ * spans of its steps (generate, store, complete) and of its LLM calls.
+ */
+export function runClaimedSlot(run: {
+  deps: ProcessorDeps;
+  claim: ClaimedSlot;
+  now: number;
+}): Promise<ProcessOutcome> {
+  const fields = {
+    "coaching.component": "processor",
+    "coaching.uid": run.claim.user.uid,
+    "coaching.slot_id": run.claim.slot.slotId,
+  };
+  return inSpan("processor.run", fields, async (span) => {
+    const outcome = await runSlot(run);
+    span.set({
+      "coaching.outcome": outcome.outcome,
+      "coaching.message_generated": outcome.messageGenerated,
+      "coaching.superseded": outcome.superseded,
+    });
+    return outcome;
+  });
+}
 
 /** Accept and run in one call (the test route, tests); the processor route runs the second half after responding. */
 export async function processUser(

@@ -20,19 +20,17 @@ import type { SlotOutcome } from "@/core/due-slot";
 import type { UserInsights } from "@/core/insights";
 import {
   type ActionEntry,
-  decideAutoSuspension,
-  decideSuspensionAtClaim,
   type ErrorEntry,
   MAX_ACTION_HISTORY,
   MAX_RECENT_ERRORS,
   type ProcessingPhase,
   type ProcessingState,
-  type ProcessingStateChange,
-  prependRolling,
-  type SuspensionPolicy,
 } from "@/core/processing-state";
+import { type ProcessingStateChange, prependRolling } from "@/core/processing-state-change";
+import type { RiskLevel } from "@/core/risk";
 import type { UsageChange } from "@/core/run-usage";
-import type { ProcessingStateStore, ProcessorStore } from "./processor-ports";
+import { decideAutoSuspension, decideSuspensionAtClaim, type SuspensionPolicy } from "@/core/suspension";
+import type { ProcessingStateStore, ProcessorStore } from "./processor-store-ports";
 
 export interface RunLog {
   phases: ProcessingPhase[];
@@ -44,6 +42,10 @@ export interface RunLog {
   usage: UsageChange | null;
   /** Insights the run refreshed, stored with its end; undefined: none to store. */
   insights?: UserInsights | null;
+  /** The highest risk the run's drafts assessed (core/risk.ts); `acute` flags the user with the run's end. */
+  riskLevel?: RiskLevel;
+  /** The operator's note of the draft that set `riskLevel`. */
+  riskReason?: string;
 }
 
 export function newRunLog(): RunLog {
@@ -239,10 +241,13 @@ export async function finishRun(
     ending,
     messageId,
     failureReason,
+    claimToken,
   }: {
     uid: string;
     slotId: string;
     now: number;
+    /** The run's claim token, recorded as the last run finished (`lastFinishedRun`). */
+    claimToken: string;
     /** The state as the run read it at its claim, before counting itself. */
     state: ProcessingState | null;
     log: RunLog;
@@ -311,8 +316,15 @@ export async function finishRun(
       ...(log.ownKeyCheck
         ? { ownKeyFound: log.ownKeyCheck.stored, ownKeyCheckedAt: log.ownKeyCheck.at }
         : {}),
+      lastFinishedRun: claimToken,
+      // The operator's flag rides on this write: no document operation of its own.
+      ...(log.riskLevel === "acute" ? { lastAcuteRiskAt: now, lastAcuteRiskSlotId: slotId } : {}),
       // Kept on the state, read with it by the next run (core/processing-state.ts).
-      ...(log.insights !== undefined ? { insights: log.insights } : {}),
+      ...(log.insights
+        ? { insights: log.insights }
+        : log.insights === null
+          ? { legacyInsightsRead: true }
+          : {}),
     },
     ...(log.usage ? { usage: log.usage } : {}),
     stats: { lastProcessingAt: now, ...(sent ? { lastSentAt: now } : {}) },

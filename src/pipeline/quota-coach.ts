@@ -8,15 +8,14 @@
  */
 import { describeError } from "@/core/errors";
 import type { QuotaLimits } from "@/core/quota";
-import type {
-  CeilingDecision,
-  CoachModel,
-  LlmCallCeiling,
-  LlmCallRecord,
-  LlmResult,
-  QuotaGate,
-  RunModel,
-} from "./processor-ports";
+import type { CeilingDecision, LlmCallCeiling, QuotaGate } from "./llm-limit-ports";
+import {
+  type CoachModel,
+  type LlmCallRecord,
+  type LlmResult,
+  llmCallRecord,
+  type RunModel,
+} from "./model-ports";
 
 type Refusal = { kind: "quota" | "ceiling"; retryAt: number; reason: string };
 
@@ -38,20 +37,13 @@ function notCalled<Output>(
     reason: `${refusal.kind}: ${refusal.reason}`,
     statusCode: null,
     ...(refusal.kind === "quota" ? { quotaRetryAt: refusal.retryAt } : { ceilingRetryAt: refusal.retryAt }),
-    call: {
+    call: llmCallRecord({
       purpose,
       model:
         purpose === "generation" || purpose === "regeneration" ? model.generationModel : model.scoringModel,
       keySource,
-      fallbackReason: null,
-      ok: false,
-      inputTokens: null,
-      outputTokens: null,
-      totalTokens: null,
-      cost: null,
-      durationMs: 0,
       error: `not called: ${refusal.reason}`,
-    },
+    }),
   };
 }
 

@@ -13,7 +13,8 @@ import {
   type UserInsights,
 } from "@/core/insights";
 import type { EntriesAfter } from "@/core/journal-scan";
-import type { CoachModel, InsightsStore, LlmCallRecord, Prompts } from "./processor-ports";
+import type { CoachModel, LlmCallRecord, Prompts } from "./model-ports";
+import type { InsightsStore } from "./processor-store-ports";
 
 export type InsightsRefresh =
   | {

@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { normaliseEmailAddress } from "@/core/email-address";
 import type { DeliveryFeedbackStore, WebhookEffects } from "./delivery-ports";
-import type { EmailEventKind } from "./processor-ports";
+import type { EmailEventKind } from "./processor-store-ports";
 
 /** The event types recorded, by Resend's name. Any other type is acknowledged and ignored. */
 const EMAIL_EVENT_KINDS: Readonly<Record<string, EmailEventKind>> = {

@@ -1,20 +1,16 @@
+import { type EngagementRows, engagementDaysToCount, engagementIsFinal } from "@/core/engagement";
+import { type MetricsFigures, type MetricsSnapshot, sumFigures } from "@/core/metrics";
 import {
   DAY_MS,
   dayIsComplete,
   dayKey,
   dayStartOf,
-  type EngagementRows,
-  engagementDaysToCount,
-  engagementIsFinal,
   HOUR_MS,
   hourKey,
   hourStartOf,
   hoursToRollUp,
-  type MetricsFigures,
-  type MetricsSnapshot,
-  sumFigures,
-} from "@/core/metrics";
-import type { SchedulerRunRecord } from "./ports";
+} from "@/core/metrics-hours";
+import type { SchedulerRunRecord } from "./scheduler-run-record";
 
 /** `metricsHourly/{YYYY-MM-DDTHH}`: one completed UTC hour's figures. */
 export interface HourlyMetrics {

@@ -35,7 +35,7 @@
 
 import { breakerGate } from "@/core/circuit-breaker";
 import { describeError } from "@/core/errors";
-import type { MinuteShare, SchedulerRunRecord } from "./ports";
+import type { MinuteShare } from "./dispatch-ports";
 import { claimChainStep, continueChain } from "./scheduler/chain";
 import { sweepDueUsers } from "./scheduler/due-walk";
 import type { RunSchedulerInput } from "./scheduler/input";
@@ -55,6 +55,8 @@ import {
   SWEEP_DEFAULTS,
   sweepUnscheduledUsers,
 } from "./scheduler/unscheduled-users";
+import type { SchedulerRunRecord } from "./scheduler-run-record";
+import { inSpan } from "./tracing";
 
 export { chainLastStartAt, cronChainId } from "./scheduler/chain";
 export {
@@ -77,8 +79,35 @@ export { MAX_USER_RESULTS } from "./scheduler/run-recorder";
  * as soon as the walk's end is known, while calls are still in flight, and calls still in flight
  * at the dispatch deadline are aborted; then the last writes. The configuration checks that
  * this fits the route's maxDuration.
+ *
+ * The run is one span (`scheduler.tick`, a child of the route's), the root of the trace its
+ * dispatches and their processor runs join; the summary records that trace's id.
  */
-export async function runScheduler(input: RunSchedulerInput): Promise<SchedulerRunRecord> {
+export function runScheduler(input: RunSchedulerInput): Promise<SchedulerRunRecord> {
+  const { runId, trigger, chain } = input;
+  const fields = {
+    "coaching.component": "scheduler",
+    "coaching.run_id": runId,
+    "coaching.trigger": trigger,
+    "coaching.chain_id": chain?.chainId,
+    "coaching.chain_step": chain?.step,
+  };
+  return inSpan("scheduler.tick", fields, async (span) => {
+    const run = await runTick(input);
+    const { results } = run;
+    span.set({
+      "coaching.status": run.status,
+      "coaching.users_due": results.usersDue,
+      "coaching.jobs_created": results.jobsCreated,
+      "coaching.errors": results.errors,
+      "coaching.has_more": results.hasMore,
+      "coaching.duplicate_of": run.chain?.duplicateOf,
+    });
+    return run;
+  });
+}
+
+async function runTick(input: RunSchedulerInput): Promise<SchedulerRunRecord> {
   const { store, settings, now, trigger, runId, elapsedMs, chain } = input;
   const recorder = new RunRecorder(runId, trigger, now, chain);
   const summary = recorder.run.chain;

@@ -17,19 +17,24 @@ import {
   recordRunUsage,
   type UsageChange,
 } from "@/core/run-usage";
-import type { ProcessingStateStore, QuotaGate } from "./processor-ports";
+import type { QuotaGate } from "./llm-limit-ports";
+import type { ProcessingStateStore } from "./processor-store-ports";
 
 export function createStateQuotaGate(stateStore: ProcessingStateStore): QuotaGate {
-  const fieldsOf = async (uid: string) => (await stateStore.getState(uid))?.usage ?? {};
+  /** The usage fields each user's last check read, so the record drops the windows that are over. */
+  const seenByUser = new Map<string, Record<string, number>>();
+  const fieldsOf = async (uid: string) => {
+    const fields = (await stateStore.getState(uid))?.usage ?? {};
+    seenByUser.set(uid, fields);
+    return fields;
+  };
   return {
     usage: async ({ uid, now, keySource }) => poolUsage(await fieldsOf(uid), keySource, now),
     admitRun: async ({ uid, now, limits, keySource, calls }) =>
       decideRunAdmission({ usage: poolUsage(await fieldsOf(uid), keySource, now), limits, calls, now }),
     async recordRun({ uid, now, keySource, ...amounts }) {
       if (amounts.requests === 0) return;
-      // Earlier windows' fields are left for the state's next full write (a run's end) to drop:
-      // dropping them here would need a read.
-      const usage = recordRunUsage({ seen: {}, pool: keySource, now, amounts });
+      const usage = recordRunUsage({ seen: seenByUser.get(uid) ?? {}, pool: keySource, now, amounts });
       await stateStore.updateState({ uid, now, change: { usage } });
     },
   };

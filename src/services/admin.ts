@@ -13,8 +13,9 @@ import type { AppConfig } from "@/config";
 import { AppError } from "@/core/errors";
 import { SCHEDULER_STALE_AFTER_MS } from "@/core/liveness";
 import { minuteStartOf } from "@/core/llm-ceiling";
-import { MAX_ACTION_HISTORY, prependRolling, type UserStatus } from "@/core/processing-state";
+import type { UserStatus } from "@/core/processing-state";
 import { localDateTime } from "@/core/schedule";
+import { resumedByOperator, suspendedByOperator } from "@/core/suspension";
 import { logger } from "@/logger";
 
 /** A scheduler run older than this means the hourly cron has stopped (the same rule as `GET /api/health`). */
@@ -76,6 +77,9 @@ export async function userDetail(config: AppConfig, uid: string, now: number) {
       contextUsed: message.contextUsed,
       tokenUsage: message.tokenUsage,
       delivery: message.delivery,
+      traceId: message.traceId,
+      riskLevel: message.riskLevel,
+      riskReason: message.riskReason,
     })),
   };
 }
@@ -97,26 +101,13 @@ export async function suspendUser(
   await requireUser(store, uid);
   const state = await store.getState(uid);
   await store.setSuspension({ uid, suspendUntil: until, nextCoachingMessageDue: until });
-  await store.saveState({
-    ...state,
-    status: "suspended",
-    suspendUntil: until,
-    suspendReason: reason,
-    actionHistory: prependRolling(
-      state.actionHistory,
-      [
-        {
-          timestamp: now,
-          action: "suspended",
-          details: reason,
-          messageId: null,
-          success: true,
-          metadata: { until },
-        },
-      ],
-      MAX_ACTION_HISTORY,
-    ),
-    updatedAt: now,
+  const suspended = suspendedByOperator(state, { until, reason, now });
+  await store.saveOperatorChange(uid, {
+    status: suspended.status,
+    suspendUntil: suspended.suspendUntil,
+    suspendReason: suspended.suspendReason,
+    actionHistory: suspended.actionHistory,
+    updatedAt: suspended.updatedAt,
   });
   return { userId: uid, status: "suspended" as const, suspendUntil: until, suspendReason: reason };
 }
@@ -127,18 +118,14 @@ export async function resumeUser(config: AppConfig, { uid, now }: { uid: string;
   await requireUser(store, uid);
   const state = await store.getState(uid);
   await store.setSuspension({ uid, suspendUntil: null, nextCoachingMessageDue: now });
-  await store.saveState({
-    ...state,
-    status: "waiting",
-    suspendUntil: null,
-    suspendReason: null,
-    consecutiveFailures: 0,
-    actionHistory: prependRolling(
-      state.actionHistory,
-      [{ timestamp: now, action: "resumed", details: null, messageId: null, success: true, metadata: {} }],
-      MAX_ACTION_HISTORY,
-    ),
-    updatedAt: now,
+  const resumed = resumedByOperator(state, now);
+  await store.saveOperatorChange(uid, {
+    status: resumed.status,
+    suspendUntil: resumed.suspendUntil,
+    suspendReason: resumed.suspendReason,
+    consecutiveFailures: resumed.consecutiveFailures,
+    actionHistory: resumed.actionHistory,
+    updatedAt: resumed.updatedAt,
   });
   return { userId: uid, status: "waiting" as const, nextCoachingMessageDue: now };
 }
@@ -225,13 +212,20 @@ export async function runCleanup(config: AppConfig, now: number) {
 /** Everything the dashboard shows; each figure is read once (test/adapters/admin-page-reads.test.ts counts them). */
 export async function dashboardData(config: AppConfig, now: number) {
   const startOfDay = new Date(now).setUTCHours(0, 0, 0, 0);
-  const [{ counts, daily, ratings, duePerHour, runs }, llmBreaker] = await Promise.all([
+  const [{ counts, daily, ratings, duePerHour, runs, acuteRisk }, llmBreaker] = await Promise.all([
     createFirestoreDashboardStore(getDb(config), {
       onStoreFailure: (error) => logger.warn("storing the dashboard's daily counts failed", { error }),
     }).dashboard({ now, days: 14, hours: 24, runCount: 8 }),
     llmBreakerStatus(config, now),
   ]);
-  return { status: statusView({ now, startOfDay, counts, llmBreaker }), daily, ratings, duePerHour, runs };
+  return {
+    status: statusView({ now, startOfDay, counts, llmBreaker }),
+    daily,
+    ratings,
+    duePerHour,
+    runs,
+    acuteRisk,
+  };
 }
 
 /**

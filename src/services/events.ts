@@ -1,5 +1,6 @@
 import "server-only";
 import type { Firestore } from "firebase-admin/firestore";
+import { createSlackWebhook } from "@/adapters/alerts/slack-webhook";
 import { createHttpDrainContinuer } from "@/adapters/dispatch/http-drain-continuer";
 import { renderCoachingEmail } from "@/adapters/email/coaching-email";
 import { createResendMailer } from "@/adapters/email/resend-mailer";
@@ -14,6 +15,7 @@ import { createNullPushTransport } from "@/adapters/push/null-push";
 import { createWebPushTransport } from "@/adapters/push/web-push-transport";
 import { type AppConfig, EVENT_CONTINUATION_TIMEOUT_MS, requireSetting } from "@/config";
 import { logger } from "@/logger";
+import type { Mailer, PushTransport } from "@/pipeline/channel-ports";
 import { createEventRegistry, EVENT_HANDLER_DESCRIPTIONS } from "@/pipeline/outbox/handler-registry";
 import { type EventProcessorDeps, type EventRunResult, processEvent } from "@/pipeline/outbox/process-event";
 import { type BatchSummary, processEventBatches } from "@/pipeline/outbox/process-event-batches";
@@ -21,7 +23,7 @@ import {
   countRetriableDeadLetters,
   requeueRetriableDeadLetters,
 } from "@/pipeline/outbox/requeue-dead-letters";
-import type { Mailer, PushTransport } from "@/pipeline/processor-ports";
+import { evaluateAlertsSafely } from "./alerts";
 import { firestoreProcessorStorage, wireModelResolver } from "./processor";
 
 let warnedEmailOff = false;
@@ -35,7 +37,9 @@ function mailerFrom(config: AppConfig): Mailer | null {
   if (config.email) return createResendMailer({ ...config.email, timeoutMs: config.events.emailTimeoutMs });
   if (!warnedEmailOff) {
     warnedEmailOff = true;
-    logger.warn("email is off: RESEND_API_KEY is not set; deliveries record the email as skipped");
+    logger.warn("email is off: RESEND_API_KEY is not set; deliveries record the email as skipped", {
+      component: "outbox",
+    });
   }
   return null;
 }
@@ -73,6 +77,7 @@ export function eventProcessorDeps(config: AppConfig): EventProcessorDeps {
       prompts: getPrompts(),
       insightsMaxBatches: config.insights.maxBatchesPerRun,
       insightsCallTimeoutMs: config.llm.timeoutMs,
+      alertWebhook: config.alerts ? createSlackWebhook(config.alerts) : null,
     }),
     policy: {
       maxRetries: config.events.maxRetries,
@@ -82,7 +87,7 @@ export function eventProcessorDeps(config: AppConfig): EventProcessorDeps {
     },
     leaseMs: config.events.leaseMs,
     random: Math.random,
-    logWarning: (message, context) => logger.warn(message, context),
+    logWarning: (message, context) => logger.warn(message, { component: "outbox", ...context }),
   };
 }
 
@@ -94,10 +99,10 @@ export async function runEventSafely(
 ): Promise<EventRunResult | null> {
   try {
     const result = await processEvent({ deps, eventId, now: Date.now(), force });
-    logger.info("event run", { ...result });
+    logger.info("event run", { component: "outbox", ...result });
     return result;
   } catch (error) {
-    logger.error("event run failed", { eventId, error });
+    logger.error("event run failed", { component: "outbox", eventId, error });
     return null;
   }
 }
@@ -114,6 +119,9 @@ export async function runEventBatchesSafely(
   { continuation = 0 }: { continuation?: number } = {},
 ): Promise<BatchSummary | null> {
   const startedAt = performance.now();
+  // The alerts, beside the drain (a cron call's, not its continuations'): bounded, never throws,
+  // and a fired alert's post is an event this drain or the next one delivers.
+  const alerts = continuation === 0 ? evaluateAlertsSafely(config, { source: "outbox" }) : null;
   let summary: BatchSummary;
   try {
     summary = await processEventBatches({
@@ -125,11 +133,13 @@ export async function runEventBatchesSafely(
       deadlineMs: config.events.handlerDeadlineMs,
       elapsedMs: () => performance.now() - startedAt,
     });
-    logger.info("event batches run", { ...summary, continuation });
+    logger.info("event batches run", { component: "outbox", ...summary, continuation });
   } catch (error) {
-    logger.error("event batches failed", { error, continuation });
+    logger.error("event batches failed", { component: "outbox", error, continuation });
+    await alerts;
     return null;
   }
+  await alerts;
   if (summary.hasMore && continuation < config.events.maxContinuations) {
     try {
       const continued = await createHttpDrainContinuer({
@@ -137,9 +147,14 @@ export async function runEventBatchesSafely(
         cronSecret: requireSetting(config, "CRON_SECRET"),
         timeoutMs: EVENT_CONTINUATION_TIMEOUT_MS,
       })(continuation + 1);
-      if (!continued.ok) logger.warn("event drain continuation not started", { reason: continued.reason });
+      if (!continued.ok) {
+        logger.warn("event drain continuation not started", {
+          component: "outbox",
+          reason: continued.reason,
+        });
+      }
     } catch (error) {
-      logger.warn("event drain continuation not started", { error });
+      logger.warn("event drain continuation not started", { component: "outbox", error });
     }
   }
   return summary;
@@ -150,7 +165,11 @@ export async function deliverNow(config: AppConfig, eventId: string): Promise<vo
   try {
     await runEventSafely(eventProcessorDeps(config), eventId);
   } catch (error) {
-    logger.error("immediate delivery failed; the outbox cron will retry", { eventId, error });
+    logger.error("immediate delivery failed; the outbox cron will retry", {
+      component: "outbox",
+      eventId,
+      error,
+    });
   }
 }
 
@@ -179,13 +198,13 @@ export async function requeueRetriableDeadLettersNow(
     now,
     limit: Math.min(confirmCount, MAX_BULK_REQUEUE),
   });
-  logger.info("retriable dead letters requeued", { requeued: requeued.length });
+  logger.info("retriable dead letters requeued", { component: "outbox", requeued: requeued.length });
   return { requeued: requeued.length, remaining: await countRetriableDeadLetters({ deps }) };
 }
 
 export async function replayEvent(deps: EventProcessorDeps, eventId: string): Promise<boolean> {
   const requeued = await deps.store.requeue({ eventId, now: Date.now() });
-  if (requeued) logger.info("event requeued", { eventId });
+  if (requeued) logger.info("event requeued", { component: "outbox", eventId });
   return requeued;
 }
 

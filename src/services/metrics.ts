@@ -4,8 +4,8 @@ import { createFirestoreMetricsStore } from "@/adapters/firestore/metrics-store"
 import type { AppConfig } from "@/config";
 import { logger } from "@/logger";
 import { type MetricsRange, readDashboardMetrics, readMetricsOverview } from "@/pipeline/metrics-overview";
-import type { SchedulerRunRecord } from "@/pipeline/ports";
 import { DEFAULT_ROLLUP_SETTINGS, rollUpAfterTick } from "@/pipeline/roll-up-metrics";
+import type { SchedulerRunRecord } from "@/pipeline/scheduler-run-record";
 
 /**
  * No hour is started later than this after the scheduler request began: the route's 60 s less

@@ -1,7 +1,8 @@
 import type { QuotaLimits } from "@/core/quota";
 import type { KeyStatus } from "@/core/user-key-health";
 import { createFallbackCoach } from "@/pipeline/keyed-coach";
-import type { CoachModel, LlmCallCeiling, QuotaGate, ResolveRunModel } from "@/pipeline/processor-ports";
+import type { LlmCallCeiling, QuotaGate } from "@/pipeline/llm-limit-ports";
+import type { CoachModel, ResolveRunModel } from "@/pipeline/model-ports";
 import { createRunQuotaCoach } from "@/pipeline/quota-coach";
 
 /** What the resolver needs of the users' own keys (adapters/firestore/user-key-store.ts). */

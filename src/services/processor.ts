@@ -11,6 +11,8 @@ import { getPrompts } from "@/adapters/prompts";
 import { type AppConfig, requireSetting } from "@/config";
 import { describeError } from "@/core/errors";
 import { logger } from "@/logger";
+import type { LlmBreaker, LlmCallCeiling, QuotaGate } from "@/pipeline/llm-limit-ports";
+import type { CoachModel, Prompts, ResolveRunModel } from "@/pipeline/model-ports";
 import {
   type ClaimedSlot,
   type ProcessOutcome,
@@ -18,16 +20,7 @@ import {
   recoverFromError,
   runClaimedSlot,
 } from "@/pipeline/process-user";
-import type {
-  CoachModel,
-  LlmBreaker,
-  LlmCallCeiling,
-  ProcessingStateStore,
-  ProcessorStore,
-  Prompts,
-  QuotaGate,
-  ResolveRunModel,
-} from "@/pipeline/processor-ports";
+import type { ProcessingStateStore, ProcessorStore } from "@/pipeline/processor-store-ports";
 import { createStateQuotaGate } from "@/pipeline/state-quota";
 import { createRunModelResolver, type UserKeyLookup } from "./models";
 
@@ -62,7 +55,8 @@ export function openRouterModels(config: AppConfig): {
   modelForKey: (apiKey: string) => CoachModel;
 } {
   // The engine's key goes to its own client only; a user's client carries the user's key alone.
-  const { defaultApiKey: _engineKey, ...client } = config.llm;
+  const { defaultApiKey: _engineKey, ...llm } = config.llm;
+  const client = { ...llm, recordContent: config.telemetry.recordContent };
   return {
     defaultModel: createOpenRouterCoach({
       ...client,
@@ -83,7 +77,8 @@ export interface ProcessorWiring {
   warn?: ProcessorDeps["warn"];
 }
 
-const logWarning = (message: string, context: Record<string, unknown>) => logger.warn(message, context);
+const logWarning = (message: string, context: Record<string, unknown>) =>
+  logger.warn(message, { component: "processor", ...context });
 
 /** The model resolver of a wiring: own keys, per-user quotas, the global ceiling. */
 export function wireModelResolver({
@@ -121,7 +116,10 @@ export function wireProcessor(wiring: ProcessorWiring): ProcessorDeps {
     leaseMs: config.processor.leaseMs,
     suspension: config.processor.suspension,
     refreshInsightsBeforeGeneration: true,
-    onStep: wiring.onStep ?? ((step, slotId) => logger.info("processor step", { step, slotId })),
+    safetyResources: config.safety.resources,
+    onStep:
+      wiring.onStep ??
+      ((step, slotId) => logger.info("processor step", { component: "processor", step, slotId })),
     warn: wiring.warn ?? logWarning,
   };
 }
@@ -152,6 +150,8 @@ export async function runSlotSafely({
     const outcome = await runClaimedSlot({ deps, claim, now });
     if (outcome.deliveryEventId && deliver) await deliver(outcome.deliveryEventId);
     logger.info("slot processed", {
+      component: "processor",
+      uid: claim.user.uid,
       slotId: outcome.slotId,
       outcome: outcome.outcome,
       messageGenerated: outcome.messageGenerated,
@@ -160,12 +160,19 @@ export async function runSlotSafely({
     });
     return outcome;
   } catch (error) {
-    logger.error("slot failed", { slotId: claim.slot.slotId, error });
+    logger.error("slot failed", {
+      component: "processor",
+      uid: claim.user.uid,
+      slotId: claim.slot.slotId,
+      error,
+    });
     try {
       const recovered = await recoverFromError({ deps, claim, now: Date.now(), error });
       if (recovered) return recovered;
     } catch (recoveryError) {
       logger.error("slot recovery failed; the user stays due and is retried next tick", {
+        component: "processor",
+        uid: claim.user.uid,
         slotId: claim.slot.slotId,
         error: recoveryError,
       });

@@ -7,13 +7,15 @@ import { createFirestoreSchedulerStore } from "@/adapters/firestore/scheduler-st
 import { type AppConfig, requireSetting } from "@/config";
 import { logger } from "@/logger";
 import { closeStaleSlots } from "@/pipeline/close-stale-slots";
-import type { DueCursor, MinuteShare, SchedulerRunRecord, SchedulerTrigger } from "@/pipeline/ports";
+import type { MinuteShare } from "@/pipeline/dispatch-ports";
 import {
   chainLastStartAt,
   cronChainId,
   runScheduler,
   schedulerSettingsFromConfig,
 } from "@/pipeline/run-scheduler";
+import type { SchedulerRunRecord, SchedulerTrigger } from "@/pipeline/scheduler-run-record";
+import type { DueCursor } from "@/pipeline/scheduler-store-ports";
 
 export { cronChainId };
 
@@ -72,22 +74,47 @@ export async function runSchedulerTick({
         }
       : {}),
   });
+  // One line per run for operators; the run's span has ended, so its trace id is given explicitly.
+  logger.info("scheduler run", {
+    component: "scheduler",
+    runId: run.runId,
+    traceId: run.traceId ?? undefined,
+    trigger,
+    status: run.status,
+    chainId: run.chain?.chainId,
+    step: run.chain?.step,
+    usersDue: run.results.usersDue,
+    jobsCreated: run.results.jobsCreated,
+    errors: run.results.errors,
+    hasMore: run.results.hasMore,
+  });
   // Once an hour, at the chain's first step, after its work: never fails or holds up the tick long.
-  if (trigger === "cron" && (chain?.step ?? 0) === 0) await sweepStaleSlots(config, now);
+  if (trigger === "cron" && (chain?.step ?? 0) === 0) {
+    // Inside the tick's own time budget: a tick that used it all leaves the sweep to the next hour.
+    await sweepStaleSlots(config, now, { deadline: startedAt + config.scheduler.timeBudgetMs });
+  }
   return run;
 }
 
 /** Slots whose runs died and that nobody will take over are closed (pipeline/close-stale-slots.ts). */
-async function sweepStaleSlots(config: AppConfig, now: number): Promise<void> {
+async function sweepStaleSlots(
+  config: AppConfig,
+  now: number,
+  { deadline }: { deadline: number },
+): Promise<void> {
   try {
     const sweep = await closeStaleSlots({
       store: createFirestoreProcessorStore(getDb(config)),
       now,
       limit: STALE_SLOT_SWEEP_LIMIT,
+      deadline,
+      clock: () => performance.now(),
     });
-    if (sweep.closed + sweep.heldMessage + sweep.lost > 0) logger.info("stale slots swept", { ...sweep });
+    if (sweep.closed + sweep.heldMessage + sweep.lost > 0) {
+      logger.info("stale slots swept", { component: "scheduler", ...sweep });
+    }
   } catch (error) {
-    logger.warn("stale slot sweep failed; the next tick tries again", { error });
+    logger.warn("stale slot sweep failed; the next tick tries again", { component: "scheduler", error });
   }
 }
 

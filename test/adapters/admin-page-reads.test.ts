@@ -124,9 +124,10 @@ describe("admin page reads per render", () => {
       `dashboard reads per render: first of the day ${JSON.stringify(first.reads)}, next ${JSON.stringify(next.reads)}`,
     );
     // 10 live counts (users, 4 statuses, due next hour and 24 h, overdue, outbox) + 10 ratings
-    // + 24 due hours + today's 2, and on the day's first render 13 past days × 2.
-    expect(next.reads.aggregations).toBe(46);
-    expect(first.reads.aggregations).toBeLessThanOrEqual(46 + 13 * 2);
+    // + 24 due hours + today's 2 + acute-risk attempts in 24 h and 7 days (2), and on the day's
+    // first render 13 past days × 2.
+    expect(next.reads.aggregations).toBe(48);
+    expect(first.reads.aggregations).toBeLessThanOrEqual(48 + 13 * 2);
     expect(next.reads.queries).toBe(1);
     for (const render of [first.result, next.result]) {
       expect(render.daily).toHaveLength(14);

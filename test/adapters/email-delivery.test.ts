@@ -14,7 +14,7 @@ import { suppressionIdFor } from "@/core/email-address";
 import { messageCreatedEventId, newEvent } from "@/core/events";
 import { signUnsubscribeToken } from "@/core/unsubscribe";
 import { processEvent } from "@/pipeline/outbox/process-event";
-import type { StoredMessage } from "@/pipeline/processor-ports";
+import type { StoredMessage } from "@/pipeline/processor-store-ports";
 import { applyResendWebhook } from "@/pipeline/resend-webhooks";
 import { checkUnsubscribeLink, unsubscribeWithLink } from "@/pipeline/unsubscribe";
 import type { MailCatcher } from "../../scripts/local-stack/mail-catcher";

@@ -10,7 +10,7 @@ import {
   requeueRetriableDeadLetters,
 } from "@/pipeline/outbox/requeue-dead-letters";
 import { processUser } from "@/pipeline/process-user";
-import type { StoredMessage } from "@/pipeline/processor-ports";
+import type { StoredMessage } from "@/pipeline/processor-store-ports";
 import type { LlmSandbox } from "../../scripts/local-stack/llm-sandbox";
 import type { MailCatcher } from "../../scripts/local-stack/mail-catcher";
 import { type EmulatorHandle, putDocuments } from "../support/firestore";

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createInMemoryDatabase, createInMemorySchedulerStore } from "@/adapters/memory/scheduler-store";
-import type { DueCursor, SchedulerRunRecord } from "@/pipeline/ports";
+import type { SchedulerRunRecord } from "@/pipeline/scheduler-run-record";
+import type { DueCursor } from "@/pipeline/scheduler-store-ports";
 import { IndexedSchedulerStore } from "../../scripts/simulation/capacity/indexed-scheduler-store";
 import { seededRandom } from "../../scripts/simulation/capacity/population";
 import { userDocument } from "../support/users";

@@ -12,18 +12,14 @@ import { getPrompts } from "@/adapters/prompts";
 import { type AppConfig, loadConfig, requireKeyring } from "@/config";
 import { newEvent } from "@/core/events";
 import type { UserInsights } from "@/core/insights";
-import { OWN_KEY_RECHECK_MS, type ProcessingState } from "@/core/processing-state";
+import { OWN_KEY_RECHECK_MS } from "@/core/own-key-lookup";
+import type { ProcessingState } from "@/core/processing-state";
+import type { CoachModel, ResolveRunModel } from "@/pipeline/model-ports";
 import { createEventRegistry } from "@/pipeline/outbox/handler-registry";
 import { processEvent } from "@/pipeline/outbox/process-event";
 import { processEventBatches } from "@/pipeline/outbox/process-event-batches";
 import { processUser } from "@/pipeline/process-user";
-import type {
-  CoachingJournalEntry,
-  CoachModel,
-  ProcessorStore,
-  ResolveRunModel,
-  StoredMessage,
-} from "@/pipeline/processor-ports";
+import type { CoachingJournalEntry, ProcessorStore, StoredMessage } from "@/pipeline/processor-store-ports";
 import { refreshInsights } from "@/pipeline/refresh-insights";
 import { createStateQuotaGate } from "@/pipeline/state-quota";
 import { firestoreProcessorStorage, wireModelResolver } from "@/services/processor";

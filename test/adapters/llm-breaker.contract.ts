@@ -7,7 +7,7 @@
  */
 import { beforeEach, describe, expect, it } from "vitest";
 import type { BreakerSettings, BreakerState, BreakerStatus } from "@/core/circuit-breaker";
-import type { LlmBreaker } from "@/pipeline/processor-ports";
+import type { LlmBreaker } from "@/pipeline/llm-limit-ports";
 import { newProcess, wrapPort } from "../../scripts/simulation/chaos/faults";
 
 export interface BreakerHarness {

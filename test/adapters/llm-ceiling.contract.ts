@@ -8,7 +8,7 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import type { LlmCeilingStore } from "@/adapters/llm-ceiling-gate";
 import { ceilingShards } from "@/core/llm-ceiling";
-import type { CeilingDecision } from "@/pipeline/processor-ports";
+import type { CeilingDecision } from "@/pipeline/llm-limit-ports";
 import { newProcess, wrapPort } from "../../scripts/simulation/chaos/faults";
 
 /** A storage operation of the gate: append an entry, remove it, read a shard. */

@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import { type CeilingStorage, createLlmCeilingGate } from "@/adapters/llm-ceiling-gate";
 import { createInMemoryCeilingStorage, type InMemoryCeilingData } from "@/adapters/memory/llm-ceiling";
 import { totalCalls } from "@/core/llm-ceiling";
-import type { CeilingDecision } from "@/pipeline/processor-ports";
+import type { CeilingDecision } from "@/pipeline/llm-limit-ports";
 
 const MINUTE = Date.UTC(2026, 5, 15, 12, 30);
 

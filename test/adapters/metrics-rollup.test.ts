@@ -6,7 +6,8 @@
 import type { Firestore } from "firebase-admin/firestore";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createFirestoreMetricsStore } from "@/adapters/firestore/metrics-store";
-import { DAY_MS, deriveRates, HOUR_MS } from "@/core/metrics";
+import { deriveRates } from "@/core/metrics";
+import { DAY_MS, HOUR_MS } from "@/core/metrics-hours";
 import {
   type MetricsRollupStore,
   type RollupSettings,

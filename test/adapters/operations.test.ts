@@ -11,8 +11,8 @@ import {
   MAX_RECENT_ERRORS,
   normaliseProcessingState,
   type ProcessingState,
-  prependRolling,
 } from "@/core/processing-state";
+import { prependRolling } from "@/core/processing-state-change";
 import { retryDueAt } from "@/core/schedule";
 import { createFallbackCoach } from "@/pipeline/keyed-coach";
 import { processUser } from "@/pipeline/process-user";

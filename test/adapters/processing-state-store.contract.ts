@@ -5,7 +5,7 @@
  * field back, and a suspension is written only on a user who exists.
  */
 import { beforeEach, describe, expect, it } from "vitest";
-import type { ProcessingStateStore } from "@/pipeline/processor-ports";
+import type { ProcessingStateStore } from "@/pipeline/processor-store-ports";
 
 export interface ProcessingStateStoreHarness {
   /** A fresh, empty store for one test. */

@@ -6,7 +6,7 @@ import { retryDueAt, TIME_WINDOWS } from "@/core/schedule";
 import { closeStaleSlots, STALE_SLOT_AFTER_MS } from "@/pipeline/close-stale-slots";
 import { type EventProcessorDeps, processEvent } from "@/pipeline/outbox/process-event";
 import { type ProcessorDeps, processUser } from "@/pipeline/process-user";
-import type { ProcessorStep, ProcessorStore, StoredMessage } from "@/pipeline/processor-ports";
+import type { ProcessorStep, ProcessorStore, StoredMessage } from "@/pipeline/processor-store-ports";
 import type { LlmSandbox } from "../../scripts/local-stack/llm-sandbox";
 import type { MailCatcher } from "../../scripts/local-stack/mail-catcher";
 import { type EmulatorHandle, putDocuments } from "../support/firestore";
@@ -70,6 +70,8 @@ const goodMessage = {
   messageType: "challenge",
   messageContent: "You said the launch slipped again. Which one decision this week would make it slip less?",
   pushNotificationText: "One decision that would help the launch",
+  riskLevel: "none",
+  riskReason: "",
 };
 
 describe("processing a due user end to end", () => {
@@ -575,8 +577,11 @@ describe("what a run costs in store calls (issue 12, part 4)", () => {
       calls.filter((call) => /store\.list(OpenSlots|RecentMessages)/.test(call));
     expect(queries(first.calls)).toEqual(["store.listRecentMessages"]);
     expect(first.calls.filter((call) => call === "state.getState")).toHaveLength(1);
-    // No slot read before the claim: the claim's create() finds an existing slot itself.
-    expect(first.calls.filter((call) => call === "store.getSlot")).toEqual([]);
+    // No slot read before the claim: the claim's create() finds an existing slot itself. (A read
+    // after it is the recovery of a write that applied but reported failure, on a busy machine.)
+    const claimAt = first.calls.indexOf("store.claimSlot");
+    expect(claimAt).toBeGreaterThan(-1);
+    expect(first.calls.slice(0, claimAt)).not.toContain("store.getSlot");
 
     const nextDue = result.kind === "processed" ? result.result.nextCoachingMessageDue : 0;
     const next = recordingCalls(deps);

@@ -3,8 +3,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createFirestoreProcessorStore } from "@/adapters/firestore/processor-store";
 import type { SlotRecord } from "@/core/due-slot";
 import { closeStaleSlots, STALE_SLOT_AFTER_MS } from "@/pipeline/close-stale-slots";
+import type { LlmBreaker } from "@/pipeline/llm-limit-ports";
+import type { CoachModel } from "@/pipeline/model-ports";
 import { acceptUserRun, type ProcessorDeps, processUser, runClaimedSlot } from "@/pipeline/process-user";
-import type { CoachModel, LlmBreaker, ProcessorStore } from "@/pipeline/processor-ports";
+import type { ProcessorStore } from "@/pipeline/processor-store-ports";
 import { runSlotSafely } from "@/services/processor";
 import type { LlmSandbox } from "../../scripts/local-stack/llm-sandbox";
 import type { MailCatcher } from "../../scripts/local-stack/mail-catcher";
@@ -522,6 +524,49 @@ describe("completing a slot", () => {
   });
 });
 
+describe("a run's end recorded once", () => {
+  it("a suspension whose user-document write fails after the state's applied: recovery finishes it without counting the run twice", async () => {
+    await seedDueUser(db, { uid: "suspend-unsure", now: NOW });
+    const base = realProcessorDeps({
+      db,
+      sandbox,
+      suspension: { maxConsecutiveFailures: 1, suspensionMs: 24 * HOUR },
+    });
+    let failed = false;
+    const deps: ProcessorDeps = {
+      ...base,
+      stateStore: {
+        ...base.stateStore,
+        setUserSuspension: async (input) => {
+          if (!failed) {
+            failed = true;
+            throw new Error("Firestore setUserSuspension failed: 14 UNAVAILABLE");
+          }
+          return base.stateStore.setUserSuspension(input);
+        },
+      },
+    } as ProcessorDeps;
+    sandbox.queueFaults([{ kind: "status", status: 400 }]);
+    const accepted = await acceptUserRun({ deps, uid: "suspend-unsure", now: NOW });
+    if (accepted.kind !== "claimed") throw new Error(`not claimed: ${accepted.kind}`);
+    const outcome = await runSlotSafely({ deps, claim: accepted.claim, now: NOW });
+    expect(failed).toBe(true);
+    expect(outcome).toMatchObject({ outcome: "generation_failed" });
+    const state = (await db.doc("userProcessingState/suspend-unsure").get()).data() ?? {};
+    expect(state.status).toBe("suspended");
+    expect(state.totalErrors).toBe(1);
+    const finished = (state.actionHistory as { action: string }[]).filter(
+      (entry) => entry.action === "run_finished",
+    );
+    expect(finished).toHaveLength(1);
+    // The suspension reached the user document on the recovery's second try.
+    expect((await db.doc("users/suspend-unsure").get()).get("suspendUntil")).toBe(state.suspendUntil);
+    expect((await db.doc("users/suspend-unsure").get()).get("nextCoachingMessageDue")).toBe(
+      state.suspendUntil,
+    );
+  });
+});
+
 describe("a slot write whose commit applied but was retried into ALREADY_EXISTS", () => {
   it("a claim reads its own slot create() as its own and runs the slot, instead of answering busy", async () => {
     await seedDueUser(db, { uid: "claim-retried", now: NOW });
@@ -695,7 +740,12 @@ describe("open slots left behind", () => {
       heldMessage: 1,
       delivered: 0,
     });
-    expect(await slotOf("paused-legacy")).toMatchObject({ status: "running", leaseNumber: 1 });
+    // Released under its next lease with a fresh expiry, so it goes to the back of the sweep's order.
+    expect(await slotOf("paused-legacy")).toMatchObject({
+      status: "running",
+      leaseNumber: 2,
+      leaseUntil: NOW,
+    });
   });
 });
 

@@ -6,7 +6,7 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import type { SlotRecord } from "@/core/due-slot";
 import { EVENT_TYPES, type EventRecord, messageCreatedEventId, newEvent } from "@/core/events";
-import type { ProcessorStore, StoredMessage } from "@/pipeline/processor-ports";
+import type { ProcessorStore, StoredMessage } from "@/pipeline/processor-store-ports";
 import { newProcess, wrapPort } from "../../scripts/simulation/chaos/faults";
 
 export interface ProcessorStoreHarness {

@@ -8,7 +8,7 @@ import {
 } from "@/adapters/memory/processor-store";
 import { createInMemoryDatabase } from "@/adapters/memory/scheduler-store";
 import type { EventRecord } from "@/core/events";
-import type { CoachingJournalEntry } from "@/pipeline/processor-ports";
+import type { CoachingJournalEntry } from "@/pipeline/processor-store-ports";
 import { type EmulatorHandle, startTestEmulator } from "../support/firestore";
 import { describeProcessorStoreContract } from "./processor-store.contract";
 

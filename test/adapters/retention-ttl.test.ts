@@ -11,7 +11,7 @@ import { createFirestoreLlmCeiling } from "@/adapters/firestore/llm-ceiling";
 import { createFirestoreProcessorStore } from "@/adapters/firestore/processor-store";
 import type { SlotRecord } from "@/core/due-slot";
 import { newEvent } from "@/core/events";
-import type { StoredMessage } from "@/pipeline/processor-ports";
+import type { StoredMessage } from "@/pipeline/processor-store-ports";
 import { type EmulatorHandle, startTestEmulator } from "../support/firestore";
 
 const DAY = 24 * 3_600_000;

@@ -4,7 +4,7 @@
  */
 import { beforeEach, describe, expect, it } from "vitest";
 import { dueRank } from "@/core/due-rank";
-import type { ChainStepRecord, SchedulerStore } from "@/pipeline/ports";
+import type { ChainStepRecord, SchedulerStore } from "@/pipeline/scheduler-store-ports";
 import { type UserDocumentOptions, userDocument } from "../support/users";
 
 /** A user document as the engine leaves it: a due time and its rank (ranks are never whole numbers). */

@@ -11,7 +11,7 @@ import { messageCreatedEventId, newEvent } from "@/core/events";
 import { MAX_PUSH_SUBSCRIPTIONS_PER_USER, PUSH_TTL_SECONDS, pushTopicFor } from "@/core/push";
 import type { PushSubscriptionStore } from "@/pipeline/delivery-ports";
 import { type EventProcessorDeps, processEvent } from "@/pipeline/outbox/process-event";
-import type { StoredMessage } from "@/pipeline/processor-ports";
+import type { StoredMessage } from "@/pipeline/processor-store-ports";
 import type { MailCatcher } from "../../scripts/local-stack/mail-catcher";
 import { type PushService, startPushService } from "../../scripts/local-stack/push-service";
 import { type EmulatorHandle, putDocuments } from "../support/firestore";

@@ -1,28 +1,27 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { engagementDaysToCount, engagementIsFinal, mergeEngagement } from "@/core/engagement";
+import { histogramPercentile, LATENCY_BUCKET_BOUNDS_MS, latencyBucket } from "@/core/latency-histogram";
 import {
   callsByModel,
+  deriveRates,
+  emptyFigures,
+  type MetricsFigures,
+  mergeFigures,
+  sumFigures,
+  withLlmEstimates,
+} from "@/core/metrics";
+import {
   DAY_MS,
   dayIsComplete,
   dayKey,
-  deriveRates,
-  emptyFigures,
-  engagementDaysToCount,
-  engagementIsFinal,
   HOUR_MS,
   HOUR_SETTLED_AFTER_MS,
-  histogramPercentile,
   hourKey,
   hoursToRollUp,
-  LATENCY_BUCKET_BOUNDS_MS,
-  latencyBucket,
-  type MetricsFigures,
-  mergeEngagement,
-  mergeFigures,
   parseDayKey,
   parseHourKey,
-  sumFigures,
-} from "@/core/metrics";
+} from "@/core/metrics-hours";
 
 const instant = fc.integer({ min: Date.UTC(2000, 0, 1), max: Date.UTC(2100, 0, 1) });
 const small = fc.nat({ max: 1_000 });
@@ -39,6 +38,9 @@ const figures: fc.Arbitrary<MetricsFigures> = fc.record({
   llm: fc.record({
     sampledMessages: small,
     byModel: fc.array(sampledCall, { maxLength: 20 }).map(callsByModel),
+    estimatedCalls: small,
+    // Whole numbers, like the costs above.
+    estimatedCostUsd: small,
   }),
   scheduler: fc.record({
     runs: small,
@@ -148,17 +150,80 @@ describe("merging figures", () => {
         fc.array(sampledCall, { maxLength: 50 }),
         (a, b) => {
           const merged = mergeFigures(
-            { ...emptyFigures(), llm: { sampledMessages: 1, byModel: callsByModel(a) } },
-            { ...emptyFigures(), llm: { sampledMessages: 1, byModel: callsByModel(b) } },
+            {
+              ...emptyFigures(),
+              llm: { ...emptyFigures().llm, sampledMessages: 1, byModel: callsByModel(a) },
+            },
+            {
+              ...emptyFigures(),
+              llm: { ...emptyFigures().llm, sampledMessages: 1, byModel: callsByModel(b) },
+            },
           );
           const whole = {
             ...emptyFigures(),
-            llm: { sampledMessages: 2, byModel: callsByModel([...a, ...b]) },
+            llm: { ...emptyFigures().llm, sampledMessages: 2, byModel: callsByModel([...a, ...b]) },
           };
           expect(deriveRates(merged).llm.latencyP95Ms).toBe(deriveRates(whole).llm.latencyP95Ms);
           expect(deriveRates(merged).llm.sampledCalls).toBe(a.length + b.length);
         },
       ),
+    );
+  });
+});
+
+describe("LLM estimates over several hours", () => {
+  /** An hour whose rollup read `sampled` of its `attempts`, each with `callsPerAttempt` calls. */
+  function rolledUpHour(attempts: number, sampled: number, callsPerAttempt: number, costPerCall: number) {
+    const calls = Array.from({ length: sampled * callsPerAttempt }, () => ({
+      model: "m",
+      ok: true,
+      durationMs: 1_000,
+      cost: costPerCall,
+    }));
+    return withLlmEstimates({
+      ...emptyFigures(),
+      messages: { ...emptyFigures().messages, sent: attempts },
+      llm: { ...emptyFigures().llm, sampledMessages: sampled, byModel: callsByModel(calls) },
+    });
+  }
+
+  it("estimates a day's calls as the sum of its hours' estimates, each scaled by its own sample", () => {
+    // A busy hour sampled 240 of 40,000 attempts, and 23 quiet ones read whole with retries.
+    const busy = rolledUpHour(40_000, 240, 2, 0.01);
+    const quiet = Array.from({ length: 23 }, () => rolledUpHour(10, 10, 10, 0.01));
+    const day = deriveRates(sumFigures([busy, ...quiet])).llm;
+    expect(deriveRates(busy).llm.estimatedCalls).toBe(80_000);
+    expect(day.estimatedCalls).toBe(80_000 + 23 * 100);
+    expect(day.estimatedCostUsd).toBeCloseTo(800 + 23, 6);
+  });
+
+  it("is additive: a range's estimate is the sum of its hours', whatever their samples", () => {
+    const hour = fc
+      .record({
+        attempts: fc.nat({ max: 50_000 }),
+        sampledShare: fc.double({ min: 0, max: 1, noNaN: true }),
+        callsPerAttempt: fc.integer({ min: 1, max: 6 }),
+        costPerCall: fc.constantFrom(0, 0.001, 0.02),
+      })
+      .map(({ attempts, sampledShare, callsPerAttempt, costPerCall }) =>
+        rolledUpHour(
+          attempts,
+          Math.min(240, Math.round(attempts * sampledShare)),
+          callsPerAttempt,
+          costPerCall,
+        ),
+      );
+    fc.assert(
+      fc.property(fc.array(hour, { maxLength: 24 }), (hours) => {
+        const range = deriveRates(sumFigures(hours)).llm;
+        const perHour = hours.map((figures) => deriveRates(figures).llm);
+        expect(range.estimatedCalls).toBe(perHour.reduce((total, rates) => total + rates.estimatedCalls, 0));
+        expect(range.estimatedCostUsd).toBeCloseTo(
+          perHour.reduce((total, rates) => total + rates.estimatedCostUsd, 0),
+          6,
+        );
+      }),
+      { numRuns: 200 },
     );
   });
 });
@@ -196,10 +261,11 @@ describe("percentiles from the latency histogram", () => {
 
 describe("derived rates", () => {
   it("reads the gate pass rate, failures, LLM errors and outbox retries off the figures", () => {
-    const figures: MetricsFigures = {
+    const figures: MetricsFigures = withLlmEstimates({
       ...emptyFigures(),
       messages: { sent: 6, approved: 0, rejected: 2, failed: 2, delivered: 6 },
       llm: {
+        ...emptyFigures().llm,
         sampledMessages: 5,
         byModel: callsByModel([
           { model: "m", ok: true, durationMs: 400, cost: 0.01 },
@@ -209,7 +275,7 @@ describe("derived rates", () => {
         ]),
       },
       outbox: { processed: 5, deadLettered: 1, claims: 9 },
-    };
+    });
     const rates = deriveRates(figures);
     expect(rates.generated).toBe(8);
     expect(rates.gatedOut).toBe(2);

@@ -1,11 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  emptyProcessingState,
-  OWN_KEY_CLOCK_MARGIN_MS,
-  OWN_KEY_RECHECK_MS,
-  ownKeyLookupNeeded,
-  type ProcessingState,
-} from "@/core/processing-state";
+import { OWN_KEY_CLOCK_MARGIN_MS, OWN_KEY_RECHECK_MS, ownKeyLookupNeeded } from "@/core/own-key-lookup";
+import { emptyProcessingState, type ProcessingState } from "@/core/processing-state";
 
 const T = 1_800_000_000_000;
 const LATER = T + 2 * OWN_KEY_CLOCK_MARGIN_MS;

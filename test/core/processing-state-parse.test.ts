@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { emptyProcessingState, parseProcessingState } from "@/core/processing-state";
+import { emptyProcessingState } from "@/core/processing-state";
+import { parseProcessingState } from "@/core/processing-state-parse";
 
 describe("parseProcessingState", () => {
   it("reads a whole stored state as written, stored counters added in", () => {

@@ -1,12 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
-  applyProcessingStateChange,
-  decideSuspensionAtClaim,
   emptyProcessingState,
   normaliseProcessingState,
   type ProcessingState,
 } from "@/core/processing-state";
+import { applyProcessingStateChange } from "@/core/processing-state-change";
+import { decideSuspensionAtClaim } from "@/core/suspension";
 
 const NOW = Date.parse("2026-11-30T12:00:00Z");
 const policy = { maxConsecutiveFailures: 5, suspensionMs: 24 * 3_600_000 };

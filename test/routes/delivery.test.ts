@@ -11,13 +11,14 @@ import { suppressionIdFor } from "@/core/email-address";
 import { messageCreatedEventId, newEvent } from "@/core/events";
 import { signUnsubscribeToken } from "@/core/unsubscribe";
 import { createSessionToken } from "@/http/admin-session";
-import type { StoredMessage } from "@/pipeline/processor-ports";
+import type { StoredMessage } from "@/pipeline/processor-store-ports";
 import { rollUpMetrics } from "@/pipeline/roll-up-metrics";
 import type { MailCatcher } from "../../scripts/local-stack/mail-catcher";
 import { launchChromium, SCREENSHOT_DIR } from "../support/browser";
 import { eventually } from "../support/eventually";
 import { type EmulatorHandle, putDocuments } from "../support/firestore";
 import type { NextServer } from "../support/next-server";
+import { quietWrites } from "../support/quiet-writes";
 import { caller, type RouteStack, startRouteStack } from "../support/stack";
 
 const CRON_SECRET = "delivery-test-secret-0123456789abc";
@@ -169,20 +170,20 @@ describe("one-click unsubscribe", () => {
 
   it("GET shows a confirmation page whose button posts, and changes nothing", async () => {
     const url = unsubscribeUrlOf("ada@example.com");
-    const writesBefore = writes();
+    const writesBefore = await quietWrites(writes);
     const response = await fetch(url);
     expect(response.status).toBe(200);
     const html = await response.text();
     expect(html).toContain('<form method="post"');
     expect(html).toContain('name="List-Unsubscribe" value="One-Click"');
     expect(html).toContain("a**@example.com");
-    expect(writes()).toBe(writesBefore);
+    expect(await quietWrites(writes)).toBe(writesBefore);
     expect((await db.doc("users/ada").get()).get("coachingConfig.emailNotifications")).toBeUndefined();
   });
 
   it("GET speaks Spanish to a browser that asks for it (Accept-Language), and changes nothing", async () => {
     const url = unsubscribeUrlOf("ada@example.com");
-    const writesBefore = writes();
+    const writesBefore = await quietWrites(writes);
     const response = await fetch(url, { headers: { "accept-language": "es-ES,es;q=0.9,en;q=0.8" } });
     expect(response.status).toBe(200);
     expect(response.headers.get("content-language")).toBe("es");
@@ -191,7 +192,7 @@ describe("one-click unsubscribe", () => {
     expect(html).toContain("¿Darte de baja de los correos de coaching?");
     expect(html).toContain("Dejaremos de enviar correos de coaching a a**@example.com.");
     expect(html).toContain(">Darme de baja</button>");
-    expect(writes()).toBe(writesBefore);
+    expect(await quietWrites(writes)).toBe(writesBefore);
   });
 
   it.each([
@@ -209,34 +210,34 @@ describe("one-click unsubscribe", () => {
     await seedUser("bea");
     const url = new URL(unsubscribeUrlOf("ada@example.com"));
     url.searchParams.set("token", forge(url.searchParams.get("token") ?? ""));
-    const writesBefore = writes();
+    const writesBefore = await quietWrites(writes);
     const posted = await oneClick(url.toString());
     expect(posted.status).toBe(400);
     expect(await posted.json()).toEqual({ success: false, error: expect.any(String) });
     expect((await fetch(url)).status).toBe(400);
-    expect(writes()).toBe(writesBefore);
+    expect(await quietWrites(writes)).toBe(writesBefore);
     expect((await db.doc("users/bea").get()).get("coachingConfig.emailNotifications")).toBeUndefined();
   });
 
   it("a one-click POST with a body far larger than the form gets 400 and nothing is written", async () => {
     await seedUser("fin");
     const token = signUnsubscribeToken({ secret: UNSUBSCRIBE_SECRET, uid: "fin", email: "fin@example.com" });
-    const writesBefore = writes();
+    const writesBefore = await quietWrites(writes);
     const response = await oneClick(
       `${server.url}/unsubscribe?token=${encodeURIComponent(token)}`,
       `List-Unsubscribe=One-Click&padding=${"x".repeat(2 * 1_048_576)}`,
     );
     expect(response.status).toBe(400);
     expect(await response.json()).toEqual({ success: false, error: expect.stringContaining("too large") });
-    expect(writes()).toBe(writesBefore);
+    expect(await quietWrites(writes)).toBe(writesBefore);
     expect((await db.doc("users/fin").get()).get("coachingConfig.emailNotifications")).toBeUndefined();
   });
 
   it("a POST without List-Unsubscribe=One-Click gets 400 and nothing is written", async () => {
-    const writesBefore = writes();
+    const writesBefore = await quietWrites(writes);
     const response = await oneClick(unsubscribeUrlOf("ada@example.com"), "List-Unsubscribe=Something");
     expect(response.status).toBe(400);
-    expect(writes()).toBe(writesBefore);
+    expect(await quietWrites(writes)).toBe(writesBefore);
   });
 
   it("one-click POST turns email off (200, again 200 when already off), and the next message sends no email", async () => {
@@ -246,11 +247,11 @@ describe("one-click unsubscribe", () => {
     expect(await first.json()).toEqual({ success: true, emailNotifications: false, alreadyOff: false });
     const user = (await db.doc("users/ada").get()).data();
     expect(user?.coachingConfig).toMatchObject({ emailNotifications: false, enableCoachingMessages: true });
-    const writesBefore = writes();
+    const writesBefore = await quietWrites(writes);
     const again = await oneClick(url);
     expect(again.status).toBe(200);
     expect(await again.json()).toMatchObject({ alreadyOff: true });
-    expect(writes()).toBe(writesBefore);
+    expect(await quietWrites(writes)).toBe(writesBefore);
 
     const emailsBefore = catcher.emails.length;
     const next = await deliverMessage("ada", "2");
@@ -333,16 +334,16 @@ describe("Resend webhook", () => {
       () => ({ body: JSON.stringify(emailEvent("email.complained", "any", "dee@example.com")), headers: {} }),
     ],
   ])("%s gets 401 and nothing is written", async (_case, delivery) => {
-    const writesBefore = writes();
+    const writesBefore = await quietWrites(writes);
     const response = await postWebhook(delivery());
     expect(response.status).toBe(401);
     expect(await response.json()).toEqual({ success: false, error: expect.any(String) });
-    expect(writes()).toBe(writesBefore);
+    expect(await quietWrites(writes)).toBe(writesBefore);
     expect((await db.doc("users/dee").get()).get("coachingConfig.emailNotifications")).toBeUndefined();
   });
 
   it("refuses a body far larger than any Resend event (400) before reading it whole, writing nothing", async () => {
-    const writesBefore = writes();
+    const writesBefore = await quietWrites(writes);
     // Signed, so only its size can be what refuses it.
     const oversized = signed({
       ...emailEvent("email.delivered", "any", "dee@example.com"),
@@ -351,17 +352,17 @@ describe("Resend webhook", () => {
     const response = await postWebhook(oversized);
     expect(response.status).toBe(400);
     expect(await response.json()).toEqual({ success: false, error: expect.stringContaining("too large") });
-    expect(writes()).toBe(writesBefore);
+    expect(await quietWrites(writes)).toBe(writesBefore);
   });
 
   it("acknowledges an event type it does not use with 200, writing nothing", async () => {
-    const writesBefore = writes();
+    const writesBefore = await quietWrites(writes);
     const response = await postWebhook(
       signed({ type: "contact.created", created_at: new Date().toISOString(), data: { id: "c1" } }),
     );
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ success: true, outcome: "ignored" });
-    expect(writes()).toBe(writesBefore);
+    expect(await quietWrites(writes)).toBe(writesBefore);
   });
 });
 

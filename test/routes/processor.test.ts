@@ -1,7 +1,7 @@
 import type { Firestore } from "firebase-admin/firestore";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isInsideWindow, retryDueAt, TIME_WINDOWS } from "@/core/schedule";
-import type { StoredMessage } from "@/pipeline/processor-ports";
+import type { StoredMessage } from "@/pipeline/processor-store-ports";
 import { buildDemoUsers, seedDemoData } from "../../scripts/local-stack/demo-data";
 import type { LlmSandbox } from "../../scripts/local-stack/llm-sandbox";
 import type { MailCatcher } from "../../scripts/local-stack/mail-catcher";
@@ -10,6 +10,7 @@ import type { EmulatorHandle } from "../support/firestore";
 import { localParts } from "../support/local-time";
 import { type NextServer, startNextServer } from "../support/next-server";
 import { HOUR, seedDueUser } from "../support/processor";
+import { quietWrites } from "../support/quiet-writes";
 import { type RouteStack, startRouteStack } from "../support/stack";
 
 const SECRET = "processor-test-secret-0123456789";
@@ -78,11 +79,11 @@ describe("processor route: refusals write nothing", () => {
     ["an unknown user", 404, { userId: "nobody-here" }, SECRET],
   ] as const)("answers %s with %i", async (_case, status, body, token) => {
     await seedDueUser(db, { uid: "anyone", now: Date.now() });
-    const writesBefore = handle.emulator.stats(projectId).writes;
+    const writesBefore = await quietWrites(() => handle.emulator.stats(projectId).writes);
     const response = await post(PROCESSOR, body, token);
     expect(response.status).toBe(status);
     expect(await response.json()).toEqual({ success: false, error: expect.any(String) });
-    expect(handle.emulator.stats(projectId).writes).toBe(writesBefore);
+    expect(await quietWrites(() => handle.emulator.stats(projectId).writes)).toBe(writesBefore);
   });
 
   it("answers GET with 405", async () => {

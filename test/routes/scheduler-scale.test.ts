@@ -66,9 +66,10 @@ it(`reads about ${DUE} user documents, not ${USERS}, in a tick with ${DUE} due`,
   expect(usersRead).toBeLessThanOrEqual(DUE + 5);
   expect(body.results.documentsRead).toBe(usersRead);
   // Two run-summary writes (started, finished) and the chain step's claim and completion;
-  // dispatched users are rescheduled by the processor. The metrics rollup after the tick writes
-  // only its own documents (test/adapters/metrics-rollup.test.ts).
-  const rollupWrites = ["metricsHourly", "metricsDaily", "metricsEngagement"].reduce(
+  // dispatched users are rescheduled by the processor. The metrics rollup and the alert
+  // evaluation after the tick write only their own documents (test/adapters/metrics-rollup.test.ts,
+  // test/adapters/alert-store.test.ts).
+  const rollupWrites = ["metricsHourly", "metricsDaily", "metricsEngagement", "alerts", "alertState"].reduce(
     (total, collection) => total + (stats.writesByCollection[collection] ?? 0),
     0,
   );

@@ -8,6 +8,7 @@ import type { EmulatorHandle } from "../support/firestore";
 import { emulatorIdToken } from "../support/id-tokens";
 import type { NextServer } from "../support/next-server";
 import { seedDueUser } from "../support/processor";
+import { quietWrites } from "../support/quiet-writes";
 import { type RouteStack, startRouteStack } from "../support/stack";
 
 const SECRET = "user-keys-test-secret-0123456789";
@@ -66,7 +67,7 @@ describe("own keys: who may do what", () => {
     ["an expired token", emulatorIdToken({ uid: "alice", projectId: "x", expiresInSeconds: -60 }), 401],
     ["a token for another project", emulatorIdToken({ uid: "alice", projectId: "someone-else" }), 401],
   ])("refuses %s with 401, writing nothing", async (_case, token, status) => {
-    const writesBefore = handle.emulator.stats(projectId).writes;
+    const writesBefore = await quietWrites(() => handle.emulator.stats(projectId).writes);
     for (const method of ["GET", "PUT", "DELETE"]) {
       const response = await call("/api/users/alice/api-key", {
         method,
@@ -76,7 +77,7 @@ describe("own keys: who may do what", () => {
       expect(response.status).toBe(status);
     }
     expect((await call("/api/users/alice/usage", { token })).status).toBe(401);
-    expect(handle.emulator.stats(projectId).writes).toBe(writesBefore);
+    expect(await quietWrites(() => handle.emulator.stats(projectId).writes)).toBe(writesBefore);
   });
 
   it("refuses a disabled user's token", async () => {
@@ -90,7 +91,7 @@ describe("own keys: who may do what", () => {
     expect((await call("/api/users/revoked-user/api-key", { token: revokedToken })).status).toBe(200);
     // The token's auth_time is a minute ago; revoking now makes it invalid.
     auth.revoke("revoked-user");
-    const writesBefore = handle.emulator.stats(projectId).writes;
+    const writesBefore = await quietWrites(() => handle.emulator.stats(projectId).writes);
     for (const path of ["/api/users/revoked-user/api-key", "/api/users/revoked-user/usage"]) {
       const response = await call(path, { token: revokedToken });
       expect(response.status).toBe(401);
@@ -105,7 +106,7 @@ describe("own keys: who may do what", () => {
         })
       ).status,
     ).toBe(401);
-    expect(handle.emulator.stats(projectId).writes).toBe(writesBefore);
+    expect(await quietWrites(() => handle.emulator.stats(projectId).writes)).toBe(writesBefore);
     // Revoked two hours ago: a token from a sign-in since then (auth_time a minute ago) is fine.
     auth.revoke("signed-in-again", Math.floor(Date.now() / 1000) - 7_200);
     expect(
@@ -130,7 +131,7 @@ describe("own keys: who may do what", () => {
   );
 
   it("a token for user A cannot read, set or delete user B's key (403)", async () => {
-    const writesBefore = handle.emulator.stats(projectId).writes;
+    const writesBefore = await quietWrites(() => handle.emulator.stats(projectId).writes);
     const bob = tokenFor("bob");
     expect((await call("/api/users/alice/api-key", { token: bob })).status).toBe(403);
     expect(
@@ -139,7 +140,7 @@ describe("own keys: who may do what", () => {
     ).toBe(403);
     expect((await call("/api/users/alice/api-key", { method: "DELETE", token: bob })).status).toBe(403);
     expect((await call("/api/users/alice/usage", { token: bob })).status).toBe(403);
-    expect(handle.emulator.stats(projectId).writes).toBe(writesBefore);
+    expect(await quietWrites(() => handle.emulator.stats(projectId).writes)).toBe(writesBefore);
   });
 
   it("rejects a key OpenRouter does not accept, and a malformed body, without storing anything", async () => {

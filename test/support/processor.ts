@@ -12,11 +12,11 @@ import { createFirestoreSuppressionList } from "@/adapters/firestore/suppression
 import { createNullPushTransport } from "@/adapters/push/null-push";
 import { type AppConfig, loadConfig } from "@/config";
 import type { Frequency, TimePreference } from "@/core/schedule";
+import type { CoachModel, ResolveRunModel } from "@/pipeline/model-ports";
 import { createEventRegistry, type EventHandlerDeps } from "@/pipeline/outbox/handler-registry";
 import type { EventProcessorDeps } from "@/pipeline/outbox/process-event";
 import { processEventBatches } from "@/pipeline/outbox/process-event-batches";
 import type { ProcessorDeps } from "@/pipeline/process-user";
-import type { CoachModel, ResolveRunModel } from "@/pipeline/processor-ports";
 import {
   firestoreProcessorStorage,
   openRouterModels,

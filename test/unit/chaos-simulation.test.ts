@@ -5,7 +5,8 @@
  * deliberately broken port (so a green run means something).
  */
 import { describe, expect, it } from "vitest";
-import type { LlmBreaker, ProcessorStore } from "@/pipeline/processor-ports";
+import type { LlmBreaker } from "@/pipeline/llm-limit-ports";
+import type { ProcessorStore } from "@/pipeline/processor-store-ports";
 import type { PortSabotage } from "../../scripts/simulation/chaos/engine";
 import { runChaos } from "../../scripts/simulation/chaos/run-chaos";
 import { runSeed } from "../../scripts/simulation/chaos/run-seed";

@@ -7,7 +7,7 @@ import {
   formatEmailDateTime,
   languageFromAcceptLanguage,
 } from "@/core/email-strings";
-import type { CoachingEmailContent } from "@/pipeline/processor-ports";
+import type { CoachingEmailContent } from "@/pipeline/channel-ports";
 
 const content: CoachingEmailContent = {
   displayName: "Lucía",

@@ -41,6 +41,7 @@ const OPTIONAL_TEXT_VARIABLES = [
   "VAPID_PRIVATE_KEY",
   "VAPID_SUBJECT",
   "PUSH_SERVICE_ORIGINS",
+  "ALERT_WEBHOOK_URL",
 ] as const;
 
 describe("configuration capabilities", () => {
@@ -53,6 +54,7 @@ describe("configuration capabilities", () => {
       resendWebhook: null,
       ownKeyEncryption: null,
       llmCeiling: null,
+      alerts: null,
       cronSecret: null,
       admin: { password: null, sessionSecret: null },
       llm: { defaultApiKey: null },

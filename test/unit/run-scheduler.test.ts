@@ -3,8 +3,9 @@ import { createInMemoryDatabase, createInMemorySchedulerStore } from "@/adapters
 import { CLOSED_BREAKER } from "@/core/circuit-breaker";
 import type { SlotRecord } from "@/core/due-slot";
 import { isInsideWindow } from "@/core/schedule";
-import type { Dispatcher, DispatchOutcome, SchedulerStore } from "@/pipeline/ports";
+import type { Dispatcher, DispatchOutcome } from "@/pipeline/dispatch-ports";
 import { runScheduler, type SchedulerSettings } from "@/pipeline/run-scheduler";
+import type { SchedulerStore } from "@/pipeline/scheduler-store-ports";
 import { type UserDocumentOptions, userDocument } from "../support/users";
 
 const HOUR = 3_600_000;

@@ -20,9 +20,7 @@ import type {
   ChainContinuer,
   Dispatcher,
   DispatchOutcome,
-  SchedulerRunRecord,
-  SchedulerStore,
-} from "@/pipeline/ports";
+} from "@/pipeline/dispatch-ports";
 import {
   type ChainStepInput,
   chainLastStartAt,
@@ -31,6 +29,8 @@ import {
   type SchedulerSettings,
   schedulerSettingsFromConfig,
 } from "@/pipeline/run-scheduler";
+import type { SchedulerRunRecord } from "@/pipeline/scheduler-run-record";
+import type { SchedulerStore } from "@/pipeline/scheduler-store-ports";
 import { userDocument } from "../support/users";
 
 const HOUR = 3_600_000;

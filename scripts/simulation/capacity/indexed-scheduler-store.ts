@@ -12,16 +12,16 @@
 import type { BreakerState } from "@/core/circuit-breaker";
 import { dueRank } from "@/core/due-rank";
 import { isInstant, parseUserDocument, type UserSnapshot } from "@/core/user";
+import type { SchedulerRunRecord } from "@/pipeline/scheduler-run-record";
 import type {
   ChainStepRecord,
   DueCursor,
   DueSlotState,
-  SchedulerRunRecord,
   SchedulerStore,
   ScheduleUpdate,
   SweepState,
   UnrankedDueUser,
-} from "@/pipeline/ports";
+} from "@/pipeline/scheduler-store-ports";
 import { firstIndex, type IndexEntry, RankedDueIndex } from "./ranked-due-index";
 
 interface UserRecord {

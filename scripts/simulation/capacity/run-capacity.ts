@@ -12,7 +12,7 @@
 import { type AppConfig, loadConfig } from "@/config";
 import { dueRank } from "@/core/due-rank";
 import { FREQUENCIES, FREQUENCY_INTERVAL_DAYS, nextWindowTarget, TIME_PREFERENCES } from "@/core/schedule";
-import type { ChainContinuation, ChainContinuer } from "@/pipeline/ports";
+import type { ChainContinuation, ChainContinuer } from "@/pipeline/dispatch-ports";
 import {
   chainLastStartAt,
   cronChainId,

@@ -3,7 +3,7 @@
  * admin pages would read them. Numeric fields are summed by name, so fields the scheduler gains
  * later (continuations, for example) appear here without a change.
  */
-import type { SchedulerRunRecord } from "@/pipeline/ports";
+import type { SchedulerRunRecord } from "@/pipeline/scheduler-run-record";
 
 export class SchedulerRunTotals {
   ticks = 0;

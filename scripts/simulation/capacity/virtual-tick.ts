@@ -4,7 +4,8 @@
  * and `elapsedMs` reads that, so the time budget (SCHEDULER_TIME_BUDGET_MS) and the per-tick cap
  * bind as they would in production, not at the speed of this machine.
  */
-import type { Dispatcher, SchedulerStore } from "@/pipeline/ports";
+import type { Dispatcher } from "@/pipeline/dispatch-ports";
+import type { SchedulerStore } from "@/pipeline/scheduler-store-ports";
 import {
   BENCH_DISPATCH_CONCURRENCY,
   BENCH_DISPATCHES_PER_SECOND,

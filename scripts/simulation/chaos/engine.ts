@@ -11,11 +11,12 @@ import { createMemorySuppressionList } from "@/adapters/memory/suppression-list"
 import { getPrompts } from "@/adapters/prompts";
 import { type AppConfig, loadConfig } from "@/config";
 import type { EventStore } from "@/pipeline/event-ports";
+import type { LlmBreaker } from "@/pipeline/llm-limit-ports";
 import { createEventRegistry } from "@/pipeline/outbox/handler-registry";
 import type { EventProcessorDeps } from "@/pipeline/outbox/process-event";
-import type { SchedulerStore } from "@/pipeline/ports";
 import type { ProcessorDeps } from "@/pipeline/process-user";
-import type { LlmBreaker, ProcessorStore } from "@/pipeline/processor-ports";
+import type { ProcessorStore } from "@/pipeline/processor-store-ports";
+import type { SchedulerStore } from "@/pipeline/scheduler-store-ports";
 import { createStateQuotaGate } from "@/pipeline/state-quota";
 import { wireProcessor } from "@/services/processor";
 import {

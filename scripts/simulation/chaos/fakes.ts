@@ -5,15 +5,8 @@
  * `{ error }` into one), and each fault is counted.
  */
 import { MESSAGE_TYPES } from "@/core/coaching-message";
-import type {
-  CoachModel,
-  EmailRenderer,
-  EmailToSend,
-  LlmCallRecord,
-  LlmResult,
-  Mailer,
-  PushTransport,
-} from "@/pipeline/processor-ports";
+import type { EmailRenderer, EmailToSend, Mailer, PushTransport } from "@/pipeline/channel-ports";
+import type { CoachModel, LlmCallRecord, LlmResult } from "@/pipeline/model-ports";
 import type { Random } from "./random";
 
 /** What a stand-in needs from the world: the clock, the dice, whether faults are on, the books. */
@@ -108,6 +101,8 @@ export function createChaosModel(controls: ChaosControls, rates: ModelFaultRates
               ? '<a href="https://x.example/">click</a> ![](https://x.example/i.png)'
               : `${words} (${drafts}).`,
           pushNotificationText: `A note for you (${drafts})`,
+          riskLevel: "none" as const,
+          riskReason: "",
         },
       };
     },

@@ -16,8 +16,8 @@
  */
 
 import { EVENT_TYPES, isQueueable } from "@/core/events";
+import type { EmailToSend } from "@/pipeline/channel-ports";
 import { STALE_SLOT_AFTER_MS } from "@/pipeline/close-stale-slots";
-import type { EmailToSend } from "@/pipeline/processor-ports";
 import { HOUR, llmHealthySince, type World } from "./world";
 
 /**

@@ -7,9 +7,9 @@
  */
 import { describeError } from "@/core/errors";
 import { closeStaleSlots } from "@/pipeline/close-stale-slots";
+import type { DispatchOutcome } from "@/pipeline/dispatch-ports";
 import { processEvent } from "@/pipeline/outbox/process-event";
 import { processEventBatches } from "@/pipeline/outbox/process-event-batches";
-import type { DispatchOutcome } from "@/pipeline/ports";
 import {
   type AcceptResult,
   acceptUserRun,

@@ -14,7 +14,7 @@ import { createInMemoryProcessorData, type InMemoryProcessorData } from "@/adapt
 import { createInMemoryDatabase, type InMemoryDatabase } from "@/adapters/memory/scheduler-store";
 import type { BreakerSettings } from "@/core/circuit-breaker";
 import type { RetryPolicy } from "@/core/event-retry";
-import type { SuspensionPolicy } from "@/core/processing-state";
+import type { SuspensionPolicy } from "@/core/suspension";
 import type { EventStore } from "@/pipeline/event-ports";
 import { DEMO_ZONES } from "../../local-stack/demo-data";
 import type { MailerFaultRates, ModelFaultRates } from "./fakes";

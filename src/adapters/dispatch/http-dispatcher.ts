@@ -1,5 +1,6 @@
 import "server-only";
-import type { ChainContinuer, Dispatcher } from "@/pipeline/ports";
+import { context, propagation } from "@opentelemetry/api";
+import type { ChainContinuer, Dispatcher } from "@/pipeline/dispatch-ports";
 import { createSelfCall, type SelfCallTarget } from "./self-call";
 
 export const PROCESSOR_PATH = "/api/coaching/generateCoachingMessage/processor";
@@ -9,13 +10,17 @@ export const PROCESSOR_PATH = "/api/coaching/generateCoachingMessage/processor";
  * (`APP_URL` or Vercel's production URL), never the incoming request's Host or forwarded
  * headers, so a forged header cannot redirect the fan-out and its bearer secret elsewhere.
  * A call ends at its own timeout or when the job's signal aborts (the scheduler step's
- * deadline), whichever comes first.
+ * deadline), whichever comes first. The call carries the current trace (W3C `traceparent`), so
+ * the tick, its dispatch and the processor's run are one trace.
  */
 export function createHttpDispatcher(target: SelfCallTarget): Dispatcher {
   const callProcessor = createSelfCall("processor", PROCESSOR_PATH, target);
   return {
     async dispatch({ userId, runId, signal }) {
-      const answer = await callProcessor({ userId }, { signal, headers: { "x-coaching-run-id": runId } });
+      const headers: Record<string, string> = { "x-coaching-run-id": runId };
+      // Nothing is added while tracing is off (no propagator registered).
+      propagation.inject(context.active(), headers);
+      const answer = await callProcessor({ userId }, { signal, headers });
       if (answer.ok) return { ok: true, status: answer.status };
       // Cut off by its timeout or the step's deadline: sent, perhaps, but never answered.
       if (answer.status === null)

@@ -14,7 +14,7 @@ import {
 import { render } from "@react-email/render";
 import { emailLanguageFor, emailStrings, formatEmailDateTime } from "@/core/email-strings";
 import { toSingleLine } from "@/core/message-text";
-import type { CoachingEmailContent, RenderedEmail } from "@/pipeline/processor-ports";
+import type { CoachingEmailContent, RenderedEmail } from "@/pipeline/channel-ports";
 
 const styles = {
   body: {

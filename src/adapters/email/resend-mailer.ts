@@ -2,7 +2,7 @@ import "server-only";
 import { Resend } from "resend";
 import { describeError } from "@/core/errors";
 import { toSingleLine } from "@/core/message-text";
-import type { Mailer } from "@/pipeline/processor-ports";
+import type { Mailer } from "@/pipeline/channel-ports";
 
 /**
  * Email through the Resend SDK, at the base URL the configuration gives (`RESEND_BASE_URL`: the

@@ -96,6 +96,14 @@ export const COLLECTIONS = {
    * day, per rating and per type, overwritten (absolute counts) while they can still move.
    */
   metricsEngagement: "metricsEngagement",
+  /**
+   * `alerts/{condition}_{YYYY-MM-DDTHH}` (UTC hour it fired), created with create() by the alert
+   * evaluation after a scheduler tick or an outbox run (core/alerts.ts): a condition fires once
+   * an hour, two evaluators never both fire it; `status` open or resolved.
+   */
+  alerts: "alerts",
+  /** `alertState/evaluation`: what alert evaluations remember between them (dead letters seen, undrained chains). */
+  alertState: "alertState",
   /** Subcollection of `users/{uid}` written by the app; the engine adds its coaching entries. */
   journalEntries: "journalEntries",
 } as const;

@@ -4,7 +4,7 @@ import { isDocumentId } from "@/core/document-id";
 import { normaliseEmailAddress, suppressionIdFor } from "@/core/email-address";
 import { retentionExpiry, TTL_FIELD, ttlRetentionRule } from "@/core/retention";
 import type { DeliveryFeedbackStore } from "@/pipeline/delivery-ports";
-import type { EmailEventKind } from "@/pipeline/processor-ports";
+import type { EmailEventKind } from "@/pipeline/processor-store-ports";
 import { COLLECTIONS } from "./collections";
 import { createOnce } from "./create-once";
 import { firestoreCall } from "./errors";

@@ -1,27 +1,13 @@
 import "server-only";
 import type { Firestore, Query } from "firebase-admin/firestore";
 import { MESSAGE_TYPES } from "@/core/coaching-message";
+import type { EngagementRows } from "@/core/engagement";
 import { COLLECTIONS } from "./collections";
 import { firestoreCall } from "./errors";
 
-/** How many of a group's sent messages were delivered, opened, clicked and marked helpful. */
-export interface EngagementCounts {
-  sent: number;
-  delivered: number;
-  opened: number;
-  clicked: number;
-  helpful: number;
-  /** Messages the user gave feedback on at all (helpful or not). */
-  rated: number;
-  /** Messages a push service took for at least one of the user's browsers. */
-  pushDelivered: number;
-}
-
-export interface EngagementFigures {
+/** The engagement of the messages sent since `since` (ratings 1–10; the gate sends 6 and above). */
+export interface EngagementFigures extends EngagementRows {
   since: number;
-  /** Effectiveness ratings 1–10 (the quality gate sends 6 and above). */
-  byRating: ({ rating: number } & EngagementCounts)[];
-  byType: ({ messageType: string } & EngagementCounts)[];
 }
 
 const RATINGS = Array.from({ length: 10 }, (_, index) => index + 1);

@@ -14,6 +14,7 @@ import type { EventStore } from "@/pipeline/event-ports";
 import { COLLECTIONS } from "./collections";
 import { createOnce } from "./create-once";
 import { firestoreCall } from "./errors";
+import { commitBatch } from "./traced-commit";
 
 /** `eventStats/totals`: the single totals document of older versions, still summed in. */
 const LEGACY_TOTALS = "totals";
@@ -126,7 +127,7 @@ export function createFirestoreEventStore(
           ...claimedEventPatch({ leaseNumber, leaseUntil, attempts, nextAttemptAt }),
           ...NOT_EXPIRING,
         });
-        return batch.commit();
+        return commitBatch(batch, "claim event");
       });
       return outcome === "created";
     },

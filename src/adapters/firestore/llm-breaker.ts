@@ -9,7 +9,7 @@ import {
   probeWindow,
 } from "@/core/circuit-breaker";
 import { retentionExpiry, TTL_FIELD, ttlRetentionRule } from "@/core/retention";
-import type { LlmBreaker } from "@/pipeline/processor-ports";
+import type { LlmBreaker } from "@/pipeline/llm-limit-ports";
 import { type BreakerReadCache, createLlmBreakerOver, newBreakerReadCache } from "../llm-breaker-gate";
 import { COLLECTIONS } from "./collections";
 import { createOnce } from "./create-once";

@@ -1,31 +1,24 @@
 import "server-only";
 import type { Firestore, Query } from "firebase-admin/firestore";
 import { z } from "zod";
+import type { EngagementRows } from "@/core/engagement";
 import {
   callsByModel,
-  DAY_MS,
-  dayKey,
-  type EngagementRows,
   emptyFigures,
-  HOUR_MS,
-  hourKey,
   type MetricsFigures,
   type MetricsSnapshot,
   type SampledCall,
+  withLlmEstimates,
 } from "@/core/metrics";
+import { DAY_MS, dayKey, HOUR_MS, hourKey } from "@/core/metrics-hours";
 import { USER_STATUSES } from "@/core/processing-state";
-import type {
-  DailyMetrics,
-  EngagementDay,
-  HourlyMetrics,
-  MetricsReader,
-  MetricsRollupStore,
-} from "@/pipeline/roll-up-metrics";
+import type { MetricsReader, MetricsRollupStore } from "@/pipeline/roll-up-metrics";
 import { countMatching } from "./batched-delete";
 import { COLLECTIONS } from "./collections";
 import { createOnce } from "./create-once";
 import { engagementFigures } from "./engagement-store";
 import { firestoreCall } from "./errors";
+import { count, dailySchema, engagementSchema, hourlySchema } from "./metrics-documents";
 
 /**
  * The LLM sample: the hour is cut into this many equal slices and at most `SAMPLE_PER_SLICE`
@@ -37,83 +30,6 @@ const SAMPLE_PER_SLICE = 20;
 /** Scheduler runs of one hour: the cron step, its continuations, manual runs. Bounded by the chain's steps. */
 const MAX_RUNS_PER_HOUR = 1_000;
 const ATTEMPT_STATUSES = ["sent", "approved", "rejected", "failed"] as const;
-
-const count = z.number().nonnegative().catch(0);
-const modelCallsSchema = z.object({
-  calls: count,
-  errors: count,
-  costUsd: count,
-  latencyHistogram: z.array(count).catch([]),
-});
-/** A stored document's figures; anything missing or malformed reads as 0, so a page never fails on one. */
-const figuresSchema = z
-  .object({
-    messages: z
-      .object({ sent: count, approved: count, rejected: count, failed: count, delivered: count })
-      .catch(emptyFigures().messages),
-    slotsCompleted: count,
-    llm: z
-      .object({
-        sampledMessages: count,
-        byModel: z.record(z.string(), modelCallsSchema).catch({}),
-      })
-      .catch(emptyFigures().llm),
-    scheduler: z
-      .object({
-        runs: count,
-        cronTicks: count,
-        continuations: count,
-        failedRuns: count,
-        usersDue: count,
-        dispatched: count,
-        deferred: count,
-        errors: count,
-        runsWithMore: count,
-      })
-      .catch(emptyFigures().scheduler),
-    outbox: z.object({ processed: count, deadLettered: count, claims: count }).catch(emptyFigures().outbox),
-  })
-  .catch(emptyFigures());
-const snapshotSchema = z
-  .object({
-    at: z.number(),
-    usersTotal: count,
-    usersByStatus: z.record(z.string(), count).catch({}),
-    pendingEvents: count,
-    deadLetters: count,
-  })
-  .nullable()
-  .catch(null);
-const hourlySchema = z.object({
-  hourStart: z.number(),
-  computedAt: z.number().catch(0),
-  figures: figuresSchema,
-  snapshot: snapshotSchema,
-});
-const dailySchema = z.object({
-  dayStart: z.number(),
-  computedAt: z.number().catch(0),
-  hours: count,
-  missingHours: z.array(z.string()).catch([]),
-  figures: figuresSchema,
-  snapshot: snapshotSchema,
-});
-const tally = {
-  sent: count,
-  delivered: count,
-  opened: count,
-  clicked: count,
-  helpful: count,
-  rated: count,
-  pushDelivered: count,
-};
-const engagementSchema = z.object({
-  dayStart: z.number(),
-  computedAt: z.number().catch(0),
-  final: z.boolean().catch(false),
-  byRating: z.array(z.object({ rating: z.number(), ...tally })).catch([]),
-  byType: z.array(z.object({ messageType: z.string(), ...tally })).catch([]),
-});
 
 const llmCallSchema = z.object({
   model: z.string().catch("unknown"),
@@ -232,13 +148,29 @@ export function createFirestoreMetricsStore(db: Firestore): MetricsRollupStore &
         countMatching(inRange(db.collection(COLLECTIONS.eventLeases), "claimedAt", from, to)),
       ]);
     const [sent = 0, approved = 0, rejected = 0, failed = 0] = byStatus;
-    return {
+    // The hour's LLM estimates scaled by its own sample, stored so that days and ranges sum them.
+    return withLlmEstimates({
       messages: { sent, approved, rejected, failed, delivered },
       slotsCompleted,
-      llm,
+      llm: { ...llm, estimatedCalls: 0, estimatedCostUsd: 0 },
       scheduler,
       outbox: { processed, deadLettered, claims },
-    };
+    });
+  };
+
+  /** The documents of a time range in order; one that does not parse is left out, so a page never fails on it. */
+  const readRange = async <Row>(
+    collection: typeof hourly,
+    field: string,
+    schema: z.ZodType<Row>,
+    from: number,
+    to: number,
+  ): Promise<Row[]> => {
+    const snapshot = await inRange(collection, field, from, to).orderBy(field).get();
+    return snapshot.docs.flatMap((document) => {
+      const parsed = schema.safeParse(document.data());
+      return parsed.success ? [parsed.data] : [];
+    });
   };
 
   const keysBetween = async (collection: typeof hourly, field: string, from: number, to: number) => {
@@ -277,13 +209,7 @@ export function createFirestoreMetricsStore(db: Firestore): MetricsRollupStore &
       createOnce("create metrics hour", () => hourly.doc(hourKey(metrics.hourStart)).create(metrics)),
 
     readHours: ({ from, to }) =>
-      firestoreCall("read metrics hours", async () => {
-        const snapshot = await inRange(hourly, "hourStart", from, to).orderBy("hourStart").get();
-        return snapshot.docs.flatMap((document): HourlyMetrics[] => {
-          const parsed = hourlySchema.safeParse(document.data());
-          return parsed.success ? [parsed.data] : [];
-        });
-      }),
+      firestoreCall("read metrics hours", () => readRange(hourly, "hourStart", hourlySchema, from, to)),
 
     existingDays: ({ from, to }) =>
       firestoreCall("list metrics days", () => keysBetween(daily, "dayStart", from, to)),
@@ -292,22 +218,12 @@ export function createFirestoreMetricsStore(db: Firestore): MetricsRollupStore &
       createOnce("create metrics day", () => daily.doc(dayKey(metrics.dayStart)).create(metrics)),
 
     readDays: ({ from, to }) =>
-      firestoreCall("read metrics days", async () => {
-        const snapshot = await inRange(daily, "dayStart", from, to).orderBy("dayStart").get();
-        return snapshot.docs.flatMap((document): DailyMetrics[] => {
-          const parsed = dailySchema.safeParse(document.data());
-          return parsed.success ? [parsed.data] : [];
-        });
-      }),
+      firestoreCall("read metrics days", () => readRange(daily, "dayStart", dailySchema, from, to)),
 
     readEngagement: ({ from, to }) =>
-      firestoreCall("read engagement days", async () => {
-        const snapshot = await inRange(engagement, "dayStart", from, to).orderBy("dayStart").get();
-        return snapshot.docs.flatMap((document): EngagementDay[] => {
-          const parsed = engagementSchema.safeParse(document.data());
-          return parsed.success ? [parsed.data] : [];
-        });
-      }),
+      firestoreCall("read engagement days", () =>
+        readRange(engagement, "dayStart", engagementSchema, from, to),
+      ),
 
     countEngagement: async (dayStart): Promise<EngagementRows> => {
       const figures = await engagementFigures(db, { since: dayStart, until: dayStart + DAY_MS });

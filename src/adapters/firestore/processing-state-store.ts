@@ -1,14 +1,16 @@
 import "server-only";
 import { FieldValue, type Firestore } from "firebase-admin/firestore";
 import {
-  isTopLevelCounter,
   normaliseProcessingState,
-  type ProcessingCounter,
   type ProcessingState,
-  type ProcessingStateChange,
   STORED_STATS_COUNTERS,
 } from "@/core/processing-state";
-import type { ProcessingStateStore } from "@/pipeline/processor-ports";
+import {
+  isTopLevelCounter,
+  type ProcessingCounter,
+  type ProcessingStateChange,
+} from "@/core/processing-state-change";
+import type { ProcessingStateStore } from "@/pipeline/processor-store-ports";
 import { COLLECTIONS } from "./collections";
 import { firestoreCall } from "./errors";
 

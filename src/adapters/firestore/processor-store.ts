@@ -1,24 +1,18 @@
 import "server-only";
-import { type DocumentData, type Firestore, type Query, Timestamp } from "firebase-admin/firestore";
-import type { JournalEntry, PastMessage } from "@/core/coaching-context";
+import { type DocumentData, type Firestore, Timestamp } from "firebase-admin/firestore";
+import type { PastMessage } from "@/core/coaching-context";
 import { MESSAGE_TYPES } from "@/core/coaching-message";
 import { dueRank } from "@/core/due-rank";
 import { leaseId, type SlotRecord } from "@/core/due-slot";
-import {
-  completeTimes,
-  type EntriesAfter,
-  foldEntriesAfterPage,
-  JOURNAL_SCAN_MAX_PAGES,
-  journalPageSize,
-  toUserEntry,
-} from "@/core/journal-scan";
 import { parseStoredInsights } from "@/core/processing-state";
 import { retentionExpiry, TTL_FIELD, ttlRetentionRule } from "@/core/retention";
 import { parseUserDocument } from "@/core/user";
-import type { ProcessorStore, StoredMessage } from "@/pipeline/processor-ports";
+import type { ProcessorStore, StoredMessage } from "@/pipeline/processor-store-ports";
 import { COLLECTIONS, DUE_FIELD, RANK_FIELD } from "./collections";
 import { createOnce } from "./create-once";
 import { firestoreCall } from "./errors";
+import { readOwnEntriesAfter, readOwnEntriesNewestFirst } from "./journal-reads";
+import { commitBatch } from "./traced-commit";
 
 const messageTypes: ReadonlySet<string> = new Set(MESSAGE_TYPES);
 
@@ -110,7 +104,7 @@ export function createFirestoreProcessorStore(db: Firestore): ProcessorStore {
             ? { ...slot, claimToken, ...expiry(COMPLETED_SLOT_RETENTION, now) }
             : { ...slot, claimToken },
         );
-        await batch.commit();
+        await commitBatch(batch, `${purpose} slot`);
       });
       if (outcome === "created") return "claimed";
       // The SDK retries a commit whose answer was lost (ABORTED, UNAVAILABLE): when the first try
@@ -143,34 +137,9 @@ export function createFirestoreProcessorStore(db: Firestore): ProcessorStore {
       }),
 
     listJournalEntries: ({ uid, limit }) =>
-      firestoreCall("read journal", async () => {
-        // Newest first, page after page, until `limit` of the user's own entries or the scan
-        // bound: a run of coaching entries must not hide the user's own (core/journal-scan.ts).
-        const journal = users.doc(uid).collection(COLLECTIONS.journalEntries);
-        const pageSize = journalPageSize(limit);
-        const entries: JournalEntry[] = [];
-        let before: number | null = null;
-        for (let page = 0; page < JOURNAL_SCAN_MAX_PAGES && entries.length < limit; page += 1) {
-          const query: Query = before === null ? journal : journal.where("createdAt", "<", before);
-          const snapshot = await query.orderBy("createdAt", "desc").limit(pageSize).get();
-          const documents = completeTimes(
-            snapshot.docs.map((document) => ({
-              id: document.id,
-              document: document.data(),
-              createdAt: document.get("createdAt"),
-            })),
-            pageSize,
-          );
-          for (const { id, document } of documents) {
-            const entry = toUserEntry(id, document);
-            if (entry && entries.length < limit) entries.push(entry);
-          }
-          const oldest = documents.at(-1)?.createdAt;
-          if (snapshot.size < pageSize || typeof oldest !== "number") break;
-          before = oldest;
-        }
-        return entries;
-      }),
+      firestoreCall("read journal", () =>
+        readOwnEntriesNewestFirst(users.doc(uid).collection(COLLECTIONS.journalEntries), limit),
+      ),
 
     listRecentMessages: ({ uid, limit }) =>
       firestoreCall("read recent messages", async () => {
@@ -213,32 +182,9 @@ export function createFirestoreProcessorStore(db: Firestore): ProcessorStore {
       }),
 
     listEntriesAfter: ({ uid, after, limit }) =>
-      firestoreCall("read new journal entries", async () => {
-        // Oldest first, page after page, until `limit` of the user's own entries or the scan
-        // bound; `readThrough` moves past the coaching entries skipped (core/journal-scan.ts).
-        const journal = users.doc(uid).collection(COLLECTIONS.journalEntries);
-        const pageSize = journalPageSize(limit);
-        let found: EntriesAfter = { entries: [], readThrough: after };
-        for (let page = 0; page < JOURNAL_SCAN_MAX_PAGES; page += 1) {
-          const snapshot = await journal
-            .where("createdAt", ">", found.readThrough)
-            .orderBy("createdAt")
-            .limit(pageSize)
-            .get();
-          const documents = completeTimes(
-            snapshot.docs.map((document) => ({
-              id: document.id,
-              document: document.data(),
-              createdAt: document.get("createdAt"),
-            })),
-            pageSize,
-          );
-          const folded = foldEntriesAfterPage(found, documents, limit);
-          found = { entries: folded.entries, readThrough: folded.readThrough };
-          if (folded.full || snapshot.size < pageSize) break;
-        }
-        return found;
-      }),
+      firestoreCall("read new journal entries", () =>
+        readOwnEntriesAfter(users.doc(uid).collection(COLLECTIONS.journalEntries), after, limit),
+      ),
 
     getMessage: (messageId) =>
       firestoreCall("read message", async () => {
@@ -267,7 +213,7 @@ export function createFirestoreProcessorStore(db: Firestore): ProcessorStore {
         const batch = db.batch();
         batch.create(events.doc(deliveryEvent.id), deliveryEvent);
         batch.update(messages.doc(messageId), patch);
-        await batch.commit();
+        await commitBatch(batch, "mark message sent");
       });
       if (outcome === "created") return "created";
       // The event stands already: a concurrent run's, or one an older version wrote with the
@@ -296,7 +242,7 @@ export function createFirestoreProcessorStore(db: Firestore): ProcessorStore {
           claimToken,
           ...expiry(COMPLETED_SLOT_RETENTION, completedSlot.updatedAt),
         });
-        await batch.commit();
+        await commitBatch(batch, "store sent message");
       }),
 
     ensureDeliveryEvent: (deliveryEvent) =>

@@ -2,7 +2,12 @@ import "server-only";
 import type { Firestore } from "firebase-admin/firestore";
 import type { SlotRecord } from "@/core/due-slot";
 import { isInstant } from "@/core/user";
-import type { ChainStepRecord, DueSlotState, SchedulerStore, SweepState } from "@/pipeline/ports";
+import type {
+  ChainStepRecord,
+  DueSlotState,
+  SchedulerStore,
+  SweepState,
+} from "@/pipeline/scheduler-store-ports";
 import { COLLECTIONS } from "./collections";
 import { createOnce } from "./create-once";
 import { firestoreCall } from "./errors";

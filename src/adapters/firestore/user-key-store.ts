@@ -65,7 +65,7 @@ function parseStoredUserKey(uid: string, stored: unknown) {
 }
 
 /**
- * The word on the user's processing state that a key is stored or not (core/processing-state.ts
+ * The word on the user's processing state that a key is stored or not (core/own-key-lookup.ts
  * `ownKeyLookupNeeded`), written in the batch that stores or deletes the key: a run of a user
  * without a key then skips the `userApiKeys` lookup. Its own fields, which no run writes.
  */

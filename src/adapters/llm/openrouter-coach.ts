@@ -1,4 +1,5 @@
 import "server-only";
+import { OpenTelemetry } from "@ai-sdk/otel";
 import { createOpenRouter } from "@openrouter/ai-sdk-provider";
 import { APICallError, generateText, NoObjectGeneratedError, Output } from "ai";
 import type { z } from "zod";
@@ -10,7 +11,7 @@ import {
 } from "@/core/coaching-message";
 import { describeError } from "@/core/errors";
 import { type JournalInsightsAnalysis, journalInsightsSchema } from "@/core/insights";
-import type { CoachModel, LlmCallRecord, LlmResult } from "@/pipeline/processor-ports";
+import { type CoachModel, type LlmCallRecord, type LlmResult, llmCallRecord } from "@/pipeline/model-ports";
 
 export interface OpenRouterCoachOptions {
   apiKey: string;
@@ -23,7 +24,18 @@ export interface OpenRouterCoachOptions {
   maxRetries: number;
   /** For tests that count or break requests at the HTTP level. */
   fetch?: typeof fetch;
+  /**
+   * Whether the calls' spans record the prompt and the model's output (OTEL_RECORD_CONTENT).
+   * Off by default: the prompt quotes the user's journal.
+   */
+  recordContent?: boolean;
 }
+
+/**
+ * The AI SDK's OpenTelemetry integration: a span per call (and per model request) under the
+ * active span, through `@opentelemetry/api`, so a no-op until an SDK is registered.
+ */
+const llmTelemetry = new OpenTelemetry();
 
 function readCost(providerMetadata: unknown): number | null {
   const cost = (providerMetadata as { openrouter?: { usage?: { cost?: unknown } } } | undefined)?.openrouter
@@ -112,20 +124,14 @@ export function createOpenRouterCoach(options: OpenRouterCoachOptions): CoachMod
     schema: Schema;
   }): Promise<LlmResult<z.infer<Schema>>> {
     const startedAt = performance.now();
-    const record = (fields: Partial<LlmCallRecord>): LlmCallRecord => ({
-      purpose,
-      model,
-      keySource: options.keySource ?? "default",
-      fallbackReason: null,
-      ok: false,
-      inputTokens: null,
-      outputTokens: null,
-      totalTokens: null,
-      cost: null,
-      durationMs: Math.round(performance.now() - startedAt),
-      error: null,
-      ...fields,
-    });
+    const record = (fields: Partial<LlmCallRecord>): LlmCallRecord =>
+      llmCallRecord({
+        purpose,
+        model,
+        keySource: options.keySource ?? "default",
+        durationMs: Math.round(performance.now() - startedAt),
+        ...fields,
+      });
     try {
       const result = await generateText({
         // usage.include asks OpenRouter to report the cost of the call.
@@ -136,6 +142,13 @@ export function createOpenRouterCoach(options: OpenRouterCoachOptions): CoachMod
         maxRetries: options.maxRetries,
         timeout: options.timeoutMs,
         temperature: purpose === "generation" || purpose === "regeneration" ? 0.7 : 0,
+        experimental_telemetry: {
+          isEnabled: true,
+          functionId: `coaching.${purpose}`,
+          recordInputs: options.recordContent ?? false,
+          recordOutputs: options.recordContent ?? false,
+          integrations: llmTelemetry,
+        },
       });
       return {
         ok: true,

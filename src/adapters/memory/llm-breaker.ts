@@ -14,7 +14,7 @@ import {
   describeBreaker,
   probeWindow,
 } from "@/core/circuit-breaker";
-import type { LlmBreaker } from "@/pipeline/processor-ports";
+import type { LlmBreaker } from "@/pipeline/llm-limit-ports";
 import { type BreakerReadCache, createLlmBreakerOver } from "../llm-breaker-gate";
 
 export interface InMemoryBreakerState {

@@ -5,13 +5,14 @@
  * way, and the suspension is written on the user document only while it exists. It passes the same
  * contract tests as the Firestore store (test/adapters/processing-state-store.contract.ts).
  */
+
 import {
-  applyProcessingStateChange,
   emptyProcessingState,
   normaliseProcessingState,
   type ProcessingState,
 } from "@/core/processing-state";
-import type { ProcessingStateStore } from "@/pipeline/processor-ports";
+import { applyProcessingStateChange } from "@/core/processing-state-change";
+import type { ProcessingStateStore } from "@/pipeline/processor-store-ports";
 import type { InMemoryDatabase } from "./scheduler-store";
 
 /** `userProcessingState` by uid, as stored: counters unclamped, as increments leave them. */

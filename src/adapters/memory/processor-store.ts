@@ -17,9 +17,10 @@ import {
   journalPageSize,
   toUserEntry,
 } from "@/core/journal-scan";
-import { applyProcessingStateChange, emptyProcessingState } from "@/core/processing-state";
+import { emptyProcessingState } from "@/core/processing-state";
+import { applyProcessingStateChange } from "@/core/processing-state-change";
 import { parseUserDocument } from "@/core/user";
-import type { CoachingJournalEntry, ProcessorStore, StoredMessage } from "@/pipeline/processor-ports";
+import type { CoachingJournalEntry, ProcessorStore, StoredMessage } from "@/pipeline/processor-store-ports";
 import type { InMemoryProcessingStates } from "./processing-state-store";
 import type { InMemoryDatabase } from "./scheduler-store";
 

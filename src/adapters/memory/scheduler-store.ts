@@ -9,13 +9,13 @@ import type { BreakerState } from "@/core/circuit-breaker";
 import { dueRank } from "@/core/due-rank";
 import type { SlotRecord } from "@/core/due-slot";
 import { isInstant, parseUserDocument } from "@/core/user";
+import type { SchedulerRunRecord } from "@/pipeline/scheduler-run-record";
 import type {
   ChainStepRecord,
   DueSlotState,
-  SchedulerRunRecord,
   SchedulerStore,
   SweepState,
-} from "@/pipeline/ports";
+} from "@/pipeline/scheduler-store-ports";
 
 export interface InMemoryDatabase {
   users: Map<string, Record<string, unknown>>;

@@ -1,5 +1,5 @@
 import "server-only";
-import type { PushTransport } from "@/pipeline/processor-ports";
+import type { PushTransport } from "@/pipeline/channel-ports";
 
 /**
  * No push provider is wired in: the push text is stored on the message for the app to show, and

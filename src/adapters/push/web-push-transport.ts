@@ -2,8 +2,8 @@ import "server-only";
 import webpush from "web-push";
 import { describeError } from "@/core/errors";
 import { arePushKeysUsable, isAllowedPushEndpoint, PUSH_TTL_SECONDS, pushTopicFor } from "@/core/push";
+import type { PushTransport } from "@/pipeline/channel-ports";
 import type { PushSubscriptionStore, StoredPushSubscription } from "@/pipeline/delivery-ports";
-import type { PushTransport } from "@/pipeline/processor-ports";
 
 type PushOutcome = "sent" | "already" | "gone" | "refused" | "retry" | "failed";
 

@@ -2,8 +2,8 @@
  * The global LLM ceiling's use per minute over the last hour (fewer minutes above 3,000 calls a
  * minute: core/llm-ceiling.ts's MAX_USAGE_DOCUMENTS), against its limit: plain SVG and a text table.
  */
-import type { CeilingMinute } from "@/pipeline/processor-ports";
-import { Stat } from "./ui";
+import type { CeilingMinute } from "@/pipeline/llm-limit-ports";
+import { ChartFrame, Stat } from "./ui";
 
 const minuteLabel = (minuteStart: number) => new Date(minuteStart).toISOString().slice(11, 16);
 
@@ -48,18 +48,13 @@ export function CeilingUsage({
         <Stat label="minutes at the limit" value={minutesAtLimit} testId="ceiling-full-minutes" />
       </dl>
       <figure style={{ margin: 0 }}>
-        <svg
-          className="chart"
-          role="img"
-          aria-label="LLM calls per minute against the ceiling"
-          width="100%"
-          viewBox={`0 0 ${width} ${height}`}
-          preserveAspectRatio="xMinYMin meet"
+        <ChartFrame
+          title="LLM calls per minute against the ceiling"
+          width={width}
+          height={height}
+          top={scale}
+          baseline={plot + 4}
         >
-          <text x={0} y={10}>
-            {scale}
-          </text>
-          <line x1={30} x2={width} y1={plot + 4} y2={plot + 4} stroke="#d0d7de" />
           {minutes.map((minute, index) => (
             <g key={minute.minuteStart} transform={`translate(${34 + index * slot}, 0)`}>
               <rect
@@ -88,7 +83,7 @@ export function CeilingUsage({
           >
             <title>{`limit: ${callsPerMinute} calls a minute`}</title>
           </line>
-        </svg>
+        </ChartFrame>
         <figcaption className="muted" style={{ fontSize: 13 }}>
           Last {minutes.length} minutes. Bars: calls admitted per minute (red at the limit); dashed line: the
           limit.

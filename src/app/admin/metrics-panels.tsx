@@ -124,8 +124,8 @@ function Totals({ overview, suffix }: { overview: MetricsOverview; suffix: strin
       <Stat label="generation failures" value={percent(rates.failureRate)} testId={id("failure-rate")} />
       <Stat label="LLM calls" value={rates.llm.estimatedCalls} testId={id("llm-calls")} />
       <Stat label="LLM error rate" value={percent(rates.llm.errorRate)} testId={id("llm-errors")} />
-      <Stat label="LLM p50" value={seconds(rates.llm.latencyP50Ms)} testId={id("llm-p50")} />
-      <Stat label="LLM p95" value={seconds(rates.llm.latencyP95Ms)} testId={id("llm-p95")} />
+      <Stat label="LLM p50 (sampled calls)" value={seconds(rates.llm.latencyP50Ms)} testId={id("llm-p50")} />
+      <Stat label="LLM p95 (sampled calls)" value={seconds(rates.llm.latencyP95Ms)} testId={id("llm-p95")} />
       <Stat label="LLM cost" value={`$${rates.llm.estimatedCostUsd.toFixed(2)}`} testId={id("llm-cost")} />
       <Stat label="users processed" value={figures.slotsCompleted} testId={id("processed")} />
       <Stat label="scheduler runs" value={figures.scheduler.runs} testId={id("runs")} />

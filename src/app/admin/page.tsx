@@ -1,12 +1,14 @@
 import { getConfig } from "@/config";
 import { dashboardData, llmCeilingUsage } from "@/services/admin";
 import { requireAdminSession } from "@/services/admin-auth";
+import { alertsOverview } from "@/services/alerts";
 import { dashboardMetrics } from "@/services/metrics";
 import { resetBreakerAction } from "./actions";
+import { AlertsPanel } from "./alerts-panel";
 import { CeilingUsage } from "./ceiling-usage";
 import { EngagementPanels } from "./engagement/engagement-table";
 import { MetricsPanels } from "./metrics-panels";
-import { BarChart, formatInstant, formatRelative, Notice, Stat, StatusBadge } from "./ui";
+import { BarChart, DataTable, formatInstant, formatRelative, Notice, Stat, StatusBadge } from "./ui";
 
 export default async function DashboardPage({
   searchParams,
@@ -17,11 +19,13 @@ export default async function DashboardPage({
   const { notice } = await searchParams;
   const now = Date.now();
   const config = getConfig();
-  const [{ status, daily, ratings, duePerHour, runs }, ceiling, metrics] = await Promise.all([
-    dashboardData(config, now),
-    llmCeilingUsage(config, now),
-    dashboardMetrics(config, now),
-  ]);
+  const [{ status, daily, ratings, duePerHour, runs, acuteRisk }, ceiling, metrics, alerts] =
+    await Promise.all([
+      dashboardData(config, now),
+      llmCeilingUsage(config, now),
+      dashboardMetrics(config, now),
+      alertsOverview(config),
+    ]);
   const { engagement } = metrics.days;
   const day = (at: number) =>
     new Intl.DateTimeFormat("en-GB", { timeZone: "UTC", day: "numeric", month: "short" }).format(at);
@@ -43,6 +47,7 @@ export default async function DashboardPage({
           interval. Next probe call {formatRelative(status.llmBreaker.nextProbeAt, now)}.
         </p>
       ) : null}
+      <AlertsPanel alerts={alerts.alerts} posting={alerts.posting} now={now} />
       <div className="grid">
         <section className="panel" aria-labelledby="users-heading">
           <h2 id="users-heading">Users by status</h2>
@@ -61,6 +66,17 @@ export default async function DashboardPage({
             <Stat label="due next hour" value={status.due.nextHour} testId="due-next-hour" />
             <Stat label="overdue" value={status.due.overdue} testId="overdue" />
           </dl>
+        </section>
+        <section className="panel" aria-labelledby="safety-heading">
+          <h2 id="safety-heading">Safety</h2>
+          <dl className="stats">
+            <Stat label="acute risk, last 24 h" value={acuteRisk.last24h} testId="acute-risk-24h" />
+            <Stat label="acute risk, last 7 days" value={acuteRisk.last7d} testId="acute-risk-7d" />
+          </dl>
+          <p className="muted">
+            Generation attempts whose entries the model read as acute risk; the users are flagged on their
+            pages.
+          </p>
         </section>
         <section className="panel" aria-labelledby="events-heading">
           <h2 id="events-heading">Outbox</h2>
@@ -147,33 +163,25 @@ export default async function DashboardPage({
       </div>
       <section className="panel" aria-labelledby="runs-heading">
         <h2 id="runs-heading">Last scheduler runs</h2>
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Started</th>
-              <th scope="col">Status</th>
-              <th scope="col">Due</th>
-              <th scope="col">Dispatched</th>
-              <th scope="col">Errors</th>
+        <DataTable
+          columns={["Started", "Status", "Due", "Dispatched", "Errors"]}
+          empty={runs.length === 0 ? "No runs yet." : null}
+        >
+          {runs.map((run) => (
+            <tr key={run.runId}>
+              <td>
+                {formatInstant(run.startedAt)}{" "}
+                <span className="muted">({formatRelative(run.startedAt, now)})</span>
+              </td>
+              <td>
+                <StatusBadge status={run.status} />
+              </td>
+              <td>{run.results?.usersDue ?? 0}</td>
+              <td>{run.results?.jobsCreated ?? 0}</td>
+              <td>{run.results?.errors ?? 0}</td>
             </tr>
-          </thead>
-          <tbody>
-            {runs.map((run) => (
-              <tr key={run.runId}>
-                <td>
-                  {formatInstant(run.startedAt)}{" "}
-                  <span className="muted">({formatRelative(run.startedAt, now)})</span>
-                </td>
-                <td>
-                  <StatusBadge status={run.status} />
-                </td>
-                <td>{run.results?.usersDue ?? 0}</td>
-                <td>{run.results?.jobsCreated ?? 0}</td>
-                <td>{run.results?.errors ?? 0}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </DataTable>
       </section>
     </>
   );

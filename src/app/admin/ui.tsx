@@ -128,6 +128,43 @@ export function ActionButton({
   );
 }
 
+/**
+ * An admin chart's SVG, `width` drawing units wide whatever the page's width (so text keeps its
+ * size): the top of its scale, its baseline, and the marks drawn inside.
+ */
+export function ChartFrame({
+  title,
+  width,
+  height,
+  top,
+  baseline,
+  children,
+}: {
+  title: string;
+  width: number;
+  height: number;
+  top: number;
+  baseline: number;
+  children: ReactNode;
+}) {
+  return (
+    <svg
+      className="chart"
+      role="img"
+      aria-label={title}
+      width="100%"
+      viewBox={`0 0 ${width} ${height}`}
+      preserveAspectRatio="xMinYMin meet"
+    >
+      <text x={0} y={10}>
+        {top}
+      </text>
+      <line x1={30} x2={width} y1={baseline} y2={baseline} stroke="#d0d7de" />
+      {children}
+    </svg>
+  );
+}
+
 export interface BarSeries {
   name: string;
   color: string;
@@ -154,18 +191,7 @@ export function BarChart({
   const plot = height - 30;
   return (
     <figure style={{ margin: 0 }}>
-      <svg
-        className="chart"
-        role="img"
-        aria-label={title}
-        width="100%"
-        viewBox={`0 0 ${width} ${height}`}
-        preserveAspectRatio="xMinYMin meet"
-      >
-        <text x={0} y={10}>
-          {max}
-        </text>
-        <line x1={30} x2={width} y1={plot + 4} y2={plot + 4} stroke="#d0d7de" />
+      <ChartFrame title={title} width={width} height={height} top={max} baseline={plot + 4}>
         {labels.map((label, index) => (
           <g key={label} transform={`translate(${34 + index * slot}, 0)`}>
             {series.map((serie, serieIndex) => {
@@ -189,7 +215,7 @@ export function BarChart({
             </text>
           </g>
         ))}
-      </svg>
+      </ChartFrame>
       <figcaption className="muted" style={{ fontSize: 13 }}>
         {series.map((serie) => (
           <span key={serie.name} style={{ marginRight: 12 }}>

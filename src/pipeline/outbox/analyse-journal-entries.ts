@@ -2,8 +2,8 @@
 import { z } from "zod";
 import type { HandlerResult } from "../event-ports";
 import { INSIGHTS_BREAKER_DEFER_MS, type ProbeHold, reportingToBreaker } from "../insights-breaker";
+import type { LlmBreaker } from "../llm-limit-ports";
 import { ceilingJitterMs } from "../processor/call-outcome";
-import type { LlmBreaker } from "../processor-ports";
 import { refreshInsights } from "../refresh-insights";
 import type { EventHandlerDeps, HandlerContext } from "./handler-registry";
 

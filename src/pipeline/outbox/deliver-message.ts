@@ -1,8 +1,9 @@
 /** The delivery handler: a sent coaching message goes out by email and push. */
 import { z } from "zod";
+import { emailLocaleFor } from "@/core/email-strings";
 import { listUnsubscribeHeaders, signUnsubscribeToken, unsubscribeUrl } from "@/core/unsubscribe";
 import type { HandlerResult } from "../event-ports";
-import type { StoredMessage } from "../processor-ports";
+import type { StoredMessage } from "../processor-store-ports";
 import type { EventHandlerDeps, HandlerContext } from "./handler-registry";
 
 export const messageCreatedPayload = z.object({
@@ -96,6 +97,10 @@ export async function deliverMessage(
         journalEntryUrl: message.journalEntryId ? deps.links.journalEntryUrl(message.journalEntryId) : null,
         preferencesUrl: deps.links.preferencesUrl,
         unsubscribeUrl: unsubscribeLink,
+        // The email's own words in the message's language; its date in the user's zone.
+        language: emailLocaleFor({ messageLanguage: message.language, userLocale: user.locale }),
+        writtenAt: message.createdAt,
+        timeZone: user.timezone,
       }),
     ]);
     if (suppression) {

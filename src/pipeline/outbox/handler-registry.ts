@@ -1,24 +1,21 @@
 /**
  * The typed handler registry: event type → description, payload schema, handler. An event whose
  * type is not here, or whose payload fails its schema, goes straight to dead letters. The
- * handlers: `deliver-message.ts`, `analyse-journal-entries.ts`, `bootstrap-user.ts`.
+ * handlers: `deliver-message.ts`, `analyse-journal-entries.ts`, `bootstrap-user.ts`, `post-alert.ts`.
  */
 import type { z } from "zod";
 import { EVENT_TYPES, type EventRecord } from "@/core/events";
+import type { AlertWebhook } from "../alert-ports";
+import type { EmailRenderer, Mailer, PushTransport } from "../channel-ports";
 import type { SuppressionList } from "../delivery-ports";
 import type { HandlerResult, HandlerStep } from "../event-ports";
-import type {
-  EmailRenderer,
-  LlmBreaker,
-  Mailer,
-  ProcessorStore,
-  Prompts,
-  PushTransport,
-  ResolveRunModel,
-} from "../processor-ports";
+import type { LlmBreaker } from "../llm-limit-ports";
+import type { Prompts, ResolveRunModel } from "../model-ports";
+import type { ProcessorStore } from "../processor-store-ports";
 import { analyseNewEntries, journalEntryPayload } from "./analyse-journal-entries";
 import { bootstrapUser, coachingEnabledPayload } from "./bootstrap-user";
 import { deliverMessage, messageCreatedPayload } from "./deliver-message";
+import { alertNotificationPayload, postAlert } from "./post-alert";
 
 export interface HandlerContext {
   event: EventRecord;
@@ -53,6 +50,8 @@ export interface EventHandlerDeps {
   /** Signs each email's one-click unsubscribe link; null (UNSUBSCRIBE_SECRET unset): no link, no header. */
   unsubscribe: { secret: string; pageUrl: string; mailto: string | null } | null;
   random: () => number;
+  /** Posts alerts (ALERT_WEBHOOK_URL); absent or null when it is unset: nothing is posted. */
+  alertWebhook?: AlertWebhook | null;
 }
 
 export interface RegisteredHandler {
@@ -83,6 +82,8 @@ export const EVENT_HANDLER_DESCRIPTIONS = {
     "Analyses the user's new journal entries into insights for the coaching context",
   [EVENT_TYPES.userCoachingEnabled]:
     "Gives a user who switched coaching on a due time within the bootstrap range when they have none or are parked; never moves a real schedule earlier",
+  [EVENT_TYPES.alertNotification]:
+    "Posts an operator alert that fired or resolved to ALERT_WEBHOOK_URL (Slack-compatible { text })",
 } as const;
 
 export function createEventRegistry(deps: EventHandlerDeps): Readonly<Record<string, RegisteredHandler>> {
@@ -102,6 +103,11 @@ export function createEventRegistry(deps: EventHandlerDeps): Readonly<Record<str
       description: EVENT_HANDLER_DESCRIPTIONS[EVENT_TYPES.userCoachingEnabled],
       payloadSchema: coachingEnabledPayload,
       handle: (payload, context) => bootstrapUser(deps, payload, context),
+    }),
+    [EVENT_TYPES.alertNotification]: defineHandler({
+      description: EVENT_HANDLER_DESCRIPTIONS[EVENT_TYPES.alertNotification],
+      payloadSchema: alertNotificationPayload,
+      handle: (payload) => postAlert(deps.alertWebhook ?? null, payload),
     }),
   };
 }

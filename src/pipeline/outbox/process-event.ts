@@ -16,6 +16,7 @@ import { describeError } from "@/core/errors";
 import { decideAfterFailure, type RetryPolicy, retryWindowStart } from "@/core/event-retry";
 import type { EventRecord } from "@/core/events";
 import type { EventStore, HandlerResult, HandlerStep } from "../event-ports";
+import { inSpan } from "../tracing";
 import { claimEvent } from "./claim-event";
 import type { RegisteredHandler } from "./handler-registry";
 
@@ -48,7 +49,27 @@ export type EventRunResult =
     }
   | { eventId: string; result: "errored"; error: string };
 
-async function runHandler(
+/** The event's handler in its own span (`outbox.handle`), with what came of it. */
+function runHandler(
+  deps: EventProcessorDeps,
+  handler: RegisteredHandler,
+  event: EventRecord,
+  now: number,
+  remainingMs: (() => number) | undefined,
+): Promise<HandlerResult> {
+  const fields = { "coaching.component": "outbox", "coaching.event_type": event.event_type };
+  return inSpan("outbox.handle", fields, async (span) => {
+    const outcome = await handle(deps, handler, event, now, remainingMs);
+    span.set(
+      outcome.ok
+        ? { "coaching.handled": true }
+        : { "coaching.handled": false, "coaching.retriable": outcome.retriable },
+    );
+    return outcome;
+  });
+}
+
+async function handle(
   deps: EventProcessorDeps,
   handler: RegisteredHandler,
   event: EventRecord,
@@ -86,8 +107,25 @@ async function runHandler(
  * Claims and runs one event. `force` runs a pending event that is still backing off.
  * `remainingMs` is the time left before the run must have ended (the route's maxDuration less
  * what follows); handlers with long calls (insights) start none that could outlast it.
+ * The run is one span (`outbox.event`): in the processor's trace when the processor runs the
+ * delivery at once, else the root of its own.
  */
-export async function processEvent({
+export function processEvent(run: {
+  deps: EventProcessorDeps;
+  eventId: string;
+  now: number;
+  force?: boolean;
+  remainingMs?: () => number;
+}): Promise<EventRunResult> {
+  const fields = { "coaching.component": "outbox", "coaching.event_id": run.eventId };
+  return inSpan("outbox.event", fields, async (span) => {
+    const result = await runEvent(run);
+    span.set({ "coaching.event_result": result.result });
+    return result;
+  });
+}
+
+async function runEvent({
   deps,
   eventId,
   now,

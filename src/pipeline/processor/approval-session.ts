@@ -5,8 +5,9 @@
  */
 import type { GeneratedMessage } from "@/core/coaching-message";
 import { describeError } from "@/core/errors";
+import type { LlmResult } from "../model-ports";
 import { logAction } from "../processing-log";
-import type { LlmResult, StoredMessage } from "../processor-ports";
+import type { StoredMessage } from "../processor-store-ports";
 import { type AttemptBase, messageRecord } from "./attempt-record";
 import { type Approval, admissionStop, type CallFailureOutcome } from "./call-outcome";
 import type { ClaimedSlot, ProcessorDeps } from "./run";
@@ -66,12 +67,14 @@ async function reportCall({ deps, claim, now, probe }: ApprovalSession, result: 
   }
 }
 
-/** The fields of a draft that a stored attempt carries. */
+/** The fields of a draft that a stored attempt carries, its risk assessment among them (for operators). */
 export function draftFields(draft: GeneratedMessage) {
   return {
     messageContent: draft.messageContent,
     messageType: draft.messageType,
     pushNotificationText: draft.pushNotificationText,
+    riskLevel: draft.riskLevel,
+    riskReason: draft.riskReason || null,
   };
 }
 

@@ -13,10 +13,12 @@ import {
 } from "@/core/coaching-context";
 import type { GeneratedMessage } from "@/core/coaching-message";
 import { describeError } from "@/core/errors";
-import { ownKeyLookupNeeded } from "@/core/processing-state";
+import { ownKeyLookupNeeded } from "@/core/own-key-lookup";
+import { decideRiskRule, highestRisk } from "@/core/risk";
 import { checkNovelty, NOVELTY_WINDOW } from "@/core/similarity";
-import { logPhase } from "../processing-log";
-import type { CoachModel, LlmCallRecord, ProcessorStore } from "../processor-ports";
+import type { CoachModel, LlmCallRecord } from "../model-ports";
+import { logAction, logPhase } from "../processing-log";
+import type { ProcessorStore } from "../processor-store-ports";
 import { entriesAfterFromNewest, refreshInsights } from "../refresh-insights";
 import { createRunQuota } from "../state-quota";
 import { type ApprovalSession, draftFields, followUpCall, rejectAttempt } from "./approval-session";
@@ -191,7 +193,8 @@ async function generateWithModel(
 
 /**
  * Generates a draft far enough from the recent messages, regenerating once when the first is too
- * close (that first draft is stored as rejected). Returns the draft, or how the approval ended.
+ * close or breaks the risk rule (core/risk.ts `decideRiskRule`; that first draft is stored as
+ * rejected). Returns the draft, or how the approval ended.
  */
 async function writeNovelDraft(
   session: ApprovalSession,
@@ -217,7 +220,7 @@ async function writeNovelDraft(
       );
     claim.log.draftsGenerated += 1;
     if (session.attempt === 1) await step(deps, "generated", claim, now);
-    const draft = sanitiseGenerated(generation.output);
+    let draft = withRunRisk(claim, sanitiseGenerated(generation.output));
     if (draft.messageContent.length < 20) {
       return rejectAttempt(
         session,
@@ -226,9 +229,24 @@ async function writeNovelDraft(
         draftFields(draft),
       );
     }
+    // Enforced here, whatever the model chose: no challenge or reminder under an elevated or acute risk.
+    const riskRule = decideRiskRule({
+      messageType: draft.messageType,
+      riskLevel: draft.riskLevel,
+      canRegenerate: rejectedDraft === undefined,
+    });
+    if (riskRule.kind === "relabel") {
+      logAction(claim.log, {
+        timestamp: now,
+        action: "risk_type_relabelled",
+        details: `${draft.messageType} → ${riskRule.messageType}`,
+      });
+      draft = { ...draft, messageType: riskRule.messageType };
+    }
     const novelty = checkNovelty({ candidate: draft, recent: recentMessages });
-    if (novelty.novel) return draft;
-    if (rejectedDraft) {
+    if (novelty.novel && riskRule.kind !== "regenerate") return draft;
+    // The second draft is never regenerated for the risk rule (it is relabelled): only novelty ends here.
+    if (rejectedDraft && !novelty.novel) {
       return rejectAttempt(
         session,
         "gate_failed",
@@ -236,12 +254,30 @@ async function writeNovelDraft(
         draftFields(draft),
       );
     }
+    // One regeneration a run, for the risk rule or for novelty (MAX_LLM_CALLS_PER_RUN holds).
+    const reason = riskRule.kind === "regenerate" ? riskRule.reason : novelty.novel ? "" : novelty.reason;
     await rejectAttempt(
       session,
       "gate_failed",
-      `too close to a recent message: ${novelty.reason}`,
+      riskRule.kind === "regenerate" ? reason : `too close to a recent message: ${reason}`,
       draftFields(draft),
     );
-    rejectedDraft = { draft: draft.messageContent, reason: novelty.reason };
+    rejectedDraft = { draft: draft.messageContent, reason };
   }
+}
+
+/**
+ * The draft under the run's risk so far: the highest level its drafts assessed, with that draft's
+ * reason (a regeneration that reads the entries more calmly never lowers it), kept on the run's log
+ * for the operator's flag at its end.
+ */
+function withRunRisk(claim: ClaimedSlot, draft: GeneratedMessage): GeneratedMessage {
+  const runLevel = highestRisk([claim.log.riskLevel ?? "none", draft.riskLevel]);
+  const keepsEarlier = runLevel !== draft.riskLevel;
+  if (!keepsEarlier) {
+    claim.log.riskLevel = runLevel;
+    claim.log.riskReason = draft.riskReason;
+    return draft;
+  }
+  return { ...draft, riskLevel: runLevel, riskReason: claim.log.riskReason ?? "" };
 }

@@ -3,7 +3,10 @@ import { type CoachingContext, describeContext } from "@/core/coaching-context";
 import { type GeneratedMessage, MESSAGE_MAX_LENGTH, PUSH_TEXT_MAX_LENGTH } from "@/core/coaching-message";
 import type { SlotRecord } from "@/core/due-slot";
 import { sanitiseModelText, toSingleLine } from "@/core/message-text";
-import type { CoachModel, LlmCallRecord, StoredMessage } from "../processor-ports";
+import { RISK_REASON_MAX_LENGTH } from "@/core/risk";
+import type { CoachModel, LlmCallRecord } from "../model-ports";
+import type { StoredMessage } from "../processor-store-ports";
+import { currentTraceId } from "../tracing";
 import type { ProcessorDeps } from "./run";
 
 export interface AttemptBase {
@@ -50,6 +53,14 @@ export function messageRecord(
     userTimezone: user.timezone,
     userTimePreference: user.coachingConfig.timePreference,
     scheduledFor: slot.dueAt,
+    // Every attempt, sent or not, records the language both calls asked for.
+    language: context.language.language,
+    languageSource: context.language.source,
+    // Set from the draft's assessment (docs/generation.md "Safety"); null when no draft was generated.
+    riskLevel: null,
+    riskReason: null,
+    // Written with the attempt itself: no extra document write.
+    traceId: currentTraceId(),
     promptVersion: `${deps.prompts.messageGeneration.version}+${deps.prompts.outcomeSimulation.version}`,
     model: { generation: model.generationModel, scoring: model.scoringModel },
     llmCalls: [...calls],
@@ -62,11 +73,16 @@ export function messageRecord(
   };
 }
 
-/** Model output made safe to store and show: no links, images, markup or control characters. */
+/**
+ * Model output made safe to store and show: no links, images, markup or control characters. The
+ * risk reason is cut to a short note for operators (it is never shown to the user).
+ */
 export function sanitiseGenerated(output: GeneratedMessage): GeneratedMessage {
   return {
     messageType: output.messageType,
     messageContent: sanitiseModelText(output.messageContent, { maxLength: MESSAGE_MAX_LENGTH }),
     pushNotificationText: toSingleLine(output.pushNotificationText, PUSH_TEXT_MAX_LENGTH),
+    riskLevel: output.riskLevel,
+    riskReason: toSingleLine(output.riskReason, RISK_REASON_MAX_LENGTH),
   };
 }

@@ -4,7 +4,8 @@
  * provider's on the engine's key), and the approval a run ends with.
  */
 import { isProviderUnavailable } from "@/core/circuit-breaker";
-import type { LlmResult, StoredMessage } from "../processor-ports";
+import type { LlmResult } from "../model-ports";
+import type { StoredMessage } from "../processor-store-ports";
 
 /**
  * How a failed LLM call ends the slot. The provider failing the engine's default key is an outage,

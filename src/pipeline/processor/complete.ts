@@ -3,6 +3,7 @@ import { missedWindowsOf } from "@/core/due-rank";
 import type { SlotOutcome, SlotRecord } from "@/core/due-slot";
 import { describeError } from "@/core/errors";
 import { messageCreatedEventId } from "@/core/events";
+import type { ProcessingState } from "@/core/processing-state";
 import { nextDueAfterSuccess, retryDueAt } from "@/core/schedule";
 import { scheduleSettingsOf } from "@/core/user";
 import { finishRun, type RunEnding } from "../processing-log";
@@ -88,6 +89,11 @@ export async function afterCompletion(
   claim: ClaimedSlot,
   now: number,
   result: SlotResult & { nextCoachingMessageDue: number },
+  /**
+   * The state as read after an error, when the run's end may have been written already: then it
+   * is not written (counted) again, and only a suspension it decided is written to the user again.
+   */
+  stateAfterError?: ProcessingState | null,
 ): Promise<ProcessOutcome> {
   const { slot, user } = claim;
   const { nextCoachingMessageDue } = result;
@@ -98,16 +104,20 @@ export async function afterCompletion(
     missedWindows: missedWindowsAfter(result.outcome, claim.missedWindows),
   });
   await step(deps, "rescheduled", claim, now);
-  const suspension = await finishRun(deps, {
-    uid: user.uid,
-    slotId: slot.slotId,
-    now,
-    state: claim.state,
-    log: claim.log,
-    ending: result.ending ?? result.outcome,
-    messageId: result.messageId,
-    failureReason: result.failureReason,
-  });
+  const suspension =
+    stateAfterError?.lastFinishedRun === claim.claimToken
+      ? await reapplySuspension(deps, user.uid, stateAfterError, now)
+      : await finishRun(deps, {
+          uid: user.uid,
+          slotId: slot.slotId,
+          now,
+          state: claim.state,
+          log: claim.log,
+          ending: result.ending ?? result.outcome,
+          messageId: result.messageId,
+          failureReason: result.failureReason,
+          claimToken: claim.claimToken,
+        });
   return {
     slotId: slot.slotId,
     messageGenerated: result.outcome === "sent",
@@ -118,6 +128,19 @@ export async function afterCompletion(
     deliveryEventId: result.messageId ? messageCreatedEventId(slot.slotId) : null,
     superseded: false,
   };
+}
+
+/** The suspension a run's end wrote on its state, written to the user document again (idempotent). */
+async function reapplySuspension(
+  deps: ProcessorDeps,
+  uid: string,
+  state: ProcessingState,
+  now: number,
+): Promise<{ suspendUntil: number; suspendReason: string } | null> {
+  if (state.status !== "suspended" || state.suspendUntil === null || state.suspendUntil <= now) return null;
+  await deps.stateStore.setUserSuspension({ uid, suspendUntil: state.suspendUntil });
+  await deps.store.setNextDue({ uid, nextCoachingMessageDue: state.suspendUntil });
+  return { suspendUntil: state.suspendUntil, suspendReason: state.suspendReason ?? "suspended" };
 }
 
 /**
@@ -149,12 +172,20 @@ export async function recoverFromError({
         : (await deps.store.getLease({ slotId: current.slotId, leaseNumber: current.leaseNumber }))
             ?.claimToken === claim.claimToken;
     if (ours && current.outcome !== null) {
-      return afterCompletion(deps, claim, now, {
-        outcome: current.outcome,
-        messageId: current.messageId,
-        failureReason: current.failureReason,
-        nextCoachingMessageDue: dueAfterOutcome(current, claim.user, now),
-      });
+      // The run's end may have applied before the throw (a later write failed): read, not guessed.
+      const state = await deps.stateStore.getState(claim.user.uid);
+      return afterCompletion(
+        deps,
+        claim,
+        now,
+        {
+          outcome: current.outcome,
+          messageId: current.messageId,
+          failureReason: current.failureReason,
+          nextCoachingMessageDue: dueAfterOutcome(current, claim.user, now),
+        },
+        state,
+      );
     }
     const snapshot = await deps.store.getUser(claim.user.uid);
     // Only while the user still waits at this slot's due time; anything else was set since.

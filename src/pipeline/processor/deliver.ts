@@ -7,10 +7,18 @@
 import type { SlotRecord } from "@/core/due-slot";
 import { EVENT_TYPES, messageCreatedEventId, newEvent } from "@/core/events";
 import { escapeMarkdown } from "@/core/message-text";
+import { keepsUsualSchedule } from "@/core/risk";
+import { nextDueAfterSuccess } from "@/core/schedule";
+import { scheduleSettingsOf } from "@/core/user";
 import { logPhase } from "../processing-log";
-import type { CoachingJournalEntry, ProcessorStore, StoredMessage } from "../processor-ports";
+import type { CoachingJournalEntry, ProcessorStore, StoredMessage } from "../processor-store-ports";
+import { inSpan } from "../tracing";
 import { generateApprovedMessage } from "./approve";
-import { afterCompletion, completeSlot, supersededOutcome } from "./complete";
+import {
+  afterCompletion as afterCompletionUntraced,
+  completeSlot as completeSlotUntraced,
+  supersededOutcome,
+} from "./complete";
 import {
   type ClaimedSlot,
   coachingJournalEntryId,
@@ -19,6 +27,20 @@ import {
   type ProcessorDeps,
   step,
 } from "./run";
+
+/** A step of the run in its own span: `processor.generate`, `processor.store`, `processor.complete`. */
+function inStep<Result>(
+  name: "generate" | "store" | "complete",
+  work: () => Promise<Result>,
+): Promise<Result> {
+  return inSpan(`processor.${name}`, { "coaching.component": "processor" }, work);
+}
+
+const completeSlot = (...args: Parameters<typeof completeSlotUntraced>) =>
+  inStep("complete", () => completeSlotUntraced(...args));
+
+const afterCompletion = (...args: Parameters<typeof afterCompletionUntraced>) =>
+  inStep("complete", () => afterCompletionUntraced(...args));
 
 const TYPE_LABELS: Readonly<Record<string, string>> = {
   check_in: "Check-in",
@@ -166,7 +188,7 @@ export async function runClaimedSlot({
   const { slot } = claim;
   let message = claim.firstLease ? null : await store.getMessage(slot.slotId);
   if (!message) {
-    const approval = await generateApprovedMessage(deps, claim, now);
+    const approval = await inStep("generate", () => generateApprovedMessage(deps, claim, now));
     if (!approval.ok) {
       return completeSlot(deps, claim, now, {
         outcome: approval.outcome,
@@ -174,7 +196,9 @@ export async function runClaimedSlot({
         failureReason: approval.reason,
         ...(approval.outcome === "quota_exceeded" || approval.outcome === "ceiling_reached"
           ? { nextDueAt: approval.retryAt }
-          : {}),
+          : keepsUsualSchedule(claim.log.riskLevel)
+            ? { nextDueAt: nextDueAfterSuccess({ now, ...scheduleSettingsOf(claim.user) }) }
+            : {}),
       });
     }
     logPhase(claim.log, "storing");
@@ -183,13 +207,15 @@ export async function runClaimedSlot({
     // generates again).
     const sent = sentMessage(approval.message, now);
     const completion = sentCompletion(claim, sent.id, now);
-    const stored = await store.storeSentMessage({
-      message: sent,
-      journalEntry: { entryId: coachingJournalEntryId(slot.slotId), entry: journalEntryFor(sent, now) },
-      deliveryEvent: deliveryEvent(sent, now),
-      completedSlot: completion,
-      claimToken: claim.claimToken,
-    });
+    const stored = await inStep("store", () =>
+      store.storeSentMessage({
+        message: sent,
+        journalEntry: { entryId: coachingJournalEntryId(slot.slotId), entry: journalEntryFor(sent, now) },
+        deliveryEvent: deliveryEvent(sent, now),
+        completedSlot: completion,
+        claimToken: claim.claimToken,
+      }),
+    );
     if (stored === "created") {
       logPhase(claim.log, "delivering");
       for (const done of ["attempt_stored", "journal_entry_created", "message_sent"] as const) {

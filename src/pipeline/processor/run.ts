@@ -4,19 +4,17 @@
  * approve.ts (generate, score, gate), deliver.ts (store, journal, send) and complete.ts (complete,
  * reschedule, recover); pipeline/process-user.ts is the entry point.
  */
+
 import { isDeferral, type SkipReason, type SlotOutcome, type SlotRecord } from "@/core/due-slot";
-import type { ProcessingState, SuspensionPolicy } from "@/core/processing-state";
+import type { ProcessingState } from "@/core/processing-state";
+import type { SafetyResources } from "@/core/risk";
 import { nextDueAfterSuccess, retryDueAt } from "@/core/schedule";
+import type { SuspensionPolicy } from "@/core/suspension";
 import { type CoachingUser, scheduleSettingsOf } from "@/core/user";
+import type { LlmBreaker } from "../llm-limit-ports";
+import type { Prompts, ResolveRunModel } from "../model-ports";
 import { logAction, type RunLog } from "../processing-log";
-import type {
-  LlmBreaker,
-  ProcessingStateStore,
-  ProcessorStep,
-  ProcessorStore,
-  Prompts,
-  ResolveRunModel,
-} from "../processor-ports";
+import type { ProcessingStateStore, ProcessorStep, ProcessorStore } from "../processor-store-ports";
 
 /** The processor's collaborators, built in one place (services/processor.ts `wireProcessor`). */
 export interface ProcessorDeps {
@@ -38,6 +36,8 @@ export interface ProcessorDeps {
   resolveModel: ResolveRunModel;
   /** Analyse new journal entries into insights before generating, when they are stale. */
   refreshInsightsBeforeGeneration: boolean;
+  /** SAFETY_RESOURCES: the helpline texts by language; null: the neutral defaults (core/risk.ts). */
+  safetyResources: SafetyResources | null;
   /** Problems the run carried on past (a breaker write that failed); the logger in production. */
   warn?: (message: string, context: Record<string, unknown>) => void;
 }

@@ -3,6 +3,7 @@ import { type PastMessage, renderOutcomePrompt } from "@/core/coaching-context";
 import { type GeneratedMessage, MESSAGE_MAX_LENGTH } from "@/core/coaching-message";
 import { sanitiseModelText } from "@/core/message-text";
 import { applyQualityGate } from "@/core/quality-gate";
+import { needsCare, safetyResourceFor, withSafetyResource } from "@/core/risk";
 import { checkNovelty } from "@/core/similarity";
 import { logPhase } from "../processing-log";
 import { type ApprovalSession, draftFields, followUpCall, rejectAttempt } from "./approval-session";
@@ -11,7 +12,9 @@ import { type Approval, callFailureOutcome } from "./call-outcome";
 
 /**
  * Simulates the candidate's outcome and applies the quality gate (which may revise it; a revision
- * must still be novel and not empty). Returns the approved message, not yet stored.
+ * must still be novel and not empty). Returns the approved message, not yet stored; under an
+ * elevated or acute risk it ends with the helpline text in the message's language (SAFETY_RESOURCES),
+ * added by the engine after the gate, so neither the model nor a revision can leave it out.
  */
 export async function scoreAndGate(
   session: ApprovalSession,
@@ -71,7 +74,16 @@ export async function scoreAndGate(
       generationAttempt: session.attempt,
       failureReason: null,
       ...scoreFields,
-      messageContent: finalContent,
+      messageContent: needsCare(candidate.riskLevel)
+        ? withSafetyResource({
+            messageContent: finalContent,
+            resource: safetyResourceFor({
+              configured: deps.safetyResources,
+              language: base.context.language.language,
+            }),
+            maxLength: MESSAGE_MAX_LENGTH,
+          })
+        : finalContent,
       originalMessageContent: verdict.revised ? candidate.messageContent : null,
     }),
   };

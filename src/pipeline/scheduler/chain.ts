@@ -4,7 +4,9 @@
  */
 
 import { describeError } from "@/core/errors";
-import type { ChainSummary, DueCursor, MinuteShare } from "../ports";
+import type { MinuteShare } from "../dispatch-ports";
+import type { ChainSummary } from "../scheduler-run-record";
+import type { DueCursor } from "../scheduler-store-ports";
 import type { ChainStepInput, RunSchedulerInput } from "./input";
 import type { StepClock } from "./pacing";
 import type { RunRecorder } from "./run-recorder";

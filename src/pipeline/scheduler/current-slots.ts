@@ -22,11 +22,13 @@ interface CurrentSlots {
 
 /**
  * The current slot (`${uid}_${due}`) of each due user that would be rescheduled for being
- * outside the window or for the breaker. An open slot holds an approved message not yet
- * delivered, or a run in progress: rescheduling would move the due time and strand it (an email
- * out with no journal entry, and a second message generated later), so the user is dispatched
- * instead and the processor resumes the slot, window or not; delivering an approved message
- * needs no LLM call. A completed slot whose recorded next due time is still ahead means the run
+ * outside the window or for the breaker. An open slot is a run in progress (or one that died):
+ * the user is dispatched instead, and the processor decides (its own re-check moves a user outside
+ * the window on, as the scheduler would; a live run completes and reschedules itself; a slot
+ * nobody takes over is closed by the tick's sweep, pipeline/close-stale-slots.ts). Since a message
+ * is stored sent in the batch that completes its slot, no open slot holds a message of this
+ * version; this dispatch predates that and is kept as the processor's decision point. A
+ * completed slot whose recorded next due time is still ahead means the run
  * completed it and died before rescheduling the user: that recorded due time is the schedule
  * (a weekly user's next message in 7 days, not tomorrow's window). Only these users' slots are
  * read, one read each, by id.

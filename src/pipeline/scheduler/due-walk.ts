@@ -9,7 +9,9 @@ import { missedWindowsOf } from "@/core/due-rank";
 import { decideDueUser, isParking, missesWindow } from "@/core/scheduler-decisions";
 import type { UserSnapshot } from "@/core/user";
 import { mapWithConcurrency } from "../bounded-concurrency";
-import type { DueCursor, MinuteShare } from "../ports";
+import type { DispatchOutcome, MinuteShare } from "../dispatch-ports";
+import type { DueCursor } from "../scheduler-store-ports";
+import { inSpan } from "../tracing";
 import { readCurrentSlots } from "./current-slots";
 import type { RunSchedulerInput } from "./input";
 import type { StepPace } from "./pacing";
@@ -29,14 +31,36 @@ function cursorOf(snapshot: UserSnapshot): DueCursor {
  */
 type WalkEndListener = (handledUpTo: DueCursor | null, minuteShare: MinuteShare) => void;
 
-/** One processor call, recorded: accepted, refused, or cut off by the deadline without an answer. */
-async function dispatchUser(
+/**
+ * One processor call, recorded: accepted, refused, or cut off by the deadline without an answer.
+ * Its span is the parent the processor's run joins (the dispatcher carries the trace along).
+ */
+function dispatchUser(
   input: RunSchedulerInput,
   recorder: RunRecorder,
   userId: string,
   signal: AbortSignal,
 ): Promise<void> {
-  const outcome = await input.dispatcher.dispatch({ userId, runId: input.runId, signal });
+  const fields = {
+    "coaching.component": "scheduler",
+    "coaching.uid": userId,
+    "coaching.run_id": input.runId,
+  };
+  return inSpan("scheduler.dispatch", fields, async (span) => {
+    const outcome = await input.dispatcher.dispatch({ userId, runId: input.runId, signal });
+    span.set(
+      outcome.ok ? { "coaching.dispatch.status": outcome.status } : { "coaching.dispatch.failed": true },
+    );
+    recordDispatch(recorder, userId, signal, outcome);
+  });
+}
+
+function recordDispatch(
+  recorder: RunRecorder,
+  userId: string,
+  signal: AbortSignal,
+  outcome: DispatchOutcome,
+): void {
   if (outcome.ok) recorder.record(userId, "dispatched");
   else if (signal.aborted || outcome.unconfirmed) {
     // The request may have reached the processor, which then runs it (idempotent per slot);

@@ -5,14 +5,9 @@
 
 import type { AppConfig } from "@/config";
 import { EXPECTED_LLM_CALLS_PER_RUN } from "@/core/due-slot";
-import type {
-  ChainContinuer,
-  Dispatcher,
-  DueCursor,
-  MinuteShare,
-  SchedulerStore,
-  SchedulerTrigger,
-} from "../ports";
+import type { ChainContinuer, Dispatcher, MinuteShare } from "../dispatch-ports";
+import type { SchedulerTrigger } from "../scheduler-run-record";
+import type { DueCursor, SchedulerStore } from "../scheduler-store-ports";
 
 export interface SchedulerSettings {
   /** Due users read per query. */

@@ -4,7 +4,7 @@
  * aborted. The minute's share of the LLM ceiling is kept by the due walk (due-walk.ts).
  */
 
-import type { SchedulerResults } from "../ports";
+import type { SchedulerResults } from "../scheduler-run-record";
 import type { RunSchedulerInput, SchedulerSettings } from "./input";
 
 /** Dispatch deadline after the budget when the settings name none: the old processor-call timeout. */

@@ -9,7 +9,8 @@ import type {
   SchedulerRunRecord,
   SchedulerTrigger,
   UserRunResult,
-} from "../ports";
+} from "../scheduler-run-record";
+import { currentTraceId } from "../tracing";
 import type { ChainStepInput } from "./input";
 
 /** Entries kept in a run's per-user results; a run summary must stay far below Firestore's 1 MiB. */
@@ -85,6 +86,8 @@ export class RunRecorder {
       userResultsTruncated: false,
       failureReason: null,
       chain: chainSummary(chain),
+      // The tick's trace (its span is active here), for going from the runs page to the trace.
+      traceId: currentTraceId(),
     };
   }
 

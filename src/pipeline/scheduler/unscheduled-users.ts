@@ -6,7 +6,7 @@
 
 import { decideUnscheduledUser, isParking } from "@/core/scheduler-decisions";
 import type { UserSnapshot } from "@/core/user";
-import type { SweepState } from "../ports";
+import type { SweepState } from "../scheduler-store-ports";
 import type { RunSchedulerInput } from "./input";
 import type { StepPace } from "./pacing";
 import type { RunRecorder } from "./run-recorder";

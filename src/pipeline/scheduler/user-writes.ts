@@ -3,7 +3,8 @@
  * their application in batches at the pace of writes.
  */
 
-import type { SchedulerStore, ScheduleUpdate, UserRunResult } from "../ports";
+import type { UserRunResult } from "../scheduler-run-record";
+import type { SchedulerStore, ScheduleUpdate } from "../scheduler-store-ports";
 import type { StepPace } from "./pacing";
 import type { RunRecorder } from "./run-recorder";
 

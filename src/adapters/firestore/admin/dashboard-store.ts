@@ -137,6 +137,17 @@ export function createFirestoreDashboardStore(db: Firestore, { onStoreFailure }:
       })),
     );
 
+  /**
+   * Generation attempts assessed `acute` (docs/generation.md "Safety") in the last 24 h and 7 days:
+   * attempts, not users (a run that regenerated counts twice); the user pages name the users.
+   */
+  const acuteRiskCounts = async (now: number) => {
+    const acuteSince = (since: number) =>
+      countMatching(messages.where("riskLevel", "==", "acute").where("createdAt", ">=", since));
+    const [last24h, last7d] = await Promise.all([acuteSince(now - DAY_MS), acuteSince(now - 7 * DAY_MS)]);
+    return { last24h, last7d };
+  };
+
   /** Users due in each of the next `hours` whole UTC hours, from the current one. */
   const duePerHour = ({ now, hours }: { now: number; hours: number }) => {
     const start = Math.floor(now / HOUR_MS) * HOUR_MS;
@@ -187,12 +198,13 @@ export function createFirestoreDashboardStore(db: Firestore, { onStoreFailure }:
       runCount: number;
     }) =>
       firestoreCall("read dashboard", async () => {
-        const [live, daily, ratings, due, recentRuns] = await Promise.all([
+        const [live, daily, ratings, due, recentRuns, acuteRisk] = await Promise.all([
           liveCounts(now),
           dailyCounts({ now, days }),
           ratingHistogram(),
           duePerHour({ now, hours }),
           createFirestoreRunsStore(db).listRuns({ limit: runCount }),
+          acuteRiskCounts(now),
         ]);
         const today = daily.at(-1);
         const counts: StatusCounts = {
@@ -201,7 +213,7 @@ export function createFirestoreDashboardStore(db: Firestore, { onStoreFailure }:
           gateFailuresToday: today?.gateFailures ?? 0,
           lastRun: recentRuns[0] ?? null,
         };
-        return { counts, daily, ratings, duePerHour: due, runs: recentRuns };
+        return { counts, daily, ratings, duePerHour: due, runs: recentRuns, acuteRisk };
       }),
   };
 }

@@ -1,7 +1,8 @@
 import "server-only";
 import { z } from "zod";
+import { RISK_LEVELS } from "@/core/risk";
 import { isInstant } from "@/core/user";
-import type { SchedulerResults } from "@/pipeline/ports";
+import type { SchedulerResults } from "@/pipeline/scheduler-run-record";
 
 /**
  * The admin pages' view of documents they read but do not own the shape of at read time: run
@@ -59,6 +60,8 @@ const runSummarySchema = z.object({
   userResultsTruncated: flag,
   failureReason: optionalText,
   chain: z.record(z.string(), z.unknown()).nullable().catch(null),
+  /** The run's OpenTelemetry trace; null when tracing was off or the summary predates it. */
+  traceId: optionalText,
 });
 
 /** A scheduler run summary as the admin pages show it. */
@@ -91,6 +94,11 @@ const messageViewSchema = z.object({
     .nullable()
     .catch(null),
   delivery: z.record(z.string(), z.unknown()).nullable().catch(null),
+  /** The OpenTelemetry trace of the run that stored the attempt; null when tracing was off. */
+  traceId: optionalText,
+  /** The generation call's risk reading, for operators only (docs/generation.md "Safety"). */
+  riskLevel: z.enum(RISK_LEVELS).nullable().catch(null),
+  riskReason: optionalText,
 });
 
 /** A coaching message as the user page shows it: the fields it reads, never the prompt's inputs. */

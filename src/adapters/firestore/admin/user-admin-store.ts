@@ -1,7 +1,8 @@
 import "server-only";
 import type { Firestore, Query } from "firebase-admin/firestore";
 import { messageCreatedEventId } from "@/core/events";
-import { type ProcessingState, parseProcessingState, type UserStatus } from "@/core/processing-state";
+import type { ProcessingState, UserStatus } from "@/core/processing-state";
+import { parseProcessingState } from "@/core/processing-state-parse";
 import { parseUserDocument, type UserSnapshot } from "@/core/user";
 import { deleteDocuments, deleteMatching } from "../batched-delete";
 import { COLLECTIONS, DUE_FIELD } from "../collections";
@@ -25,7 +26,10 @@ export interface ClearedUserData {
   coachingJournalEntries: number;
   coachingSlots: number;
   coachingSlotLeases: number;
+  /** With it go the user's LLM usage counters and journal insights, which are kept on it. */
   processingState: number;
+  /** The insights document of versions before insights moved onto the processing state. */
+  legacyInsights: number;
 }
 
 /** One user, as the operators see and act on them: the user pages and the `/api/admin/users` routes. */
@@ -87,9 +91,21 @@ export function createFirestoreUserAdminStore(db: Firestore) {
         return snapshot.docs.map((document) => parseMessageView(document.id, document.data()));
       }),
 
-    saveState: (state: ProcessingState) =>
+    /**
+     * An operator's change to the state, merged field by field: the run counters, LLM usage and
+     * insights kept on the state are not the operator's to rewrite (a whole-state `set()` would
+     * drop them, and fold the top-level totals into `stats` a second time).
+     */
+    saveOperatorChange: (
+      uid: string,
+      change: Pick<
+        ProcessingState,
+        "status" | "suspendUntil" | "suspendReason" | "actionHistory" | "updatedAt"
+      > &
+        Partial<Pick<ProcessingState, "consecutiveFailures">>,
+    ) =>
       firestoreCall("save processing state", async () => {
-        await states.doc(state.uid).set(state);
+        await states.doc(uid).set({ uid, ...change }, { merge: true });
       }),
 
     /** Suspension lives on the user document too, so the scheduler sees it in the documents it already reads. */
@@ -123,6 +139,8 @@ export function createFirestoreUserAdminStore(db: Firestore) {
         const deliveryEvents = [...new Set(slotIds.map(messageCreatedEventId))].map((id) => events.doc(id));
         const state = states.doc(uid);
         const hadState = (await state.get()).exists;
+        const legacyInsights = db.collection(COLLECTIONS.userInsights).doc(uid);
+        const hadLegacyInsights = (await legacyInsights.get()).exists;
         const deleted: ClearedUserData = {
           deliveryEvents: await deleteDocuments(db, deliveryEvents),
           coachingMessages: await deleteMatching(db, ownMessages),
@@ -139,6 +157,8 @@ export function createFirestoreUserAdminStore(db: Firestore) {
             db.collection(COLLECTIONS.coachingSlotLeases).where("uid", "==", uid),
           ),
           processingState: hadState ? await deleteDocuments(db, [state]) : 0,
+          // Left, it would come back as the user's insights at their next run.
+          legacyInsights: hadLegacyInsights ? await deleteDocuments(db, [legacyInsights]) : 0,
         };
         await users.doc(uid).update({ [DUE_FIELD]: null, suspendUntil: null });
         return deleted;

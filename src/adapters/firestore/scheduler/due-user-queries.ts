@@ -8,7 +8,7 @@ import {
 } from "firebase-admin/firestore";
 import { LOWEST_RANK } from "@/core/due-rank";
 import { isInstant, MAX_INSTANT_MS, parseUserDocument } from "@/core/user";
-import type { SchedulerStore } from "@/pipeline/ports";
+import type { SchedulerStore } from "@/pipeline/scheduler-store-ports";
 import { COLLECTIONS, DUE_FIELD, RANK_FIELD } from "../collections";
 import { firestoreCall } from "../errors";
 

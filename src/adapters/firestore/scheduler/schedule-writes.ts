@@ -2,8 +2,9 @@ import "server-only";
 import type { Firestore, UpdateData } from "firebase-admin/firestore";
 import { dueRank } from "@/core/due-rank";
 import { describeError } from "@/core/errors";
-import type { SchedulerStore, ScheduleUpdate } from "@/pipeline/ports";
+import type { SchedulerStore, ScheduleUpdate } from "@/pipeline/scheduler-store-ports";
 import { COLLECTIONS, DUE_FIELD, PARKED_FIELD, RANK_FIELD } from "../collections";
+import { commitBatch } from "../traced-commit";
 
 /** Firestore allows at most 500 writes in one batch. */
 const BATCH_LIMIT = 500;
@@ -38,7 +39,7 @@ async function updateUsersInBatches<Update extends { uid: string }>(
     const batch = db.batch();
     for (const update of chunk) batch.update(users.doc(update.uid), fieldsOf(update));
     try {
-      await batch.commit();
+      await commitBatch(batch, "update users");
     } catch {
       for (const update of chunk) {
         try {

@@ -1,6 +1,7 @@
 /** The engagement tables: per effectiveness rating and per message type (issue 14). */
+
+import type { EngagementRows, EngagementTally } from "@/core/engagement";
 import { sharePercent } from "@/core/engagement";
-import type { EngagementRows, EngagementTally } from "@/core/metrics";
 import { BarChart } from "../ui";
 
 function Share({ part, whole }: { part: number; whole: number }) {

@@ -29,6 +29,11 @@ export default async function RunsPage({ searchParams }: { searchParams: Promise
               <td>
                 <StatusBadge status={run.status} />
                 {run.failureReason ? <div className="error-text">{run.failureReason}</div> : null}
+                {run.traceId ? (
+                  <CellNote>
+                    trace <code data-testid="run-trace-id">{run.traceId}</code>
+                  </CellNote>
+                ) : null}
               </td>
               <td>{run.durationMs === null ? "—" : `${run.durationMs} ms`}</td>
               <td>

@@ -5,7 +5,33 @@ import { documentIdSchema } from "@/http/respond";
 import { userDetail, userJournal } from "@/services/admin";
 import { requireAdminSession } from "@/services/admin-auth";
 import { clearUserAction, generateNowAction, resumeAction, suspendAction } from "../../actions";
-import { formatInstant, formatRelative, Notice, StatusBadge } from "../../ui";
+import { CellNote, DataTable, formatInstant, formatRelative, Notice, StatusBadge } from "../../ui";
+
+/** A rolling log of the processing state, newest first: when, what, and a note; `empty` when it has none. */
+function RollingLog({
+  entries,
+  timezone,
+  empty = null,
+  noteClass,
+}: {
+  entries: { timestamp: number; what: string; note: string }[];
+  timezone: string;
+  empty?: string | null;
+  noteClass?: string;
+}) {
+  return (
+    <DataTable empty={entries.length === 0 ? empty : null}>
+      {entries.map((entry, index) => (
+        // biome-ignore lint/suspicious/noArrayIndexKey: a rolling log; position is its identity.
+        <tr key={index}>
+          <td className="muted">{formatInstant(entry.timestamp, timezone)}</td>
+          <td>{entry.what}</td>
+          <td className={noteClass}>{entry.note}</td>
+        </tr>
+      ))}
+    </DataTable>
+  );
+}
 
 async function load(uid: string) {
   const config = getConfig();
@@ -134,6 +160,13 @@ export default async function UserPage({
               Suspended until {formatInstant(state.suspendUntil, timezone)}: {state.suspendReason}
             </p>
           ) : null}
+          {state.lastAcuteRiskAt !== undefined ? (
+            <p className="warning" role="status" data-testid="acute-risk-flag">
+              Acute risk read in this user&apos;s entries {formatRelative(state.lastAcuteRiskAt, now)} (
+              {formatInstant(state.lastAcuteRiskAt, timezone)}, slot {state.lastAcuteRiskSlotId ?? "—"}). The
+              message sent was a supportive one with the helpline text; the schedule was not brought forward.
+            </p>
+          ) : null}
         </section>
       </div>
 
@@ -199,8 +232,20 @@ export default async function UserPage({
                   {message.tokenUsage?.cost ? ` · $${message.tokenUsage.cost.toFixed(4)}` : ""}
                 </span>
               </div>
+              {message.riskLevel && message.riskLevel !== "none" ? (
+                <p className="warning" data-testid="message-risk">
+                  Risk {message.riskLevel}
+                  {message.riskReason ? `: ${message.riskReason}` : ""} (operators only; not shown to the
+                  user)
+                </p>
+              ) : null}
               {message.messageContent ? <p>{message.messageContent}</p> : null}
               {message.failureReason ? <p className="error-text">{message.failureReason}</p> : null}
+              {message.traceId ? (
+                <CellNote>
+                  trace <code data-testid="message-trace-id">{message.traceId}</code>
+                </CellNote>
+              ) : null}
               <details>
                 <summary>Context used</summary>
                 <pre>{JSON.stringify(message.contextUsed, null, 2)}</pre>
@@ -213,34 +258,27 @@ export default async function UserPage({
       <div className="grid">
         <section className="panel" aria-labelledby="history-heading">
           <h2 id="history-heading">Action history</h2>
-          <table>
-            <tbody>
-              {state.actionHistory.map((entry, index) => (
-                // biome-ignore lint/suspicious/noArrayIndexKey: a rolling log; position is its identity.
-                <tr key={index}>
-                  <td className="muted">{formatInstant(entry.timestamp, timezone)}</td>
-                  <td>{entry.action}</td>
-                  <td>{entry.details ?? ""}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <RollingLog
+            timezone={timezone}
+            entries={state.actionHistory.map((entry) => ({
+              timestamp: entry.timestamp,
+              what: entry.action,
+              note: entry.details ?? "",
+            }))}
+          />
         </section>
         <section className="panel" aria-labelledby="errors-heading">
           <h2 id="errors-heading">Recent errors</h2>
-          {state.recentErrors.length === 0 ? <p className="muted">None.</p> : null}
-          <table>
-            <tbody>
-              {state.recentErrors.map((entry, index) => (
-                // biome-ignore lint/suspicious/noArrayIndexKey: a rolling log; position is its identity.
-                <tr key={index}>
-                  <td className="muted">{formatInstant(entry.timestamp, timezone)}</td>
-                  <td>{entry.phase}</td>
-                  <td className="error-text">{entry.errorMessage}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <RollingLog
+            timezone={timezone}
+            empty="None."
+            noteClass="error-text"
+            entries={state.recentErrors.map((entry) => ({
+              timestamp: entry.timestamp,
+              what: entry.phase,
+              note: entry.errorMessage,
+            }))}
+          />
         </section>
       </div>
 

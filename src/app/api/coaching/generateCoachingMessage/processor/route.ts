@@ -5,6 +5,7 @@ import { AppError } from "@/core/errors";
 import { requireCronSecret } from "@/http/auth";
 import { documentIdSchema, methodNotAllowed, parseJsonBody, respond } from "@/http/respond";
 import { acceptUserRun } from "@/pipeline/process-user";
+import { inCurrentTrace } from "@/pipeline/tracing";
 import { deliverNow } from "@/services/events";
 import { processorDeps, runSlotSafely } from "@/services/processor";
 
@@ -33,13 +34,17 @@ export async function POST(request: Request): Promise<Response> {
       case "not_found":
         throw new AppError("not_found:user", `user ${userId} not found`);
       case "claimed":
-        after(() =>
-          runSlotSafely({
-            deps,
-            claim: accepted.claim,
-            now: Date.now(),
-            deliver: (eventId) => deliverNow(config, eventId),
-          }),
+        // Bound to the request's trace (joined from the dispatch's `traceparent`), so the run's
+        // spans and log lines after the response stay in the tick's trace.
+        after(
+          inCurrentTrace(() =>
+            runSlotSafely({
+              deps,
+              claim: accepted.claim,
+              now: Date.now(),
+              deliver: (eventId) => deliverNow(config, eventId),
+            }),
+          ),
         );
         return Response.json({ success: true, userId, accepted: true }, { status: 202 });
       case "skipped":

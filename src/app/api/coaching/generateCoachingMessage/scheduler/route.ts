@@ -7,7 +7,8 @@ import { MAX_INSTANT_MS } from "@/core/user";
 import { requireCronSecret } from "@/http/auth";
 import { methodNotAllowed, parseJsonBody, respond } from "@/http/respond";
 import { logger } from "@/logger";
-import type { SchedulerRunRecord } from "@/pipeline/ports";
+import type { SchedulerRunRecord } from "@/pipeline/scheduler-run-record";
+import { evaluateAlertsAfterTick } from "@/services/alerts";
 import { rollUpMetricsAfterTick } from "@/services/metrics";
 import { CRON_CHAIN_ID_PATTERN, cronChainId, runSchedulerTick } from "@/services/scheduler";
 
@@ -71,6 +72,8 @@ export async function GET(request: Request): Promise<Response> {
     const run = await runSchedulerTick({ config, trigger: "cron", chain });
     // The hourly metrics, once the tick's work is done: bounded, never throws (services/metrics.ts).
     await rollUpMetricsAfterTick(config, { run, requestStartedAt });
+    // The alerts, after the response: bounded by the route's time left, never throws (services/alerts.ts).
+    after(() => evaluateAlertsAfterTick(config, { run, requestStartedAt }));
     return summaryResponse(run);
   });
 }
@@ -81,12 +84,15 @@ export async function GET(request: Request): Promise<Response> {
  * with 202 and runs after the response (claimed first, so a duplicate does nothing).
  */
 export async function POST(request: Request): Promise<Response> {
+  const requestStartedAt = performance.now();
   return respond(ROUTE, async () => {
     const config = getConfig();
     requireCronSecret(request, config);
     const body = await parseJsonBody(request, schedulerRequestSchema, { optional: true });
     if (!("continuation" in body)) {
-      return summaryResponse(await runSchedulerTick({ config, trigger: "manual", limit: body.limit }));
+      const run = await runSchedulerTick({ config, trigger: "manual", limit: body.limit });
+      after(() => evaluateAlertsAfterTick(config, { run, requestStartedAt }));
+      return summaryResponse(run);
     }
     const { continuation } = body;
     // Only this hour's chain: no step of a chain is started after minute 55 of its hour
@@ -105,14 +111,15 @@ export async function POST(request: Request): Promise<Response> {
         `invalid request body: continuation.step: the chain has at most ${config.scheduler.maxChainSteps} steps (SCHEDULER_MAX_CHAIN_STEPS)`,
       );
     }
-    const requestStartedAt = performance.now();
     after(async () => {
       try {
         const run = await runSchedulerTick({ config, trigger: "continuation", chain: continuation });
         await rollUpMetricsAfterTick(config, { run, requestStartedAt });
+        await evaluateAlertsAfterTick(config, { run, requestStartedAt });
       } catch (error) {
         // The step's summary holds the failure; its users stay due for the next tick.
         logger.error("scheduler chain step failed", {
+          component: "scheduler",
           chainId: continuation.chainId,
           step: continuation.step,
           error,

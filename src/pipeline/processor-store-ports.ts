@@ -1,131 +1,21 @@
 /**
- * What processing one user needs from the outside world. The pipeline knows these interfaces
- * only; Firestore, OpenRouter and Resend sit behind them in `adapters/`.
+ * What the processor reads and writes per user: slots and their leases, messages, journal
+ * entries, due times, insights and the processing state. Firestore and an in-memory twin sit
+ * behind these in `adapters/`.
  */
 import type { ContextUsed, JournalEntry, PastMessage } from "@/core/coaching-context";
-import type {
-  GeneratedMessage,
-  MessageType,
-  OutcomeSimulation,
-  RecommendedAction,
-} from "@/core/coaching-message";
+import type { MessageType, RecommendedAction } from "@/core/coaching-message";
 import type { LeaseRecord, SlotRecord } from "@/core/due-slot";
 import type { EventRecord } from "@/core/events";
-import type { JournalInsightsAnalysis, UserInsights } from "@/core/insights";
+import type { UserInsights } from "@/core/insights";
 import type { EntriesAfter } from "@/core/journal-scan";
-import type {
-  ProcessingPhase,
-  ProcessingState,
-  ProcessingStateChange,
-  UserStatus,
-} from "@/core/processing-state";
-import type { QuotaDecision, QuotaLimits } from "@/core/quota";
-import type { UsageWindowCount } from "@/core/run-usage";
+import type { MessageLanguageSource } from "@/core/language";
+import type { ProcessingPhase, ProcessingState, UserStatus } from "@/core/processing-state";
+import type { ProcessingStateChange } from "@/core/processing-state-change";
+import type { RiskLevel } from "@/core/risk";
 import type { TimePreference } from "@/core/schedule";
 import type { UserSnapshot } from "@/core/user";
-
-/** One LLM call as recorded on the message: what ran, what it cost, how it ended. */
-export interface LlmCallRecord {
-  purpose: "generation" | "regeneration" | "outcome_simulation" | "insights";
-  model: string;
-  /** Whose key paid: the user's own, or the engine's default. */
-  keySource: "user" | "default";
-  /** Set on a call that was retried on the default key because the user's key was rejected. */
-  fallbackReason: string | null;
-  ok: boolean;
-  inputTokens: number | null;
-  outputTokens: number | null;
-  totalTokens: number | null;
-  /** USD, when the provider reports it (OpenRouter does). */
-  cost: number | null;
-  durationMs: number;
-  error: string | null;
-}
-
-export type LlmResult<Output> =
-  | { ok: true; output: Output; call: LlmCallRecord }
-  | {
-      ok: false;
-      retriable: boolean;
-      reason: string;
-      statusCode: number | null;
-      /**
-       * The provider could not serve the call (429, 5xx, a timeout, the network): not the user's
-       * failure. Set by adapters that know; absent, it is judged from `retriable` and
-       * `statusCode` (see core/circuit-breaker.ts `isProviderUnavailable`).
-       */
-      providerUnavailable?: boolean;
-      call: LlmCallRecord;
-      /** Set when no call was made because a quota is used up: when it frees. */
-      quotaRetryAt?: number;
-      /** Set when no call was made because the global LLM ceiling is spent: when it frees. */
-      ceilingRetryAt?: number;
-    };
-
-export interface CoachModel {
-  readonly generationModel: string;
-  readonly scoringModel: string;
-  generateMessage(input: {
-    system: string;
-    prompt: string;
-    purpose: "generation" | "regeneration";
-  }): Promise<LlmResult<GeneratedMessage>>;
-  simulateOutcome(input: { system: string; prompt: string }): Promise<LlmResult<OutcomeSimulation>>;
-  analyseJournal(input: { system: string; prompt: string }): Promise<LlmResult<JournalInsightsAnalysis>>;
-}
-
-export interface EmailToSend {
-  to: string;
-  subject: string;
-  html: string;
-  text: string;
-  /** Same key, same email: the provider sends it once (Resend keeps keys for 24 h). */
-  idempotencyKey: string;
-  /** Extra headers (`List-Unsubscribe`); the values hold no CR/LF. */
-  headers?: Record<string, string>;
-}
-
-export type EmailResult =
-  | { ok: true; id: string }
-  /** `outcomeUnknown`: the request may have been accepted (a timeout, a network error mid-call). */
-  | { ok: false; retriable: boolean; reason: string; outcomeUnknown?: boolean };
-
-export interface Mailer {
-  send(email: EmailToSend): Promise<EmailResult>;
-}
-
-/** Push notifications; without a transport configured, delivery is recorded as not delivered. */
-export interface PushTransport {
-  send(notification: { uid: string; text: string; messageId: string }): Promise<
-    | { delivered: true }
-    /** `retriable`: a push service asked to try again (429, 5xx, no answer): the outbox retries. */
-    | { delivered: false; reason: string; retriable?: boolean }
-  >;
-}
-
-export interface RenderedEmail {
-  subject: string;
-  html: string;
-  text: string;
-}
-
-export interface CoachingEmailContent {
-  displayName: string | null;
-  messageContent: string;
-  pushNotificationText: string | null;
-  journalEntryUrl: string | null;
-  preferencesUrl: string;
-  /** The one-click unsubscribe page for this email; null when unsubscribe links are off. */
-  unsubscribeUrl?: string | null;
-  /** BCP 47 language of the email's own words (src/core/email-strings.ts); absent: English. */
-  language?: string | null;
-  /** When the message was written, shown in the user's language and `timeZone`; absent: no date line. */
-  writtenAt?: number | null;
-  /** IANA zone for `writtenAt`, the user's `timezone`. */
-  timeZone?: string | null;
-}
-
-export type EmailRenderer = (content: CoachingEmailContent) => Promise<RenderedEmail>;
+import type { LlmCallRecord } from "./model-ports";
 
 /** `suppressed`: not sent, the address is on the suppression list (a hard bounce or a complaint). */
 export type DeliveryStatus = "pending" | "sent" | "failed" | "skipped" | "suppressed";
@@ -158,6 +48,27 @@ export interface StoredMessage {
   userTimePreference: TimePreference;
   /** The due time of the slot this message answers. */
   scheduledFor: number;
+  /**
+   * BCP 47 primary language subtag the message was asked for (docs/generation.md "Language"),
+   * and whether it came from the user's `locale`, was detected, or is the default. Absent on
+   * messages stored before languages were recorded (read as English).
+   */
+  language?: string;
+  languageSource?: MessageLanguageSource;
+  /**
+   * The generation call's reading of the entries (docs/generation.md "Safety"): the highest level
+   * of the run's drafts so far, and a short note for operators. Never shown to the user, never in
+   * the email, push or journal entry. Null on an attempt without a draft; absent on messages stored
+   * before risk was assessed.
+   */
+  riskLevel?: RiskLevel | null;
+  riskReason?: string | null;
+  /**
+   * The OpenTelemetry trace of the run that stored the attempt (the scheduler tick's, which the
+   * dispatch carried to the processor), for going from the admin's user page to the trace. Null
+   * when tracing is off; absent on messages stored before tracing.
+   */
+  traceId?: string | null;
   promptVersion: string;
   model: { generation: string; scoring: string };
   llmCalls: LlmCallRecord[];
@@ -313,34 +224,14 @@ export interface ProcessorStore extends InsightsStore {
   setNextDue(input: { uid: string; nextCoachingMessageDue: number; missedWindows?: number }): Promise<void>;
 }
 
-export interface Prompts {
-  messageGeneration: { text: string; version: string };
-  outcomeSimulation: { text: string; version: string };
-  journalInsights: { text: string; version: string };
-}
-
-/** The step boundaries of a run, reported as each completes (logging, tests that crash there). */
-export type ProcessorStep =
-  | "claimed"
-  | "generated"
-  | "attempt_stored"
-  | "journal_entry_created"
-  | "message_sent"
-  | "slot_completed"
-  | "rescheduled";
-
-/** The LLM circuit breaker as the processor uses it. */
-export interface LlmBreaker {
-  /** closed: call; open: do not; probe: call, as the one probe after a cool-down. */
-  acquire(now: number): Promise<"closed" | "open" | "probe">;
-  recordSuccess(now: number): Promise<void>;
-  recordFailure(now: number, error: string): Promise<void>;
+export interface InsightsStore {
+  getInsights(uid: string): Promise<UserInsights | null>;
+  saveInsights(insights: UserInsights): Promise<void>;
   /**
-   * Gives back a probe this instance acquired and has not reported (success or failure), so
-   * the next acquire can probe at once; a no-op when nothing is held. Every exit path of a
-   * run that acquired "probe" reports or releases it.
+   * The user's own entries written after `after`, oldest first, and how far the read got: coaching
+   * and malformed entries are skipped, and `readThrough` moves past them (core/journal-scan.ts).
    */
-  releaseProbe(now: number): Promise<void>;
+  listEntriesAfter(input: { uid: string; after: number; limit: number }): Promise<EntriesAfter>;
 }
 
 export interface ProcessingStateStore {
@@ -363,114 +254,12 @@ export interface ProcessingStateStore {
   setUserSuspension(input: { uid: string; suspendUntil: number | null }): Promise<void>;
 }
 
-/** One window of a pool's usage (core/run-usage.ts). */
-export type UsageWindow = UsageWindowCount;
-
-/**
- * Per-user LLM quotas, over the usage kept on each user's processing state (core/run-usage.ts).
- * Calls on the user's own key and on the engine's default key are counted apart (`keySource`):
- * each against its own limits, so a fallback to the default key spends the default-key allowance
- * and budget. A run is admitted whole, before its first call, and recorded once.
- */
-export interface QuotaGate {
-  usage(input: {
-    uid: string;
-    now: number;
-    keySource: LlmCallRecord["keySource"];
-  }): Promise<{ minute: UsageWindow; day: UsageWindow; month: UsageWindow }>;
-  /**
-   * One check for a whole run's `calls` (a processor run, an insights event), against the usage
-   * recorded so far. It reserves nothing, so runs of one user that overlap (rare: a user's slot
-   * runs are serialised by the lease) may each pass and together overshoot a window by at most
-   * the calls of the runs in flight.
-   */
-  admitRun(input: {
-    uid: string;
-    now: number;
-    limits: QuotaLimits;
-    keySource: LlmCallRecord["keySource"];
-    calls: number;
-  }): Promise<QuotaDecision>;
-  /** Records a run's calls and their tokens and cost at once (increments, one write). */
-  recordRun(input: {
-    uid: string;
-    now: number;
-    keySource: LlmCallRecord["keySource"];
-    requests: number;
-    inputTokens: number;
-    outputTokens: number;
-    cost: number;
-  }): Promise<void>;
-}
-
-/**
- * The model for one run: the calls it expects are admitted once (per-user quota, global
- * ceiling) before the first, and its usage is recorded once by `settle`, which every run calls
- * when its LLM work is over (also after a throw).
- */
-export interface RunModel {
-  model: CoachModel;
-  settle(): Promise<void>;
-  /**
-   * Whether the user has a key document of their own, when the resolver looked (absent when it
-   * did not): the run records it on the processing state, so later runs can skip the lookup.
-   */
-  ownKeyStored?: boolean;
-}
-
-/**
- * Resolves the model for one user's run; `expectedCalls` are admitted at once, before the first.
- * `ownKeyAbsent`: the processing state says the user has no key of their own, so no lookup.
- */
-export type ResolveRunModel = (input: {
-  uid: string;
-  now: number;
-  expectedCalls: number;
-  ownKeyAbsent?: boolean;
-  /**
-   * The run's own quota gate: a processor run's decides from the processing state it read at its
-   * claim and records with the write that ends the run (pipeline/state-quota.ts). The wiring's
-   * gate otherwise.
-   */
-  quota?: QuotaGate;
-}) => Promise<RunModel>;
-
-/** The model a user's run uses: their own key (with the default behind it) or the default. */
-export interface ResolvedModel {
-  model: CoachModel;
-  keySource: "user" | "default";
-  limits: QuotaLimits;
-}
-
-export interface InsightsStore {
-  getInsights(uid: string): Promise<UserInsights | null>;
-  saveInsights(insights: UserInsights): Promise<void>;
-  /**
-   * The user's own entries written after `after`, oldest first, and how far the read got: coaching
-   * and malformed entries are skipped, and `readThrough` moves past them (core/journal-scan.ts).
-   */
-  listEntriesAfter(input: { uid: string; after: number; limit: number }): Promise<EntriesAfter>;
-}
-
-/** What the global LLM ceiling answers: admitted, or spent until `retryAt` (the next minute). */
-export type CeilingDecision = { admitted: true } | { admitted: false; retryAt: number; reason: string };
-
-/**
- * The global ceiling on LLM calls per minute across every processor invocation
- * (`LLM_CALLS_PER_MINUTE`). Exact: over any UTC minute, the calls admitted never exceed the
- * limit, whatever the concurrency; a reservation is all or nothing.
- */
-export interface LlmCallCeiling {
-  /** The calls per minute it admits. */
-  readonly callsPerMinute: number;
-  /** Takes `calls` calls from the budget of `now`'s minute; `seed` spreads callers over shards. */
-  reserve(input: { calls: number; now: number; seed: string }): Promise<CeilingDecision>;
-}
-
-/** One minute of the ceiling's use, for the dashboard. */
-export interface CeilingMinute {
-  /** Start of the UTC minute (ms). */
-  minuteStart: number;
-  calls: number;
-  limit: number;
-}
+/** The step boundaries of a run, reported as each completes (logging, tests that crash there). */
+export type ProcessorStep =
+  | "claimed"
+  | "generated"
+  | "attempt_stored"
+  | "journal_entry_created"
+  | "message_sent"
+  | "slot_completed"
+  | "rescheduled";
