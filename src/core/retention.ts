@@ -277,6 +277,10 @@ export const KEPT_COLLECTIONS: readonly KeptCollection[] = [
   },
   { collection: "alertState", reason: "one document: what alert evaluations remember between them" },
   {
+    collection: "alertOpen",
+    reason: "one document per condition at most, while its alert is open: deleted when it resolves",
+  },
+  {
     collection: "eventStats",
     reason: "a fixed set: run totals in 64 shards (and the old single one), the sweep cursor",
   },

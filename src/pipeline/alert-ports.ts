@@ -1,4 +1,4 @@
-import type { AlertFigures, AlertMemory, AlertRecord } from "@/core/alerts";
+import type { AlertCondition, AlertFigures, AlertMemory, AlertRecord } from "@/core/alerts";
 import type { EventRecord } from "@/core/events";
 
 /**
@@ -16,27 +16,36 @@ export interface AlertStore {
    */
   saveMemory(patch: Partial<AlertMemory>): Promise<void>;
   /**
-   * create() of the alert, and of its notification event when posting is on, in one batch:
-   * "exists" when the alert's id (its condition and hour) is taken, and then nothing is written.
+   * create() of the condition's open claim, the alert, and its notification event when posting
+   * is on, in one batch: "exists" when the alert's id (its condition and hour) is taken or
+   * another alert of the condition holds the claim (fired the other side of an hour's turn), and
+   * then nothing is written. A claim whose alert is no longer open is let go and taken.
    */
   fireAlert(input: { alert: AlertRecord; notification: EventRecord | null }): Promise<"created" | "exists">;
   /**
-   * Marks a resolved alert of this hour open again, with its `reopened` notification event's
+   * Takes the condition's open claim (false when another alert holds it) and marks a resolved
+   * alert of this hour open again, with its `reopened` notification event's
    * create() first when posting is on (once per alert); false when it was not resolved (a
    * concurrent evaluator has just fired it) or the notification exists (a concurrent evaluator
    * has just reopened it).
    */
   reopenAlert(input: {
     id: string;
+    condition: AlertCondition;
     summary: string;
     now: number;
     notification: EventRecord | null;
   }): Promise<boolean>;
   /**
-   * Marks the alert resolved, with the notification event's create() first when posting is on;
+   * Marks the alert resolved and lets go of its open claim, with the notification event's create() first when posting is on;
    * a notification that exists already (a concurrent evaluator resolved it) is not written again.
    */
-  resolveAlert(input: { id: string; now: number; notification: EventRecord | null }): Promise<void>;
+  resolveAlert(input: {
+    id: string;
+    condition: AlertCondition;
+    now: number;
+    notification: EventRecord | null;
+  }): Promise<void>;
   /** The newest alerts, for the dashboard. */
   listAlerts(input: { limit: number }): Promise<AlertRecord[]>;
 }

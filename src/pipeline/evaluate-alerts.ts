@@ -96,6 +96,7 @@ export async function evaluateAlerts({
     } else if (
       await store.reopenAlert({
         id: alert.id,
+        condition: alert.condition,
         summary: alert.summary,
         now,
         notification: posting ? notificationEvent(alert, "reopened", { posting, now }) : null,
@@ -111,6 +112,7 @@ export async function evaluateAlerts({
     if (!alert) continue;
     await store.resolveAlert({
       id,
+      condition: alert.condition,
       now,
       notification: posting ? notificationEvent(alert, transition, { posting, now }) : null,
     });

@@ -86,6 +86,11 @@ export interface RollupReport {
   engagementDaysCounted: string[];
   /** Work left for the next run: hours or days not reached in the budget. */
   stoppedByBudget: boolean;
+  /**
+   * Why the snapshot could not be read, when it could not: the hours were counted without it
+   * (`snapshot: null`), since one optional figure must not hold back every hour's counts.
+   */
+  snapshotError?: unknown;
 }
 
 /**
@@ -131,10 +136,17 @@ export async function rollUpMetrics({
     lookbackHours: settings.lookbackHours,
     maxHours: settings.maxHoursPerRun,
   });
-  let snapshot: MetricsSnapshot | null = null;
+  let snapshot: MetricsSnapshot | null | undefined;
   for (const hourStart of hours) {
     if (overBudget()) break;
-    snapshot ??= await store.snapshot(now);
+    if (snapshot === undefined) {
+      try {
+        snapshot = await store.snapshot(now);
+      } catch (error) {
+        snapshot = null;
+        report.snapshotError = error;
+      }
+    }
     const figures = await store.countHour(hourStart);
     const outcome = await store.createHour({ hourStart, computedAt: now, figures, snapshot });
     (outcome === "created" ? report.hoursCreated : report.hoursFoundTaken).push(hourKey(hourStart));

@@ -160,6 +160,8 @@ function statusView({
   return {
     now,
     usersByStatus: counts.usersByStatus,
+    /** When the users were counted: the latest metrics rollup's snapshot, or null when counted live. */
+    usersAsOf: counts.usersAsOf,
     /** Users with no processing state yet (never processed): effectively waiting. */
     usersNeverProcessed: Math.max(
       0,

@@ -76,7 +76,7 @@ export async function evaluateAlertsSafely(
 }
 
 /**
- * The evaluation after a scheduler tick (after its work and the metrics rollup): at a chain's
+ * The evaluation after a scheduler tick (after its work, beside the metrics rollup): at a chain's
  * end only, bounded by what is left of the route's time; never throws.
  */
 export async function evaluateAlertsAfterTick(

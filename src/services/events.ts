@@ -24,6 +24,7 @@ import {
   requeueRetriableDeadLetters,
 } from "@/pipeline/outbox/requeue-dead-letters";
 import { evaluateAlertsSafely } from "./alerts";
+import { rollUpMetricsSafely } from "./metrics";
 import { firestoreProcessorStorage, wireModelResolver } from "./processor";
 
 let warnedEmailOff = false;
@@ -122,6 +123,9 @@ export async function runEventBatchesSafely(
   // The alerts, beside the drain (a cron call's, not its continuations'): bounded, never throws,
   // and a fired alert's post is an event this drain or the next one delivers.
   const alerts = continuation === 0 ? evaluateAlertsSafely(config, { source: "outbox" }) : null;
+  // The metrics rollup too, with its own budget: the newest hour does not wait for the next
+  // hourly tick, nor starve while every tick uses its whole time (services/metrics.ts).
+  const rollup = continuation === 0 ? rollUpMetricsSafely(config) : null;
   let summary: BatchSummary;
   try {
     summary = await processEventBatches({
@@ -136,10 +140,10 @@ export async function runEventBatchesSafely(
     logger.info("event batches run", { component: "outbox", ...summary, continuation });
   } catch (error) {
     logger.error("event batches failed", { component: "outbox", error, continuation });
-    await alerts;
+    await Promise.all([alerts, rollup]);
     return null;
   }
-  await alerts;
+  await Promise.all([alerts, rollup]);
   if (summary.hasMore && continuation < config.events.maxContinuations) {
     try {
       const continued = await createHttpDrainContinuer({

@@ -139,20 +139,27 @@ export async function runSlotSafely({
   claim,
   now,
   deliver,
+  runId = null,
 }: {
   deps: ProcessorDeps;
   claim: ClaimedSlot;
   now: number;
   /** Runs the delivery event right away. */
   deliver?: (eventId: string) => Promise<unknown>;
+  /** The scheduler run that dispatched this one, for its log lines; null when no run did. */
+  runId?: string | null;
 }): Promise<ProcessOutcome | { failed: true; reason: string }> {
+  const about = {
+    component: "processor",
+    uid: claim.user.uid,
+    slotId: claim.slot.slotId,
+    runId: runId ?? undefined,
+  };
   try {
     const outcome = await runClaimedSlot({ deps, claim, now });
     if (outcome.deliveryEventId && deliver) await deliver(outcome.deliveryEventId);
     logger.info("slot processed", {
-      component: "processor",
-      uid: claim.user.uid,
-      slotId: outcome.slotId,
+      ...about,
       outcome: outcome.outcome,
       messageGenerated: outcome.messageGenerated,
       failureReason: outcome.failureReason,
@@ -160,20 +167,13 @@ export async function runSlotSafely({
     });
     return outcome;
   } catch (error) {
-    logger.error("slot failed", {
-      component: "processor",
-      uid: claim.user.uid,
-      slotId: claim.slot.slotId,
-      error,
-    });
+    logger.error("slot failed", { ...about, error });
     try {
       const recovered = await recoverFromError({ deps, claim, now: Date.now(), error });
       if (recovered) return recovered;
     } catch (recoveryError) {
       logger.error("slot recovery failed; the user stays due and is retried next tick", {
-        component: "processor",
-        uid: claim.user.uid,
-        slotId: claim.slot.slotId,
+        ...about,
         error: recoveryError,
       });
     }

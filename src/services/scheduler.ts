@@ -24,6 +24,9 @@ export function newRunId(startedAt: number): string {
   return `${new Date(startedAt).toISOString()}_${randomBytes(4).toString("hex")}`;
 }
 
+/** Matches `newRunId`'s ids: how the processor knows the `x-coaching-run-id` a dispatch sends is one. */
+export const RUN_ID_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z_[0-9a-f]{8}$/;
+
 /** Matches `cronChainId`'s ids, for validating a continuation. */
 export const CRON_CHAIN_ID_PATTERN = /^cron_\d{4}-\d{2}-\d{2}T\d{2}$/;
 

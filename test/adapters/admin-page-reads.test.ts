@@ -5,7 +5,9 @@
  */
 import type { Firestore } from "firebase-admin/firestore";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createFirestoreMetricsStore } from "@/adapters/firestore/metrics-store";
 import { type AppConfig, loadConfig } from "@/config";
+import { rollUpMetrics } from "@/pipeline/roll-up-metrics";
 import { dashboardData, usersTable } from "@/services/admin";
 import { type EmulatorHandle, putDocuments, startTestEmulator } from "../support/firestore";
 import {
@@ -24,16 +26,14 @@ let handle: EmulatorHandle;
 let db: Firestore;
 let projectId: string;
 let config: AppConfig;
+let configEnv: { NODE_ENV: "test"; FIRESTORE_EMULATOR_HOST: string };
 const now = Date.now();
 
 beforeAll(async () => {
   handle = await startTestEmulator();
   ({ db, projectId } = handle.freshProject("admin-reads"));
-  config = loadConfig({
-    NODE_ENV: "test",
-    FIREBASE_PROJECT_ID: projectId,
-    FIRESTORE_EMULATOR_HOST: handle.emulator.host,
-  });
+  configEnv = { NODE_ENV: "test", FIRESTORE_EMULATOR_HOST: handle.emulator.host };
+  config = loadConfig({ ...configEnv, FIREBASE_PROJECT_ID: projectId });
   const uids = Array.from({ length: USERS }, (_, index) => `user-${String(index).padStart(3, "0")}`);
   await putDocuments(
     db,
@@ -83,6 +83,9 @@ beforeAll(async () => {
       { runId: `run-${index}`, status: "completed", trigger: "cron", startedAt: now - index * HOUR },
     ]),
   );
+  // The rollup (as a tick or an outbox drain runs it): its snapshot holds the users by status,
+  // its engagement documents the sent messages per rating, both read by the dashboard.
+  await rollUpMetrics({ store: createFirestoreMetricsStore(db), now, elapsedMs: () => 0 });
 });
 
 afterAll(async () => {
@@ -95,6 +98,18 @@ async function measure<Result>(action: () => Promise<Result>) {
   const result = await action();
   const { queries, aggregations, documentsRead } = handle.emulator.stats(projectId);
   return { result, reads: { queries, aggregations, documentsRead } };
+}
+
+/** The seeded messages sent in the engagement's 14 days, by effectiveness rating 1-10. */
+function seededSentByRating() {
+  const counts = Array.from({ length: 10 }, (_, index) => ({ rating: index + 1, count: 0 }));
+  for (let index = 0; index < USERS; index += 1) {
+    for (let day = 0; day < 3; day += 1) {
+      const entry = counts[(index + day) % 10];
+      if (entry && (index + day) % 4 !== 0) entry.count += 1;
+    }
+  }
+  return counts;
 }
 
 /** What the seed puts in the day `daysAgo` days before today (UTC), counted from the seed itself. */
@@ -123,12 +138,14 @@ describe("admin page reads per render", () => {
     console.log(
       `dashboard reads per render: first of the day ${JSON.stringify(first.reads)}, next ${JSON.stringify(next.reads)}`,
     );
-    // 10 live counts (users, 4 statuses, due next hour and 24 h, overdue, outbox) + 10 ratings
-    // + 24 due hours + today's 2 + acute-risk attempts in 24 h and 7 days (2), and on the day's
-    // first render 13 past days × 2.
-    expect(next.reads.aggregations).toBe(48);
-    expect(first.reads.aggregations).toBeLessThanOrEqual(48 + 13 * 2);
-    expect(next.reads.queries).toBe(1);
+    // 5 live counts (due next hour and 24 h, overdue, outbox: pending and dead letters) + 24 due
+    // hours + today's 2 + acute-risk attempts in 24 h and 7 days (2), and on the day's first
+    // render 13 past days × 2. Users by status and the ratings come from the rollup's documents
+    // (the latest hour's snapshot, 14 days of engagement): nothing that grows with users.
+    expect(next.reads.aggregations).toBe(33);
+    expect(first.reads.aggregations).toBeLessThanOrEqual(33 + 13 * 2);
+    // The run list, the latest rollup hour, the engagement days.
+    expect(next.reads.queries).toBe(3);
     for (const render of [first.result, next.result]) {
       expect(render.daily).toHaveLength(14);
       expect(render.daily.slice(-3)).toEqual([seededDay(2), seededDay(1), seededDay(0)]);
@@ -136,11 +153,32 @@ describe("admin page reads per render", () => {
         messagesSent: seededDay(0).sent,
         gateFailures: seededDay(0).gateFailures,
       });
-      expect(render.ratings.reduce((total, entry) => total + entry.count, 0)).toBe(USERS * 3);
+      expect(render.ratings).toEqual(seededSentByRating());
       expect(render.runs).toHaveLength(8);
       expect(render.status.lastRun?.runId).toBe("run-0");
       expect(render.status.usersByStatus).toEqual({ waiting: 108, running: 0, suspended: 12, error: 0 });
+      expect(render.status.usersAsOf).toBe(now);
     }
+  });
+
+  it("counts users by status live until a rollup has taken a snapshot", async () => {
+    const fresh = handle.freshProject("admin-reads-fresh");
+    await putDocuments(fresh.db, "users", [
+      ["u1", userDocument({ email: "u1@example.com" })],
+      ["u2", userDocument({ email: "u2@example.com" })],
+      ["u3", userDocument({ email: "u3@example.com" })],
+    ]);
+    await putDocuments(fresh.db, "userProcessingState", [
+      ["u1", { uid: "u1", status: "waiting", updatedAt: now }],
+      ["u2", { uid: "u2", status: "error", updatedAt: now }],
+    ]);
+    const render = await dashboardData(
+      loadConfig({ ...configEnv, FIREBASE_PROJECT_ID: fresh.projectId }),
+      now,
+    );
+    expect(render.status.usersByStatus).toEqual({ waiting: 1, running: 0, suspended: 0, error: 1 });
+    expect(render.status.usersNeverProcessed).toBe(1);
+    expect(render.status.usersAsOf).toBeNull();
   });
 
   it("the dashboard's today is live while the days that are over come from the stored figures", async () => {

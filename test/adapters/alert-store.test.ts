@@ -197,6 +197,69 @@ describe("evaluating alerts", () => {
     expect((await evaluate(nextHour + 60_000)).fired).toEqual([alertId("llm_breaker_open", nextHour)]);
   });
 
+  it("fires one alert across the turn of an hour: evaluations at 10:59:59 and 11:00:00 share the condition's open claim", async () => {
+    const db = project();
+    await seedRecentRun(db);
+    await db.doc("systemState/llmBreaker").set({ state: "open", consecutiveFailures: 20 });
+    const store = createFirestoreAlertStore(db);
+    const signals = createFirestoreAlertSignals(db, { llmCeiling: null });
+    const evaluate = (now: number) => evaluateAlerts({ store, signals, now, posting: POSTING });
+    const beforeTurn = Date.parse("2026-11-30T10:59:59.000Z");
+    const afterTurn = Date.parse("2026-11-30T11:00:00.000Z");
+
+    const reports = await Promise.all([evaluate(beforeTurn), evaluate(afterTurn), evaluate(afterTurn + 1)]);
+    expect(reports.flatMap((report) => report.fired)).toHaveLength(1);
+    const alerts = await db.collection("alerts").get();
+    expect(alerts.size).toBe(1);
+    const [alert] = alerts.docs;
+    expect(await alertEvents(db)).toEqual([alertNotificationEventId(alert?.id ?? "", "fired")]);
+    expect((await db.doc("alertOpen/llm_breaker_open").get()).get("alertId")).toBe(alert?.id);
+
+    // Resolved: the claim is let go, and the condition back later fires a new alert.
+    await db.doc("systemState/llmBreaker").set({ state: "closed", consecutiveFailures: 0 });
+    expect((await evaluate(afterTurn + 60_000)).resolved).toEqual([alert?.id]);
+    expect((await db.doc("alertOpen/llm_breaker_open").get()).exists).toBe(false);
+    await db.doc("systemState/llmBreaker").set({ state: "open", consecutiveFailures: 20 });
+    const later = afterTurn + HOUR_MS + 60_000;
+    for (const eventId of await alertEvents(db))
+      await db.doc(`events/${eventId}`).update({ status: "processed" });
+    await putDocuments(db, "schedulerRuns", [
+      ["run-2", { startedAt: later - 60_000, status: "completed", results: { breakerOpen: false } }],
+    ]);
+    expect((await evaluate(later)).fired).toEqual([alertId("llm_breaker_open", later)]);
+  });
+
+  it("takes over a claim its alert no longer holds (an evaluator that died between the claim and the alert's resolution)", async () => {
+    const db = project();
+    await seedRecentRun(db);
+    const store = createFirestoreAlertStore(db);
+    const signals = createFirestoreAlertSignals(db, { llmCeiling: null });
+    const earlier = alertId("llm_breaker_open", NOW - 3 * HOUR_MS);
+    await putDocuments(db, "alerts", [
+      [
+        earlier,
+        {
+          condition: "llm_breaker_open",
+          status: "resolved",
+          firedAt: NOW - 3 * HOUR_MS,
+          summary: "the LLM circuit breaker is open",
+          resolvedAt: NOW - 2 * HOUR_MS,
+          reopenedAt: null,
+        },
+      ],
+    ]);
+    await putDocuments(db, "alertOpen", [
+      ["llm_breaker_open", { alertId: earlier, claimedAt: NOW - 3 * HOUR_MS }],
+    ]);
+    await db.doc("systemState/llmBreaker").set({ state: "open", consecutiveFailures: 20 });
+    expect((await evaluateAlerts({ store, signals, now: NOW, posting: POSTING })).fired).toEqual([
+      alertId("llm_breaker_open", NOW),
+    ]);
+    expect((await db.doc("alertOpen/llm_breaker_open").get()).get("alertId")).toBe(
+      alertId("llm_breaker_open", NOW),
+    );
+  });
+
   it("stores alerts without posting them when no webhook is set", async () => {
     const db = project();
     await seedRecentRun(db);

@@ -219,6 +219,33 @@ describe("the hourly metrics rollup", () => {
     expect(few).toBeLessThanOrEqual(24 + 14 + 15);
   });
 
+  it("counts the hours when the snapshot cannot be read: the snapshot is null and the failure reported", async () => {
+    const { db } = project();
+    await seedMetricsScript(db, { hourStart: HOUR_05 });
+    const store = createFirestoreMetricsStore(db);
+    let snapshotCalls = 0;
+    // The fault at the port: the optional snapshot's reads fail, as a slow count() timing out would.
+    const failingSnapshot: MetricsRollupStore = {
+      ...store,
+      snapshot: async () => {
+        snapshotCalls += 1;
+        throw new Error("4 DEADLINE_EXCEEDED: injected");
+      },
+    };
+    const report = await rollUpMetrics({
+      store: failingSnapshot,
+      now: NOW,
+      elapsedMs: noTime,
+      settings: SETTINGS,
+    });
+    expect(snapshotCalls).toBe(1);
+    expect(report.hoursCreated).toContain("2026-11-30T05");
+    expect(report.snapshotError).toBeInstanceOf(Error);
+    const hour = (await db.doc("metricsHourly/2026-11-30T05").get()).data();
+    expect(hour?.figures.messages.sent).toBe(4);
+    expect(hour?.snapshot).toBeNull();
+  });
+
   it("after a tick: a failing count is reported as data, and the next tick counts the hour", async () => {
     const { db } = project();
     await seedMetricsScript(db, { hourStart: HOUR_05 });

@@ -12,6 +12,7 @@ import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import type { Firestore } from "firebase-admin/firestore";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { createHttpDispatcher } from "@/adapters/dispatch/http-dispatcher";
+import { parseMessageView, parseRunSummary } from "@/adapters/firestore/admin/documents";
 import { createFirestoreSchedulerStore } from "@/adapters/firestore/scheduler-store";
 import { EVENT_TYPES } from "@/core/events";
 import { type EventProcessorDeps, processEvent } from "@/pipeline/outbox/process-event";
@@ -99,6 +100,7 @@ async function tickOverOneUser(env: Record<string, string> = {}) {
           claim: accepted.claim,
           now: NOW,
           deliver: (eventId) => processEvent({ deps: events, eventId, now: NOW }),
+          runId: headers["x-coaching-run-id"] ?? null,
         }),
       );
       runs.push(Promise.resolve().then(afterResponse));
@@ -226,10 +228,13 @@ describe("a processed user's trace", () => {
     expect(messages[0]?.traceId).toBe(traceId);
     expect(run.traceId).toBe(traceId);
     expect(storedRun.traceId).toBe(traceId);
+    // As the admin pages read them (the runs page, the user page's message list).
+    expect(parseRunSummary(run.runId, storedRun).traceId).toBe(traceId);
+    expect(parseMessageView("message", messages[0]).traceId).toBe(traceId);
     const processed = logLines
       .map((line) => JSON.parse(line) as Record<string, unknown>)
       .find((line) => line.message === "slot processed");
-    expect(processed).toMatchObject({ component: "processor", uid: "traced", traceId });
+    expect(processed).toMatchObject({ component: "processor", uid: "traced", runId: run.runId, traceId });
 
     // No journal text, and no message text, in any span.
     const recorded = recordedText(spans);

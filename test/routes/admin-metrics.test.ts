@@ -6,9 +6,10 @@
 import type { Firestore } from "firebase-admin/firestore";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HOUR_MS, hourKey, hourStartOf } from "@/core/metrics-hours";
+import { DAY_MS, dayKey, HOUR_MS, hourKey, hourStartOf } from "@/core/metrics-hours";
 import { createSessionToken } from "@/http/admin-session";
 import { launchChromium, SCREENSHOT_DIR } from "../support/browser";
+import { eventually } from "../support/eventually";
 import type { EmulatorHandle } from "../support/firestore";
 import { seedMetricsScript } from "../support/metrics-script";
 import type { NextServer } from "../support/next-server";
@@ -64,10 +65,23 @@ describe("GET /api/admin/metrics: refusals write nothing", () => {
 describe("metrics after a scheduler tick", () => {
   beforeAll(async () => {
     await seedMetricsScript(db, { hourStart: scriptedHour });
-    // The hourly cron: the tick, then the rollup of the hours not yet counted.
+    // The hourly cron: the tick, then, after its response, the rollup of the hours not yet
+    // counted. Its last documents are engagement's (today's and yesterday's, after the hours).
     const tick = await call(SCHEDULER);
     expect(tick.status).toBe(200);
-  });
+    const tickAt = Date.now();
+    await eventually(
+      () =>
+        Promise.all(
+          [
+            `metricsHourly/${hourKey(scriptedHour)}`,
+            `metricsEngagement/${dayKey(tickAt)}`,
+            `metricsEngagement/${dayKey(tickAt - DAY_MS)}`,
+          ].map(async (path) => (await db.doc(path).get()).exists),
+        ),
+      (written) => written.every(Boolean),
+    );
+  }, 60_000);
 
   it("stored the scripted hour's figures, counted once", async () => {
     const hour = await db.doc(`metricsHourly/${hourKey(scriptedHour)}`).get();

@@ -60,7 +60,12 @@ describe("traces through the app (OTEL_DEBUG)", () => {
     );
     expect(output).toContain(`traceId: '${run?.traceId}'`);
     const slotLine = output.split("\n").find((line) => line.includes(`"message":"slot processed"`));
-    expect(JSON.parse(slotLine ?? "{}")).toMatchObject({ component: "processor", traceId: run?.traceId });
+    expect(JSON.parse(slotLine ?? "{}")).toMatchObject({
+      component: "processor",
+      uid: "traced-route",
+      runId,
+      traceId: run?.traceId,
+    });
     expect(output).not.toContain("Ottoline");
   });
 });

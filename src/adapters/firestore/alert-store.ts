@@ -1,15 +1,16 @@
 import "server-only";
-import type { Firestore, Query } from "firebase-admin/firestore";
+import type { Firestore, Query, WriteBatch } from "firebase-admin/firestore";
 import { z } from "zod";
 import {
   ALERT_CONDITIONS,
   ALERT_THRESHOLDS,
+  type AlertCondition,
   type AlertFigures,
   type AlertRecord,
   EMPTY_ALERT_MEMORY,
   type Reading,
 } from "@/core/alerts";
-import { EVENT_TYPES } from "@/core/events";
+import { EVENT_TYPES, type EventRecord } from "@/core/events";
 import { minuteStartOf } from "@/core/llm-ceiling";
 import { HOUR_MS } from "@/core/metrics-hours";
 import type { AlertSignals, AlertStore } from "@/pipeline/alert-ports";
@@ -25,6 +26,8 @@ const MEMORY_DOC = "evaluation";
 /** Open alerts read at most: one per condition, a few more if evaluators crossed an hour's turn. */
 const MAX_OPEN_ALERTS = 50;
 const ATTEMPT_STATUSES = ["sent", "approved", "rejected", "failed"] as const;
+/** A claim younger than this is never taken as stale: an evaluation's writes take a second or two. */
+const STALE_CLAIM_AFTER_MS = 5 * 60_000;
 
 const alertSchema = z.object({
   id: z.string(),
@@ -55,11 +58,55 @@ function parseAlerts(documents: { id: string; data(): unknown }[]): AlertRecord[
   });
 }
 
-/** The alerts and the evaluations' memory on Firestore (`alerts`, `alertState/evaluation`). */
+/**
+ * The alerts and the evaluations' memory on Firestore (`alerts`, `alertState/evaluation`), and
+ * each condition's open claim (`alertOpen/{condition}`: the id of its one open alert). An alert's
+ * id holds its hour, so two evaluations either side of an hour's turn (10:59:59 and 11:00:00)
+ * that both read no open alert would fire two; the claim, created with the alert and deleted
+ * when it resolves, lets one of them open it.
+ */
 export function createFirestoreAlertStore(db: Firestore): AlertStore {
   const alerts = db.collection(COLLECTIONS.alerts);
   const events = db.collection(COLLECTIONS.events);
   const memory = db.collection(COLLECTIONS.alertState).doc(MEMORY_DOC);
+  const openClaims = db.collection(COLLECTIONS.alertOpen);
+  const claimOf = (condition: AlertCondition) => openClaims.doc(condition);
+
+  /** The alert holding the condition's open claim, or null when none does. */
+  const claimHolder = async (condition: AlertCondition): Promise<string | null> => {
+    const holder = (await claimOf(condition).get()).get("alertId");
+    return typeof holder === "string" ? holder : null;
+  };
+
+  /**
+   * Lets go of a claim whose alert is not open (resolved, or deleted by the cleanup) and that is
+   * over `STALE_CLAIM_AFTER_MS` old: left by an evaluator that died between the claim and its
+   * batch, it would keep the condition from ever firing again. (A younger one may be a reopening
+   * between its claim and its batch.) Two evaluators may both let go; the next create() lets one in.
+   */
+  const releaseStaleClaim = async (
+    condition: AlertCondition,
+    holder: string,
+    now: number,
+  ): Promise<boolean> => {
+    const claimedAt = (await claimOf(condition).get()).get("claimedAt");
+    if (typeof claimedAt === "number" && now - claimedAt < STALE_CLAIM_AFTER_MS) return false;
+    if ((await alerts.doc(holder).get()).get("status") === "open") return false;
+    await claimOf(condition).delete();
+    return true;
+  };
+
+  // The claim's create() first, then the alert's: on the emulator a batch applies its writes up
+  // to a failing one, so a claim taken writes nothing there either. (An alert id taken, after a
+  // free claim, leaves the claim there naming this very alert: its reopening takes it as its own.)
+  const createAlert = ({ alert, notification }: { alert: AlertRecord; notification: EventRecord | null }) =>
+    createOnce("fire alert", () => {
+      const batch = db.batch();
+      batch.create(claimOf(alert.condition), { alertId: alert.id, claimedAt: alert.firedAt });
+      batch.create(alerts.doc(alert.id), alert);
+      if (notification) batch.create(events.doc(notification.id), notification);
+      return batch.commit();
+    });
 
   return {
     readOpenAlerts: () =>
@@ -79,20 +126,29 @@ export function createFirestoreAlertStore(db: Firestore): AlertStore {
         await memory.set(patch, { merge: true });
       }),
 
-    // The alert's create() first: on the emulator a batch applies its writes up to a failing
-    // one, so a taken id writes nothing there either.
-    fireAlert: ({ alert, notification }) =>
-      createOnce("fire alert", () => {
-        const batch = db.batch();
-        batch.create(alerts.doc(alert.id), alert);
-        if (notification) batch.create(events.doc(notification.id), notification);
-        return batch.commit();
+    fireAlert: (input) =>
+      firestoreCall("fire alert", async () => {
+        const outcome = await createAlert(input);
+        if (outcome === "created") return outcome;
+        const { condition, id } = input.alert;
+        const holder = await claimHolder(condition);
+        // No claim, or this alert's: its id was taken (it fired before within the hour).
+        if (holder === null || holder === id) return "exists";
+        return (await releaseStaleClaim(condition, holder, input.alert.firedAt))
+          ? createAlert(input)
+          : "exists";
       }),
 
-    reopenAlert: ({ id, summary, now, notification }) =>
+    reopenAlert: ({ id, condition, summary, now, notification }) =>
       firestoreCall("reopen alert", async () => {
         const snapshot = await alerts.doc(id).get();
         if (snapshot.get("status") !== "resolved") return false;
+        // The condition's claim: free, or this alert's already (see `createAlert`); another
+        // alert's open one stands (an evaluation the other side of the hour's turn fired it).
+        const claimed = await createOnce("claim reopened alert", () =>
+          claimOf(condition).create({ alertId: id, claimedAt: now }),
+        );
+        if (claimed === "exists" && (await claimHolder(condition)) !== id) return false;
         const batch = db.batch();
         // The notification's create() first: of two evaluators reopening at once, one posts.
         if (notification) batch.create(events.doc(notification.id), notification);
@@ -106,22 +162,28 @@ export function createFirestoreAlertStore(db: Firestore): AlertStore {
         }
       }),
 
-    resolveAlert: ({ id, now, notification }) =>
+    resolveAlert: ({ id, condition, now, notification }) =>
       firestoreCall("resolve alert", async () => {
-        const resolution = { status: "resolved", resolvedAt: now };
+        // The claim is let go with the resolution, if this alert holds it (an alert opened before
+        // claims existed holds none).
+        const holdsClaim = (await claimHolder(condition)) === id;
+        const resolve = (batch: WriteBatch) => {
+          batch.update(alerts.doc(id), { status: "resolved", resolvedAt: now });
+          if (holdsClaim) batch.delete(claimOf(condition));
+          return batch;
+        };
         if (notification) {
           try {
             const batch = db.batch();
             batch.create(events.doc(notification.id), notification);
-            batch.update(alerts.doc(id), resolution);
-            await batch.commit();
+            await resolve(batch).commit();
             return;
           } catch (error) {
             // Posted by a concurrent evaluator that resolved it too: resolve it without posting again.
             if (!isAlreadyExists(error)) throw error;
           }
         }
-        await alerts.doc(id).update(resolution);
+        await resolve(db.batch()).commit();
       }),
 
     listAlerts: ({ limit }) =>

@@ -104,6 +104,12 @@ export const COLLECTIONS = {
   alerts: "alerts",
   /** `alertState/evaluation`: what alert evaluations remember between them (dead letters seen, undrained chains). */
   alertState: "alertState",
+  /**
+   * `alertOpen/{condition}`: the claim of the condition's one open alert (`alertId`), created with
+   * create() when it fires or reopens and deleted when it resolves, so evaluations either side of
+   * an hour's turn (two alert ids) never both open one.
+   */
+  alertOpen: "alertOpen",
   /** Subcollection of `users/{uid}` written by the app; the engine adds its coaching entries. */
   journalEntries: "journalEntries",
 } as const;

@@ -57,6 +57,11 @@ export default async function DashboardPage({
             ))}
             <Stat label="not processed yet" value={status.usersNeverProcessed} testId="status-never" />
           </dl>
+          {status.usersAsOf === null ? null : (
+            <p className="muted" data-testid="users-as-of">
+              As the metrics rollup counted them {formatRelative(status.usersAsOf, now)}.
+            </p>
+          )}
         </section>
         <section className="panel" aria-labelledby="today-heading">
           <h2 id="today-heading">Today (UTC)</h2>
@@ -138,9 +143,9 @@ export default async function DashboardPage({
       </section>
       <div className="grid">
         <section className="panel" aria-labelledby="ratings-heading">
-          <h2 id="ratings-heading">Effectiveness ratings</h2>
+          <h2 id="ratings-heading">Effectiveness ratings, last 14 days</h2>
           <BarChart
-            title="Messages by effectiveness rating"
+            title="Sent messages by effectiveness rating"
             labels={ratings.map((entry) => String(entry.rating))}
             series={[{ name: "messages", color: "#0969da", values: ratings.map((entry) => entry.count) }]}
           />

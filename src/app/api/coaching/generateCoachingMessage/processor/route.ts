@@ -8,6 +8,7 @@ import { acceptUserRun } from "@/pipeline/process-user";
 import { inCurrentTrace } from "@/pipeline/tracing";
 import { deliverNow } from "@/services/events";
 import { processorDeps, runSlotSafely } from "@/services/processor";
+import { RUN_ID_PATTERN } from "@/services/scheduler";
 
 /**
  * Generation and scoring run after the response, inside this limit; src/config refuses a slot
@@ -33,7 +34,8 @@ export async function POST(request: Request): Promise<Response> {
     switch (accepted.kind) {
       case "not_found":
         throw new AppError("not_found:user", `user ${userId} not found`);
-      case "claimed":
+      case "claimed": {
+        const runId = dispatchingRunId(request);
         // Bound to the request's trace (joined from the dispatch's `traceparent`), so the run's
         // spans and log lines after the response stay in the tick's trace.
         after(
@@ -43,10 +45,12 @@ export async function POST(request: Request): Promise<Response> {
               claim: accepted.claim,
               now: Date.now(),
               deliver: (eventId) => deliverNow(config, eventId),
+              runId,
             }),
           ),
         );
         return Response.json({ success: true, userId, accepted: true }, { status: 202 });
+      }
       case "skipped":
         return Response.json({ success: true, userId, messageGenerated: false, reason: accepted.reason });
       case "busy":
@@ -55,6 +59,12 @@ export async function POST(request: Request): Promise<Response> {
         return Response.json({ success: true, userId, messageGenerated: false, reason: "already_processed" });
     }
   });
+}
+
+/** The scheduler run that dispatched this call, for the run's log lines; null unless the header holds a run id. */
+function dispatchingRunId(request: Request): string | null {
+  const runId = request.headers.get("x-coaching-run-id");
+  return runId && RUN_ID_PATTERN.test(runId) ? runId : null;
 }
 
 export const GET = methodNotAllowed(["POST"]);

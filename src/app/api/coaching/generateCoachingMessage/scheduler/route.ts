@@ -70,10 +70,10 @@ export async function GET(request: Request): Promise<Response> {
     requireCronSecret(request, config);
     const chain = { chainId: cronChainId(Date.now()), step: 0, after: null };
     const run = await runSchedulerTick({ config, trigger: "cron", chain });
-    // The hourly metrics, once the tick's work is done: bounded, never throws (services/metrics.ts).
-    await rollUpMetricsAfterTick(config, { run, requestStartedAt });
-    // The alerts, after the response: bounded by the route's time left, never throws (services/alerts.ts).
+    // After the response, each bounded by the route's time left and never throwing: the alerts
+    // first (services/alerts.ts), then the hourly metrics (services/metrics.ts).
     after(() => evaluateAlertsAfterTick(config, { run, requestStartedAt }));
+    after(() => rollUpMetricsAfterTick(config, { run, requestStartedAt }));
     return summaryResponse(run);
   });
 }
@@ -114,8 +114,11 @@ export async function POST(request: Request): Promise<Response> {
     after(async () => {
       try {
         const run = await runSchedulerTick({ config, trigger: "continuation", chain: continuation });
-        await rollUpMetricsAfterTick(config, { run, requestStartedAt });
-        await evaluateAlertsAfterTick(config, { run, requestStartedAt });
+        // Side by side, each bounded by the route's time left and never throwing.
+        await Promise.all([
+          evaluateAlertsAfterTick(config, { run, requestStartedAt }),
+          rollUpMetricsAfterTick(config, { run, requestStartedAt }),
+        ]);
       } catch (error) {
         // The step's summary holds the failure; its users stay due for the next tick.
         logger.error("scheduler chain step failed", {
