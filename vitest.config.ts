@@ -13,7 +13,17 @@ export default defineConfig({
         extends: true,
         test: {
           name: "unit",
-          include: ["test/core/**/*.test.ts", "test/unit/**/*.test.ts", "test/adapters/**/*.test.ts"],
+          // test/ mirrors src/ (and scripts/ under test/scripts); test/routes runs in its own project.
+          include: [
+            "test/*.test.ts",
+            "test/core/**/*.test.ts",
+            "test/pipeline/**/*.test.ts",
+            "test/adapters/**/*.test.ts",
+            "test/services/**/*.test.ts",
+            "test/config/**/*.test.ts",
+            "test/scripts/**/*.test.ts",
+            "test/support/**/*.test.ts",
+          ],
         },
       },
       {

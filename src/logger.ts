@@ -6,7 +6,7 @@
  * (a vendor may echo a header) is replaced by `[redacted]`. A line written inside a traced span
  * carries its `traceId`.
  */
-import { isSpanContextValid, trace } from "@opentelemetry/api";
+import { isSpanContextValid, TraceFlags, trace } from "@opentelemetry/api";
 
 type Level = "info" | "warn" | "error";
 
@@ -94,8 +94,10 @@ function write(level: Level, message: string, context: Record<string, unknown> =
   const entry: Record<string, unknown> = { level, message, time: new Date().toISOString() };
   // The trace of the work being logged (a scheduler tick, a processor run, an outbox event), so an
   // operator goes from a log line to its trace; absent when nothing is traced.
+  // Sampled traces only: an unsampled one is never exported, so its id would lead nowhere.
   const spanContext = trace.getActiveSpan()?.spanContext();
-  if (spanContext && isSpanContextValid(spanContext)) entry.traceId = spanContext.traceId;
+  if (spanContext && isSpanContextValid(spanContext) && (spanContext.traceFlags & TraceFlags.SAMPLED) !== 0)
+    entry.traceId = spanContext.traceId;
   for (const [key, value] of Object.entries(context)) entry[key] = serialise(value);
   // Logging is called from error paths: a value JSON cannot encode must not throw from here.
   let line: string;

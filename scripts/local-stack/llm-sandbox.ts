@@ -11,7 +11,8 @@
  * in English otherwise.
  * A test stand-in for the risk assessment (docs/generation.md "Safety"): `riskLevel` is read from
  * the prompt's journal entries by the fixed cue phrases below (`sandboxRiskLevel`; the fixture
- * corpus in test/fixtures/risk/ is written with them), and a prompt at risk gets supportive lines.
+ * corpus in test/fixtures/risk/ is written with them), and a prompt at risk gets supportive lines
+ * and a type that does not push (never `challenge` or `reminder`).
  * No judgement of real text is implied: a real model does that.
  *
  * Control endpoints for tests (not part of OpenRouter):
@@ -234,7 +235,11 @@ export function valueFromSchema(
   if (schema.enum && schema.enum.length > 0) {
     if (name === "recommendedAction" && schema.enum.includes("SEND_MESSAGE")) return "SEND_MESSAGE";
     if (name === "riskLevel" && schema.enum.includes(answer.risk)) return answer.risk;
-    return schema.enum[pick(schema.enum.length, 3)];
+    // Like a model that heeds the prompt: no pushing type under risk (core/risk.ts
+    // RISK_RESTRICTED_TYPES); tests that need a disobedient model queue its answer.
+    const gentle = schema.enum.filter((value) => value !== "challenge" && value !== "reminder");
+    const choices = name === "messageType" && answer.risk !== "none" && gentle.length ? gentle : schema.enum;
+    return choices[pick(choices.length, 3)];
   }
   const alternatives = schema.anyOf ?? schema.oneOf;
   if (alternatives) {

@@ -90,6 +90,16 @@ function describeIssues(error: z.ZodError): string {
     .join("; ");
 }
 
+/**
+ * What is wrong with an environment's configuration, one line per problem (`VARIABLE: what is
+ * wrong`, never the value); empty when `loadConfig` would succeed. For the check at boot
+ * (`src/instrumentation.ts`): every route reads the configuration, and fails until it is fixed.
+ */
+export function configProblems(source: NodeJS.ProcessEnv = process.env): string[] {
+  const parsed = configSchema.safeParse(source);
+  return parsed.success ? [] : describeIssues(parsed.error).split("; ");
+}
+
 /** Parses an environment into the app's configuration; throws `config:env` naming each bad variable. */
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
   const parsed = configSchema.safeParse(source);

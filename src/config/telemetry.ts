@@ -8,14 +8,20 @@
 import { z } from "zod";
 import { optionalText } from "./fields";
 
+/** A tracing switch: off unless set to a boolean that says on. */
+const tracingSwitch = optionalText.pipe(z.stringbool().default(false));
+/** The switches that fall back to off, with a warning at start-up, when their value is no boolean. */
+const TRACING_SWITCHES = ["OTEL_RECORD_CONTENT", "OTEL_DEBUG"] as const;
+
 export const telemetryEnv = z.object({
   /**
    * Whether the AI SDK's spans record the prompt and the model's output. Off by default: the
    * prompt quotes the user's journal, which is private, and an exporter sends spans off the platform.
+   * A value that is no boolean is off (warned at start-up): a typo must not fail every request.
    */
-  OTEL_RECORD_CONTENT: optionalText.pipe(z.stringbool().default(false)),
-  /** Prints every span to the console (development). */
-  OTEL_DEBUG: optionalText.pipe(z.stringbool().default(false)),
+  OTEL_RECORD_CONTENT: tracingSwitch.catch(false),
+  /** Prints every span to the console (development). Off, with a warning, when no boolean. */
+  OTEL_DEBUG: tracingSwitch.catch(false),
   /** The OTLP endpoint for all signals, or for traces only; read by the SDK itself. */
   OTEL_EXPORTER_OTLP_ENDPOINT: optionalText.pipe(z.url().optional()),
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optionalText.pipe(z.url().optional()),
@@ -24,6 +30,11 @@ export const telemetryEnv = z.object({
 });
 
 type TelemetryEnv = z.output<typeof telemetryEnv>;
+
+/** The tracing switches set to something that is no boolean (read as off): their names, never their values. */
+export function unreadableTracingSwitches(env: NodeJS.ProcessEnv): string[] {
+  return TRACING_SWITCHES.filter((name) => !tracingSwitch.safeParse(env[name]).success);
+}
 
 /** Where spans go: an OTLP endpoint or Vercel's integration (`@vercel/otel` picks), the console, or nowhere. */
 export type TraceExport = "exporter" | "console" | null;

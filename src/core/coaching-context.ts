@@ -222,15 +222,28 @@ export function renderGenerationPrompt(
     .join("\n\n");
 }
 
-/** The user-turn prompt for the outcome simulation of `candidate`. */
+/**
+ * The user-turn prompt for the outcome simulation of `candidate`. Under an elevated or acute risk
+ * the run's level is stated as the engine's own element, outside <user_data> (a closed set of
+ * values, never text from the entries), so the scorer rates a pushing draft low even when the
+ * engine relabelled its type (core/risk.ts `decideRiskRule`).
+ */
 export function renderOutcomePrompt(
   context: CoachingContext,
-  candidate: Pick<GeneratedMessage, "messageType" | "messageContent">,
+  candidate: Pick<GeneratedMessage, "messageType" | "messageContent"> & {
+    riskLevel?: GeneratedMessage["riskLevel"];
+  },
 ): string {
+  const risk = candidate.riskLevel ?? "none";
   return [
     "Simulate how this user would receive the candidate message, and rate it.",
     renderUserData(context),
+    risk === "none"
+      ? null
+      : `The engine assessed the user's entries at this risk level; rate the message for it:\n<risk_assessment level="${risk}"/>`,
     `<candidate_message type="${candidate.messageType}">\n${asData(candidate.messageContent)}\n</candidate_message>`,
     `The message is meant to be in this language; judge it as a native reader of it:\n${renderMessageLanguage(context.language)}`,
-  ].join("\n\n");
+  ]
+    .filter((line) => line !== null)
+    .join("\n\n");
 }

@@ -47,9 +47,10 @@ export const generatedMessageSchema = z.object({
     .describe(
       "your reading of the entries: none; elevated (sustained distress, hopelessness); acute (thoughts of ending their life or harming themselves, or immediate danger)",
     ),
+  // No maximum: the engine cuts it to RISK_REASON_MAX_LENGTH (core/risk.ts); a long note must not
+  // fail the whole generation (and the run's care) on a schema error.
   riskReason: z
     .string()
-    .max(500)
     .describe(
       "for the engine's operators only: a few words on the signal, in general terms, never quoting the entries; an empty string when riskLevel is none",
     ),

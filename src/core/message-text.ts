@@ -117,7 +117,7 @@ function sanitisePass(text: string): string {
 }
 
 /** Cuts to at most `maxLength` UTF-16 units without splitting a surrogate pair. */
-function cut(text: string, maxLength: number): string {
+export function cut(text: string, maxLength: number): string {
   if (text.length <= maxLength) return text;
   const end = /[\ud800-\udbff]/.test(text.charAt(maxLength - 1)) ? maxLength - 1 : maxLength;
   return text.slice(0, end);

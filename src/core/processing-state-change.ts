@@ -36,6 +36,7 @@ export interface ProcessingStateChange {
       | "lastFinishedRun"
       | "lastAcuteRiskAt"
       | "lastAcuteRiskSlotId"
+      | "lastAcuteRiskOutcome"
     >
   >;
   /** LLM usage recorded (core/run-usage.ts): counters incremented, earlier windows' fields dropped. */

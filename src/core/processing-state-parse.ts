@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import {
+  ACUTE_RISK_OUTCOMES,
   normaliseProcessingState,
   PROCESSING_PHASES,
   type ProcessingState,
@@ -70,6 +71,7 @@ const storedStateSchema = z.object({
   ownKeyCheckedAt: optional(instant.nullable()),
   lastAcuteRiskAt: optional(instant),
   lastAcuteRiskSlotId: optional(z.string()),
+  lastAcuteRiskOutcome: optional(z.enum(ACUTE_RISK_OUTCOMES)),
   createdAt: optional(instant),
   updatedAt: optional(instant),
 });

@@ -5,6 +5,7 @@
  * (a change and how it applies), `processing-state-parse.ts` (reading a stored state),
  * `suspension.ts` and `own-key-lookup.ts` (decisions taken from it).
  */
+import type { SlotOutcome } from "./due-slot";
 import type { UserInsights } from "./insights";
 import { usageFieldsOf } from "./run-usage";
 
@@ -111,6 +112,8 @@ export interface ProcessingState {
    */
   lastAcuteRiskAt?: number;
   lastAcuteRiskSlotId?: string;
+  /** How that run ended (written with the flag): whether a supportive message was sent at all. */
+  lastAcuteRiskOutcome?: AcuteRiskOutcome;
   createdAt: number;
   updatedAt: number;
 }
@@ -148,6 +151,19 @@ export function emptyProcessingState(uid: string, now: number): ProcessingState 
     updatedAt: now,
   };
 }
+
+/** How a run flagged `acute` ended (its slot's outcome, or `error`): the operator's page words the flag from it. */
+export const ACUTE_RISK_OUTCOMES = [
+  "sent",
+  "gate_failed",
+  "generation_failed",
+  "breaker_open",
+  "quota_exceeded",
+  "ceiling_reached",
+  "provider_unavailable",
+  "error",
+] as const satisfies readonly (SlotOutcome | "error")[];
+export type AcuteRiskOutcome = (typeof ACUTE_RISK_OUTCOMES)[number];
 
 /** The counters under `stats`. */
 export type StatsCounter =
@@ -224,6 +240,9 @@ export function normaliseProcessingState(
           lastAcuteRiskAt: fields.lastAcuteRiskAt,
           ...(typeof fields.lastAcuteRiskSlotId === "string"
             ? { lastAcuteRiskSlotId: fields.lastAcuteRiskSlotId }
+            : {}),
+          ...(fields.lastAcuteRiskOutcome !== undefined
+            ? { lastAcuteRiskOutcome: fields.lastAcuteRiskOutcome }
             : {}),
         }
       : {}),

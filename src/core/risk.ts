@@ -8,6 +8,9 @@
  * earlier, more frequent or more insistent, and the assessment's reason is never shown to the user.
  */
 import type { MessageType } from "./coaching-message";
+import { canonicalLocale, localeLanguage } from "./locale";
+import { cut } from "./message-text";
+import type { AcuteRiskOutcome } from "./processing-state";
 
 export const RISK_LEVELS = ["none", "elevated", "acute"] as const;
 export type RiskLevel = (typeof RISK_LEVELS)[number];
@@ -46,13 +49,17 @@ export type RiskDecision =
   /** Ask once more, saying why (uses the run's one regeneration). */
   | { kind: "regenerate"; reason: string }
   /** No regeneration left: keep the draft under a supportive type (the scorer still judges it). */
-  | { kind: "relabel"; messageType: MessageType };
+  | { kind: "relabel"; messageType: MessageType }
+  /** No regeneration left under acute risk: the draft is not sent at all (stored as rejected). */
+  | { kind: "refuse"; reason: string };
 
 /**
  * The rule enforced after the model answers, whatever the prompt said: under an elevated or acute
  * risk a `challenge` or `reminder` is never sent. The first such draft is regenerated (the run has
  * one regeneration, shared with the novelty check); a second one, or one when the regeneration is
- * spent, is relabelled `check_in`. A draft of an allowed type, or any draft without risk, stands.
+ * spent, is relabelled `check_in` under `elevated` (the scorer, told the risk, still judges its
+ * content) and refused under `acute`: a pushing text is not sent to someone in crisis under another
+ * label. A draft of an allowed type, or any draft without risk, stands.
  */
 export function decideRiskRule({
   messageType,
@@ -68,6 +75,12 @@ export function decideRiskRule({
     return {
       kind: "regenerate",
       reason: `a ${messageType} is not sent when the entries suggest the user may be struggling; write a gentle, supportive message instead`,
+    };
+  }
+  if (riskLevel === "acute") {
+    return {
+      kind: "refuse",
+      reason: `a ${messageType} was written again under acute risk; nothing is sent this time`,
     };
   }
   return { kind: "relabel", messageType: SUPPORTIVE_FALLBACK_TYPE };
@@ -101,20 +114,27 @@ export const DEFAULT_SAFETY_RESOURCES: SafetyResources = {
 };
 
 /**
- * The helpline text for a message in `language` (a BCP 47 tag, `"pt-BR"` or `"pt"`): the
- * configured table's full tag, then its primary subtag, then its `default`; then the neutral
- * built-in texts the same way. An operator's `default` wins over a built-in translation: it knows
- * the region it serves; a table without one leaves other languages the neutral text in their own.
+ * The helpline text for a message in `language` (a BCP 47 primary subtag, `"pt"`, or a full tag),
+ * refined by the user's `locale` when that names the same language (a `pt-BR` user's Portuguese
+ * message gets the `pt-BR` text): the configured table's full tag, then its primary subtag, then
+ * its `default`; then the neutral built-in texts the same way. An operator's `default` wins over a
+ * built-in translation: it knows the region it serves; a table without one leaves other languages
+ * the neutral text in their own. A locale of another language says nothing about the message's.
  */
 export function safetyResourceFor({
   configured,
   language,
+  locale,
 }: {
   configured: SafetyResources | null;
   language: string;
+  /** The user's `locale` (any spelling; canonicalised here), when they have one. */
+  locale?: string | null;
 }): string {
   const primary = language.split("-")[0]?.toLowerCase() ?? language;
-  const lookUp = (table: SafetyResources) => table[language] ?? table[primary] ?? table.default;
+  const regional = locale != null && localeLanguage(locale) === primary ? canonicalLocale(locale) : null;
+  const lookUp = (table: SafetyResources) =>
+    (regional !== null ? table[regional] : undefined) ?? table[language] ?? table[primary] ?? table.default;
   return (
     (configured ? lookUp(configured) : undefined) ??
     lookUp(DEFAULT_SAFETY_RESOURCES) ??
@@ -125,7 +145,9 @@ export function safetyResourceFor({
 /**
  * The message with the helpline text as its own last paragraph, within `maxLength`: the model's
  * text is cut (at a word, with an ellipsis) to make room, never the helpline text. Added after the
- * model's text was sanitised, so a helpline's URL, if the operator gave one, is kept.
+ * model's text was sanitised, so a helpline's URL, if the operator gave one, is kept. A message
+ * that already ends with it (one appended before, or the model's own copy) carries it once, as its
+ * last paragraph; the cut never splits a surrogate pair.
  */
 export function withSafetyResource({
   messageContent,
@@ -138,10 +160,23 @@ export function withSafetyResource({
 }): string {
   const separator = "\n\n";
   const room = maxLength - resource.length - separator.length;
-  const body = messageContent.trimEnd();
+  const trimmed = messageContent.trimEnd();
+  // A copy already at the end (appended before, or the model's own) is moved to its own paragraph, not doubled.
+  const body = trimmed.endsWith(resource) ? trimmed.slice(0, -resource.length).trimEnd() : trimmed;
   if (body.length <= room) return `${body}${separator}${resource}`;
-  const head = body.slice(0, Math.max(0, room - 1));
+  const head = cut(body, Math.max(0, room - 1));
   const lastSpace = head.lastIndexOf(" ");
   const cutBody = `${(lastSpace > room / 2 ? head.slice(0, lastSpace) : head).trimEnd()}…`;
   return `${cutBody}${separator}${resource}`;
+}
+
+/**
+ * What the operator's page says the run flagged `acute` did, from how it ended (written with the
+ * flag): a supportive message sent, or nothing sent and the ending. Undefined: a flag written
+ * before the ending was recorded.
+ */
+export function describeAcuteRiskOutcome(outcome: AcuteRiskOutcome | undefined): string {
+  if (outcome === undefined) return "How that run ended was not recorded; see its slot.";
+  if (outcome === "sent") return "A supportive message with the helpline text was sent.";
+  return `No message was sent: the run ended ${outcome}.`;
 }

@@ -1,4 +1,5 @@
-import type { AlertCondition, AlertFigures, AlertMemory, AlertRecord } from "@/core/alerts";
+import type { AlertRecord } from "@/core/alert-lifecycle";
+import type { AlertCondition, AlertFigures, AlertMemory } from "@/core/alerts";
 import type { EventRecord } from "@/core/events";
 
 /**

@@ -1,14 +1,16 @@
 import {
-  type AlertCondition,
   type AlertRecord,
   type AlertTransition,
   alertNotificationEventId,
-  alertText,
+  planAlerts,
+} from "@/core/alert-lifecycle";
+import { alertText } from "@/core/alert-text";
+import {
+  type AlertCondition,
   type ChainEnd,
   evaluateConditions,
   memoryPatch,
   nextAlertMemory,
-  planAlerts,
 } from "@/core/alerts";
 import { EVENT_TYPES, type EventRecord, newEvent } from "@/core/events";
 import type { AlertSignals, AlertStore } from "./alert-ports";

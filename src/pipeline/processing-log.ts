@@ -318,7 +318,10 @@ export async function finishRun(
         : {}),
       lastFinishedRun: claimToken,
       // The operator's flag rides on this write: no document operation of its own.
-      ...(log.riskLevel === "acute" ? { lastAcuteRiskAt: now, lastAcuteRiskSlotId: slotId } : {}),
+      // With how the run ended, so the page never says a message was sent when none was.
+      ...(log.riskLevel === "acute"
+        ? { lastAcuteRiskAt: now, lastAcuteRiskSlotId: slotId, lastAcuteRiskOutcome: ending }
+        : {}),
       // Kept on the state, read with it by the next run (core/processing-state.ts).
       ...(log.insights
         ? { insights: log.insights }

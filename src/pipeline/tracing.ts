@@ -8,7 +8,14 @@
  * message text or an error's message (which may quote a vendor's answer): the message stays in
  * the log line, which carries the trace id (src/logger.ts).
  */
-import { type Attributes, context, isSpanContextValid, SpanStatusCode, trace } from "@opentelemetry/api";
+import {
+  type Attributes,
+  context,
+  isSpanContextValid,
+  SpanStatusCode,
+  TraceFlags,
+  trace,
+} from "@opentelemetry/api";
 
 const tracer = trace.getTracer("coaching-engine");
 
@@ -51,10 +58,15 @@ export function inSpan<Result>(
   });
 }
 
-/** The trace the current work belongs to (32 hex digits), or null when nothing is traced. */
+/**
+ * The trace the current work belongs to (32 hex digits), or null when nothing is traced or the
+ * trace is not sampled (nothing of it is exported: an id would lead an operator nowhere).
+ */
 export function currentTraceId(): string | null {
   const spanContext = trace.getActiveSpan()?.spanContext();
-  return spanContext && isSpanContextValid(spanContext) ? spanContext.traceId : null;
+  return spanContext && isSpanContextValid(spanContext) && (spanContext.traceFlags & TraceFlags.SAMPLED) !== 0
+    ? spanContext.traceId
+    : null;
 }
 
 /**

@@ -211,7 +211,7 @@ export async function runCleanup(config: AppConfig, now: number) {
   return report;
 }
 
-/** Everything the dashboard shows; each figure is read once (test/adapters/admin-page-reads.test.ts counts them). */
+/** Everything the dashboard shows; each figure is read once (test/services/admin-page-reads.test.ts counts them). */
 export async function dashboardData(config: AppConfig, now: number) {
   const startOfDay = new Date(now).setUTCHours(0, 0, 0, 0);
   const [{ counts, daily, ratings, duePerHour, runs, acuteRisk }, llmBreaker] = await Promise.all([

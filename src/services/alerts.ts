@@ -2,7 +2,7 @@ import "server-only";
 import { createFirestoreAlertSignals, createFirestoreAlertStore } from "@/adapters/firestore/alert-store";
 import { getDb } from "@/adapters/firestore/client";
 import type { AppConfig } from "@/config";
-import { sortAlertsForDisplay } from "@/core/alerts";
+import { sortAlertsForDisplay } from "@/core/alert-lifecycle";
 import { logger } from "@/logger";
 import { chainEndOf, evaluateAlerts, evaluatesAfterTick } from "@/pipeline/evaluate-alerts";
 import type { SchedulerRunRecord } from "@/pipeline/scheduler-run-record";

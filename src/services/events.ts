@@ -1,22 +1,10 @@
 import "server-only";
-import type { Firestore } from "firebase-admin/firestore";
-import { createSlackWebhook } from "@/adapters/alerts/slack-webhook";
 import { createHttpDrainContinuer } from "@/adapters/dispatch/http-drain-continuer";
-import { renderCoachingEmail } from "@/adapters/email/coaching-email";
-import { createResendMailer } from "@/adapters/email/resend-mailer";
 import { getDb } from "@/adapters/firestore/client";
 import { createFirestoreEventStore } from "@/adapters/firestore/event-store";
-import { createFirestoreLlmBreaker } from "@/adapters/firestore/llm-breaker";
-import { createFirestoreProcessorStore } from "@/adapters/firestore/processor-store";
-import { createFirestorePushSubscriptionStore } from "@/adapters/firestore/push-subscription-store";
-import { createFirestoreSuppressionList } from "@/adapters/firestore/suppression-store";
-import { getPrompts } from "@/adapters/prompts";
-import { createNullPushTransport } from "@/adapters/push/null-push";
-import { createWebPushTransport } from "@/adapters/push/web-push-transport";
 import { type AppConfig, EVENT_CONTINUATION_TIMEOUT_MS, requireSetting } from "@/config";
 import { logger } from "@/logger";
-import type { Mailer, PushTransport } from "@/pipeline/channel-ports";
-import { createEventRegistry, EVENT_HANDLER_DESCRIPTIONS } from "@/pipeline/outbox/handler-registry";
+import { EVENT_HANDLER_DESCRIPTIONS } from "@/pipeline/outbox/handler-registry";
 import { type EventProcessorDeps, type EventRunResult, processEvent } from "@/pipeline/outbox/process-event";
 import { type BatchSummary, processEventBatches } from "@/pipeline/outbox/process-event-batches";
 import {
@@ -25,71 +13,11 @@ import {
 } from "@/pipeline/outbox/requeue-dead-letters";
 import { evaluateAlertsSafely } from "./alerts";
 import { rollUpMetricsSafely } from "./metrics";
-import { firestoreProcessorStorage, wireModelResolver } from "./processor";
+import { firestoreOutboxStorage, wireOutbox } from "./outbox";
 
-let warnedEmailOff = false;
-
-/**
- * Resend, or null when RESEND_API_KEY is unset: email is then off, not broken (docs/configuration.md's
- * rule for a feature without its secret). Deliveries record the email as skipped with the
- * reason, the health route says `email: "not_configured"`, and each instance warns once.
- */
-function mailerFrom(config: AppConfig): Mailer | null {
-  if (config.email) return createResendMailer({ ...config.email, timeoutMs: config.events.emailTimeoutMs });
-  if (!warnedEmailOff) {
-    warnedEmailOff = true;
-    logger.warn("email is off: RESEND_API_KEY is not set; deliveries record the email as skipped", {
-      component: "outbox",
-    });
-  }
-  return null;
-}
-
-/** Web Push with the VAPID keys; without them push is off, recorded as not delivered. */
-function pushTransportFrom(config: AppConfig, db: Firestore): PushTransport {
-  if (!config.push) return createNullPushTransport();
-  return createWebPushTransport({
-    ...config.push,
-    subscriptions: createFirestorePushSubscriptionStore(db),
-    extraOrigins: config.pushServiceOrigins,
-  });
-}
-
-/** Wires the outbox's production collaborators from configuration. */
+/** The production outbox: Firestore, Resend, Web Push and OpenRouter from configuration (services/outbox.ts). */
 export function eventProcessorDeps(config: AppConfig): EventProcessorDeps {
-  const db = getDb(config);
-  return {
-    store: createFirestoreEventStore(db),
-    registry: createEventRegistry({
-      store: createFirestoreProcessorStore(db),
-      mailer: mailerFrom(config),
-      push: pushTransportFrom(config, db),
-      renderEmail: renderCoachingEmail,
-      links: config.journalLinks,
-      suppressions: createFirestoreSuppressionList(db),
-      unsubscribe: config.unsubscribe,
-      random: Math.random,
-      // The processor's wiring: the same quotas, own keys and global ceiling for insights calls.
-      resolveModel: config.llm.defaultApiKey
-        ? wireModelResolver({ config, storage: firestoreProcessorStorage(db, config) })
-        : undefined,
-      // The processor's breaker: an outage seen by either stops both calling the LLM.
-      breaker: () => createFirestoreLlmBreaker(db, config.processor.breaker),
-      prompts: getPrompts(),
-      insightsMaxBatches: config.insights.maxBatchesPerRun,
-      insightsCallTimeoutMs: config.llm.timeoutMs,
-      alertWebhook: config.alerts ? createSlackWebhook(config.alerts) : null,
-    }),
-    policy: {
-      maxRetries: config.events.maxRetries,
-      baseDelayMs: config.events.baseDelayMs,
-      maxDelayMs: config.events.maxDelayMs,
-      maxAgeMs: config.events.maxAgeMs,
-    },
-    leaseMs: config.events.leaseMs,
-    random: Math.random,
-    logWarning: (message, context) => logger.warn(message, { component: "outbox", ...context }),
-  };
+  return wireOutbox({ config, storage: firestoreOutboxStorage(getDb(config), config) });
 }
 
 /** Runs one event now and logs the result; never throws (its lease expires and a later run retries). */

@@ -80,13 +80,15 @@ export interface ProcessorWiring {
 const logWarning = (message: string, context: Record<string, unknown>) =>
   logger.warn(message, { component: "processor", ...context });
 
-/** The model resolver of a wiring: own keys, per-user quotas, the global ceiling. */
+/** The model resolver of a wiring (the processor's or the outbox's): own keys, per-user quotas, the global ceiling. */
 export function wireModelResolver({
   config,
   storage,
   models,
   warn = logWarning,
-}: ProcessorWiring): ResolveRunModel {
+}: Pick<ProcessorWiring, "config" | "models" | "warn"> & {
+  storage: Pick<ProcessorStorage, "quota" | "userKeys" | "ceiling">;
+}): ResolveRunModel {
   const { defaultModel, modelForKey } = models ?? openRouterModels(config);
   return createRunModelResolver({
     defaultModel,

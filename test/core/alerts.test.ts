@@ -1,21 +1,18 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { alertId, planAlerts, sortAlertsForDisplay } from "@/core/alert-lifecycle";
+import { ALERT_TEXT_MAX_LENGTH, alertText } from "@/core/alert-text";
 import {
   ALERT_CONDITIONS,
-  ALERT_TEXT_MAX_LENGTH,
   ALERT_THRESHOLDS,
   type AlertCondition,
   type AlertFigures,
   type AlertMemory,
-  alertId,
-  alertText,
   type ConditionVerdict,
   EMPTY_ALERT_MEMORY,
   evaluateConditions,
   memoryPatch,
   nextAlertMemory,
-  planAlerts,
-  sortAlertsForDisplay,
 } from "@/core/alerts";
 import { HOUR_MS, hourKey } from "@/core/metrics-hours";
 

@@ -6,10 +6,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "@/config";
-import { MESSAGE_MAX_LENGTH, MESSAGE_TYPES } from "@/core/coaching-message";
+import { buildCoachingContext, renderOutcomePrompt } from "@/core/coaching-context";
+import { generatedMessageSchema, MESSAGE_MAX_LENGTH, MESSAGE_TYPES } from "@/core/coaching-message";
 import {
   DEFAULT_SAFETY_RESOURCES,
   decideRiskRule,
+  describeAcuteRiskOutcome,
   highestRisk,
   keepsUsualSchedule,
   RISK_LEVELS,
@@ -32,7 +34,8 @@ describe("the risk rule on a draft's type", () => {
       fc.property(messageType, riskLevel, fc.boolean(), (type, level, canRegenerate) => {
         const decision = decideRiskRule({ messageType: type, riskLevel: level, canRegenerate });
         const finalType = decision.kind === "relabel" ? decision.messageType : type;
-        if (level !== "none" && decision.kind !== "regenerate") {
+        // A regenerated or refused draft is never sent.
+        if (level !== "none" && decision.kind !== "regenerate" && decision.kind !== "refuse") {
           expect(RISK_RESTRICTED_TYPES).not.toContain(finalType);
         }
       }),
@@ -57,6 +60,15 @@ describe("the risk rule on a draft's type", () => {
       expect(decideRiskRule({ messageType: type, riskLevel: "elevated", canRegenerate: false })).toEqual({
         kind: "relabel",
         messageType: SUPPORTIVE_FALLBACK_TYPE,
+      });
+    }
+  });
+
+  it("refuses a restricted type under acute risk when no regeneration is left: its content is not sent under another label", () => {
+    for (const type of RISK_RESTRICTED_TYPES) {
+      expect(decideRiskRule({ messageType: type, riskLevel: "acute", canRegenerate: false })).toMatchObject({
+        kind: "refuse",
+        reason: expect.stringContaining(type),
       });
     }
   });
@@ -121,6 +133,107 @@ describe("the helpline text", () => {
     expect(
       withSafetyResource({ messageContent: "A short note.", resource: "Call 112.", maxLength: 100 }),
     ).toBe("A short note.\n\nCall 112.");
+  });
+});
+
+describe("the helpline text, regional and appended once", () => {
+  const regional = { "en-US": "Call or text 988.", "en-GB": "Samaritans 116 123.", "pt-BR": "CVV 188." };
+
+  it("takes the region's text when the user's locale names the message's language: full tag, then primary, then default", () => {
+    expect(safetyResourceFor({ configured: regional, language: "en", locale: "en-GB" })).toBe(
+      regional["en-GB"],
+    );
+    expect(safetyResourceFor({ configured: regional, language: "pt", locale: "pt-BR" })).toBe(
+      regional["pt-BR"],
+    );
+    // A locale of another language than the message's says nothing about the message's helpline.
+    expect(safetyResourceFor({ configured: regional, language: "en", locale: "pt-BR" })).toBe(
+      DEFAULT_SAFETY_RESOURCES.en,
+    );
+    expect(
+      safetyResourceFor({ configured: { en: "988", default: "112" }, language: "en", locale: "en-AU" }),
+    ).toBe("988");
+    expect(safetyResourceFor({ configured: { default: "112" }, language: "ja", locale: "ja-JP" })).toBe(
+      "112",
+    );
+  });
+
+  it("never splits a surrogate pair where it cuts the model's text", () => {
+    const resource = "x".repeat(400);
+    const result = withSafetyResource({
+      messageContent: "😀".repeat(600),
+      resource,
+      maxLength: MESSAGE_MAX_LENGTH,
+    });
+    expect(result.length).toBeLessThanOrEqual(MESSAGE_MAX_LENGTH);
+    expect(result.endsWith(resource)).toBe(true);
+    expect(/[\ud800-\udbff](?![\udc00-\udfff])/.test(result)).toBe(false);
+    expect(/(?<![\ud800-\udbff])[\udc00-\udfff]/.test(result)).toBe(false);
+  });
+
+  it("does not append the helpline a second time when the message already ends with it", () => {
+    const once = withSafetyResource({
+      messageContent: "A short note.",
+      resource: "Call 112.",
+      maxLength: 100,
+    });
+    expect(withSafetyResource({ messageContent: once, resource: "Call 112.", maxLength: 100 })).toBe(once);
+    expect(
+      withSafetyResource({
+        messageContent: "A short note. Call 112.",
+        resource: "Call 112.",
+        maxLength: 100,
+      }),
+    ).toBe("A short note.\n\nCall 112.");
+  });
+});
+
+describe("the model's risk reason", () => {
+  it("is accepted at any length: the engine cuts it to 200 characters, a long one never fails the generation", () => {
+    const answer = {
+      messageType: "check_in",
+      messageContent: "A gentle note for you today.",
+      pushNotificationText: "A note",
+      riskLevel: "acute",
+      riskReason: "r".repeat(900),
+    };
+    expect(generatedMessageSchema.safeParse(answer).success).toBe(true);
+  });
+});
+
+describe("the operator's acute-risk flag", () => {
+  it("says what the flagged run did: a supportive message sent, or nothing sent and why", () => {
+    expect(describeAcuteRiskOutcome("sent")).toMatch(/supportive message with the helpline text was sent/);
+    for (const ending of ["gate_failed", "generation_failed", "error", "quota_exceeded"] as const) {
+      const text = describeAcuteRiskOutcome(ending);
+      expect(text).toMatch(/no message was sent/i);
+      expect(text).not.toMatch(/helpline text was sent/);
+    }
+    expect(describeAcuteRiskOutcome("gate_failed")).toContain("gate_failed");
+    expect(describeAcuteRiskOutcome(undefined)).toMatch(/not recorded/);
+  });
+});
+
+describe("the outcome prompt under risk", () => {
+  const user = {
+    uid: "u",
+    email: "u@example.com",
+    timezone: "UTC",
+    coachingConfig: { enableCoachingMessages: true, frequency: "daily", timePreference: "morning" },
+  } as const;
+  const context = buildCoachingContext({ user: user as never, now: 0, entries: [], recentMessages: [] });
+
+  it("tells the scorer the run's risk level, as the engine's element outside <user_data>", () => {
+    const candidate = { messageType: "check_in", messageContent: "Write down one thing to finish." } as const;
+    const acute = renderOutcomePrompt(context, { ...candidate, riskLevel: "acute" });
+    expect(acute).toContain('<risk_assessment level="acute"/>');
+    expect(acute.indexOf('<risk_assessment level="acute"/>')).toBeGreaterThan(acute.indexOf("</user_data>"));
+    expect(renderOutcomePrompt(context, { ...candidate, riskLevel: "elevated" })).toContain(
+      '<risk_assessment level="elevated"/>',
+    );
+    expect(renderOutcomePrompt(context, { ...candidate, riskLevel: "none" })).not.toContain(
+      "risk_assessment",
+    );
   });
 });
 

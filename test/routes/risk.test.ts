@@ -88,9 +88,13 @@ describe("crisis-aware coaching, through the routes", () => {
 
     const userPage = await adminPage("/admin/users/route-acute");
     expect(userPage).toContain('data-testid="acute-risk-flag"');
+    expect(userPage).toContain("A supportive message with the helpline text was sent.");
     expect(userPage).toContain('data-testid="message-risk"');
     const dashboard = await adminPage("/admin");
     expect(dashboard).toMatch(/data-testid="acute-risk-24h"[^>]*>(?:<[^>]+>)*[1-9]/);
+    // The latest acute attempts, each linked to its user's page.
+    expect(dashboard).toContain('data-testid="acute-risk-recent"');
+    expect(dashboard).toContain('href="/admin/users/route-acute"');
   });
 
   it("leaves a neutral user's message unaffected: no helpline, no flag", async () => {

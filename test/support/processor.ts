@@ -4,19 +4,14 @@
  * catcher.
  */
 import type { Firestore } from "firebase-admin/firestore";
-import { renderCoachingEmail } from "@/adapters/email/coaching-email";
-import { createResendMailer } from "@/adapters/email/resend-mailer";
-import { createFirestoreEventStore } from "@/adapters/firestore/event-store";
-import { createFirestoreProcessorStore } from "@/adapters/firestore/processor-store";
-import { createFirestoreSuppressionList } from "@/adapters/firestore/suppression-store";
-import { createNullPushTransport } from "@/adapters/push/null-push";
 import { type AppConfig, loadConfig } from "@/config";
 import type { Frequency, TimePreference } from "@/core/schedule";
+import type { PushTransport } from "@/pipeline/channel-ports";
 import type { CoachModel, ResolveRunModel } from "@/pipeline/model-ports";
-import { createEventRegistry, type EventHandlerDeps } from "@/pipeline/outbox/handler-registry";
 import type { EventProcessorDeps } from "@/pipeline/outbox/process-event";
 import { processEventBatches } from "@/pipeline/outbox/process-event-batches";
 import type { ProcessorDeps } from "@/pipeline/process-user";
+import { firestoreOutboxStorage, type OutboxStorage, wireOutbox } from "@/services/outbox";
 import {
   firestoreProcessorStorage,
   openRouterModels,
@@ -100,53 +95,68 @@ export function realProcessorDeps({
 }
 
 /**
- * The outbox with its real collaborators: the Resend SDK over HTTP to the mail catcher, React Email.
+ * The outbox as production wires it (services/outbox.ts `wireOutbox`): Firestore on the emulator,
+ * the Resend SDK over HTTP to the mail catcher, React Email, and, given the `sandbox` (or a
+ * `config` with OPENROUTER_API_KEY), insights over HTTP to the LLM sandbox under the shared
+ * breaker. The configuration is test-scale: retries within seconds, a one-minute lease.
  * `mailer: null` is email without RESEND_API_KEY (off); `mailer.timeoutMs` bounds each Resend call.
+ * `storage` replaces storage ports (wrapped with faults); the rest overrides a collaborator.
  */
 export function realEventDeps({
   db,
   catcher,
+  sandbox,
+  config: givenConfig,
   mailer = {},
   unsubscribe = null,
-  push = createNullPushTransport(),
+  push,
+  storage,
   ...overrides
 }: {
   db: Firestore;
   catcher: MailCatcher;
+  /** The LLM endpoint of insights; without it (and without `config`), insights are off. */
+  sandbox?: LlmSandbox;
+  /** The configuration to start from, instead of `testConfig`. */
+  config?: AppConfig;
   mailer?: { timeoutMs?: number } | null;
   /** Signs each email's unsubscribe link (UNSUBSCRIBE_SECRET); null: no link, no header. */
-  unsubscribe?: EventHandlerDeps["unsubscribe"];
-  /** Push transport; none configured by default (recorded as not delivered). */
-  push?: EventHandlerDeps["push"];
+  unsubscribe?: AppConfig["unsubscribe"];
+  /** Push transport; by default none configured (recorded as not delivered). */
+  push?: PushTransport;
+  storage?: Partial<OutboxStorage>;
 } & Partial<EventProcessorDeps>): EventProcessorDeps {
-  return {
-    store: createFirestoreEventStore(db),
-    registry: createEventRegistry({
-      store: createFirestoreProcessorStore(db),
-      mailer:
-        mailer === null
-          ? null
-          : createResendMailer({
-              apiKey: "re_test",
-              baseUrl: catcher.url,
-              from: "Coach <coach@example.com>",
-              timeoutMs: mailer.timeoutMs ?? 10_000,
-            }),
-      push,
-      renderEmail: renderCoachingEmail,
-      links: {
-        journalEntryUrl: (entryId) => `https://journal.example/journal/${entryId}`,
-        preferencesUrl: "https://journal.example/settings/notifications",
-      },
-      suppressions: createFirestoreSuppressionList(db),
-      unsubscribe,
-      random: Math.random,
-    }),
-    policy: { maxRetries: 5, baseDelayMs: 1_000, maxDelayMs: 60_000, maxAgeMs: 24 * HOUR },
-    leaseMs: 60_000,
-    random: Math.random,
-    ...overrides,
+  const base =
+    givenConfig ??
+    (sandbox
+      ? testConfig({ sandbox })
+      : loadConfig({ NODE_ENV: "test", FIREBASE_PROJECT_ID: "demo-coaching-engine" }));
+  const config: AppConfig = {
+    ...base,
+    email:
+      mailer === null ? null : { apiKey: "re_test", baseUrl: catcher.url, from: "Coach <coach@example.com>" },
+    events: {
+      ...base.events,
+      maxRetries: 5,
+      baseDelayMs: 1_000,
+      maxDelayMs: 60_000,
+      maxAgeMs: 24 * HOUR,
+      leaseMs: 60_000,
+      emailTimeoutMs: mailer?.timeoutMs ?? 10_000,
+    },
+    journalLinks: {
+      journalEntryUrl: (entryId) => `https://journal.example/journal/${entryId}`,
+      preferencesUrl: "https://journal.example/settings/notifications",
+    },
+    unsubscribe,
   };
+  const wired = wireOutbox({
+    config,
+    storage: { ...firestoreOutboxStorage(db, config), ...storage },
+    ...(push ? { channels: { push } } : {}),
+    warn: () => undefined,
+  });
+  return { ...wired, ...overrides };
 }
 
 /** Runs every ready event at `now`, as the outbox cron would. */

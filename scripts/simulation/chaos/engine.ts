@@ -12,12 +12,12 @@ import { getPrompts } from "@/adapters/prompts";
 import { type AppConfig, loadConfig } from "@/config";
 import type { EventStore } from "@/pipeline/event-ports";
 import type { LlmBreaker } from "@/pipeline/llm-limit-ports";
-import { createEventRegistry } from "@/pipeline/outbox/handler-registry";
 import type { EventProcessorDeps } from "@/pipeline/outbox/process-event";
 import type { ProcessorDeps } from "@/pipeline/process-user";
 import type { ProcessorStore } from "@/pipeline/processor-store-ports";
 import type { SchedulerStore } from "@/pipeline/scheduler-store-ports";
 import { createStateQuotaGate } from "@/pipeline/state-quota";
+import { wireOutbox } from "@/services/outbox";
 import { wireProcessor } from "@/services/processor";
 import {
   type ChaosControls,
@@ -144,29 +144,14 @@ export function createSimulatedEngine(
     return wrap(observed, "breaker", process);
   };
 
-  const eventDeps = (process: SimulatedProcess): EventProcessorDeps => ({
-    store: wrap(eventStore, "eventStore", process),
-    registry: createEventRegistry({
-      store: wrap(processorStore, "processorStore", process),
-      mailer: wrap(mailer, "mailer", process),
-      push: wrap(push, "push", process),
-      renderEmail: renderPlainEmail,
-      links: {
-        journalEntryUrl: (entryId) => `https://journal.example/entries/${entryId}`,
-        preferencesUrl: "https://journal.example/settings",
-      },
-      suppressions: createMemorySuppressionList(),
-      unsubscribe: null,
-      random: world.random,
-    }),
-    policy: settings.eventPolicy,
-    leaseMs: settings.eventLeaseMs,
-    random: world.random,
+  // The production wiring (services/processor.ts, services/outbox.ts) over the twins: the same
+  // quotas, insights refresh, breaker and handler registry as the routes, with the chaos model at
+  // the model interface and the fake channels at theirs.
+  const baseConfig = loadConfig({
+    NODE_ENV: "test",
+    FIREBASE_PROJECT_ID: "demo-chaos",
+    JOURNAL_APP_URL: "https://journal.example",
   });
-
-  // The production wiring (services/processor.ts) over the twins: the same quotas and insights
-  // refresh as the route, with the chaos model at the model interface.
-  const baseConfig = loadConfig({ NODE_ENV: "test", FIREBASE_PROJECT_ID: "demo-chaos" });
   const config: AppConfig = {
     ...baseConfig,
     processor: {
@@ -174,7 +159,38 @@ export function createSimulatedEngine(
       suspension: settings.suspension,
       breaker: settings.breaker,
     },
+    events: { ...baseConfig.events, ...settings.eventPolicy, leaseMs: settings.eventLeaseMs },
   };
+  const modelsFor = (process: SimulatedProcess) => ({
+    defaultModel: wrap(model, "model", process),
+    modelForKey: () => wrap(model, "model", process),
+  });
+
+  const eventDeps = (process: SimulatedProcess): EventProcessorDeps =>
+    wireOutbox({
+      config,
+      storage: {
+        events: wrap(eventStore, "eventStore", process),
+        store: wrap(processorStore, "processorStore", process),
+        quota: createStateQuotaGate(wrap(stateStore, "processingStateStore", process)),
+        userKeys: null,
+        ceiling: null,
+        // One breaker instance per insights run, as in production.
+        breaker: () => breakerFor(process),
+        suppressions: createMemorySuppressionList(),
+      },
+      channels: {
+        mailer: wrap(mailer, "mailer", process),
+        push: wrap(push, "push", process),
+        alertWebhook: null,
+        renderEmail: renderPlainEmail,
+      },
+      models: modelsFor(process),
+      prompts,
+      random: world.random,
+      warn: () => undefined,
+    });
+
   const processorDeps = (process: SimulatedProcess): ProcessorDeps =>
     wireProcessor({
       config,
@@ -187,10 +203,7 @@ export function createSimulatedEngine(
         userKeys: null,
         ceiling: null,
       },
-      models: {
-        defaultModel: wrap(model, "model", process),
-        modelForKey: () => wrap(model, "model", process),
-      },
+      models: modelsFor(process),
       prompts,
       onStep: () => undefined,
       warn: () => undefined,

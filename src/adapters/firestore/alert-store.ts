@@ -1,12 +1,12 @@
 import "server-only";
 import type { Firestore, Query, WriteBatch } from "firebase-admin/firestore";
 import { z } from "zod";
+import type { AlertRecord } from "@/core/alert-lifecycle";
 import {
   ALERT_CONDITIONS,
   ALERT_THRESHOLDS,
   type AlertCondition,
   type AlertFigures,
-  type AlertRecord,
   EMPTY_ALERT_MEMORY,
   type Reading,
 } from "@/core/alerts";

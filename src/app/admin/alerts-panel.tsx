@@ -2,7 +2,8 @@
  * The operator's alerts (core/alerts.ts): open ones first, then the history, each with when it
  * fired and resolved and the figures it fired on.
  */
-import { ALERT_TITLES, type AlertRecord } from "@/core/alerts";
+import type { AlertRecord } from "@/core/alert-lifecycle";
+import { ALERT_TITLES } from "@/core/alert-text";
 import { CellNote, DataTable, formatInstant, formatRelative, StatusBadge } from "./ui";
 
 export function AlertsPanel({

@@ -82,6 +82,18 @@ export default async function DashboardPage({
             Generation attempts whose entries the model read as acute risk; the users are flagged on their
             pages.
           </p>
+          {acuteRisk.recent.length > 0 ? (
+            <ul data-testid="acute-risk-recent">
+              {acuteRisk.recent.map((attempt) => (
+                <li key={`${attempt.slotId}-${attempt.createdAt}`}>
+                  <a href={`/admin/users/${encodeURIComponent(attempt.uid)}`}>{attempt.uid}</a>{" "}
+                  <span className="muted">
+                    {formatInstant(attempt.createdAt)} ({formatRelative(attempt.createdAt, now)})
+                  </span>
+                </li>
+              ))}
+            </ul>
+          ) : null}
         </section>
         <section className="panel" aria-labelledby="events-heading">
           <h2 id="events-heading">Outbox</h2>

@@ -1,6 +1,6 @@
 /** The alert-notification handler: posts an alert that fired, resolved or reopened to ALERT_WEBHOOK_URL. */
 import { z } from "zod";
-import { ALERT_TEXT_MAX_LENGTH } from "@/core/alerts";
+import { ALERT_TEXT_MAX_LENGTH } from "@/core/alert-text";
 import type { AlertWebhook } from "../alert-ports";
 import type { HandlerResult } from "../event-ports";
 
@@ -11,7 +11,7 @@ export const alertNotificationPayload = z.object({
 });
 
 /**
- * Posts the text built when the alert fired or resolved (core/alerts.ts `alertText`: figures
+ * Posts the text built when the alert fired or resolved (core/alert-text.ts `alertText`: figures
  * only). A failed post comes back as data: retriable ones (a timeout, 5xx, 429) are retried by
  * the outbox with its backoff and dead-lettered like any event. With no webhook configured (it
  * was unset after the event was written) there is nothing to post: done.

@@ -235,6 +235,9 @@ async function writeNovelDraft(
       riskLevel: draft.riskLevel,
       canRegenerate: rejectedDraft === undefined,
     });
+    if (riskRule.kind === "refuse") {
+      return rejectAttempt(session, "gate_failed", riskRule.reason, draftFields(draft));
+    }
     if (riskRule.kind === "relabel") {
       logAction(claim.log, {
         timestamp: now,

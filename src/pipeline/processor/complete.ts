@@ -4,6 +4,7 @@ import type { SlotOutcome, SlotRecord } from "@/core/due-slot";
 import { describeError } from "@/core/errors";
 import { messageCreatedEventId } from "@/core/events";
 import type { ProcessingState } from "@/core/processing-state";
+import { keepsUsualSchedule } from "@/core/risk";
 import { nextDueAfterSuccess, retryDueAt } from "@/core/schedule";
 import { scheduleSettingsOf } from "@/core/user";
 import { finishRun, type RunEnding } from "../processing-log";
@@ -60,9 +61,11 @@ export async function completeSlot(
 ): Promise<ProcessOutcome> {
   const { slot, user } = claim;
   const settings = scheduleSettingsOf(user);
+  // A run that assessed acute risk keeps the usual next time however it ends (an outcome or a
+  // throw recovered by `recoverFromError`): risk never brings the next message earlier.
   const nextCoachingMessageDue =
     result.nextDueAt ??
-    (result.outcome === "sent"
+    (result.outcome === "sent" || keepsUsualSchedule(claim.log.riskLevel)
       ? nextDueAfterSuccess({ now, ...settings })
       : retryDueAt({ now, frequency: settings.frequency }));
   // The slot records its outcome first, so a run that dies before the reschedule below is finished

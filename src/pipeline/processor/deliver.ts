@@ -7,9 +7,6 @@
 import type { SlotRecord } from "@/core/due-slot";
 import { EVENT_TYPES, messageCreatedEventId, newEvent } from "@/core/events";
 import { escapeMarkdown } from "@/core/message-text";
-import { keepsUsualSchedule } from "@/core/risk";
-import { nextDueAfterSuccess } from "@/core/schedule";
-import { scheduleSettingsOf } from "@/core/user";
 import { logPhase } from "../processing-log";
 import type { CoachingJournalEntry, ProcessorStore, StoredMessage } from "../processor-store-ports";
 import { inSpan } from "../tracing";
@@ -196,9 +193,7 @@ export async function runClaimedSlot({
         failureReason: approval.reason,
         ...(approval.outcome === "quota_exceeded" || approval.outcome === "ceiling_reached"
           ? { nextDueAt: approval.retryAt }
-          : keepsUsualSchedule(claim.log.riskLevel)
-            ? { nextDueAt: nextDueAfterSuccess({ now, ...scheduleSettingsOf(claim.user) }) }
-            : {}),
+          : {}),
       });
     }
     logPhase(claim.log, "storing");

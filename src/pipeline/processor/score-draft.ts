@@ -1,6 +1,7 @@
 /** Scoring a draft: the outcome simulation, then the quality gate (whose revision must still pass). */
 import { type PastMessage, renderOutcomePrompt } from "@/core/coaching-context";
 import { type GeneratedMessage, MESSAGE_MAX_LENGTH } from "@/core/coaching-message";
+import { emailStrings } from "@/core/email-strings";
 import { sanitiseModelText } from "@/core/message-text";
 import { applyQualityGate } from "@/core/quality-gate";
 import { needsCare, safetyResourceFor, withSafetyResource } from "@/core/risk";
@@ -14,7 +15,9 @@ import { type Approval, callFailureOutcome } from "./call-outcome";
  * Simulates the candidate's outcome and applies the quality gate (which may revise it; a revision
  * must still be novel and not empty). Returns the approved message, not yet stored; under an
  * elevated or acute risk it ends with the helpline text in the message's language (SAFETY_RESOURCES),
- * added by the engine after the gate, so neither the model nor a revision can leave it out.
+ * added by the engine after the gate, so neither the model nor a revision can leave it out. Under
+ * risk the push text (also the email's subject and preview), which the scorer never sees, is the
+ * engine's neutral line in the user's language instead of the model's: it can never quote an entry.
  */
 export async function scoreAndGate(
   session: ApprovalSession,
@@ -74,12 +77,16 @@ export async function scoreAndGate(
       generationAttempt: session.attempt,
       failureReason: null,
       ...scoreFields,
+      ...(needsCare(candidate.riskLevel)
+        ? { pushNotificationText: emailStrings(base.context.language.language).defaultSubject }
+        : {}),
       messageContent: needsCare(candidate.riskLevel)
         ? withSafetyResource({
             messageContent: finalContent,
             resource: safetyResourceFor({
               configured: deps.safetyResources,
               language: base.context.language.language,
+              locale: base.context.user.locale,
             }),
             maxLength: MESSAGE_MAX_LENGTH,
           })

@@ -61,6 +61,22 @@ export interface StatusCounts {
   lastRun: RunSummary | null;
 }
 
+/** How many of the latest acute-risk attempts the dashboard lists. */
+const RECENT_ACUTE_ATTEMPTS = 20;
+
+const acuteAttemptSchema = z.object({ uid: z.string(), slotId: z.string(), createdAt: z.number() });
+
+/**
+ * The dashboard's Safety panel: attempts assessed `acute` in the last 24 h and 7 days, and the
+ * latest of the 7 days' (at most 20, newest first), each naming its user for the operator; the
+ * alert posts counts only.
+ */
+export interface AcuteRiskOverview {
+  last24h: number;
+  last7d: number;
+  recent: { uid: string; slotId: string; createdAt: number }[];
+}
+
 export interface DashboardStoreOptions {
   /** Told when storing the settled days' counts fails: the render goes on (see `dailyCounts`). */
   onStoreFailure?: (error: unknown) => void;
@@ -191,11 +207,25 @@ export function createFirestoreDashboardStore(db: Firestore, { onStoreFailure }:
    * Generation attempts assessed `acute` (docs/generation.md "Safety") in the last 24 h and 7 days:
    * attempts, not users (a run that regenerated counts twice); the user pages name the users.
    */
-  const acuteRiskCounts = async (now: number) => {
-    const acuteSince = (since: number) =>
-      countMatching(messages.where("riskLevel", "==", "acute").where("createdAt", ">=", since));
-    const [last24h, last7d] = await Promise.all([acuteSince(now - DAY_MS), acuteSince(now - 7 * DAY_MS)]);
-    return { last24h, last7d };
+  const acuteRiskCounts = async (now: number): Promise<AcuteRiskOverview> => {
+    const acute = messages.where("riskLevel", "==", "acute");
+    const acuteSince = (since: number) => countMatching(acute.where("createdAt", ">=", since));
+    const [last24h, last7d, latest] = await Promise.all([
+      acuteSince(now - DAY_MS),
+      acuteSince(now - 7 * DAY_MS),
+      // Bounded: at most RECENT_ACUTE_ATTEMPTS documents of three fields, never the text.
+      acute
+        .where("createdAt", ">=", now - 7 * DAY_MS)
+        .orderBy("createdAt", "desc")
+        .limit(RECENT_ACUTE_ATTEMPTS)
+        .select("uid", "slotId", "createdAt")
+        .get(),
+    ]);
+    const recent = latest.docs.flatMap((document) => {
+      const parsed = acuteAttemptSchema.safeParse(document.data());
+      return parsed.success ? [parsed.data] : [];
+    });
+    return { last24h, last7d, recent };
   };
 
   /** Users due in each of the next `hours` whole UTC hours, from the current one. */

@@ -1,6 +1,7 @@
 import { notFound } from "next/navigation";
 import { getConfig } from "@/config";
 import { AppError } from "@/core/errors";
+import { describeAcuteRiskOutcome } from "@/core/risk";
 import { documentIdSchema } from "@/http/respond";
 import { userDetail, userJournal } from "@/services/admin";
 import { requireAdminSession } from "@/services/admin-auth";
@@ -163,8 +164,8 @@ export default async function UserPage({
           {state.lastAcuteRiskAt !== undefined ? (
             <p className="warning" role="status" data-testid="acute-risk-flag">
               Acute risk read in this user&apos;s entries {formatRelative(state.lastAcuteRiskAt, now)} (
-              {formatInstant(state.lastAcuteRiskAt, timezone)}, slot {state.lastAcuteRiskSlotId ?? "—"}). The
-              message sent was a supportive one with the helpline text; the schedule was not brought forward.
+              {formatInstant(state.lastAcuteRiskAt, timezone)}, slot {state.lastAcuteRiskSlotId ?? "—"}).{" "}
+              {describeAcuteRiskOutcome(state.lastAcuteRiskOutcome)} The schedule was not brought forward.
             </p>
           ) : null}
         </section>

@@ -1,0 +1,139 @@
+/**
+ * `user.coaching.enabled`: the journaling app's hint that a user switched coaching on. It brings
+ * an unscheduled or parked user forward, and never moves a real schedule earlier.
+ */
+import { describe, expect, it } from "vitest";
+import {
+  createInMemoryProcessorData,
+  createInMemoryProcessorStore,
+  type InMemoryProcessorData,
+} from "@/adapters/memory/processor-store";
+import { createInMemoryDatabase } from "@/adapters/memory/scheduler-store";
+import { createMemorySuppressionList } from "@/adapters/memory/suppression-list";
+import { EVENT_TYPES, newEvent } from "@/core/events";
+import { createEventRegistry } from "@/pipeline/outbox/handler-registry";
+import { userDocument } from "../../support/users";
+
+const HOUR = 3_600_000;
+const NOW = Date.parse("2026-11-24T09:00:00Z");
+
+async function publishEnabled(
+  document: Record<string, unknown>,
+  seed: (data: InMemoryProcessorData) => void = () => {},
+) {
+  const database = createInMemoryDatabase();
+  database.users.set("returning", document);
+  const data = createInMemoryProcessorData();
+  seed(data);
+  const registry = createEventRegistry({
+    store: createInMemoryProcessorStore(database, data),
+    mailer: { send: async () => ({ ok: false, retriable: false, reason: "not used" }) },
+    push: { send: async () => ({ delivered: false, reason: "not used" }) },
+    renderEmail: async () => {
+      throw new Error("not used");
+    },
+    links: { journalEntryUrl: (entryId) => `https://journal.example/${entryId}`, preferencesUrl: "" },
+    suppressions: createMemorySuppressionList(),
+    unsubscribe: null,
+    random: () => 0.5,
+  });
+  const handler = registry[EVENT_TYPES.userCoachingEnabled];
+  if (!handler) throw new Error("no handler for user.coaching.enabled");
+  const event = newEvent({
+    id: "user.coaching.enabled_returning_1",
+    eventType: EVENT_TYPES.userCoachingEnabled,
+    aggregateId: "returning",
+    aggregateType: "user",
+    payload: { uid: "returning" },
+    createdBy: "journaling-app",
+    now: NOW,
+  });
+  const result = await handler.handle({ uid: "returning" }, { event, now: NOW });
+  return { result, due: database.users.get("returning")?.nextCoachingMessageDue };
+}
+
+/** 1 h + 0.5 × 6 h: a daily user's bootstrap with the random source at 0.5. */
+const BOOTSTRAP = NOW + 4 * HOUR;
+
+describe("user.coaching.enabled", () => {
+  it.each([
+    ["lacks the due field", userDocument()],
+    ["holds null", userDocument({ nextCoachingMessageDue: null })],
+    ["holds a Timestamp", { ...userDocument(), nextCoachingMessageDue: new Date(NOW - 24 * HOUR) }],
+    ["holds a string", { ...userDocument(), nextCoachingMessageDue: "tomorrow" }],
+  ])("schedules a user who %s at once", async (_case, document) => {
+    const { result, due } = await publishEnabled(document);
+    expect(result).toMatchObject({ ok: true });
+    expect(due).toBe(BOOTSTRAP);
+  });
+
+  it("never moves a future due time earlier: a toggle off and on after today's message gives no second one", async () => {
+    const tomorrow = NOW + 23 * HOUR;
+    const { result, due } = await publishEnabled(userDocument({ nextCoachingMessageDue: tomorrow }));
+    expect(result).toMatchObject({ ok: true });
+    expect(due).toBe(tomorrow);
+  });
+
+  it("puts a user back on the slot whose approved message still waits, so it goes out before anything new", async () => {
+    // Coaching was switched off while a slot held an approved message; the scheduler parked the user.
+    const slotDue = NOW - 3 * HOUR;
+    const slotId = `returning_${slotDue}`;
+    const parkedUntil = NOW + 20 * HOUR;
+    const { result, due } = await publishEnabled(
+      { ...userDocument({ nextCoachingMessageDue: parkedUntil }), coachingParkedUntil: parkedUntil },
+      (data) => {
+        data.slots.set(slotId, {
+          slotId,
+          uid: "returning",
+          dueAt: slotDue,
+          forced: false,
+          status: "running",
+          leaseNumber: 1,
+          leaseUntil: slotDue + 600_000,
+          outcome: null,
+          messageId: null,
+          nextCoachingMessageDue: null,
+          failureReason: null,
+          createdAt: slotDue,
+          updatedAt: slotDue,
+        });
+        data.messages.set(slotId, { id: slotId, uid: "returning", slotId, status: "approved" } as never);
+      },
+    );
+    expect(result).toMatchObject({ ok: true, detail: "resumes the slot holding an approved message" });
+    expect(due).toBe(slotDue);
+  });
+
+  it("brings a user parked while coaching was off forward to a bootstrap time", async () => {
+    const parkedUntil = NOW + 20 * HOUR;
+    const { due } = await publishEnabled({
+      ...userDocument({ nextCoachingMessageDue: parkedUntil }),
+      coachingParkedUntil: parkedUntil,
+    });
+    expect(due).toBe(BOOTSTRAP);
+  });
+
+  it("keeps a park that ends sooner than a bootstrap would", async () => {
+    const parkedUntil = NOW + HOUR;
+    const { due } = await publishEnabled({
+      ...userDocument({ nextCoachingMessageDue: parkedUntil }),
+      coachingParkedUntil: parkedUntil,
+    });
+    expect(due).toBe(parkedUntil);
+  });
+
+  it("treats a stale park mark (the user was rescheduled since) as a real schedule", async () => {
+    const tomorrow = NOW + 23 * HOUR;
+    const { due } = await publishEnabled({
+      ...userDocument({ nextCoachingMessageDue: tomorrow }),
+      coachingParkedUntil: NOW - 2 * HOUR,
+    });
+    expect(due).toBe(tomorrow);
+  });
+
+  it("leaves a user who is already due alone", async () => {
+    const { result, due } = await publishEnabled(userDocument({ nextCoachingMessageDue: NOW - HOUR }));
+    expect(result).toMatchObject({ ok: true, detail: "already due" });
+    expect(due).toBe(NOW - HOUR);
+  });
+});
