@@ -8,7 +8,8 @@
  * - fan-out: dispatching due users over HTTP to a local processor stand-in;
  * - processor overhead: the real pipeline on the emulator with the sandbox LLM at 0 ms;
  * - end to end: due users with 1.5 s per LLM call, by number of processor runs in flight;
- * - admin pages: the dashboard's count aggregations and a users page's queries per render.
+ * - admin pages: the dashboard's documents read, aggregations and queries per render at two numbers
+ *   of users (target: independent of the number of users), and a users page's queries.
  */
 import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -19,6 +20,7 @@ import { type Firestore, getFirestore } from "firebase-admin/firestore";
 import { createHttpDispatcher } from "@/adapters/dispatch/http-dispatcher";
 import { createFirestoreDashboardStore } from "@/adapters/firestore/admin/dashboard-store";
 import { createFirestoreUsersTableStore } from "@/adapters/firestore/admin/users-table-store";
+import { createFirestoreMetricsStore } from "@/adapters/firestore/metrics-store";
 import { createFirestoreSchedulerStore } from "@/adapters/firestore/scheduler-store";
 import { createInMemoryDatabase, createInMemorySchedulerStore } from "@/adapters/memory/scheduler-store";
 import { loadConfig } from "@/config";
@@ -28,6 +30,7 @@ import { parseUserDocument } from "@/core/user";
 import { mapWithConcurrency } from "@/pipeline/bounded-concurrency";
 import type { Dispatcher } from "@/pipeline/dispatch-ports";
 import { type ProcessorDeps, processUser } from "@/pipeline/process-user";
+import { rollUpMetrics } from "@/pipeline/roll-up-metrics";
 import { runScheduler, type SchedulerSettings } from "@/pipeline/run-scheduler";
 import type { SchedulerStore } from "@/pipeline/scheduler-store-ports";
 import { firestoreProcessorStorage, wireProcessor } from "@/services/processor";
@@ -331,6 +334,8 @@ function processorDeps(db: Firestore, sandbox: LlmSandbox, projectId: string): P
     LLM_MAX_RETRIES: "0",
     LLM_CALLS_PER_MINUTE: "100000",
     ENCRYPTION_KEY: randomBytes(32).toString("base64"),
+    // A prompt experiment's variant files, to measure the processor with one running.
+    ...(process.env.PROMPT_VARIANTS_DIR ? { PROMPT_VARIANTS_DIR: process.env.PROMPT_VARIANTS_DIR } : {}),
   });
   return wireProcessor({
     config,
@@ -562,19 +567,11 @@ function markdown(): string {
   return [...lines, "", ...breakdowns.map((line) => `- ${line}`)].join("\n");
 }
 
-/**
- * The admin pages' Firestore cost per render over 1,000 users with two weeks of messages: the
- * dashboard's count aggregations (the first render of a UTC day also counts the finished days,
- * later ones read them from `systemState/adminDailyCounts`) and a users-table page's queries.
- */
-async function adminPageReads(emulator: RunningEmulator) {
-  console.log("\nAdmin pages: Firestore reads per render (emulator)");
-  const group = "admin pages, 1,000 users";
-  const projectId = "bench-admin-pages";
+/** A project of `count` users with state and two weeks of messages, rolled up once (as the outbox cron does). */
+async function seedAdminProject(projectId: string, count: number, now: number): Promise<Firestore> {
   const db = getFirestore(initializeApp({ projectId }, projectId));
   db.settings({ ignoreUndefinedProperties: true });
-  const now = Date.now();
-  const users = Array.from({ length: 1_000 }, (_, index) => `admin-${String(index).padStart(4, "0")}`);
+  const users = Array.from({ length: count }, (_, index) => `admin-${String(index).padStart(5, "0")}`);
   await writeInBatches(
     db,
     "users",
@@ -613,26 +610,83 @@ async function adminPageReads(emulator: RunningEmulator) {
       }),
     ),
   );
-  const measure = async (action: () => Promise<unknown>) => {
+  // The rollup's snapshot (users by status) and engagement days, which the dashboard reads.
+  await rollUpMetrics({ store: createFirestoreMetricsStore(db), now, elapsedMs: () => 0 });
+  return db;
+}
+
+/**
+ * The admin pages' Firestore cost per render: the dashboard's documents read, count aggregations
+ * and queries at two numbers of users (the target: the same at both), on the first render of a
+ * UTC day (which also counts the finished days; later ones read them from
+ * `systemState/adminDailyCounts`) and later; and a users-table page's queries at the smaller.
+ */
+async function adminPageReads(emulator: RunningEmulator) {
+  console.log("\nAdmin pages: Firestore reads per render (emulator)");
+  const now = Date.now();
+  const measure = async (projectId: string, action: () => Promise<unknown>) => {
     emulator.resetStats(projectId);
     await action();
     return emulator.stats(projectId);
   };
-  const dashboard = createFirestoreDashboardStore(db);
-  const render = (at: number) => dashboard.dashboard({ now: at, days: 14, hours: 24, runCount: 8 });
-  const first = await measure(() => render(now));
-  const next = await measure(() => render(now + 60_000));
+  const userCounts = quick ? [500, 2_000] : [1_000, 5_000];
+  /** Per number of users: the later render's and the status route's reads, aggregations, queries. */
+  const costPerCount: string[] = [];
+  let smallest: Firestore | undefined;
+  let smallestProject = "";
+  for (const count of userCounts) {
+    const projectId = `bench-admin-pages-${count}`;
+    const db = await seedAdminProject(projectId, count, now);
+    if (!smallest) {
+      smallest = db;
+      smallestProject = projectId;
+    }
+    const group = `admin dashboard, ${count.toLocaleString("en-US")} users`;
+    const dashboard = createFirestoreDashboardStore(db);
+    const render = (at: number) => dashboard.dashboard({ now: at, days: 14, hours: 24, runCount: 8 });
+    const first = await measure(projectId, () => render(now));
+    const next = await measure(projectId, () => render(now + 60_000));
+    record({
+      group,
+      name: "first render of the day: documents read",
+      value: first.documentsRead,
+      unit: "docs",
+    });
+    record({
+      group,
+      name: "first render of the day: aggregations",
+      value: first.aggregations,
+      unit: "counts",
+    });
+    record({ group, name: "later renders: documents read", value: next.documentsRead, unit: "docs" });
+    record({ group, name: "later renders: aggregations", value: next.aggregations, unit: "counts" });
+    record({ group, name: "later renders: queries", value: next.queries, unit: "queries" });
+    // GET /api/admin/status: the dashboard's status figures without the charts.
+    const startOfDay = new Date(now).setUTCHours(0, 0, 0, 0);
+    const status = await measure(projectId, () => dashboard.systemCounts({ now, startOfDay }));
+    record({ group, name: "status route: documents read", value: status.documentsRead, unit: "docs" });
+    record({ group, name: "status route: aggregations", value: status.aggregations, unit: "counts" });
+    record({ group, name: "status route: queries", value: status.queries, unit: "queries" });
+    const costs = (stats: { documentsRead: number; aggregations: number; queries: number }) =>
+      `${stats.documentsRead}/${stats.aggregations}/${stats.queries}`;
+    costPerCount.push(`${costs(next)} ${costs(status)}`);
+  }
+  const independent = new Set(costPerCount).size === 1;
   record({
-    group,
-    name: "dashboard, first render of the day: aggregations",
-    value: first.aggregations,
-    unit: "counts",
+    group: `admin dashboard, ${userCounts.map((count) => count.toLocaleString("en-US")).join(" vs ")} users`,
+    name: "documents read, aggregations and queries per later render and per status call equal at both",
+    value: independent ? 1 : 0,
+    unit: "(1 = yes)",
+    target: "independent of the number of users",
+    met: independent,
   });
-  record({ group, name: "dashboard, later renders: aggregations", value: next.aggregations, unit: "counts" });
-  record({ group, name: "dashboard: queries", value: next.queries, unit: "queries" });
-  const table = createFirestoreUsersTableStore(db);
-  const plain = await measure(() => table.listUsers({ limit: 25, filters: {} }));
-  const filtered = await measure(() => table.listUsers({ limit: 25, filters: { status: "suspended" } }));
+  if (!smallest) return;
+  const group = `admin users page, ${userCounts[0]?.toLocaleString("en-US")} users`;
+  const table = createFirestoreUsersTableStore(smallest);
+  const plain = await measure(smallestProject, () => table.listUsers({ limit: 25, filters: {} }));
+  const filtered = await measure(smallestProject, () =>
+    table.listUsers({ limit: 25, filters: { status: "suspended" } }),
+  );
   record({
     group,
     name: "users page: queries",

@@ -1,7 +1,9 @@
 import "server-only";
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import type { Prompts } from "@/pipeline/model-ports";
+import { z } from "zod";
+import { promptExperimentSchema } from "@/core/prompt-experiments";
+import type { LoadedPromptExperiment, Prompts } from "@/pipeline/model-ports";
 
 const VERSION_LINE = /^<!--\s*prompt-version:\s*(\S+)\s*-->\s*\n/;
 
@@ -13,14 +15,108 @@ function loadPrompt(name: string): { text: string; version: string } {
   return { text: raw.slice(match[0].length).trim(), version: match[1] };
 }
 
-let cached: Prompts | undefined;
+/** `prompts/variants/message-generation.<variant>.md`: one variant of the message-generation prompt. */
+const VARIANT_FILE = /^message-generation\.([^.]+)\.md$/;
+const FRONT_MATTER = /^---\n([\s\S]*?)\n---\n/;
 
-/** The versioned prompt files, read once per process. */
-export function getPrompts(): Prompts {
-  cached ??= {
-    messageGeneration: loadPrompt("message-generation"),
-    outcomeSimulation: loadPrompt("outcome-simulation"),
-    journalInsights: loadPrompt("journal-insights"),
+const frontMatterSchema = z.object({
+  experiment: z.string().min(1),
+  variant: z.string().min(1),
+  share: z.coerce.number(),
+  version: z.string().min(1),
+});
+
+function parseFrontMatter(raw: string, file: string) {
+  const match = FRONT_MATTER.exec(raw.replace(/\r\n/g, "\n"));
+  if (!match?.[1])
+    throw new Error(`${file} must start with front matter (--- experiment, variant, share, version ---)`);
+  const fields: Record<string, string> = {};
+  for (const line of match[1].split("\n")) {
+    if (!line.trim() || line.trim().startsWith("#")) continue;
+    const separator = line.indexOf(":");
+    if (separator < 1) throw new Error(`${file}: front matter line "${line}" is not "key: value"`);
+    fields[line.slice(0, separator).trim()] = line
+      .slice(separator + 1)
+      .trim()
+      .replace(/^["']|["']$/g, "");
+  }
+  const parsed = frontMatterSchema.safeParse(fields);
+  if (!parsed.success) {
+    throw new Error(
+      `${file}: ${parsed.error.issues.map((issue) => `${issue.path.join(".")} ${issue.message}`).join("; ")}`,
+    );
+  }
+  return { ...parsed.data, text: raw.replace(/\r\n/g, "\n").slice(match[0].length).trim() };
+}
+
+/**
+ * The experiment in `directory` (`prompts/variants/`), validated whole when it is loaded, so a bad
+ * file stops the deployment's first request with a message naming it instead of failing per user:
+ * front matter on every file, the variant id matching the file name, one experiment id across the
+ * files, ids unique, shares in [0, 1] adding up to at most 1 (the control takes the rest). Variants
+ * are listed by id: the assignment's order (core/prompt-experiments.ts `assignVariant`). Null when
+ * the directory holds no variant file.
+ */
+export function loadPromptExperiment(directory: string): LoadedPromptExperiment | null {
+  if (!existsSync(directory)) return null;
+  const files = readdirSync(directory)
+    .filter((name) => VARIANT_FILE.test(name))
+    .sort();
+  if (files.length === 0) return null;
+  const variants = files.map((name) => {
+    const file = `prompts/variants/${name}`;
+    const variant = parseFrontMatter(readFileSync(path.join(directory, name), "utf8"), file);
+    if (variant.variant !== VARIANT_FILE.exec(name)?.[1]) {
+      throw new Error(`${file}: variant "${variant.variant}" does not match the file name`);
+    }
+    if (variant.text.length === 0) throw new Error(`${file}: the prompt text is empty`);
+    return variant;
+  });
+  const experimentIds = [...new Set(variants.map((variant) => variant.experiment))];
+  if (experimentIds.length > 1) {
+    throw new Error(`prompts/variants/: one experiment at a time, found ${experimentIds.join(", ")}`);
+  }
+  const candidate = {
+    id: experimentIds[0],
+    variants: variants.map(({ variant, share, version }) => ({ id: variant, share, version })),
   };
-  return cached;
+  const parsed = promptExperimentSchema.safeParse(candidate);
+  if (!parsed.success) {
+    throw new Error(
+      `prompts/variants/: ${parsed.error.issues.map((issue) => `${issue.path.join(".")} ${issue.message}`).join("; ")}`,
+    );
+  }
+  return {
+    id: parsed.data.id,
+    variants: parsed.data.variants.map((variant, index) => ({
+      ...variant,
+      text: variants[index]?.text ?? "",
+    })),
+  };
+}
+
+const cached = new Map<string, Prompts>();
+
+/**
+ * The versioned prompt files and the running prompt experiment, read and validated once per
+ * process. `variantsDirectory`: PROMPT_VARIANTS_DIR (config `promptVariantsDirectory`), relative
+ * to the project root; null or absent: `prompts/variants`.
+ */
+export function getPrompts({ variantsDirectory }: { variantsDirectory?: string | null } = {}): Prompts {
+  // Not traced by the bundler: `prompts/**` ships through next.config's outputFileTracingIncludes.
+  const directory = path.resolve(
+    /* turbopackIgnore: true */ process.cwd(),
+    variantsDirectory ?? path.join("prompts", "variants"),
+  );
+  let prompts = cached.get(directory);
+  if (!prompts) {
+    prompts = {
+      messageGeneration: loadPrompt("message-generation"),
+      outcomeSimulation: loadPrompt("outcome-simulation"),
+      journalInsights: loadPrompt("journal-insights"),
+      messageGenerationExperiment: loadPromptExperiment(directory),
+    };
+    cached.set(directory, prompts);
+  }
+  return prompts;
 }

@@ -158,6 +158,12 @@ export const llmEnv = z.object({
    * Unset: neutral texts that point to local emergency services (the feature is on either way).
    */
   SAFETY_RESOURCES: optionalText.pipe(safetyResourcesJson.optional()),
+  /**
+   * Where the running prompt experiment's variant files are (docs/generation.md "Prompt
+   * experiments"), relative to the project root. Unset: `prompts/variants`, which ships with the
+   * deployment; no variant file there: no experiment.
+   */
+  PROMPT_VARIANTS_DIR: optionalText,
 });
 
 type LlmEnv = z.output<typeof llmEnv>;
@@ -219,6 +225,8 @@ export function llmSettings(env: LlmEnv) {
     insights: { maxBatchesPerRun: env.INSIGHTS_MAX_BATCHES_PER_RUN },
     /** SAFETY_RESOURCES as configured; null when unset (then core/risk.ts's neutral texts). */
     safety: { resources: env.SAFETY_RESOURCES ?? null },
+    /** PROMPT_VARIANTS_DIR; null: `prompts/variants` (adapters/prompts.ts). */
+    promptVariantsDirectory: env.PROMPT_VARIANTS_DIR ?? null,
     processor: {
       /** How long a claimed slot stays with its worker; above the processor route's maxDuration (300 s). */
       leaseMs: env.PROCESSOR_LEASE_MS,

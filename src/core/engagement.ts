@@ -84,6 +84,8 @@ export interface EngagementTally {
 export interface EngagementRows {
   byRating: ({ rating: number } & EngagementTally)[];
   byType: ({ messageType: string } & EngagementTally)[];
+  /** By prompt variant key (core/prompt-experiments.ts), while an experiment runs; absent otherwise. */
+  byVariant?: ({ variant: string } & EngagementTally)[];
 }
 
 function mergeRows<Row extends EngagementTally, Key extends keyof Row>(
@@ -105,7 +107,9 @@ function pickTally(row: EngagementTally): EngagementTally {
 
 /** The engagement of several days' messages together (per rating and per type, summed). */
 export function mergeEngagement(days: readonly EngagementRows[]): EngagementRows {
+  const variantDays = days.flatMap((day) => (day.byVariant ? [day.byVariant] : []));
   return {
+    ...(variantDays.length > 0 ? { byVariant: mergeRows(variantDays, "variant") } : {}),
     byRating: mergeRows(
       days.map((day) => day.byRating),
       "rating",

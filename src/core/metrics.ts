@@ -21,6 +21,19 @@ export interface ModelCalls {
   latencyHistogram: number[];
 }
 
+/**
+ * One prompt variant's attempts in a bucket (core/prompt-experiments.ts): by status, and the scored
+ * ones by effectivenessRating (`ratings[r - 1]` attempts rated r), for its gate pass rate and mean
+ * rating with their intervals.
+ */
+export interface VariantFigures {
+  sent: number;
+  approved: number;
+  rejected: number;
+  failed: number;
+  ratings: number[];
+}
+
 /** Everything counted for a bucket (an hour, a day, a range): sums only. */
 export interface MetricsFigures {
   messages: {
@@ -64,6 +77,11 @@ export interface MetricsFigures {
     /** Event leases created: every handler attempt, first tries and retries. */
     claims: number;
   };
+  /**
+   * By prompt variant key (`experiment/variant`), while an experiment runs; absent on buckets
+   * counted without one.
+   */
+  variants?: Record<string, VariantFigures>;
 }
 
 /** Not a sum: the state of things when the rollup ran (users, the outbox's queue). */
@@ -150,9 +168,42 @@ function mergeModels(
   return merged;
 }
 
+/** Ratings histograms of any lengths added index by index. */
+function addCounts(left: readonly number[], right: readonly number[]): number[] {
+  return Array.from(
+    { length: Math.max(left.length, right.length) },
+    (_, index) => (left[index] ?? 0) + (right[index] ?? 0),
+  );
+}
+
+function mergeVariants(
+  left: Record<string, VariantFigures>,
+  right: Record<string, VariantFigures>,
+): Record<string, VariantFigures> {
+  const merged: Record<string, VariantFigures> = { ...left };
+  for (const [key, figures] of Object.entries(right)) {
+    const known = merged[key];
+    merged[key] = known
+      ? {
+          sent: known.sent + figures.sent,
+          approved: known.approved + figures.approved,
+          rejected: known.rejected + figures.rejected,
+          failed: known.failed + figures.failed,
+          ratings: addCounts(known.ratings, figures.ratings),
+        }
+      : figures;
+  }
+  return merged;
+}
+
 /** The figures of two buckets together (commutative, associative, `emptyFigures()` is neutral). */
 export function mergeFigures(left: MetricsFigures, right: MetricsFigures): MetricsFigures {
+  const variants =
+    left.variants || right.variants
+      ? { variants: mergeVariants(left.variants ?? {}, right.variants ?? {}) }
+      : {};
   return {
+    ...variants,
     messages: sumRecord(left.messages, right.messages),
     slotsCompleted: left.slotsCompleted + right.slotsCompleted,
     llm: {

@@ -2,7 +2,13 @@
  * A change to a user's processing state as the pipeline writes it (counters by increment, plain
  * fields as given) and as a store applies it; the rolling logs' cap. Pure.
  */
-import type { ProcessingState, ProcessingStats, StatsCounter } from "./processing-state";
+import {
+  type DeliveryChannel,
+  deliveryDayField,
+  type ProcessingState,
+  type ProcessingStats,
+  type StatsCounter,
+} from "./processing-state";
 import { applyUsageChange, type UsageChange } from "./run-usage";
 
 /** Counters kept with atomic increments (`FieldValue.increment` on Firestore), never read-modify-write. */
@@ -41,7 +47,11 @@ export interface ProcessingStateChange {
   >;
   /** LLM usage recorded (core/run-usage.ts): counters incremented, earlier windows' fields dropped. */
   usage?: UsageChange;
-  stats?: Partial<Pick<ProcessingStats, "lastProcessingAt" | "lastSentAt">>;
+  stats?: Partial<
+    Pick<ProcessingStats, "lastProcessingAt" | "lastSentAt" | "lastEmailSentAt" | "lastPushSentAt">
+  >;
+  /** Per-day delivery counters (`ProcessingState.deliveriesByDay`): incremented, older days' dropped. */
+  deliveriesByDay?: { increment: Record<string, number>; remove: string[] };
   /** Amounts added to counters; a counter is either set or incremented in one change, not both. */
   increment?: Partial<Record<ProcessingCounter, number>>;
 }
@@ -66,6 +76,9 @@ export function applyProcessingStateChange(
     ...change.set,
     stats: { ...state.stats, ...change.stats },
     usage: change.usage ? applyUsageChange(state.usage, change.usage) : state.usage,
+    deliveriesByDay: change.deliveriesByDay
+      ? applyUsageChange(state.deliveriesByDay, change.deliveriesByDay)
+      : state.deliveriesByDay,
     updatedAt: now,
   };
   for (const [counter, amount] of Object.entries(change.increment ?? {}) as [ProcessingCounter, number][]) {
@@ -73,6 +86,46 @@ export function applyProcessingStateChange(
     else next.stats[counter] += amount;
   }
   return next;
+}
+
+/**
+ * How many earlier days' delivery counters a delivery's write drops, by name and without a read:
+ * a state keeps today's field, plus one older field per gap of more than this between two sends.
+ */
+export const DELIVERY_DAYS_DROPPED = 31;
+const DAY_MS = 86_400_000;
+
+/**
+ * The change that counts what one delivery sent at `now`: the totals and today's counters
+ * incremented and the last times set (written by the outbox's delivery handler, never by the
+ * processor), and the previous days' counters dropped. Null when nothing was sent.
+ */
+export function recordDeliveries({
+  email,
+  push,
+  now,
+}: {
+  email: boolean;
+  push: boolean;
+  now: number;
+}): ProcessingStateChange | null {
+  const channels: DeliveryChannel[] = [
+    ...(email ? (["emails"] as const) : []),
+    ...(push ? (["pushes"] as const) : []),
+  ];
+  if (channels.length === 0) return null;
+  const increment: Partial<Record<ProcessingCounter, number>> = {};
+  const stats: NonNullable<ProcessingStateChange["stats"]> = {};
+  const byDay: Record<string, number> = {};
+  const remove: string[] = [];
+  for (const channel of channels) {
+    increment[channel === "emails" ? "emailsSent" : "pushesSent"] = 1;
+    stats[channel === "emails" ? "lastEmailSentAt" : "lastPushSentAt"] = now;
+    byDay[deliveryDayField(channel, now)] = 1;
+    for (let day = 1; day <= DELIVERY_DAYS_DROPPED; day += 1)
+      remove.push(deliveryDayField(channel, now - day * DAY_MS));
+  }
+  return { increment, stats, deliveriesByDay: { increment: byDay, remove } };
 }
 
 /** Newest first, at most `max`: the rolling logs never grow past their cap. */

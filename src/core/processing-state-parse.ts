@@ -5,6 +5,7 @@
 import { z } from "zod";
 import {
   ACUTE_RISK_OUTCOMES,
+  deliveryDayFieldsOf,
   normaliseProcessingState,
   PROCESSING_PHASES,
   type ProcessingState,
@@ -42,8 +43,12 @@ const storedStateSchema = z.object({
       gateSkipped: optional(z.number()),
       errors: optional(z.number()),
       duplicatesSkipped: optional(z.number()),
+      emailsSent: optional(z.number()),
+      pushesSent: optional(z.number()),
       lastProcessingAt: optional(instant.nullable()),
       lastSentAt: optional(instant.nullable()),
+      lastEmailSentAt: optional(instant.nullable()),
+      lastPushSentAt: optional(instant.nullable()),
     }),
   ),
   actionHistory: storedEntries(
@@ -93,6 +98,8 @@ export function parseProcessingState(uid: string, stored: unknown): ProcessingSt
     : undefined;
   return normaliseProcessingState(uid, {
     ...counters,
+    // The per-day delivery counters, as `normaliseProcessingState` finds them in a stored document.
+    ...deliveryDayFieldsOf(stored as Record<string, unknown>),
     ...known,
     ...(stats ? { stats } : {}),
   } as Partial<ProcessingState>);

@@ -48,8 +48,13 @@ export interface ProcessingStats {
   gateSkipped: number;
   errors: number;
   duplicatesSkipped: number;
+  /** Emails handed to Resend and pushes delivered, counted by the outbox's delivery handler. */
+  emailsSent: number;
+  pushesSent: number;
   lastProcessingAt: number | null;
   lastSentAt: number | null;
+  lastEmailSentAt: number | null;
+  lastPushSentAt: number | null;
 }
 
 export interface ProcessingState {
@@ -88,6 +93,12 @@ export interface ProcessingState {
    * them with the state and records them in the write that ends it.
    */
   usage: Record<string, number>;
+  /**
+   * Emails and pushes sent per UTC day (`emailsSent_d20261130`, `pushesSent_d20261130`; see
+   * `deliveryDayField`): top-level fields in Firestore, incremented by the delivery handler
+   * without a read, the way core/run-usage.ts names usage by window. Read with `deliveryCounts`.
+   */
+  deliveriesByDay: Record<string, number>;
   /**
    * The insights derived from the user's journal (core/insights.ts), kept here for the same
    * reason. Null: none yet. Absent: never stored here (a state from before insights moved here;
@@ -136,8 +147,12 @@ export function emptyProcessingState(uid: string, now: number): ProcessingState 
       gateSkipped: 0,
       errors: 0,
       duplicatesSkipped: 0,
+      emailsSent: 0,
+      pushesSent: 0,
       lastProcessingAt: null,
       lastSentAt: null,
+      lastEmailSentAt: null,
+      lastPushSentAt: null,
     },
     actionHistory: [],
     recentErrors: [],
@@ -147,6 +162,7 @@ export function emptyProcessingState(uid: string, now: number): ProcessingState 
     ownKeyCheckedAt: null,
     lastFinishedRun: null,
     usage: {},
+    deliveriesByDay: {},
     createdAt: now,
     updatedAt: now,
   };
@@ -171,7 +187,9 @@ export type StatsCounter =
   | "messagesSent"
   | "gateSkipped"
   | "errors"
-  | "duplicatesSkipped";
+  | "duplicatesSkipped"
+  | "emailsSent"
+  | "pushesSent";
 
 /**
  * Where the `stats` counters are stored: top-level fields, because they are incremented
@@ -185,7 +203,58 @@ export const STORED_STATS_COUNTERS: Readonly<Record<StatsCounter, string>> = {
   gateSkipped: "totalGateSkipped",
   errors: "totalErrors",
   duplicatesSkipped: "totalDuplicatesSkipped",
+  emailsSent: "totalEmailsSent",
+  pushesSent: "totalPushesSent",
 };
+
+/** What the delivery handler counts per UTC day. */
+export type DeliveryChannel = "emails" | "pushes";
+
+const DELIVERY_DAY_FIELD = /^(emails|pushes)Sent_d(\d{8})$/;
+
+/** The UTC day's key, `20261130`. */
+export function utcDayKey(at: number): string {
+  return new Date(at).toISOString().slice(0, 10).replaceAll("-", "");
+}
+
+/** The field counting one channel's sends on the UTC day of `at`: `emailsSent_d20261130`. */
+export function deliveryDayField(channel: DeliveryChannel, at: number): string {
+  return `${channel}Sent_d${utcDayKey(at)}`;
+}
+
+/** The per-day delivery counters of a stored state document (everything else is dropped). */
+export function deliveryDayFieldsOf(document: Readonly<Record<string, unknown>>): Record<string, number> {
+  const fields: Record<string, number> = {};
+  for (const [field, value] of Object.entries(document)) {
+    if (DELIVERY_DAY_FIELD.test(field) && typeof value === "number" && Number.isFinite(value))
+      fields[field] = value;
+  }
+  return fields;
+}
+
+/** A user's deliveries as the admin pages show them: totals, the last times, and today's (UTC) counts. */
+export interface DeliveryCounts {
+  totalEmailsSent: number;
+  lastEmailSentAt: number | null;
+  emailsSentToday: number;
+  totalPushesSent: number;
+  lastPushSentAt: number | null;
+  pushesSentToday: number;
+}
+
+/** The state's delivery figures at `now`: today's count from today's field, older days' ignored. */
+export function deliveryCounts(state: ProcessingState, now: number): DeliveryCounts {
+  const today = (channel: DeliveryChannel) =>
+    counterValue(state.deliveriesByDay[deliveryDayField(channel, now)]);
+  return {
+    totalEmailsSent: state.stats.emailsSent,
+    lastEmailSentAt: state.stats.lastEmailSentAt,
+    emailsSentToday: today("emails"),
+    totalPushesSent: state.stats.pushesSent,
+    lastPushSentAt: state.stats.lastPushSentAt,
+    pushesSentToday: today("pushes"),
+  };
+}
 
 /**
  * A stored state made whole: a run's writes are partial merges, and documents written by older
@@ -230,6 +299,10 @@ export function normaliseProcessingState(
     lastFinishedRun: typeof fields.lastFinishedRun === "string" ? fields.lastFinishedRun : null,
     // Top-level fields in Firestore (incremented there); a map in the in-memory twin.
     usage: { ...usageFieldsOf(fields.usage ?? {}), ...usageFieldsOf(storedCounters) },
+    deliveriesByDay: {
+      ...deliveryDayFieldsOf(fields.deliveriesByDay ?? {}),
+      ...deliveryDayFieldsOf(storedCounters),
+    },
     ...(fields.insights !== undefined && fields.insights !== null
       ? { insights: parseStoredInsights(uid, fields.insights) }
       : fields.insights === null || fields.legacyInsightsRead === true

@@ -82,7 +82,12 @@ export interface EventHealth {
   deadLetterCount: number;
   pendingCount: number;
   lastProcessedAt: number | null;
-  oldestPendingCreatedAt: number | null;
+  /**
+   * Since when the oldest ready pending event (`next_attempt_at <= now`) has waited: its ready
+   * time, not its creation, so a retry waiting out its backoff or a fresh replay of an old event
+   * is no backlog. Null: none ready.
+   */
+  oldestReadyAt: number | null;
 }
 
 export type HandlerResult =

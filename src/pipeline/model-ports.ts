@@ -6,6 +6,7 @@
  */
 import type { GeneratedMessage, OutcomeSimulation } from "@/core/coaching-message";
 import type { JournalInsightsAnalysis } from "@/core/insights";
+import type { PromptVariantDefinition } from "@/core/prompt-experiments";
 import type { QuotaLimits } from "@/core/quota";
 import type { QuotaGate } from "./llm-limit-ports";
 
@@ -83,7 +84,30 @@ export interface Prompts {
   messageGeneration: { text: string; version: string };
   outcomeSimulation: { text: string; version: string };
   journalInsights: { text: string; version: string };
+  /**
+   * The running experiment over the message-generation prompt (`prompts/variants/`), with each
+   * variant's text; null when no variant file is there (everyone gets `messageGeneration`).
+   */
+  messageGenerationExperiment: LoadedPromptExperiment | null;
 }
+
+/** An experiment as loaded from its files: each variant with its prompt text. */
+export interface LoadedPromptExperiment {
+  id: string;
+  variants: (PromptVariantDefinition & { text: string })[];
+}
+
+/**
+ * The message-generation prompt a run uses and the variant it records on its attempts
+ * (`promptVariant`: core/prompt-experiments.ts `variantKey`, or null with no experiment).
+ */
+export interface PromptChoice {
+  variant: string | null;
+  messageGeneration: { text: string; version: string };
+}
+
+/** Chooses the prompt of one user's run (pipeline/prompt-choice.ts). */
+export type ChoosePrompt = (input: { uid: string; now: number }) => Promise<PromptChoice>;
 
 /**
  * The model for one run: the calls it expects are admitted once (per-user quota, global

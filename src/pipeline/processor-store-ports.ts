@@ -70,6 +70,12 @@ export interface StoredMessage {
    */
   traceId?: string | null;
   promptVersion: string;
+  /**
+   * The prompt experiment's variant the attempt was generated with, `experiment/variant`
+   * (core/prompt-experiments.ts `variantKey`; `experiment/control` for the current prompt); absent
+   * when no experiment ran (and on messages stored before experiments).
+   */
+  promptVariant?: string | null;
   model: { generation: string; scoring: string };
   llmCalls: LlmCallRecord[];
   tokenUsage: { inputTokens: number; outputTokens: number; totalTokens: number; cost: number | null };

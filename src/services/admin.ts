@@ -13,7 +13,7 @@ import type { AppConfig } from "@/config";
 import { AppError } from "@/core/errors";
 import { SCHEDULER_STALE_AFTER_MS } from "@/core/liveness";
 import { minuteStartOf } from "@/core/llm-ceiling";
-import type { UserStatus } from "@/core/processing-state";
+import { deliveryCounts, type UserStatus } from "@/core/processing-state";
 import { localDateTime } from "@/core/schedule";
 import { resumedByOperator, suspendedByOperator } from "@/core/suspension";
 import { logger } from "@/logger";
@@ -63,6 +63,8 @@ export async function userDetail(config: AppConfig, uid: string, now: number) {
     /** The user's own key: its last four characters and status only. */
     ownKey: ownKey ? { last4: ownKey.last4, status: ownKey.status, statusReason: ownKey.statusReason } : null,
     state,
+    /** Emails and pushes the outbox sent this user: totals, the last times, today's (UTC) counts. */
+    deliveries: deliveryCounts(state, now),
     messages: messages.map((message) => ({
       id: message.id,
       createdAt: message.createdAt,

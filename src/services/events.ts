@@ -140,7 +140,7 @@ export async function replayEvent(deps: EventProcessorDeps, eventId: string): Pr
   return requeued;
 }
 
-/** Oldest pending event older than this means the outbox is not keeping up (or its cron stopped). */
+/** A ready event waiting longer than this means the outbox is not keeping up (or its cron stopped). */
 const BACKLOG_AGE_MS = 15 * 60_000;
 
 /**
@@ -154,10 +154,10 @@ export async function eventHealth(config: AppConfig, now: number) {
     store.getHealth({ now }),
     store.countRetriableDeadLetters(),
   ]);
-  const oldestPendingAgeMs =
-    health.oldestPendingCreatedAt === null ? null : now - health.oldestPendingCreatedAt;
+  // From the ready time, as the outbox_backlog alert measures it: a retry's backoff or a replay is no backlog.
+  const oldestReadyWaitMs = health.oldestReadyAt === null ? null : now - health.oldestReadyAt;
   return {
-    status: oldestPendingAgeMs !== null && oldestPendingAgeMs > BACKLOG_AGE_MS ? "backlogged" : "healthy",
+    status: oldestReadyWaitMs !== null && oldestReadyWaitMs > BACKLOG_AGE_MS ? "backlogged" : "healthy",
     uptime: Math.round(process.uptime()),
     stats: {
       totalProcessed: health.totalProcessed,
@@ -167,7 +167,7 @@ export async function eventHealth(config: AppConfig, now: number) {
       retriableDeadLetterCount: retriableDeadLetters,
       lastProcessedAt: health.lastProcessedAt,
       pendingCount: health.pendingCount,
-      oldestPendingAgeMs,
+      oldestReadyWaitMs,
     },
     config: {
       batchSize: config.events.batchSize,

@@ -1,7 +1,9 @@
 import "server-only";
 import { getDb } from "@/adapters/firestore/client";
 import { createFirestoreMetricsStore } from "@/adapters/firestore/metrics-store";
+import { getPrompts } from "@/adapters/prompts";
 import type { AppConfig } from "@/config";
+import { experimentVariantKeys } from "@/core/prompt-experiments";
 import { logger } from "@/logger";
 import { type MetricsRange, readDashboardMetrics, readMetricsOverview } from "@/pipeline/metrics-overview";
 import {
@@ -33,6 +35,16 @@ const MIN_ROLLUP_MS = 2_000;
  */
 const DRAIN_ROLLUP_BUDGET_MS = 15_000;
 const DRAIN_ROLLUP_TIMEOUT_MS = 25_000;
+
+/** The rollup's store: counting per prompt variant too while an experiment runs (docs/generation.md). */
+function rollupStore(config: AppConfig) {
+  const experiment = getPrompts({
+    variantsDirectory: config.promptVariantsDirectory,
+  }).messageGenerationExperiment;
+  return createFirestoreMetricsStore(getDb(config), {
+    promptVariants: experiment ? experimentVariantKeys(experiment) : [],
+  });
+}
 
 type RollupOutcome = TickRollupOutcome | { status: "timed_out"; timeoutMs: number };
 
@@ -105,7 +117,7 @@ export async function rollUpMetricsAfterTick(
   const outcome = await rollupWithin(
     () =>
       rollUpAfterTick({
-        store: createFirestoreMetricsStore(getDb(config)),
+        store: rollupStore(config),
         run,
         now: Date.now(),
         elapsedMs: () => performance.now() - requestStartedAt,
@@ -129,7 +141,7 @@ export async function rollUpMetricsSafely(
   const startedAt = performance.now();
   const outcome = await rollupWithin(async () => {
     const report = await rollUpMetrics({
-      store: createFirestoreMetricsStore(getDb(config)),
+      store: rollupStore(config),
       now: Date.now(),
       elapsedMs: () => performance.now() - startedAt,
       settings: { ...DEFAULT_ROLLUP_SETTINGS, budgetMs: DRAIN_ROLLUP_BUDGET_MS },

@@ -26,7 +26,8 @@ import { firestoreProcessorStorage, type ProcessorStorage, wireModelResolver } f
  * Where the outbox keeps its state: Firestore in production, the in-memory twins in simulations.
  * The insights handler shares the processor's store, quotas, own keys and ceiling.
  */
-export interface OutboxStorage extends Pick<ProcessorStorage, "store" | "quota" | "userKeys" | "ceiling"> {
+export interface OutboxStorage
+  extends Pick<ProcessorStorage, "store" | "stateStore" | "quota" | "userKeys" | "ceiling"> {
   events: EventStore;
   /**
    * The processor's breaker, one instance per insights run (an instance remembers the probe it
@@ -41,10 +42,11 @@ export interface OutboxStorage extends Pick<ProcessorStorage, "store" | "quota" 
 
 /** The outbox's storage on Firestore, from configuration. */
 export function firestoreOutboxStorage(db: Firestore, config: AppConfig): OutboxStorage {
-  const { store, quota, userKeys, ceiling } = firestoreProcessorStorage(db, config);
+  const { store, stateStore, quota, userKeys, ceiling } = firestoreProcessorStorage(db, config);
   return {
     events: createFirestoreEventStore(db),
     store,
+    stateStore,
     quota,
     userKeys,
     ceiling,
@@ -127,6 +129,7 @@ export function wireOutbox(wiring: OutboxWiring): EventProcessorDeps {
     store: storage.events,
     registry: createEventRegistry({
       store: storage.store,
+      stateStore: storage.stateStore,
       mailer: channels.mailer === undefined ? mailerFrom(config) : channels.mailer,
       push: channels.push ?? pushTransportFrom(config, storage.pushSubscriptions),
       renderEmail: channels.renderEmail ?? renderCoachingEmail,

@@ -5,8 +5,10 @@ import { createFirestoreLlmBreaker } from "@/adapters/firestore/llm-breaker";
 import { createFirestoreLlmCeiling } from "@/adapters/firestore/llm-ceiling";
 import { createFirestoreProcessingStateStore } from "@/adapters/firestore/processing-state-store";
 import { createFirestoreProcessorStore } from "@/adapters/firestore/processor-store";
+import { createFirestoreStoppedVariants } from "@/adapters/firestore/prompt-experiment-store";
 import { createFirestoreUserKeyStore } from "@/adapters/firestore/user-key-store";
 import { createOpenRouterCoach } from "@/adapters/llm/openrouter-coach";
+import { createInMemoryStoppedVariants } from "@/adapters/memory/stopped-variants";
 import { getPrompts } from "@/adapters/prompts";
 import { type AppConfig, requireSetting } from "@/config";
 import { describeError } from "@/core/errors";
@@ -21,6 +23,7 @@ import {
   runClaimedSlot,
 } from "@/pipeline/process-user";
 import type { ProcessingStateStore, ProcessorStore } from "@/pipeline/processor-store-ports";
+import { createPromptChooser, type StoppedVariantsReader } from "@/pipeline/prompt-choice";
 import { createStateQuotaGate } from "@/pipeline/state-quota";
 import { createRunModelResolver, type UserKeyLookup } from "./models";
 
@@ -34,6 +37,11 @@ export interface ProcessorStorage {
   userKeys: UserKeyLookup | null;
   /** Null when LLM_CALLS_PER_MINUTE is unset. */
   ceiling: LlmCallCeiling | null;
+  /**
+   * The prompt variants an operator stopped, read only while an experiment runs. Absent: none is
+   * stopped (the simulations, the bench and the eval, which have no operator).
+   */
+  stoppedVariants?: StoppedVariantsReader;
 }
 
 /** The processor's storage on Firestore, from configuration. */
@@ -46,6 +54,7 @@ export function firestoreProcessorStorage(db: Firestore, config: AppConfig): Pro
     quota: createStateQuotaGate(stateStore),
     userKeys: config.ownKeyEncryption ? createFirestoreUserKeyStore(db, config.ownKeyEncryption) : null,
     ceiling: config.llmCeiling ? createFirestoreLlmCeiling(db, config.llmCeiling) : null,
+    stoppedVariants: createFirestoreStoppedVariants(db),
   };
 }
 
@@ -109,12 +118,19 @@ export function wireModelResolver({
  */
 export function wireProcessor(wiring: ProcessorWiring): ProcessorDeps {
   const { config, storage } = wiring;
+  const prompts = wiring.prompts ?? getPrompts({ variantsDirectory: config.promptVariantsDirectory });
+  const warn = wiring.warn ?? logWarning;
   return {
     store: storage.store,
     stateStore: storage.stateStore,
     breaker: storage.breaker,
     resolveModel: wireModelResolver(wiring),
-    prompts: wiring.prompts ?? getPrompts(),
+    prompts,
+    choosePrompt: createPromptChooser({
+      prompts,
+      stops: storage.stoppedVariants ?? createInMemoryStoppedVariants(),
+      warn,
+    }),
     leaseMs: config.processor.leaseMs,
     suspension: config.processor.suspension,
     refreshInsightsBeforeGeneration: true,
@@ -122,7 +138,7 @@ export function wireProcessor(wiring: ProcessorWiring): ProcessorDeps {
     onStep:
       wiring.onStep ??
       ((step, slotId) => logger.info("processor step", { component: "processor", step, slotId })),
-    warn: wiring.warn ?? logWarning,
+    warn,
   };
 }
 

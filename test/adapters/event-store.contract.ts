@@ -162,10 +162,11 @@ export function describeEventStoreContract(name: string, harness: EventStoreHarn
         next_attempt_at: 50,
         lease_until: 0,
       });
+      // Ready since its requeue: a replayed event is not as old as its creation.
       expect(await store.getHealth({ now: 60 })).toMatchObject({
         deadLetterCount: 0,
         pendingCount: 1,
-        oldestPendingCreatedAt: 10,
+        oldestReadyAt: 50,
       });
       expect(await store.requeue({ eventId: "missing", now: 50 })).toBe(false);
     });
@@ -244,23 +245,21 @@ export function describeEventStoreContract(name: string, harness: EventStoreHarn
       });
     });
 
-    it("reports the oldest pending event's creation from numeric times only", async () => {
+    it("reports since when the oldest ready event has waited: its ready time, not its creation, numeric times only", async () => {
       await harness.putEvent("worded", {
         event_type: "user.coaching.enabled",
         payload: { uid: "u1" },
         status: "pending",
-        next_attempt_at: 5,
-        created_at: "yesterday",
+        next_attempt_at: "soon",
+        created_at: 1,
       });
-      expect(await store.getHealth({ now: 300 })).toMatchObject({
-        pendingCount: 1,
-        oldestPendingCreatedAt: null,
-      });
-      await put(event("dated", { next_attempt_at: 5, created_at: 9 }));
-      expect(await store.getHealth({ now: 300 })).toMatchObject({
-        pendingCount: 2,
-        oldestPendingCreatedAt: 9,
-      });
+      expect(await store.getHealth({ now: 300 })).toMatchObject({ pendingCount: 1, oldestReadyAt: null });
+      // Created long ago, retrying later: waiting out its backoff is no backlog.
+      await put(event("backing-off", { next_attempt_at: 400, created_at: 2 }));
+      expect(await store.getHealth({ now: 300 })).toMatchObject({ pendingCount: 2, oldestReadyAt: null });
+      await put(event("ready", { next_attempt_at: 120, created_at: 9 }));
+      await put(event("ready-later", { next_attempt_at: 250, created_at: 3 }));
+      expect(await store.getHealth({ now: 300 })).toMatchObject({ pendingCount: 4, oldestReadyAt: 120 });
     });
 
     it("lists and counts the retriable dead letters only; a requeue restarts the retry window", async () => {

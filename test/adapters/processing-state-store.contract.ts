@@ -5,6 +5,8 @@
  * field back, and a suspension is written only on a user who exists.
  */
 import { beforeEach, describe, expect, it } from "vitest";
+import { deliveryCounts } from "@/core/processing-state";
+import { recordDeliveries } from "@/core/processing-state-change";
 import type { ProcessingStateStore } from "@/pipeline/processor-store-ports";
 
 export interface ProcessingStateStoreHarness {
@@ -149,6 +151,30 @@ export function describeProcessingStateStoreContract(
         [earlier]: undefined,
       });
       expect(state?.status).toBe("running");
+    });
+
+    it("counts deliveries: concurrent sends all count, today's figure is today's field, older days are ignored", async () => {
+      const DAY = 86_400_000;
+      const earlier = recordDeliveries({ email: true, push: false, now: NOW - 2 * DAY });
+      if (earlier) await store.updateState({ uid: "u1", now: NOW - 2 * DAY, change: earlier });
+      await Promise.all(
+        [1, 2, 3].map(async (offset) => {
+          const change = recordDeliveries({ email: true, push: offset === 1, now: NOW + offset });
+          if (change) await store.updateState({ uid: "u1", now: NOW + offset, change });
+        }),
+      );
+      const state = await store.getState("u1");
+      if (!state) throw new Error("no state");
+      expect(deliveryCounts(state, NOW)).toEqual({
+        totalEmailsSent: 4,
+        lastEmailSentAt: expect.any(Number),
+        emailsSentToday: 3,
+        totalPushesSent: 1,
+        lastPushSentAt: NOW + 1,
+        pushesSentToday: 1,
+      });
+      expect(state.stats.lastEmailSentAt).toBeGreaterThan(NOW);
+      expect(deliveryCounts(state, NOW + DAY)).toMatchObject({ totalEmailsSent: 4, emailsSentToday: 0 });
     });
 
     it("stores the journal insights whole and reads them back; a state never given any has none", async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { emptyProcessingState } from "@/core/processing-state";
+import { deliveryCounts, emptyProcessingState } from "@/core/processing-state";
 import { parseProcessingState } from "@/core/processing-state-parse";
 
 describe("parseProcessingState", () => {
@@ -16,6 +16,26 @@ describe("parseProcessingState", () => {
     expect(parseProcessingState("u1", { ...state, totalMessagesSent: 3 })).toEqual({
       ...state,
       stats: { ...state.stats, messagesSent: 3 },
+    });
+  });
+
+  it("reads the delivery counters as the outbox stores them: totals, last times, today's field", () => {
+    const now = Date.parse("2026-11-30T12:00:00Z");
+    const state = parseProcessingState("u1", {
+      totalEmailsSent: 4,
+      totalPushesSent: 2,
+      stats: { lastEmailSentAt: now - 60_000, lastPushSentAt: "yesterday" },
+      emailsSent_d20261130: 2,
+      emailsSent_d20261129: 2,
+      pushesSent_d20261129: 2,
+    });
+    expect(deliveryCounts(state, now)).toEqual({
+      totalEmailsSent: 4,
+      lastEmailSentAt: now - 60_000,
+      emailsSentToday: 2,
+      totalPushesSent: 2,
+      lastPushSentAt: null,
+      pushesSentToday: 0,
     });
   });
 

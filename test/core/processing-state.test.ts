@@ -1,11 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  deliveryCounts,
   emptyProcessingState,
   normaliseProcessingState,
   type ProcessingState,
 } from "@/core/processing-state";
-import { applyProcessingStateChange } from "@/core/processing-state-change";
+import { applyProcessingStateChange, recordDeliveries } from "@/core/processing-state-change";
 import { decideSuspensionAtClaim } from "@/core/suspension";
 
 const NOW = Date.parse("2026-11-30T12:00:00Z");
@@ -109,5 +110,40 @@ describe("suspension at a claim", () => {
       }),
     ).toEqual({ suspend: false });
     expect(decideSuspensionAtClaim({ state: null, now: NOW, policy })).toEqual({ suspend: false });
+  });
+});
+
+describe("counting deliveries", () => {
+  it("counts a send in today's field, named by the UTC day, and drops the previous days' by name", () => {
+    const change = recordDeliveries({ email: true, push: false, now: NOW });
+    expect(change).toMatchObject({
+      increment: { emailsSent: 1 },
+      stats: { lastEmailSentAt: NOW },
+      deliveriesByDay: { increment: { emailsSent_d20261130: 1 } },
+    });
+    expect(change?.deliveriesByDay?.remove).toContain("emailsSent_d20261129");
+    expect(change?.deliveriesByDay?.remove).toContain("emailsSent_d20261030");
+    expect(change?.deliveriesByDay?.remove).not.toContain("emailsSent_d20261130");
+    expect(recordDeliveries({ email: false, push: false, now: NOW })).toBeNull();
+  });
+
+  it("applies to the in-memory state as Firestore stores it, and today's figure ignores older days", () => {
+    let state = emptyProcessingState("u1", 0);
+    for (const at of [NOW - 86_400_000, NOW, NOW + 1_000]) {
+      const change = recordDeliveries({ email: true, push: at === NOW, now: at });
+      if (change) state = applyProcessingStateChange(state, change, at);
+    }
+    expect(deliveryCounts(state, NOW)).toEqual({
+      totalEmailsSent: 3,
+      lastEmailSentAt: NOW + 1_000,
+      emailsSentToday: 2,
+      totalPushesSent: 1,
+      lastPushSentAt: NOW,
+      pushesSentToday: 1,
+    });
+    expect(Object.keys(state.deliveriesByDay).sort()).toEqual([
+      "emailsSent_d20261130",
+      "pushesSent_d20261130",
+    ]);
   });
 });

@@ -4,6 +4,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createFirestoreUserKeyStore } from "@/adapters/firestore/user-key-store";
 import { newEvent } from "@/core/events";
+import { deliveryDayField } from "@/core/processing-state";
 import { createSessionToken } from "@/http/admin-session";
 import { launchChromium, SCREENSHOT_DIR } from "../support/browser";
 import { putDocuments } from "../support/firestore";
@@ -300,10 +301,20 @@ describe("admin pages in Chromium", () => {
     expect(await rows.count()).toBe(1);
     expect(await rows.first().textContent()).toContain("bea@example.com");
     await shot(page, "users");
+    // The delivery counters as the outbox writes them: 3 emails in all, 1 of them today (UTC).
+    const sentAt = Date.now() - 60_000;
+    await db
+      .doc("userProcessingState/ada")
+      .set(
+        { totalEmailsSent: 3, stats: { lastEmailSentAt: sentAt }, [deliveryDayField("emails", sentAt)]: 1 },
+        { merge: true },
+      );
     await page.goto(`${server.url}/admin/users?q=`);
     await page.getByRole("link", { name: "ada@example.com" }).click();
     await page.waitForURL(/\/admin\/users\/ada/);
     expect(await page.getByTestId("own-key").textContent()).toBe("own key ···1111 (active)");
+    expect(await page.getByTestId("emails-sent").textContent()).toBe("3 (1)");
+    expect(await page.getByTestId("last-email").textContent()).toContain("ago");
     await shot(page, "user-detail");
   });
 

@@ -97,6 +97,11 @@ describe("admin API", () => {
       success: true,
       userId: "shown",
       state: { status: "waiting", stats: { messagesSent: 1 } },
+      deliveries: {
+        totalEmailsSent: expect.any(Number),
+        emailsSentToday: expect.any(Number),
+        totalPushesSent: expect.any(Number),
+      },
       messages: [expect.objectContaining({ wasSent: true, effectivenessRating: expect.any(Number) })],
     });
     expect(detail.state.actionHistory.length).toBeGreaterThan(3);
@@ -178,6 +183,8 @@ describe("admin API", () => {
       events: { pending: expect.any(Number), deadLetters: expect.any(Number) },
       llmBreaker: { gate: "closed" },
     });
+    // Users by status as the latest rollup counted them (null: counted live, before the first).
+    expect(status).toHaveProperty("usersAsOf");
     const sent = (await db.collection("coachingMessages").where("wasSent", "==", true).get()).size;
     expect(status.today.messagesSent).toBe(sent);
     expect(status.schedulerStale).toBe(true);

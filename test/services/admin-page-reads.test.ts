@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createFirestoreMetricsStore } from "@/adapters/firestore/metrics-store";
 import { type AppConfig, loadConfig } from "@/config";
 import { rollUpMetrics } from "@/pipeline/roll-up-metrics";
-import { dashboardData, usersTable } from "@/services/admin";
+import { dashboardData, systemStatus, usersTable } from "@/services/admin";
 import { type EmulatorHandle, putDocuments, startTestEmulator } from "../support/firestore";
 import {
   queriesMissingIndexes,
@@ -161,6 +161,18 @@ describe("admin page reads per render", () => {
     }
   });
 
+  it("the status route takes users by status from the rollup's snapshot: nothing counted over users", async () => {
+    const { result, reads } = await measure(() => systemStatus(config, now + 60_000));
+    console.log(`status reads per call: ${JSON.stringify(reads)}`);
+    expect(result.usersByStatus).toEqual({ waiting: 108, running: 0, suspended: 12, error: 0 });
+    expect(result.usersAsOf).toBe(now);
+    expect(result.usersNeverProcessed).toBe(0);
+    // 5 live counts (due next hour and 24 h, overdue, outbox: pending and dead letters) and
+    // today's 2; the latest rollup hour and the last run: 2 queries of one document each.
+    expect(reads.aggregations).toBe(7);
+    expect(reads.queries).toBe(2);
+  });
+
   it("counts users by status live until a rollup has taken a snapshot", async () => {
     const fresh = handle.freshProject("admin-reads-fresh");
     await putDocuments(fresh.db, "users", [
@@ -179,6 +191,15 @@ describe("admin page reads per render", () => {
     expect(render.status.usersByStatus).toEqual({ waiting: 1, running: 0, suspended: 0, error: 1 });
     expect(render.status.usersNeverProcessed).toBe(1);
     expect(render.status.usersAsOf).toBeNull();
+    const status = await systemStatus(
+      loadConfig({ ...configEnv, FIREBASE_PROJECT_ID: fresh.projectId }),
+      now,
+    );
+    expect(status).toMatchObject({
+      usersByStatus: { waiting: 1, running: 0, suspended: 0, error: 1 },
+      usersNeverProcessed: 1,
+      usersAsOf: null,
+    });
   });
 
   it("the dashboard's today is live while the days that are over come from the stored figures", async () => {

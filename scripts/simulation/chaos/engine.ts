@@ -172,6 +172,7 @@ export function createSimulatedEngine(
       storage: {
         events: wrap(eventStore, "eventStore", process),
         store: wrap(processorStore, "processorStore", process),
+        stateStore: wrap(stateStore, "processingStateStore", process),
         quota: createStateQuotaGate(wrap(stateStore, "processingStateStore", process)),
         userKeys: null,
         ceiling: null,

@@ -30,7 +30,16 @@ const FLAGS = {
  */
 export function engagementFigures(
   db: Firestore,
-  { since, until }: { since: number; until?: number },
+  {
+    since,
+    until,
+    variants = [],
+  }: {
+    since: number;
+    until?: number;
+    /** Prompt variant keys to count too (a running experiment's, core/prompt-experiments.ts). */
+    variants?: readonly string[];
+  },
 ): Promise<EngagementFigures> {
   const messages = db.collection(COLLECTIONS.coachingMessages);
   const count = (query: Query) =>
@@ -38,7 +47,10 @@ export function engagementFigures(
       .count()
       .get()
       .then((result) => result.data().count);
-  const countsFor = async (field: "effectivenessRating" | "messageType", value: number | string) => {
+  const countsFor = async (
+    field: "effectivenessRating" | "messageType" | "promptVariant",
+    value: number | string,
+  ) => {
     const from = messages.where(field, "==", value).where("sentAt", ">=", since);
     // `until` (exclusive) counts one day's messages for the metrics rollup: the same index.
     const group = until === undefined ? from : from.where("sentAt", "<", until);
@@ -73,5 +85,12 @@ export function engagementFigures(
         ...(await countsFor("messageType", messageType)),
       })),
     ),
+    ...(variants.length > 0
+      ? {
+          byVariant: await Promise.all(
+            variants.map(async (variant) => ({ variant, ...(await countsFor("promptVariant", variant)) })),
+          ),
+        }
+      : {}),
   }));
 }

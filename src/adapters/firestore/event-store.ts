@@ -243,20 +243,21 @@ export function createFirestoreEventStore(
         );
       }),
 
-    getHealth: () =>
+    getHealth: ({ now }) =>
       firestoreCall("read event health", async () => {
         const [totals, deadLetterCount, pendingCount, oldest] = await Promise.all([
           db.getAll(...totalsDocuments),
           deadLetters.count().get(),
           events.where("status", "==", "pending").count().get(),
-          // A range on created_at keeps numbers only (Firestore orders values by type, and the
-          // emulator keeps documents lacking the field in an orderBy): an app-written time of
-          // another type, or a time before 1970, is not the oldest pending event's time.
+          // The ready query's own shape (as the outbox_backlog alert reads it): the range on
+          // next_attempt_at keeps numbers only (Firestore orders values by type), and measures
+          // from the ready time, not the creation, so a retry's backoff or a replay is no backlog.
           events
             .where("status", "==", "pending")
-            .where("created_at", ">=", 0)
-            .orderBy("created_at")
+            .where("next_attempt_at", "<=", now)
+            .orderBy("next_attempt_at")
             .limit(1)
+            .select("next_attempt_at")
             .get(),
         ]);
         const sum = (field: string) =>
@@ -274,7 +275,7 @@ export function createFirestoreEventStore(
           deadLetterCount: deadLetterCount.data().count,
           pendingCount: pendingCount.data().count,
           lastProcessedAt: lastTimes.length > 0 ? Math.max(...lastTimes) : null,
-          oldestPendingCreatedAt: numberOrNull(oldest.docs[0]?.get("created_at")),
+          oldestReadyAt: numberOrNull(oldest.docs[0]?.get("next_attempt_at")),
         };
       }),
   };

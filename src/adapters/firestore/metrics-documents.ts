@@ -47,6 +47,19 @@ const figuresSchema = z
       })
       .catch(emptyFigures().scheduler),
     outbox: z.object({ processed: count, deadLettered: count, claims: count }).catch(emptyFigures().outbox),
+    variants: z
+      .record(
+        z.string(),
+        z.object({
+          sent: count,
+          approved: count,
+          rejected: count,
+          failed: count,
+          ratings: z.array(count).catch([]),
+        }),
+      )
+      .optional()
+      .catch(undefined),
   })
   .transform((figures): MetricsFigures => {
     const { estimatedCalls, estimatedCostUsd } = figures.llm;
@@ -94,4 +107,8 @@ export const engagementSchema = z.object({
   final: z.boolean().catch(false),
   byRating: z.array(z.object({ rating: z.number(), ...tally })).catch([]),
   byType: z.array(z.object({ messageType: z.string(), ...tally })).catch([]),
+  byVariant: z
+    .array(z.object({ variant: z.string(), ...tally }))
+    .optional()
+    .catch(undefined),
 });

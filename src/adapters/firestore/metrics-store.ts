@@ -8,6 +8,7 @@ import {
   type MetricsFigures,
   type MetricsSnapshot,
   type SampledCall,
+  type VariantFigures,
   withLlmEstimates,
 } from "@/core/metrics";
 import { DAY_MS, dayKey, HOUR_MS, hourKey } from "@/core/metrics-hours";
@@ -63,7 +64,18 @@ const runSchema = z.object({
  * single-field indexing (`createdAt`, `sentAt`, `updatedAt`, `processed_at`) are always queried
  * with an equality first, on the composite indexes the retention cleanup already uses.
  */
-export function createFirestoreMetricsStore(db: Firestore): MetricsRollupStore & MetricsReader {
+export function createFirestoreMetricsStore(
+  db: Firestore,
+  {
+    promptVariants = [],
+  }: {
+    /**
+     * The running experiment's variant keys (core/prompt-experiments.ts `experimentVariantKeys`):
+     * each hour and engagement day is counted per variant too. Empty: no experiment, no counts.
+     */
+    promptVariants?: readonly string[];
+  } = {},
+): MetricsRollupStore & MetricsReader {
   const hourly = db.collection(COLLECTIONS.metricsHourly);
   const daily = db.collection(COLLECTIONS.metricsDaily);
   const engagement = db.collection(COLLECTIONS.metricsEngagement);
@@ -115,10 +127,41 @@ export function createFirestoreMetricsStore(db: Firestore): MetricsRollupStore &
     return figures;
   };
 
+  /**
+   * One variant's attempts of an hour: 4 counts by status, and 10 by rating when it generated any
+   * (a few dozen aggregation reads an hour per variant, whatever the number of users).
+   */
+  const variantFigures = async (variant: string, from: number, to: number): Promise<VariantFigures> => {
+    const ofVariant = messages.where("promptVariant", "==", variant);
+    const [sent = 0, approved = 0, rejected = 0, failed = 0] = await Promise.all(
+      ATTEMPT_STATUSES.map((status) =>
+        countMatching(inRange(ofVariant.where("status", "==", status), "createdAt", from, to)),
+      ),
+    );
+    const ratings =
+      sent + approved + rejected === 0
+        ? Array.from({ length: 10 }, () => 0)
+        : await Promise.all(
+            Array.from({ length: 10 }, (_, index) =>
+              countMatching(
+                inRange(ofVariant.where("effectivenessRating", "==", index + 1), "createdAt", from, to),
+              ),
+            ),
+          );
+    return { sent, approved, rejected, failed, ratings };
+  };
+
+  const countVariants = async (from: number, to: number) =>
+    Object.fromEntries(
+      await Promise.all(
+        promptVariants.map(async (variant) => [variant, await variantFigures(variant, from, to)] as const),
+      ),
+    );
+
   const countHour = async (hourStart: number): Promise<MetricsFigures> => {
     const from = hourStart;
     const to = hourStart + HOUR_MS;
-    const [byStatus, delivered, slotsCompleted, llm, scheduler, processed, deadLettered, claims] =
+    const [byStatus, delivered, slotsCompleted, llm, scheduler, processed, deadLettered, claims, variants] =
       await Promise.all([
         Promise.all(
           ATTEMPT_STATUSES.map((status) =>
@@ -146,6 +189,7 @@ export function createFirestoreMetricsStore(db: Firestore): MetricsRollupStore &
         ),
         countMatching(inRange(db.collection(COLLECTIONS.eventDeadLetters), "created_at", from, to)),
         countMatching(inRange(db.collection(COLLECTIONS.eventLeases), "claimedAt", from, to)),
+        promptVariants.length > 0 ? countVariants(from, to) : null,
       ]);
     const [sent = 0, approved = 0, rejected = 0, failed = 0] = byStatus;
     // The hour's LLM estimates scaled by its own sample, stored so that days and ranges sum them.
@@ -155,6 +199,7 @@ export function createFirestoreMetricsStore(db: Firestore): MetricsRollupStore &
       llm: { ...llm, estimatedCalls: 0, estimatedCostUsd: 0 },
       scheduler,
       outbox: { processed, deadLettered, claims },
+      ...(variants ? { variants } : {}),
     });
   };
 
@@ -226,8 +271,16 @@ export function createFirestoreMetricsStore(db: Firestore): MetricsRollupStore &
       ),
 
     countEngagement: async (dayStart): Promise<EngagementRows> => {
-      const figures = await engagementFigures(db, { since: dayStart, until: dayStart + DAY_MS });
-      return { byRating: figures.byRating, byType: figures.byType };
+      const figures = await engagementFigures(db, {
+        since: dayStart,
+        until: dayStart + DAY_MS,
+        variants: promptVariants,
+      });
+      return {
+        byRating: figures.byRating,
+        byType: figures.byType,
+        ...(figures.byVariant ? { byVariant: figures.byVariant } : {}),
+      };
     },
 
     // Absolute counts, so a concurrent or repeated count overwrites with the same or newer figures.

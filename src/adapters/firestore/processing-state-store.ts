@@ -35,6 +35,11 @@ function mergeDocument(uid: string, change: ProcessingStateChange, now: number):
   for (const [field, amount] of Object.entries(change.usage?.increment ?? {})) {
     document[field] = FieldValue.increment(amount);
   }
+  // Per-day delivery counters, the same way: top-level, named by UTC day, incremented without a read.
+  for (const field of change.deliveriesByDay?.remove ?? []) document[field] = FieldValue.delete();
+  for (const [field, amount] of Object.entries(change.deliveriesByDay?.increment ?? {})) {
+    document[field] = FieldValue.increment(amount);
+  }
   return document;
 }
 

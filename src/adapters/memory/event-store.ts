@@ -163,24 +163,23 @@ export function createInMemoryEventStore(
       outbox.totals.lastProcessedAt = now;
     },
 
-    async getHealth() {
+    async getHealth({ now }) {
       let pendingCount = 0;
-      let oldestPendingCreatedAt: number | null = null;
+      let oldestReadyAt: number | null = null;
       for (const stored of events.values()) {
         const event = raw(stored);
         if (event.status !== "pending") continue;
         pendingCount += 1;
-        const createdAt = event.created_at;
-        // As the Firestore query's range on created_at: numeric times from 1970 on only.
-        if (typeof createdAt !== "number" || createdAt < 0) continue;
-        if (oldestPendingCreatedAt === null || createdAt < oldestPendingCreatedAt)
-          oldestPendingCreatedAt = createdAt;
+        const readyAt = event.next_attempt_at;
+        // As the Firestore query's range on next_attempt_at: numeric times only, ready by now.
+        if (typeof readyAt !== "number" || readyAt > now) continue;
+        if (oldestReadyAt === null || readyAt < oldestReadyAt) oldestReadyAt = readyAt;
       }
       return {
         ...outbox.totals,
         deadLetterCount: outbox.deadLetters.size,
         pendingCount,
-        oldestPendingCreatedAt,
+        oldestReadyAt,
       };
     },
   };

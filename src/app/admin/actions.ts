@@ -18,6 +18,7 @@ import {
   runEventSafely,
 } from "@/services/events";
 import { processorDeps } from "@/services/processor";
+import { setPromptVariantStopped } from "@/services/prompt-experiments";
 import { runTestUser } from "@/services/test-tools";
 
 /** Only paths inside the admin area are followed after sign-in: no open redirect. */
@@ -112,6 +113,28 @@ export async function clearUserAction(formData: FormData): Promise<void> {
   }
   await clearUser(getConfig(), uid);
   notice(`/admin/users/${encodeURIComponent(uid)}`, "Coaching data cleared; the schedule starts again.");
+}
+
+const variantFieldSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/);
+
+/** Stops (`stopped=on`) or resumes a prompt variant of the running experiment (docs/generation.md). */
+export async function promptVariantAction(formData: FormData): Promise<void> {
+  await requireAdminSession();
+  const variant = variantFieldSchema.safeParse(formData.get("variant"));
+  if (!variant.success) notice("/admin", "That is not a prompt variant id.");
+  const stopped = formData.get("stopped") === "on";
+  const outcome = await setPromptVariantStopped(getConfig(), {
+    variant: variant.data,
+    stopped,
+    now: Date.now(),
+  });
+  if (outcome === "unknown") notice("/admin", `No running prompt variant "${variant.data}".`);
+  notice(
+    "/admin",
+    stopped
+      ? `Prompt variant ${variant.data} stopped: its users get the current prompt from their next run.`
+      : `Prompt variant ${variant.data} resumed.`,
+  );
 }
 
 export async function resetBreakerAction(): Promise<void> {

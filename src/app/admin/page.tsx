@@ -3,10 +3,12 @@ import { dashboardData, llmCeilingUsage } from "@/services/admin";
 import { requireAdminSession } from "@/services/admin-auth";
 import { alertsOverview } from "@/services/alerts";
 import { dashboardMetrics } from "@/services/metrics";
+import { promptExperimentOverview } from "@/services/prompt-experiments";
 import { resetBreakerAction } from "./actions";
 import { AlertsPanel } from "./alerts-panel";
 import { CeilingUsage } from "./ceiling-usage";
 import { EngagementPanels } from "./engagement/engagement-table";
+import { ExperimentPanel } from "./experiment-panel";
 import { MetricsPanels } from "./metrics-panels";
 import { BarChart, DataTable, formatInstant, formatRelative, Notice, Stat, StatusBadge } from "./ui";
 
@@ -27,6 +29,8 @@ export default async function DashboardPage({
       alertsOverview(config),
     ]);
   const { engagement } = metrics.days;
+  // From the 14-day rollups just read, plus one read of the stopped variants.
+  const experiment = await promptExperimentOverview(config, metrics.days);
   const day = (at: number) =>
     new Intl.DateTimeFormat("en-GB", { timeZone: "UTC", day: "numeric", month: "short" }).format(at);
   return (
@@ -172,6 +176,7 @@ export default async function DashboardPage({
         </section>
       </div>
       <MetricsPanels hours={metrics.hours} days={metrics.days} />
+      <ExperimentPanel overview={experiment} />
       <div id="engagement">
         <EngagementPanels
           engagement={engagement}

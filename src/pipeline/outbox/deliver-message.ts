@@ -1,6 +1,7 @@
 /** The delivery handler: a sent coaching message goes out by email and push. */
 import { z } from "zod";
 import { emailLocaleFor } from "@/core/email-strings";
+import { recordDeliveries } from "@/core/processing-state-change";
 import { listUnsubscribeHeaders, signUnsubscribeToken, unsubscribeUrl } from "@/core/unsubscribe";
 import type { HandlerResult } from "../event-ports";
 import type { StoredMessage } from "../processor-store-ports";
@@ -167,6 +168,12 @@ export async function deliverMessage(
         ...(email.providerId ? { emailProviderId: email.providerId } : {}),
         updatedAt: now,
       });
+      await countDeliveries(deps, {
+        uid: user.uid,
+        email: !emailSettled && email.status === "sent",
+        push: false,
+        now,
+      });
       return { ok: false, retriable: true, reason: `push: ${pushed.reason}` };
     }
     push = pushed.delivered
@@ -181,6 +188,29 @@ export async function deliverMessage(
     ...(push.status === "sent" ? { pushDelivered: true } : {}),
     updatedAt: now,
   });
+  await countDeliveries(deps, {
+    uid: user.uid,
+    email: !emailSettled && email.status === "sent",
+    push: push.status === "sent" && message.delivery.push.status !== "sent",
+    now,
+  });
   if (emailRefused !== null) return { ok: false, retriable: false, reason: emailRefused };
   return { ok: true, detail: `email ${email.status}, push ${push.status}` };
+}
+
+/**
+ * Counts on the user's processing state what this attempt sent for the first time: an email
+ * counts when Resend accepted it and the message's delivery record, read unsettled at the start,
+ * now says sent; a push when it is delivered. Written after that record, so a retry, a replay or
+ * a crash before it (Resend deduplicates the resend by its idempotency key) never counts twice:
+ * the next attempt finds the email settled and counts nothing. A crash between the record and
+ * this write loses one count, never doubles one. One merge write, no read; never on the
+ * processor's path.
+ */
+async function countDeliveries(
+  deps: EventHandlerDeps,
+  { uid, email, push, now }: { uid: string; email: boolean; push: boolean; now: number },
+): Promise<void> {
+  const change = recordDeliveries({ email, push, now });
+  if (change) await deps.stateStore.updateState({ uid, change, now });
 }

@@ -11,7 +11,7 @@ import type { SuppressionList } from "../delivery-ports";
 import type { HandlerResult, HandlerStep } from "../event-ports";
 import type { LlmBreaker } from "../llm-limit-ports";
 import type { Prompts, ResolveRunModel } from "../model-ports";
-import type { ProcessorStore } from "../processor-store-ports";
+import type { ProcessingStateStore, ProcessorStore } from "../processor-store-ports";
 import { analyseNewEntries, journalEntryPayload } from "./analyse-journal-entries";
 import { bootstrapUser, coachingEnabledPayload } from "./bootstrap-user";
 import { deliverMessage, messageCreatedPayload } from "./deliver-message";
@@ -28,6 +28,8 @@ export interface HandlerContext {
 
 export interface EventHandlerDeps {
   store: ProcessorStore;
+  /** Where a delivery counts the user's emails and pushes (the processing state), one write each. */
+  stateStore: Pick<ProcessingStateStore, "updateState">;
   /** The model for one user (their own key, quotas, the global ceiling), for insights. */
   resolveModel?: ResolveRunModel;
   /**

@@ -16,7 +16,7 @@ import { describeError } from "@/core/errors";
 import { ownKeyLookupNeeded } from "@/core/own-key-lookup";
 import { decideRiskRule, highestRisk } from "@/core/risk";
 import { checkNovelty, NOVELTY_WINDOW } from "@/core/similarity";
-import type { CoachModel, LlmCallRecord } from "../model-ports";
+import type { CoachModel, LlmCallRecord, PromptChoice } from "../model-ports";
 import { logAction, logPhase } from "../processing-log";
 import type { ProcessorStore } from "../processor-store-ports";
 import { entriesAfterFromNewest, refreshInsights } from "../refresh-insights";
@@ -64,11 +64,13 @@ async function generateUnderBreaker(
 ): Promise<Approval> {
   const { store } = deps;
   const { user } = claim;
-  const [entries, recentMessages, storedInsights] = await Promise.all([
+  const [entries, recentMessages, storedInsights, prompt] = await Promise.all([
     store.listJournalEntries({ uid: user.uid, limit: MAX_JOURNAL_ENTRIES }),
     // Read whether or not the user has a processing state: messages can exist without one.
     store.listRecentMessages({ uid: user.uid, limit: NOVELTY_WINDOW }),
     insightsOf(deps, claim),
+    // The user's prompt variant: the stopped variants come from a per-process cache, ~0 reads a run.
+    deps.choosePrompt({ uid: user.uid, now }),
   ]);
   // Insights are refreshed first when entries were written since the last analysis (one batch
   // here; the journal.entry.created event does the rest). A failed refresh keeps the old ones.
@@ -93,6 +95,7 @@ async function generateUnderBreaker(
       recentMessages,
       storedInsights,
       refreshFirst,
+      prompt,
     });
   } finally {
     // Usage is bookkeeping, like the breaker's writes: a failure to record it never fails the run.
@@ -127,8 +130,10 @@ async function generateWithModel(
     recentMessages,
     storedInsights,
     refreshFirst,
+    prompt,
   }: {
     model: CoachModel;
+    prompt: PromptChoice;
     entries: Awaited<ReturnType<ProcessorStore["listJournalEntries"]>>;
     recentMessages: Awaited<ReturnType<ProcessorStore["listRecentMessages"]>>;
     storedInsights: Awaited<ReturnType<ProcessorStore["getInsights"]>>;
@@ -182,7 +187,7 @@ async function generateWithModel(
     deps,
     claim,
     now,
-    base: { context, slot, now, calls, model },
+    base: { context, slot, now, calls, model, prompt },
     attempt: 0,
     probe,
   };
@@ -206,7 +211,7 @@ async function writeNovelDraft(
     session.attempt += 1;
     logPhase(claim.log, "generating");
     const generation = await base.model.generateMessage({
-      system: deps.prompts.messageGeneration.text,
+      system: base.prompt.messageGeneration.text,
       prompt: renderGenerationPrompt(base.context, rejectedDraft),
       purpose: rejectedDraft ? "regeneration" : "generation",
     });

@@ -4,7 +4,7 @@ import { type GeneratedMessage, MESSAGE_MAX_LENGTH, PUSH_TEXT_MAX_LENGTH } from 
 import type { SlotRecord } from "@/core/due-slot";
 import { sanitiseModelText, toSingleLine } from "@/core/message-text";
 import { RISK_REASON_MAX_LENGTH } from "@/core/risk";
-import type { CoachModel, LlmCallRecord } from "../model-ports";
+import type { CoachModel, LlmCallRecord, PromptChoice } from "../model-ports";
 import type { StoredMessage } from "../processor-store-ports";
 import { currentTraceId } from "../tracing";
 import type { ProcessorDeps } from "./run";
@@ -15,6 +15,8 @@ export interface AttemptBase {
   now: number;
   calls: LlmCallRecord[];
   model: CoachModel;
+  /** The run's message-generation prompt and the experiment variant it records (`promptVariant`). */
+  prompt: PromptChoice;
 }
 
 function sumUsage(calls: readonly LlmCallRecord[]): StoredMessage["tokenUsage"] {
@@ -29,7 +31,7 @@ function sumUsage(calls: readonly LlmCallRecord[]): StoredMessage["tokenUsage"] 
 
 export function messageRecord(
   deps: ProcessorDeps,
-  { context, slot, now, calls, model }: AttemptBase,
+  { context, slot, now, calls, model, prompt }: AttemptBase,
   fields: Pick<StoredMessage, "id" | "status" | "generationAttempt" | "failureReason"> &
     Partial<StoredMessage>,
 ): StoredMessage {
@@ -61,7 +63,10 @@ export function messageRecord(
     riskReason: null,
     // Written with the attempt itself: no extra document write.
     traceId: currentTraceId(),
-    promptVersion: `${deps.prompts.messageGeneration.version}+${deps.prompts.outcomeSimulation.version}`,
+    promptVersion: `${prompt.messageGeneration.version}+${deps.prompts.outcomeSimulation.version}`,
+    // Top-level, written with the attempt itself: the metrics count by it with an equality. Left
+    // out without an experiment, so its composite indexes hold no entry for those messages.
+    ...(prompt.variant === null ? {} : { promptVariant: prompt.variant }),
     model: { generation: model.generationModel, scoring: model.scoringModel },
     llmCalls: [...calls],
     tokenUsage: sumUsage(calls),

@@ -12,7 +12,7 @@ import { nextDueAfterSuccess, retryDueAt } from "@/core/schedule";
 import type { SuspensionPolicy } from "@/core/suspension";
 import { type CoachingUser, scheduleSettingsOf } from "@/core/user";
 import type { LlmBreaker } from "../llm-limit-ports";
-import type { Prompts, ResolveRunModel } from "../model-ports";
+import type { ChoosePrompt, Prompts, ResolveRunModel } from "../model-ports";
 import { logAction, type RunLog } from "../processing-log";
 import type { ProcessingStateStore, ProcessorStep, ProcessorStore } from "../processor-store-ports";
 
@@ -20,6 +20,8 @@ import type { ProcessingStateStore, ProcessorStep, ProcessorStore } from "../pro
 export interface ProcessorDeps {
   store: ProcessorStore;
   prompts: Prompts;
+  /** The message-generation prompt of a user's run: the control, or their variant of a running experiment. */
+  choosePrompt: ChoosePrompt;
   /** How long a claim holds a slot; above the processor route's maxDuration, so a live run keeps it. */
   leaseMs: number;
   /** Called after each step completes. A throw here stops the run as a crash would. */

@@ -27,6 +27,11 @@ async function publishEnabled(
   seed(data);
   const registry = createEventRegistry({
     store: createInMemoryProcessorStore(database, data),
+    stateStore: {
+      updateState: async () => {
+        throw new Error("not used");
+      },
+    },
     mailer: { send: async () => ({ ok: false, retriable: false, reason: "not used" }) },
     push: { send: async () => ({ delivered: false, reason: "not used" }) },
     renderEmail: async () => {

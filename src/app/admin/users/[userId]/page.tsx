@@ -144,6 +144,26 @@ export default async function UserPage({
               </dd>
             </div>
             <div>
+              <dt>Emails sent (today)</dt>
+              <dd style={{ fontSize: 14 }} data-testid="emails-sent">
+                {detail.deliveries.totalEmailsSent} ({detail.deliveries.emailsSentToday})
+              </dd>
+            </div>
+            <div>
+              <dt>Last email</dt>
+              <dd style={{ fontSize: 14 }} data-testid="last-email">
+                {detail.deliveries.lastEmailSentAt === null
+                  ? "never"
+                  : `${formatInstant(detail.deliveries.lastEmailSentAt, timezone)} (${formatRelative(detail.deliveries.lastEmailSentAt, now)})`}
+              </dd>
+            </div>
+            <div>
+              <dt>Pushes sent (today)</dt>
+              <dd style={{ fontSize: 14 }}>
+                {detail.deliveries.totalPushesSent} ({detail.deliveries.pushesSentToday})
+              </dd>
+            </div>
+            <div>
               <dt>Failures in a row</dt>
               <dd style={{ fontSize: 14 }}>{state.consecutiveFailures}</dd>
             </div>

@@ -1,0 +1,213 @@
+/**
+ * The per-user delivery counters (issue 15): the outbox's delivery handler counts each email it
+ * hands to Resend and each push it delivers on the user's processing state, once per message
+ * whatever is retried, replayed or crashes, on the emulator with the real Resend SDK and the mail
+ * catcher.
+ */
+import type { Firestore } from "firebase-admin/firestore";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createFirestoreProcessingStateStore } from "@/adapters/firestore/processing-state-store";
+import { messageCreatedEventId, newEvent } from "@/core/events";
+import { deliveryCounts, deliveryDayField } from "@/core/processing-state";
+import type { PushTransport } from "@/pipeline/channel-ports";
+import { processEvent } from "@/pipeline/outbox/process-event";
+import type { MailCatcher } from "../../scripts/local-stack/mail-catcher";
+import { type EmulatorHandle, putDocuments } from "../support/firestore";
+import { realEventDeps } from "../support/processor";
+import { type LocalServices, startLocalServices } from "../support/stack";
+
+const DAY = 86_400_000;
+/** Midday UTC, so a day before and after stay on their own UTC days. */
+const NOW = Date.UTC(2026, 10, 30, 12);
+
+let services: LocalServices;
+let handle: EmulatorHandle;
+let catcher: MailCatcher;
+let db: Firestore;
+
+beforeAll(async () => {
+  services = await startLocalServices();
+  ({ handle, catcher } = services);
+});
+
+afterAll(async () => {
+  await services?.stop();
+});
+
+beforeEach(() => {
+  ({ db } = handle.freshProject("delivery-counters"));
+  catcher.emails.length = 0;
+  catcher.attempts.length = 0;
+});
+
+/** A user and a sent, journaled message with its pending delivery event. */
+async function sentMessage(
+  uid: string,
+  {
+    slot = "1",
+    at = NOW,
+    emailNotifications = true,
+  }: { slot?: string; at?: number; emailNotifications?: boolean } = {},
+) {
+  const messageId = `${uid}_${slot}`;
+  await putDocuments(db, "users", [
+    [
+      uid,
+      {
+        email: `${uid}@example.com`,
+        timezone: "UTC",
+        coachingConfig: {
+          enableCoachingMessages: true,
+          frequency: "daily",
+          timePreference: "morning",
+          emailNotifications,
+        },
+        nextCoachingMessageDue: at + DAY,
+      },
+    ],
+  ]);
+  await putDocuments(db, "coachingMessages", [
+    [
+      messageId,
+      {
+        id: messageId,
+        uid,
+        slotId: messageId,
+        messageContent: `A message for ${uid}.`,
+        pushNotificationText: "A note for you",
+        status: "sent",
+        journalEntryId: `coaching_${messageId}`,
+        delivery: {
+          email: { status: "pending", providerId: null, error: null, attemptedAt: null },
+          push: { status: "pending", text: null },
+        },
+      },
+    ],
+  ]);
+  const event = newEvent({
+    id: messageCreatedEventId(messageId),
+    eventType: "coaching.message.created",
+    aggregateId: messageId,
+    aggregateType: "coachingMessage",
+    payload: { messageId, uid, slotId: messageId },
+    createdBy: "test",
+    now: at,
+  });
+  await putDocuments(db, "events", [[event.id, { ...event }]]);
+  return { messageId, eventId: event.id };
+}
+
+async function countsOf(uid: string, now = NOW) {
+  const state = await createFirestoreProcessingStateStore(db).getState(uid);
+  if (!state) throw new Error(`no processing state for ${uid}`);
+  return deliveryCounts(state, now);
+}
+
+const delivering: PushTransport = { send: async () => ({ delivered: true }) };
+
+describe("delivery counters on the processing state", () => {
+  it("one email and one push: totals 1, today's 1, and the last times set", async () => {
+    const { eventId } = await sentMessage("ada");
+    const deps = realEventDeps({ db, catcher, push: delivering });
+    expect((await processEvent({ deps, eventId, now: NOW })).result).toBe("processed");
+    expect(catcher.emails).toHaveLength(1);
+    expect(await countsOf("ada")).toEqual({
+      totalEmailsSent: 1,
+      lastEmailSentAt: NOW,
+      emailsSentToday: 1,
+      totalPushesSent: 1,
+      lastPushSentAt: NOW,
+      pushesSentToday: 1,
+    });
+    // Stored as top-level fields, the day's named by its UTC date.
+    const stored = (await db.collection("userProcessingState").doc("ada").get()).data();
+    expect(stored).toMatchObject({ totalEmailsSent: 1, emailsSent_d20261130: 1, pushesSent_d20261130: 1 });
+  });
+
+  it("a replayed delivery event counts nothing again", async () => {
+    const { eventId } = await sentMessage("bea");
+    const deps = realEventDeps({ db, catcher, push: delivering });
+    await processEvent({ deps, eventId, now: NOW });
+    expect(await deps.store.requeue({ eventId, now: NOW + 60_000 })).toBe(true);
+    expect((await processEvent({ deps, eventId, now: NOW + 60_000 })).result).toBe("processed");
+    expect(catcher.emails).toHaveLength(1);
+    expect(await countsOf("bea")).toMatchObject({
+      totalEmailsSent: 1,
+      emailsSentToday: 1,
+      totalPushesSent: 1,
+    });
+  });
+
+  it("a crash after Resend took the email: the retry, deduplicated by Resend, counts it once", async () => {
+    const { eventId } = await sentMessage("cleo");
+    const deps = realEventDeps({ db, catcher });
+    const fired: string[] = [];
+    const crashing = {
+      ...deps,
+      onStep: (step: string) => {
+        if (step === "email_requested") {
+          fired.push(step);
+          throw new Error("simulated crash after the email request");
+        }
+      },
+    };
+    await expect(processEvent({ deps: crashing, eventId, now: NOW })).rejects.toThrow("simulated crash");
+    expect(fired).toEqual(["email_requested"]);
+    const afterLease = NOW + deps.leaseMs + 1;
+    expect((await processEvent({ deps, eventId, now: afterLease })).result).toBe("processed");
+    expect(catcher.attempts).toHaveLength(2);
+    expect(catcher.emails).toHaveLength(1);
+    expect(await countsOf("cleo")).toMatchObject({
+      totalEmailsSent: 1,
+      emailsSentToday: 1,
+      lastEmailSentAt: afterLease,
+    });
+  });
+
+  it("a push retried after the email went: the email counted once, the push once it is delivered", async () => {
+    const { eventId } = await sentMessage("dora");
+    const answers = [
+      { delivered: false as const, reason: "push service 503", retriable: true },
+      { delivered: true as const },
+    ];
+    const flaky: PushTransport = { send: async () => answers.shift() ?? { delivered: true } };
+    const deps = realEventDeps({ db, catcher, push: flaky });
+    expect((await processEvent({ deps, eventId, now: NOW })).result).toBe("retry_scheduled");
+    expect(await countsOf("dora")).toMatchObject({ totalEmailsSent: 1, totalPushesSent: 0 });
+    const retryAt = NOW + 10 * 60_000;
+    expect((await processEvent({ deps, eventId, now: retryAt })).result).toBe("processed");
+    expect(catcher.emails).toHaveLength(1);
+    expect(await countsOf("dora")).toMatchObject({
+      totalEmailsSent: 1,
+      lastEmailSentAt: NOW,
+      totalPushesSent: 1,
+      lastPushSentAt: retryAt,
+    });
+  });
+
+  it("counts no email for a user who turned email off", async () => {
+    const { eventId } = await sentMessage("eve", { emailNotifications: false });
+    await processEvent({ deps: realEventDeps({ db, catcher }), eventId, now: NOW });
+    expect(catcher.emails).toHaveLength(0);
+    const state = await createFirestoreProcessingStateStore(db).getState("eve");
+    expect(state === null ? 0 : deliveryCounts(state, NOW).totalEmailsSent).toBe(0);
+  });
+
+  it("today's count starts at 0 on a new UTC day, and the day before's field is dropped", async () => {
+    const yesterday = NOW - DAY;
+    const first = await sentMessage("fay", { slot: "1", at: yesterday });
+    const deps = realEventDeps({ db, catcher });
+    await processEvent({ deps, eventId: first.eventId, now: yesterday });
+    expect(await countsOf("fay", NOW)).toMatchObject({ totalEmailsSent: 1, emailsSentToday: 0 });
+    const second = await sentMessage("fay", { slot: "2", at: NOW });
+    await processEvent({ deps, eventId: second.eventId, now: NOW });
+    expect(await countsOf("fay", NOW)).toMatchObject({
+      totalEmailsSent: 2,
+      emailsSentToday: 1,
+      lastEmailSentAt: NOW,
+    });
+    const stored = (await db.collection("userProcessingState").doc("fay").get()).data() ?? {};
+    expect(stored[deliveryDayField("emails", yesterday)]).toBeUndefined();
+    expect(stored[deliveryDayField("emails", NOW)]).toBe(1);
+  });
+});
