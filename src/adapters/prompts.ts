@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { promptExperimentSchema } from "@/core/prompt-experiments";
+import { logger } from "@/logger";
 import type { LoadedPromptExperiment, Prompts } from "@/pipeline/model-ports";
 
 const VERSION_LINE = /^<!--\s*prompt-version:\s*(\S+)\s*-->\s*\n/;
@@ -57,7 +58,28 @@ function parseFrontMatter(raw: string, file: string) {
  * are listed by id: the assignment's order (core/prompt-experiments.ts `assignVariant`). Null when
  * the directory holds no variant file.
  */
-export function loadPromptExperiment(directory: string): LoadedPromptExperiment | null {
+/**
+ * The part of the control prompt every variant keeps word for word: from the care rules for a user
+ * who may be struggling to the end (the risk assessment, the helpline rule, the security rules). A
+ * variant changes the tone and the body; without these it would switch off crisis detection.
+ */
+const FIXED_RULES_START = "Care for a user who may be struggling:";
+
+/** The rules every variant must keep, from the control prompt on disk (for variant authors and tests). */
+export function fixedPromptRules(): string {
+  return fixedRules(loadPrompt("message-generation").text);
+}
+
+function fixedRules(control: string): string {
+  const start = control.indexOf(FIXED_RULES_START);
+  if (start < 0) throw new Error(`prompts/message-generation.md: no "${FIXED_RULES_START}" section`);
+  return control.slice(start).trim();
+}
+
+export function loadPromptExperiment(
+  directory: string,
+  control: string = loadPrompt("message-generation").text,
+): LoadedPromptExperiment | null {
   if (!existsSync(directory)) return null;
   const files = readdirSync(directory)
     .filter((name) => VARIANT_FILE.test(name))
@@ -70,6 +92,11 @@ export function loadPromptExperiment(directory: string): LoadedPromptExperiment 
       throw new Error(`${file}: variant "${variant.variant}" does not match the file name`);
     }
     if (variant.text.length === 0) throw new Error(`${file}: the prompt text is empty`);
+    if (!variant.text.includes(fixedRules(control))) {
+      throw new Error(
+        `${file}: must keep the control prompt's rules from "${FIXED_RULES_START}" to its end, word for word`,
+      );
+    }
     return variant;
   });
   const experimentIds = [...new Set(variants.map((variant) => variant.experiment))];
@@ -110,13 +137,31 @@ export function getPrompts({ variantsDirectory }: { variantsDirectory?: string |
   );
   let prompts = cached.get(directory);
   if (!prompts) {
+    const messageGeneration = loadPrompt("message-generation");
     prompts = {
-      messageGeneration: loadPrompt("message-generation"),
+      messageGeneration,
       outcomeSimulation: loadPrompt("outcome-simulation"),
       journalInsights: loadPrompt("journal-insights"),
-      messageGenerationExperiment: loadPromptExperiment(directory),
+      messageGenerationExperiment: experimentOrNone(directory, messageGeneration.text),
     };
     cached.set(directory, prompts);
   }
   return prompts;
+}
+
+/**
+ * A variant file that does not validate switches the experiment off (everyone gets the control
+ * prompt), loudly, rather than failing every request that needs the prompts: generation, delivery,
+ * the rollup and the dashboard would all stop for a typo in one experiment file.
+ */
+function experimentOrNone(directory: string, control: string): LoadedPromptExperiment | null {
+  try {
+    return loadPromptExperiment(directory, control);
+  } catch (error) {
+    logger.error("prompt experiment off: a variant file is invalid; every user gets the control prompt", {
+      component: "prompts",
+      error,
+    });
+    return null;
+  }
 }

@@ -26,7 +26,8 @@ export const promptVariantSchema = z.object({
 export const promptExperimentSchema = z
   .object({
     id: idSchema,
-    variants: z.array(promptVariantSchema).min(1),
+    // At most 10: each variant adds its counts to every hour's and day's rollup.
+    variants: z.array(promptVariantSchema).min(1).max(10),
   })
   .superRefine((experiment, context) => {
     const ids = experiment.variants.map((variant) => variant.id);
@@ -102,6 +103,8 @@ const Z_95 = 1.959963984540054;
  */
 export function wilsonInterval(successes: number, trials: number, z = Z_95): RateInterval | null {
   if (trials <= 0) return null;
+  // Counted apart (an opened flag without its delivered one, a lost webhook), successes can pass trials.
+  successes = Math.max(0, Math.min(successes, trials));
   const rate = successes / trials;
   const zSquared = z * z;
   const centre = (rate + zSquared / (2 * trials)) / (1 + zSquared / trials);
@@ -136,7 +139,8 @@ export function meanRatingInterval(counts: readonly number[], z = Z_95): MeanInt
   if (total < 2) return { count: total, mean, low: null, high: null };
   const squares = counts.reduce((sum, count, index) => sum + count * (index + 1 - mean) ** 2, 0);
   const halfWidth = z * Math.sqrt(squares / (total - 1) / total);
-  return { count: total, mean, low: mean - halfWidth, high: mean + halfWidth };
+  // Ratings run 1 to 10: an interval from few samples is not allowed past the scale.
+  return { count: total, mean, low: Math.max(1, mean - halfWidth), high: Math.min(10, mean + halfWidth) };
 }
 
 /** The keys an experiment's messages record and its metrics count: the control's, then each variant's. */

@@ -11,7 +11,7 @@ import {
   newStoppedVariantsCache,
   STOPPED_VARIANTS_CACHE_MS,
 } from "@/adapters/prompt-experiment-stops";
-import { getPrompts, loadPromptExperiment } from "@/adapters/prompts";
+import { fixedPromptRules, getPrompts, loadPromptExperiment } from "@/adapters/prompts";
 
 function variantsDirectory(files: Record<string, string>): string {
   const directory = path.join(mkdtempSync(path.join(tmpdir(), "prompt-variants-")), "variants");
@@ -20,9 +20,12 @@ function variantsDirectory(files: Record<string, string>): string {
   return directory;
 }
 
+/** A variant's text: its own body, then the rules every variant keeps word for word. */
+const withRules = (body: string) => `${body}\n\n${fixedPromptRules()}`;
+
 function variantFile(
   fields: Record<string, string | number>,
-  text = "Write one short, warm message.",
+  text = withRules("Write one short, warm message."),
 ): string {
   const lines = Object.entries(fields).map(([key, value]) => `${key}: ${value}`);
   return `---\n${lines.join("\n")}\n---\n${text}\n`;
@@ -33,19 +36,19 @@ describe("loading a prompt experiment", () => {
     const directory = variantsDirectory({
       "message-generation.warmer.md": variantFile(
         { experiment: "tone-1", variant: "warmer", share: 0.3, version: "mg/3-warmer" },
-        "Be warmer.",
+        withRules("Be warmer."),
       ),
       "message-generation.shorter.md": variantFile(
         { experiment: "tone-1", variant: "shorter", share: "0.2", version: "mg/3-shorter" },
-        "Be shorter.",
+        withRules("Be shorter."),
       ),
       "README.md": "not a variant",
     });
     expect(loadPromptExperiment(directory)).toEqual({
       id: "tone-1",
       variants: [
-        { id: "shorter", share: 0.2, version: "mg/3-shorter", text: "Be shorter." },
-        { id: "warmer", share: 0.3, version: "mg/3-warmer", text: "Be warmer." },
+        { id: "shorter", share: 0.2, version: "mg/3-shorter", text: withRules("Be shorter.") },
+        { id: "warmer", share: 0.3, version: "mg/3-warmer", text: withRules("Be warmer.") },
       ],
     });
   });
@@ -53,7 +56,20 @@ describe("loading a prompt experiment", () => {
   it("has no experiment without variant files (the repository's default)", () => {
     expect(loadPromptExperiment(variantsDirectory({}))).toBeNull();
     expect(loadPromptExperiment("/nonexistent/prompts/variants")).toBeNull();
-    expect(getPrompts().messageGenerationExperiment).toBeNull();
+    // The repository's own variant files (none, or an operator's) must load: a bad one fails CI here.
+    expect(() => loadPromptExperiment(path.join(process.cwd(), "prompts", "variants"))).not.toThrow();
+    expect(() => getPrompts()).not.toThrow();
+  });
+
+  it("refuses a variant that drops the control's care and security rules, and then runs everyone on the control", () => {
+    const directory = variantsDirectory({
+      "message-generation.bare.md": variantFile(
+        { experiment: "tone-2", variant: "bare", share: 0.5, version: "mg/3-bare" },
+        "Write a short message.",
+      ),
+    });
+    expect(() => loadPromptExperiment(directory)).toThrow(/must keep the control prompt's rules/);
+    expect(getPrompts({ variantsDirectory: directory }).messageGenerationExperiment).toBeNull();
   });
 
   it.each([

@@ -235,3 +235,19 @@ describe("the variants compared", () => {
     }
   });
 });
+
+describe("intervals at their edges", () => {
+  it("a rate whose successes were counted past its trials stays a rate (no NaN)", () => {
+    const interval = wilsonInterval(5, 3);
+    expect(interval?.rate).toBe(1);
+    expect(Number.isFinite(interval?.low)).toBe(true);
+    expect(interval?.high).toBeLessThanOrEqual(1);
+  });
+
+  it("a mean rating's interval stays on the 1-10 scale", () => {
+    const counts = [1, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+    const interval = meanRatingInterval(counts);
+    expect(interval?.low).toBeGreaterThanOrEqual(1);
+    expect(interval?.high).toBeLessThanOrEqual(10);
+  });
+});

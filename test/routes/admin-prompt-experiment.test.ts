@@ -4,6 +4,7 @@
  * per variant, the dashboard compares the variants with their intervals and sample sizes, in
  * Chromium, and its Stop button sends the variant's users back to the control prompt.
  */
+
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -11,6 +12,7 @@ import type { Firestore } from "firebase-admin/firestore";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { STOPPED_VARIANTS_CACHE_MS } from "@/adapters/prompt-experiment-stops";
+import { fixedPromptRules } from "@/adapters/prompts";
 import { dayKey, HOUR_MS, hourKey, hourStartOf } from "@/core/metrics-hours";
 import { assignVariant } from "@/core/prompt-experiments";
 import { createSessionToken } from "@/http/admin-session";
@@ -43,7 +45,7 @@ function variantsDirectory(): string {
   mkdirSync(directory);
   writeFileSync(
     path.join(directory, "message-generation.warmer.md"),
-    `---\nexperiment: ${EXPERIMENT_ID}\nvariant: warmer\nshare: 0.25\nversion: mg/3-warmer\n---\n${VARIANT_MARKER}\nWrite one short coaching message.\n`,
+    `---\nexperiment: ${EXPERIMENT_ID}\nvariant: warmer\nshare: 0.25\nversion: mg/3-warmer\n---\n${VARIANT_MARKER}\nWrite one short coaching message.\n\n${fixedPromptRules()}\n`,
   );
   return directory;
 }

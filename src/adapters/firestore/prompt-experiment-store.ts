@@ -13,7 +13,11 @@ import { firestoreCall } from "./errors";
 /** `systemState/promptExperiments`: the variant keys (`experiment/variant`) an operator stopped. */
 const EXPERIMENTS_DOC = "promptExperiments";
 
-const stopsSchema = z.object({ stopped: z.array(z.string()).catch([]) }).catch({ stopped: [] });
+/**
+ * No document: nothing stopped. A garbled one is an error, not "nothing stopped": the run then
+ * falls back to the control (pipeline/prompt-choice.ts), so no stopped variant comes back.
+ */
+const stopsSchema = z.object({ stopped: z.array(z.string()).default([]) });
 
 /** Each process's last read of the stopped variants, per database. */
 const caches = new WeakMap<Firestore, StoppedVariantsCache>();
@@ -31,7 +35,10 @@ function cacheOf(db: Firestore): StoppedVariantsCache {
 export function readStoppedVariants(db: Firestore): Promise<ReadonlySet<string>> {
   return firestoreCall("read stopped prompt variants", async () => {
     const snapshot = await db.collection(COLLECTIONS.systemState).doc(EXPERIMENTS_DOC).get();
-    return new Set(stopsSchema.parse(snapshot.data() ?? {}).stopped);
+    const parsed = stopsSchema.safeParse(snapshot.data() ?? {});
+    if (!parsed.success)
+      throw new Error("systemState/promptExperiments is malformed: `stopped` must be a list of variant keys");
+    return new Set(parsed.data.stopped);
   });
 }
 
