@@ -147,6 +147,9 @@ export async function systemStatus(config: AppConfig, now: number) {
   return statusView({ now, startOfDay, counts, llmBreaker });
 }
 
+/** A users-by-status snapshot older than this means the metrics rollup has stopped. */
+const USERS_SNAPSHOT_STALE_MS = 2 * 3_600_000;
+
 function statusView({
   now,
   startOfDay,
@@ -164,6 +167,8 @@ function statusView({
     usersByStatus: counts.usersByStatus,
     /** When the users were counted: the latest metrics rollup's snapshot, or null when counted live. */
     usersAsOf: counts.usersAsOf,
+    // The rollup runs every few minutes beside the outbox drain: older than 2 h, it has stopped.
+    usersStale: counts.usersAsOf !== null && now - counts.usersAsOf > USERS_SNAPSHOT_STALE_MS,
     /** Users with no processing state yet (never processed): effectively waiting. */
     usersNeverProcessed: Math.max(
       0,

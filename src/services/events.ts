@@ -168,6 +168,8 @@ export async function eventHealth(config: AppConfig, now: number) {
       lastProcessedAt: health.lastProcessedAt,
       pendingCount: health.pendingCount,
       oldestReadyWaitMs,
+      // The field's earlier name, for monitors keyed on it (same value): removed in a later release.
+      oldestPendingAgeMs: oldestReadyWaitMs,
     },
     config: {
       batchSize: config.events.batchSize,

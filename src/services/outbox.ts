@@ -130,6 +130,7 @@ export function wireOutbox(wiring: OutboxWiring): EventProcessorDeps {
     registry: createEventRegistry({
       store: storage.store,
       stateStore: storage.stateStore,
+      warn,
       mailer: channels.mailer === undefined ? mailerFrom(config) : channels.mailer,
       push: channels.push ?? pushTransportFrom(config, storage.pushSubscriptions),
       renderEmail: channels.renderEmail ?? renderCoachingEmail,

@@ -124,6 +124,20 @@ describe("delivery counters on the processing state", () => {
     expect(stored).toMatchObject({ totalEmailsSent: 1, emailsSent_d20261130: 1, pushesSent_d20261130: 1 });
   });
 
+  it("a count write that fails neither fails nor retries the delivery that went out", async () => {
+    const { eventId } = await sentMessage("cal");
+    const failingState = {
+      ...createFirestoreProcessingStateStore(db),
+      updateState: async () => {
+        throw new Error("4 DEADLINE_EXCEEDED: the state write timed out");
+      },
+    };
+    const deps = realEventDeps({ db, catcher, push: delivering, storage: { stateStore: failingState } });
+    expect((await processEvent({ deps, eventId, now: NOW })).result).toBe("processed");
+    expect(catcher.emails).toHaveLength(1);
+    expect((await db.doc(`events/${eventId}`).get()).get("status")).toBe("processed");
+  });
+
   it("a replayed delivery event counts nothing again", async () => {
     const { eventId } = await sentMessage("bea");
     const deps = realEventDeps({ db, catcher, push: delivering });

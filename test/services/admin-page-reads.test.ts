@@ -166,7 +166,10 @@ describe("admin page reads per render", () => {
     console.log(`status reads per call: ${JSON.stringify(reads)}`);
     expect(result.usersByStatus).toEqual({ waiting: 108, running: 0, suspended: 12, error: 0 });
     expect(result.usersAsOf).toBe(now);
+    expect(result.usersStale).toBe(false);
     expect(result.usersNeverProcessed).toBe(0);
+    // A snapshot left over 2 h behind says so: the rollup has stopped.
+    expect((await systemStatus(config, now + 3 * 3_600_000)).usersStale).toBe(true);
     // 5 live counts (due next hour and 24 h, overdue, outbox: pending and dead letters) and
     // today's 2; the latest rollup hour and the last run: 2 queries of one document each.
     expect(reads.aggregations).toBe(7);
@@ -199,6 +202,7 @@ describe("admin page reads per render", () => {
       usersByStatus: { waiting: 1, running: 0, suspended: 0, error: 1 },
       usersNeverProcessed: 1,
       usersAsOf: null,
+      usersStale: false,
     });
   });
 

@@ -1,6 +1,7 @@
 /** The delivery handler: a sent coaching message goes out by email and push. */
 import { z } from "zod";
 import { emailLocaleFor } from "@/core/email-strings";
+import { describeError } from "@/core/errors";
 import { recordDeliveries } from "@/core/processing-state-change";
 import { listUnsubscribeHeaders, signUnsubscribeToken, unsubscribeUrl } from "@/core/unsubscribe";
 import type { HandlerResult } from "../event-ports";
@@ -204,13 +205,19 @@ export async function deliverMessage(
  * now says sent; a push when it is delivered. Written after that record, so a retry, a replay or
  * a crash before it (Resend deduplicates the resend by its idempotency key) never counts twice:
  * the next attempt finds the email settled and counts nothing. A crash between the record and
- * this write loses one count, never doubles one. One merge write, no read; never on the
- * processor's path.
+ * this write (or a failure of it) loses one count, never doubles one, except when a run outlives
+ * its event lease mid-send and another run sends too: then both count (at least once). One merge
+ * write, no read; never on the processor's path.
  */
 async function countDeliveries(
   deps: EventHandlerDeps,
   { uid, email, push, now }: { uid: string; email: boolean; push: boolean; now: number },
 ): Promise<void> {
   const change = recordDeliveries({ email, push, now });
-  if (change) await deps.stateStore.updateState({ uid, change, now });
+  if (!change) return;
+  // Bookkeeping after the delivery is recorded: a failure here loses this count and never fails
+  // (or retries) a delivery that went out.
+  await deps.stateStore.updateState({ uid, change, now }).catch((error: unknown) => {
+    deps.warn?.("delivery counters not recorded", { uid, error: describeError(error) });
+  });
 }

@@ -30,6 +30,8 @@ export interface EventHandlerDeps {
   store: ProcessorStore;
   /** Where a delivery counts the user's emails and pushes (the processing state), one write each. */
   stateStore: Pick<ProcessingStateStore, "updateState">;
+  /** Bookkeeping that failed without failing the delivery (a count write); the logger in production. */
+  warn?: (message: string, context: Record<string, unknown>) => void;
   /** The model for one user (their own key, quotas, the global ceiling), for insights. */
   resolveModel?: ResolveRunModel;
   /**

@@ -144,7 +144,7 @@ export default async function UserPage({
               </dd>
             </div>
             <div>
-              <dt>Emails sent (today)</dt>
+              <dt>Emails sent (today, UTC)</dt>
               <dd style={{ fontSize: 14 }} data-testid="emails-sent">
                 {detail.deliveries.totalEmailsSent} ({detail.deliveries.emailsSentToday})
               </dd>
@@ -158,7 +158,7 @@ export default async function UserPage({
               </dd>
             </div>
             <div>
-              <dt>Pushes sent (today)</dt>
+              <dt>Pushes sent (today, UTC)</dt>
               <dd style={{ fontSize: 14 }}>
                 {detail.deliveries.totalPushesSent} ({detail.deliveries.pushesSentToday})
               </dd>
