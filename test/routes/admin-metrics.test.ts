@@ -53,7 +53,7 @@ describe("GET /api/admin/metrics: refusals write nothing", () => {
     ["/api/admin/metrics?range=7d", "GET", SECRET, 400],
     ["/api/admin/metrics?verbose=1", "GET", SECRET, 400],
     ["/api/admin/metrics", "POST", SECRET, 405],
-  ] as const)("%s (%s) → %i", async (path, method, token, status) => {
+  ] as const)("%s (%s), one of the refused cases", async (path, method, token, status) => {
     const writesBefore = await quietWrites(() => handle.emulator.stats(projectId).writes);
     const response = await call(path, { method, token });
     expect(response.status).toBe(status);

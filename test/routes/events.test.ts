@@ -116,7 +116,7 @@ describe("event routes: refusals write nothing", () => {
     ["/api/admin/events/requeue-dead-letters", "POST", {}, SECRET, 400],
     ["/api/admin/events/requeue-dead-letters", "POST", { confirmCount: 0 }, SECRET, 400],
     ["/api/admin/events/requeue-dead-letters", "POST", { confirmCount: 501 }, SECRET, 400],
-  ] as const)("%s %s with %j → %i", async (path, method, body, token, status) => {
+  ] as const)("%s %s with %j is refused, nothing written", async (path, method, body, token, status) => {
     const writesBefore = await quietWrites(() => handle.emulator.stats(projectId).writes);
     const response = await call(path, { method, body, token });
     expect(response.status).toBe(status);

@@ -112,7 +112,7 @@ describe("message feedback", () => {
       "ada",
       400,
     ],
-  ])("%s → %i, nothing written", async (_case, path, body, uid, status) => {
+  ])("%s: nothing written", async (_case, path, body, uid, status) => {
     const writesBefore = await quietWrites(() => handle.emulator.stats(projectId).writes);
     const response = await post(path, body, uid);
     expect(response.status).toBe(status);

@@ -160,7 +160,7 @@ describe("push subscription API", () => {
       400,
     ],
     ["a body that is not JSON", () => ({ body: "{oops", token: tokenFor("ada") }), 400],
-  ])("%s → %i, nothing written", async (_case, request, status) => {
+  ])("%s: nothing written", async (_case, request, status) => {
     const writesBefore = await quietWrites(() => handle.emulator.stats(projectId).writes);
     const response = await call(PATH, request());
     expect(response.status).toBe(status);
