@@ -7,13 +7,13 @@
 import type { Firestore } from "firebase-admin/firestore";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createFirestoreProcessingStateStore } from "@/adapters/firestore/processing-state-store";
-import { messageCreatedEventId, newEvent } from "@/core/events";
 import { deliveryCounts, deliveryDayField } from "@/core/processing-state";
 import type { PushTransport } from "@/pipeline/channel-ports";
 import { processEvent } from "@/pipeline/outbox/process-event";
 import type { MailCatcher } from "../../scripts/local-stack/mail-catcher";
 import { type EmulatorHandle, putDocuments } from "../support/firestore";
 import { realEventDeps } from "../support/processor";
+import { putSentMessage } from "../support/sent-message";
 import { type LocalServices, startLocalServices } from "../support/stack";
 
 const DAY = 86_400_000;
@@ -49,7 +49,6 @@ async function sentMessage(
     emailNotifications = true,
   }: { slot?: string; at?: number; emailNotifications?: boolean } = {},
 ) {
-  const messageId = `${uid}_${slot}`;
   await putDocuments(db, "users", [
     [
       uid,
@@ -66,35 +65,7 @@ async function sentMessage(
       },
     ],
   ]);
-  await putDocuments(db, "coachingMessages", [
-    [
-      messageId,
-      {
-        id: messageId,
-        uid,
-        slotId: messageId,
-        messageContent: `A message for ${uid}.`,
-        pushNotificationText: "A note for you",
-        status: "sent",
-        journalEntryId: `coaching_${messageId}`,
-        delivery: {
-          email: { status: "pending", providerId: null, error: null, attemptedAt: null },
-          push: { status: "pending", text: null },
-        },
-      },
-    ],
-  ]);
-  const event = newEvent({
-    id: messageCreatedEventId(messageId),
-    eventType: "coaching.message.created",
-    aggregateId: messageId,
-    aggregateType: "coachingMessage",
-    payload: { messageId, uid, slotId: messageId },
-    createdBy: "test",
-    now: at,
-  });
-  await putDocuments(db, "events", [[event.id, { ...event }]]);
-  return { messageId, eventId: event.id };
+  return putSentMessage(db, { uid, slot, at: at });
 }
 
 async function countsOf(uid: string, now = NOW) {

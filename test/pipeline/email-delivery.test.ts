@@ -11,7 +11,6 @@ import { recordMessageFeedback } from "@/adapters/firestore/message-feedback-sto
 import { createFirestoreProcessorStore } from "@/adapters/firestore/processor-store";
 import { liftSuppression, listSuppressions } from "@/adapters/firestore/suppression-store";
 import { suppressionIdFor } from "@/core/email-address";
-import { messageCreatedEventId, newEvent } from "@/core/events";
 import { signUnsubscribeToken } from "@/core/unsubscribe";
 import { processEvent } from "@/pipeline/outbox/process-event";
 import type { StoredMessage } from "@/pipeline/processor-store-ports";
@@ -21,6 +20,7 @@ import type { MailCatcher } from "../../scripts/local-stack/mail-catcher";
 import { type EmulatorHandle, putDocuments } from "../support/firestore";
 import { queriesMissingIndexes, readIndexes } from "../support/index-coverage";
 import { realEventDeps } from "../support/processor";
+import { putSentMessage } from "../support/sent-message";
 import { type LocalServices, startLocalServices } from "../support/stack";
 
 const UNSUBSCRIBE = {
@@ -53,7 +53,6 @@ beforeEach(() => {
 
 /** A user and a sent, journaled message with its pending delivery event. */
 async function sentMessage(uid: string, { email = `${uid}@example.com`, slot = "1" } = {}) {
-  const messageId = `${uid}_${slot}`;
   await putDocuments(db, "users", [
     [
       uid,
@@ -65,35 +64,7 @@ async function sentMessage(uid: string, { email = `${uid}@example.com`, slot = "
       },
     ],
   ]);
-  await putDocuments(db, "coachingMessages", [
-    [
-      messageId,
-      {
-        id: messageId,
-        uid,
-        slotId: messageId,
-        messageContent: `A message for ${uid}.`,
-        pushNotificationText: "A note for you",
-        status: "sent",
-        journalEntryId: `coaching_${messageId}`,
-        delivery: {
-          email: { status: "pending", providerId: null, error: null, attemptedAt: null },
-          push: { status: "pending", text: null },
-        },
-      },
-    ],
-  ]);
-  const event = newEvent({
-    id: messageCreatedEventId(messageId),
-    eventType: "coaching.message.created",
-    aggregateId: messageId,
-    aggregateType: "coachingMessage",
-    payload: { messageId, uid, slotId: messageId },
-    createdBy: "test",
-    now: NOW,
-  });
-  await putDocuments(db, "events", [[event.id, { ...event }]]);
-  return { messageId, eventId: event.id };
+  return putSentMessage(db, { uid, slot, at: NOW });
 }
 
 async function messageOf(messageId: string): Promise<StoredMessage> {

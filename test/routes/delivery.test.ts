@@ -8,7 +8,6 @@ import { Webhook } from "svix";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createFirestoreMetricsStore } from "@/adapters/firestore/metrics-store";
 import { suppressionIdFor } from "@/core/email-address";
-import { messageCreatedEventId, newEvent } from "@/core/events";
 import { signUnsubscribeToken } from "@/core/unsubscribe";
 import { createSessionToken } from "@/http/admin-session";
 import type { StoredMessage } from "@/pipeline/processor-store-ports";
@@ -19,6 +18,7 @@ import { eventually } from "../support/eventually";
 import { type EmulatorHandle, putDocuments } from "../support/firestore";
 import type { NextServer } from "../support/next-server";
 import { quietWrites } from "../support/quiet-writes";
+import { putSentMessage } from "../support/sent-message";
 import { caller, type RouteStack, startRouteStack } from "../support/stack";
 
 const CRON_SECRET = "delivery-test-secret-0123456789abc";
@@ -74,38 +74,10 @@ async function seedUser(uid: string) {
 
 /** A sent, journaled message and its delivery event, delivered through the process-event route. */
 async function deliverMessage(uid: string, slot: string): Promise<StoredMessage> {
-  const messageId = `${uid}_${slot}`;
-  await putDocuments(db, "coachingMessages", [
-    [
-      messageId,
-      {
-        id: messageId,
-        uid,
-        slotId: messageId,
-        messageContent: `A message for ${uid}.`,
-        pushNotificationText: "A note for you",
-        status: "sent",
-        journalEntryId: `coaching_${messageId}`,
-        delivery: {
-          email: { status: "pending", providerId: null, error: null, attemptedAt: null },
-          push: { status: "pending", text: null },
-        },
-      },
-    ],
-  ]);
-  const event = newEvent({
-    id: messageCreatedEventId(messageId),
-    eventType: "coaching.message.created",
-    aggregateId: messageId,
-    aggregateType: "coachingMessage",
-    payload: { messageId, uid, slotId: messageId },
-    createdBy: "test",
-    now: Date.now(),
-  });
-  await putDocuments(db, "events", [[event.id, { ...event }]]);
-  expect((await call("/api/events/process-event", { body: { event_id: event.id } })).status).toBe(202);
+  const { messageId, eventId } = await putSentMessage(db, { uid, slot, at: Date.now() });
+  expect((await call("/api/events/process-event", { body: { event_id: eventId } })).status).toBe(202);
   await eventually(
-    async () => (await db.doc(`events/${event.id}`).get()).get("status"),
+    async () => (await db.doc(`events/${eventId}`).get()).get("status"),
     (status) => status === "processed",
   );
   return (await db.doc(`coachingMessages/${messageId}`).get()).data() as StoredMessage;

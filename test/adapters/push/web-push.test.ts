@@ -7,7 +7,6 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import webpush from "web-push";
 import { createFirestorePushSubscriptionStore } from "@/adapters/firestore/push-subscription-store";
 import { createWebPushTransport } from "@/adapters/push/web-push-transport";
-import { messageCreatedEventId, newEvent } from "@/core/events";
 import { MAX_PUSH_SUBSCRIPTIONS_PER_USER, PUSH_TTL_SECONDS, pushTopicFor } from "@/core/push";
 import type { PushSubscriptionStore } from "@/pipeline/delivery-ports";
 import { type EventProcessorDeps, processEvent } from "@/pipeline/outbox/process-event";
@@ -16,6 +15,7 @@ import type { MailCatcher } from "../../../scripts/local-stack/mail-catcher";
 import { type PushService, startPushService } from "../../../scripts/local-stack/push-service";
 import { type EmulatorHandle, putDocuments } from "../../support/firestore";
 import { realEventDeps } from "../../support/processor";
+import { putSentMessage } from "../../support/sent-message";
 import { type LocalServices, startLocalServices } from "../../support/stack";
 
 const NOW = Date.now();
@@ -56,7 +56,6 @@ beforeEach(() => {
 });
 
 async function sentMessage(uid: string) {
-  const messageId = `${uid}_1`;
   await putDocuments(db, "users", [
     [
       uid,
@@ -67,35 +66,7 @@ async function sentMessage(uid: string) {
       },
     ],
   ]);
-  await putDocuments(db, "coachingMessages", [
-    [
-      messageId,
-      {
-        id: messageId,
-        uid,
-        slotId: messageId,
-        messageContent: `A message for ${uid}.`,
-        pushNotificationText: `A note for ${uid}`,
-        status: "sent",
-        journalEntryId: `coaching_${messageId}`,
-        delivery: {
-          email: { status: "pending", providerId: null, error: null, attemptedAt: null },
-          push: { status: "pending", text: null },
-        },
-      },
-    ],
-  ]);
-  const event = newEvent({
-    id: messageCreatedEventId(messageId),
-    eventType: "coaching.message.created",
-    aggregateId: messageId,
-    aggregateType: "coachingMessage",
-    payload: { messageId, uid, slotId: messageId },
-    createdBy: "test",
-    now: NOW,
-  });
-  await putDocuments(db, "events", [[event.id, { ...event }]]);
-  return { messageId, eventId: event.id };
+  return putSentMessage(db, { uid, slot: "1", at: NOW, pushNotificationText: `A note for ${uid}` });
 }
 
 /** Browsers of the user, subscribed at the push service and registered with the engine. */
