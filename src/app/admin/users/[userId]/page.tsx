@@ -1,4 +1,5 @@
 import { notFound } from "next/navigation";
+import type { ReactNode } from "react";
 import { getConfig } from "@/config";
 import { AppError } from "@/core/errors";
 import { describeAcuteRiskOutcome } from "@/core/risk";
@@ -7,6 +8,18 @@ import { userDetail, userJournal } from "@/services/admin";
 import { requireAdminSession } from "@/services/admin-auth";
 import { clearUserAction, generateNowAction, resumeAction, suspendAction } from "../../actions";
 import { CellNote, DataTable, formatInstant, formatRelative, Notice, StatusBadge } from "../../ui";
+
+/** One figure of a panel: its label and its value. */
+function Fact({ label, testId, children }: { label: string; testId?: string; children: ReactNode }) {
+  return (
+    <div>
+      <dt>{label}</dt>
+      <dd style={{ fontSize: 14 }} data-testid={testId}>
+        {children}
+      </dd>
+    </div>
+  );
+}
 
 /** A rolling log of the processing state, newest first: when, what, and a note; `empty` when it has none. */
 function RollingLog({
@@ -93,88 +106,52 @@ export default async function UserPage({
         <section className="panel" aria-labelledby="config-heading">
           <h2 id="config-heading">Configuration</h2>
           <dl className="stats">
-            <div>
-              <dt>User id</dt>
-              <dd style={{ fontSize: 14 }}>{uid}</dd>
-            </div>
-            <div>
-              <dt>Time zone</dt>
-              <dd style={{ fontSize: 14 }}>
-                {timezone} · {detail.localDateTime?.replace("T", " ") ?? "—"}
-              </dd>
-            </div>
-            <div>
-              <dt>Preference / frequency</dt>
-              <dd style={{ fontSize: 14 }}>
-                {detail.coachingConfig
-                  ? `${detail.coachingConfig.timePreference} · ${detail.coachingConfig.frequency}${
-                      detail.coachingConfig.enableCoachingMessages ? "" : " · off"
-                    }`
-                  : (detail.problem ?? "—")}
-              </dd>
-            </div>
-            <div>
-              <dt>Next due</dt>
-              <dd style={{ fontSize: 14 }} data-testid="next-due">
-                {formatInstant(detail.nextCoachingMessageDue, timezone)} (
-                {formatRelative(detail.nextCoachingMessageDue, now)})
-              </dd>
-            </div>
+            <Fact label="User id">{uid}</Fact>
+            <Fact label="Time zone">
+              {timezone} · {detail.localDateTime?.replace("T", " ") ?? "—"}
+            </Fact>
+            <Fact label="Preference / frequency">
+              {detail.coachingConfig
+                ? `${detail.coachingConfig.timePreference} · ${detail.coachingConfig.frequency}${
+                    detail.coachingConfig.enableCoachingMessages ? "" : " · off"
+                  }`
+                : (detail.problem ?? "—")}
+            </Fact>
+            <Fact label="Next due" testId="next-due">
+              {formatInstant(detail.nextCoachingMessageDue, timezone)} (
+              {formatRelative(detail.nextCoachingMessageDue, now)})
+            </Fact>
           </dl>
         </section>
         <section className="panel" aria-labelledby="state-heading">
           <h2 id="state-heading">Processing</h2>
           <dl className="stats">
-            <div>
-              <dt>Status</dt>
-              <dd style={{ fontSize: 14 }} data-testid="user-status">
-                {state.status}
-              </dd>
-            </div>
-            <div>
-              <dt>Sent / generated</dt>
-              <dd style={{ fontSize: 14 }}>
-                {state.stats.messagesSent} / {state.stats.messagesGenerated}
-              </dd>
-            </div>
-            <div>
-              <dt>Gate skips / errors</dt>
-              <dd style={{ fontSize: 14 }}>
-                {state.stats.gateSkipped} / {state.stats.errors}
-              </dd>
-            </div>
-            <div>
-              <dt>Emails sent (today, UTC)</dt>
-              <dd style={{ fontSize: 14 }} data-testid="emails-sent">
-                {detail.deliveries.totalEmailsSent} ({detail.deliveries.emailsSentToday})
-              </dd>
-            </div>
-            <div>
-              <dt>Last email</dt>
-              <dd style={{ fontSize: 14 }} data-testid="last-email">
-                {detail.deliveries.lastEmailSentAt === null
-                  ? "never"
-                  : `${formatInstant(detail.deliveries.lastEmailSentAt, timezone)} (${formatRelative(detail.deliveries.lastEmailSentAt, now)})`}
-              </dd>
-            </div>
-            <div>
-              <dt>Pushes sent (today, UTC)</dt>
-              <dd style={{ fontSize: 14 }}>
-                {detail.deliveries.totalPushesSent} ({detail.deliveries.pushesSentToday})
-              </dd>
-            </div>
-            <div>
-              <dt>Failures in a row</dt>
-              <dd style={{ fontSize: 14 }}>{state.consecutiveFailures}</dd>
-            </div>
-            <div>
-              <dt>LLM key</dt>
-              <dd style={{ fontSize: 14 }} data-testid="own-key">
-                {detail.ownKey
-                  ? `own key ···${detail.ownKey.last4} (${detail.ownKey.status})`
-                  : "engine default"}
-              </dd>
-            </div>
+            <Fact label="Status" testId="user-status">
+              {state.status}
+            </Fact>
+            <Fact label="Sent / generated">
+              {state.stats.messagesSent} / {state.stats.messagesGenerated}
+            </Fact>
+            <Fact label="Gate skips / errors">
+              {state.stats.gateSkipped} / {state.stats.errors}
+            </Fact>
+            <Fact label="Emails sent (today, UTC)" testId="emails-sent">
+              {detail.deliveries.totalEmailsSent} ({detail.deliveries.emailsSentToday})
+            </Fact>
+            <Fact label="Last email" testId="last-email">
+              {detail.deliveries.lastEmailSentAt === null
+                ? "never"
+                : `${formatInstant(detail.deliveries.lastEmailSentAt, timezone)} (${formatRelative(detail.deliveries.lastEmailSentAt, now)})`}
+            </Fact>
+            <Fact label="Pushes sent (today, UTC)">
+              {detail.deliveries.totalPushesSent} ({detail.deliveries.pushesSentToday})
+            </Fact>
+            <Fact label="Failures in a row">{state.consecutiveFailures}</Fact>
+            <Fact label="LLM key" testId="own-key">
+              {detail.ownKey
+                ? `own key ···${detail.ownKey.last4} (${detail.ownKey.status})`
+                : "engine default"}
+            </Fact>
           </dl>
           {state.status === "suspended" ? (
             <p>
