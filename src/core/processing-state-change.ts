@@ -2,13 +2,8 @@
  * A change to a user's processing state as the pipeline writes it (counters by increment, plain
  * fields as given) and as a store applies it; the rolling logs' cap. Pure.
  */
-import {
-  type DeliveryChannel,
-  deliveryDayField,
-  type ProcessingState,
-  type ProcessingStats,
-  type StatsCounter,
-} from "./processing-state";
+import { type DeliveryChannel, deliveryDayField } from "./delivery-counts";
+import type { ProcessingState, ProcessingStats, StatsCounter } from "./processing-state";
 import { applyUsageChange, type UsageChange } from "./run-usage";
 
 /** Counters kept with atomic increments (`FieldValue.increment` on Firestore), never read-modify-write. */

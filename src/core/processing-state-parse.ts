@@ -3,9 +3,9 @@
  * types with zod, then made whole by `normaliseProcessingState`. Pure.
  */
 import { z } from "zod";
+import { deliveryDayFieldsOf } from "./delivery-counts";
 import {
   ACUTE_RISK_OUTCOMES,
-  deliveryDayFieldsOf,
   normaliseProcessingState,
   PROCESSING_PHASES,
   type ProcessingState,

@@ -5,7 +5,7 @@
  * field back, and a suspension is written only on a user who exists.
  */
 import { beforeEach, describe, expect, it } from "vitest";
-import { deliveryCounts } from "@/core/processing-state";
+import { deliveryCounts } from "@/core/delivery-counts";
 import { recordDeliveries } from "@/core/processing-state-change";
 import type { ProcessingStateStore } from "@/pipeline/processor-store-ports";
 

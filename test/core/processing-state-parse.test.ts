@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { deliveryCounts, emptyProcessingState } from "@/core/processing-state";
+import { deliveryCounts } from "@/core/delivery-counts";
+import { emptyProcessingState } from "@/core/processing-state";
 import { parseProcessingState } from "@/core/processing-state-parse";
 
 describe("parseProcessingState", () => {

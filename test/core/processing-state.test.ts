@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { deliveryCounts } from "@/core/delivery-counts";
 import {
-  deliveryCounts,
   emptyProcessingState,
   normaliseProcessingState,
   type ProcessingState,
