@@ -103,6 +103,3 @@ export type HandlerResult =
        */
       deferUntil?: number;
     };
-
-/** The step boundaries inside a handler, for logs and crash tests. */
-export type HandlerStep = "email_requested" | "push_requested";

@@ -78,7 +78,6 @@ export interface OutboxWiring {
   models?: { defaultModel: CoachModel; modelForKey: (apiKey: string) => CoachModel };
   prompts?: Prompts;
   random?: () => number;
-  onStep?: EventProcessorDeps["onStep"];
   warn?: (message: string, context: Record<string, unknown>) => void;
 }
 
@@ -162,7 +161,6 @@ export function wireOutbox(wiring: OutboxWiring): EventProcessorDeps {
     },
     leaseMs: config.events.leaseMs,
     random,
-    ...(wiring.onStep ? { onStep: wiring.onStep } : {}),
     logWarning: warn,
   };
 }

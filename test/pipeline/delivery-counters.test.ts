@@ -7,11 +7,13 @@
 import type { Firestore } from "firebase-admin/firestore";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createFirestoreProcessingStateStore } from "@/adapters/firestore/processing-state-store";
-import { deliveryCounts, deliveryDayField } from "@/core/processing-state";
+import { createFirestoreProcessorStore } from "@/adapters/firestore/processor-store";
+import { deliveryCounts, deliveryDayField } from "@/core/delivery-counts";
 import type { PushTransport } from "@/pipeline/channel-ports";
 import { processEvent } from "@/pipeline/outbox/process-event";
 import type { MailCatcher } from "../../scripts/local-stack/mail-catcher";
 import { type EmulatorHandle, putDocuments } from "../support/firestore";
+import { dyingAtMessageWrite, untilDied } from "../support/process-death";
 import { realEventDeps } from "../support/processor";
 import { putSentMessage } from "../support/sent-message";
 import { type LocalServices, startLocalServices } from "../support/stack";
@@ -126,18 +128,12 @@ describe("delivery counters on the processing state", () => {
   it("a crash after Resend took the email: the retry, deduplicated by Resend, counts it once", async () => {
     const { eventId } = await sentMessage("cleo");
     const deps = realEventDeps({ db, catcher });
-    const fired: string[] = [];
-    const crashing = {
-      ...deps,
-      onStep: (step: string) => {
-        if (step === "email_requested") {
-          fired.push(step);
-          throw new Error("simulated crash after the email request");
-        }
-      },
-    };
-    await expect(processEvent({ deps: crashing, eventId, now: NOW })).rejects.toThrow("simulated crash");
-    expect(fired).toEqual(["email_requested"]);
+    // The process dies in the write that follows the send: Resend has the email, nothing is recorded.
+    const dying = dyingAtMessageWrite(createFirestoreProcessorStore(db));
+    const crashing = realEventDeps({ db, catcher, storage: { store: dying.store } });
+    await untilDied(processEvent({ deps: crashing, eventId, now: NOW }), dying.died);
+    expect(dying.fired).toEqual(["updateMessage"]);
+    expect(catcher.emails).toHaveLength(1);
     const afterLease = NOW + deps.leaseMs + 1;
     expect((await processEvent({ deps, eventId, now: afterLease })).result).toBe("processed");
     expect(catcher.attempts).toHaveLength(2);

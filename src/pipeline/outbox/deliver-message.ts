@@ -27,7 +27,7 @@ export const EMAIL_NOT_CONFIGURED = "email is not configured (RESEND_API_KEY is 
 export async function deliverMessage(
   deps: EventHandlerDeps,
   payload: z.infer<typeof messageCreatedPayload>,
-  { event, now, onStep }: HandlerContext,
+  { event, now }: HandlerContext,
 ): Promise<HandlerResult> {
   const { store } = deps;
   const message = await store.getMessage(payload.messageId);
@@ -123,7 +123,6 @@ export async function deliverMessage(
           ? { headers: listUnsubscribeHeaders({ url: unsubscribeLink, mailto: deps.unsubscribe.mailto }) }
           : {}),
       });
-      await onStep?.("email_requested");
       if (!sent.ok) {
         const failed: StoredMessage["delivery"]["email"] = {
           status: "failed",
@@ -157,7 +156,6 @@ export async function deliverMessage(
       text: message.pushNotificationText,
       messageId: message.id,
     });
-    await onStep?.("push_requested");
     if (!pushed.delivered && pushed.retriable) {
       // The email's outcome is kept; the retry sends the push only (subscriptions already
       // pushed to are claimed, so none gets it twice).

@@ -8,7 +8,7 @@ import { EVENT_TYPES, type EventRecord } from "@/core/events";
 import type { AlertWebhook } from "../alert-ports";
 import type { EmailRenderer, Mailer, PushTransport } from "../channel-ports";
 import type { SuppressionList } from "../delivery-ports";
-import type { HandlerResult, HandlerStep } from "../event-ports";
+import type { HandlerResult } from "../event-ports";
 import type { LlmBreaker } from "../llm-limit-ports";
 import type { Prompts, ResolveRunModel } from "../model-ports";
 import type { ProcessingStateStore, ProcessorStore } from "../processor-store-ports";
@@ -20,8 +20,6 @@ import { alertNotificationPayload, postAlert } from "./post-alert";
 export interface HandlerContext {
   event: EventRecord;
   now: number;
-  /** Called at step boundaries inside a handler; a throw here stops the run as a crash would. */
-  onStep?: (step: HandlerStep) => void | Promise<void>;
   /** Time left before the run must have ended (the drain's deadline); absent when unbounded. */
   remainingMs?: () => number;
 }

@@ -15,7 +15,7 @@
 import { describeError } from "@/core/errors";
 import { decideAfterFailure, type RetryPolicy, retryWindowStart } from "@/core/event-retry";
 import type { EventRecord } from "@/core/events";
-import type { EventStore, HandlerResult, HandlerStep } from "../event-ports";
+import type { EventStore, HandlerResult } from "../event-ports";
 import { inSpan } from "../tracing";
 import { claimEvent } from "./claim-event";
 import type { RegisteredHandler } from "./handler-registry";
@@ -27,8 +27,6 @@ export interface EventProcessorDeps {
   /** How long a claim holds an event; longer than any handler run. */
   leaseMs: number;
   random: () => number;
-  /** Crash points for tests; logging. A throw stops the run as a crash would. */
-  onStep?: (step: HandlerStep | "handled", eventId: string) => void | Promise<void>;
   /**
    * Events a drain sweeps for ones the ready query cannot see (written without a valid `status`
    * or `next_attempt_at`); 0 turns the sweep off. Default 100.
@@ -51,7 +49,6 @@ export type EventRunResult =
 
 /** The event's handler in its own span (`outbox.handle`), with what came of it. */
 function runHandler(
-  deps: EventProcessorDeps,
   handler: RegisteredHandler,
   event: EventRecord,
   now: number,
@@ -59,7 +56,7 @@ function runHandler(
 ): Promise<HandlerResult> {
   const fields = { "coaching.component": "outbox", "coaching.event_type": event.event_type };
   return inSpan("outbox.handle", fields, async (span) => {
-    const outcome = await handle(deps, handler, event, now, remainingMs);
+    const outcome = await handle(handler, event, now, remainingMs);
     span.set(
       outcome.ok
         ? { "coaching.handled": true }
@@ -70,7 +67,6 @@ function runHandler(
 }
 
 async function handle(
-  deps: EventProcessorDeps,
   handler: RegisteredHandler,
   event: EventRecord,
   now: number,
@@ -85,20 +81,10 @@ async function handle(
       reason: `invalid payload for ${event.event_type}: ${issue?.path.join(".") || "payload"}: ${issue?.message ?? "does not match"}`,
     };
   }
-  // A failing step hook is fatal to the run (it stands for the process dying); a failing handler is a retriable failure.
-  let hookFailure: { error: unknown } | undefined;
-  const onStep = async (step: HandlerStep) => {
-    try {
-      await deps.onStep?.(step, event.id);
-    } catch (error) {
-      hookFailure = { error };
-      throw error;
-    }
-  };
   try {
-    return await handler.handle(parsed.data, { event, now, onStep, ...(remainingMs ? { remainingMs } : {}) });
+    return await handler.handle(parsed.data, { event, now, ...(remainingMs ? { remainingMs } : {}) });
   } catch (error) {
-    if (hookFailure) throw hookFailure.error;
+    // A handler that throws (a port failed under it) is a passing failure, retried like one it reports.
     return { ok: false, retriable: true, reason: describeError(error) };
   }
 }
@@ -167,9 +153,8 @@ async function runEvent({
   const attempts = decision.attempts;
   const handler = deps.registry[event.event_type];
   const outcome: HandlerResult = handler
-    ? await runHandler(deps, handler, event, now, remainingMs)
+    ? await runHandler(handler, event, now, remainingMs)
     : { ok: false, retriable: false, reason: `unknown event type ${event.event_type}` };
-  await deps.onStep?.("handled", eventId);
 
   if (outcome.ok) {
     await store.updateEvent(eventId, {
