@@ -29,13 +29,14 @@ import { decideDueUser } from "@/core/scheduler-decisions";
 import { parseUserDocument } from "@/core/user";
 import { mapWithConcurrency } from "@/pipeline/bounded-concurrency";
 import type { Dispatcher } from "@/pipeline/dispatch-ports";
-import { type ProcessorDeps, processUser } from "@/pipeline/process-user";
+import type { ProcessorDeps } from "@/pipeline/process-user";
 import { rollUpMetrics } from "@/pipeline/roll-up-metrics";
 import { runScheduler, type SchedulerSettings } from "@/pipeline/run-scheduler";
 import type { SchedulerStore } from "@/pipeline/scheduler-store-ports";
 import { firestoreProcessorStorage, wireProcessor } from "@/services/processor";
 import { type RunningEmulator, startFirestoreEmulator } from "./local-stack/firestore-emulator";
 import { type LlmSandbox, startLlmSandbox } from "./local-stack/llm-sandbox";
+import { processUser } from "./support/process-user";
 
 process.env.METADATA_SERVER_DETECTION = "none";
 const quick = process.argv.includes("--quick");

@@ -23,11 +23,11 @@ import { safetyResourceFor } from "@/core/risk";
 import { mapWithConcurrency } from "@/pipeline/bounded-concurrency";
 import type { CoachModel, LlmCallRecord } from "@/pipeline/model-ports";
 import type { ProcessorDeps } from "@/pipeline/process-user";
-import { processUser } from "@/pipeline/process-user";
 import type { StoredMessage } from "@/pipeline/processor-store-ports";
 import { createStateQuotaGate } from "@/pipeline/state-quota";
 import { openRouterModels, wireProcessor } from "@/services/processor";
 import { startLlmSandbox } from "../local-stack/llm-sandbox";
+import { processUser } from "../support/process-user";
 import type { EvalPersona } from "./personas";
 import {
   type EvalReport,

@@ -16,11 +16,11 @@ import { loadConfig } from "@/config";
 import { MESSAGE_TYPES } from "@/core/coaching-message";
 import { isInsideWindow, localDate, TIME_WINDOWS } from "@/core/schedule";
 import type { CoachModel, LlmCallRecord } from "@/pipeline/model-ports";
-import { processUser } from "@/pipeline/process-user";
 import { runScheduler } from "@/pipeline/run-scheduler";
 import { createStateQuotaGate } from "@/pipeline/state-quota";
 import { wireProcessor } from "@/services/processor";
 import { DEMO_ZONES } from "../local-stack/demo-data";
+import { processUser } from "../support/process-user";
 
 const HOUR = 3_600_000;
 // Early March: the United States leave winter time on March 8, 2026, inside a two-week run.

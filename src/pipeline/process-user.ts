@@ -3,6 +3,10 @@
  * quality gate, storage with the delivery event, journal entry, reschedule. Delivery itself
  * (email, push) is the outbox's job (outbox/).
  *
+ * It comes in two halves: `acceptUserRun` (re-checks and the claim), which the processor route
+ * awaits before it responds, and `runClaimedSlot` (the rest), which it runs after responding.
+ * The tests and scripts run both in one call with `processUser` (scripts/support/process-user.ts).
+ *
  * Exactly once per slot (docs/guarantees.md) comes from construction, not from transactions:
  * - the slot is owned through a `create()`-claimed lease (see core/due-slot.ts);
  * - the approved message has the slot's id and is created with `create()`, so two workers can
@@ -80,14 +84,4 @@ export function runClaimedSlot(run: {
     });
     return outcome;
   });
-}
-
-/** Accept and run in one call (the test route, tests); the processor route runs the second half after responding. */
-export async function processUser(
-  request: UserRunRequest,
-): Promise<AcceptResult | { kind: "processed"; result: ProcessOutcome }> {
-  const accepted = await acceptUserRun(request);
-  if (accepted.kind !== "claimed") return accepted;
-  const { deps, now } = request;
-  return { kind: "processed", result: await runClaimedSlot({ deps, claim: accepted.claim, now }) };
 }

@@ -169,6 +169,97 @@ describe("a tick on Firestore over due times without a rank", () => {
   });
 });
 
+describe("scheduler documents that do not parse", () => {
+  const HOUR = 3_600_000;
+  const NOW = Date.parse("2026-11-24T09:00:00Z");
+  const CHAIN_ID = "cron_2026-11-24T09";
+  const settings = {
+    pageSize: 100,
+    maxUsersPerTick: 1_000,
+    bootstrapLimit: 200,
+    timeBudgetMs: 45_000,
+    disabledRecheckMs: 24 * HOUR,
+    dispatchConcurrency: 1,
+  };
+  const tick = (store: SchedulerStore, dispatched: string[], asChainStep = false) =>
+    runScheduler({
+      store,
+      dispatcher: {
+        async dispatch({ userId }) {
+          dispatched.push(userId);
+          return { ok: true, status: 202 };
+        },
+      },
+      settings,
+      now: NOW,
+      trigger: asChainStep ? "cron" : "test",
+      runId: "malformed-run",
+      elapsedMs: () => 0,
+      random: () => 0.5,
+      ...(asChainStep
+        ? {
+            chain: {
+              chainId: CHAIN_ID,
+              step: 0,
+              after: null,
+              maxSteps: 5,
+              stepLeaseMs: 10 * 60_000,
+              continuer: { continueChain: async () => ({ ok: true as const, status: 202 }) },
+            },
+          }
+        : {}),
+    });
+
+  it("refuses to read a chain step claim that does not parse, so the step is not run a second time", async () => {
+    const { db: project } = handle.freshProject("malformed-chain-step");
+    // A claim whose lease field is unreadable: read as a dead claim, attempt 2 would take the step over.
+    await project.doc(`schedulerChainSteps/${CHAIN_ID}_0_1`).set({ runId: 42, status: "running" });
+    await project
+      .doc("users/due")
+      .set({ ...userDocument({ nextCoachingMessageDue: NOW - HOUR }), coachingDueRank: 0.5 });
+    const store = createFirestoreSchedulerStore(project);
+    await expect(store.getChainStep({ chainId: CHAIN_ID, step: 0, attempt: 1 })).rejects.toMatchObject({
+      code: "internal:firestore",
+    });
+    const dispatched: string[] = [];
+    await expect(tick(store, dispatched, true)).rejects.toMatchObject({
+      code: "internal:firestore",
+    });
+    expect(dispatched).toEqual([]);
+    expect((await project.doc(`schedulerChainSteps/${CHAIN_ID}_0_2`).get()).exists).toBe(false);
+  });
+
+  it("reads a sweep state that does not parse as none: the tick starts a new pass and overwrites it", async () => {
+    const { db: project } = handle.freshProject("malformed-sweep");
+    await project.doc("systemState/unscheduledSweep").set({ cursor: 7, passStartedAt: "yesterday" });
+    await project.doc("users/unscheduled").set(userDocument());
+    const store = createFirestoreSchedulerStore(project);
+    expect(await store.getSweepState()).toBeNull();
+    const run = await tick(store, []);
+    expect(run.results.usersSwept).toBe(1);
+    expect(typeof (await project.doc("users/unscheduled").get()).get("nextCoachingMessageDue")).toBe(
+      "number",
+    );
+    expect(await store.getSweepState()).toMatchObject({ cursor: null, passStartedAt: NOW, updatedAt: NOW });
+  });
+
+  it("reads a due slot whose fields do not parse as open with no next due time recorded", async () => {
+    const { db: project } = handle.freshProject("malformed-slot");
+    await project.doc("coachingSlots/odd_100").set({ status: 5, nextCoachingMessageDue: "tomorrow" });
+    await project
+      .doc("coachingSlots/done_200")
+      .set({ status: "completed", nextCoachingMessageDue: "tomorrow" });
+    const slots = await createFirestoreSchedulerStore(project).getDueSlots(["odd_100", "done_200"]);
+    expect(slots).toEqual(
+      new Map([
+        // Anything but "completed" is a run in progress, as the processor reads a slot: the user is dispatched and the processor decides.
+        ["odd_100", { open: true, nextCoachingMessageDue: null }],
+        ["done_200", { open: false, nextCoachingMessageDue: null }],
+      ]),
+    );
+  });
+});
+
 it("issues only queries that firestore.indexes.json can serve", () => {
   const queries = handle.emulator.recordedQueries();
   expect(queries.length).toBeGreaterThan(0);

@@ -16,13 +16,13 @@ import type { ProcessingState } from "@/core/processing-state";
 import type { CoachModel, ResolveRunModel } from "@/pipeline/model-ports";
 import { processEvent } from "@/pipeline/outbox/process-event";
 import { processEventBatches } from "@/pipeline/outbox/process-event-batches";
-import { processUser } from "@/pipeline/process-user";
 import type { CoachingJournalEntry, ProcessorStore, StoredMessage } from "@/pipeline/processor-store-ports";
 import { refreshInsights } from "@/pipeline/refresh-insights";
 import { createStateQuotaGate } from "@/pipeline/state-quota";
 import { firestoreProcessorStorage, wireModelResolver } from "@/services/processor";
 import type { LlmSandbox } from "../../scripts/local-stack/llm-sandbox";
 import type { MailCatcher } from "../../scripts/local-stack/mail-catcher";
+import { processUser } from "../../scripts/support/process-user";
 import { type EmulatorHandle, putDocuments } from "../support/firestore";
 import {
   queriesMissingIndexes,

@@ -15,10 +15,10 @@ import {
 import { prependRolling } from "@/core/processing-state-change";
 import { retryDueAt } from "@/core/schedule";
 import { createFallbackCoach } from "@/pipeline/keyed-coach";
-import { processUser } from "@/pipeline/process-user";
 import { recordDuplicate, startRun } from "@/pipeline/processing-log";
 import { runScheduler } from "@/pipeline/run-scheduler";
 import type { LlmSandbox } from "../../scripts/local-stack/llm-sandbox";
+import { processUser } from "../../scripts/support/process-user";
 import { type EmulatorHandle, putDocuments } from "../support/firestore";
 import { queriesMissingIndexes, readIndexes } from "../support/index-coverage";
 import { HOUR, realProcessorDeps, seedDueUser } from "../support/processor";

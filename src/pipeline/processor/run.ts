@@ -44,7 +44,7 @@ export interface ProcessorDeps {
   warn?: (message: string, context: Record<string, unknown>) => void;
 }
 
-/** One user's run as it is asked for: accepting it, and in processUser running it too. */
+/** One user's run as it is asked for: what `acceptUserRun` re-checks and claims, and what the claimed run then uses. */
 export interface UserRunRequest {
   deps: ProcessorDeps;
   uid: string;

@@ -3,15 +3,11 @@
  * an unscheduled or parked user forward, and never moves a real schedule earlier.
  */
 import { describe, expect, it } from "vitest";
-import {
-  createInMemoryProcessorData,
-  createInMemoryProcessorStore,
-  type InMemoryProcessorData,
-} from "@/adapters/memory/processor-store";
+import { createInMemoryProcessorData, type InMemoryProcessorData } from "@/adapters/memory/processor-store";
 import { createInMemoryDatabase } from "@/adapters/memory/scheduler-store";
-import { createMemorySuppressionList } from "@/adapters/memory/suppression-list";
+import { dueRank } from "@/core/due-rank";
 import { EVENT_TYPES, newEvent } from "@/core/events";
-import { createEventRegistry } from "@/pipeline/outbox/handler-registry";
+import { wireMemoryOutbox } from "../../support/memory-outbox";
 import { userDocument } from "../../support/users";
 
 const HOUR = 3_600_000;
@@ -25,23 +21,7 @@ async function publishEnabled(
   database.users.set("returning", document);
   const data = createInMemoryProcessorData();
   seed(data);
-  const registry = createEventRegistry({
-    store: createInMemoryProcessorStore(database, data),
-    stateStore: {
-      updateState: async () => {
-        throw new Error("not used");
-      },
-    },
-    mailer: { send: async () => ({ ok: false, retriable: false, reason: "not used" }) },
-    push: { send: async () => ({ delivered: false, reason: "not used" }) },
-    renderEmail: async () => {
-      throw new Error("not used");
-    },
-    links: { journalEntryUrl: (entryId) => `https://journal.example/${entryId}`, preferencesUrl: "" },
-    suppressions: createMemorySuppressionList(),
-    unsubscribe: null,
-    random: () => 0.5,
-  });
+  const { registry } = wireMemoryOutbox({ database, data, random: () => 0.5 });
   const handler = registry[EVENT_TYPES.userCoachingEnabled];
   if (!handler) throw new Error("no handler for user.coaching.enabled");
   const event = newEvent({
@@ -54,7 +34,8 @@ async function publishEnabled(
     now: NOW,
   });
   const result = await handler.handle({ uid: "returning" }, { event, now: NOW });
-  return { result, due: database.users.get("returning")?.nextCoachingMessageDue };
+  const user = database.users.get("returning");
+  return { result, due: user?.nextCoachingMessageDue, user };
 }
 
 /** 1 h + 0.5 × 6 h: a daily user's bootstrap with the random source at 0.5. */
@@ -140,5 +121,41 @@ describe("user.coaching.enabled", () => {
     const { result, due } = await publishEnabled(userDocument({ nextCoachingMessageDue: NOW - HOUR }));
     expect(result).toMatchObject({ ok: true, detail: "already due" });
     expect(due).toBe(NOW - HOUR);
+  });
+
+  describe("the enable flag's mirror (`coachingEnabled`, counted by the metrics)", () => {
+    it("is set in the write that schedules or brings the user forward", async () => {
+      const parkedUntil = NOW + 20 * HOUR;
+      const bootstrapped = await publishEnabled(userDocument());
+      const broughtForward = await publishEnabled({
+        ...userDocument({ nextCoachingMessageDue: parkedUntil }),
+        coachingParkedUntil: parkedUntil,
+        coachingEnabled: false,
+      });
+      expect(bootstrapped.user).toMatchObject({ nextCoachingMessageDue: BOOTSTRAP, coachingEnabled: true });
+      expect(broughtForward.user).toMatchObject({ nextCoachingMessageDue: BOOTSTRAP, coachingEnabled: true });
+    });
+
+    it.each([
+      ["a park that ends sooner than a bootstrap", NOW + HOUR, NOW + HOUR],
+      ["a real future schedule (a stale park mark)", NOW + 23 * HOUR, NOW - 2 * HOUR],
+    ])("is set at once on %s, the due time and its rank kept", async (_case, dueAt, parkedUntil) => {
+      // A rank one missed window down: rewritten as it was.
+      const rank = dueRank({ uid: "returning", dueAt, missedWindows: 1 });
+      const { user } = await publishEnabled({
+        ...userDocument({ nextCoachingMessageDue: dueAt }),
+        coachingParkedUntil: parkedUntil,
+        coachingDueRank: rank,
+        coachingEnabled: false,
+      });
+      expect(user).toMatchObject({ nextCoachingMessageDue: dueAt, coachingDueRank: rank, coachingEnabled: true });
+    });
+
+    it("costs no write when the mirror already says enabled", async () => {
+      const tomorrow = NOW + 23 * HOUR;
+      const document = { ...userDocument({ nextCoachingMessageDue: tomorrow }), coachingEnabled: true };
+      const { user } = await publishEnabled(document);
+      expect(user).toEqual(document);
+    });
   });
 });

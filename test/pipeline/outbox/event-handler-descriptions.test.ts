@@ -1,13 +1,10 @@
 import { expect, it } from "vitest";
-import {
-  createEventRegistry,
-  EVENT_HANDLER_DESCRIPTIONS,
-  type EventHandlerDeps,
-} from "@/pipeline/outbox/handler-registry";
+import { EVENT_HANDLER_DESCRIPTIONS } from "@/pipeline/outbox/handler-registry";
+import { wireMemoryOutbox } from "../../support/memory-outbox";
 
 it("the health route's list of event types is the registry's, with the same descriptions", () => {
-  // Building the registry calls none of its collaborators: each handler uses them when it runs.
-  const registry = createEventRegistry({} as EventHandlerDeps);
+  // The registry as the routes wire it (services/outbox.ts): every handler production runs.
+  const { registry } = wireMemoryOutbox();
   expect(
     Object.fromEntries(
       Object.entries(registry).map(([eventType, handler]) => [eventType, handler.description]),

@@ -1,5 +1,6 @@
 import type { Firestore } from "firebase-admin/firestore";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createFirestoreProcessorStore } from "@/adapters/firestore/processor-store";
 import { loadConfig } from "@/config";
 import { type EventRecord, messageCreatedEventId, newEvent } from "@/core/events";
 import type { EventStore } from "@/pipeline/event-ports";
@@ -9,12 +10,13 @@ import {
   countRetriableDeadLetters,
   requeueRetriableDeadLetters,
 } from "@/pipeline/outbox/requeue-dead-letters";
-import { processUser } from "@/pipeline/process-user";
 import type { StoredMessage } from "@/pipeline/processor-store-ports";
 import type { LlmSandbox } from "../../../scripts/local-stack/llm-sandbox";
 import type { MailCatcher } from "../../../scripts/local-stack/mail-catcher";
+import { processUser } from "../../../scripts/support/process-user";
 import { type EmulatorHandle, putDocuments } from "../../support/firestore";
 import { queriesMissingIndexes, readIndexes } from "../../support/index-coverage";
+import { dyingAtMessageWrite, untilDied } from "../../support/process-death";
 import { drainEvents, HOUR, realEventDeps, realProcessorDeps, seedDueUser } from "../../support/processor";
 import { type LocalServices, startLocalServices } from "../../support/stack";
 
@@ -57,6 +59,32 @@ async function eventOf(eventId: string): Promise<EventRecord> {
 
 async function messageOf(messageId: string): Promise<StoredMessage> {
   return (await db.collection("coachingMessages").doc(messageId).get()).data() as StoredMessage;
+}
+
+/** The outbox with `counted` called each time a run of the handler of `eventType` ends. */
+function withCountedHandler(
+  deps: EventProcessorDeps,
+  eventType: string,
+  counted: (event: EventRecord) => void,
+): EventProcessorDeps {
+  const handler = deps.registry[eventType];
+  if (!handler) throw new Error(`no handler for ${eventType}`);
+  return {
+    ...deps,
+    registry: {
+      ...deps.registry,
+      [eventType]: {
+        ...handler,
+        handle: async (payload, context) => {
+          try {
+            return await handler.handle(payload, context);
+          } finally {
+            counted(context.event);
+          }
+        },
+      },
+    },
+  };
 }
 
 /** Runs the event each time it is ready again, the way the cron would, until it settles. */
@@ -154,18 +182,11 @@ describe("outbox: retries and dead letters", () => {
 
   it("a crash after the email request, before the event is marked processed → the retry sends no second email", async () => {
     const { eventId } = await storedMessage("crash", NOW);
-    const fired: string[] = [];
-    const crashing = {
-      ...events,
-      onStep: (step: string) => {
-        if (step === "email_requested") {
-          fired.push(step);
-          throw new Error("simulated crash after the email request");
-        }
-      },
-    };
-    await expect(processEvent({ deps: crashing, eventId, now: NOW })).rejects.toThrow("simulated crash");
-    expect(fired).toEqual(["email_requested"]);
+    // The process dies in the write that follows the send: Resend has the email, nothing is recorded.
+    const dying = dyingAtMessageWrite(createFirestoreProcessorStore(db));
+    const crashing = realEventDeps({ db, catcher, storage: { store: dying.store } });
+    await untilDied(processEvent({ deps: crashing, eventId, now: NOW }), dying.died);
+    expect(dying.fired).toEqual(["updateMessage"]);
     expect(catcher.emails).toHaveLength(1);
     expect(await eventOf(eventId)).toMatchObject({ processed: false, status: "pending" });
 
@@ -258,10 +279,9 @@ describe("outbox: concurrency", () => {
       }),
     );
     const handled: string[] = [];
-    const counting = {
-      ...events,
-      onStep: (step: string, eventId: string) => void (step === "handled" && handled.push(eventId)),
-    };
+    const counting = withCountedHandler(events, "coaching.message.created", (event) =>
+      handled.push(event.id),
+    );
     const summaries = await Promise.all(Array.from({ length: 5 }, () => drainEvents(counting, NOW + 1_000)));
     expect(summaries.reduce((total, summary) => total + summary.processed, 0)).toBe(100);
     expect(handled).toHaveLength(100);
@@ -417,29 +437,46 @@ describe("outbox: no claim sticks (issue 11, A2)", () => {
   });
 });
 
+/**
+ * The outbox with every run dying mid-run, at a port: "throws" — the write of the event's outcome
+ * throws, out of the run (a throw inside the handler would be a retriable failure, not a death);
+ * "hangs" — the write recording the delivery, right after the send, never returns (killed by
+ * maxDuration). `reached` counts the deaths.
+ */
+function dyingEveryRun(death: "throws" | "hangs") {
+  if (death === "hangs") {
+    const dying = dyingAtMessageWrite(createFirestoreProcessorStore(db), {
+      deaths: Number.POSITIVE_INFINITY,
+    });
+    return {
+      deps: realEventDeps({ db, catcher, storage: { store: dying.store } }),
+      reached: () => dying.fired.length,
+    };
+  }
+  let deaths = 0;
+  const store: EventStore = {
+    ...events.store,
+    updateEvent: async () => {
+      deaths += 1;
+      throw new Error("the process died");
+    },
+  };
+  return { deps: { ...events, store }, reached: () => deaths };
+}
+
 describe("outbox: attempts count when claimed (issue 11, A6)", () => {
   it.each([
-    ["throws (the process dies)", "throws"],
-    ["never returns (killed by maxDuration)", "hangs"],
+    ["a throw out of the run", "throws"],
+    ["a call that never returns, killed by maxDuration", "hangs"],
   ] as const)(
-    "a handler that always %s mid-run reaches dead letters after maxRetries + 1 claims",
+    "a run that always dies mid-run (%s) reaches dead letters after maxRetries + 1 claims",
     async (_case, death) => {
       const { eventId } = await storedMessage(`dies-${death}`, NOW);
-      let reached = 0;
-      const dying = {
-        ...events,
-        onStep: (step: string) => {
-          if (step !== "email_requested") return;
-          reached += 1;
-          if (death === "throws") throw new Error("the process died");
-          // A run that never comes back: its lease is all that is left of it.
-          return new Promise<void>(() => {});
-        },
-      };
+      const { deps: dying, reached } = dyingEveryRun(death);
       let now = NOW;
       const results: string[] = [];
       for (let run = 0; run < 10; run += 1) {
-        const before = reached;
+        const before = reached();
         let settled = false;
         const running = processEvent({ deps: dying, eventId, now })
           .catch(() => null)
@@ -448,9 +485,9 @@ describe("outbox: attempts count when claimed (issue 11, A6)", () => {
           });
         const outcome = await Promise.race([
           running,
-          // Returns once the handler has reached its fatal step (or when the run ended first).
+          // Returns once the run has reached its fatal call (or when the run ended first).
           (async () => {
-            while (reached === before && !settled) await new Promise((resolve) => setTimeout(resolve, 5));
+            while (reached() === before && !settled) await new Promise((resolve) => setTimeout(resolve, 5));
             return null;
           })(),
         ]);
@@ -459,15 +496,23 @@ describe("outbox: attempts count when claimed (issue 11, A6)", () => {
         now += events.leaseMs + 1;
       }
       expect(results).toEqual(["died", "died", "died", "died", "died", "died", "dead_lettered"]);
-      expect(reached).toBe(6);
+      expect(reached()).toBe(6);
       expect(await eventOf(eventId)).toMatchObject({ status: "dead_letter", attempts: 6 });
       const letter = (await db.collection("eventDeadLetters").doc(eventId).get()).data();
       expect(letter).toMatchObject({
         retry_count: 5,
         error_message: expect.stringContaining("did not finish"),
       });
-      // The idempotency key kept the retries to one email.
       expect(catcher.emails).toHaveLength(1);
+      if (death === "hangs") {
+        // Each run sent again, never having recorded the send: the idempotency key kept them to one email.
+        expect(catcher.attempts.map((attempt) => attempt.idempotencyKey)).toEqual(
+          Array.from({ length: 6 }, () => eventId),
+        );
+      } else {
+        // The first run recorded the delivery before it died: the later ones found it sent.
+        expect(catcher.attempts).toHaveLength(1);
+      }
     },
   );
 });
@@ -634,12 +679,9 @@ describe("outbox: an outage of hours does not lose emails (operator review, HIGH
       Array.from({ length: 5 }, (_, index) => seedEnablingEvent(`budget-${index}`, NOW - 10 + index)),
     );
     let handled = 0;
-    const counting = {
-      ...events,
-      onStep: (step: string) => {
-        if (step === "handled") handled += 1;
-      },
-    };
+    const counting = withCountedHandler(events, "user.coaching.enabled", () => {
+      handled += 1;
+    });
     const summary = await processEventBatches({
       deps: counting,
       now: () => NOW,

@@ -11,10 +11,10 @@ import {
 } from "@/adapters/firestore/prompt-experiment-store";
 import { getPrompts } from "@/adapters/prompts";
 import type { Prompts } from "@/pipeline/model-ports";
-import { processUser } from "@/pipeline/process-user";
 import type { StoredMessage } from "@/pipeline/processor-store-ports";
 import { createPromptChooser } from "@/pipeline/prompt-choice";
 import type { LlmSandbox } from "../../../scripts/local-stack/llm-sandbox";
+import { processUser } from "../../../scripts/support/process-user";
 import type { EmulatorHandle } from "../../support/firestore";
 import { realProcessorDeps, seedDueUser } from "../../support/processor";
 import { type LocalServices, startLocalServices } from "../../support/stack";

@@ -5,11 +5,12 @@ import type { SlotRecord } from "@/core/due-slot";
 import { closeStaleSlots, STALE_SLOT_AFTER_MS } from "@/pipeline/close-stale-slots";
 import type { LlmBreaker } from "@/pipeline/llm-limit-ports";
 import type { CoachModel } from "@/pipeline/model-ports";
-import { acceptUserRun, type ProcessorDeps, processUser, runClaimedSlot } from "@/pipeline/process-user";
+import { acceptUserRun, type ProcessorDeps, runClaimedSlot } from "@/pipeline/process-user";
 import type { ProcessorStore } from "@/pipeline/processor-store-ports";
 import { runSlotSafely } from "@/services/processor";
 import type { LlmSandbox } from "../../../scripts/local-stack/llm-sandbox";
 import type { MailCatcher } from "../../../scripts/local-stack/mail-catcher";
+import { processUser } from "../../../scripts/support/process-user";
 import { type EmulatorHandle, putDocuments } from "../../support/firestore";
 import {
   drainEvents,

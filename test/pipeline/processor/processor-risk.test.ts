@@ -14,16 +14,11 @@ import { DEFAULT_SAFETY_RESOURCES, RISK_RESTRICTED_TYPES } from "@/core/risk";
 import { nextDueAfterSuccess, retryDueAt } from "@/core/schedule";
 import { evaluateAlerts } from "@/pipeline/evaluate-alerts";
 import type { EventProcessorDeps } from "@/pipeline/outbox/process-event";
-import {
-  acceptUserRun,
-  type ProcessorDeps,
-  processUser,
-  recoverFromError,
-  runClaimedSlot,
-} from "@/pipeline/process-user";
+import { acceptUserRun, type ProcessorDeps, recoverFromError, runClaimedSlot } from "@/pipeline/process-user";
 import type { StoredMessage } from "@/pipeline/processor-store-ports";
 import type { LlmSandbox } from "../../../scripts/local-stack/llm-sandbox";
 import type { MailCatcher } from "../../../scripts/local-stack/mail-catcher";
+import { processUser } from "../../../scripts/support/process-user";
 import { riskFixture } from "../../fixtures/risk/corpus";
 import type { EmulatorHandle } from "../../support/firestore";
 import { drainEvents, realEventDeps, realProcessorDeps, seedDueUser } from "../../support/processor";
