@@ -12,6 +12,7 @@ import {
   STORED_STATS_COUNTERS,
   USER_STATUSES,
 } from "./processing-state";
+import { usageFieldsOf } from "./run-usage";
 
 /** A field of the documented type, or absent (then `normaliseProcessingState` gives its empty value). */
 const optional = <Schema extends z.ZodType>(schema: Schema) => schema.optional().catch(undefined);
@@ -74,6 +75,10 @@ const storedStateSchema = z.object({
   ownKeyChangedAt: optional(instant.nullable()),
   ownKeyFound: optional(z.boolean().nullable()),
   ownKeyCheckedAt: optional(instant.nullable()),
+  // Passed on as stored: `normaliseProcessingState` keeps them only if they hold a summary.
+  insights: optional(z.unknown()),
+  legacyInsightsRead: optional(z.boolean()),
+  lastFinishedRun: optional(z.string()),
   lastAcuteRiskAt: optional(instant),
   lastAcuteRiskSlotId: optional(z.string()),
   lastAcuteRiskOutcome: optional(z.enum(ACUTE_RISK_OUTCOMES)),
@@ -100,6 +105,8 @@ export function parseProcessingState(uid: string, stored: unknown): ProcessingSt
     ...counters,
     // The per-day delivery counters, as `normaliseProcessingState` finds them in a stored document.
     ...deliveryDayFieldsOf(stored as Record<string, unknown>),
+    // The per-user LLM usage counters (top-level fields, incremented).
+    ...usageFieldsOf(stored as Record<string, unknown>),
     ...known,
     ...(stats ? { stats } : {}),
   } as Partial<ProcessingState>);

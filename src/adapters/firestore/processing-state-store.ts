@@ -1,15 +1,12 @@
 import "server-only";
 import { FieldValue, type Firestore } from "firebase-admin/firestore";
-import {
-  normaliseProcessingState,
-  type ProcessingState,
-  STORED_STATS_COUNTERS,
-} from "@/core/processing-state";
+import { STORED_STATS_COUNTERS } from "@/core/processing-state";
 import {
   isTopLevelCounter,
   type ProcessingCounter,
   type ProcessingStateChange,
 } from "@/core/processing-state-change";
+import { parseProcessingState } from "@/core/processing-state-parse";
 import type { ProcessingStateStore } from "@/pipeline/processor-store-ports";
 import { COLLECTIONS } from "./collections";
 import { firestoreCall } from "./errors";
@@ -49,9 +46,7 @@ export function createFirestoreProcessingStateStore(db: Firestore): ProcessingSt
     getState: (uid) =>
       firestoreCall("read processing state", async () => {
         const snapshot = await states.doc(uid).get();
-        return snapshot.exists
-          ? normaliseProcessingState(uid, snapshot.data() as Partial<ProcessingState>)
-          : null;
+        return snapshot.exists ? parseProcessingState(uid, snapshot.data()) : null;
       }),
 
     markRunning: ({ uid, phase, status, currentSlotId, now }) =>
