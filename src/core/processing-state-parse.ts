@@ -1,4 +1,18 @@
 /**
+ * Every field of the state has its entry in the schema (the usage and per-day delivery maps are
+ * read from their top-level fields), so a field added to `ProcessingState` and not here fails to
+ * compile instead of reading as absent.
+ */
+type ParsedKeys = keyof typeof storedStateSchema.shape;
+type StoredKeys = Exclude<keyof ProcessingState, "uid" | "usage" | "deliveriesByDay">;
+export const SCHEMA_COVERS_STATE: [Exclude<StoredKeys, ParsedKeys>, Exclude<ParsedKeys, StoredKeys>] extends [
+  never,
+  never,
+]
+  ? true
+  : never = true;
+
+/**
  * A stored processing state read back, whatever wrote it: fields checked against their documented
  * types with zod, then made whole by `normaliseProcessingState`. Pure.
  */

@@ -1,9 +1,69 @@
 import { describe, expect, it } from "vitest";
 import { deliveryCounts } from "@/core/delivery-counts";
-import { emptyProcessingState } from "@/core/processing-state";
+import { emptyProcessingState, normaliseProcessingState } from "@/core/processing-state";
 import { parseProcessingState } from "@/core/processing-state-parse";
 
+const NOW = Date.parse("2026-11-30T12:00:00Z");
+/** A document with every field a writer stores, each of its documented type. */
+const WELL_TYPED: Record<string, unknown> = {
+  status: "suspended",
+  phase: "delivering",
+  isProcessing: true,
+  currentSlotId: "u1_123",
+  lastRunPhases: ["building_context", "generating"],
+  consecutiveFailures: 3,
+  unfinishedRuns: 1,
+  suspendUntil: NOW + 1_000,
+  suspendReason: "too many failures",
+  stats: {
+    messagesGenerated: 2,
+    lastProcessingAt: NOW,
+    lastSentAt: null,
+    lastEmailSentAt: NOW - 5,
+    emailsSent: 1,
+  },
+  totalMessagesSent: 4,
+  totalEmailsSent: 3,
+  actionHistory: [
+    { timestamp: NOW, action: "generate", details: null, messageId: "m1", success: true, metadata: { a: 1 } },
+  ],
+  recentErrors: [
+    { timestamp: NOW, phase: "generating", messageId: null, errorMessage: "boom", errorType: "llm" },
+  ],
+  ownKeyStored: true,
+  ownKeyChangedAt: NOW,
+  ownKeyFound: false,
+  ownKeyCheckedAt: NOW,
+  usage_default_m202611_cost: 0.5,
+  usage_user_d20261130_requests: 3,
+  emailsSent_d20261130: 2,
+  insights: { summary: "s", themes: ["a"], updatedAt: NOW },
+  legacyInsightsRead: true,
+  lastFinishedRun: "u1_123:token",
+  lastAcuteRiskAt: NOW,
+  lastAcuteRiskSlotId: "u1_1",
+  lastAcuteRiskOutcome: "sent",
+  createdAt: NOW - 10,
+  updatedAt: NOW,
+};
+
 describe("parseProcessingState", () => {
+  it.each([
+    ["every field", WELL_TYPED],
+    ["insights null", { ...WELL_TYPED, insights: null }],
+    ["no insights, the legacy document read", { ...WELL_TYPED, insights: undefined }],
+    [
+      "nulls",
+      { ...WELL_TYPED, currentSlotId: null, suspendUntil: null, lastFinishedRun: null, ownKeyStored: null },
+    ],
+    [
+      "a merge's fields only",
+      { updatedAt: NOW, totalMessagesSent: 1, consecutiveFailures: -1, unfinishedRuns: 2 },
+    ],
+  ])("reads a well-typed document (%s) exactly as the state's own reader makes it whole", (_, document) => {
+    expect(parseProcessingState("u1", document)).toEqual(normaliseProcessingState("u1", document as never));
+  });
+
   it("reads a whole stored state as written, stored counters added in", () => {
     const state = {
       ...emptyProcessingState("u1", 5),
