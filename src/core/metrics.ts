@@ -19,7 +19,20 @@ export interface ModelCalls {
   costUsd: number;
   /** Counts per `LATENCY_BUCKET_BOUNDS_MS` bucket, plus one for slower calls. */
   latencyHistogram: number[];
+  /** The model's calls in the whole hour, scaled from its hour's sample (`withLlmEstimates`), summed over hours. */
+  estimatedCalls: number;
+  /** The model's cost in the whole hour, scaled like `estimatedCalls`. */
+  estimatedCostUsd: number;
 }
+
+/**
+ * Models listed by name in one bucket: the ones with the most calls; the rest are summed under
+ * `OTHER_MODELS`, so a stored hour or day stays small whatever models a configuration change or
+ * users' own keys bring in.
+ */
+export const MAX_MODELS_PER_BUCKET = 8;
+/** The entry that sums the models beyond `MAX_MODELS_PER_BUCKET` (no OpenRouter model id has a space). */
+export const OTHER_MODELS = "(other models)";
 
 /**
  * One prompt variant's attempts in a bucket (core/prompt-experiments.ts): by status, and the scored
@@ -91,6 +104,54 @@ export interface MetricsSnapshot {
   usersByStatus: Record<string, number>;
   pendingEvents: number;
   deadLetters: number;
+  /**
+   * Users whose engine-owned mirror `coachingEnabled` (core/user.ts) is true: coaching on as the
+   * engine last read it. Absent on snapshots from before the mirror was counted.
+   */
+  usersEnabled?: number;
+  /** Of `usersEnabled`, those suspended at `at` (`suspendUntil` after it). */
+  usersEnabledSuspended?: number;
+  /** Users whose mirror is false: coaching off as the engine last read it. */
+  usersDisabled?: number;
+}
+
+/** The users an operator reads off a snapshot; null where the snapshot predates the mirror. */
+export interface UserFigures {
+  total: number;
+  /** Coaching on, as of the engine's last look at each user. */
+  enabled: number | null;
+  /** Enabled and not suspended: the users the engine is coaching. */
+  active: number | null;
+  /** Enabled but suspended. */
+  suspended: number | null;
+  /** Coaching off, as of the engine's last look. */
+  disabled: number | null;
+  /** Users the engine has not looked at since the mirror exists (neither enabled nor disabled yet). */
+  notLookedAt: number | null;
+}
+
+/** Enabled, active (enabled minus suspended) and not-yet-seen users of a snapshot. */
+export function userFigures(snapshot: MetricsSnapshot): UserFigures {
+  const { usersTotal, usersEnabled, usersEnabledSuspended, usersDisabled } = snapshot;
+  if (usersEnabled === undefined || usersEnabledSuspended === undefined || usersDisabled === undefined) {
+    return {
+      total: usersTotal,
+      enabled: null,
+      active: null,
+      suspended: null,
+      disabled: null,
+      notLookedAt: null,
+    };
+  }
+  return {
+    total: usersTotal,
+    enabled: usersEnabled,
+    active: Math.max(0, usersEnabled - usersEnabledSuspended),
+    suspended: usersEnabledSuspended,
+    disabled: usersDisabled,
+    // The three counts are separate aggregations: a write between them must not make this negative.
+    notLookedAt: Math.max(0, usersTotal - usersEnabled - usersDisabled),
+  };
 }
 
 /** A bucket with nothing counted: the neutral element of `mergeFigures`. */
@@ -122,16 +183,67 @@ export interface SampledCall {
   cost: number | null;
 }
 
-/** The per-model figures of a sample of calls. */
+function noCalls(): ModelCalls {
+  return {
+    calls: 0,
+    errors: 0,
+    costUsd: 0,
+    latencyHistogram: emptyHistogram(),
+    estimatedCalls: 0,
+    estimatedCostUsd: 0,
+  };
+}
+
+function addModelCalls(left: ModelCalls, right: ModelCalls): ModelCalls {
+  return {
+    calls: left.calls + right.calls,
+    errors: left.errors + right.errors,
+    costUsd: left.costUsd + right.costUsd,
+    latencyHistogram: mergeHistograms(left.latencyHistogram, right.latencyHistogram),
+    estimatedCalls: left.estimatedCalls + right.estimatedCalls,
+    estimatedCostUsd: left.estimatedCostUsd + right.estimatedCostUsd,
+  };
+}
+
+/** Models by their calls (estimated, then sampled), most first, by name among equals. */
+function byCallsDescending(
+  [leftModel, left]: [string, ModelCalls],
+  [rightModel, right]: [string, ModelCalls],
+) {
+  return (
+    right.estimatedCalls - left.estimatedCalls ||
+    right.calls - left.calls ||
+    leftModel.localeCompare(rightModel)
+  );
+}
+
+/**
+ * At most `max` models by name, those with the most calls, and the rest summed under
+ * `OTHER_MODELS` (with any such entry already there): the figures of every call are kept, only
+ * the names of the smaller models are not.
+ */
+export function boundModels(
+  byModel: Record<string, ModelCalls>,
+  max: number = MAX_MODELS_PER_BUCKET,
+): Record<string, ModelCalls> {
+  const named = Object.entries(byModel).filter(([model]) => model !== OTHER_MODELS);
+  const other = byModel[OTHER_MODELS];
+  if (named.length <= max) return byModel;
+  const ranked = [...named].sort(byCallsDescending);
+  const rest = ranked.slice(max).reduce((sum, [, calls]) => addModelCalls(sum, calls), other ?? noCalls());
+  return { ...Object.fromEntries(ranked.slice(0, max)), [OTHER_MODELS]: rest };
+}
+
+/** Figures whose models are bounded (`boundModels`): for a stored day, or a range shown. */
+export function withBoundedModels(figures: MetricsFigures): MetricsFigures {
+  return { ...figures, llm: { ...figures.llm, byModel: boundModels(figures.llm.byModel) } };
+}
+
+/** The per-model figures of a sample of calls, at most `MAX_MODELS_PER_BUCKET` models by name. */
 export function callsByModel(calls: readonly SampledCall[]): Record<string, ModelCalls> {
   const byModel: Record<string, ModelCalls> = {};
   for (const call of calls) {
-    const entry = byModel[call.model] ?? {
-      calls: 0,
-      errors: 0,
-      costUsd: 0,
-      latencyHistogram: emptyHistogram(),
-    };
+    const entry = byModel[call.model] ?? noCalls();
     entry.calls += 1;
     if (!call.ok) entry.errors += 1;
     entry.costUsd += call.cost ?? 0;
@@ -139,7 +251,7 @@ export function callsByModel(calls: readonly SampledCall[]): Record<string, Mode
     entry.latencyHistogram[bucket] = (entry.latencyHistogram[bucket] ?? 0) + 1;
     byModel[call.model] = entry;
   }
-  return byModel;
+  return boundModels(byModel);
 }
 
 /** Field by field sum of two records of counts. */
@@ -156,14 +268,7 @@ function mergeModels(
   const merged: Record<string, ModelCalls> = { ...left };
   for (const [model, calls] of Object.entries(right)) {
     const known = merged[model];
-    merged[model] = known
-      ? {
-          calls: known.calls + calls.calls,
-          errors: known.errors + calls.errors,
-          costUsd: known.costUsd + calls.costUsd,
-          latencyHistogram: mergeHistograms(known.latencyHistogram, calls.latencyHistogram),
-        }
-      : calls;
+    merged[model] = known ? addModelCalls(known, calls) : calls;
   }
   return merged;
 }
@@ -223,9 +328,10 @@ export function sumFigures(figures: readonly MetricsFigures[]): MetricsFigures {
 }
 
 /**
- * An hour's figures with its LLM estimates: the sampled calls and cost scaled by the hour's
- * attempts over its sampled ones (1 when the hour was read whole). Applied once, to one hour's
- * count; a day or a range sums the hours' estimates instead of rescaling their summed samples.
+ * An hour's figures with its LLM estimates, in all and per model: the sampled calls and cost
+ * scaled by the hour's attempts over its sampled ones (1 when the hour was read whole). Applied
+ * once, to one hour's count; a day or a range sums the hours' estimates instead of rescaling
+ * their summed samples.
  */
 export function withLlmEstimates(hour: MetricsFigures): MetricsFigures {
   const { sent, approved, rejected, failed } = hour.messages;
@@ -235,10 +341,17 @@ export function withLlmEstimates(hour: MetricsFigures): MetricsFigures {
     (total, calls) => ({ calls: total.calls + calls.calls, costUsd: total.costUsd + calls.costUsd }),
     { calls: 0, costUsd: 0 },
   );
+  const byModel = Object.fromEntries(
+    Object.entries(hour.llm.byModel).map(([model, calls]) => [
+      model,
+      { ...calls, estimatedCalls: Math.round(calls.calls * scale), estimatedCostUsd: calls.costUsd * scale },
+    ]),
+  );
   return {
     ...hour,
     llm: {
       ...hour.llm,
+      byModel,
       estimatedCalls: Math.round(sampled.calls * scale),
       estimatedCostUsd: sampled.costUsd * scale,
     },
@@ -269,25 +382,42 @@ export interface DerivedRates {
     latencyP95Ms: number | null;
     /** Cost of the whole bucket's calls, summed over its hours like `estimatedCalls`. */
     estimatedCostUsd: number;
+    /** `estimatedCostUsd` over the hours rolled up in the bucket; null when not told them. */
+    costPerHourUsd: number | null;
+    /**
+     * Per model, most calls first, at most `MAX_MODELS_PER_BUCKET` by name and the rest as
+     * `OTHER_MODELS` (last). `calls`, `errors` and `costUsd` are the sample's; the estimates and
+     * the cost per hour scale each hour's sample like the bucket's own.
+     */
     byModel: {
       model: string;
       calls: number;
+      estimatedCalls: number;
+      errors: number;
       errorRate: number | null;
       latencyP50Ms: number | null;
       latencyP95Ms: number | null;
       costUsd: number;
+      estimatedCostUsd: number;
+      costPerHourUsd: number | null;
     }[];
   };
   /** Handler attempts that did not end the event (it was tried again later). */
   outboxRetries: number;
 }
 
-/** The rates, percentiles and estimates an operator reads off a bucket's figures. */
-export function deriveRates(figures: MetricsFigures): DerivedRates {
+/**
+ * The rates, percentiles and estimates an operator reads off a bucket's figures; `hours`, the
+ * hours rolled up in the bucket, gives the costs per hour.
+ */
+export function deriveRates(figures: MetricsFigures, { hours }: { hours?: number } = {}): DerivedRates {
   const { sent, approved, rejected, failed } = figures.messages;
   const generated = sent + approved + rejected;
   const attempts = generated + failed;
-  const models = Object.entries(figures.llm.byModel).sort(([left], [right]) => left.localeCompare(right));
+  const perHour = (cost: number) => (hours !== undefined && hours > 0 ? cost / hours : null);
+  const models = Object.entries(boundModels(figures.llm.byModel)).sort((left, right) =>
+    left[0] === OTHER_MODELS ? 1 : right[0] === OTHER_MODELS ? -1 : byCallsDescending(left, right),
+  );
   const all = models.reduce(
     (total, [, calls]) => ({
       calls: total.calls + calls.calls,
@@ -309,13 +439,18 @@ export function deriveRates(figures: MetricsFigures): DerivedRates {
       latencyP50Ms: histogramPercentile(all.histogram, 0.5),
       latencyP95Ms: histogramPercentile(all.histogram, 0.95),
       estimatedCostUsd: figures.llm.estimatedCostUsd,
+      costPerHourUsd: perHour(figures.llm.estimatedCostUsd),
       byModel: models.map(([model, calls]) => ({
         model,
         calls: calls.calls,
+        estimatedCalls: calls.estimatedCalls,
+        errors: calls.errors,
         errorRate: ratio(calls.errors, calls.calls),
         latencyP50Ms: histogramPercentile(calls.latencyHistogram, 0.5),
         latencyP95Ms: histogramPercentile(calls.latencyHistogram, 0.95),
         costUsd: calls.costUsd,
+        estimatedCostUsd: calls.estimatedCostUsd,
+        costPerHourUsd: perHour(calls.estimatedCostUsd),
       })),
     },
     outboxRetries: Math.max(

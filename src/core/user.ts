@@ -1,7 +1,7 @@
 /**
  * The user document that the journaling app writes (docs/data-model.md), as the engine reads it.
- * The app owns every field but four the engine owns: `nextCoachingMessageDue` (once set),
- * `coachingDueRank`, `coachingParkedUntil` and `suspendUntil`.
+ * The app owns every field but five the engine owns: `nextCoachingMessageDue` (once set),
+ * `coachingDueRank`, `coachingParkedUntil`, `suspendUntil` and `coachingEnabled`.
  */
 import { z } from "zod";
 import { canonicalLocale } from "./locale";
@@ -53,6 +53,13 @@ export const coachingUserSchema = z.object({
   suspendUntil: instantSchema.nullable().optional(),
   /** Engine-owned: equals the due time while that due time only parks a disabled or unreadable user. */
   coachingParkedUntil: instantSchema.nullable().optional().catch(undefined),
+  /**
+   * Engine-owned top-level mirror of `coachingConfig.enableCoachingMessages`, as the engine last
+   * read it (written with the due times it writes), so the metrics can count enabled users with
+   * an equality the emulator can prove too (it cannot filter on a nested field). Absent on a user
+   * not looked at since the mirror exists; anything but a boolean reads as absent.
+   */
+  coachingEnabled: z.boolean().optional().catch(undefined),
 });
 
 export type CoachingConfig = z.infer<typeof coachingConfigSchema>;

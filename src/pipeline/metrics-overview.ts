@@ -5,6 +5,9 @@ import {
   type MetricsFigures,
   type MetricsSnapshot,
   sumFigures,
+  type UserFigures,
+  userFigures,
+  withBoundedModels,
 } from "@/core/metrics";
 import { DAY_MS, dayKey, dayStartOf, HOUR_MS, hourKey, hourStartOf } from "@/core/metrics-hours";
 import type { DailyMetrics, EngagementDay, HourlyMetrics, MetricsReader } from "./roll-up-metrics";
@@ -35,12 +38,18 @@ export interface MetricsOverview {
   totals: { figures: MetricsFigures; rates: DerivedRates };
   /** The latest rollup's snapshot of users and the outbox's queue, or null before the first. */
   snapshot: MetricsSnapshot | null;
+  /**
+   * The snapshot's users: enabled, active (enabled, not suspended), disabled, not looked at yet,
+   * as of the engine's last look at each user (docs/operations.md "Metrics"); null before the first.
+   */
+  users: UserFigures | null;
   engagement: EngagementRows & { from: number; to: number; days: number; lastCountedAt: number | null };
 }
 
 function bucket(start: number, key: string, parts: MetricsFigures[], hours: number): MetricsBucket {
-  const figures = parts.length > 0 ? sumFigures(parts) : null;
-  return { start, key, figures, rates: figures ? deriveRates(figures) : null, hours };
+  // A range of hours may name more models than one hour: the answer names the top ones too.
+  const figures = parts.length > 0 ? withBoundedModels(sumFigures(parts)) : null;
+  return { start, key, figures, rates: figures ? deriveRates(figures, { hours }) : null, hours };
 }
 
 interface RollupDocuments {
@@ -84,15 +93,20 @@ function overviewOf(range: MetricsRange, now: number, { hourly, daily, engagemen
       );
     });
   }
-  const figures = sumFigures(series.flatMap((entry) => (entry.figures ? [entry.figures] : [])));
+  const figures = withBoundedModels(
+    sumFigures(series.flatMap((entry) => (entry.figures ? [entry.figures] : []))),
+  );
+  const hours = series.reduce((total, entry) => total + entry.hours, 0);
   const latest = [...hourly].reverse().find((hour) => hour.snapshot !== null);
+  const snapshot = latest?.snapshot ?? daily.at(-1)?.snapshot ?? null;
   return {
     range,
     bucket: range === "24h" ? ("hour" as const) : ("day" as const),
     now,
     series,
-    totals: { figures, rates: deriveRates(figures) },
-    snapshot: latest?.snapshot ?? daily.at(-1)?.snapshot ?? null,
+    totals: { figures, rates: deriveRates(figures, { hours }) },
+    snapshot,
+    users: snapshot ? userFigures(snapshot) : null,
     engagement: {
       from: today - (ENGAGEMENT_DAYS - 1) * DAY_MS,
       to: now,

@@ -226,8 +226,15 @@ export interface ProcessorStore extends InsightsStore {
    * Writes the due time with its rank (`coachingDueRank`, core/due-rank.ts). `missedWindows`:
    * windows the user has now missed in a row without a message (e.g. moved to the next window
    * because the window closed first), ranking them first in their next group of equal due times.
+   * `coachingEnabled`: the user's enable flag as the caller read it, stored in the same update as
+   * the engine-owned mirror `coachingEnabled` (the metrics count on it); absent, left as it was.
    */
-  setNextDue(input: { uid: string; nextCoachingMessageDue: number; missedWindows?: number }): Promise<void>;
+  setNextDue(input: {
+    uid: string;
+    nextCoachingMessageDue: number;
+    missedWindows?: number;
+    coachingEnabled?: boolean;
+  }): Promise<void>;
 }
 
 export interface InsightsStore {

@@ -1,5 +1,5 @@
 import { type EngagementRows, engagementDaysToCount, engagementIsFinal } from "@/core/engagement";
-import { type MetricsFigures, type MetricsSnapshot, sumFigures } from "@/core/metrics";
+import { type MetricsFigures, type MetricsSnapshot, sumFigures, withBoundedModels } from "@/core/metrics";
 import {
   DAY_MS,
   dayIsComplete,
@@ -180,7 +180,8 @@ export async function rollUpMetrics({
         missingHours: Array.from({ length: 24 }, (_, index) => hourKey(dayStart + index * HOUR_MS)).filter(
           (key) => !present.has(key),
         ),
-        figures: sumFigures(ofDay.map((hour) => hour.figures)),
+        // Each hour names its top models; the day names the top of their union (and sums the rest).
+        figures: withBoundedModels(sumFigures(ofDay.map((hour) => hour.figures))),
         snapshot: ofDay.at(-1)?.snapshot ?? null,
       });
       if (outcome === "created") report.daysCreated.push(dayKey(dayStart));

@@ -25,6 +25,12 @@ export interface ScheduleUpdate {
    * user comes first in their next group of equal due times. 0 or absent: an ordinary rank.
    */
   missedWindows?: number;
+  /**
+   * The user's `coachingConfig.enableCoachingMessages` as the decision read it, stored in the same
+   * write as the engine-owned top-level mirror `coachingEnabled` (the metrics count enabled users
+   * on it). Absent: the mirror is left as it was.
+   */
+  coachingEnabled?: boolean;
 }
 
 /** A position in the order the scheduler walks due users: due time, then rank. */

@@ -203,6 +203,30 @@ export function describeSchedulerStoreContract(name: string, harness: StoreHarne
       expect(await harness.readUser("gone")).toBeUndefined();
     });
 
+    it("writes the enable flag's mirror in the due time's own write when told it, else leaves it", async () => {
+      await harness.putUser("off", { ...userDocument({ enabled: false }), coachingEnabled: true });
+      await harness.putUser("on", userDocument());
+      await harness.putUser("untold", { ...userDocument(), coachingEnabled: false });
+      const { failed } = await store.setNextDue([
+        { uid: "off", nextCoachingMessageDue: 50, parked: true, coachingEnabled: false },
+        { uid: "on", nextCoachingMessageDue: 60, coachingEnabled: true },
+        { uid: "untold", nextCoachingMessageDue: 70 },
+      ]);
+      expect(failed).toEqual([]);
+      expect(await harness.readUser("off")).toMatchObject({
+        nextCoachingMessageDue: 50,
+        coachingEnabled: false,
+      });
+      expect(await harness.readUser("on")).toMatchObject({
+        nextCoachingMessageDue: 60,
+        coachingEnabled: true,
+      });
+      expect(await harness.readUser("untold")).toMatchObject({
+        nextCoachingMessageDue: 70,
+        coachingEnabled: false,
+      });
+    });
+
     it("sweeps users by document id after a cursor, returning those without a finite due time", async () => {
       await harness.putUser("a-scheduled", userDocument({ nextCoachingMessageDue: 5 }));
       await harness.putUser("b-missing", userDocument());

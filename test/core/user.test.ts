@@ -47,3 +47,20 @@ describe("reading the engine-owned times of a user document", () => {
     expect(isInstant(value)).toBe(expected);
   });
 });
+
+describe("the engine's mirror of the enable flag", () => {
+  it("reads `coachingEnabled` as the engine wrote it", () => {
+    const snapshot = parseUserDocument("u", { ...userDocument({ enabled: true }), coachingEnabled: false });
+    expect(snapshot.valid && snapshot.user.coachingEnabled).toBe(false);
+  });
+
+  it.each([
+    ["a string", "true"],
+    ["a number", 1],
+    ["null", null],
+  ])("reads %s as absent, never parking the user as malformed", (_case, value) => {
+    const snapshot = parseUserDocument("u", { ...userDocument(), coachingEnabled: value });
+    expect(snapshot.valid).toBe(true);
+    expect(snapshot.valid && snapshot.user.coachingEnabled).toBeUndefined();
+  });
+});

@@ -79,6 +79,10 @@ describe("the hourly metrics rollup", () => {
       usersByStatus: { waiting: 2, running: 0, suspended: 1, error: 1 },
       pendingEvents: 1,
       deadLetters: 1,
+      // By the mirror: w1 and s1 enabled (s1 suspended), e1 disabled, w2 never looked at.
+      usersEnabled: 2,
+      usersEnabledSuspended: 1,
+      usersDisabled: 1,
     });
     const rates = deriveRates(stored?.figures);
     expect(rates.generated).toBe(7);
@@ -94,6 +98,45 @@ describe("the hourly metrics rollup", () => {
     expect(rates.llm.byModel.map((model) => [model.model, model.calls])).toEqual([
       ["test/coach", 8],
       ["test/scorer", 2],
+    ]);
+    // Per model, stored with the hour: its own figures and estimates (the hour was read whole).
+    expect(stored?.figures.llm.byModel["test/coach"]).toMatchObject({
+      calls: 8,
+      errors: 1,
+      estimatedCalls: 8,
+      estimatedCostUsd: expect.closeTo(0.007, 9),
+    });
+    expect(stored?.figures.llm.byModel["test/scorer"]).toMatchObject({
+      calls: 2,
+      errors: 0,
+      estimatedCalls: 2,
+      estimatedCostUsd: expect.closeTo(0.002, 9),
+    });
+    expect(deriveRates(stored?.figures, { hours: 1 }).llm.byModel).toEqual([
+      {
+        model: "test/coach",
+        calls: 8,
+        estimatedCalls: 8,
+        errors: 1,
+        errorRate: 1 / 8,
+        latencyP50Ms: 1_500,
+        latencyP95Ms: 30_000,
+        costUsd: expect.closeTo(0.007, 9),
+        estimatedCostUsd: expect.closeTo(0.007, 9),
+        costPerHourUsd: expect.closeTo(0.007, 9),
+      },
+      {
+        model: "test/scorer",
+        calls: 2,
+        estimatedCalls: 2,
+        errors: 0,
+        errorRate: 0,
+        latencyP50Ms: 1_000,
+        latencyP95Ms: 1_000,
+        costUsd: expect.closeTo(0.002, 9),
+        estimatedCostUsd: expect.closeTo(0.002, 9),
+        costPerHourUsd: expect.closeTo(0.002, 9),
+      },
     ]);
     expect(rates.outboxRetries).toBe(2);
 

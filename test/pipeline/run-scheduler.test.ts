@@ -264,6 +264,31 @@ describe("runScheduler", () => {
     expect(database.users.get("on")).not.toHaveProperty("coachingParkedUntil");
   });
 
+  it("mirrors each user's enable flag in the schedule write it makes: park, bootstrap, window, suspension", async () => {
+    const { store, database } = setup({
+      off: { ...dueLondonMorning, enabled: false },
+      offUnscheduled: { enabled: false, nextCoachingMessageDue: null },
+      bootstrapped: { nextCoachingMessageDue: null },
+      tokyo: { ...dueLondonMorning, timezone: "Asia/Tokyo" },
+      suspended: dueLondonMorning,
+      dispatched: dueLondonMorning,
+    });
+    Object.assign(database.users.get("suspended") ?? {}, { suspendUntil: NOW + 5 * HOUR });
+    const { dispatcher, calls } = recordingDispatcher();
+    await tick(store, dispatcher);
+    expect(calls).toEqual(["dispatched"]);
+    const mirror = (uid: string) => database.users.get(uid)?.coachingEnabled;
+    expect(["off", "offUnscheduled", "bootstrapped", "tokyo", "suspended"].map(mirror)).toEqual([
+      false,
+      false,
+      true,
+      true,
+      true,
+    ]);
+    // No write for a dispatched user: the processor's reschedule carries the mirror.
+    expect(mirror("dispatched")).toBeUndefined();
+  });
+
   it("picks up a user who turned coaching back on without the event at the re-check, within 24 h", async () => {
     const { store, database } = setup({ returning: { ...dueLondonMorning, enabled: false } });
     await tick(store, recordingDispatcher().dispatcher);

@@ -134,6 +134,61 @@ describe("metrics after a scheduler tick", () => {
     expect(body.totals.figures.messages.delivered).toBe(5);
     expect(body.totals.figures.scheduler.runs).toBe(4);
     expect(body.snapshot).toMatchObject({ usersTotal: 4, pendingEvents: 1, deadLetters: 1 });
+    // The tick's sweep bootstrapped w2 (no due time, no mirror) and wrote its mirror; the
+    // snapshot after it counts w1, w2 and s1 enabled, s1 suspended, e1 off.
+    expect(body.snapshot).toMatchObject({ usersEnabled: 3, usersEnabledSuspended: 1, usersDisabled: 1 });
+    expect(body.users).toEqual({
+      total: 4,
+      enabled: 3,
+      active: 2,
+      suspended: 1,
+      disabled: 1,
+      notLookedAt: 0,
+    });
+    // Per model in the scripted hour: every attempt read, so the estimates are the counts.
+    expect(bucket.rates.llm.byModel).toEqual([
+      {
+        model: "test/coach",
+        calls: 8,
+        estimatedCalls: 8,
+        errors: 1,
+        errorRate: 0.125,
+        latencyP50Ms: 1_500,
+        latencyP95Ms: 30_000,
+        costUsd: expect.closeTo(0.007, 9),
+        estimatedCostUsd: expect.closeTo(0.007, 9),
+        costPerHourUsd: expect.closeTo(0.007, 9),
+      },
+      {
+        model: "test/scorer",
+        calls: 2,
+        estimatedCalls: 2,
+        errors: 0,
+        errorRate: 0,
+        latencyP50Ms: 1_000,
+        latencyP95Ms: 1_000,
+        costUsd: expect.closeTo(0.002, 9),
+        estimatedCostUsd: expect.closeTo(0.002, 9),
+        costPerHourUsd: expect.closeTo(0.002, 9),
+      },
+    ]);
+    // Over the 24 hours: the coach's call at the hour before's last millisecond too, and the cost
+    // per hour over the hours rolled up.
+    const hoursRolledUp = body.series.reduce(
+      (total: number, entry: { hours: number }) => total + entry.hours,
+      0,
+    );
+    expect(body.totals.rates.llm.byModel).toMatchObject([
+      {
+        model: "test/coach",
+        calls: 9,
+        estimatedCalls: 9,
+        errors: 1,
+        estimatedCostUsd: expect.closeTo(0.008, 9),
+      },
+      { model: "test/scorer", calls: 2, estimatedCalls: 2, errors: 0 },
+    ]);
+    expect(body.totals.rates.llm.byModel[0].costPerHourUsd).toBeCloseTo(0.008 / hoursRolledUp, 9);
     const nine = body.engagement.byRating.find((row: { rating: number }) => row.rating === 9);
     expect(nine).toEqual({
       rating: 9,
@@ -173,6 +228,28 @@ describe("metrics after a scheduler tick", () => {
       expect(await page.getByTestId("metrics-gated-out-24h").textContent()).toBe("2");
       expect(await page.getByTestId("metrics-dead-lettered-24h").textContent()).toBe("1");
       expect(await page.getByTestId("metrics-llm-p95-24h").textContent()).toBe("≤ 30 s");
+      expect(await page.getByTestId("metrics-users-enabled").textContent()).toBe("3");
+      expect(await page.getByTestId("metrics-users-active").textContent()).toBe("2");
+      expect(await page.getByTestId("metrics-users-disabled").textContent()).toBe("1");
+      expect(await page.getByTestId("metrics-users-not-looked-at").textContent()).toBe("0");
+      // The per-model table of the 24 hours: calls, sampled, error rate, p50, p95, cost, cost per hour.
+      const modelRow = (name: string) =>
+        page
+          .getByTestId("metrics-model-row")
+          .filter({ has: page.getByRole("rowheader", { name, exact: true }) });
+      // Cost per hour: $0.008 over the hours the tick rolled up (6 a run; 5 if its budget ran out).
+      await expect(modelRow("test/coach").textContent()).resolves.toMatch(
+        /^test\/coach9911\.1%≤ 1\.5 s≤ 30 s\$0\.008\$0\.001[36]$/,
+      );
+      await expect(modelRow("test/scorer").textContent()).resolves.toMatch(
+        /^test\/scorer220%≤ 1 s≤ 1 s\$0\.002\$0\.000[34]$/,
+      );
+      expect(
+        await page.getByRole("img", { name: "LLM calls per hour by model (estimated)" }).isVisible(),
+      ).toBe(true);
+      await page
+        .getByTestId("metrics-models")
+        .screenshot({ path: `${SCREENSHOT_DIR}admin-dashboard-metrics-models.png` });
       expect(
         await page.getByRole("img", { name: "Messages sent, gated out and failed per hour" }).isVisible(),
       ).toBe(true);

@@ -8,7 +8,12 @@
  * - 5 slots completed in the hour (1 the hour before, 1 running);
  * - 3 scheduler runs (cron, continuation, a failed manual one);
  * - 3 events processed, 1 dead-lettered, 6 handler claims; 1 event pending;
- * - 4 users: 2 waiting, 1 suspended, 1 in error.
+ * - 4 users: 2 waiting, 1 suspended, 1 in error. By the engine's mirror of the enable flag
+ *   (`coachingEnabled`): w1 enabled, s1 enabled and suspended for a week, e1 disabled (parked),
+ *   and w2 enabled but never looked at since the mirror (no field, and no due time: a scheduler
+ *   tick's sweep bootstraps it and writes the mirror);
+ * - LLM calls per model in the hour: test/coach 8 (1 error, 30 s; the others 1.1–2.5 s, $0.007),
+ *   test/scorer 2 (0.8 s and 0.9 s, $0.002).
  */
 import type { Firestore } from "firebase-admin/firestore";
 import { putDocuments } from "./firestore";
@@ -128,7 +133,26 @@ export async function seedMetricsScript(db: Firestore, { hourStart }: { hourStar
     `lease-${index}`,
     { eventId: "x", leaseNumber: index, claimedAt: at(index * 9) },
   ]);
-  const users: Documents = ["w1", "w2", "s1", "e1"].map((uid) => [uid, { email: `${uid}@example.com` }]);
+  const user = (
+    uid: string,
+    enabled: boolean,
+    fields: Record<string, unknown>,
+  ): [string, Record<string, unknown>] => [
+    uid,
+    {
+      email: `${uid}@example.com`,
+      timezone: "UTC",
+      coachingConfig: { enableCoachingMessages: enabled, frequency: "daily", timePreference: "morning" },
+      ...fields,
+    },
+  ];
+  const later = hourStart + 7 * 24 * 60 * MINUTE;
+  const users: Documents = [
+    user("w1", true, { nextCoachingMessageDue: later, coachingEnabled: true }),
+    user("w2", true, {}),
+    user("s1", true, { nextCoachingMessageDue: later, suspendUntil: later, coachingEnabled: true }),
+    user("e1", false, { nextCoachingMessageDue: later, coachingParkedUntil: later, coachingEnabled: false }),
+  ];
   const states: Documents = [
     ["w1", { uid: "w1", status: "waiting" }],
     ["w2", { uid: "w2", status: "waiting" }],

@@ -285,12 +285,13 @@ export class IndexedSchedulerStore implements SchedulerStore {
   /** `setNextDue`, synchronously: for the simulator's processor model, which runs outside any await. */
   applyNextDue(updates: readonly ScheduleUpdate[]): Failures {
     const failed: Failures["failed"] = [];
-    for (const { uid, nextCoachingMessageDue, parked, missedWindows } of updates) {
+    for (const { uid, nextCoachingMessageDue, parked, missedWindows, coachingEnabled } of updates) {
       const fields: Record<string, unknown> = {
         nextCoachingMessageDue,
         coachingDueRank: dueRank({ uid, dueAt: nextCoachingMessageDue, missedWindows }),
       };
       if (parked) fields.coachingParkedUntil = nextCoachingMessageDue;
+      if (coachingEnabled !== undefined) fields.coachingEnabled = coachingEnabled;
       if (!this.update(uid, fields)) failed.push({ uid, reason: NOT_FOUND });
     }
     return { failed };

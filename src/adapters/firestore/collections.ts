@@ -1,6 +1,6 @@
 /** Every collection the engine reads or writes, in one place. */
 export const COLLECTIONS = {
-  /** Written by the journaling app; the engine owns `nextCoachingMessageDue` (once set), `coachingDueRank`, `coachingParkedUntil` and `suspendUntil`. */
+  /** Written by the journaling app; the engine owns `nextCoachingMessageDue` (once set), `coachingDueRank`, `coachingParkedUntil`, `suspendUntil` and `coachingEnabled`. */
   users: "users",
   /** One summary per scheduler run, id `<ISO start>_<random>` so ids sort by time. */
   schedulerRuns: "schedulerRuns",
@@ -129,3 +129,10 @@ export const RANK_FIELD = "coachingDueRank";
  * real schedule. Stale (different from the due time) once anything reschedules the user.
  */
 export const PARKED_FIELD = "coachingParkedUntil";
+
+/**
+ * Engine-owned top-level mirror of the app's nested `coachingConfig.enableCoachingMessages`, as
+ * the engine last read it, written with the due times it writes (no write of its own): the
+ * metrics count enabled users on it with an equality (the emulator cannot filter on a nested field).
+ */
+export const COACHING_ENABLED_FIELD = "coachingEnabled";

@@ -3,18 +3,47 @@
  * missing or malformed reads as 0 (or empty), so a dashboard page never fails on one document.
  */
 import { z } from "zod";
-import { emptyFigures, type MetricsFigures, withLlmEstimates } from "@/core/metrics";
+import { emptyFigures, type MetricsFigures, type ModelCalls, withLlmEstimates } from "@/core/metrics";
 
 /** A stored count: a non-negative number, else 0. */
 export const count = z.number().nonnegative().catch(0);
+/** A stored estimate; absent on documents written before hours carried their own. */
+const estimate = z.number().nonnegative().optional().catch(undefined);
 const modelCallsSchema = z.object({
   calls: count,
   errors: count,
   costUsd: count,
   latencyHistogram: z.array(count).catch([]),
+  estimatedCalls: estimate,
+  estimatedCostUsd: estimate,
 });
-/** A stored estimate; absent on documents written before hours carried their own. */
-const estimate = z.number().nonnegative().optional().catch(undefined);
+
+/**
+ * Per-model estimates for a document stored before models carried their own: the bucket's
+ * estimates shared in proportion to each model's sampled calls and cost (exact for an hour,
+ * whose models all scale by the hour's one factor).
+ */
+function modelsWithEstimates(
+  byModel: Record<string, z.infer<typeof modelCallsSchema>>,
+  bucket: { estimatedCalls: number; estimatedCostUsd: number },
+): Record<string, ModelCalls> {
+  const models = Object.values(byModel);
+  const sampledCalls = models.reduce((total, model) => total + model.calls, 0);
+  const sampledCost = models.reduce((total, model) => total + model.costUsd, 0);
+  return Object.fromEntries(
+    Object.entries(byModel).map(([model, { estimatedCalls, estimatedCostUsd, ...calls }]) => [
+      model,
+      {
+        ...calls,
+        estimatedCalls:
+          estimatedCalls ??
+          (sampledCalls > 0 ? Math.round((bucket.estimatedCalls * calls.calls) / sampledCalls) : 0),
+        estimatedCostUsd:
+          estimatedCostUsd ?? (sampledCost > 0 ? (bucket.estimatedCostUsd * calls.costUsd) / sampledCost : 0),
+      },
+    ]),
+  );
+}
 /**
  * A stored document's figures; anything missing or malformed reads as 0, so a page never fails
  * on one. A document from before the LLM estimates were stored gets them from its own sample.
@@ -63,9 +92,15 @@ const figuresSchema = z
   })
   .transform((figures): MetricsFigures => {
     const { estimatedCalls, estimatedCostUsd } = figures.llm;
-    return estimatedCalls === undefined || estimatedCostUsd === undefined
-      ? withLlmEstimates({ ...figures, llm: { ...figures.llm, estimatedCalls: 0, estimatedCostUsd: 0 } })
-      : { ...figures, llm: { ...figures.llm, estimatedCalls, estimatedCostUsd } };
+    if (estimatedCalls === undefined || estimatedCostUsd === undefined) {
+      const byModel = modelsWithEstimates(figures.llm.byModel, { estimatedCalls: 0, estimatedCostUsd: 0 });
+      return withLlmEstimates({
+        ...figures,
+        llm: { ...figures.llm, byModel, estimatedCalls: 0, estimatedCostUsd: 0 },
+      });
+    }
+    const byModel = modelsWithEstimates(figures.llm.byModel, { estimatedCalls, estimatedCostUsd });
+    return { ...figures, llm: { ...figures.llm, byModel, estimatedCalls, estimatedCostUsd } };
   })
   .catch(emptyFigures());
 const snapshotSchema = z
@@ -75,6 +110,10 @@ const snapshotSchema = z
     usersByStatus: z.record(z.string(), count).catch({}),
     pendingEvents: count,
     deadLetters: count,
+    // Absent on snapshots from before the `coachingEnabled` mirror was counted.
+    usersEnabled: count.optional(),
+    usersEnabledSuspended: count.optional(),
+    usersDisabled: count.optional(),
   })
   .nullable()
   .catch(null);

@@ -15,7 +15,7 @@ import { DAY_MS, dayKey, HOUR_MS, hourKey } from "@/core/metrics-hours";
 import { USER_STATUSES } from "@/core/processing-state";
 import type { MetricsReader, MetricsRollupStore } from "@/pipeline/roll-up-metrics";
 import { countMatching } from "./batched-delete";
-import { COLLECTIONS } from "./collections";
+import { COACHING_ENABLED_FIELD, COLLECTIONS } from "./collections";
 import { createOnce } from "./create-once";
 import { engagementFigures } from "./engagement-store";
 import { firestoreCall } from "./errors";
@@ -231,12 +231,28 @@ export function createFirestoreMetricsStore(
 
     snapshot: (now) =>
       firestoreCall("count metrics snapshot", async (): Promise<MetricsSnapshot> => {
+        const users = db.collection(COLLECTIONS.users);
         const states = db.collection(COLLECTIONS.userProcessingState);
-        const [usersTotal, byStatus, pendingEvents, deadLetters] = await Promise.all([
-          countMatching(db.collection(COLLECTIONS.users)),
+        // Enabled users by the engine's top-level mirror of the app's nested flag (an equality,
+        // and a range on `suspendUntil` on its composite index): as of the engine's last look at
+        // each user. Users it has not looked at since the mirror exists are in neither count.
+        const enabled = users.where(COACHING_ENABLED_FIELD, "==", true);
+        const [
+          usersTotal,
+          byStatus,
+          pendingEvents,
+          deadLetters,
+          usersEnabled,
+          usersEnabledSuspended,
+          usersDisabled,
+        ] = await Promise.all([
+          countMatching(users),
           Promise.all(USER_STATUSES.map((status) => countMatching(states.where("status", "==", status)))),
           countMatching(db.collection(COLLECTIONS.events).where("status", "==", "pending")),
           countMatching(db.collection(COLLECTIONS.eventDeadLetters)),
+          countMatching(enabled),
+          countMatching(enabled.where("suspendUntil", ">", now)),
+          countMatching(users.where(COACHING_ENABLED_FIELD, "==", false)),
         ]);
         return {
           at: now,
@@ -246,6 +262,9 @@ export function createFirestoreMetricsStore(
           ),
           pendingEvents,
           deadLetters,
+          usersEnabled,
+          usersEnabledSuspended,
+          usersDisabled,
         };
       }),
 

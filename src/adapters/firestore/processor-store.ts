@@ -8,7 +8,7 @@ import { parseStoredInsights } from "@/core/processing-state";
 import { retentionExpiry, TTL_FIELD, ttlRetentionRule } from "@/core/retention";
 import { parseUserDocument } from "@/core/user";
 import type { ProcessorStore, StoredMessage } from "@/pipeline/processor-store-ports";
-import { COLLECTIONS, DUE_FIELD, RANK_FIELD } from "./collections";
+import { COACHING_ENABLED_FIELD, COLLECTIONS, DUE_FIELD, RANK_FIELD } from "./collections";
 import { createOnce } from "./create-once";
 import { firestoreCall } from "./errors";
 import { readOwnEntriesAfter, readOwnEntriesNewestFirst } from "./journal-reads";
@@ -253,13 +253,15 @@ export function createFirestoreProcessorStore(db: Firestore): ProcessorStore {
         users.doc(uid).collection(COLLECTIONS.journalEntries).doc(entryId).create(entry),
       ),
 
-    setNextDue: ({ uid, nextCoachingMessageDue, missedWindows }) =>
+    setNextDue: ({ uid, nextCoachingMessageDue, missedWindows, coachingEnabled }) =>
       firestoreCall("reschedule user", async () => {
         // update(), not set(): a user deleted meanwhile must not come back as a stub. The rank
-        // orders the user inside their group of equal due times (core/due-rank.ts).
+        // orders the user inside their group of equal due times (core/due-rank.ts); the enable
+        // flag's mirror rides in the same update (no write of its own).
         await users.doc(uid).update({
           [DUE_FIELD]: nextCoachingMessageDue,
           [RANK_FIELD]: dueRank({ uid, dueAt: nextCoachingMessageDue, missedWindows }),
+          ...(coachingEnabled === undefined ? {} : { [COACHING_ENABLED_FIELD]: coachingEnabled }),
         });
       }),
   };

@@ -290,11 +290,12 @@ export function createInMemoryProcessorStore(
       count(0, 1);
       return "created";
     },
-    async setNextDue({ uid, nextCoachingMessageDue, missedWindows }) {
+    async setNextDue({ uid, nextCoachingMessageDue, missedWindows, coachingEnabled }) {
       const document = database.users.get(uid);
       if (!document) throw new Error(`no user ${uid}`);
       document.nextCoachingMessageDue = nextCoachingMessageDue;
       document.coachingDueRank = dueRank({ uid, dueAt: nextCoachingMessageDue, missedWindows });
+      if (coachingEnabled !== undefined) document.coachingEnabled = coachingEnabled;
       count(0, 1);
     },
   };

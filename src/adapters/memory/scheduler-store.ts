@@ -208,7 +208,7 @@ export function createInMemorySchedulerStore(
     },
     async setNextDue(updates) {
       const failed: { uid: string; reason: string }[] = [];
-      for (const { uid, nextCoachingMessageDue, parked, missedWindows } of updates) {
+      for (const { uid, nextCoachingMessageDue, parked, missedWindows, coachingEnabled } of updates) {
         const document = database.users.get(uid);
         if (!document) {
           failed.push({ uid, reason: "NOT_FOUND: no entity to update" });
@@ -217,6 +217,7 @@ export function createInMemorySchedulerStore(
         document.nextCoachingMessageDue = nextCoachingMessageDue;
         document.coachingDueRank = dueRank({ uid, dueAt: nextCoachingMessageDue, missedWindows });
         if (parked) document.coachingParkedUntil = nextCoachingMessageDue;
+        if (coachingEnabled !== undefined) document.coachingEnabled = coachingEnabled;
         database.counters.documentsWritten += 1;
       }
       return { failed };

@@ -1,5 +1,11 @@
 /** The dashboard's figures from the hourly rollup: 24 hours and 14 days of charts (issue 15). */
-import type { DerivedRates, MetricsFigures } from "@/core/metrics";
+import {
+  type DerivedRates,
+  MAX_MODELS_PER_BUCKET,
+  type MetricsFigures,
+  OTHER_MODELS,
+  type UserFigures,
+} from "@/core/metrics";
 import type { MetricsBucket, MetricsOverview } from "@/pipeline/metrics-overview";
 import { BarChart, type BarSeries, formatInstant, Stat } from "./ui";
 
@@ -10,6 +16,13 @@ function percent(rate: number | null): string {
 function seconds(ms: number | null): string {
   return ms === null ? "—" : `≤ ${ms / 1_000} s`;
 }
+
+function dollars(amount: number | null, digits = 3): string {
+  return amount === null ? "—" : `$${amount.toFixed(digits)}`;
+}
+
+/** Colours for the models' bars, most calls first (the other models' entry last, grey). */
+const MODEL_COLORS = ["#0969da", "#8250df", "#2f5d50", "#bf8700", "#cf222e", "#3d5a4c", "#8a6d3b", "#1b7c83"];
 
 /** The day of the month (UTC): 14 of them are unique, and they fit under the bars. */
 function dayLabel(at: number): string {
@@ -108,6 +121,7 @@ function SeriesCharts({ overview, label }: { overview: MetricsOverview; label: (
           },
         ]}
       />
+      <ModelCallsChart overview={overview} labels={labels} per={per} />
     </div>
   );
 }
@@ -127,6 +141,11 @@ function Totals({ overview, suffix }: { overview: MetricsOverview; suffix: strin
       <Stat label="LLM p50 (sampled calls)" value={seconds(rates.llm.latencyP50Ms)} testId={id("llm-p50")} />
       <Stat label="LLM p95 (sampled calls)" value={seconds(rates.llm.latencyP95Ms)} testId={id("llm-p95")} />
       <Stat label="LLM cost" value={`$${rates.llm.estimatedCostUsd.toFixed(2)}`} testId={id("llm-cost")} />
+      <Stat
+        label="LLM cost per hour"
+        value={dollars(rates.llm.costPerHourUsd)}
+        testId={id("llm-cost-per-hour")}
+      />
       <Stat label="users processed" value={figures.slotsCompleted} testId={id("processed")} />
       <Stat label="scheduler runs" value={figures.scheduler.runs} testId={id("runs")} />
       <Stat label="users due" value={figures.scheduler.usersDue} testId={id("due")} />
@@ -140,34 +159,101 @@ function Totals({ overview, suffix }: { overview: MetricsOverview; suffix: strin
   );
 }
 
+/**
+ * The 24 hours per model: calls and cost estimated from each hour's sample (as the totals), the
+ * error rate and latency percentiles of the sampled calls, and the cost per hour rolled up.
+ */
 function ModelTable({ rates }: { rates: DerivedRates }) {
   if (rates.llm.byModel.length === 0) return null;
   return (
-    <table data-testid="metrics-models">
-      <caption className="sr-only">LLM calls per model, last 24 hours (sampled)</caption>
-      <thead>
-        <tr>
-          <th scope="col">Model</th>
-          <th scope="col">Calls (sampled)</th>
-          <th scope="col">Error rate</th>
-          <th scope="col">p50</th>
-          <th scope="col">p95</th>
-          <th scope="col">Cost (sampled)</th>
-        </tr>
-      </thead>
-      <tbody>
-        {rates.llm.byModel.map((model) => (
-          <tr key={model.model}>
-            <th scope="row">{model.model}</th>
-            <td>{model.calls}</td>
-            <td>{percent(model.errorRate)}</td>
-            <td>{seconds(model.latencyP50Ms)}</td>
-            <td>{seconds(model.latencyP95Ms)}</td>
-            <td>${model.costUsd.toFixed(3)}</td>
+    <div>
+      <h3 style={{ fontSize: 14, margin: "16px 0 4px" }}>LLM calls per model, last 24 hours</h3>
+      <table data-testid="metrics-models">
+        <caption className="sr-only">LLM calls per model, last 24 hours</caption>
+        <thead>
+          <tr>
+            <th scope="col">Model</th>
+            <th scope="col">Calls (estimated)</th>
+            <th scope="col">Calls sampled</th>
+            <th scope="col">Error rate</th>
+            <th scope="col">p50</th>
+            <th scope="col">p95</th>
+            <th scope="col">Cost (estimated)</th>
+            <th scope="col">Cost per hour</th>
           </tr>
-        ))}
-      </tbody>
-    </table>
+        </thead>
+        <tbody>
+          {rates.llm.byModel.map((model) => (
+            <tr key={model.model} data-testid="metrics-model-row">
+              <th scope="row">{model.model}</th>
+              <td>{model.estimatedCalls}</td>
+              <td>{model.calls}</td>
+              <td>{percent(model.errorRate)}</td>
+              <td>{seconds(model.latencyP50Ms)}</td>
+              <td>{seconds(model.latencyP95Ms)}</td>
+              <td>{dollars(model.estimatedCostUsd)}</td>
+              <td>{dollars(model.costPerHourUsd, 4)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <p className="muted">
+        The {MAX_MODELS_PER_BUCKET} models with the most calls are named; any others are summed as “
+        {OTHER_MODELS}”. Calls and cost are each hour’s sample scaled to the hour; cost per hour is over the
+        hours rolled up.
+      </p>
+    </div>
+  );
+}
+
+/** Estimated LLM calls per bucket for each of the range's models (the table's order). */
+function ModelCallsChart({
+  overview,
+  labels,
+  per,
+}: {
+  overview: MetricsOverview;
+  labels: string[];
+  per: string;
+}) {
+  const models = overview.totals.rates.llm.byModel.map((model) => model.model);
+  if (models.length === 0) return null;
+  const { series } = overview;
+  return (
+    <TitledChart
+      title={`LLM calls ${per} by model (estimated)`}
+      labels={labels}
+      series={models.map((model, index) => ({
+        name: model,
+        color: model === OTHER_MODELS ? "#8c959f" : (MODEL_COLORS[index % MODEL_COLORS.length] ?? "#0969da"),
+        values: values(
+          series,
+          (_, rates) => rates.llm.byModel.find((entry) => entry.model === model)?.estimatedCalls ?? 0,
+        ),
+      }))}
+    />
+  );
+}
+
+/**
+ * Users from the latest rollup's snapshot. Enabled and disabled are the engine's mirror of each
+ * user's flag as of its last look at them (docs/operations.md "Metrics").
+ */
+function UserStats({ users }: { users: UserFigures }) {
+  const value = (count: number | null) => (count === null ? "—" : count);
+  return (
+    <dl className="stats">
+      <Stat label="users" value={users.total} testId="metrics-users-total" />
+      <Stat label="coaching enabled" value={value(users.enabled)} testId="metrics-users-enabled" />
+      <Stat
+        label="active (enabled, not suspended)"
+        value={value(users.active)}
+        testId="metrics-users-active"
+      />
+      <Stat label="enabled but suspended" value={value(users.suspended)} testId="metrics-users-suspended" />
+      <Stat label="coaching off" value={value(users.disabled)} testId="metrics-users-disabled" />
+      <Stat label="not looked at yet" value={value(users.notLookedAt)} testId="metrics-users-not-looked-at" />
+    </dl>
   );
 }
 
@@ -189,6 +275,16 @@ export function MetricsPanels({ hours, days }: { hours: MetricsOverview; days: M
             ? ` Users ${snapshot.usersTotal} in all, ${snapshot.pendingEvents} events pending, ${snapshot.deadLetters} dead letters as of ${formatInstant(snapshot.at)}.`
             : ""}
         </p>
+        {hours.users ? <UserStats users={hours.users} /> : null}
+        {hours.users && hours.users.enabled !== null ? (
+          <p className="muted" data-testid="metrics-users-note">
+            Enabled, active and off as of the engine’s last look at each user: a switch off shows at the
+            user’s next due time or re-check (within 24 h), a switch on at once.
+            {hours.users.notLookedAt
+              ? " Users not looked at yet are counted once the scheduler next sees them."
+              : ""}
+          </p>
+        ) : null}
         <Totals overview={hours} suffix="24h" />
         <SeriesCharts overview={hours} label={hourLabel} />
         <ModelTable rates={hours.totals.rates} />

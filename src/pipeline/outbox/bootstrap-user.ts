@@ -1,5 +1,6 @@
 /** The coaching-enabled handler: a user who switched coaching on gets a due time soon. */
 import { z } from "zod";
+import { missedWindowsOf } from "@/core/due-rank";
 import { bootstrapDueAt } from "@/core/schedule";
 import type { HandlerResult } from "../event-ports";
 import type { EventHandlerDeps, HandlerContext } from "./handler-registry";
@@ -25,6 +26,12 @@ async function slotWithApprovedMessage(deps: EventHandlerDeps, uid: string) {
  * rules, so an off/on toggle after today's message must not buy a second message today. A
  * stale park mark (not equal to the due time) means the user was rescheduled since, so it
  * counts as a real schedule. A park is only brought forward, never pushed later.
+ *
+ * Every due time written here carries the enable flag's mirror (`coachingEnabled: true`, which
+ * the metrics count). A user whose due time stays as it is but whose mirror does not say enabled
+ * gets the same due time and rank written again with it: turning coaching on shows in the
+ * figures at once, not at the next due time. A due user is left alone: the scheduler's or the
+ * processor's write within the hour carries it.
  */
 export async function bootstrapUser(
   deps: EventHandlerDeps,
@@ -44,19 +51,34 @@ export async function bootstrapUser(
   const waiting = await slotWithApprovedMessage(deps, payload.uid);
   if (waiting) {
     if (due !== waiting.dueAt)
-      await deps.store.setNextDue({ uid: payload.uid, nextCoachingMessageDue: waiting.dueAt });
+      await deps.store.setNextDue({
+        uid: payload.uid,
+        nextCoachingMessageDue: waiting.dueAt,
+        coachingEnabled: true,
+      });
     return { ok: true, detail: "resumes the slot holding an approved message" };
   }
   if (typeof due === "number" && due <= now) return { ok: true, detail: "already due" };
+  /** The due time kept as it is: written again (same rank) only when the mirror is behind. */
+  const keep = async (detail: string): Promise<HandlerResult> => {
+    if (typeof due === "number" && snapshot.user.coachingEnabled !== true) {
+      await deps.store.setNextDue({
+        uid: payload.uid,
+        nextCoachingMessageDue: due,
+        missedWindows: missedWindowsOf(snapshot.dueRank),
+        coachingEnabled: true,
+      });
+    }
+    return { ok: true, detail };
+  };
   const parked = typeof due === "number" && snapshot.user.coachingParkedUntil === due;
-  if (typeof due === "number" && !parked) return { ok: true, detail: "keeps its future due time" };
+  if (typeof due === "number" && !parked) return keep("keeps its future due time");
   const bootstrap = bootstrapDueAt({
     now,
     frequency: snapshot.user.coachingConfig.frequency,
     random: deps.random,
   });
-  if (typeof due === "number" && due <= bootstrap)
-    return { ok: true, detail: "park ends sooner than a bootstrap" };
-  await deps.store.setNextDue({ uid: payload.uid, nextCoachingMessageDue: bootstrap });
+  if (typeof due === "number" && due <= bootstrap) return keep("park ends sooner than a bootstrap");
+  await deps.store.setNextDue({ uid: payload.uid, nextCoachingMessageDue: bootstrap, coachingEnabled: true });
   return { ok: true, detail: parked ? "brought forward from a park" : "bootstrapped" };
 }

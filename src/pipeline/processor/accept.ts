@@ -59,6 +59,7 @@ export async function acceptUserRun({
         uid,
         nextCoachingMessageDue: decision.nextCoachingMessageDue,
         missedWindows: decision.reason === "outside_window" ? missedWindowsOf(snapshot.dueRank) + 1 : 0,
+        coachingEnabled: isCoachingEnabled(snapshot),
       });
     }
     return {
@@ -89,6 +90,7 @@ export async function acceptUserRun({
           uid,
           nextCoachingMessageDue: dueAfterOutcome(claim.slot, user, now),
           missedWindows: missedWindowsAfter(claim.slot.outcome, missedWindowsOf(snapshot.dueRank)),
+          coachingEnabled: user.coachingConfig.enableCoachingMessages,
         });
       }
       return { kind: "already_completed", slotId, outcome: claim.slot.outcome };

@@ -6,7 +6,7 @@ import { messageCreatedEventId } from "@/core/events";
 import type { ProcessingState } from "@/core/processing-state";
 import { keepsUsualSchedule } from "@/core/risk";
 import { nextDueAfterSuccess, retryDueAt } from "@/core/schedule";
-import { scheduleSettingsOf } from "@/core/user";
+import { isCoachingEnabled, scheduleSettingsOf } from "@/core/user";
 import { finishRun, type RunEnding } from "../processing-log";
 import {
   type ClaimedSlot,
@@ -101,10 +101,12 @@ export async function afterCompletion(
   const { slot, user } = claim;
   const { nextCoachingMessageDue } = result;
   await step(deps, "slot_completed", claim, now, result.messageId ?? undefined);
+  // The enable flag as this run read it at its claim rides in the reschedule (no write of its own).
   await deps.store.setNextDue({
     uid: user.uid,
     nextCoachingMessageDue,
     missedWindows: missedWindowsAfter(result.outcome, claim.missedWindows),
+    coachingEnabled: user.coachingConfig.enableCoachingMessages,
   });
   await step(deps, "rescheduled", claim, now);
   const suspension =
@@ -197,6 +199,7 @@ export async function recoverFromError({
         uid: claim.user.uid,
         nextCoachingMessageDue: dueAfterOutcome(current, claim.user, now),
         missedWindows: missedWindowsAfter(current.outcome, missedWindowsOf(snapshot.dueRank)),
+        coachingEnabled: isCoachingEnabled(snapshot),
       });
     }
     return null;

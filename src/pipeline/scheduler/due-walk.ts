@@ -7,7 +7,7 @@
 import { breakerGate } from "@/core/circuit-breaker";
 import { missedWindowsOf } from "@/core/due-rank";
 import { decideDueUser, isParking, missesWindow } from "@/core/scheduler-decisions";
-import type { UserSnapshot } from "@/core/user";
+import { isCoachingEnabled, type UserSnapshot } from "@/core/user";
 import { mapWithConcurrency } from "../bounded-concurrency";
 import type { DispatchOutcome, MinuteShare } from "../dispatch-ports";
 import type { DueCursor } from "../scheduler-store-ports";
@@ -171,6 +171,7 @@ export async function sweepDueUsers(
         uid: snapshot.uid,
         nextCoachingMessageDue: recordedDue ?? decision.nextCoachingMessageDue,
         parked: isParking(decision.reason),
+        coachingEnabled: isCoachingEnabled(snapshot),
         // A recorded due time follows a completed slot: no window was missed.
         missedWindows:
           recordedDue === undefined && missesWindow(decision.reason)

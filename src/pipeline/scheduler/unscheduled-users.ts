@@ -5,7 +5,7 @@
  */
 
 import { decideUnscheduledUser, isParking } from "@/core/scheduler-decisions";
-import type { UserSnapshot } from "@/core/user";
+import { isCoachingEnabled, type UserSnapshot } from "@/core/user";
 import type { SweepState } from "../scheduler-store-ports";
 import type { RunSchedulerInput } from "./input";
 import type { StepPace } from "./pacing";
@@ -33,6 +33,7 @@ function plannedUnscheduledWrite(input: RunSchedulerInput, snapshot: UserSnapsho
     uid: snapshot.uid,
     nextCoachingMessageDue: decision.nextCoachingMessageDue,
     parked: isParking(decision.reason),
+    coachingEnabled: isCoachingEnabled(snapshot),
     result: RESULT_BY_REASON[decision.reason],
     detail: snapshot.valid ? undefined : snapshot.problem,
   } satisfies PlannedWrite;

@@ -18,7 +18,8 @@ async function publishEnabled(
   seed: (data: InMemoryProcessorData) => void = () => {},
 ) {
   const database = createInMemoryDatabase();
-  database.users.set("returning", document);
+  // A copy: the stores update the stored document in place, and a test compares it with `document`.
+  database.users.set("returning", structuredClone(document));
   const data = createInMemoryProcessorData();
   seed(data);
   const { registry } = wireMemoryOutbox({ database, data, random: () => 0.5 });
@@ -35,7 +36,7 @@ async function publishEnabled(
   });
   const result = await handler.handle({ uid: "returning" }, { event, now: NOW });
   const user = database.users.get("returning");
-  return { result, due: user?.nextCoachingMessageDue, user };
+  return { result, due: user?.nextCoachingMessageDue, user, writes: database.counters.documentsWritten };
 }
 
 /** 1 h + 0.5 × 6 h: a daily user's bootstrap with the random source at 0.5. */
@@ -148,14 +149,19 @@ describe("user.coaching.enabled", () => {
         coachingDueRank: rank,
         coachingEnabled: false,
       });
-      expect(user).toMatchObject({ nextCoachingMessageDue: dueAt, coachingDueRank: rank, coachingEnabled: true });
+      expect(user).toMatchObject({
+        nextCoachingMessageDue: dueAt,
+        coachingDueRank: rank,
+        coachingEnabled: true,
+      });
     });
 
     it("costs no write when the mirror already says enabled", async () => {
       const tomorrow = NOW + 23 * HOUR;
       const document = { ...userDocument({ nextCoachingMessageDue: tomorrow }), coachingEnabled: true };
-      const { user } = await publishEnabled(document);
+      const { user, writes } = await publishEnabled(document);
       expect(user).toEqual(document);
+      expect(writes).toBe(0);
     });
   });
 });

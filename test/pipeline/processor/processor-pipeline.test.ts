@@ -153,6 +153,18 @@ describe("processing a due user end to end", () => {
     await processUser({ deps, uid: "indexed", now: NOW });
     expect(queriesMissingIndexes(handle.emulator.recordedQueries(), readIndexes())).toEqual([]);
   });
+
+  it("mirrors the enable flag (`coachingEnabled`) in the reschedule it writes anyway, after a message or outside the window", async () => {
+    await seedDueUser(db, { uid: "mirrored", now: NOW });
+    await seedDueUser(db, { uid: "late", now: NOW, timezone: zoneOutsideWindow(NOW, "afternoon") });
+    await processUser({ deps, uid: "mirrored", now: NOW });
+    await processUser({ deps, uid: "late", now: NOW });
+    for (const uid of ["mirrored", "late"]) {
+      const user = await db.doc(`users/${uid}`).get();
+      expect(user.get("nextCoachingMessageDue")).toBeGreaterThan(NOW);
+      expect(user.get("coachingEnabled")).toBe(true);
+    }
+  });
 });
 
 describe("quality gate", () => {

@@ -3,7 +3,7 @@ import type { Firestore, UpdateData } from "firebase-admin/firestore";
 import { dueRank } from "@/core/due-rank";
 import { describeError } from "@/core/errors";
 import type { SchedulerStore, ScheduleUpdate } from "@/pipeline/scheduler-store-ports";
-import { COLLECTIONS, DUE_FIELD, PARKED_FIELD, RANK_FIELD } from "../collections";
+import { COACHING_ENABLED_FIELD, COLLECTIONS, DUE_FIELD, PARKED_FIELD, RANK_FIELD } from "../collections";
 import { commitBatch } from "../traced-commit";
 
 /** Firestore allows at most 500 writes in one batch. */
@@ -13,11 +13,19 @@ const BATCH_LIMIT = 500;
  * The due time, and the parked marker when the due time parks the user. Other writes leave the
  * marker as it was: it counts only while it equals the due time, so it goes stale by itself
  * (the processor reschedules without knowing it, and the emulator does not apply field deletes).
+ * The enable flag's mirror rides in the same update, when the decision read the flag.
  */
-function scheduleFields({ uid, nextCoachingMessageDue, parked, missedWindows }: ScheduleUpdate) {
+function scheduleFields({
+  uid,
+  nextCoachingMessageDue,
+  parked,
+  missedWindows,
+  coachingEnabled,
+}: ScheduleUpdate) {
   const fields = {
     [DUE_FIELD]: nextCoachingMessageDue,
     [RANK_FIELD]: dueRank({ uid, dueAt: nextCoachingMessageDue, missedWindows }),
+    ...(coachingEnabled === undefined ? {} : { [COACHING_ENABLED_FIELD]: coachingEnabled }),
   };
   return parked ? { ...fields, [PARKED_FIELD]: nextCoachingMessageDue } : fields;
 }

@@ -1,0 +1,139 @@
+/**
+ * The operator's per-model LLM figures and user counts (issue 15): bounded per-model entries with
+ * their own estimates and cost per hour, and enabled/active users from the hourly snapshot.
+ */
+import { describe, expect, it } from "vitest";
+import {
+  callsByModel,
+  deriveRates,
+  emptyFigures,
+  MAX_MODELS_PER_BUCKET,
+  type MetricsFigures,
+  type MetricsSnapshot,
+  OTHER_MODELS,
+  type SampledCall,
+  sumFigures,
+  userFigures,
+  withBoundedModels,
+  withLlmEstimates,
+} from "@/core/metrics";
+
+function calls(model: string, count: number, fields: Partial<SampledCall> = {}): SampledCall[] {
+  return Array.from({ length: count }, () => ({ model, ok: true, durationMs: 1_000, cost: 0.01, ...fields }));
+}
+
+/** An hour of `attempts` whose rollup sampled `sampled` of them, holding `sampledCalls`. */
+function hour(attempts: number, sampled: number, sampledCalls: SampledCall[]): MetricsFigures {
+  return withLlmEstimates({
+    ...emptyFigures(),
+    messages: { ...emptyFigures().messages, sent: attempts },
+    llm: { ...emptyFigures().llm, sampledMessages: sampled, byModel: callsByModel(sampledCalls) },
+  });
+}
+
+describe("per-model LLM figures", () => {
+  it("keeps the models with the most calls and sums the rest under one entry", () => {
+    const many = Array.from({ length: MAX_MODELS_PER_BUCKET + 3 }, (_, index) =>
+      calls(`m${String(index).padStart(2, "0")}`, 20 - index, { ok: index !== 10, durationMs: 700 }),
+    ).flat();
+    const byModel = callsByModel(many);
+    expect(Object.keys(byModel)).toHaveLength(MAX_MODELS_PER_BUCKET + 1);
+    expect(byModel.m00?.calls).toBe(20);
+    expect(byModel.m08).toBeUndefined();
+    // m08, m09, m10: 12 + 11 + 10 calls, one of them failing, all in the ≤ 750 ms bucket.
+    expect(byModel[OTHER_MODELS]).toMatchObject({ calls: 33, errors: 10, costUsd: expect.closeTo(0.33, 9) });
+    expect(byModel[OTHER_MODELS]?.latencyHistogram[2]).toBe(33);
+  });
+
+  it("scales each model's calls and cost by its own hour's sample, the models adding up to the hour", () => {
+    // 240 of 40,000 attempts sampled: every sampled call stands for 166.7 calls.
+    const busy = hour(40_000, 240, [...calls("a/coach", 240), ...calls("b/scorer", 120, { cost: 0.002 })]);
+    const coach = busy.llm.byModel["a/coach"];
+    const scorer = busy.llm.byModel["b/scorer"];
+    expect(coach?.estimatedCalls).toBe(40_000);
+    expect(scorer?.estimatedCalls).toBe(20_000);
+    expect(coach?.estimatedCostUsd).toBeCloseTo(400, 6);
+    expect(scorer?.estimatedCostUsd).toBeCloseTo(40, 6);
+    expect((coach?.estimatedCalls ?? 0) + (scorer?.estimatedCalls ?? 0)).toBe(busy.llm.estimatedCalls);
+  });
+
+  it("reads each model's calls, error rate, percentiles, cost and cost per hour off a range", () => {
+    const quiet = hour(4, 4, [...calls("a/coach", 3), ...calls("a/coach", 1, { ok: false, cost: null })]);
+    const busy = hour(100, 10, calls("a/coach", 10, { durationMs: 2_500, cost: 0.02 }));
+    const rates = deriveRates(sumFigures([quiet, busy]), { hours: 24 });
+    expect(rates.llm.byModel).toEqual([
+      {
+        model: "a/coach",
+        calls: 14,
+        estimatedCalls: 104,
+        errors: 1,
+        errorRate: 1 / 14,
+        latencyP50Ms: 3_000,
+        latencyP95Ms: 3_000,
+        costUsd: expect.closeTo(0.23, 9),
+        estimatedCostUsd: expect.closeTo(2.03, 9),
+        costPerHourUsd: expect.closeTo(2.03 / 24, 9),
+      },
+    ]);
+    expect(rates.llm.costPerHourUsd).toBeCloseTo(2.03 / 24, 9);
+    expect(deriveRates(quiet).llm.byModel[0]?.costPerHourUsd).toBeNull();
+  });
+
+  it("bounds a range's models again, so hours with different top models still list at most the bound", () => {
+    const hours = Array.from({ length: 3 }, (_, offset) =>
+      hour(
+        40,
+        40,
+        Array.from({ length: MAX_MODELS_PER_BUCKET }, (_, index) =>
+          calls(`m${offset * 10 + index}`, 5),
+        ).flat(),
+      ),
+    );
+    const range = sumFigures(hours);
+    expect(Object.keys(range.llm.byModel)).toHaveLength(3 * MAX_MODELS_PER_BUCKET);
+    const bounded = withBoundedModels(range);
+    expect(Object.keys(bounded.llm.byModel)).toHaveLength(MAX_MODELS_PER_BUCKET + 1);
+    expect(deriveRates(range).llm.byModel).toHaveLength(MAX_MODELS_PER_BUCKET + 1);
+    const total = (figures: MetricsFigures) =>
+      Object.values(figures.llm.byModel).reduce((sum, model) => sum + model.estimatedCalls, 0);
+    expect(total(bounded)).toBe(total(range));
+    // The other models' entry comes last, after the named ones.
+    expect(deriveRates(range).llm.byModel.at(-1)?.model).toBe(OTHER_MODELS);
+  });
+});
+
+describe("users from the hourly snapshot", () => {
+  const snapshot: MetricsSnapshot = {
+    at: 1,
+    usersTotal: 10,
+    usersByStatus: { waiting: 6, running: 0, suspended: 3, error: 1 },
+    pendingEvents: 0,
+    deadLetters: 0,
+    usersEnabled: 7,
+    usersEnabledSuspended: 2,
+    usersDisabled: 2,
+  };
+
+  it("counts active users as the enabled ones not suspended, and the users not looked at since the mirror", () => {
+    expect(userFigures(snapshot)).toEqual({
+      total: 10,
+      enabled: 7,
+      active: 5,
+      suspended: 2,
+      disabled: 2,
+      notLookedAt: 1,
+    });
+  });
+
+  it("says nothing of enabled users on a snapshot from before the mirror was counted", () => {
+    const { usersEnabled, usersEnabledSuspended, usersDisabled, ...before } = snapshot;
+    expect(userFigures(before)).toEqual({
+      total: 10,
+      enabled: null,
+      active: null,
+      suspended: null,
+      disabled: null,
+      notLookedAt: null,
+    });
+  });
+});
