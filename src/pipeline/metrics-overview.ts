@@ -1,15 +1,8 @@
 import { type EngagementRows, mergeEngagement } from "@/core/engagement";
-import {
-  type DerivedRates,
-  deriveRates,
-  type MetricsFigures,
-  type MetricsSnapshot,
-  sumFigures,
-  type UserFigures,
-  userFigures,
-  withBoundedModels,
-} from "@/core/metrics";
+import { type DerivedRates, deriveRates, type MetricsFigures, sumFigures } from "@/core/metrics";
 import { DAY_MS, dayKey, dayStartOf, HOUR_MS, hourKey, hourStartOf } from "@/core/metrics-hours";
+import { withBoundedModels } from "@/core/metrics-llm";
+import { type MetricsSnapshot, type UserFigures, userFigures } from "@/core/metrics-snapshot";
 import type { DailyMetrics, EngagementDay, HourlyMetrics, MetricsReader } from "./roll-up-metrics";
 
 /** The ranges `GET /api/admin/metrics` and the dashboard show. */

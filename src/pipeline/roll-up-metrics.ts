@@ -1,5 +1,5 @@
 import { type EngagementRows, engagementDaysToCount, engagementIsFinal } from "@/core/engagement";
-import { type MetricsFigures, type MetricsSnapshot, sumFigures, withBoundedModels } from "@/core/metrics";
+import { type MetricsFigures, sumFigures } from "@/core/metrics";
 import {
   DAY_MS,
   dayIsComplete,
@@ -10,6 +10,8 @@ import {
   hourStartOf,
   hoursToRollUp,
 } from "@/core/metrics-hours";
+import { withBoundedModels } from "@/core/metrics-llm";
+import type { MetricsSnapshot } from "@/core/metrics-snapshot";
 import type { SchedulerRunRecord } from "./scheduler-run-record";
 
 /** `metricsHourly/{YYYY-MM-DDTHH}`: one completed UTC hour's figures. */

@@ -3,20 +3,16 @@
  * their own estimates and cost per hour, and enabled/active users from the hourly snapshot.
  */
 import { describe, expect, it } from "vitest";
+import { deriveRates, emptyFigures, type MetricsFigures, sumFigures } from "@/core/metrics";
 import {
   callsByModel,
-  deriveRates,
-  emptyFigures,
   MAX_MODELS_PER_BUCKET,
-  type MetricsFigures,
-  type MetricsSnapshot,
   OTHER_MODELS,
   type SampledCall,
-  sumFigures,
-  userFigures,
   withBoundedModels,
   withLlmEstimates,
-} from "@/core/metrics";
+} from "@/core/metrics-llm";
+import { type MetricsSnapshot, userFigures } from "@/core/metrics-snapshot";
 
 function calls(model: string, count: number, fields: Partial<SampledCall> = {}): SampledCall[] {
   return Array.from({ length: count }, () => ({ model, ok: true, durationMs: 1_000, cost: 0.01, ...fields }));

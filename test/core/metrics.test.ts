@@ -2,15 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { engagementDaysToCount, engagementIsFinal, mergeEngagement } from "@/core/engagement";
 import { histogramPercentile, LATENCY_BUCKET_BOUNDS_MS, latencyBucket } from "@/core/latency-histogram";
-import {
-  callsByModel,
-  deriveRates,
-  emptyFigures,
-  type MetricsFigures,
-  mergeFigures,
-  sumFigures,
-  withLlmEstimates,
-} from "@/core/metrics";
+import { deriveRates, emptyFigures, type MetricsFigures, mergeFigures, sumFigures } from "@/core/metrics";
 import {
   DAY_MS,
   dayIsComplete,
@@ -22,6 +14,7 @@ import {
   parseDayKey,
   parseHourKey,
 } from "@/core/metrics-hours";
+import { callsByModel, withLlmEstimates } from "@/core/metrics-llm";
 
 const instant = fc.integer({ min: Date.UTC(2000, 0, 1), max: Date.UTC(2100, 0, 1) });
 const small = fc.nat({ max: 1_000 });

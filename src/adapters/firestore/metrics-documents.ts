@@ -3,7 +3,8 @@
  * missing or malformed reads as 0 (or empty), so a dashboard page never fails on one document.
  */
 import { z } from "zod";
-import { emptyFigures, type MetricsFigures, type ModelCalls, withLlmEstimates } from "@/core/metrics";
+import { emptyFigures, type MetricsFigures } from "@/core/metrics";
+import { type ModelCalls, withLlmEstimates } from "@/core/metrics-llm";
 
 /** A stored count: a non-negative number, else 0. */
 export const count = z.number().nonnegative().catch(0);

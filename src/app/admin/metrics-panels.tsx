@@ -1,11 +1,7 @@
 /** The dashboard's figures from the hourly rollup: 24 hours and 14 days of charts (issue 15). */
-import {
-  type DerivedRates,
-  MAX_MODELS_PER_BUCKET,
-  type MetricsFigures,
-  OTHER_MODELS,
-  type UserFigures,
-} from "@/core/metrics";
+import type { DerivedRates, MetricsFigures } from "@/core/metrics";
+import { MAX_MODELS_PER_BUCKET, OTHER_MODELS } from "@/core/metrics-llm";
+import type { UserFigures } from "@/core/metrics-snapshot";
 import type { MetricsBucket, MetricsOverview } from "@/pipeline/metrics-overview";
 import { BarChart, type BarSeries, formatInstant, Stat } from "./ui";
 

@@ -1,0 +1,63 @@
+/**
+ * The metrics rollup's snapshot (issue 15): not a sum like a bucket's figures (`metrics.ts`) but
+ * the state of things when the rollup ran (users by status and by the engine's mirror of
+ * `coachingEnabled`, the outbox's queue), and the users an operator reads off it: enabled,
+ * active (enabled and not suspended), suspended, disabled, and not yet looked at. Pure.
+ */
+
+/** Not a sum: the state of things when the rollup ran (users, the outbox's queue). */
+export interface MetricsSnapshot {
+  at: number;
+  usersTotal: number;
+  usersByStatus: Record<string, number>;
+  pendingEvents: number;
+  deadLetters: number;
+  /**
+   * Users whose engine-owned mirror `coachingEnabled` (core/user.ts) is true: coaching on as the
+   * engine last read it. Absent on snapshots from before the mirror was counted.
+   */
+  usersEnabled?: number;
+  /** Of `usersEnabled`, those suspended at `at` (`suspendUntil` after it). */
+  usersEnabledSuspended?: number;
+  /** Users whose mirror is false: coaching off as the engine last read it. */
+  usersDisabled?: number;
+}
+
+/** The users an operator reads off a snapshot; null where the snapshot predates the mirror. */
+export interface UserFigures {
+  total: number;
+  /** Coaching on, as of the engine's last look at each user. */
+  enabled: number | null;
+  /** Enabled and not suspended: the users the engine is coaching. */
+  active: number | null;
+  /** Enabled but suspended. */
+  suspended: number | null;
+  /** Coaching off, as of the engine's last look. */
+  disabled: number | null;
+  /** Users the engine has not looked at since the mirror exists (neither enabled nor disabled yet). */
+  notLookedAt: number | null;
+}
+
+/** Enabled, active (enabled minus suspended) and not-yet-seen users of a snapshot. */
+export function userFigures(snapshot: MetricsSnapshot): UserFigures {
+  const { usersTotal, usersEnabled, usersEnabledSuspended, usersDisabled } = snapshot;
+  if (usersEnabled === undefined || usersEnabledSuspended === undefined || usersDisabled === undefined) {
+    return {
+      total: usersTotal,
+      enabled: null,
+      active: null,
+      suspended: null,
+      disabled: null,
+      notLookedAt: null,
+    };
+  }
+  return {
+    total: usersTotal,
+    enabled: usersEnabled,
+    active: Math.max(0, usersEnabled - usersEnabledSuspended),
+    suspended: usersEnabledSuspended,
+    disabled: usersDisabled,
+    // The three counts are separate aggregations: a write between them must not make this negative.
+    notLookedAt: Math.max(0, usersTotal - usersEnabled - usersDisabled),
+  };
+}
