@@ -176,6 +176,36 @@ describe("admin page reads per render", () => {
     expect(reads.queries).toBe(2);
   });
 
+  it("takes the users from the newest hour that has a snapshot when the latest hour's failed: nothing counted over users", async () => {
+    const project = handle.freshProject("admin-reads-snapshot-failed");
+    await putDocuments(project.db, "users", [
+      ["u1", userDocument({ email: "u1@example.com" })],
+      ["u2", userDocument({ email: "u2@example.com" })],
+    ]);
+    await putDocuments(project.db, "userProcessingState", [
+      ["u1", { uid: "u1", status: "error", updatedAt: now }],
+    ]);
+    await rollUpMetrics({ store: createFirestoreMetricsStore(project.db), now, elapsedMs: () => 0 });
+    // The next hour rolled up with its snapshot failed (stored without one).
+    const hours = await project.db.collection("metricsHourly").orderBy("hourStart", "desc").limit(1).get();
+    const latest = hours.docs[0];
+    if (!latest) throw new Error("the rollup stored no hour");
+    const nextHour = (latest.data().hourStart as number) + HOUR;
+    await putDocuments(project.db, "metricsHourly", [
+      [String(nextHour), { ...latest.data(), hourStart: nextHour, snapshot: null }],
+    ]);
+    const projectConfig = loadConfig({ ...configEnv, FIREBASE_PROJECT_ID: project.projectId });
+    handle.emulator.resetStats(project.projectId);
+    const status = await systemStatus(projectConfig, now + HOUR);
+    const { aggregations } = handle.emulator.stats(project.projectId);
+    expect(status).toMatchObject({
+      usersByStatus: { waiting: 0, running: 0, suspended: 0, error: 1 },
+      usersNeverProcessed: 1,
+      usersAsOf: now,
+    });
+    expect(aggregations).toBe(7);
+  });
+
   it("counts users by status live until a rollup has taken a snapshot", async () => {
     const fresh = handle.freshProject("admin-reads-fresh");
     await putDocuments(fresh.db, "users", [

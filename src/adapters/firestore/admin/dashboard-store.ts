@@ -2,14 +2,14 @@ import "server-only";
 import type { Firestore } from "firebase-admin/firestore";
 import { z } from "zod";
 import { mergeEngagement } from "@/core/engagement";
-import { USER_STATUSES, type UserStatus } from "@/core/processing-state";
+import type { UserStatus } from "@/core/processing-state";
 import { countMatching } from "../batched-delete";
 import { COLLECTIONS, DUE_FIELD } from "../collections";
 import { firestoreCall } from "../errors";
-import { hourlySchema } from "../metrics-documents";
 import { createFirestoreMetricsStore } from "../metrics-store";
 import { parseRunSummary, type RunSummary } from "./documents";
 import { createFirestoreRunsStore } from "./runs-store";
+import { createUserCounts } from "./user-counts";
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -85,45 +85,11 @@ export interface DashboardStoreOptions {
 /** The aggregations behind the status route and the dashboard: counts, never document scans. */
 export function createFirestoreDashboardStore(db: Firestore, { onStoreFailure }: DashboardStoreOptions = {}) {
   const users = db.collection(COLLECTIONS.users);
-  const states = db.collection(COLLECTIONS.userProcessingState);
   const messages = db.collection(COLLECTIONS.coachingMessages);
   const events = db.collection(COLLECTIONS.events);
   const runs = db.collection(COLLECTIONS.schedulerRuns);
+  const userCounts = () => createUserCounts(db);
   const dailyCountsDocument = db.collection(COLLECTIONS.systemState).doc(DAILY_COUNTS_DOCUMENT);
-
-  /** All users and users by processing status, counted now (5 aggregations over every user). */
-  const userCounts = async () => {
-    const [usersTotal, byStatus] = await Promise.all([
-      countMatching(users),
-      Promise.all(USER_STATUSES.map((status) => countMatching(states.where("status", "==", status)))),
-    ]);
-    const usersByStatus = { waiting: 0, running: 0, suspended: 0, error: 0 } satisfies Record<
-      UserStatus,
-      number
-    >;
-    USER_STATUSES.forEach((status, index) => {
-      usersByStatus[status] = byStatus[index] ?? 0;
-    });
-    return { usersTotal, usersByStatus, usersAsOf: null };
-  };
-
-  /**
-   * The users as the latest metrics rollup counted them (one document: the newest hourly one),
-   * or null before the first rollup. The rollup runs beside every outbox cron drain, so the
-   * snapshot is an hour or two old at most while the engine runs.
-   */
-  const rollupUserCounts = async () => {
-    const latest = await db.collection(COLLECTIONS.metricsHourly).orderBy("hourStart", "desc").limit(1).get();
-    const parsed = hourlySchema.safeParse(latest.docs[0]?.data());
-    const snapshot = parsed.success ? parsed.data.snapshot : null;
-    if (!snapshot) return null;
-    const usersByStatus = { waiting: 0, running: 0, suspended: 0, error: 0 } satisfies Record<
-      UserStatus,
-      number
-    >;
-    for (const status of USER_STATUSES) usersByStatus[status] = snapshot.usersByStatus[status] ?? 0;
-    return { usersTotal: snapshot.usersTotal, usersByStatus, usersAsOf: snapshot.at };
-  };
 
   /** What is due and the outbox: ranges of the next day's due times and the queue, counted now. */
   const dueAndOutboxCounts = async (now: number) => {
@@ -246,15 +212,15 @@ export function createFirestoreDashboardStore(db: Firestore, { onStoreFailure }:
      */
     systemCounts: ({ now, startOfDay }: { now: number; startOfDay: number }): Promise<StatusCounts> =>
       firestoreCall("read system status", async () => {
-        const [fromRollup, dueAndOutbox, today, lastRun] = await Promise.all([
-          rollupUserCounts(),
+        const [userFigures, dueAndOutbox, today, lastRun] = await Promise.all([
+          userCounts(),
           dueAndOutboxCounts(now),
           countDay(startOfDay),
           runs.orderBy("startedAt", "desc").limit(1).get(),
         ]);
         const last = lastRun.docs[0];
         return {
-          ...(fromRollup ?? (await userCounts())),
+          ...userFigures,
           ...dueAndOutbox,
           sentToday: today.sent,
           gateFailuresToday: today.gateFailures,
@@ -278,8 +244,8 @@ export function createFirestoreDashboardStore(db: Firestore, { onStoreFailure }:
       runCount: number;
     }) =>
       firestoreCall("read dashboard", async () => {
-        const [fromRollup, dueAndOutbox, daily, ratings, due, recentRuns, acuteRisk] = await Promise.all([
-          rollupUserCounts(),
+        const [userFigures, dueAndOutbox, daily, ratings, due, recentRuns, acuteRisk] = await Promise.all([
+          userCounts(),
           dueAndOutboxCounts(now),
           dailyCounts({ now, days }),
           ratingHistogram(now),
@@ -289,8 +255,7 @@ export function createFirestoreDashboardStore(db: Firestore, { onStoreFailure }:
         ]);
         const today = daily.at(-1);
         const counts: StatusCounts = {
-          // Before the first rollup (a new deployment) the users are counted live, once.
-          ...(fromRollup ?? (await userCounts())),
+          ...userFigures,
           ...dueAndOutbox,
           sentToday: today?.sent ?? 0,
           gateFailuresToday: today?.gateFailures ?? 0,
