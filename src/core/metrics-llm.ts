@@ -1,7 +1,7 @@
 /**
  * A metrics bucket's LLM figures, per model (issue 15): what a sample of calls counts for each
- * model, how many models a stored bucket names (`MAX_MODELS_PER_BUCKET`, the rest summed under
- * `OTHER_MODELS`), how an hour's sample is scaled up to the hour's estimates (`withLlmEstimates`),
+ * model, how many models a stored bucket names and a range shows (`MAX_MODELS_STORED`,
+ * `MAX_MODELS_SHOWN`, the rest summed under `OTHER_MODELS`), how an hour's sample is scaled up to the hour's estimates (`withLlmEstimates`),
  * how two buckets' models merge, and the error rates, latency percentiles and costs per hour an
  * operator reads off them (`deriveLlmRates`). The estimates are scaled up from each hour's own
  * sample when the hour is rolled up and then summed: one scale over a range would weigh a quiet
@@ -38,12 +38,19 @@ export interface LlmFigures {
 }
 
 /**
- * Models listed by name in one bucket: the ones with the most calls; the rest are summed under
- * `OTHER_MODELS`, so a stored hour or day stays small whatever models a configuration change or
- * users' own keys bring in.
+ * Models a stored hour or day names: the ones with the most calls; the rest are summed under
+ * `OTHER_MODELS`, so a document stays small whatever models a configuration change or users' own
+ * keys bring in. More than are shown (`MAX_MODELS_SHOWN`): a range sums its hours by name, so a
+ * model shown for a range has all its calls in it unless some hour ran more than this many models
+ * and folded it there.
  */
-export const MAX_MODELS_PER_BUCKET = 8;
-/** The entry that sums the models beyond `MAX_MODELS_PER_BUCKET` (no OpenRouter model id has a space). */
+export const MAX_MODELS_STORED = 20;
+/**
+ * Models a range or one of its buckets shows by name (the range's top ones, the same in every
+ * bucket: `foldModels`); the rest are shown as `OTHER_MODELS`.
+ */
+export const MAX_MODELS_SHOWN = 8;
+/** The entry that sums the models beyond the bound (no OpenRouter model id has a space). */
 export const OTHER_MODELS = "(other models)";
 
 /** A call as the rollup sees it on a stored attempt's `llmCalls`. */
@@ -93,24 +100,64 @@ function byCallsDescending(
  * `OTHER_MODELS` (with any such entry already there): the figures of every call are kept, only
  * the names of the smaller models are not.
  */
-export function boundModels(
-  byModel: Record<string, ModelCalls>,
-  max: number = MAX_MODELS_PER_BUCKET,
-): Record<string, ModelCalls> {
+export function boundModels(byModel: Record<string, ModelCalls>, max: number): Record<string, ModelCalls> {
   const named = Object.entries(byModel).filter(([model]) => model !== OTHER_MODELS);
-  const other = byModel[OTHER_MODELS];
   if (named.length <= max) return byModel;
   const ranked = [...named].sort(byCallsDescending);
-  const rest = ranked.slice(max).reduce((sum, [, calls]) => addModelCalls(sum, calls), other ?? noCalls());
-  return { ...Object.fromEntries(ranked.slice(0, max)), [OTHER_MODELS]: rest };
+  return foldModels(byModel, new Set(ranked.slice(0, max).map(([model]) => model)));
 }
 
-/** Figures whose models are bounded (`boundModels`): for a stored day, or a range shown. */
-export function withBoundedModels(figures: MetricsFigures): MetricsFigures {
-  return { ...figures, llm: { ...figures.llm, byModel: boundModels(figures.llm.byModel) } };
+/**
+ * The models named in `keep` as they are, and every other one summed under `OTHER_MODELS` (with
+ * any such entry already there): a bucket of a range folded to the range's named models, so the
+ * bucket's "(other models)" holds every call the range's does.
+ */
+export function foldModels(
+  byModel: Record<string, ModelCalls>,
+  keep: ReadonlySet<string>,
+): Record<string, ModelCalls> {
+  const kept: Record<string, ModelCalls> = {};
+  let other: ModelCalls | undefined;
+  for (const [model, calls] of Object.entries(byModel)) {
+    if (model !== OTHER_MODELS && keep.has(model)) kept[model] = calls;
+    else other = other ? addModelCalls(other, calls) : calls;
+  }
+  return other ? { ...kept, [OTHER_MODELS]: other } : kept;
 }
 
-/** The per-model figures of a sample of calls, at most `MAX_MODELS_PER_BUCKET` models by name. */
+/** Figures whose models are bounded to `max` by name (`boundModels`): a stored day, a range shown. */
+export function withBoundedModels(figures: MetricsFigures, max: number): MetricsFigures {
+  return { ...figures, llm: { ...figures.llm, byModel: boundModels(figures.llm.byModel, max) } };
+}
+
+/** Figures whose models are folded to the names in `keep` (`foldModels`). */
+export function withFoldedModels(figures: MetricsFigures, keep: ReadonlySet<string>): MetricsFigures {
+  return { ...figures, llm: { ...figures.llm, byModel: foldModels(figures.llm.byModel, keep) } };
+}
+
+/**
+ * `total` (a whole number) shared out in proportion to `weights` by largest remainder: whole
+ * shares that add up to `total` exactly (all 0 when the weights are). Rounding each share on
+ * its own would not: 5 over 1 : 1 : 1 rounds to 2 + 2 + 2.
+ */
+export function apportion(total: number, weights: readonly number[]): number[] {
+  const weightSum = weights.reduce((sum, weight) => sum + weight, 0);
+  if (total <= 0 || weightSum <= 0) return weights.map(() => 0);
+  const exact = weights.map((weight) => (total * weight) / weightSum);
+  const shares = exact.map((share) => Math.floor(share));
+  // The largest remainders first, the earlier entry among equals.
+  const byRemainder = exact
+    .map((share, index) => ({ remainder: share - Math.floor(share), index }))
+    .sort((left, right) => right.remainder - left.remainder || left.index - right.index);
+  let left = total - shares.reduce((sum, share) => sum + share, 0);
+  for (let position = 0; left > 0; position = (position + 1) % byRemainder.length, left -= 1) {
+    const index = byRemainder[position]?.index ?? 0;
+    shares[index] = (shares[index] ?? 0) + 1;
+  }
+  return shares;
+}
+
+/** The per-model figures of a sample of calls, at most `MAX_MODELS_STORED` models by name. */
 export function callsByModel(calls: readonly SampledCall[]): Record<string, ModelCalls> {
   const byModel: Record<string, ModelCalls> = {};
   for (const call of calls) {
@@ -122,7 +169,7 @@ export function callsByModel(calls: readonly SampledCall[]): Record<string, Mode
     entry.latencyHistogram[bucket] = (entry.latencyHistogram[bucket] ?? 0) + 1;
     byModel[call.model] = entry;
   }
-  return boundModels(byModel);
+  return boundModels(byModel, MAX_MODELS_STORED);
 }
 
 /** Two buckets' LLM figures together, model by model (unbounded: `withBoundedModels` bounds them). */
@@ -154,20 +201,23 @@ export function withLlmEstimates(hour: MetricsFigures): MetricsFigures {
     (total, calls) => ({ calls: total.calls + calls.calls, costUsd: total.costUsd + calls.costUsd }),
     { calls: 0, costUsd: 0 },
   );
+  const estimatedCalls = Math.round(sampled.calls * scale);
+  // The hour's rounded estimate shared out, not each model's rounded apart: the stored models add
+  // up to the stored hour, and so do the sums of any range of hours.
+  const models = Object.entries(hour.llm.byModel);
+  const shares = apportion(
+    estimatedCalls,
+    models.map(([, calls]) => calls.calls),
+  );
   const byModel = Object.fromEntries(
-    Object.entries(hour.llm.byModel).map(([model, calls]) => [
+    models.map(([model, calls], index) => [
       model,
-      { ...calls, estimatedCalls: Math.round(calls.calls * scale), estimatedCostUsd: calls.costUsd * scale },
+      { ...calls, estimatedCalls: shares[index] ?? 0, estimatedCostUsd: calls.costUsd * scale },
     ]),
   );
   return {
     ...hour,
-    llm: {
-      ...hour.llm,
-      byModel,
-      estimatedCalls: Math.round(sampled.calls * scale),
-      estimatedCostUsd: sampled.costUsd * scale,
-    },
+    llm: { ...hour.llm, byModel, estimatedCalls, estimatedCostUsd: sampled.costUsd * scale },
   };
 }
 
@@ -186,7 +236,7 @@ export interface LlmRates {
   /** `estimatedCostUsd` over the hours rolled up in the bucket; null when not told them. */
   costPerHourUsd: number | null;
   /**
-   * Per model, most calls first, at most `MAX_MODELS_PER_BUCKET` by name and the rest as
+   * Per model, most calls first, at most `MAX_MODELS_SHOWN` by name and the rest as
    * `OTHER_MODELS` (last). `calls`, `errors` and `costUsd` are the sample's; the estimates and
    * the cost per hour scale each hour's sample like the bucket's own.
    */
@@ -214,7 +264,7 @@ function ratio(part: number, whole: number): number | null {
  */
 export function deriveLlmRates(llm: LlmFigures, { hours }: { hours?: number } = {}): LlmRates {
   const perHour = (cost: number) => (hours !== undefined && hours > 0 ? cost / hours : null);
-  const models = Object.entries(boundModels(llm.byModel)).sort((left, right) =>
+  const models = Object.entries(boundModels(llm.byModel, MAX_MODELS_SHOWN)).sort((left, right) =>
     left[0] === OTHER_MODELS ? 1 : right[0] === OTHER_MODELS ? -1 : byCallsDescending(left, right),
   );
   const all = models.reduce(

@@ -14,7 +14,8 @@ export interface MetricsSnapshot {
   deadLetters: number;
   /**
    * Users whose engine-owned mirror `coachingEnabled` (core/user.ts) is true: coaching on as the
-   * engine last read it. Absent on snapshots from before the mirror was counted.
+   * engine last read it. Absent on snapshots from before the mirror was counted, and on those
+   * whose mirror counts failed (e.g. while their index was building).
    */
   usersEnabled?: number;
   /** Of `usersEnabled`, those suspended at `at` (`suspendUntil` after it). */
@@ -23,12 +24,24 @@ export interface MetricsSnapshot {
   usersDisabled?: number;
 }
 
-/** The users an operator reads off a snapshot; null where the snapshot predates the mirror. */
+/**
+ * The snapshot's counts by the enable flag's mirror, counted apart from the rest: the
+ * enabled-and-suspended count needs its own composite index, and while that index builds the
+ * rest of the snapshot must still be stored.
+ */
+export type UserMirrorCounts = Required<
+  Pick<MetricsSnapshot, "usersEnabled" | "usersEnabledSuspended" | "usersDisabled">
+>;
+
+/** The users an operator reads off a snapshot; null where the snapshot lacks the mirror's counts. */
 export interface UserFigures {
   total: number;
   /** Coaching on, as of the engine's last look at each user. */
   enabled: number | null;
-  /** Enabled and not suspended: the users the engine is coaching. */
+  /**
+   * Enable flag on (as last seen), not suspended. Not quite "the users being coached": a user
+   * whose document no longer reads but whose mirror says enabled is counted too.
+   */
   active: number | null;
   /** Enabled but suspended. */
   suspended: number | null;

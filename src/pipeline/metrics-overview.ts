@@ -1,7 +1,7 @@
 import { type EngagementRows, mergeEngagement } from "@/core/engagement";
 import { type DerivedRates, deriveRates, type MetricsFigures, sumFigures } from "@/core/metrics";
 import { DAY_MS, dayKey, dayStartOf, HOUR_MS, hourKey, hourStartOf } from "@/core/metrics-hours";
-import { withBoundedModels } from "@/core/metrics-llm";
+import { MAX_MODELS_SHOWN, OTHER_MODELS, withBoundedModels, withFoldedModels } from "@/core/metrics-llm";
 import { type MetricsSnapshot, type UserFigures, userFigures } from "@/core/metrics-snapshot";
 import type { DailyMetrics, EngagementDay, HourlyMetrics, MetricsReader } from "./roll-up-metrics";
 
@@ -39,10 +39,20 @@ export interface MetricsOverview {
   engagement: EngagementRows & { from: number; to: number; days: number; lastCountedAt: number | null };
 }
 
+/** A bucket's figures summed, its models named as stored (`namedAsRange` names them as the range). */
 function bucket(start: number, key: string, parts: MetricsFigures[], hours: number): MetricsBucket {
-  // A range of hours may name more models than one hour: the answer names the top ones too.
-  const figures = parts.length > 0 ? withBoundedModels(sumFigures(parts)) : null;
-  return { start, key, figures, rates: figures ? deriveRates(figures, { hours }) : null, hours };
+  const figures = parts.length > 0 ? sumFigures(parts) : null;
+  return { start, key, figures, rates: null, hours };
+}
+
+/**
+ * A bucket whose models are the range's named ones, every other summed as `OTHER_MODELS`: a model
+ * the range folds into "(other models)" is drawn there in every bucket, not missing where the
+ * bucket alone would have named it.
+ */
+function namedAsRange(entry: MetricsBucket, named: ReadonlySet<string>): MetricsBucket {
+  const figures = entry.figures ? withFoldedModels(entry.figures, named) : null;
+  return { ...entry, figures, rates: figures ? deriveRates(figures, { hours: entry.hours }) : null };
 }
 
 interface RollupDocuments {
@@ -86,9 +96,13 @@ function overviewOf(range: MetricsRange, now: number, { hourly, daily, engagemen
       );
     });
   }
+  // A range of hours may name more models than one hour: it shows its top ones, and so do its buckets.
   const figures = withBoundedModels(
     sumFigures(series.flatMap((entry) => (entry.figures ? [entry.figures] : []))),
+    MAX_MODELS_SHOWN,
   );
+  const named = new Set(Object.keys(figures.llm.byModel).filter((model) => model !== OTHER_MODELS));
+  series = series.map((entry) => namedAsRange(entry, named));
   const hours = series.reduce((total, entry) => total + entry.hours, 0);
   const latest = [...hourly].reverse().find((hour) => hour.snapshot !== null);
   const snapshot = latest?.snapshot ?? daily.at(-1)?.snapshot ?? null;

@@ -235,6 +235,12 @@ export interface ProcessorStore extends InsightsStore {
     missedWindows?: number;
     coachingEnabled?: boolean;
   }): Promise<void>;
+  /**
+   * Sets the enable flag's mirror (`coachingEnabled: true`) and nothing else: no due time, so it
+   * cannot undo one written since the caller read the user (an admin's resume, the processor's
+   * reschedule). A user deleted meanwhile stays deleted (nothing is written).
+   */
+  markCoachingEnabled(uid: string): Promise<void>;
 }
 
 export interface InsightsStore {

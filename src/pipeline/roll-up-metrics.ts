@@ -10,8 +10,8 @@ import {
   hourStartOf,
   hoursToRollUp,
 } from "@/core/metrics-hours";
-import { withBoundedModels } from "@/core/metrics-llm";
-import type { MetricsSnapshot } from "@/core/metrics-snapshot";
+import { MAX_MODELS_STORED, withBoundedModels } from "@/core/metrics-llm";
+import type { MetricsSnapshot, UserMirrorCounts } from "@/core/metrics-snapshot";
 import type { SchedulerRunRecord } from "./scheduler-run-record";
 
 /** `metricsHourly/{YYYY-MM-DDTHH}`: one completed UTC hour's figures. */
@@ -47,7 +47,10 @@ export interface EngagementDay extends EngagementRows {
 export interface MetricsRollupStore {
   existingHours(range: { from: number; to: number }): Promise<Set<string>>;
   countHour(hourStart: number): Promise<MetricsFigures>;
+  /** The snapshot without the counts by the enable flag's mirror (`countUsersByMirror`). */
   snapshot(now: number): Promise<MetricsSnapshot>;
+  /** Enabled, enabled-and-suspended (at `now`) and disabled users by the enable flag's mirror. */
+  countUsersByMirror(now: number): Promise<UserMirrorCounts>;
   createHour(metrics: HourlyMetrics): Promise<"created" | "exists">;
   readHours(range: { from: number; to: number }): Promise<HourlyMetrics[]>;
   existingDays(range: { from: number; to: number }): Promise<Set<string>>;
@@ -93,6 +96,11 @@ export interface RollupReport {
    * (`snapshot: null`), since one optional figure must not hold back every hour's counts.
    */
   snapshotError?: unknown;
+  /**
+   * Why the counts by the enable flag's mirror could not be read (their composite index still
+   * building, say), when they could not: the snapshot was stored without them.
+   */
+  userCountsError?: unknown;
 }
 
 /**
@@ -148,6 +156,14 @@ export async function rollUpMetrics({
         snapshot = null;
         report.snapshotError = error;
       }
+      // Apart: the newest counts need the newest index, and must not take the rest down with them.
+      if (snapshot) {
+        try {
+          snapshot = { ...snapshot, ...(await store.countUsersByMirror(now)) };
+        } catch (error) {
+          report.userCountsError = error;
+        }
+      }
     }
     const figures = await store.countHour(hourStart);
     const outcome = await store.createHour({ hourStart, computedAt: now, figures, snapshot });
@@ -183,7 +199,7 @@ export async function rollUpMetrics({
           (key) => !present.has(key),
         ),
         // Each hour names its top models; the day names the top of their union (and sums the rest).
-        figures: withBoundedModels(sumFigures(ofDay.map((hour) => hour.figures))),
+        figures: withBoundedModels(sumFigures(ofDay.map((hour) => hour.figures)), MAX_MODELS_STORED),
         snapshot: ofDay.at(-1)?.snapshot ?? null,
       });
       if (outcome === "created") report.daysCreated.push(dayKey(dayStart));

@@ -83,12 +83,19 @@ function logRollup(outcome: RollupOutcome, context: { source: "scheduler" | "out
       timeoutMs: outcome.timeoutMs,
     });
   } else if (outcome.status === "done") {
-    const { snapshotError, ...report } = outcome.report;
+    const { snapshotError, userCountsError, ...report } = outcome.report;
     if (snapshotError !== undefined) {
       logger.warn("metrics snapshot unreadable; hours counted without it", {
         component: "metrics",
         ...context,
         error: snapshotError,
+      });
+    }
+    if (userCountsError !== undefined) {
+      logger.warn("metrics enabled-user counts unreadable; snapshot stored without them", {
+        component: "metrics",
+        ...context,
+        error: userCountsError,
       });
     }
     if (report.hoursCreated.length + report.daysCreated.length + report.engagementDaysCounted.length > 0) {

@@ -18,6 +18,10 @@ export interface ProcessorStoreHarness {
   readEvent(eventId: string): Promise<Record<string, unknown> | undefined>;
   /** `users/{uid}/journalEntries/{entryId}` as stored, without its id. */
   readJournalEntry(uid: string, entryId: string): Promise<Record<string, unknown> | undefined>;
+  /** A `users` document as the journaling app writes it. */
+  putUser(uid: string, document: Record<string, unknown>): Promise<void>;
+  /** A `users` document as stored; undefined when there is none. */
+  readUser(uid: string): Promise<Record<string, unknown> | undefined>;
 }
 
 const NOW = 1_800_000_000_000;
@@ -485,6 +489,20 @@ export function describeProcessorStoreContract(name: string, harness: ProcessorS
       await store.createMessage(approvedMessage("u1_100", { status: "sent", wasSent: true }));
       expect(await store.ensureDeliveryEvent(deliveryEvent("u1_100"))).toBe("created");
       expect(await harness.readEvent(messageCreatedEventId("u1_100"))).toMatchObject({ status: "pending" });
+    });
+
+    it("sets the enable flag's mirror alone, and does not bring back a deleted user", async () => {
+      const user = {
+        email: "u1@example.com",
+        nextCoachingMessageDue: NOW,
+        coachingDueRank: "r",
+        coachingEnabled: false,
+      };
+      await harness.putUser("u1", user);
+      await store.markCoachingEnabled("u1");
+      await store.markCoachingEnabled("gone");
+      expect(await harness.readUser("u1")).toEqual({ ...user, coachingEnabled: true });
+      expect(await harness.readUser("gone")).toBeUndefined();
     });
   });
 }

@@ -39,14 +39,29 @@ describeProcessorStoreContract("Firestore", {
   async readJournalEntry(uid, entryId) {
     return (await db.doc(`users/${uid}/journalEntries/${entryId}`).get()).data();
   },
+  async putUser(uid, document) {
+    await db.collection("users").doc(uid).set(document);
+  },
+  async readUser(uid) {
+    return (await db.collection("users").doc(uid).get()).data();
+  },
 });
 
 let data: InMemoryProcessorData = createInMemoryProcessorData();
+let database = createInMemoryDatabase();
 
 describeProcessorStoreContract("in-memory", {
   async create() {
     data = createInMemoryProcessorData();
-    return createInMemoryProcessorStore(createInMemoryDatabase(), data);
+    database = createInMemoryDatabase();
+    return createInMemoryProcessorStore(database, data);
+  },
+  async putUser(uid, document) {
+    database.users.set(uid, structuredClone(document));
+  },
+  async readUser(uid) {
+    const user = database.users.get(uid);
+    return user ? { ...user } : undefined;
   },
   async putLease(leaseId, lease) {
     data.leases.set(leaseId, lease as { claimedAt: number });

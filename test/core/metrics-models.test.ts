@@ -2,11 +2,13 @@
  * The operator's per-model LLM figures and user counts (issue 15): bounded per-model entries with
  * their own estimates and cost per hour, and enabled/active users from the hourly snapshot.
  */
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { deriveRates, emptyFigures, type MetricsFigures, sumFigures } from "@/core/metrics";
 import {
   callsByModel,
-  MAX_MODELS_PER_BUCKET,
+  MAX_MODELS_SHOWN,
+  MAX_MODELS_STORED,
   OTHER_MODELS,
   type SampledCall,
   withBoundedModels,
@@ -29,16 +31,18 @@ function hour(attempts: number, sampled: number, sampledCalls: SampledCall[]): M
 
 describe("per-model LLM figures", () => {
   it("keeps the models with the most calls and sums the rest under one entry", () => {
-    const many = Array.from({ length: MAX_MODELS_PER_BUCKET + 3 }, (_, index) =>
-      calls(`m${String(index).padStart(2, "0")}`, 20 - index, { ok: index !== 10, durationMs: 700 }),
+    const last = MAX_MODELS_STORED + 2;
+    const many = Array.from({ length: MAX_MODELS_STORED + 3 }, (_, index) =>
+      calls(`m${String(index).padStart(2, "0")}`, 40 - index, { ok: index !== last, durationMs: 700 }),
     ).flat();
     const byModel = callsByModel(many);
-    expect(Object.keys(byModel)).toHaveLength(MAX_MODELS_PER_BUCKET + 1);
-    expect(byModel.m00?.calls).toBe(20);
-    expect(byModel.m08).toBeUndefined();
-    // m08, m09, m10: 12 + 11 + 10 calls, one of them failing, all in the ≤ 750 ms bucket.
-    expect(byModel[OTHER_MODELS]).toMatchObject({ calls: 33, errors: 10, costUsd: expect.closeTo(0.33, 9) });
-    expect(byModel[OTHER_MODELS]?.latencyHistogram[2]).toBe(33);
+    expect(Object.keys(byModel)).toHaveLength(MAX_MODELS_STORED + 1);
+    expect(byModel.m00?.calls).toBe(40);
+    expect(byModel[`m${MAX_MODELS_STORED - 1}`]?.calls).toBe(40 - MAX_MODELS_STORED + 1);
+    expect(byModel[`m${MAX_MODELS_STORED}`]).toBeUndefined();
+    // The last three: 20 + 19 + 18 calls, the last model's failing, all in the ≤ 750 ms bucket.
+    expect(byModel[OTHER_MODELS]).toMatchObject({ calls: 57, errors: 18, costUsd: expect.closeTo(0.57, 9) });
+    expect(byModel[OTHER_MODELS]?.latencyHistogram[2]).toBe(57);
   });
 
   it("scales each model's calls and cost by its own hour's sample, the models adding up to the hour", () => {
@@ -51,6 +55,30 @@ describe("per-model LLM figures", () => {
     expect(coach?.estimatedCostUsd).toBeCloseTo(400, 6);
     expect(scorer?.estimatedCostUsd).toBeCloseTo(40, 6);
     expect((coach?.estimatedCalls ?? 0) + (scorer?.estimatedCalls ?? 0)).toBe(busy.llm.estimatedCalls);
+  });
+
+  it("estimates per model that always add up to the hour's estimate (each model is not rounded on its own)", () => {
+    // Scale 1.5, three models of one sampled call: 1.5 each, 4.5 in all; rounded apart 2 + 2 + 2 ≠ 5.
+    const three = hour(3, 2, [...calls("a", 1), ...calls("b", 1), ...calls("c", 1)]);
+    expect(Object.values(three.llm.byModel).map((model) => model.estimatedCalls)).toEqual([2, 2, 1]);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 100_000 }),
+        fc.integer({ min: 1, max: 240 }),
+        fc.array(fc.integer({ min: 1, max: 60 }), { minLength: 1, maxLength: 25 }),
+        (attempts, sampled, perModel) => {
+          const figures = hour(
+            attempts,
+            sampled,
+            perModel.flatMap((count, index) => calls(`m${index}`, count)),
+          );
+          const models = Object.values(figures.llm.byModel);
+          const sum = models.reduce((total, model) => total + model.estimatedCalls, 0);
+          expect(sum).toBe(figures.llm.estimatedCalls);
+          for (const model of models) expect(Number.isInteger(model.estimatedCalls)).toBe(true);
+        },
+      ),
+    );
   });
 
   it("reads each model's calls, error rate, percentiles, cost and cost per hour off a range", () => {
@@ -80,16 +108,14 @@ describe("per-model LLM figures", () => {
       hour(
         40,
         40,
-        Array.from({ length: MAX_MODELS_PER_BUCKET }, (_, index) =>
-          calls(`m${offset * 10 + index}`, 5),
-        ).flat(),
+        Array.from({ length: MAX_MODELS_SHOWN }, (_, index) => calls(`m${offset * 10 + index}`, 5)).flat(),
       ),
     );
     const range = sumFigures(hours);
-    expect(Object.keys(range.llm.byModel)).toHaveLength(3 * MAX_MODELS_PER_BUCKET);
-    const bounded = withBoundedModels(range);
-    expect(Object.keys(bounded.llm.byModel)).toHaveLength(MAX_MODELS_PER_BUCKET + 1);
-    expect(deriveRates(range).llm.byModel).toHaveLength(MAX_MODELS_PER_BUCKET + 1);
+    expect(Object.keys(range.llm.byModel)).toHaveLength(3 * MAX_MODELS_SHOWN);
+    const bounded = withBoundedModels(range, MAX_MODELS_SHOWN);
+    expect(Object.keys(bounded.llm.byModel)).toHaveLength(MAX_MODELS_SHOWN + 1);
+    expect(deriveRates(range).llm.byModel).toHaveLength(MAX_MODELS_SHOWN + 1);
     const total = (figures: MetricsFigures) =>
       Object.values(figures.llm.byModel).reduce((sum, model) => sum + model.estimatedCalls, 0);
     expect(total(bounded)).toBe(total(range));

@@ -3,8 +3,9 @@
  * events and users goes in, and the hourly, daily and engagement documents hold exactly what
  * was scripted. Every query it issues has its index.
  */
-import type { Firestore } from "firebase-admin/firestore";
+import type { Firestore, Query, WhereFilterOp } from "firebase-admin/firestore";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { COACHING_ENABLED_FIELD, COLLECTIONS } from "@/adapters/firestore/collections";
 import { createFirestoreMetricsStore } from "@/adapters/firestore/metrics-store";
 import { deriveRates } from "@/core/metrics";
 import { DAY_MS, HOUR_MS } from "@/core/metrics-hours";
@@ -45,6 +46,51 @@ afterAll(async () => {
 
 function project(): { db: Firestore; projectId: string } {
   return handle.freshProject("metrics");
+}
+
+/** A value of `target` as its own method would see it (bound), for the proxies below. */
+function bound(target: object, property: string | symbol): unknown {
+  const value: unknown = Reflect.get(target, property, target);
+  return typeof value === "function" ? value.bind(target) : value;
+}
+
+/**
+ * `db`, except that a count over `collection` filtered on every one of `fields` fails with
+ * FAILED_PRECONDITION, as real Firestore answers a query whose composite index is missing or
+ * still building. Everything else reaches the emulator.
+ */
+function indexMissingFor(db: Firestore, collection: string, fields: readonly string[]): Firestore {
+  const wrap = (query: Query, filtered: readonly string[]): Query =>
+    new Proxy(query, {
+      get(target, property) {
+        if (property === "where") {
+          return (field: string, op: WhereFilterOp, value: unknown) =>
+            wrap(target.where(field, op, value), [...filtered, field]);
+        }
+        if (property === "count" && fields.every((field) => filtered.includes(field))) {
+          return () => ({
+            get: async () => {
+              throw Object.assign(
+                new Error("9 FAILED_PRECONDITION: The query requires an index (injected)"),
+                {
+                  code: 9,
+                },
+              );
+            },
+          });
+        }
+        return bound(target, property);
+      },
+    });
+  return new Proxy(db, {
+    get(target, property) {
+      if (property === "collection") {
+        return (name: string) =>
+          name === collection ? wrap(target.collection(name), []) : target.collection(name);
+      }
+      return bound(target, property);
+    },
+  });
 }
 
 describe("the hourly metrics rollup", () => {
@@ -287,6 +333,28 @@ describe("the hourly metrics rollup", () => {
     const hour = (await db.doc("metricsHourly/2026-11-30T05").get()).data();
     expect(hour?.figures.messages.sent).toBe(4);
     expect(hour?.snapshot).toBeNull();
+  });
+
+  it("keeps the snapshot when the enabled-user counts fail (their index still building): those alone are left out and reported", async () => {
+    const { db } = project();
+    await seedMetricsScript(db, { hourStart: HOUR_05 });
+    // The fault at the adapter's Firestore: a count over `coachingEnabled` and `suspendUntil`
+    // fails as real Firestore fails while that composite index builds (or before it is deployed).
+    const store = createFirestoreMetricsStore(
+      indexMissingFor(db, COLLECTIONS.users, [COACHING_ENABLED_FIELD, "suspendUntil"]),
+    );
+    const report = await rollUpMetrics({ store, now: NOW, elapsedMs: noTime, settings: SETTINGS });
+    expect(report.hoursCreated).toContain("2026-11-30T05");
+    expect(report.snapshotError).toBeUndefined();
+    expect(report.userCountsError).toBeInstanceOf(Error);
+    const hour = (await db.doc("metricsHourly/2026-11-30T05").get()).data();
+    expect(hour?.snapshot).toEqual({
+      at: NOW,
+      usersTotal: 4,
+      usersByStatus: { waiting: 2, running: 0, suspended: 1, error: 1 },
+      pendingEvents: 1,
+      deadLetters: 1,
+    });
   });
 
   it("after a tick: a failing count is reported as data, and the next tick counts the hour", async () => {

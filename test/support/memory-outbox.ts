@@ -15,6 +15,7 @@ import { createInMemoryDatabase, type InMemoryDatabase } from "@/adapters/memory
 import { createMemorySuppressionList } from "@/adapters/memory/suppression-list";
 import { loadConfig } from "@/config";
 import type { EventProcessorDeps } from "@/pipeline/outbox/process-event";
+import type { ProcessorStore } from "@/pipeline/processor-store-ports";
 import { createStateQuotaGate } from "@/pipeline/state-quota";
 import { wireOutbox } from "@/services/outbox";
 
@@ -22,10 +23,13 @@ export function wireMemoryOutbox({
   database = createInMemoryDatabase(),
   data = createInMemoryProcessorData(),
   random = Math.random,
+  wrapStore = (store) => store,
 }: {
   database?: InMemoryDatabase;
   data?: InMemoryProcessorData;
   random?: () => number;
+  /** Wraps the processor store, to inject a fault or a concurrent writer at the port. */
+  wrapStore?: (store: ProcessorStore) => ProcessorStore;
 } = {}): EventProcessorDeps {
   const config = loadConfig({ NODE_ENV: "test", FIREBASE_PROJECT_ID: "demo-coaching-engine" });
   const stateStore = createInMemoryProcessingStateStore(database, new Map());
@@ -33,7 +37,7 @@ export function wireMemoryOutbox({
     config,
     storage: {
       events: createInMemoryEventStore(new Map(), createInMemoryOutboxData()),
-      store: createInMemoryProcessorStore(database, data),
+      store: wrapStore(createInMemoryProcessorStore(database, data)),
       stateStore,
       quota: createStateQuotaGate(stateStore),
       userKeys: null,

@@ -5,7 +5,7 @@ import type { EngagementRows } from "@/core/engagement";
 import { emptyFigures, type MetricsFigures, type VariantFigures } from "@/core/metrics";
 import { DAY_MS, HOUR_MS } from "@/core/metrics-hours";
 import { callsByModel, type SampledCall, withLlmEstimates } from "@/core/metrics-llm";
-import type { MetricsSnapshot } from "@/core/metrics-snapshot";
+import type { MetricsSnapshot, UserMirrorCounts } from "@/core/metrics-snapshot";
 import { USER_STATUSES } from "@/core/processing-state";
 import type { MetricsRollupStore } from "@/pipeline/roll-up-metrics";
 import { countMatching } from "./batched-delete";
@@ -56,7 +56,8 @@ export function inRange(query: Query, field: string, from: number, to: number): 
 
 /**
  * What the metrics rollup counts on Firestore, from the documents the engine writes anyway: an
- * hour's figures (`countHour`), the snapshot, an engagement day (`countEngagement`); the metrics
+ * hour's figures (`countHour`), the snapshot and its counts by the enable flag's mirror (apart:
+ * they need the newest composite index), an engagement day (`countEngagement`); the metrics
  * documents themselves are written and read in `metrics-store.ts`. Every figure of an hour is an
  * aggregation (`count()`, one read per 1,000 index entries) on a top-level field with a time
  * range, or a bounded read (the LLM sample, the hour's scheduler runs): the cost of an hour does
@@ -70,7 +71,7 @@ export function inRange(query: Query, field: string, from: number, to: number): 
 export function createFirestoreMetricsCounts(
   db: Firestore,
   { promptVariants }: { promptVariants: readonly string[] },
-): Pick<MetricsRollupStore, "countHour" | "snapshot" | "countEngagement"> {
+): Pick<MetricsRollupStore, "countHour" | "snapshot" | "countUsersByMirror" | "countEngagement"> {
   const messages = db.collection(COLLECTIONS.coachingMessages);
 
   const sampleCalls = async (from: number, to: number) => {
@@ -198,28 +199,12 @@ export function createFirestoreMetricsCounts(
 
     snapshot: (now) =>
       firestoreCall("count metrics snapshot", async (): Promise<MetricsSnapshot> => {
-        const users = db.collection(COLLECTIONS.users);
         const states = db.collection(COLLECTIONS.userProcessingState);
-        // Enabled users by the engine's top-level mirror of the app's nested flag (an equality,
-        // and a range on `suspendUntil` on its composite index): as of the engine's last look at
-        // each user. Users it has not looked at since the mirror exists are in neither count.
-        const enabled = users.where(COACHING_ENABLED_FIELD, "==", true);
-        const [
-          usersTotal,
-          byStatus,
-          pendingEvents,
-          deadLetters,
-          usersEnabled,
-          usersEnabledSuspended,
-          usersDisabled,
-        ] = await Promise.all([
-          countMatching(users),
+        const [usersTotal, byStatus, pendingEvents, deadLetters] = await Promise.all([
+          countMatching(db.collection(COLLECTIONS.users)),
           Promise.all(USER_STATUSES.map((status) => countMatching(states.where("status", "==", status)))),
           countMatching(db.collection(COLLECTIONS.events).where("status", "==", "pending")),
           countMatching(db.collection(COLLECTIONS.eventDeadLetters)),
-          countMatching(enabled),
-          countMatching(enabled.where("suspendUntil", ">", now)),
-          countMatching(users.where(COACHING_ENABLED_FIELD, "==", false)),
         ]);
         return {
           at: now,
@@ -229,10 +214,22 @@ export function createFirestoreMetricsCounts(
           ),
           pendingEvents,
           deadLetters,
-          usersEnabled,
-          usersEnabledSuspended,
-          usersDisabled,
         };
+      }),
+
+    countUsersByMirror: (now) =>
+      firestoreCall("count users by the enable flag's mirror", async (): Promise<UserMirrorCounts> => {
+        const users = db.collection(COLLECTIONS.users);
+        // Enabled users by the engine's top-level mirror of the app's nested flag (an equality,
+        // and a range on `suspendUntil` on its composite index): as of the engine's last look at
+        // each user. Users it has not looked at since the mirror exists are in neither count.
+        const enabled = users.where(COACHING_ENABLED_FIELD, "==", true);
+        const [usersEnabled, usersEnabledSuspended, usersDisabled] = await Promise.all([
+          countMatching(enabled),
+          countMatching(enabled.where("suspendUntil", ">", now)),
+          countMatching(users.where(COACHING_ENABLED_FIELD, "==", false)),
+        ]);
+        return { usersEnabled, usersEnabledSuspended, usersDisabled };
       }),
 
     countEngagement: async (dayStart): Promise<EngagementRows> => {

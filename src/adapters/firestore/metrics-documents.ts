@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { emptyFigures, type MetricsFigures } from "@/core/metrics";
-import { type ModelCalls, withLlmEstimates } from "@/core/metrics-llm";
+import { apportion, type ModelCalls, withLlmEstimates } from "@/core/metrics-llm";
 
 /** A stored count: a non-negative number, else 0. */
 export const count = z.number().nonnegative().catch(0);
@@ -22,23 +22,26 @@ const modelCallsSchema = z.object({
 /**
  * Per-model estimates for a document stored before models carried their own: the bucket's
  * estimates shared in proportion to each model's sampled calls and cost (exact for an hour,
- * whose models all scale by the hour's one factor).
+ * whose models all scale by the hour's one factor), the calls in whole shares that add up to the
+ * bucket's.
  */
 function modelsWithEstimates(
   byModel: Record<string, z.infer<typeof modelCallsSchema>>,
   bucket: { estimatedCalls: number; estimatedCostUsd: number },
 ): Record<string, ModelCalls> {
   const models = Object.values(byModel);
-  const sampledCalls = models.reduce((total, model) => total + model.calls, 0);
   const sampledCost = models.reduce((total, model) => total + model.costUsd, 0);
+  // Whole calls shared by largest remainder, so that the models add up to the bucket.
+  const callShares = apportion(
+    Math.round(bucket.estimatedCalls),
+    models.map((model) => model.calls),
+  );
   return Object.fromEntries(
-    Object.entries(byModel).map(([model, { estimatedCalls, estimatedCostUsd, ...calls }]) => [
+    Object.entries(byModel).map(([model, { estimatedCalls, estimatedCostUsd, ...calls }], index) => [
       model,
       {
         ...calls,
-        estimatedCalls:
-          estimatedCalls ??
-          (sampledCalls > 0 ? Math.round((bucket.estimatedCalls * calls.calls) / sampledCalls) : 0),
+        estimatedCalls: estimatedCalls ?? callShares[index] ?? 0,
         estimatedCostUsd:
           estimatedCostUsd ?? (sampledCost > 0 ? (bucket.estimatedCostUsd * calls.costUsd) / sampledCost : 0),
       },

@@ -48,6 +48,9 @@ function pastMessageOf(data: DocumentData): PastMessage | null {
   };
 }
 
+/** gRPC NOT_FOUND: the document an `update()` aimed at is gone. */
+const NOT_FOUND = 5;
+
 export function createFirestoreProcessorStore(db: Firestore): ProcessorStore {
   const users = db.collection(COLLECTIONS.users);
   const slots = db.collection(COLLECTIONS.coachingSlots);
@@ -263,6 +266,18 @@ export function createFirestoreProcessorStore(db: Firestore): ProcessorStore {
           [RANK_FIELD]: dueRank({ uid, dueAt: nextCoachingMessageDue, missedWindows }),
           ...(coachingEnabled === undefined ? {} : { [COACHING_ENABLED_FIELD]: coachingEnabled }),
         });
+      }),
+
+    markCoachingEnabled: (uid) =>
+      firestoreCall("mark coaching enabled", async () => {
+        // update(), not set(): a user deleted meanwhile must not come back as a stub; their
+        // mirror no longer matters, so NOT_FOUND counts as done.
+        await users
+          .doc(uid)
+          .update({ [COACHING_ENABLED_FIELD]: true })
+          .catch((error: unknown) => {
+            if ((error as { code?: unknown } | null)?.code !== NOT_FOUND) throw error;
+          });
       }),
   };
 }

@@ -298,5 +298,13 @@ export function createInMemoryProcessorStore(
       if (coachingEnabled !== undefined) document.coachingEnabled = coachingEnabled;
       count(0, 1);
     },
+
+    async markCoachingEnabled(uid) {
+      const document = database.users.get(uid);
+      // As Firestore's update(): a deleted user is not brought back.
+      if (!document) return;
+      document.coachingEnabled = true;
+      count(0, 1);
+    },
   };
 }

@@ -1,6 +1,6 @@
 /** The dashboard's figures from the hourly rollup: 24 hours and 14 days of charts (issue 15). */
 import type { DerivedRates, MetricsFigures } from "@/core/metrics";
-import { MAX_MODELS_PER_BUCKET, OTHER_MODELS } from "@/core/metrics-llm";
+import { MAX_MODELS_SHOWN, MAX_MODELS_STORED, OTHER_MODELS } from "@/core/metrics-llm";
 import type { UserFigures } from "@/core/metrics-snapshot";
 import type { MetricsBucket, MetricsOverview } from "@/pipeline/metrics-overview";
 import { BarChart, type BarSeries, formatInstant, Stat } from "./ui";
@@ -194,9 +194,10 @@ function ModelTable({ rates }: { rates: DerivedRates }) {
         </tbody>
       </table>
       <p className="muted">
-        The {MAX_MODELS_PER_BUCKET} models with the most calls are named; any others are summed as “
-        {OTHER_MODELS}”. Calls and cost are each hour’s sample scaled to the hour; cost per hour is over the
-        hours rolled up.
+        The {MAX_MODELS_SHOWN} models with the most calls are named; any others are summed as “{OTHER_MODELS}
+        ”. Calls and cost are each hour’s sample scaled to the hour; cost per hour is over the hours rolled
+        up. An hour stores its top {MAX_MODELS_STORED} models by name: a named model’s figures leave out any
+        hour that ran more models and folded it into “{OTHER_MODELS}”.
       </p>
     </div>
   );
@@ -274,8 +275,10 @@ export function MetricsPanels({ hours, days }: { hours: MetricsOverview; days: M
         {hours.users ? <UserStats users={hours.users} /> : null}
         {hours.users && hours.users.enabled !== null ? (
           <p className="muted" data-testid="metrics-users-note">
-            Enabled, active and off as of the engine’s last look at each user: a switch off shows at the
-            user’s next due time or re-check (within 24 h), a switch on at once.
+            Enabled, active and off as of the engine’s last look at each user, which happens only when they
+            are due: a switch off shows at the user’s next due time (1, 2 or 7 days after a message by
+            frequency; when a suspension ends), a switch on when the app’s event is handled (at the next tick
+            for a user already due).
             {hours.users.notLookedAt
               ? " Users not looked at yet are counted once the scheduler next sees them."
               : ""}

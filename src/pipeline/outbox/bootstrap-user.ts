@@ -1,6 +1,5 @@
 /** The coaching-enabled handler: a user who switched coaching on gets a due time soon. */
 import { z } from "zod";
-import { missedWindowsOf } from "@/core/due-rank";
 import { bootstrapDueAt } from "@/core/schedule";
 import type { HandlerResult } from "../event-ports";
 import type { EventHandlerDeps, HandlerContext } from "./handler-registry";
@@ -29,9 +28,10 @@ async function slotWithApprovedMessage(deps: EventHandlerDeps, uid: string) {
  *
  * Every due time written here carries the enable flag's mirror (`coachingEnabled: true`, which
  * the metrics count). A user whose due time stays as it is but whose mirror does not say enabled
- * gets the same due time and rank written again with it: turning coaching on shows in the
- * figures at once, not at the next due time. A due user is left alone: the scheduler's or the
- * processor's write within the hour carries it.
+ * gets the mirror alone (no due time, which could undo one written since this read): turning
+ * coaching on shows in the figures at once, not at the next due time. A due user is left alone,
+ * and so is the mirror of a user put back on a slot's due time that already equals it: the
+ * scheduler's or the processor's next write for them carries it (at the next tick).
  */
 export async function bootstrapUser(
   deps: EventHandlerDeps,
@@ -59,16 +59,12 @@ export async function bootstrapUser(
     return { ok: true, detail: "resumes the slot holding an approved message" };
   }
   if (typeof due === "number" && due <= now) return { ok: true, detail: "already due" };
-  /** The due time kept as it is: written again (same rank) only when the mirror is behind. */
+  /**
+   * The due time kept as it is; the mirror alone is set when it is behind. Not the due time read
+   * above written again: an admin's resume or the processor's reschedule may have moved it since.
+   */
   const keep = async (detail: string): Promise<HandlerResult> => {
-    if (typeof due === "number" && snapshot.user.coachingEnabled !== true) {
-      await deps.store.setNextDue({
-        uid: payload.uid,
-        nextCoachingMessageDue: due,
-        missedWindows: missedWindowsOf(snapshot.dueRank),
-        coachingEnabled: true,
-      });
-    }
+    if (snapshot.user.coachingEnabled !== true) await deps.store.markCoachingEnabled(payload.uid);
     return { ok: true, detail };
   };
   const parked = typeof due === "number" && snapshot.user.coachingParkedUntil === due;

@@ -4,9 +4,10 @@
  */
 import { describe, expect, it } from "vitest";
 import { createInMemoryProcessorData, type InMemoryProcessorData } from "@/adapters/memory/processor-store";
-import { createInMemoryDatabase } from "@/adapters/memory/scheduler-store";
+import { createInMemoryDatabase, type InMemoryDatabase } from "@/adapters/memory/scheduler-store";
 import { dueRank } from "@/core/due-rank";
 import { EVENT_TYPES, newEvent } from "@/core/events";
+import type { ProcessorStore } from "@/pipeline/processor-store-ports";
 import { wireMemoryOutbox } from "../../support/memory-outbox";
 import { userDocument } from "../../support/users";
 
@@ -16,13 +17,19 @@ const NOW = Date.parse("2026-11-24T09:00:00Z");
 async function publishEnabled(
   document: Record<string, unknown>,
   seed: (data: InMemoryProcessorData) => void = () => {},
+  wrapStore?: (store: ProcessorStore, database: InMemoryDatabase) => ProcessorStore,
 ) {
   const database = createInMemoryDatabase();
   // A copy: the stores update the stored document in place, and a test compares it with `document`.
   database.users.set("returning", structuredClone(document));
   const data = createInMemoryProcessorData();
   seed(data);
-  const { registry } = wireMemoryOutbox({ database, data, random: () => 0.5 });
+  const { registry } = wireMemoryOutbox({
+    database,
+    data,
+    random: () => 0.5,
+    wrapStore: wrapStore && ((store) => wrapStore(store, database)),
+  });
   const handler = registry[EVENT_TYPES.userCoachingEnabled];
   if (!handler) throw new Error("no handler for user.coaching.enabled");
   const event = newEvent({
@@ -155,6 +162,39 @@ describe("user.coaching.enabled", () => {
         coachingEnabled: true,
       });
     });
+
+    it.each([
+      [
+        "an admin's resume (suspension lifted, due at once)",
+        { suspendUntil: NOW + 30 * 24 * HOUR, nextCoachingMessageDue: NOW + 30 * 24 * HOUR },
+        { suspendUntil: null, nextCoachingMessageDue: NOW },
+      ],
+      [
+        "the processor's reschedule after a message",
+        { nextCoachingMessageDue: NOW + 60_000 },
+        { nextCoachingMessageDue: NOW + 24 * HOUR, coachingEnabled: true },
+      ],
+    ])(
+      "sets only the mirror: a due time written meanwhile by %s survives",
+      async (_case, before, concurrent) => {
+        // Another writer acts between the handler's read of the user and its write: the fault sits
+        // at the port, in the store's read of the user's open slots.
+        const concurrentWriter = (store: ProcessorStore, database: InMemoryDatabase): ProcessorStore => ({
+          ...store,
+          async listOpenSlots(input) {
+            Object.assign(database.users.get("returning") ?? {}, concurrent);
+            return store.listOpenSlots(input);
+          },
+        });
+        const { result, user } = await publishEnabled(
+          { ...userDocument(), ...before, coachingEnabled: false },
+          () => {},
+          concurrentWriter,
+        );
+        expect(result).toMatchObject({ ok: true });
+        expect(user).toMatchObject({ ...concurrent, coachingEnabled: true });
+      },
+    );
 
     it("costs no write when the mirror already says enabled", async () => {
       const tomorrow = NOW + 23 * HOUR;
