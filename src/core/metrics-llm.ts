@@ -1,8 +1,8 @@
 /**
  * A metrics bucket's LLM figures, per model (issue 15): what a sample of calls counts for each
  * model, how many models a stored bucket names and a range shows (`MAX_MODELS_STORED`,
- * `MAX_MODELS_SHOWN`, the rest summed under `OTHER_MODELS`), how an hour's sample is scaled up to the hour's estimates (`withLlmEstimates`),
- * how two buckets' models merge, and the error rates, latency percentiles and costs per hour an
+ * `MAX_MODELS_SHOWN`, the rest summed under `OTHER_MODELS`), how an hour's sample is scaled up
+ * to the hour's estimates (`withLlmEstimates`), how two buckets' models merge, and the error rates, latency percentiles and costs per hour an
  * operator reads off them (`deriveLlmRates`). The estimates are scaled up from each hour's own
  * sample when the hour is rolled up and then summed: one scale over a range would weigh a quiet
  * hour read whole like a busy hour sampled 240 of 40,000 attempts. Pure; the bucket these
@@ -142,16 +142,17 @@ export function withFoldedModels(figures: MetricsFigures, keep: ReadonlySet<stri
  */
 export function apportion(total: number, weights: readonly number[]): number[] {
   const weightSum = weights.reduce((sum, weight) => sum + weight, 0);
-  if (total <= 0 || weightSum <= 0) return weights.map(() => 0);
+  if (!(total > 0) || !(weightSum > 0) || !Number.isFinite(weightSum)) return weights.map(() => 0);
   const exact = weights.map((weight) => (total * weight) / weightSum);
+  // A total past exact whole numbers (a stored figure edited by hand): proportional shares.
+  if (!Number.isSafeInteger(total)) return exact;
   const shares = exact.map((share) => Math.floor(share));
-  // The largest remainders first, the earlier entry among equals.
+  // The largest remainders first, the earlier entry among equals; fewer than one per weight are left.
   const byRemainder = exact
     .map((share, index) => ({ remainder: share - Math.floor(share), index }))
     .sort((left, right) => right.remainder - left.remainder || left.index - right.index);
-  let left = total - shares.reduce((sum, share) => sum + share, 0);
-  for (let position = 0; left > 0; position = (position + 1) % byRemainder.length, left -= 1) {
-    const index = byRemainder[position]?.index ?? 0;
+  const left = total - shares.reduce((sum, share) => sum + share, 0);
+  for (const { index } of byRemainder.slice(0, Math.max(0, Math.min(left, byRemainder.length)))) {
     shares[index] = (shares[index] ?? 0) + 1;
   }
   return shares;

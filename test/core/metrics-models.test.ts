@@ -6,6 +6,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { deriveRates, emptyFigures, type MetricsFigures, sumFigures } from "@/core/metrics";
 import {
+  apportion,
   callsByModel,
   MAX_MODELS_SHOWN,
   MAX_MODELS_STORED,
@@ -157,5 +158,38 @@ describe("users from the hourly snapshot", () => {
       disabled: null,
       notLookedAt: null,
     });
+  });
+});
+
+describe("apportion", () => {
+  it("shares a whole total into whole shares that add up to it, in proportion to the weights", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 1_000_000_000 }),
+        fc.array(fc.nat({ max: 10_000 }), { maxLength: 30 }),
+        (total, weights) => {
+          const shares = apportion(total, weights);
+          expect(shares).toHaveLength(weights.length);
+          const weightSum = weights.reduce((sum, weight) => sum + weight, 0);
+          expect(shares.reduce((sum, share) => sum + share, 0)).toBe(weightSum === 0 ? 0 : total);
+          shares.forEach((share, index) => {
+            expect(Number.isInteger(share)).toBe(true);
+            const exact = weightSum === 0 ? 0 : (total * (weights[index] ?? 0)) / weightSum;
+            expect(Math.abs(share - exact)).toBeLessThan(1);
+          });
+        },
+      ),
+    );
+  });
+
+  it("shares a total no whole number can hold (a document edited by hand) in proportion, without counting it out one by one", () => {
+    // Counted out one by one, this total took seconds (larger ones never ended: past 2^53, minus one is the same number).
+    const total = 4.0303779064425507e24;
+    const weights = [345, 251, 452, 377, 223, 12];
+    const weightSum = weights.reduce((sum, weight) => sum + weight, 0);
+    expect(apportion(total, weights)).toEqual(weights.map((weight) => (total * weight) / weightSum));
+    expect(apportion(1e300, [1, 1])).toEqual([5e299, 5e299]);
+    expect(apportion(Number.NaN, [1, 2])).toEqual([0, 0]);
+    expect(apportion(10, [Number.POSITIVE_INFINITY, 1])).toEqual([0, 0]);
   });
 });
