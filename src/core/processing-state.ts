@@ -1,3 +1,4 @@
+// Over 300 lines: the state's one shape, its empty value and how a stored one is made whole, documented field by field.
 /**
  * Each user's processing state, as the engine keeps it (one document per user): status and
  * phase, counters, and rolling logs of actions and errors, and a stored state made whole. Pure

@@ -104,8 +104,16 @@ function overviewOf(range: MetricsRange, now: number, { hourly, daily, engagemen
   const named = new Set(Object.keys(figures.llm.byModel).filter((model) => model !== OTHER_MODELS));
   series = series.map((entry) => namedAsRange(entry, named));
   const hours = series.reduce((total, entry) => total + entry.hours, 0);
-  const latest = [...hourly].reverse().find((hour) => hour.snapshot !== null);
-  const snapshot = latest?.snapshot ?? daily.at(-1)?.snapshot ?? null;
+  // Newest first: the hours, then the days (a day's snapshot is one of its hours').
+  const snapshots = [
+    ...hourly.map((hour) => hour.snapshot).reverse(),
+    ...daily.map((day) => day.snapshot).reverse(),
+  ];
+  const newest = (counted: (snapshot: MetricsSnapshot) => boolean) =>
+    snapshots.find((snapshot): snapshot is MetricsSnapshot => snapshot !== null && counted(snapshot)) ?? null;
+  const snapshot = newest(() => true);
+  // The counts by the enable flag are counted apart and may fail alone: the newest that has them.
+  const usersSnapshot = newest((candidate) => candidate.usersEnabled !== undefined) ?? snapshot;
   return {
     range,
     bucket: range === "24h" ? ("hour" as const) : ("day" as const),
@@ -113,7 +121,7 @@ function overviewOf(range: MetricsRange, now: number, { hourly, daily, engagemen
     series,
     totals: { figures, rates: deriveRates(figures, { hours }) },
     snapshot,
-    users: snapshot ? userFigures(snapshot) : null,
+    users: usersSnapshot ? userFigures(usersSnapshot) : null,
     engagement: {
       from: today - (ENGAGEMENT_DAYS - 1) * DAY_MS,
       to: now,

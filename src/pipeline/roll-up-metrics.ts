@@ -200,7 +200,11 @@ export async function rollUpMetrics({
         ),
         // Each hour names its top models; the day names the top of their union (and sums the rest).
         figures: withBoundedModels(sumFigures(ofDay.map((hour) => hour.figures)), MAX_MODELS_STORED),
-        snapshot: ofDay.at(-1)?.snapshot ?? null,
+        // The day's last snapshot, preferring one with the counts by the enable flag (counted apart).
+        snapshot:
+          ofDay.findLast((hour) => hour.snapshot?.usersEnabled !== undefined)?.snapshot ??
+          ofDay.findLast((hour) => hour.snapshot !== null)?.snapshot ??
+          null,
       });
       if (outcome === "created") report.daysCreated.push(dayKey(dayStart));
     }

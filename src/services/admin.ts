@@ -169,7 +169,10 @@ function statusView({
     /** When the users were counted: the latest metrics rollup's snapshot, or null when counted live. */
     usersAsOf: counts.usersAsOf,
     // The rollup runs every few minutes beside the outbox drain: older than 2 h, it has stopped.
-    usersStale: counts.usersAsOf !== null && now - counts.usersAsOf > USERS_SNAPSHOT_STALE_MS,
+    // Also stale: the rollup runs but has stored no snapshot for a day (the users were counted live).
+    usersStale:
+      counts.snapshotsFailing ||
+      (counts.usersAsOf !== null && now - counts.usersAsOf > USERS_SNAPSHOT_STALE_MS),
     /** Users with no processing state yet (never processed): effectively waiting. */
     usersNeverProcessed: Math.max(
       0,

@@ -57,4 +57,33 @@ describe("the dashboard's metrics ranges", () => {
       for (const model of entry.rates?.llm.byModel ?? []) expect(rangeModels).toContain(model.model);
     }
   });
+
+  it("takes the users by the enable flag from the newest snapshot that has them: an hour whose mirror counts failed shows the hour before's", async () => {
+    const previousHour = hourStartOf(NOW) - HOUR_MS;
+    const snapshot = { usersTotal: 10, usersByStatus: { waiting: 9 }, pendingEvents: 0, deadLetters: 0 };
+    const hourly: HourlyMetrics[] = [
+      {
+        hourStart: previousHour - HOUR_MS,
+        computedAt: NOW,
+        figures: emptyFigures(),
+        snapshot: {
+          ...snapshot,
+          at: previousHour,
+          usersEnabled: 7,
+          usersEnabledSuspended: 1,
+          usersDisabled: 2,
+        },
+      },
+      // The mirror counts failed in the newest hour: stored without them.
+      {
+        hourStart: previousHour,
+        computedAt: NOW,
+        figures: emptyFigures(),
+        snapshot: { ...snapshot, at: NOW },
+      },
+    ];
+    const overview = await readMetricsOverview({ reader: readerOf(hourly), range: "24h", now: NOW });
+    expect(overview.snapshot?.at).toBe(NOW);
+    expect(overview.users).toMatchObject({ enabled: 7, active: 6, disabled: 2 });
+  });
 });

@@ -206,6 +206,27 @@ describe("admin page reads per render", () => {
     expect(aggregations).toBe(7);
   });
 
+  it("counts users live, and says the figures are stale, when the rollup runs but none of the day's hours has a snapshot", async () => {
+    const project = handle.freshProject("admin-reads-snapshots-failing");
+    await putDocuments(project.db, "users", [["u1", userDocument({ email: "u1@example.com" })]]);
+    await putDocuments(project.db, "userProcessingState", [
+      ["u1", { uid: "u1", status: "error", updatedAt: now }],
+    ]);
+    await rollUpMetrics({ store: createFirestoreMetricsStore(project.db), now, elapsedMs: () => 0 });
+    const hours = await project.db.collection("metricsHourly").get();
+    expect(hours.size).toBeGreaterThan(0);
+    await Promise.all(hours.docs.map((hour) => hour.ref.update({ snapshot: null })));
+    const status = await systemStatus(
+      loadConfig({ ...configEnv, FIREBASE_PROJECT_ID: project.projectId }),
+      now,
+    );
+    expect(status).toMatchObject({
+      usersByStatus: { waiting: 0, running: 0, suspended: 0, error: 1 },
+      usersAsOf: null,
+      usersStale: true,
+    });
+  });
+
   it("counts users by status live until a rollup has taken a snapshot", async () => {
     const fresh = handle.freshProject("admin-reads-fresh");
     await putDocuments(fresh.db, "users", [

@@ -121,6 +121,8 @@ const snapshotSchema = z
   })
   .nullable()
   .catch(null);
+/** An hourly document's snapshot alone, for readers that need nothing else (the status route). */
+export const hourlySnapshotSchema = z.object({ snapshot: snapshotSchema });
 export const hourlySchema = z.object({
   hourStart: z.number(),
   computedAt: z.number().catch(0),

@@ -9,7 +9,7 @@ import { retentionExpiry, TTL_FIELD, ttlRetentionRule } from "@/core/retention";
 import { parseUserDocument } from "@/core/user";
 import type { ProcessorStore, StoredMessage } from "@/pipeline/processor-store-ports";
 import { COACHING_ENABLED_FIELD, COLLECTIONS, DUE_FIELD, RANK_FIELD } from "./collections";
-import { createOnce } from "./create-once";
+import { createOnce, isNotFound } from "./create-once";
 import { firestoreCall } from "./errors";
 import { readOwnEntriesAfter, readOwnEntriesNewestFirst } from "./journal-reads";
 import { commitBatch } from "./traced-commit";
@@ -47,9 +47,6 @@ function pastMessageOf(data: DocumentData): PastMessage | null {
     ...(message.emailOpened === true ? { emailOpened: true } : {}),
   };
 }
-
-/** gRPC NOT_FOUND: the document an `update()` aimed at is gone. */
-const NOT_FOUND = 5;
 
 export function createFirestoreProcessorStore(db: Firestore): ProcessorStore {
   const users = db.collection(COLLECTIONS.users);
@@ -276,7 +273,7 @@ export function createFirestoreProcessorStore(db: Firestore): ProcessorStore {
           .doc(uid)
           .update({ [COACHING_ENABLED_FIELD]: true })
           .catch((error: unknown) => {
-            if ((error as { code?: unknown } | null)?.code !== NOT_FOUND) throw error;
+            if (!isNotFound(error)) throw error;
           });
       }),
   };

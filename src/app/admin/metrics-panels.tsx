@@ -196,8 +196,8 @@ function ModelTable({ rates }: { rates: DerivedRates }) {
       <p className="muted">
         The {MAX_MODELS_SHOWN} models with the most calls are named; any others are summed as “{OTHER_MODELS}
         ”. Calls and cost are each hour’s sample scaled to the hour; cost per hour is over the hours rolled
-        up. An hour stores its top {MAX_MODELS_STORED} models by name: a named model’s figures leave out any
-        hour that ran more models and folded it into “{OTHER_MODELS}”.
+        up. An hour, and a day, stores its top {MAX_MODELS_STORED} models by name: a named model’s figures
+        leave out any hour or day that ran more models and folded it into “{OTHER_MODELS}”.
       </p>
     </div>
   );

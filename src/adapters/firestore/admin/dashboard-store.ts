@@ -2,14 +2,13 @@ import "server-only";
 import type { Firestore } from "firebase-admin/firestore";
 import { z } from "zod";
 import { mergeEngagement } from "@/core/engagement";
-import type { UserStatus } from "@/core/processing-state";
 import { countMatching } from "../batched-delete";
 import { COLLECTIONS, DUE_FIELD } from "../collections";
 import { firestoreCall } from "../errors";
 import { createFirestoreMetricsStore } from "../metrics-store";
 import { parseRunSummary, type RunSummary } from "./documents";
 import { createFirestoreRunsStore } from "./runs-store";
-import { createUserCounts } from "./user-counts";
+import { readUserCounts, type UserCounts } from "./user-counts";
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -41,16 +40,12 @@ export interface DayCounts {
   gateFailures: number;
 }
 
-/** The figures of the status route and the dashboard's panels. */
-export interface StatusCounts {
-  usersTotal: number;
-  usersByStatus: Record<UserStatus, number>;
-  /**
-   * When the users were counted: the latest metrics rollup's snapshot, on the dashboard and the
-   * status route alike (counting a million users on every render would cost a thousand reads per
-   * count), null when counted live (before the first rollup).
-   */
-  usersAsOf: number | null;
+/**
+ * The figures of the status route and the dashboard's panels. The users come from the metrics
+ * rollup's snapshot on both (counting a million users on every render would cost a thousand reads
+ * per count; see `readUserCounts`).
+ */
+export interface StatusCounts extends UserCounts {
   dueNextHour: number;
   dueNext24h: number;
   overdue: number;
@@ -88,7 +83,7 @@ export function createFirestoreDashboardStore(db: Firestore, { onStoreFailure }:
   const messages = db.collection(COLLECTIONS.coachingMessages);
   const events = db.collection(COLLECTIONS.events);
   const runs = db.collection(COLLECTIONS.schedulerRuns);
-  const userCounts = () => createUserCounts(db);
+  const userCounts = () => readUserCounts(db);
   const dailyCountsDocument = db.collection(COLLECTIONS.systemState).doc(DAILY_COUNTS_DOCUMENT);
 
   /** What is due and the outbox: ranges of the next day's due times and the queue, counted now. */

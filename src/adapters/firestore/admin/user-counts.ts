@@ -3,7 +3,7 @@ import type { Firestore } from "firebase-admin/firestore";
 import { USER_STATUSES, type UserStatus } from "@/core/processing-state";
 import { countMatching } from "../batched-delete";
 import { COLLECTIONS } from "../collections";
-import { hourlySchema } from "../metrics-documents";
+import { hourlySnapshotSchema } from "../metrics-documents";
 
 /** Hourly documents searched back for a users snapshot when the newest has none (a day of them). */
 const SNAPSHOT_LOOKBACK_HOURS = 24;
@@ -13,6 +13,8 @@ export interface UserCounts {
   usersByStatus: Record<UserStatus, number>;
   /** When the users were counted: the rollup snapshot's time, or null when counted live now. */
   usersAsOf: number | null;
+  /** The rollup has stored hours but none of the day's newest has a snapshot: counted live, and stale. */
+  snapshotsFailing: boolean;
 }
 
 /**
@@ -23,13 +25,16 @@ export interface UserCounts {
  * that has one (its time is shown, and flagged stale past 2 h), not to counting every user. Only
  * before the first rollup (a new deployment) are the users counted live: 5 aggregations over them.
  */
-export async function createUserCounts(db: Firestore): Promise<UserCounts> {
-  const snapshot = (await newestSnapshot(db, 1)) ?? (await newestSnapshot(db, SNAPSHOT_LOOKBACK_HOURS));
+export async function readUserCounts(db: Firestore): Promise<UserCounts> {
+  const newest = await newestSnapshot(db, 1);
+  const found = newest.snapshot ? newest : await newestSnapshot(db, SNAPSHOT_LOOKBACK_HOURS);
+  const { snapshot } = found;
   if (snapshot) {
     return {
       usersTotal: snapshot.usersTotal,
       usersByStatus: byStatus((status) => snapshot.usersByStatus[status] ?? 0),
       usersAsOf: snapshot.at,
+      snapshotsFailing: false,
     };
   }
   const states = db.collection(COLLECTIONS.userProcessingState);
@@ -41,10 +46,14 @@ export async function createUserCounts(db: Firestore): Promise<UserCounts> {
     usersTotal,
     usersByStatus: byStatus((status) => counts[USER_STATUSES.indexOf(status)] ?? 0),
     usersAsOf: null,
+    snapshotsFailing: found.hours > 0,
   };
 }
 
-/** The snapshot of the first of the newest `hours` hourly documents that has one. */
+/**
+ * The snapshot of the first of the newest `hours` hourly documents that has one (only the snapshot
+ * is parsed), and how many hourly documents were read.
+ */
 async function newestSnapshot(db: Firestore, hours: number) {
   const latest = await db
     .collection(COLLECTIONS.metricsHourly)
@@ -52,10 +61,10 @@ async function newestSnapshot(db: Firestore, hours: number) {
     .limit(hours)
     .get();
   for (const document of latest.docs) {
-    const parsed = hourlySchema.safeParse(document.data());
-    if (parsed.success && parsed.data.snapshot) return parsed.data.snapshot;
+    const parsed = hourlySnapshotSchema.safeParse(document.data());
+    if (parsed.success && parsed.data.snapshot) return { snapshot: parsed.data.snapshot, hours: latest.size };
   }
-  return null;
+  return { snapshot: null, hours: latest.size };
 }
 
 function byStatus(count: (status: UserStatus) => number): Record<UserStatus, number> {
