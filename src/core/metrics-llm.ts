@@ -137,7 +137,8 @@ export function withFoldedModels(figures: MetricsFigures, keep: ReadonlySet<stri
 
 /**
  * `total` (a whole number) shared out in proportion to `weights` by largest remainder: whole
- * shares that add up to `total` exactly (all 0 when the weights are). Rounding each share on
+ * shares that add up to `total` exactly (all 0 when the weights are; plain proportional shares
+ * for a total past exact whole numbers). Rounding each share on
  * its own would not: 5 over 1 : 1 : 1 rounds to 2 + 2 + 2.
  */
 export function apportion(total: number, weights: readonly number[]): number[] {

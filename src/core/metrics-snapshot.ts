@@ -35,6 +35,8 @@ export type UserMirrorCounts = Required<
 
 /** The users an operator reads off a snapshot; null where the snapshot lacks the mirror's counts. */
 export interface UserFigures {
+  /** The time of the snapshot they come from. */
+  asOf: number;
   total: number;
   /** Coaching on, as of the engine's last look at each user. */
   enabled: number | null;
@@ -56,6 +58,7 @@ export function userFigures(snapshot: MetricsSnapshot): UserFigures {
   const { usersTotal, usersEnabled, usersEnabledSuspended, usersDisabled } = snapshot;
   if (usersEnabled === undefined || usersEnabledSuspended === undefined || usersDisabled === undefined) {
     return {
+      asOf: snapshot.at,
       total: usersTotal,
       enabled: null,
       active: null,
@@ -65,6 +68,7 @@ export function userFigures(snapshot: MetricsSnapshot): UserFigures {
     };
   }
   return {
+    asOf: snapshot.at,
     total: usersTotal,
     enabled: usersEnabled,
     active: Math.max(0, usersEnabled - usersEnabledSuspended),
@@ -73,4 +77,32 @@ export function userFigures(snapshot: MetricsSnapshot): UserFigures {
     // The three counts are separate aggregations: a write between them must not make this negative.
     notLookedAt: Math.max(0, usersTotal - usersEnabled - usersDisabled),
   };
+}
+
+/** How much older than the newest snapshot the one the users by the enable flag come from may be. */
+export const USER_FIGURES_MAX_LAG_MS = 24 * 3_600_000;
+
+/**
+ * The snapshot an operator's user figures come from, among `snapshots` newest first: the newest
+ * one that has the counts by the enable flag (counted apart, they may fail alone), if it is at
+ * most `USER_FIGURES_MAX_LAG_MS` older than the newest snapshot; else the newest (its figures by
+ * the flag then read as unknown rather than days old). Null when there is none.
+ */
+export function snapshotForUserFigures(
+  snapshots: readonly (MetricsSnapshot | null)[],
+): MetricsSnapshot | null {
+  const present = snapshots.filter((snapshot): snapshot is MetricsSnapshot => snapshot !== null);
+  const newest = present[0];
+  if (!newest) return null;
+  const counted = present.find((snapshot) => snapshot.usersEnabled !== undefined);
+  return counted && newest.at - counted.at <= USER_FIGURES_MAX_LAG_MS ? counted : newest;
+}
+
+/**
+ * The snapshot a day document keeps, of its hours' in order: the last one that has the counts by
+ * the enable flag, else the last one at all (null when no hour has one).
+ */
+export function daySnapshot(hourSnapshots: readonly (MetricsSnapshot | null)[]): MetricsSnapshot | null {
+  const present = hourSnapshots.filter((snapshot): snapshot is MetricsSnapshot => snapshot !== null);
+  return present.findLast((snapshot) => snapshot.usersEnabled !== undefined) ?? present.at(-1) ?? null;
 }

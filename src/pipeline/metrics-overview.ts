@@ -2,7 +2,12 @@ import { type EngagementRows, mergeEngagement } from "@/core/engagement";
 import { type DerivedRates, deriveRates, type MetricsFigures, sumFigures } from "@/core/metrics";
 import { DAY_MS, dayKey, dayStartOf, HOUR_MS, hourKey, hourStartOf } from "@/core/metrics-hours";
 import { MAX_MODELS_SHOWN, OTHER_MODELS, withBoundedModels, withFoldedModels } from "@/core/metrics-llm";
-import { type MetricsSnapshot, type UserFigures, userFigures } from "@/core/metrics-snapshot";
+import {
+  type MetricsSnapshot,
+  snapshotForUserFigures,
+  type UserFigures,
+  userFigures,
+} from "@/core/metrics-snapshot";
 import type { DailyMetrics, EngagementDay, HourlyMetrics, MetricsReader } from "./roll-up-metrics";
 
 /** The ranges `GET /api/admin/metrics` and the dashboard show. */
@@ -32,8 +37,9 @@ export interface MetricsOverview {
   /** The latest rollup's snapshot of users and the outbox's queue, or null before the first. */
   snapshot: MetricsSnapshot | null;
   /**
-   * The snapshot's users: enabled, active (enabled, not suspended), disabled, not looked at yet,
-   * as of the engine's last look at each user (docs/operations.md "Metrics"); null before the first.
+   * The users: enabled, active (enabled, not suspended), disabled, not looked at yet, as of the
+   * engine's last look at each user (docs/operations.md "Metrics"), from the newest snapshot that
+   * has them if at most a day older than `snapshot` (`asOf` says which); null before the first.
    */
   users: UserFigures | null;
   engagement: EngagementRows & { from: number; to: number; days: number; lastCountedAt: number | null };
@@ -109,11 +115,8 @@ function overviewOf(range: MetricsRange, now: number, { hourly, daily, engagemen
     ...hourly.map((hour) => hour.snapshot).reverse(),
     ...daily.map((day) => day.snapshot).reverse(),
   ];
-  const newest = (counted: (snapshot: MetricsSnapshot) => boolean) =>
-    snapshots.find((snapshot): snapshot is MetricsSnapshot => snapshot !== null && counted(snapshot)) ?? null;
-  const snapshot = newest(() => true);
-  // The counts by the enable flag are counted apart and may fail alone: the newest that has them.
-  const usersSnapshot = newest((candidate) => candidate.usersEnabled !== undefined) ?? snapshot;
+  const snapshot = snapshots.find((candidate) => candidate !== null) ?? null;
+  const usersSnapshot = snapshotForUserFigures(snapshots);
   return {
     range,
     bucket: range === "24h" ? ("hour" as const) : ("day" as const),

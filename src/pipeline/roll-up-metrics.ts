@@ -11,7 +11,7 @@ import {
   hoursToRollUp,
 } from "@/core/metrics-hours";
 import { MAX_MODELS_STORED, withBoundedModels } from "@/core/metrics-llm";
-import type { MetricsSnapshot, UserMirrorCounts } from "@/core/metrics-snapshot";
+import { daySnapshot, type MetricsSnapshot, type UserMirrorCounts } from "@/core/metrics-snapshot";
 import type { SchedulerRunRecord } from "./scheduler-run-record";
 
 /** `metricsHourly/{YYYY-MM-DDTHH}`: one completed UTC hour's figures. */
@@ -200,11 +200,7 @@ export async function rollUpMetrics({
         ),
         // Each hour names its top models; the day names the top of their union (and sums the rest).
         figures: withBoundedModels(sumFigures(ofDay.map((hour) => hour.figures)), MAX_MODELS_STORED),
-        // The day's last snapshot, preferring one with the counts by the enable flag (counted apart).
-        snapshot:
-          ofDay.findLast((hour) => hour.snapshot?.usersEnabled !== undefined)?.snapshot ??
-          ofDay.findLast((hour) => hour.snapshot !== null)?.snapshot ??
-          null,
+        snapshot: daySnapshot(ofDay.map((hour) => hour.snapshot)),
       });
       if (outcome === "created") report.daysCreated.push(dayKey(dayStart));
     }

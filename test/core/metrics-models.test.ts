@@ -15,7 +15,13 @@ import {
   withBoundedModels,
   withLlmEstimates,
 } from "@/core/metrics-llm";
-import { type MetricsSnapshot, userFigures } from "@/core/metrics-snapshot";
+import {
+  daySnapshot,
+  type MetricsSnapshot,
+  snapshotForUserFigures,
+  USER_FIGURES_MAX_LAG_MS,
+  userFigures,
+} from "@/core/metrics-snapshot";
 
 function calls(model: string, count: number, fields: Partial<SampledCall> = {}): SampledCall[] {
   return Array.from({ length: count }, () => ({ model, ok: true, durationMs: 1_000, cost: 0.01, ...fields }));
@@ -139,6 +145,7 @@ describe("users from the hourly snapshot", () => {
 
   it("counts active users as the enabled ones not suspended, and the users not looked at since the mirror", () => {
     expect(userFigures(snapshot)).toEqual({
+      asOf: snapshot.at,
       total: 10,
       enabled: 7,
       active: 5,
@@ -148,9 +155,38 @@ describe("users from the hourly snapshot", () => {
     });
   });
 
+  const at = (time: number, counted: boolean): MetricsSnapshot => {
+    const { usersEnabled, usersEnabledSuspended, usersDisabled, ...uncounted } = snapshot;
+    return counted ? { ...snapshot, at: time } : { ...uncounted, at: time };
+  };
+
+  it("takes the users by the enable flag from the newest snapshot that has them, at most a day older than the newest", () => {
+    const hour = 3_600_000;
+    const now = 100 * 24 * hour;
+    expect(snapshotForUserFigures([at(now, false), at(now - hour, true), at(now - 2 * hour, true)])?.at).toBe(
+      now - hour,
+    );
+    expect(snapshotForUserFigures([null, at(now, true)])?.at).toBe(now);
+    // Older than a day (the counts keep failing: an index never built): unknown, not days old.
+    expect(snapshotForUserFigures([at(now, false), at(now - USER_FIGURES_MAX_LAG_MS - 1, true)])?.at).toBe(
+      now,
+    );
+    expect(
+      snapshotForUserFigures([at(now, false), at(now - 12 * 24 * hour, true)])?.usersEnabled,
+    ).toBeUndefined();
+    expect(snapshotForUserFigures([null, null])).toBeNull();
+  });
+
+  it("keeps a day's last snapshot that has the users by the enable flag, else its last", () => {
+    expect(daySnapshot([at(1, true), at(2, true), at(3, false), null])?.at).toBe(2);
+    expect(daySnapshot([at(1, false), at(2, false), null])?.at).toBe(2);
+    expect(daySnapshot([null])).toBeNull();
+  });
+
   it("says nothing of enabled users on a snapshot from before the mirror was counted", () => {
     const { usersEnabled, usersEnabledSuspended, usersDisabled, ...before } = snapshot;
     expect(userFigures(before)).toEqual({
+      asOf: snapshot.at,
       total: 10,
       enabled: null,
       active: null,

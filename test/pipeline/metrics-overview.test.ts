@@ -84,6 +84,6 @@ describe("the dashboard's metrics ranges", () => {
     ];
     const overview = await readMetricsOverview({ reader: readerOf(hourly), range: "24h", now: NOW });
     expect(overview.snapshot?.at).toBe(NOW);
-    expect(overview.users).toMatchObject({ enabled: 7, active: 6, disabled: 2 });
+    expect(overview.users).toMatchObject({ asOf: previousHour, enabled: 7, active: 6, disabled: 2 });
   });
 });

@@ -138,6 +138,7 @@ describe("metrics after a scheduler tick", () => {
     // snapshot after it counts w1, w2 and s1 enabled, s1 suspended, e1 off.
     expect(body.snapshot).toMatchObject({ usersEnabled: 3, usersEnabledSuspended: 1, usersDisabled: 1 });
     expect(body.users).toEqual({
+      asOf: body.snapshot.at,
       total: 4,
       enabled: 3,
       active: 2,

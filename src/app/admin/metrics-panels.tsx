@@ -282,6 +282,13 @@ export function MetricsPanels({ hours, days }: { hours: MetricsOverview; days: M
             {hours.users.notLookedAt
               ? " Users not looked at yet are counted once the scheduler next sees them."
               : ""}
+            {snapshot && hours.users.asOf !== snapshot.at ? (
+              <span data-testid="metrics-users-as-of">
+                {" "}
+                These users as of {formatInstant(hours.users.asOf)}: the later hours could not count them by
+                the enable flag.
+              </span>
+            ) : null}
           </p>
         ) : null}
         <Totals overview={hours} suffix="24h" />

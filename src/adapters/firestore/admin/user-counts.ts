@@ -23,7 +23,8 @@ export interface UserCounts {
  * which it does beside every outbox cron drain, so the snapshot is an hour or two old at most.
  * An hour whose snapshot failed (stored without one) falls back to the newest of the day's hours
  * that has one (its time is shown, and flagged stale past 2 h), not to counting every user. Only
- * before the first rollup (a new deployment) are the users counted live: 5 aggregations over them.
+ * when none has (a new deployment, or snapshots failing for a day: `snapshotsFailing`) are the
+ * users counted live: 5 aggregations over them.
  */
 export async function readUserCounts(db: Firestore): Promise<UserCounts> {
   const newest = await newestSnapshot(db, 1);
