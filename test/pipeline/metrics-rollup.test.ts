@@ -22,7 +22,7 @@ import {
   readFieldOverrides,
   readIndexes,
 } from "../support/index-coverage";
-import { seedMetricsScript } from "../support/metrics-script";
+import { scriptedModelRates, seedMetricsScript } from "../support/metrics-script";
 
 const NOW = Date.parse("2026-11-30T06:20:00.000Z");
 const HOUR_05 = Date.parse("2026-11-30T05:00:00.000Z");
@@ -158,32 +158,7 @@ describe("the hourly metrics rollup", () => {
       estimatedCalls: 2,
       estimatedCostUsd: expect.closeTo(0.002, 9),
     });
-    expect(deriveRates(stored?.figures, { hours: 1 }).llm.byModel).toEqual([
-      {
-        model: "test/coach",
-        calls: 8,
-        estimatedCalls: 8,
-        errors: 1,
-        errorRate: 1 / 8,
-        latencyP50Ms: 1_500,
-        latencyP95Ms: 30_000,
-        costUsd: expect.closeTo(0.007, 9),
-        estimatedCostUsd: expect.closeTo(0.007, 9),
-        costPerHourUsd: expect.closeTo(0.007, 9),
-      },
-      {
-        model: "test/scorer",
-        calls: 2,
-        estimatedCalls: 2,
-        errors: 0,
-        errorRate: 0,
-        latencyP50Ms: 1_000,
-        latencyP95Ms: 1_000,
-        costUsd: expect.closeTo(0.002, 9),
-        estimatedCostUsd: expect.closeTo(0.002, 9),
-        costPerHourUsd: expect.closeTo(0.002, 9),
-      },
-    ]);
+    expect(deriveRates(stored?.figures, { hours: 1 }).llm.byModel).toEqual(scriptedModelRates());
     expect(rates.outboxRetries).toBe(2);
 
     // The message sent at 04:59:59.999 belongs to hour 04; nothing was scripted at 03.

@@ -11,7 +11,7 @@ import { createSessionToken } from "@/http/admin-session";
 import { launchChromium, SCREENSHOT_DIR } from "../support/browser";
 import { eventually } from "../support/eventually";
 import type { EmulatorHandle } from "../support/firestore";
-import { seedMetricsScript } from "../support/metrics-script";
+import { scriptedModelRates, seedMetricsScript } from "../support/metrics-script";
 import type { NextServer } from "../support/next-server";
 import { quietWrites } from "../support/quiet-writes";
 import { caller, type RouteStack, startRouteStack } from "../support/stack";
@@ -147,32 +147,7 @@ describe("metrics after a scheduler tick", () => {
       notLookedAt: 0,
     });
     // Per model in the scripted hour: every attempt read, so the estimates are the counts.
-    expect(bucket.rates.llm.byModel).toEqual([
-      {
-        model: "test/coach",
-        calls: 8,
-        estimatedCalls: 8,
-        errors: 1,
-        errorRate: 0.125,
-        latencyP50Ms: 1_500,
-        latencyP95Ms: 30_000,
-        costUsd: expect.closeTo(0.007, 9),
-        estimatedCostUsd: expect.closeTo(0.007, 9),
-        costPerHourUsd: expect.closeTo(0.007, 9),
-      },
-      {
-        model: "test/scorer",
-        calls: 2,
-        estimatedCalls: 2,
-        errors: 0,
-        errorRate: 0,
-        latencyP50Ms: 1_000,
-        latencyP95Ms: 1_000,
-        costUsd: expect.closeTo(0.002, 9),
-        estimatedCostUsd: expect.closeTo(0.002, 9),
-        costPerHourUsd: expect.closeTo(0.002, 9),
-      },
-    ]);
+    expect(bucket.rates.llm.byModel).toEqual(scriptedModelRates());
     // Over the 24 hours: the coach's call at the hour before's last millisecond too, and the cost
     // per hour over the hours rolled up.
     const hoursRolledUp = body.series.reduce(

@@ -16,6 +16,7 @@
  *   test/scorer 2 (0.8 s and 0.9 s, $0.002).
  */
 import type { Firestore } from "firebase-admin/firestore";
+import { expect } from "vitest";
 import { putDocuments } from "./firestore";
 
 const MINUTE = 60_000;
@@ -169,4 +170,37 @@ export async function seedMetricsScript(db: Firestore, { hourStart }: { hourStar
     putDocuments(db, "users", users),
     putDocuments(db, "userProcessingState", states),
   ]);
+}
+
+/**
+ * The script's hour per model, as `deriveRates` gives it over that one hour: every attempt is read
+ * (a quiet hour), so the estimates are the counts.
+ */
+export function scriptedModelRates() {
+  return [
+    {
+      model: "test/coach",
+      calls: 8,
+      estimatedCalls: 8,
+      errors: 1,
+      errorRate: 0.125,
+      latencyP50Ms: 1_500,
+      latencyP95Ms: 30_000,
+      costUsd: expect.closeTo(0.007, 9),
+      estimatedCostUsd: expect.closeTo(0.007, 9),
+      costPerHourUsd: expect.closeTo(0.007, 9),
+    },
+    {
+      model: "test/scorer",
+      calls: 2,
+      estimatedCalls: 2,
+      errors: 0,
+      errorRate: 0,
+      latencyP50Ms: 1_000,
+      latencyP95Ms: 1_000,
+      costUsd: expect.closeTo(0.002, 9),
+      estimatedCostUsd: expect.closeTo(0.002, 9),
+      costPerHourUsd: expect.closeTo(0.002, 9),
+    },
+  ];
 }
