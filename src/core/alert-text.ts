@@ -13,6 +13,7 @@ export const ALERT_TITLES: Record<AlertCondition, string> = {
   ticks_undrained: "Scheduler ticks not draining their due users",
   llm_ceiling_saturated: "Global LLM ceiling saturated",
   acute_risk: "Acute risk read in a user's entries",
+  metrics_counts_failing: "Metrics rollup could not count users",
 };
 
 /** Slack and its look-alikes cap a message's text; ours are a line or two. */

@@ -5,6 +5,8 @@
  * a verdict does to the stored alerts is `alert-lifecycle.ts`; what is posted, `alert-text.ts`.
  */
 import { SCHEDULER_STALE_AFTER_MS } from "./liveness";
+import { hourKey } from "./metrics-hours";
+import type { RollupCount } from "./metrics-snapshot";
 
 export const ALERT_CONDITIONS = [
   "failure_rate",
@@ -15,6 +17,7 @@ export const ALERT_CONDITIONS = [
   "ticks_undrained",
   "llm_ceiling_saturated",
   "acute_risk",
+  "metrics_counts_failing",
 ] as const;
 
 export type AlertCondition = (typeof ALERT_CONDITIONS)[number];
@@ -60,6 +63,11 @@ export interface AlertFigures {
   ceilingMinutes: Reading<{ calls: number; limit: number }[] | null>;
   /** Generation attempts stored in the last hour whose entries the model read as acute risk. */
   acuteRiskLastHour: Reading<number>;
+  /**
+   * The newest rolled-up hour (`metricsHourly`) and the counts its rollup marked as failed (none
+   * on an hour written before the marker); null before the first hour is rolled up.
+   */
+  newestMetricsHour: Reading<{ hourStart: number; countsFailed: readonly RollupCount[] } | null>;
 }
 
 /** What evaluations remember between them (`alertState/evaluation`). */
@@ -228,5 +236,24 @@ export function evaluateConditions({
           }
         : inactive,
     ),
+    // The newest hour's marker alone, never the figures it lacks (an older version's hour lacks
+    // them with nothing failed), nor its age (a rollup that stopped is scheduler_stale's business).
+    metrics_counts_failing: verdict(figures.newestMetricsHour, (hour) => {
+      if (hour === null) return inactive;
+      const failed = (count: RollupCount) => hour.countsFailed.includes(count);
+      const key = hourKey(hour.hourStart);
+      if (failed("snapshot")) {
+        return {
+          state: "active",
+          summary: `the metrics rollup could not take the users snapshot for the hour ${key}`,
+        };
+      }
+      return failed("usersByFlag")
+        ? {
+            state: "active",
+            summary: `the metrics rollup could not count users by the enable flag for the hour ${key} (is the coachingEnabled + suspendUntil index deployed?)`,
+          }
+        : inactive;
+    }),
   };
 }

@@ -33,6 +33,14 @@ export type UserMirrorCounts = Required<
   Pick<MetricsSnapshot, "usersEnabled" | "usersEnabledSuspended" | "usersDisabled">
 >;
 
+/**
+ * The counts a rollup takes beside the hour's figures, each of which may fail on its own and be
+ * left out of the hour: the snapshot, and within it the counts by the enable flag's mirror.
+ */
+export const ROLLUP_COUNTS = ["snapshot", "usersByFlag"] as const;
+
+export type RollupCount = (typeof ROLLUP_COUNTS)[number];
+
 /** The users an operator reads off a snapshot; null where the snapshot lacks the mirror's counts. */
 export interface UserFigures {
   /** The time of the snapshot they come from. */

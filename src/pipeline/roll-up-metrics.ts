@@ -11,7 +11,12 @@ import {
   hoursToRollUp,
 } from "@/core/metrics-hours";
 import { MAX_MODELS_STORED, withBoundedModels } from "@/core/metrics-llm";
-import { daySnapshot, type MetricsSnapshot, type UserMirrorCounts } from "@/core/metrics-snapshot";
+import {
+  daySnapshot,
+  type MetricsSnapshot,
+  type RollupCount,
+  type UserMirrorCounts,
+} from "@/core/metrics-snapshot";
 import type { SchedulerRunRecord } from "./scheduler-run-record";
 
 /** `metricsHourly/{YYYY-MM-DDTHH}`: one completed UTC hour's figures. */
@@ -21,6 +26,12 @@ export interface HourlyMetrics {
   figures: MetricsFigures;
   /** The users and the outbox's queue when the hour was rolled up (not a sum). */
   snapshot: MetricsSnapshot | null;
+  /**
+   * The counts that failed, when some did (the snapshot: `snapshot` is null; the counts by the
+   * enable flag: the snapshot lacks them); absent when all were taken, and on hours written before
+   * the marker. The `metrics_counts_failing` alert rests on it, never on the figures missing.
+   */
+  countsFailed?: RollupCount[];
 }
 
 /** `metricsDaily/{YYYY-MM-DD}`: the sum of a UTC day's hourly documents. */
@@ -147,6 +158,7 @@ export async function rollUpMetrics({
     maxHours: settings.maxHoursPerRun,
   });
   let snapshot: MetricsSnapshot | null | undefined;
+  const countsFailed: RollupCount[] = [];
   for (const hourStart of hours) {
     if (overBudget()) break;
     if (snapshot === undefined) {
@@ -155,6 +167,7 @@ export async function rollUpMetrics({
       } catch (error) {
         snapshot = null;
         report.snapshotError = error;
+        countsFailed.push("snapshot");
       }
       // Apart: the newest counts need the newest index, and must not take the rest down with them.
       if (snapshot) {
@@ -162,11 +175,18 @@ export async function rollUpMetrics({
           snapshot = { ...snapshot, ...(await store.countUsersByMirror(now)) };
         } catch (error) {
           report.userCountsError = error;
+          countsFailed.push("usersByFlag");
         }
       }
     }
     const figures = await store.countHour(hourStart);
-    const outcome = await store.createHour({ hourStart, computedAt: now, figures, snapshot });
+    const outcome = await store.createHour({
+      hourStart,
+      computedAt: now,
+      figures,
+      snapshot,
+      ...(countsFailed.length > 0 ? { countsFailed } : {}),
+    });
     (outcome === "created" ? report.hoursCreated : report.hoursFoundTaken).push(hourKey(hourStart));
   }
 

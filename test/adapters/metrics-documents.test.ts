@@ -47,4 +47,16 @@ describe("metrics documents read back", () => {
       ),
     );
   });
+
+  it("reads an hour's failed counts from its marker: none on a document written before the marker, unknown names dropped", () => {
+    expect(hourlySchema.parse(olderHour(0, [])).countsFailed).toEqual([]);
+    expect(hourlySchema.parse({ ...olderHour(0, []), countsFailed: ["usersByFlag"] }).countsFailed).toEqual([
+      "usersByFlag",
+    ]);
+    expect(
+      hourlySchema.parse({ ...olderHour(0, []), countsFailed: ["snapshot", "a later count", 3] })
+        .countsFailed,
+    ).toEqual(["snapshot"]);
+    expect(hourlySchema.parse({ ...olderHour(0, []), countsFailed: "snapshot" }).countsFailed).toEqual([]);
+  });
 });

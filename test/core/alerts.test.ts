@@ -14,7 +14,7 @@ import {
   memoryPatch,
   nextAlertMemory,
 } from "@/core/alerts";
-import { HOUR_MS, hourKey } from "@/core/metrics-hours";
+import { HOUR_MS, hourKey, hourStartOf } from "@/core/metrics-hours";
 
 const NOW = Date.parse("2026-11-30T09:20:00.000Z");
 const instant = fc.integer({ min: Date.UTC(2000, 0, 1), max: Date.UTC(2100, 0, 1) });
@@ -31,6 +31,7 @@ function healthy(now: number): AlertFigures {
     latestSchedulerRunAt: ok(now - 10 * 60_000),
     ceilingMinutes: ok([{ calls: 10, limit: 100 }]),
     acuteRiskLastHour: ok(0),
+    newestMetricsHour: ok({ hourStart: hourStartOf(now) - HOUR_MS, countsFailed: [] }),
   };
 }
 
@@ -117,6 +118,39 @@ describe("conditions", () => {
     expect(verdictOf({ acuteRiskLastHour: ok(0) }).acute_risk.state).toBe("inactive");
   });
 
+  it("fires metrics_counts_failing on the newest rolled-up hour's marker, naming the hour and what failed", () => {
+    const hourStart = Date.parse("2026-11-30T08:00:00.000Z");
+    expect(
+      verdictOf({ newestMetricsHour: ok({ hourStart, countsFailed: ["usersByFlag"] }) })
+        .metrics_counts_failing,
+    ).toEqual({
+      state: "active",
+      summary:
+        "the metrics rollup could not count users by the enable flag for the hour 2026-11-30T08 (is the coachingEnabled + suspendUntil index deployed?)",
+    });
+    expect(
+      verdictOf({ newestMetricsHour: ok({ hourStart, countsFailed: ["snapshot"] }) }).metrics_counts_failing,
+    ).toEqual({
+      state: "active",
+      summary: "the metrics rollup could not take the users snapshot for the hour 2026-11-30T08",
+    });
+  });
+
+  it("leaves metrics_counts_failing inactive on an hour that counted, one written before the marker, and none at all", () => {
+    const hourStart = Date.parse("2026-11-30T08:00:00.000Z");
+    // An hour written by an older version reads with no marker (`countsFailed: []`), whatever its
+    // snapshot lacks: only the marker says a count failed.
+    expect(
+      verdictOf({ newestMetricsHour: ok({ hourStart, countsFailed: [] }) }).metrics_counts_failing,
+    ).toEqual({ state: "inactive" });
+    expect(verdictOf({ newestMetricsHour: ok(null) }).metrics_counts_failing.state).toBe("inactive");
+    // A rollup that stopped is scheduler_stale's business: the newest hour's marker alone decides.
+    expect(
+      verdictOf({ newestMetricsHour: ok({ hourStart: NOW - 30 * HOUR_MS, countsFailed: [] }) })
+        .metrics_counts_failing.state,
+    ).toBe("inactive");
+  });
+
   it("an unreadable figure leaves its condition unknown, never active nor inactive", () => {
     const unread = verdictOf({
       lastHour: { ok: false },
@@ -126,6 +160,7 @@ describe("conditions", () => {
       latestSchedulerRunAt: { ok: false },
       ceilingMinutes: { ok: false },
       acuteRiskLastHour: { ok: false },
+      newestMetricsHour: { ok: false },
     });
     for (const name of ALERT_CONDITIONS.filter((entry) => entry !== "ticks_undrained")) {
       expect(unread[name].state, name).toBe("unknown");

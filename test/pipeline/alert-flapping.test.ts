@@ -77,6 +77,7 @@ it("posts a flapping condition at most four times an alert, and never leaves RES
             latestSchedulerRunAt: { ok: true, value: now - 60_000 },
             ceilingMinutes: { ok: true, value: null },
             acuteRiskLastHour: { ok: true, value: 0 },
+            newestMetricsHour: { ok: true, value: null },
           }),
         };
         let now = START;

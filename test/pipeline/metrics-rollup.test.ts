@@ -5,10 +5,13 @@
  */
 import type { Firestore, Query, WhereFilterOp } from "firebase-admin/firestore";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createFirestoreAlertSignals, createFirestoreAlertStore } from "@/adapters/firestore/alert-store";
 import { COACHING_ENABLED_FIELD, COLLECTIONS } from "@/adapters/firestore/collections";
 import { createFirestoreMetricsStore } from "@/adapters/firestore/metrics-store";
+import { alertId } from "@/core/alert-lifecycle";
 import { deriveRates } from "@/core/metrics";
 import { DAY_MS, HOUR_MS } from "@/core/metrics-hours";
+import { evaluateAlerts } from "@/pipeline/evaluate-alerts";
 import {
   type MetricsRollupStore,
   type RollupSettings,
@@ -130,6 +133,8 @@ describe("the hourly metrics rollup", () => {
       usersEnabledSuspended: 1,
       usersDisabled: 1,
     });
+    // Everything counted: no marker (an hour reads `countsFailed` absent as nothing failed).
+    expect(stored?.countsFailed).toBeUndefined();
     const rates = deriveRates(stored?.figures);
     expect(rates.generated).toBe(7);
     expect(rates.gatePassRate).toBeCloseTo(5 / 7);
@@ -308,6 +313,9 @@ describe("the hourly metrics rollup", () => {
     const hour = (await db.doc("metricsHourly/2026-11-30T05").get()).data();
     expect(hour?.figures.messages.sent).toBe(4);
     expect(hour?.snapshot).toBeNull();
+    // Marked, so the metrics_counts_failing alert tells the operator (not the null: an older
+    // version's document may lack figures without any count having failed).
+    expect(hour?.countsFailed).toEqual(["snapshot"]);
   });
 
   it("keeps the snapshot when the enabled-user counts fail (their index still building): those alone are left out and reported", async () => {
@@ -330,6 +338,43 @@ describe("the hourly metrics rollup", () => {
       pendingEvents: 1,
       deadLetters: 1,
     });
+    expect(hour?.countsFailed).toEqual(["usersByFlag"]);
+  });
+
+  it("an hour whose enabled-user counts failed fires metrics_counts_failing once; a later hour that counts resolves it", async () => {
+    const { db } = project();
+    await seedMetricsScript(db, { hourStart: HOUR_05 });
+    const missingIndex = createFirestoreMetricsStore(
+      indexMissingFor(db, COLLECTIONS.users, [COACHING_ENABLED_FIELD, "suspendUntil"]),
+    );
+    await rollUpMetrics({ store: missingIndex, now: NOW, elapsedMs: noTime, settings: SETTINGS });
+    const evaluate = (now: number) =>
+      evaluateAlerts({
+        store: createFirestoreAlertStore(db),
+        signals: createFirestoreAlertSignals(db, { llmCeiling: null }),
+        now,
+        posting: null,
+      });
+    const id = alertId("metrics_counts_failing", NOW);
+    // Two evaluations at once (a tick's and an outbox run's): one alert.
+    const [first, second] = await Promise.all([evaluate(NOW), evaluate(NOW + 1)]);
+    expect([...first.fired, ...second.fired].filter((fired) => fired === id)).toEqual([id]);
+    const alert = (await db.doc(`alerts/${id}`).get()).data();
+    expect(alert).toMatchObject({ condition: "metrics_counts_failing", status: "open" });
+    expect(alert?.summary).toBe(
+      "the metrics rollup could not count users by the enable flag for the hour 2026-11-30T05 (is the coachingEnabled + suspendUntil index deployed?)",
+    );
+    expect((await evaluate(NOW + 60_000)).fired).not.toContain(id);
+
+    // The index deployed: the next hour counts everything, and the alert resolves.
+    await rollUpMetrics({
+      store: createFirestoreMetricsStore(db),
+      now: NOW + HOUR_MS,
+      elapsedMs: noTime,
+      settings: SETTINGS,
+    });
+    expect((await evaluate(NOW + HOUR_MS)).resolved).toContain(id);
+    expect((await db.doc(`alerts/${id}`).get()).get("status")).toBe("resolved");
   });
 
   it("after a tick: a failing count is reported as data, and the next tick counts the hour", async () => {

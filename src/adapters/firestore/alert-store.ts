@@ -21,6 +21,7 @@ import { firestoreCall } from "./errors";
 import { readLatestSchedulerRun } from "./liveness-store";
 import { readLlmBreaker } from "./llm-breaker";
 import { createFirestoreLlmCeiling } from "./llm-ceiling";
+import { countsFailedSchema } from "./metrics-documents";
 
 const MEMORY_DOC = "evaluation";
 /** Open alerts read at most: one per condition, a few more if evaluators crossed an hour's turn. */
@@ -205,8 +206,8 @@ async function reading<Value>(read: () => Promise<Value>): Promise<Reading<Value
  * The figures alerts rest on, each read on its own (a failure leaves its conditions unknown):
  * three count() aggregations over the last hour's attempts (all, failed, acute risk), the dead
  * letters' count() less the alert posts' own, the oldest ready event (one document), the breaker and the newest run
- * summary (one document each), and the ceiling's last minutes (one document per shard per
- * minute). Nothing grows with users.
+ * summary (one document each), the ceiling's last minutes (one document per shard per
+ * minute), and the newest rolled-up hour's marker (one document). Nothing grows with users.
  */
 export function createFirestoreAlertSignals(
   db: Firestore,
@@ -227,6 +228,7 @@ export function createFirestoreAlertSignals(
       latestSchedulerRunAt,
       ceiling,
       acuteRiskLastHour,
+      newestMetricsHour,
     ] = await Promise.all([
       reading(() => countMatching(lastHour(messages.where("status", "in", [...ATTEMPT_STATUSES]), now))),
       reading(() => countMatching(lastHour(messages.where("status", "==", "failed"), now))),
@@ -267,6 +269,19 @@ export function createFirestoreAlertSignals(
         return minutes.map(({ calls, limit }) => ({ calls, limit }));
       }),
       reading(() => countMatching(lastHour(messages.where("riskLevel", "==", "acute"), now))),
+      reading(async () => {
+        // Its marker only: an hour written before the marker reads as nothing failed.
+        const newest = await db
+          .collection(COLLECTIONS.metricsHourly)
+          .orderBy("hourStart", "desc")
+          .limit(1)
+          .select("hourStart", "countsFailed")
+          .get();
+        const hour = newest.docs[0];
+        const hourStart = hour?.get("hourStart");
+        if (!hour || typeof hourStart !== "number") return null;
+        return { hourStart, countsFailed: countsFailedSchema.parse(hour.get("countsFailed")) };
+      }),
     ]);
     return {
       lastHour:
@@ -279,6 +294,7 @@ export function createFirestoreAlertSignals(
       latestSchedulerRunAt,
       ceilingMinutes: ceiling,
       acuteRiskLastHour,
+      newestMetricsHour,
     };
   };
 

@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { emptyFigures, type MetricsFigures } from "@/core/metrics";
 import { apportion, type ModelCalls, withLlmEstimates } from "@/core/metrics-llm";
+import { ROLLUP_COUNTS, type RollupCount } from "@/core/metrics-snapshot";
 
 /** A stored count: a non-negative number, else 0. */
 export const count = z.number().nonnegative().catch(0);
@@ -121,6 +122,17 @@ const snapshotSchema = z
   })
   .nullable()
   .catch(null);
+/**
+ * An hour's marker of the counts that failed: absent (an hour written before the marker, or one
+ * that counted everything) or malformed reads as none failed; a name this version does not know
+ * is left out.
+ */
+export const countsFailedSchema = z
+  .array(z.unknown())
+  .catch([])
+  .transform((names) =>
+    names.filter((name): name is RollupCount => (ROLLUP_COUNTS as readonly unknown[]).includes(name)),
+  );
 /** An hourly document's snapshot alone, for readers that need nothing else (the status route). */
 export const hourlySnapshotSchema = z.object({ snapshot: snapshotSchema });
 export const hourlySchema = z.object({
@@ -128,6 +140,7 @@ export const hourlySchema = z.object({
   computedAt: z.number().catch(0),
   figures: figuresSchema,
   snapshot: snapshotSchema,
+  countsFailed: countsFailedSchema,
 });
 export const dailySchema = z.object({
   dayStart: z.number(),

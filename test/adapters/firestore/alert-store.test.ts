@@ -389,6 +389,36 @@ describe("evaluating alerts", () => {
     );
   });
 
+  it("reads the newest rolled-up hour's marker: an hour written before the marker fires nothing, a marked one fires", async () => {
+    const db = project();
+    await seedRecentRun(db);
+    const hour = (hoursAgo: number) => Math.floor(NOW / HOUR_MS) * HOUR_MS - hoursAgo * HOUR_MS;
+    // An older hour marked, then the newest as an older version wrote it: no marker, no snapshot.
+    await putDocuments(db, "metricsHourly", [
+      [
+        "2026-11-30T07",
+        { hourStart: hour(2), computedAt: hour(1), snapshot: null, countsFailed: ["snapshot"] },
+      ],
+      ["2026-11-30T08", { hourStart: hour(1), computedAt: NOW, snapshot: null }],
+    ]);
+    const signals = createFirestoreAlertSignals(db, { llmCeiling: null });
+    expect((await signals.read(NOW)).newestMetricsHour).toEqual({
+      ok: true,
+      value: { hourStart: hour(1), countsFailed: [] },
+    });
+    const evaluate = (now: number) =>
+      evaluateAlerts({ store: createFirestoreAlertStore(db), signals, now, posting: null });
+    expect((await evaluate(NOW)).fired).toEqual([]);
+
+    await putDocuments(db, "metricsHourly", [
+      ["2026-11-30T09", { hourStart: hour(0), computedAt: NOW, snapshot: null, countsFailed: ["snapshot"] }],
+    ]);
+    expect((await evaluate(NOW + 60_000)).fired).toEqual([alertId("metrics_counts_failing", NOW)]);
+    expect((await db.doc(`alerts/${alertId("metrics_counts_failing", NOW)}`).get()).get("summary")).toBe(
+      "the metrics rollup could not take the users snapshot for the hour 2026-11-30T09",
+    );
+  });
+
   it("issues only queries that have their index, on indexed fields", () => {
     const queries = handle.emulator.recordedQueries();
     expect(queries.length).toBeGreaterThan(5);
