@@ -5,7 +5,7 @@
  * a verdict does to the stored alerts is `alert-lifecycle.ts`; what is posted, `alert-text.ts`.
  */
 import { SCHEDULER_STALE_AFTER_MS } from "./liveness";
-import { hourKey } from "./metrics-hours";
+import { HOUR_MS, HOUR_SETTLED_AFTER_MS, hourKey, hourStartOf } from "./metrics-hours";
 import type { RollupCount } from "./metrics-snapshot";
 
 export const ALERT_CONDITIONS = [
@@ -45,6 +45,8 @@ export const ALERT_THRESHOLDS = {
   ceilingWindowMinutes: 5,
   /** Generation attempts assessed acute risk in the last hour above this (docs/generation.md "Safety"). */
   acuteRiskLastHour: 0,
+  /** The newest rolled-up hour is more than this many hours behind the newest settled one. */
+  metricsHoursBehind: 3,
 } as const;
 
 /** A figure the evaluator could not read: the conditions resting on it keep their alerts as they are. */
@@ -236,16 +238,25 @@ export function evaluateConditions({
           }
         : inactive,
     ),
-    // The newest hour's marker alone, never the figures it lacks (an older version's hour lacks
-    // them with nothing failed), nor its age (a rollup that stopped is scheduler_stale's business).
+    // The newest hour's age and marker, never the figures it lacks (an older version's hour lacks
+    // them with nothing failed). The rollup writes the newest settled hour first, beside every
+    // tick and outbox drain: hours behind means it fails whole (an index of the hour's counts
+    // missing, say) even while the scheduler runs.
     metrics_counts_failing: verdict(figures.newestMetricsHour, (hour) => {
       if (hour === null) return inactive;
-      const failed = (count: RollupCount) => hour.countsFailed.includes(count);
       const key = hourKey(hour.hourStart);
+      const newestSettled = hourStartOf(now - HOUR_SETTLED_AFTER_MS) - HOUR_MS;
+      if (newestSettled - hour.hourStart > ALERT_THRESHOLDS.metricsHoursBehind * HOUR_MS) {
+        return {
+          state: "active",
+          summary: `the metrics rollup has written no hour since ${key} (see the "metrics rollup failed" log lines)`,
+        };
+      }
+      const failed = (count: RollupCount) => hour.countsFailed.includes(count);
       if (failed("snapshot")) {
         return {
           state: "active",
-          summary: `the metrics rollup could not take the users snapshot for the hour ${key}`,
+          summary: `the metrics rollup could not take the users snapshot for the hour ${key} (see the "metrics snapshot unreadable" log lines)`,
         };
       }
       return failed("usersByFlag")

@@ -14,7 +14,7 @@ import {
   memoryPatch,
   nextAlertMemory,
 } from "@/core/alerts";
-import { HOUR_MS, hourKey, hourStartOf } from "@/core/metrics-hours";
+import { HOUR_MS, HOUR_SETTLED_AFTER_MS, hourKey, hourStartOf } from "@/core/metrics-hours";
 
 const NOW = Date.parse("2026-11-30T09:20:00.000Z");
 const instant = fc.integer({ min: Date.UTC(2000, 0, 1), max: Date.UTC(2100, 0, 1) });
@@ -132,7 +132,8 @@ describe("conditions", () => {
       verdictOf({ newestMetricsHour: ok({ hourStart, countsFailed: ["snapshot"] }) }).metrics_counts_failing,
     ).toEqual({
       state: "active",
-      summary: "the metrics rollup could not take the users snapshot for the hour 2026-11-30T08",
+      summary:
+        'the metrics rollup could not take the users snapshot for the hour 2026-11-30T08 (see the "metrics snapshot unreadable" log lines)',
     });
   });
 
@@ -144,11 +145,22 @@ describe("conditions", () => {
       verdictOf({ newestMetricsHour: ok({ hourStart, countsFailed: [] }) }).metrics_counts_failing,
     ).toEqual({ state: "inactive" });
     expect(verdictOf({ newestMetricsHour: ok(null) }).metrics_counts_failing.state).toBe("inactive");
-    // A rollup that stopped is scheduler_stale's business: the newest hour's marker alone decides.
+  });
+
+  it("fires metrics_counts_failing when the rollup has written no hour for over 3 hours (it fails whole, e.g. an index of the hour's counts missing)", () => {
+    const settled = hourStartOf(NOW - HOUR_SETTLED_AFTER_MS) - HOUR_MS;
     expect(
-      verdictOf({ newestMetricsHour: ok({ hourStart: NOW - 30 * HOUR_MS, countsFailed: [] }) })
+      verdictOf({ newestMetricsHour: ok({ hourStart: settled - 3 * HOUR_MS, countsFailed: [] }) })
         .metrics_counts_failing.state,
     ).toBe("inactive");
+    const stopped = settled - 4 * HOUR_MS;
+    expect(
+      verdictOf({ newestMetricsHour: ok({ hourStart: stopped, countsFailed: ["snapshot"] }) })
+        .metrics_counts_failing,
+    ).toEqual({
+      state: "active",
+      summary: `the metrics rollup has written no hour since ${hourKey(stopped)} (see the "metrics rollup failed" log lines)`,
+    });
   });
 
   it("an unreadable figure leaves its condition unknown, never active nor inactive", () => {

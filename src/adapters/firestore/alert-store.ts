@@ -270,16 +270,18 @@ export function createFirestoreAlertSignals(
       }),
       reading(() => countMatching(lastHour(messages.where("riskLevel", "==", "acute"), now))),
       reading(async () => {
-        // Its marker only: an hour written before the marker reads as nothing failed.
+        // Its marker only: an hour written before the marker reads as nothing failed. Started by
+        // now: a start edited by hand into the future (or Infinity) would otherwise decide for ever.
         const newest = await db
           .collection(COLLECTIONS.metricsHourly)
+          .where("hourStart", "<=", now)
           .orderBy("hourStart", "desc")
           .limit(1)
           .select("hourStart", "countsFailed")
           .get();
         const hour = newest.docs[0];
         const hourStart = hour?.get("hourStart");
-        if (!hour || typeof hourStart !== "number") return null;
+        if (!hour || typeof hourStart !== "number" || !Number.isFinite(hourStart)) return null;
         return { hourStart, countsFailed: countsFailedSchema.parse(hour.get("countsFailed")) };
       }),
     ]);

@@ -415,8 +415,31 @@ describe("evaluating alerts", () => {
     ]);
     expect((await evaluate(NOW + 60_000)).fired).toEqual([alertId("metrics_counts_failing", NOW)]);
     expect((await db.doc(`alerts/${alertId("metrics_counts_failing", NOW)}`).get()).get("summary")).toBe(
-      "the metrics rollup could not take the users snapshot for the hour 2026-11-30T09",
+      'the metrics rollup could not take the users snapshot for the hour 2026-11-30T09 (see the "metrics snapshot unreadable" log lines)',
     );
+  });
+
+  // Infinity too sorts above every time on Firestore (the local emulator's sort misplaces it, so it is not seeded here).
+  it("reads past an hour document with a future start (edited by hand): the newest real hour decides", async () => {
+    const db = project();
+    await seedRecentRun(db);
+    const hourStart = Math.floor(NOW / HOUR_MS) * HOUR_MS - HOUR_MS;
+    await putDocuments(db, "metricsHourly", [
+      ["2026-11-30T08", { hourStart, computedAt: NOW, snapshot: null, countsFailed: ["usersByFlag"] }],
+      ["bogus-future", { hourStart: NOW + 1_000 * HOUR_MS, computedAt: NOW, snapshot: null }],
+    ]);
+    const signals = createFirestoreAlertSignals(db, { llmCeiling: null });
+    expect((await signals.read(NOW)).newestMetricsHour).toEqual({
+      ok: true,
+      value: { hourStart, countsFailed: ["usersByFlag"] },
+    });
+    const evaluation = await evaluateAlerts({
+      store: createFirestoreAlertStore(db),
+      signals,
+      now: NOW,
+      posting: null,
+    });
+    expect(evaluation.fired).toEqual([alertId("metrics_counts_failing", NOW)]);
   });
 
   it("issues only queries that have their index, on indexed fields", () => {
