@@ -47,6 +47,16 @@ export type EventRunResult =
     }
   | { eventId: string; result: "errored"; error: string };
 
+/** One event's run as it is asked for. */
+interface EventRun {
+  deps: EventProcessorDeps;
+  eventId: string;
+  now: number;
+  /** Runs a pending event that is still backing off. */
+  force?: boolean;
+  remainingMs?: () => number;
+}
+
 /** The event's handler in its own span (`outbox.handle`), with what came of it. */
 function runHandler(
   handler: RegisteredHandler,
@@ -96,13 +106,7 @@ async function handle(
  * The run is one span (`outbox.event`): in the processor's trace when the processor runs the
  * delivery at once, else the root of its own.
  */
-export function processEvent(run: {
-  deps: EventProcessorDeps;
-  eventId: string;
-  now: number;
-  force?: boolean;
-  remainingMs?: () => number;
-}): Promise<EventRunResult> {
+export function processEvent(run: EventRun): Promise<EventRunResult> {
   const fields = { "coaching.component": "outbox", "coaching.event_id": run.eventId };
   return inSpan("outbox.event", fields, async (span) => {
     const result = await runEvent(run);
@@ -117,13 +121,7 @@ async function runEvent({
   now,
   force = false,
   remainingMs,
-}: {
-  deps: EventProcessorDeps;
-  eventId: string;
-  now: number;
-  force?: boolean;
-  remainingMs?: () => number;
-}): Promise<EventRunResult> {
+}: EventRun): Promise<EventRunResult> {
   const { store } = deps;
   const claim = await claimEvent(deps, { eventId, now, force });
   if (claim.kind === "skipped") return { eventId, result: "skipped", reason: claim.reason };
