@@ -5,41 +5,29 @@
  * catcher.
  */
 import type { Firestore } from "firebase-admin/firestore";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { createFirestoreProcessingStateStore } from "@/adapters/firestore/processing-state-store";
 import { createFirestoreProcessorStore } from "@/adapters/firestore/processor-store";
 import { deliveryCounts, deliveryDayField } from "@/core/delivery-counts";
 import type { PushTransport } from "@/pipeline/channel-ports";
 import { processEvent } from "@/pipeline/outbox/process-event";
-import type { MailCatcher } from "../../scripts/local-stack/mail-catcher";
-import { type EmulatorHandle, putDocuments } from "../support/firestore";
+import { putDocuments } from "../support/firestore";
 import { dyingAtMessageWrite, untilDied } from "../support/process-death";
 import { realEventDeps } from "../support/processor";
 import { putSentMessage } from "../support/sent-message";
-import { type LocalServices, startLocalServices } from "../support/stack";
+import { localServicesForFile } from "../support/stack";
 
 const DAY = 86_400_000;
 /** Midday UTC, so a day before and after stay on their own UTC days. */
 const NOW = Date.UTC(2026, 10, 30, 12);
 
-let services: LocalServices;
-let handle: EmulatorHandle;
-let catcher: MailCatcher;
+const services = localServicesForFile();
 let db: Firestore;
 
-beforeAll(async () => {
-  services = await startLocalServices();
-  ({ handle, catcher } = services);
-});
-
-afterAll(async () => {
-  await services?.stop();
-});
-
 beforeEach(() => {
-  ({ db } = handle.freshProject("delivery-counters"));
-  catcher.emails.length = 0;
-  catcher.attempts.length = 0;
+  ({ db } = services.handle.freshProject("delivery-counters"));
+  services.catcher.emails.length = 0;
+  services.catcher.attempts.length = 0;
 });
 
 /** A user and a sent, journaled message with its pending delivery event. */
@@ -81,9 +69,9 @@ const delivering: PushTransport = { send: async () => ({ delivered: true }) };
 describe("delivery counters on the processing state", () => {
   it("one email and one push: totals 1, today's 1, and the last times set", async () => {
     const { eventId } = await sentMessage("ada");
-    const deps = realEventDeps({ db, catcher, push: delivering });
+    const deps = realEventDeps({ db, catcher: services.catcher, push: delivering });
     expect((await processEvent({ deps, eventId, now: NOW })).result).toBe("processed");
-    expect(catcher.emails).toHaveLength(1);
+    expect(services.catcher.emails).toHaveLength(1);
     expect(await countsOf("ada")).toEqual({
       totalEmailsSent: 1,
       lastEmailSentAt: NOW,
@@ -105,19 +93,24 @@ describe("delivery counters on the processing state", () => {
         throw new Error("4 DEADLINE_EXCEEDED: the state write timed out");
       },
     };
-    const deps = realEventDeps({ db, catcher, push: delivering, storage: { stateStore: failingState } });
+    const deps = realEventDeps({
+      db,
+      catcher: services.catcher,
+      push: delivering,
+      storage: { stateStore: failingState },
+    });
     expect((await processEvent({ deps, eventId, now: NOW })).result).toBe("processed");
-    expect(catcher.emails).toHaveLength(1);
+    expect(services.catcher.emails).toHaveLength(1);
     expect((await db.doc(`events/${eventId}`).get()).get("status")).toBe("processed");
   });
 
   it("a replayed delivery event counts nothing again", async () => {
     const { eventId } = await sentMessage("bea");
-    const deps = realEventDeps({ db, catcher, push: delivering });
+    const deps = realEventDeps({ db, catcher: services.catcher, push: delivering });
     await processEvent({ deps, eventId, now: NOW });
     expect(await deps.store.requeue({ eventId, now: NOW + 60_000 })).toBe(true);
     expect((await processEvent({ deps, eventId, now: NOW + 60_000 })).result).toBe("processed");
-    expect(catcher.emails).toHaveLength(1);
+    expect(services.catcher.emails).toHaveLength(1);
     expect(await countsOf("bea")).toMatchObject({
       totalEmailsSent: 1,
       emailsSentToday: 1,
@@ -127,17 +120,17 @@ describe("delivery counters on the processing state", () => {
 
   it("a crash after Resend took the email: the retry, deduplicated by Resend, counts it once", async () => {
     const { eventId } = await sentMessage("cleo");
-    const deps = realEventDeps({ db, catcher });
+    const deps = realEventDeps({ db, catcher: services.catcher });
     // The process dies in the write that follows the send: Resend has the email, nothing is recorded.
     const dying = dyingAtMessageWrite(createFirestoreProcessorStore(db));
-    const crashing = realEventDeps({ db, catcher, storage: { store: dying.store } });
+    const crashing = realEventDeps({ db, catcher: services.catcher, storage: { store: dying.store } });
     await untilDied(processEvent({ deps: crashing, eventId, now: NOW }), dying.died);
     expect(dying.fired).toEqual(["updateMessage"]);
-    expect(catcher.emails).toHaveLength(1);
+    expect(services.catcher.emails).toHaveLength(1);
     const afterLease = NOW + deps.leaseMs + 1;
     expect((await processEvent({ deps, eventId, now: afterLease })).result).toBe("processed");
-    expect(catcher.attempts).toHaveLength(2);
-    expect(catcher.emails).toHaveLength(1);
+    expect(services.catcher.attempts).toHaveLength(2);
+    expect(services.catcher.emails).toHaveLength(1);
     expect(await countsOf("cleo")).toMatchObject({
       totalEmailsSent: 1,
       emailsSentToday: 1,
@@ -152,12 +145,12 @@ describe("delivery counters on the processing state", () => {
       { delivered: true as const },
     ];
     const flaky: PushTransport = { send: async () => answers.shift() ?? { delivered: true } };
-    const deps = realEventDeps({ db, catcher, push: flaky });
+    const deps = realEventDeps({ db, catcher: services.catcher, push: flaky });
     expect((await processEvent({ deps, eventId, now: NOW })).result).toBe("retry_scheduled");
     expect(await countsOf("dora")).toMatchObject({ totalEmailsSent: 1, totalPushesSent: 0 });
     const retryAt = NOW + 10 * 60_000;
     expect((await processEvent({ deps, eventId, now: retryAt })).result).toBe("processed");
-    expect(catcher.emails).toHaveLength(1);
+    expect(services.catcher.emails).toHaveLength(1);
     expect(await countsOf("dora")).toMatchObject({
       totalEmailsSent: 1,
       lastEmailSentAt: NOW,
@@ -168,8 +161,8 @@ describe("delivery counters on the processing state", () => {
 
   it("counts no email for a user who turned email off", async () => {
     const { eventId } = await sentMessage("eve", { emailNotifications: false });
-    await processEvent({ deps: realEventDeps({ db, catcher }), eventId, now: NOW });
-    expect(catcher.emails).toHaveLength(0);
+    await processEvent({ deps: realEventDeps({ db, catcher: services.catcher }), eventId, now: NOW });
+    expect(services.catcher.emails).toHaveLength(0);
     const state = await createFirestoreProcessingStateStore(db).getState("eve");
     expect(state === null ? 0 : deliveryCounts(state, NOW).totalEmailsSent).toBe(0);
   });
@@ -177,7 +170,7 @@ describe("delivery counters on the processing state", () => {
   it("today's count starts at 0 on a new UTC day, and the day before's field is dropped", async () => {
     const yesterday = NOW - DAY;
     const first = await sentMessage("fay", { slot: "1", at: yesterday });
-    const deps = realEventDeps({ db, catcher });
+    const deps = realEventDeps({ db, catcher: services.catcher });
     await processEvent({ deps, eventId: first.eventId, now: yesterday });
     expect(await countsOf("fay", NOW)).toMatchObject({ totalEmailsSent: 1, emailsSentToday: 0 });
     const second = await sentMessage("fay", { slot: "2", at: NOW });

@@ -4,7 +4,7 @@
  * webhooks write (applied once per delivery id).
  */
 import type { Firestore } from "firebase-admin/firestore";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { createFirestoreDeliveryFeedbackStore } from "@/adapters/firestore/delivery-feedback-store";
 import { engagementFigures } from "@/adapters/firestore/engagement-store";
 import { recordMessageFeedback } from "@/adapters/firestore/message-feedback-store";
@@ -16,12 +16,11 @@ import { processEvent } from "@/pipeline/outbox/process-event";
 import type { StoredMessage } from "@/pipeline/processor-store-ports";
 import { applyResendWebhook } from "@/pipeline/resend-webhooks";
 import { checkUnsubscribeLink, unsubscribeWithLink } from "@/pipeline/unsubscribe";
-import type { MailCatcher } from "../../scripts/local-stack/mail-catcher";
-import { type EmulatorHandle, putDocuments } from "../support/firestore";
+import { putDocuments } from "../support/firestore";
 import { queriesMissingIndexes, readIndexes } from "../support/index-coverage";
 import { realEventDeps } from "../support/processor";
 import { putSentMessage } from "../support/sent-message";
-import { type LocalServices, startLocalServices } from "../support/stack";
+import { localServicesForFile } from "../support/stack";
 
 const UNSUBSCRIBE = {
   secret: "unsubscribe-secret-0123456789abcdef",
@@ -30,25 +29,14 @@ const UNSUBSCRIBE = {
 };
 const NOW = Date.now();
 
-let services: LocalServices;
-let handle: EmulatorHandle;
-let catcher: MailCatcher;
+const services = localServicesForFile();
 let db: Firestore;
 let projectId: string;
 
-beforeAll(async () => {
-  services = await startLocalServices();
-  ({ handle, catcher } = services);
-});
-
-afterAll(async () => {
-  await services?.stop();
-});
-
 beforeEach(() => {
-  ({ db, projectId } = handle.freshProject("delivery"));
-  catcher.emails.length = 0;
-  catcher.attempts.length = 0;
+  ({ db, projectId } = services.handle.freshProject("delivery"));
+  services.catcher.emails.length = 0;
+  services.catcher.attempts.length = 0;
 });
 
 /** A user and a sent, journaled message with its pending delivery event. */
@@ -74,31 +62,31 @@ async function messageOf(messageId: string): Promise<StoredMessage> {
 describe("outbox: one-click unsubscribe headers", () => {
   it("puts List-Unsubscribe (URL and mailto) and List-Unsubscribe-Post on the email, and the link in its footer", async () => {
     const { eventId } = await sentMessage("ada");
-    const deps = realEventDeps({ db, catcher, unsubscribe: UNSUBSCRIBE });
+    const deps = realEventDeps({ db, catcher: services.catcher, unsubscribe: UNSUBSCRIBE });
     expect((await processEvent({ deps, eventId, now: NOW })).result).toBe("processed");
     const token = signUnsubscribeToken({ secret: UNSUBSCRIBE.secret, uid: "ada", email: "ada@example.com" });
     const url = `${UNSUBSCRIBE.pageUrl}?token=${encodeURIComponent(token)}`;
-    expect(catcher.emails).toHaveLength(1);
-    expect(catcher.emails[0]?.headers).toEqual({
+    expect(services.catcher.emails).toHaveLength(1);
+    expect(services.catcher.emails[0]?.headers).toEqual({
       "List-Unsubscribe": `<${url}>, <mailto:unsubscribe@coach.example?subject=unsubscribe>`,
       "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     });
-    expect(catcher.emails[0]?.html).toContain(url.replaceAll("&", "&amp;"));
+    expect(services.catcher.emails[0]?.html).toContain(url.replaceAll("&", "&amp;"));
   });
 
   it("sends no unsubscribe header or link while UNSUBSCRIBE_SECRET is unset", async () => {
     const { eventId } = await sentMessage("bea");
-    await processEvent({ deps: realEventDeps({ db, catcher }), eventId, now: NOW });
-    expect(catcher.emails[0]?.headers).toBeUndefined();
-    expect(catcher.emails[0]?.html).not.toContain("unsubscribe");
+    await processEvent({ deps: realEventDeps({ db, catcher: services.catcher }), eventId, now: NOW });
+    expect(services.catcher.emails[0]?.headers).toBeUndefined();
+    expect(services.catcher.emails[0]?.html).not.toContain("unsubscribe");
   });
 
   it("records Resend's email id as a top-level field, for the webhooks to find the message by", async () => {
     const { eventId, messageId } = await sentMessage("cy");
-    await processEvent({ deps: realEventDeps({ db, catcher }), eventId, now: NOW });
+    await processEvent({ deps: realEventDeps({ db, catcher: services.catcher }), eventId, now: NOW });
     const message = await messageOf(messageId);
-    expect(message.emailProviderId).toBe(catcher.emails[0]?.id);
-    expect(message.delivery.email.providerId).toBe(catcher.emails[0]?.id);
+    expect(message.emailProviderId).toBe(services.catcher.emails[0]?.id);
+    expect(message.delivery.email.providerId).toBe(services.catcher.emails[0]?.id);
   });
 });
 
@@ -116,10 +104,11 @@ describe("outbox: the suppression list", () => {
         },
       ],
     ]);
-    expect((await processEvent({ deps: realEventDeps({ db, catcher }), eventId, now: NOW })).result).toBe(
-      "processed",
-    );
-    expect(catcher.attempts).toHaveLength(0);
+    expect(
+      (await processEvent({ deps: realEventDeps({ db, catcher: services.catcher }), eventId, now: NOW }))
+        .result,
+    ).toBe("processed");
+    expect(services.catcher.attempts).toHaveLength(0);
     expect((await messageOf(messageId)).delivery.email).toMatchObject({
       status: "suppressed",
       providerId: null,
@@ -132,7 +121,7 @@ describe("Resend webhooks: what a verified delivery writes", () => {
   const store = () => createFirestoreDeliveryFeedbackStore(db);
   const deliveredEmail = async (uid: string) => {
     const { eventId, messageId } = await sentMessage(uid);
-    await processEvent({ deps: realEventDeps({ db, catcher }), eventId, now: NOW });
+    await processEvent({ deps: realEventDeps({ db, catcher: services.catcher }), eventId, now: NOW });
     const emailId = (await messageOf(messageId)).emailProviderId ?? "";
     return { messageId, emailId };
   };
@@ -285,7 +274,7 @@ describe("Resend webhooks: what a verified delivery writes", () => {
       now: NOW,
     });
     expect(unknown.outcome).toBe("ignored");
-    expect(handle.emulator.stats(projectId).writes).toBe(0);
+    expect(services.handle.emulator.stats(projectId).writes).toBe(0);
   });
 });
 
@@ -299,12 +288,12 @@ describe("one-click unsubscribe on the store", () => {
     const store = () => createFirestoreDeliveryFeedbackStore(db);
     expect(await unsubscribe(token)).toEqual({ valid: true, alreadyOff: false });
     expect((await db.doc("users/jo").get()).get("coachingConfig.emailNotifications")).toBe(false);
-    const writesBefore = handle.emulator.stats(projectId).writes;
+    const writesBefore = services.handle.emulator.stats(projectId).writes;
     expect(await unsubscribe(token)).toEqual({ valid: true, alreadyOff: true });
     // kim's uid with jo's signature: a forged token.
     const forged = `v1.${Buffer.from("kim").toString("base64url")}.${token.split(".")[2]}`;
     expect(await unsubscribe(forged)).toEqual({ valid: false });
-    expect(handle.emulator.stats(projectId).writes).toBe(writesBefore);
+    expect(services.handle.emulator.stats(projectId).writes).toBe(writesBefore);
     expect((await db.doc("users/kim").get()).get("coachingConfig.emailNotifications")).toBeUndefined();
   });
 
@@ -343,9 +332,9 @@ describe("admin: the suppression list", () => {
     expect(await liftSuppression(db, suppressionIdFor("lee@example.com"))).toBe(true);
     expect(await liftSuppression(db, suppressionIdFor("lee@example.com"))).toBe(false);
     const { eventId, messageId } = await sentMessage("lee");
-    await processEvent({ deps: realEventDeps({ db, catcher }), eventId, now: NOW });
+    await processEvent({ deps: realEventDeps({ db, catcher: services.catcher }), eventId, now: NOW });
     expect((await messageOf(messageId)).delivery.email.status).toBe("sent");
-    expect(catcher.emails.map((email) => email.to[0])).toEqual(["lee@example.com"]);
+    expect(services.catcher.emails.map((email) => email.to[0])).toEqual(["lee@example.com"]);
   });
 });
 
@@ -415,14 +404,14 @@ describe("engagement figures", () => {
       sent: 2,
       delivered: 1,
     });
-    expect(JSON.stringify(queriesMissingIndexes(handle.emulator.recordedQueries(), readIndexes()))).toEqual(
-      "[]",
-    );
+    expect(
+      JSON.stringify(queriesMissingIndexes(services.handle.emulator.recordedQueries(), readIndexes())),
+    ).toEqual("[]");
   });
 
   it("a webhook's delivered, opened and clicked set the flags the figures count by", async () => {
     const { eventId, messageId } = await sentMessage("max");
-    await processEvent({ deps: realEventDeps({ db, catcher }), eventId, now: NOW });
+    await processEvent({ deps: realEventDeps({ db, catcher: services.catcher }), eventId, now: NOW });
     const emailId = (await messageOf(messageId)).emailProviderId ?? "";
     for (const type of ["email.delivered", "email.opened", "email.clicked"])
       await applyResendWebhook({

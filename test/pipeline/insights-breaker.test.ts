@@ -5,22 +5,17 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Firestore } from "firebase-admin/firestore";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { createFirestoreLlmBreaker, readLlmBreaker } from "@/adapters/firestore/llm-breaker";
 import { createFirestoreUserKeyStore } from "@/adapters/firestore/user-key-store";
 import { type AppConfig, requireKeyring } from "@/config";
 import { newEvent } from "@/core/events";
 import { type EventProcessorDeps, processEvent } from "@/pipeline/outbox/process-event";
-import type { LlmSandbox } from "../../scripts/local-stack/llm-sandbox";
-import type { MailCatcher } from "../../scripts/local-stack/mail-catcher";
-import { type EmulatorHandle, putDocuments } from "../support/firestore";
+import { putDocuments } from "../support/firestore";
 import { realEventDeps, seedDueUser, testConfig } from "../support/processor";
-import { type LocalServices, startLocalServices } from "../support/stack";
+import { localServicesForFile } from "../support/stack";
 
-let services: LocalServices;
-let handle: EmulatorHandle;
-let sandbox: LlmSandbox;
-let catcher: MailCatcher;
+const services = localServicesForFile();
 let db: Firestore;
 let config: AppConfig;
 
@@ -28,20 +23,11 @@ const NOW = Date.now();
 const UID = "writer";
 const EVENT_ID = `journal.entry.created_${UID}_entry-2`;
 
-beforeAll(async () => {
-  services = await startLocalServices();
-  ({ handle, sandbox, catcher } = services);
-});
-
-afterAll(async () => {
-  await services?.stop();
-});
-
 beforeEach(async () => {
-  ({ db } = handle.freshProject("insights-breaker"));
-  sandbox.requests.length = 0;
+  ({ db } = services.handle.freshProject("insights-breaker"));
+  services.sandbox.requests.length = 0;
   config = testConfig({
-    sandbox,
+    sandbox: services.sandbox,
     env: { BREAKER_FAILURE_THRESHOLD: "2", ENCRYPTION_KEY: randomBytes(32).toString("base64") },
   });
   // Journal entries the insights have not analysed yet: the event has an LLM call to make.
@@ -60,7 +46,7 @@ beforeEach(async () => {
 
 /** The outbox as production wires it (services/outbox.ts), insights included, on this test's project. */
 function insightsEventDeps(): EventProcessorDeps {
-  return realEventDeps({ db, catcher, config });
+  return realEventDeps({ db, catcher: services.catcher, config });
 }
 
 async function storedEvent() {
@@ -87,7 +73,7 @@ describe("insights events under the LLM circuit breaker", () => {
       const run = await processEvent({ deps, eventId: EVENT_ID, now: at, force: true });
       expect(run).toMatchObject({ result: "retry_scheduled" });
     }
-    expect(sandbox.requests).toHaveLength(0);
+    expect(services.sandbox.requests).toHaveLength(0);
     const event = await storedEvent();
     expect(event).toMatchObject({ status: "pending", attempts: 0 });
     expect(event.last_error).toMatch(/breaker/);
@@ -96,22 +82,22 @@ describe("insights events under the LLM circuit breaker", () => {
   });
 
   it("reports failed insights calls on the engine's key to the breaker, which opens and then stops them", async () => {
-    sandbox.queueFaults([
+    services.sandbox.queueFaults([
       { kind: "status", status: 503 },
       { kind: "status", status: 503 },
     ]);
     const deps = insightsEventDeps();
     await processEvent({ deps, eventId: EVENT_ID, now: NOW, force: true });
-    expect(sandbox.requests).toHaveLength(1);
+    expect(services.sandbox.requests).toHaveLength(1);
     expect(await readLlmBreaker(db)).toMatchObject({ state: "closed", consecutiveFailures: 1 });
     await processEvent({ deps, eventId: EVENT_ID, now: NOW + 1_000, force: true });
-    expect(sandbox.requests).toHaveLength(2);
+    expect(services.sandbox.requests).toHaveLength(2);
     expect(await readLlmBreaker(db)).toMatchObject({ state: "open", consecutiveFailures: 2 });
     // Open now: the next attempt makes no call and is not counted toward dead letters.
     const attemptsBefore = (await storedEvent()).attempts;
     const run = await processEvent({ deps, eventId: EVENT_ID, now: NOW + 2_000, force: true });
     expect(run).toMatchObject({ result: "retry_scheduled" });
-    expect(sandbox.requests).toHaveLength(2);
+    expect(services.sandbox.requests).toHaveLength(2);
     expect(await storedEvent()).toMatchObject({ status: "pending", attempts: attemptsBefore });
   });
 
@@ -122,7 +108,7 @@ describe("insights events under the LLM circuit breaker", () => {
       apiKey: ownKey,
       now: NOW,
     });
-    sandbox.queueFaults([
+    services.sandbox.queueFaults([
       { kind: "status", status: 503 },
       { kind: "status", status: 503 },
     ]);
@@ -130,7 +116,7 @@ describe("insights events under the LLM circuit breaker", () => {
     await processEvent({ deps, eventId: EVENT_ID, now: NOW, force: true });
     await processEvent({ deps, eventId: EVENT_ID, now: NOW + 1_000, force: true });
     // Both calls went out on the user's key and failed; the breaker was never written.
-    expect(sandbox.requests.map((request) => request.authorization)).toEqual([
+    expect(services.sandbox.requests.map((request) => request.authorization)).toEqual([
       `Bearer ${ownKey}`,
       `Bearer ${ownKey}`,
     ]);
@@ -157,7 +143,7 @@ describe("insights events under the LLM circuit breaker", () => {
     ]);
     const run = await processEvent({ deps: insightsEventDeps(), eventId: EVENT_ID, now: NOW });
     expect(run).toMatchObject({ result: "processed" });
-    expect(sandbox.requests).toHaveLength(0);
+    expect(services.sandbox.requests).toHaveLength(0);
     expect(await createFirestoreLlmBreaker(db, config.processor.breaker).acquire(NOW + 1)).toBe("probe");
   });
 
@@ -177,7 +163,7 @@ describe("insights events under the LLM circuit breaker", () => {
     ]);
     const run = await processEvent({ deps: insightsEventDeps(), eventId: EVENT_ID, now: NOW });
     expect(run).toMatchObject({ result: "processed" });
-    expect(sandbox.requests.length).toBeGreaterThan(0);
+    expect(services.sandbox.requests.length).toBeGreaterThan(0);
     expect(await readLlmBreaker(db)).toMatchObject({ state: "closed", consecutiveFailures: 0 });
   });
 });

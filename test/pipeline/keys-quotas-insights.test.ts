@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { Firestore } from "firebase-admin/firestore";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { createFirestoreProcessingStateStore } from "@/adapters/firestore/processing-state-store";
 import { createFirestoreProcessorStore } from "@/adapters/firestore/processor-store";
 import { runRetentionCleanup } from "@/adapters/firestore/retention-cleanup";
@@ -20,10 +20,8 @@ import type { CoachingJournalEntry, ProcessorStore, StoredMessage } from "@/pipe
 import { refreshInsights } from "@/pipeline/refresh-insights";
 import { createStateQuotaGate } from "@/pipeline/state-quota";
 import { firestoreProcessorStorage, wireModelResolver } from "@/services/processor";
-import type { LlmSandbox } from "../../scripts/local-stack/llm-sandbox";
-import type { MailCatcher } from "../../scripts/local-stack/mail-catcher";
 import { processUser } from "../../scripts/support/process-user";
-import { type EmulatorHandle, putDocuments } from "../support/firestore";
+import { putDocuments } from "../support/firestore";
 import {
   queriesMissingIndexes,
   queriesOnUnindexedFields,
@@ -31,36 +29,24 @@ import {
   readIndexes,
 } from "../support/index-coverage";
 import { HOUR, realEventDeps, realProcessorDeps, seedDueUser } from "../support/processor";
-import { type LocalServices, startLocalServices } from "../support/stack";
+import { localServicesForFile } from "../support/stack";
 
-let services: LocalServices;
-let handle: EmulatorHandle;
-let sandbox: LlmSandbox;
-let catcher: MailCatcher;
+const services = localServicesForFile();
 let db: Firestore;
 let config: AppConfig;
 
 const DEFAULT_KEY = "sk-or-default-0123456789abcdef";
 
-beforeAll(async () => {
-  services = await startLocalServices();
-  ({ handle, sandbox, catcher } = services);
-});
-
-afterAll(async () => {
-  await services?.stop();
-});
-
 beforeEach(() => {
-  const project = handle.freshProject("keys");
+  const project = services.handle.freshProject("keys");
   db = project.db;
-  sandbox.requests.length = 0;
+  services.sandbox.requests.length = 0;
   config = loadConfig({
     NODE_ENV: "test",
-    FIRESTORE_EMULATOR_HOST: handle.emulator.host,
+    FIRESTORE_EMULATOR_HOST: services.handle.emulator.host,
     FIREBASE_PROJECT_ID: project.projectId,
     OPENROUTER_API_KEY: DEFAULT_KEY,
-    OPENROUTER_BASE_URL: sandbox.baseURL,
+    OPENROUTER_BASE_URL: services.sandbox.baseURL,
     ENCRYPTION_KEY: randomBytes(32).toString("base64"),
     LLM_MAX_RETRIES: "0",
     QUOTA_PER_MINUTE: "15",
@@ -68,6 +54,57 @@ beforeEach(() => {
 });
 
 const NOW = Date.now();
+
+/** The user key store on this test's project, with the time of every key lookup in `lookups`. */
+function lookupCountingKeyStore() {
+  const keyStore = createFirestoreUserKeyStore(db, requireKeyring(config));
+  const lookups: number[] = [];
+  const userKeys = {
+    ...keyStore,
+    findKey: (input: { uid: string; now: number }) => {
+      lookups.push(input.now);
+      return keyStore.findKey(input);
+    },
+  };
+  return { keyStore, lookups, userKeys };
+}
+
+/**
+ * A user with 12 journal entries a minute apart, the last at NOW − 1 min, and the pending
+ * journal.entry.created event of that last entry (e11).
+ */
+async function seedTwelveEntriesAndTheirEvent(uid: string) {
+  await putDocuments(db, "users", [
+    [
+      uid,
+      {
+        email: `${uid}@example.com`,
+        timezone: "UTC",
+        coachingConfig: { enableCoachingMessages: true, frequency: "daily", timePreference: "morning" },
+        nextCoachingMessageDue: NOW + 3_600_000,
+      },
+    ],
+  ]);
+  await putDocuments(
+    db,
+    `users/${uid}/journalEntries`,
+    Array.from({ length: 12 }, (_, index) => [
+      `e${index}`,
+      { content: `Entry number ${index}`, createdAt: NOW - (12 - index) * 60_000 },
+    ]),
+  );
+  const event = newEvent({
+    id: `journal.entry.created_${uid}_e11`,
+    eventType: "journal.entry.created",
+    aggregateId: "e11",
+    aggregateType: "journalEntry",
+    payload: { uid, entryId: "e11" },
+    createdBy: "journaling-app",
+    now: NOW,
+  });
+  await putDocuments(db, "events", [[event.id, { ...event }]]);
+  return event;
+}
 
 /**
  * This test's configuration with tighter limits on the engine's key than the environment accepts
@@ -127,12 +164,12 @@ describe("quotas", () => {
 
   it("a processed user's calls are recorded on their processing state, with no usage document of their own", async () => {
     await seedDueUser(db, { uid: "counted", now: NOW });
-    const before = sandbox.requests.length;
-    const deps = realProcessorDeps({ db, sandbox });
+    const before = services.sandbox.requests.length;
+    const deps = realProcessorDeps({ db, sandbox: services.sandbox });
     expect(await processUser({ deps, uid: "counted", now: NOW })).toMatchObject({
       result: { outcome: "sent" },
     });
-    const calls = sandbox.requests.length - before;
+    const calls = services.sandbox.requests.length - before;
     const quota = createStateQuotaGate(createFirestoreProcessingStateStore(db));
     expect((await quota.usage({ uid: "counted", now: NOW, keySource: "default" })).day.requests).toBe(calls);
     expect((await db.collection("llmUsage").where("uid", "==", "counted").get()).size).toBe(0);
@@ -141,7 +178,7 @@ describe("quotas", () => {
   it("over quota: no call, the user is rescheduled to when the quota frees, and the state records why", async () => {
     await seedDueUser(db, { uid: "thrifty", now: NOW });
     const tight = withDefaultKeyLimits({ perMinute: 1 });
-    const deps = realProcessorDeps({ db, sandbox, config: tight });
+    const deps = realProcessorDeps({ db, sandbox: services.sandbox, config: tight });
     const result = await processUser({ deps, uid: "thrifty", now: NOW });
     expect(result).toMatchObject({
       kind: "processed",
@@ -149,7 +186,7 @@ describe("quotas", () => {
     });
     // The run's two calls (generation, scoring) are admitted together before the first: over a
     // limit of one a minute, neither is made (no generation wasted on a draft that cannot be scored).
-    expect(sandbox.requests).toHaveLength(0);
+    expect(services.sandbox.requests).toHaveLength(0);
     const nextMinute = Math.floor(NOW / 60_000) * 60_000 + 60_000;
     expect((await db.doc("users/thrifty").get()).get("nextCoachingMessageDue")).toBe(nextMinute);
     const state = (await db.doc("userProcessingState/thrifty").get()).data() as ProcessingState;
@@ -191,9 +228,9 @@ describe("a user's own key", () => {
       now: NOW,
     });
     await seedDueUser(db, { uid: "alice", now: NOW });
-    const deps = realProcessorDeps({ db, sandbox, config });
+    const deps = realProcessorDeps({ db, sandbox: services.sandbox, config });
     await processUser({ deps, uid: "alice", now: NOW });
-    expect(sandbox.requests.map((request) => request.authorization)).toEqual([
+    expect(services.sandbox.requests.map((request) => request.authorization)).toEqual([
       `Bearer ${ownKey}`,
       `Bearer ${ownKey}`,
     ]);
@@ -207,17 +244,9 @@ describe("a user's own key", () => {
   });
 
   it("is looked up once for a user without one; later runs skip the lookup until a key is stored, then use it", async () => {
-    const keyStore = createFirestoreUserKeyStore(db, requireKeyring(config));
-    const lookups: number[] = [];
-    const userKeys = {
-      ...keyStore,
-      findKey: (input: { uid: string; now: number }) => {
-        lookups.push(input.now);
-        return keyStore.findKey(input);
-      },
-    };
+    const { keyStore, lookups, userKeys } = lookupCountingKeyStore();
     await seedDueUser(db, { uid: "carol", now: NOW });
-    const deps = realProcessorDeps({ db, sandbox, config, storage: { userKeys } });
+    const deps = realProcessorDeps({ db, sandbox: services.sandbox, config, storage: { userKeys } });
     const stateOfCarol = async () => (await db.doc("userProcessingState/carol").get()).data();
 
     await processUser({ deps, uid: "carol", now: NOW });
@@ -229,31 +258,23 @@ describe("a user's own key", () => {
 
     const ownKey = "sk-or-v1-carol-own-key-00000000005678";
     await keyStore.save({ uid: "carol", apiKey: ownKey, now: NOW + 2 * HOUR });
-    sandbox.requests.length = 0;
+    services.sandbox.requests.length = 0;
     await processUser({ deps, uid: "carol", now: NOW + 3 * HOUR, bypassChecks: true });
     expect(lookups).toEqual([NOW, NOW + 3 * HOUR]);
-    expect(sandbox.requests[0]?.authorization).toBe(`Bearer ${ownKey}`);
+    expect(services.sandbox.requests[0]?.authorization).toBe(`Bearer ${ownKey}`);
     expect(await stateOfCarol()).toMatchObject({ ownKeyFound: true, ownKeyCheckedAt: NOW + 3 * HOUR });
 
     await keyStore.remove({ uid: "carol", now: NOW + 4 * HOUR });
-    sandbox.requests.length = 0;
+    services.sandbox.requests.length = 0;
     await processUser({ deps, uid: "carol", now: NOW + 5 * HOUR, bypassChecks: true });
     expect(lookups).toHaveLength(2);
-    expect(sandbox.requests[0]?.authorization).toBe(`Bearer ${DEFAULT_KEY}`);
+    expect(services.sandbox.requests[0]?.authorization).toBe(`Bearer ${DEFAULT_KEY}`);
   });
 
   it("finds a key the 'no key' word missed (a key route whose clock is behind) once the word is OWN_KEY_RECHECK_MS old", async () => {
-    const keyStore = createFirestoreUserKeyStore(db, requireKeyring(config));
-    const lookups: number[] = [];
-    const userKeys = {
-      ...keyStore,
-      findKey: (input: { uid: string; now: number }) => {
-        lookups.push(input.now);
-        return keyStore.findKey(input);
-      },
-    };
+    const { keyStore, lookups, userKeys } = lookupCountingKeyStore();
     await seedDueUser(db, { uid: "dora", now: NOW });
-    const deps = realProcessorDeps({ db, sandbox, config, storage: { userKeys } });
+    const deps = realProcessorDeps({ db, sandbox: services.sandbox, config, storage: { userKeys } });
     await processUser({ deps, uid: "dora", now: NOW });
     expect(lookups).toEqual([NOW]);
     // Stored a minute later by a key route whose clock reads 10 minutes behind the processor's:
@@ -262,10 +283,10 @@ describe("a user's own key", () => {
     await keyStore.save({ uid: "dora", apiKey: ownKey, now: NOW + 60_000 - 10 * 60_000 });
     await processUser({ deps, uid: "dora", now: NOW + HOUR, bypassChecks: true });
     expect(lookups).toEqual([NOW]);
-    sandbox.requests.length = 0;
+    services.sandbox.requests.length = 0;
     await processUser({ deps, uid: "dora", now: NOW + OWN_KEY_RECHECK_MS, bypassChecks: true });
     expect(lookups).toEqual([NOW, NOW + OWN_KEY_RECHECK_MS]);
-    expect(sandbox.requests[0]?.authorization).toBe(`Bearer ${ownKey}`);
+    expect(services.sandbox.requests[0]?.authorization).toBe(`Bearer ${ownKey}`);
   });
 
   it("rejected with 401: the call succeeds on the default key, the fallback is recorded, the key is marked invalid", async () => {
@@ -276,10 +297,10 @@ describe("a user's own key", () => {
       now: NOW,
     });
     await seedDueUser(db, { uid: "bob", now: NOW });
-    const deps = realProcessorDeps({ db, sandbox, config });
+    const deps = realProcessorDeps({ db, sandbox: services.sandbox, config });
     const result = await processUser({ deps, uid: "bob", now: NOW });
     expect(result).toMatchObject({ kind: "processed", result: { outcome: "sent" } });
-    expect(sandbox.requests.map((request) => request.authorization)).toEqual([
+    expect(services.sandbox.requests.map((request) => request.authorization)).toEqual([
       `Bearer ${revoked}`,
       `Bearer ${DEFAULT_KEY}`,
       `Bearer ${DEFAULT_KEY}`,
@@ -306,12 +327,12 @@ describe("journal insights", () => {
       insightsUpToDate: false,
       entries: ["Week one of the new job.", "Still tired, but the team is kind.", "Started running again."],
     });
-    const deps = realProcessorDeps({ db, sandbox, config });
+    const deps = realProcessorDeps({ db, sandbox: services.sandbox, config });
     await processUser({ deps, uid: "reflective", now: NOW });
     const insights = (await db.doc("userProcessingState/reflective").get()).get("insights") as UserInsights;
     expect(insights.batches[0]?.entryIds).toHaveLength(3);
     expect(insights.summary.length).toBeGreaterThan(10);
-    const bodies = sandbox.requests.map((request) => JSON.stringify(request.body));
+    const bodies = services.sandbox.requests.map((request) => JSON.stringify(request.body));
     expect(bodies[0]).toContain("Analyse these new journal entries");
     const generation = bodies.find((body) => body.includes("Write the next coaching message"));
     expect(generation).toBeDefined();
@@ -319,85 +340,29 @@ describe("journal insights", () => {
     expect(generation).toContain("<insights>");
 
     // Nothing new since: the next run does not analyse again.
-    sandbox.requests.length = 0;
+    services.sandbox.requests.length = 0;
     await processUser({ deps, uid: "reflective", now: NOW + 60_000, bypassChecks: true });
     expect(
-      sandbox.requests
+      services.sandbox.requests
         .map((request) => JSON.stringify(request.body))
         .some((body) => body.includes("Analyse these")),
     ).toBe(false);
   });
 
   it("the journal.entry.created event analyses new entries in batches of at most 5", async () => {
-    await putDocuments(db, "users", [
-      [
-        "writer",
-        {
-          email: "writer@example.com",
-          timezone: "UTC",
-          coachingConfig: { enableCoachingMessages: true, frequency: "daily", timePreference: "morning" },
-          nextCoachingMessageDue: NOW + 3_600_000,
-        },
-      ],
-    ]);
-    await putDocuments(
-      db,
-      "users/writer/journalEntries",
-      Array.from({ length: 12 }, (_, index) => [
-        `e${index}`,
-        { content: `Entry number ${index}`, createdAt: NOW - (12 - index) * 60_000 },
-      ]),
-    );
-    const withInsights = realEventDeps({ db, catcher, config });
-    const event = newEvent({
-      id: "journal.entry.created_writer_e11",
-      eventType: "journal.entry.created",
-      aggregateId: "e11",
-      aggregateType: "journalEntry",
-      payload: { uid: "writer", entryId: "e11" },
-      createdBy: "journaling-app",
-      now: NOW,
-    });
-    await putDocuments(db, "events", [[event.id, { ...event }]]);
+    const event = await seedTwelveEntriesAndTheirEvent("writer");
+    const withInsights = realEventDeps({ db, catcher: services.catcher, config });
     expect(await processEvent({ deps: withInsights, eventId: event.id, now: NOW })).toMatchObject({
       result: "processed",
     });
     const insights = (await db.doc("userProcessingState/writer").get()).get("insights") as UserInsights;
     expect(insights.batches.map((batch) => batch.entryIds.length)).toEqual([2, 5, 5]);
-    expect(sandbox.requests).toHaveLength(3);
+    expect(services.sandbox.requests).toHaveLength(3);
   });
 
   it("a drain starts no insights LLM call that could outlast it; the event succeeds with partial progress (review 2, item 1)", async () => {
-    await putDocuments(db, "users", [
-      [
-        "slowpoke",
-        {
-          email: "slowpoke@example.com",
-          timezone: "UTC",
-          coachingConfig: { enableCoachingMessages: true, frequency: "daily", timePreference: "morning" },
-          nextCoachingMessageDue: NOW + 3_600_000,
-        },
-      ],
-    ]);
-    await putDocuments(
-      db,
-      "users/slowpoke/journalEntries",
-      Array.from({ length: 12 }, (_, index) => [
-        `e${index}`,
-        { content: `Entry number ${index}`, createdAt: NOW - (12 - index) * 60_000 },
-      ]),
-    );
-    const withInsights = realEventDeps({ db, catcher, config });
-    const event = newEvent({
-      id: "journal.entry.created_slowpoke_e11",
-      eventType: "journal.entry.created",
-      aggregateId: "e11",
-      aggregateType: "journalEntry",
-      payload: { uid: "slowpoke", entryId: "e11" },
-      createdBy: "journaling-app",
-      now: NOW,
-    });
-    await putDocuments(db, "events", [[event.id, { ...event }]]);
+    await seedTwelveEntriesAndTheirEvent("slowpoke");
+    const withInsights = realEventDeps({ db, catcher: services.catcher, config });
     // Each LLM call takes 20 s of the drain: after the first, fewer than LLM_TIMEOUT_MS (45 s)
     // are left before the drain's end (50 s), so a second call could be killed with the drain.
     const summary = await processEventBatches({
@@ -407,10 +372,10 @@ describe("journal insights", () => {
       concurrency: 1,
       timeBudgetMs: config.events.timeBudgetMs,
       deadlineMs: config.events.handlerDeadlineMs,
-      elapsedMs: () => sandbox.requests.length * 20_000,
+      elapsedMs: () => services.sandbox.requests.length * 20_000,
     });
     expect(summary).toMatchObject({ processed: 1, retryScheduled: 0, deadLettered: 0 });
-    expect(sandbox.requests).toHaveLength(1);
+    expect(services.sandbox.requests).toHaveLength(1);
     const insights = (await db.doc("userProcessingState/slowpoke").get()).get("insights") as UserInsights;
     // One batch of five analysed, its cursor saved; the rest is left for the next run.
     expect(insights.batches.map((batch) => batch.entryIds.length)).toEqual([5]);
@@ -545,7 +510,7 @@ describe("insights after a journaling pause", () => {
       ],
     ]);
   const insightCalls = () =>
-    sandbox.requests.filter((request) => JSON.stringify(request.body).includes("Analyse these"));
+    services.sandbox.requests.filter((request) => JSON.stringify(request.body).includes("Analyse these"));
 
   it("20 coaching entries after the cursor, then a user entry: the refresh analyses the user entry", async () => {
     await seedInsights("pauser");
@@ -624,7 +589,7 @@ describe("a user's own key that keeps failing", () => {
     await run.settle();
     expect(results.map((result) => result.ok)).toEqual([true, true, false]);
     expect(results[2]).toMatchObject({ ok: false, quotaRetryAt: Math.floor(NOW / 60_000) * 60_000 + 60_000 });
-    expect(sandbox.requests.map((request) => request.authorization)).toEqual([
+    expect(services.sandbox.requests.map((request) => request.authorization)).toEqual([
       `Bearer ${BUSY_KEY}`,
       `Bearer ${DEFAULT_KEY}`,
       `Bearer ${DEFAULT_KEY}`,
@@ -652,19 +617,21 @@ describe("a user's own key that keeps failing", () => {
     const firstCoolingUntil = afterFirst.coolingUntil as number;
     expect(firstCoolingUntil).toBeGreaterThan(NOW);
 
-    sandbox.requests.length = 0;
+    services.sandbox.requests.length = 0;
     const whileCooling = await analyseInRun(NOW + 1_000);
     expect(whileCooling.call.keySource).toBe("default");
-    expect(sandbox.requests.map((request) => request.authorization)).toEqual([`Bearer ${DEFAULT_KEY}`]);
+    expect(services.sandbox.requests.map((request) => request.authorization)).toEqual([
+      `Bearer ${DEFAULT_KEY}`,
+    ]);
     const quota = createStateQuotaGate(createFirestoreProcessingStateStore(db));
     expect((await quota.usage({ uid: "carol", now: NOW + 1_000, keySource: "default" })).day.requests).toBe(
       2,
     );
 
-    sandbox.requests.length = 0;
+    services.sandbox.requests.length = 0;
     const retryAt = firstCoolingUntil + 1;
     await analyseInRun(retryAt);
-    expect(sandbox.requests.map((request) => request.authorization)).toEqual([
+    expect(services.sandbox.requests.map((request) => request.authorization)).toEqual([
       `Bearer ${BUSY_KEY}`,
       `Bearer ${DEFAULT_KEY}`,
     ]);
@@ -729,7 +696,7 @@ describe("retention cleanup", () => {
   });
 
   it("every query this file issued has its index, and none filters or orders on an unindexed field", () => {
-    const queries = handle.emulator.recordedQueries();
+    const queries = services.handle.emulator.recordedQueries();
     expect(queriesMissingIndexes(queries, readIndexes())).toEqual([]);
     expect(queriesOnUnindexedFields(queries, readFieldOverrides())).toEqual([]);
   });

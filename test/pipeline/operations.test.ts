@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import type { Firestore } from "firebase-admin/firestore";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { createFirestoreLlmBreaker } from "@/adapters/firestore/llm-breaker";
 import { createFirestoreProcessingStateStore } from "@/adapters/firestore/processing-state-store";
 import { runRetentionCleanup } from "@/adapters/firestore/retention-cleanup";
@@ -17,30 +17,18 @@ import { retryDueAt } from "@/core/schedule";
 import { createFallbackCoach } from "@/pipeline/keyed-coach";
 import { recordDuplicate, startRun } from "@/pipeline/processing-log";
 import { runScheduler } from "@/pipeline/run-scheduler";
-import type { LlmSandbox } from "../../scripts/local-stack/llm-sandbox";
 import { processUser } from "../../scripts/support/process-user";
-import { type EmulatorHandle, putDocuments } from "../support/firestore";
+import { putDocuments } from "../support/firestore";
 import { queriesMissingIndexes, readIndexes } from "../support/index-coverage";
 import { HOUR, realProcessorDeps, seedDueUser } from "../support/processor";
-import { type LocalServices, startLocalServices } from "../support/stack";
+import { localServicesForFile } from "../support/stack";
 
-let services: LocalServices;
-let handle: EmulatorHandle;
-let sandbox: LlmSandbox;
+const services = localServicesForFile();
 let db: Firestore;
 
-beforeAll(async () => {
-  services = await startLocalServices();
-  ({ handle, sandbox } = services);
-});
-
-afterAll(async () => {
-  await services?.stop();
-});
-
 beforeEach(() => {
-  ({ db } = handle.freshProject("ops"));
-  sandbox.requests.length = 0;
+  ({ db } = services.handle.freshProject("ops"));
+  services.sandbox.requests.length = 0;
 });
 
 const NOW = Date.now();
@@ -77,7 +65,8 @@ const settings = {
 describe("processing state", () => {
   it("after a processed user: the phases passed, the counters, an action per step", async () => {
     await seedDueUser(db, { uid: "tracked", now: NOW });
-    await processUser({ deps: realProcessorDeps({ db, sandbox }), uid: "tracked", now: NOW });
+    const deps = realProcessorDeps({ db, sandbox: services.sandbox });
+    await processUser({ deps, uid: "tracked", now: NOW });
     const state = await stateOf("tracked");
     expect(state).toMatchObject({
       status: "waiting",
@@ -102,8 +91,9 @@ describe("processing state", () => {
 
   it("a failing LLM adds an error entry with the phase it failed in", async () => {
     await seedDueUser(db, { uid: "broken", now: NOW });
-    sandbox.queueFaults([{ kind: "pass" }, { kind: "status", status: 400 }]);
-    await processUser({ deps: realProcessorDeps({ db, sandbox }), uid: "broken", now: NOW });
+    services.sandbox.queueFaults([{ kind: "pass" }, { kind: "status", status: 400 }]);
+    const deps = realProcessorDeps({ db, sandbox: services.sandbox });
+    await processUser({ deps, uid: "broken", now: NOW });
     const state = await stateOf("broken");
     expect(state).toMatchObject({
       status: "error",
@@ -140,12 +130,12 @@ describe("processing state", () => {
     await seedDueUser(db, { uid: "many", now: NOW });
     const deps = realProcessorDeps({
       db,
-      sandbox,
+      sandbox: services.sandbox,
       suspension: { maxConsecutiveFailures: 100, suspensionMs: HOUR },
     });
     let now = NOW;
     for (let run = 0; run < 12; run += 1) {
-      sandbox.queueFaults([{ kind: "status", status: 400 }]);
+      services.sandbox.queueFaults([{ kind: "status", status: 400 }]);
       await processUser({ deps, uid: "many", now, bypassChecks: true });
       now += 60_000;
     }
@@ -161,12 +151,12 @@ describe("suspension", () => {
     await seedDueUser(db, { uid: "failing", now: NOW });
     const deps = realProcessorDeps({
       db,
-      sandbox,
+      sandbox: services.sandbox,
       suspension: { maxConsecutiveFailures: 5, suspensionMs: 24 * HOUR },
     });
     let now = NOW;
     for (let run = 1; run <= 5; run += 1) {
-      sandbox.queueFaults([{ kind: "status", status: 400 }]);
+      services.sandbox.queueFaults([{ kind: "status", status: 400 }]);
       await processUser({ deps, uid: "failing", now, bypassChecks: true });
       const state = await stateOf("failing");
       expect(state.consecutiveFailures).toBe(run);
@@ -191,16 +181,16 @@ describe("suspension", () => {
       await seedDueUser(db, { uid, now: NOW });
       const deps = realProcessorDeps({
         db,
-        sandbox,
+        sandbox: services.sandbox,
         timeoutMs: 500,
         suspension: { maxConsecutiveFailures: 2, suspensionMs: 24 * HOUR },
       });
       let now = NOW;
       for (let run = 1; run <= 3; run += 1) {
-        const requests = sandbox.requests.length;
-        sandbox.queueFaults([fault]);
+        const requests = services.sandbox.requests.length;
+        services.sandbox.queueFaults([fault]);
         const result = await processUser({ deps, uid, now, bypassChecks: true });
-        expect(sandbox.requests.length).toBeGreaterThan(requests);
+        expect(services.sandbox.requests.length).toBeGreaterThan(requests);
         expect(result).toMatchObject({
           kind: "processed",
           result: {
@@ -227,7 +217,7 @@ describe("suspension", () => {
       createOpenRouterCoach({
         apiKey,
         keySource,
-        baseURL: sandbox.baseURL,
+        baseURL: services.sandbox.baseURL,
         generationModel: "test/coach",
         scoringModel: "test/scorer",
         timeoutMs,
@@ -255,20 +245,20 @@ describe("suspension", () => {
       await seedDueUser(db, { uid, now: NOW });
       const deps = realProcessorDeps({
         db,
-        sandbox,
+        sandbox: services.sandbox,
         model: ownKeyCoach("sk-or-own", 500),
         suspension: { maxConsecutiveFailures: 2, suspensionMs: 24 * HOUR },
       });
       let now = NOW;
       for (let run = 1; run <= 2; run += 1) {
-        sandbox.queueFaults([fault]);
+        services.sandbox.queueFaults([fault]);
         const result = await processUser({ deps, uid, now, bypassChecks: true });
         expect(result).toMatchObject({ kind: "processed", result: { outcome: "generation_failed" } });
         expect((await stateOf(uid)).consecutiveFailures).toBe(run);
         now += 60_000;
       }
       // Only the user's key was asked (no fallback on a 5xx or a timeout).
-      expect(sandbox.requests.map((request) => request.authorization)).toEqual([
+      expect(services.sandbox.requests.map((request) => request.authorization)).toEqual([
         "Bearer sk-or-own",
         "Bearer sk-or-own",
       ]);
@@ -284,14 +274,14 @@ describe("suspension", () => {
     await seedDueUser(db, { uid, now: NOW });
     const deps = realProcessorDeps({
       db,
-      sandbox,
+      sandbox: services.sandbox,
       // sk-or-busy… is answered 429 by the sandbox on every call.
       model: ownKeyCoach("sk-or-busy-own", 5_000),
       suspension: { maxConsecutiveFailures: 2, suspensionMs: 24 * HOUR },
     });
     let now = NOW;
     for (let run = 1; run <= 3; run += 1) {
-      sandbox.queueFaults([{ kind: "status", status: 503 }]);
+      services.sandbox.queueFaults([{ kind: "status", status: 503 }]);
       const result = await processUser({ deps, uid, now, bypassChecks: true });
       expect(result).toMatchObject({ kind: "processed", result: { outcome: "provider_unavailable" } });
       expect((await stateOf(uid)).consecutiveFailures).toBe(0);
@@ -305,7 +295,7 @@ describe("suspension", () => {
   it("a suspended user with a past due time is neither dispatched nor processed until suspendUntil", async () => {
     await seedDueUser(db, { uid: "paused", now: NOW });
     await db.doc("users/paused").update({ suspendUntil: NOW + 5 * HOUR });
-    const deps = realProcessorDeps({ db, sandbox });
+    const deps = realProcessorDeps({ db, sandbox: services.sandbox });
     expect(await processUser({ deps, uid: "paused", now: NOW })).toMatchObject({
       kind: "skipped",
       reason: "suspended",
@@ -323,7 +313,7 @@ describe("suspension", () => {
     expect(dispatched).toEqual([]);
     expect(run.results.skippedSuspended).toBe(1);
     expect(await dueOf("paused")).toBe(NOW + 5 * HOUR);
-    expect(sandbox.requests).toHaveLength(0);
+    expect(services.sandbox.requests).toHaveLength(0);
     // After suspendUntil the user is processed again.
     const after = await processUser({ deps, uid: "paused", now: NOW + 5 * HOUR, bypassChecks: true });
     expect(after).toMatchObject({ kind: "processed" });
@@ -337,9 +327,13 @@ describe("LLM circuit breaker", () => {
     const uids = ["b1", "b2", "b3", "b4", "b5"];
     for (const uid of uids) await seedDueUser(db, { uid, now: NOW });
     const deps = () =>
-      realProcessorDeps({ db, sandbox, breaker: createFirestoreLlmBreaker(db, breakerSettings) });
+      realProcessorDeps({
+        db,
+        sandbox: services.sandbox,
+        breaker: createFirestoreLlmBreaker(db, breakerSettings),
+      });
 
-    sandbox.queueFaults([
+    services.sandbox.queueFaults([
       { kind: "status", status: 503 },
       { kind: "status", status: 503 },
       { kind: "status", status: 503 },
@@ -351,7 +345,7 @@ describe("LLM circuit breaker", () => {
       consecutiveFailures: 3,
       openUntil: NOW + breakerSettings.cooldownMs,
     });
-    expect(sandbox.requests).toHaveLength(3);
+    expect(services.sandbox.requests).toHaveLength(3);
 
     // Open: the processor makes no call and gives the retry interval; the scheduler does not dispatch.
     const held = await processUser({ deps: deps(), uid: "b4", now: NOW + 60_000 });
@@ -376,7 +370,7 @@ describe("LLM circuit breaker", () => {
     expect(run.results.deferredByBreaker).toBe(1);
     expect(dispatched).toEqual([]);
     expect(await dueOf("b5")).toBe(retryDueAt({ now: NOW + 120_000, frequency: "daily" }));
-    expect(sandbox.requests).toHaveLength(3);
+    expect(services.sandbox.requests).toHaveLength(3);
     // A breaker deferral is not the user's failure.
     expect((await stateOf("b4")).consecutiveFailures).toBe(0);
 
@@ -388,7 +382,7 @@ describe("LLM circuit breaker", () => {
       state: "closed",
       consecutiveFailures: 0,
     });
-    expect(sandbox.requests).toHaveLength(5);
+    expect(services.sandbox.requests).toHaveLength(5);
   });
 
   it("lets exactly one probe through after the cool-down", async () => {
@@ -442,7 +436,7 @@ describe("cleanup", () => {
     expect(await ids("users/u/journalEntries")).toEqual(["old-entry"]);
     const second = await runRetentionCleanup(db, { now: NOW, historyDays: 30, maxDeletes: 1000 });
     expect(second.total).toBe(0);
-    expect(queriesMissingIndexes(handle.emulator.recordedQueries(), readIndexes())).toEqual([]);
+    expect(queriesMissingIndexes(services.handle.emulator.recordedQueries(), readIndexes())).toEqual([]);
   });
 });
 
@@ -451,7 +445,7 @@ describe("processing state under kills and concurrency (issue 11, A6 and A11)", 
     await seedDueUser(db, { uid: "killed", now: NOW });
     const deps = realProcessorDeps({
       db,
-      sandbox,
+      sandbox: services.sandbox,
       suspension: { maxConsecutiveFailures: 5, suspensionMs: 24 * HOUR },
       onStep: (step) => {
         if (step === "generated") throw new Error("killed by maxDuration");
@@ -485,11 +479,11 @@ describe("processing state under kills and concurrency (issue 11, A6 and A11)", 
     await seedDueUser(db, { uid: "returning", now: NOW });
     const deps = realProcessorDeps({
       db,
-      sandbox,
+      sandbox: services.sandbox,
       suspension: { maxConsecutiveFailures: 2, suspensionMs: HOUR },
     });
     for (let run = 0; run < 2; run += 1) {
-      sandbox.queueFaults([{ kind: "status", status: 400 }]);
+      services.sandbox.queueFaults([{ kind: "status", status: 400 }]);
       await processUser({ deps, uid: "returning", now: NOW + run * 60_000, bypassChecks: true });
     }
     expect((await stateOf("returning")).status).toBe("suspended");
@@ -508,7 +502,7 @@ describe("processing state under kills and concurrency (issue 11, A6 and A11)", 
   it("concurrent duplicates and run starts lose no count and never roll the status back", async () => {
     const stateStore = createFirestoreProcessingStateStore(db);
     const deps = {
-      store: realProcessorDeps({ db, sandbox }).store,
+      store: realProcessorDeps({ db, sandbox: services.sandbox }).store,
       stateStore,
       suspension: { maxConsecutiveFailures: 100, suspensionMs: HOUR },
     };

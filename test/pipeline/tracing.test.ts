@@ -10,7 +10,7 @@ import { context, propagation, ROOT_CONTEXT, TraceFlags, trace } from "@opentele
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import type { Firestore } from "firebase-admin/firestore";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createHttpDispatcher } from "@/adapters/dispatch/http-dispatcher";
 import { parseMessageView, parseRunSummary } from "@/adapters/firestore/admin/documents";
 import { createFirestoreSchedulerStore } from "@/adapters/firestore/scheduler-store";
@@ -23,11 +23,8 @@ import { runScheduler, schedulerSettingsFromConfig } from "@/pipeline/run-schedu
 import type { SchedulerRunRecord } from "@/pipeline/scheduler-run-record";
 import { currentTraceId, inCurrentTrace, inSpan } from "@/pipeline/tracing";
 import { runSlotSafely } from "@/services/processor";
-import type { LlmSandbox } from "../../scripts/local-stack/llm-sandbox";
-import type { MailCatcher } from "../../scripts/local-stack/mail-catcher";
-import type { EmulatorHandle } from "../support/firestore";
 import { realEventDeps, realProcessorDeps, seedDueUser, testConfig } from "../support/processor";
-import { type LocalServices, startLocalServices } from "../support/stack";
+import { localServicesForFile } from "../support/stack";
 
 const exporter = new InMemorySpanExporter();
 // Registers the tracer provider, the AsyncLocalStorage context manager and the W3C propagator
@@ -35,19 +32,10 @@ const exporter = new InMemorySpanExporter();
 const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
 provider.register();
 
-let services: LocalServices;
-let handle: EmulatorHandle;
-let sandbox: LlmSandbox;
-let catcher: MailCatcher;
+const services = localServicesForFile();
 let db: Firestore;
 
-beforeAll(async () => {
-  services = await startLocalServices();
-  ({ handle, sandbox, catcher } = services);
-});
-
 afterAll(async () => {
-  await services?.stop();
   await provider.shutdown();
   trace.disable();
   context.disable();
@@ -55,7 +43,7 @@ afterAll(async () => {
 });
 
 beforeEach(() => {
-  ({ db } = handle.freshProject("tracing"));
+  ({ db } = services.handle.freshProject("tracing"));
   exporter.reset();
 });
 
@@ -81,9 +69,9 @@ async function tickOverOneUser(env: Record<string, string> = {}) {
   await seedDueUser(db, { uid, now: NOW, entries: JOURNAL_LINES });
   // The seeding's own Firestore spans (the client traces itself) are no part of the run.
   exporter.reset();
-  const config = testConfig({ sandbox, env });
-  const deps: ProcessorDeps = realProcessorDeps({ db, sandbox, env });
-  const events: EventProcessorDeps = realEventDeps({ db, catcher });
+  const config = testConfig({ sandbox: services.sandbox, env });
+  const deps: ProcessorDeps = realProcessorDeps({ db, sandbox: services.sandbox, env });
+  const events: EventProcessorDeps = realEventDeps({ db, catcher: services.catcher });
   const runs: Promise<unknown>[] = [];
   const headersSeen: Record<string, string>[] = [];
 

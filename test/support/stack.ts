@@ -3,6 +3,7 @@
  * the mail catcher and the real Next.js server wired to them.
  */
 import type { Firestore } from "firebase-admin/firestore";
+import { afterAll, beforeAll } from "vitest";
 import { type LlmSandbox, startLlmSandbox } from "../../scripts/local-stack/llm-sandbox";
 import { type MailCatcher, startMailCatcher } from "../../scripts/local-stack/mail-catcher";
 import { type EmulatorHandle, startTestEmulator } from "./firestore";
@@ -38,6 +39,35 @@ export async function startLocalServices(): Promise<LocalServices> {
       await sandbox.stop();
       await catcher.stop();
       await handle.stop();
+    },
+  };
+}
+
+/**
+ * The local services for every test of the calling file: started before the first test and stopped
+ * after the last. Read them inside hooks and tests only; before `beforeAll` has run they do not exist.
+ */
+export function localServicesForFile(): Omit<LocalServices, "stop"> {
+  let services: LocalServices | undefined;
+  beforeAll(async () => {
+    services = await startLocalServices();
+  });
+  afterAll(async () => {
+    await services?.stop();
+  });
+  const started = (): LocalServices => {
+    if (!services) throw new Error("the local services start in beforeAll: use them inside a hook or a test");
+    return services;
+  };
+  return {
+    get handle() {
+      return started().handle;
+    },
+    get sandbox() {
+      return started().sandbox;
+    },
+    get catcher() {
+      return started().catcher;
     },
   };
 }

@@ -10,7 +10,7 @@ import { createFirestoreAlertSignals, createFirestoreAlertStore } from "@/adapte
 import { type AlertRecord, alertId, alertNotificationEventId } from "@/core/alert-lifecycle";
 import { EVENT_TYPES } from "@/core/events";
 import { HOUR_MS } from "@/core/metrics-hours";
-import { evaluateAlerts } from "@/pipeline/evaluate-alerts";
+import { type AlertPosting, evaluateAlerts } from "@/pipeline/evaluate-alerts";
 import { type EmulatorHandle, putDocuments, startTestEmulator } from "../../support/firestore";
 import {
   queriesMissingIndexes,
@@ -58,6 +58,26 @@ async function seedRecentRun(db: Firestore) {
   ]);
 }
 
+/**
+ * Evaluates the alerts on `db` at a given time, each evaluation with its own store and signals,
+ * as separate evaluators would.
+ */
+function evaluatorOn(
+  db: Firestore,
+  {
+    posting,
+    llmCeiling = null,
+  }: { posting: AlertPosting | null; llmCeiling?: { callsPerMinute: number } | null },
+) {
+  return (now: number) =>
+    evaluateAlerts({
+      store: createFirestoreAlertStore(db),
+      signals: createFirestoreAlertSignals(db, { llmCeiling }),
+      now,
+      posting,
+    });
+}
+
 const alertEvents = async (db: Firestore) =>
   (await db.collection("events").where("event_type", "==", EVENT_TYPES.alertNotification).get()).docs.map(
     (document) => document.id,
@@ -93,13 +113,7 @@ describe("evaluating alerts", () => {
     const db = project();
     await seedRecentRun(db);
     await seedAttempts(db, { total: 40, failed: 10, prefix: "burst" });
-    const evaluate = (now: number) =>
-      evaluateAlerts({
-        store: createFirestoreAlertStore(db),
-        signals: createFirestoreAlertSignals(db, { llmCeiling: null }),
-        now,
-        posting: POSTING,
-      });
+    const evaluate = evaluatorOn(db, { posting: POSTING });
 
     const reports = await Promise.all([evaluate(NOW), evaluate(NOW + 1), evaluate(NOW + 2)]);
     const id = alertId("failure_rate", NOW);
@@ -264,12 +278,7 @@ describe("evaluating alerts", () => {
     const db = project();
     await seedRecentRun(db);
     await db.doc("systemState/llmBreaker").set({ state: "open", consecutiveFailures: 20 });
-    const report = await evaluateAlerts({
-      store: createFirestoreAlertStore(db),
-      signals: createFirestoreAlertSignals(db, { llmCeiling: null }),
-      now: NOW,
-      posting: null,
-    });
+    const report = await evaluatorOn(db, { posting: null })(NOW);
     expect(report.fired).toHaveLength(1);
     expect(await alertEvents(db)).toEqual([]);
   });
@@ -277,13 +286,7 @@ describe("evaluating alerts", () => {
   it("remembers dead letters between evaluations and fires when they grow", async () => {
     const db = project();
     await seedRecentRun(db);
-    const evaluate = (now: number) =>
-      evaluateAlerts({
-        store: createFirestoreAlertStore(db),
-        signals: createFirestoreAlertSignals(db, { llmCeiling: null }),
-        now,
-        posting: null,
-      });
+    const evaluate = evaluatorOn(db, { posting: null });
     await putDocuments(db, "eventDeadLetters", [["a", { created_at: NOW }]]);
     expect((await evaluate(NOW)).fired).toEqual([]);
     expect((await db.doc("alertState/evaluation").get()).data()).toMatchObject({ deadLetters: 1 });
@@ -297,13 +300,7 @@ describe("evaluating alerts", () => {
   it("leaves alert posts' own dead letters out: a broken webhook does not keep dead letters growing", async () => {
     const db = project();
     await seedRecentRun(db);
-    const evaluate = (now: number) =>
-      evaluateAlerts({
-        store: createFirestoreAlertStore(db),
-        signals: createFirestoreAlertSignals(db, { llmCeiling: null }),
-        now,
-        posting: POSTING,
-      });
+    const evaluate = evaluatorOn(db, { posting: POSTING });
     const letter = (eventType: string) => ({ event_type: eventType, created_at: NOW, retry_count: 5 });
     await putDocuments(db, "eventDeadLetters", [["delivery-1", letter("coaching_message.created")]]);
     expect((await evaluate(NOW)).fired).toEqual([]);
@@ -325,13 +322,7 @@ describe("evaluating alerts", () => {
   it("finds an outbox backlog in events ready for over 15 minutes, not in ones waiting to retry or just replayed", async () => {
     const db = project();
     await seedRecentRun(db);
-    const evaluate = (now: number) =>
-      evaluateAlerts({
-        store: createFirestoreAlertStore(db),
-        signals: createFirestoreAlertSignals(db, { llmCeiling: null }),
-        now,
-        posting: null,
-      });
+    const evaluate = evaluatorOn(db, { posting: null });
     const pending = (createdAt: number, nextAttemptAt: number) => ({
       event_type: "coaching_message.created",
       status: "pending",
@@ -375,12 +366,7 @@ describe("evaluating alerts", () => {
       }),
     );
     const evaluate = (llmCeiling: { callsPerMinute: number } | null) =>
-      evaluateAlerts({
-        store: createFirestoreAlertStore(db),
-        signals: createFirestoreAlertSignals(db, { llmCeiling }),
-        now: NOW,
-        posting: null,
-      });
+      evaluatorOn(db, { posting: null, llmCeiling })(NOW);
     // No ceiling configured: never saturated.
     expect((await evaluate(null)).fired).toEqual([]);
     expect((await evaluate({ callsPerMinute: 50 })).fired).toEqual([alertId("llm_ceiling_saturated", NOW)]);

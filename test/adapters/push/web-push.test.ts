@@ -13,20 +13,17 @@ import type { PushTransport } from "@/pipeline/channel-ports";
 import type { PushSubscriptionStore } from "@/pipeline/delivery-ports";
 import { type EventProcessorDeps, processEvent } from "@/pipeline/outbox/process-event";
 import type { StoredMessage } from "@/pipeline/processor-store-ports";
-import type { MailCatcher } from "../../../scripts/local-stack/mail-catcher";
 import { type PushService, startPushService } from "../../../scripts/local-stack/push-service";
-import { type EmulatorHandle, putDocuments } from "../../support/firestore";
+import { putDocuments } from "../../support/firestore";
 import { dyingAtMessageWrite, untilDied } from "../../support/process-death";
 import { realEventDeps } from "../../support/processor";
 import { putSentMessage } from "../../support/sent-message";
-import { type LocalServices, startLocalServices } from "../../support/stack";
+import { localServicesForFile } from "../../support/stack";
 
 const NOW = Date.now();
 const vapid = { ...webpush.generateVAPIDKeys(), subject: "mailto:ops@coach.example" };
 
-let services: LocalServices;
-let handle: EmulatorHandle;
-let catcher: MailCatcher;
+const services = localServicesForFile();
 let pushService: PushService;
 let db: Firestore;
 let subscriptions: PushSubscriptionStore;
@@ -34,18 +31,15 @@ let pushTransport: PushTransport;
 let events: EventProcessorDeps;
 
 beforeAll(async () => {
-  services = await startLocalServices();
-  ({ handle, catcher } = services);
   pushService = await startPushService();
 });
 
 afterAll(async () => {
   await pushService?.stop();
-  await services?.stop();
 });
 
 beforeEach(() => {
-  ({ db } = handle.freshProject("webpush"));
+  ({ db } = services.handle.freshProject("webpush"));
   subscriptions = createFirestorePushSubscriptionStore(db);
   pushTransport = createWebPushTransport({
     vapid,
@@ -53,8 +47,8 @@ beforeEach(() => {
     timeoutMs: 5_000,
     extraOrigins: [pushService.url],
   });
-  events = realEventDeps({ db, catcher, push: pushTransport });
-  catcher.emails.length = 0;
+  events = realEventDeps({ db, catcher: services.catcher, push: pushTransport });
+  services.catcher.emails.length = 0;
   pushService.received.length = 0;
   pushService.attempts.length = 0;
 });
@@ -105,7 +99,7 @@ describe("Web Push from the outbox", () => {
         vapidKey: vapid.publicKey,
       });
     expect((await messageOf(messageId)).delivery.push).toMatchObject({ status: "sent" });
-    expect(catcher.emails).toHaveLength(1);
+    expect(services.catcher.emails).toHaveLength(1);
   });
 
   it("a 410 removes the subscription; the other browser still gets the push", async () => {
@@ -125,7 +119,12 @@ describe("Web Push from the outbox", () => {
     await subscribe("cy", 2);
     // The process dies in the write that follows the push: the browsers have it, nothing is recorded.
     const dying = dyingAtMessageWrite(createFirestoreProcessorStore(db));
-    const crashing = realEventDeps({ db, catcher, push: pushTransport, storage: { store: dying.store } });
+    const crashing = realEventDeps({
+      db,
+      catcher: services.catcher,
+      push: pushTransport,
+      storage: { store: dying.store },
+    });
     await untilDied(processEvent({ deps: crashing, eventId, now: NOW }), dying.died);
     expect(dying.fired).toEqual(["updateMessage"]);
     expect(pushService.received).toHaveLength(2);
@@ -133,7 +132,7 @@ describe("Web Push from the outbox", () => {
     expect((await processEvent({ deps: events, eventId, now: afterLease })).result).toBe("processed");
     expect(pushService.received).toHaveLength(2);
     expect(pushService.attempts).toHaveLength(2);
-    expect(catcher.emails).toHaveLength(1);
+    expect(services.catcher.emails).toHaveLength(1);
     expect((await messageOf(messageId)).delivery.push.status).toBe("sent");
   });
 
@@ -154,7 +153,7 @@ describe("Web Push from the outbox", () => {
     expect(pushService.received.map((push) => push.subscriptionId).sort()).toEqual(
       [busy?.id, served?.id].sort(),
     );
-    expect(catcher.emails).toHaveLength(1);
+    expect(services.catcher.emails).toHaveLength(1);
     expect((await messageOf(messageId)).delivery.push.status).toBe("sent");
   });
 
@@ -164,12 +163,12 @@ describe("Web Push from the outbox", () => {
     const { messageId, eventId } = await sentMessage("gus");
     await subscribe("gus", 1);
     const strict = createWebPushTransport({ vapid, subscriptions, timeoutMs: 5_000, extraOrigins: [] });
-    const deps = realEventDeps({ db, catcher, push: strict });
+    const deps = realEventDeps({ db, catcher: services.catcher, push: strict });
     expect((await processEvent({ deps, eventId, now: NOW })).result).toBe("processed");
     expect(pushService.attempts).toHaveLength(0);
     expect(await subscriptions.listForUser("gus")).toEqual([]);
     expect((await messageOf(messageId)).delivery.push).toMatchObject({ status: "not_delivered" });
-    expect(catcher.emails).toHaveLength(1);
+    expect(services.catcher.emails).toHaveLength(1);
   });
 
   it("a subscription no push can be encrypted to is dropped, not retried for a day; the others get theirs", async () => {
@@ -203,7 +202,7 @@ describe("Web Push from the outbox", () => {
       timeoutMs: 5_000,
       extraOrigins: [pushService.url],
     });
-    const deps = realEventDeps({ db, catcher, push: misconfigured });
+    const deps = realEventDeps({ db, catcher: services.catcher, push: misconfigured });
     expect((await processEvent({ deps, eventId, now: NOW })).result).toBe("processed");
     expect(pushService.attempts).toHaveLength(0);
     expect(await subscriptions.listForUser("ivy")).toHaveLength(2);
@@ -213,7 +212,7 @@ describe("Web Push from the outbox", () => {
   it("an email Resend refuses for good (422) does not hold back the push", async () => {
     const { messageId, eventId } = await sentMessage("jay");
     const [browser] = await subscribe("jay", 1);
-    catcher.queueFaults([{ status: 422 }]);
+    services.catcher.queueFaults([{ status: 422 }]);
     const outcome = await processEvent({ deps: events, eventId, now: NOW });
     // The event still ends as a failure an operator sees (the email), but the push went out.
     expect(outcome.result).not.toBe("processed");
@@ -238,6 +237,6 @@ describe("Web Push from the outbox", () => {
       status: "not_delivered",
       reason: "no push subscriptions",
     });
-    expect(catcher.emails).toHaveLength(1);
+    expect(services.catcher.emails).toHaveLength(1);
   });
 });

@@ -1,5 +1,5 @@
 import type { Firestore } from "firebase-admin/firestore";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { createFirestoreProcessorStore } from "@/adapters/firestore/processor-store";
 import { loadConfig } from "@/config";
 import { type EventRecord, messageCreatedEventId, newEvent } from "@/core/events";
@@ -11,42 +11,28 @@ import {
   requeueRetriableDeadLetters,
 } from "@/pipeline/outbox/requeue-dead-letters";
 import type { StoredMessage } from "@/pipeline/processor-store-ports";
-import type { LlmSandbox } from "../../../scripts/local-stack/llm-sandbox";
-import type { MailCatcher } from "../../../scripts/local-stack/mail-catcher";
 import { processUser } from "../../../scripts/support/process-user";
-import { type EmulatorHandle, putDocuments } from "../../support/firestore";
+import { putDocuments } from "../../support/firestore";
 import { queriesMissingIndexes, readIndexes } from "../../support/index-coverage";
 import { dyingAtMessageWrite, untilDied } from "../../support/process-death";
 import { drainEvents, HOUR, realEventDeps, realProcessorDeps, seedDueUser } from "../../support/processor";
-import { type LocalServices, startLocalServices } from "../../support/stack";
+import { localServicesForFile } from "../../support/stack";
 
-let services: LocalServices;
-let handle: EmulatorHandle;
-let sandbox: LlmSandbox;
-let catcher: MailCatcher;
+const services = localServicesForFile();
 let db: Firestore;
 let events: EventProcessorDeps;
 
-beforeAll(async () => {
-  services = await startLocalServices();
-  ({ handle, sandbox, catcher } = services);
-});
-
-afterAll(async () => {
-  await services?.stop();
-});
-
 beforeEach(() => {
-  ({ db } = handle.freshProject("outbox"));
-  events = realEventDeps({ db, catcher });
-  catcher.emails.length = 0;
-  catcher.attempts.length = 0;
+  ({ db } = services.handle.freshProject("outbox"));
+  events = realEventDeps({ db, catcher: services.catcher });
+  services.catcher.emails.length = 0;
+  services.catcher.attempts.length = 0;
 });
 
 /** A stored, journaled message with its delivery event, made by the real processor. */
 async function storedMessage(uid: string, now: number): Promise<{ eventId: string; messageId: string }> {
   await seedDueUser(db, { uid, now });
-  const result = await processUser({ deps: realProcessorDeps({ db, sandbox }), uid, now });
+  const result = await processUser({ deps: realProcessorDeps({ db, sandbox: services.sandbox }), uid, now });
   if (result.kind !== "processed" || !result.result.deliveryEventId || !result.result.messageId) {
     throw new Error(`expected a processed user, got ${JSON.stringify(result)}`);
   }
@@ -122,7 +108,7 @@ describe("outbox: the transactional write", () => {
 describe("outbox: retries and dead letters", () => {
   it("Resend failing 4 times then answering 200 → one email, attempts = 5, growing delays within bounds", async () => {
     const { eventId, messageId } = await storedMessage("flaky", NOW);
-    catcher.queueFaults([{ status: 500 }, { status: 500 }, { status: 500 }, { status: 500 }]);
+    services.catcher.queueFaults([{ status: 500 }, { status: 500 }, { status: 500 }, { status: 500 }]);
     const runs = await runUntilSettled(eventId, NOW);
     expect(runs.map((run) => run.result.result)).toEqual([
       "retry_scheduled",
@@ -131,8 +117,8 @@ describe("outbox: retries and dead letters", () => {
       "retry_scheduled",
       "processed",
     ]);
-    expect(catcher.attempts.map((attempt) => attempt.status)).toEqual([500, 500, 500, 500, 200]);
-    expect(catcher.emails).toHaveLength(1);
+    expect(services.catcher.attempts.map((attempt) => attempt.status)).toEqual([500, 500, 500, 500, 200]);
+    expect(services.catcher.emails).toHaveLength(1);
     const event = await eventOf(eventId);
     expect(event).toMatchObject({ attempts: 5, processed: true, status: "processed", last_error: null });
     const delays = runs.slice(1).map((run, index) => run.now - (runs[index]?.now ?? 0));
@@ -145,19 +131,19 @@ describe("outbox: retries and dead letters", () => {
     });
     expect((await messageOf(messageId)).delivery.email).toMatchObject({
       status: "sent",
-      providerId: catcher.emails[0]?.id,
+      providerId: services.catcher.emails[0]?.id,
     });
   });
 
   it("Resend always failing → dead letter after 5 retries with the last error; replay after recovery → exactly one email", async () => {
     const { eventId, messageId } = await storedMessage("down", NOW);
-    catcher.queueFaults(
+    services.catcher.queueFaults(
       Array.from({ length: 6 }, (_, index) => ({ status: 503, message: `outage ${index + 1}` })),
     );
     const runs = await runUntilSettled(eventId, NOW);
     expect(runs).toHaveLength(6);
     expect(runs.at(-1)?.result.result).toBe("dead_lettered");
-    expect(catcher.emails).toHaveLength(0);
+    expect(services.catcher.emails).toHaveLength(0);
     const letter = (await db.collection("eventDeadLetters").doc(eventId).get()).data();
     expect(letter).toMatchObject({
       event_id: eventId,
@@ -173,21 +159,21 @@ describe("outbox: retries and dead letters", () => {
     expect(await events.store.requeue({ eventId, now: later })).toBe(true);
     expect((await db.collection("eventDeadLetters").doc(eventId).get()).exists).toBe(false);
     expect(await processEvent({ deps: events, eventId, now: later })).toMatchObject({ result: "processed" });
-    expect(catcher.emails).toHaveLength(1);
+    expect(services.catcher.emails).toHaveLength(1);
     // A replay long after delivery sends nothing: the message's own record is the final guard.
     await events.store.requeue({ eventId, now: later + 3 * 24 * 3_600_000 });
     await processEvent({ deps: events, eventId, now: later + 3 * 24 * 3_600_000 });
-    expect(catcher.emails).toHaveLength(1);
+    expect(services.catcher.emails).toHaveLength(1);
   });
 
   it("a crash after the email request, before the event is marked processed → the retry sends no second email", async () => {
     const { eventId } = await storedMessage("crash", NOW);
     // The process dies in the write that follows the send: Resend has the email, nothing is recorded.
     const dying = dyingAtMessageWrite(createFirestoreProcessorStore(db));
-    const crashing = realEventDeps({ db, catcher, storage: { store: dying.store } });
+    const crashing = realEventDeps({ db, catcher: services.catcher, storage: { store: dying.store } });
     await untilDied(processEvent({ deps: crashing, eventId, now: NOW }), dying.died);
     expect(dying.fired).toEqual(["updateMessage"]);
-    expect(catcher.emails).toHaveLength(1);
+    expect(services.catcher.emails).toHaveLength(1);
     expect(await eventOf(eventId)).toMatchObject({ processed: false, status: "pending" });
 
     // Held until the lease expires, then retried.
@@ -199,8 +185,8 @@ describe("outbox: retries and dead letters", () => {
     expect(await processEvent({ deps: events, eventId, now: afterLease })).toMatchObject({
       result: "processed",
     });
-    expect(catcher.attempts.map((attempt) => attempt.idempotencyKey)).toEqual([eventId, eventId]);
-    expect(catcher.emails).toHaveLength(1);
+    expect(services.catcher.attempts.map((attempt) => attempt.idempotencyKey)).toEqual([eventId, eventId]);
+    expect(services.catcher.emails).toHaveLength(1);
   });
 
   it.each([
@@ -286,14 +272,14 @@ describe("outbox: concurrency", () => {
     expect(summaries.reduce((total, summary) => total + summary.processed, 0)).toBe(100);
     expect(handled).toHaveLength(100);
     expect(new Set(handled).size).toBe(100);
-    expect(catcher.attempts).toHaveLength(100);
-    expect(catcher.emails).toHaveLength(100);
+    expect(services.catcher.attempts).toHaveLength(100);
+    expect(services.catcher.emails).toHaveLength(100);
     expect(
       (await db.collection("events").where("status", "==", "processed").count().get()).data().count,
     ).toBe(100);
-    expect(JSON.stringify(queriesMissingIndexes(handle.emulator.recordedQueries(), readIndexes()))).toEqual(
-      "[]",
-    );
+    expect(
+      JSON.stringify(queriesMissingIndexes(services.handle.emulator.recordedQueries(), readIndexes())),
+    ).toEqual("[]");
   });
 });
 
@@ -397,7 +383,7 @@ describe("outbox: no claim sticks (issue 11, A2)", () => {
       result: "processed",
     });
     expect(fired).toEqual(["claimEvent:applied"]);
-    expect(catcher.emails).toHaveLength(1);
+    expect(services.catcher.emails).toHaveLength(1);
     expect(await eventOf(eventId)).toMatchObject({ status: "processed", attempts: 1, lease_number: 1 });
   });
 
@@ -411,7 +397,7 @@ describe("outbox: no claim sticks (issue 11, A2)", () => {
       eventId,
     ]);
     expect((await drainEvents(faulty, NOW + 1_000)).processed).toBe(1);
-    expect(catcher.emails).toHaveLength(1);
+    expect(services.catcher.emails).toHaveLength(1);
     expect(await eventOf(eventId)).toMatchObject({ status: "processed", attempts: 1 });
   });
 
@@ -431,9 +417,9 @@ describe("outbox: no claim sticks (issue 11, A2)", () => {
     // And once their leases have expired, the stuck ones are taken over too.
     const recovered = await drainEvents(events, NOW + events.leaseMs + 2_000);
     expect(recovered.processed).toBe(25);
-    expect(JSON.stringify(queriesMissingIndexes(handle.emulator.recordedQueries(), readIndexes()))).toEqual(
-      "[]",
-    );
+    expect(
+      JSON.stringify(queriesMissingIndexes(services.handle.emulator.recordedQueries(), readIndexes())),
+    ).toEqual("[]");
   });
 });
 
@@ -449,7 +435,7 @@ function dyingEveryRun(death: "throws" | "hangs") {
       deaths: Number.POSITIVE_INFINITY,
     });
     return {
-      deps: realEventDeps({ db, catcher, storage: { store: dying.store } }),
+      deps: realEventDeps({ db, catcher: services.catcher, storage: { store: dying.store } }),
       reached: () => dying.fired.length,
     };
   }
@@ -503,15 +489,15 @@ describe("outbox: attempts count when claimed (issue 11, A6)", () => {
         retry_count: 5,
         error_message: expect.stringContaining("did not finish"),
       });
-      expect(catcher.emails).toHaveLength(1);
+      expect(services.catcher.emails).toHaveLength(1);
       if (death === "hangs") {
         // Each run sent again, never having recorded the send: the idempotency key kept them to one email.
-        expect(catcher.attempts.map((attempt) => attempt.idempotencyKey)).toEqual(
+        expect(services.catcher.attempts.map((attempt) => attempt.idempotencyKey)).toEqual(
           Array.from({ length: 6 }, () => eventId),
         );
       } else {
         // The first run recorded the delivery before it died: the later ones found it sent.
-        expect(catcher.attempts).toHaveLength(1);
+        expect(services.catcher.attempts).toHaveLength(1);
       }
     },
   );
@@ -594,9 +580,9 @@ describe("outbox: engine-owned fields on app-written events are never trusted (i
     ]);
     await drainEvents(events, NOW);
     expect(await eventOf(eventId)).toMatchObject({ status: "processed", attempts: 1 });
-    expect(JSON.stringify(queriesMissingIndexes(handle.emulator.recordedQueries(), readIndexes()))).toEqual(
-      "[]",
-    );
+    expect(
+      JSON.stringify(queriesMissingIndexes(services.handle.emulator.recordedQueries(), readIndexes())),
+    ).toEqual("[]");
   });
 });
 
@@ -617,7 +603,7 @@ describe("outbox: an outage of hours does not lose emails (operator review, HIGH
     let now = NOW;
     const results: string[] = [];
     for (let run = 0; run < 40; run += 1) {
-      if (now < outageEnds) catcher.queueFaults([{ status: 503, message: "outage" }]);
+      if (now < outageEnds) services.catcher.queueFaults([{ status: 503, message: "outage" }]);
       const result = await processEvent({ deps: production, eventId, now });
       results.push(result.result);
       if (result.result !== "retry_scheduled") break;
@@ -626,14 +612,14 @@ describe("outbox: an outage of hours does not lose emails (operator review, HIGH
     }
     expect(results.filter((result) => result === "retry_scheduled").length).toBeGreaterThan(6);
     expect(results.at(-1)).toBe("processed");
-    expect(catcher.emails).toHaveLength(1);
+    expect(services.catcher.emails).toHaveLength(1);
     expect((await messageOf(messageId)).delivery.email.status).toBe("sent");
   });
 
   it("a hanging Resend call times out as a retriable failure within the mailer's timeout; the retry sends no second email", async () => {
     const { eventId } = await storedMessage("hanging", NOW);
-    const impatient = realEventDeps({ db, catcher, mailer: { timeoutMs: 300 } });
-    catcher.queueFaults([{ delayMs: 2_000 }]);
+    const impatient = realEventDeps({ db, catcher: services.catcher, mailer: { timeoutMs: 300 } });
+    services.catcher.queueFaults([{ delayMs: 2_000 }]);
     const startedAt = performance.now();
     const first = await processEvent({ deps: impatient, eventId, now: NOW });
     expect(performance.now() - startedAt).toBeLessThan(1_500);
@@ -644,18 +630,18 @@ describe("outbox: an outage of hours does not lose emails (operator review, HIGH
     expect(await processEvent({ deps: impatient, eventId, now: later })).toMatchObject({
       result: "processed",
     });
-    expect(catcher.emails).toHaveLength(1);
+    expect(services.catcher.emails).toHaveLength(1);
   });
 
   it("an email whose send outcome is unknown is not sent again after Resend's 24 h idempotency window; it waits for an operator (review 2, item 3)", async () => {
     const { eventId, messageId } = await storedMessage("unknown-outcome", NOW);
-    const impatient = realEventDeps({ db, catcher, mailer: { timeoutMs: 300 } });
-    catcher.queueFaults([{ delayMs: 1_000 }]);
+    const impatient = realEventDeps({ db, catcher: services.catcher, mailer: { timeoutMs: 300 } });
+    services.catcher.queueFaults([{ delayMs: 1_000 }]);
     expect(await processEvent({ deps: impatient, eventId, now: NOW })).toMatchObject({
       result: "retry_scheduled",
     });
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    expect(catcher.attempts).toHaveLength(1);
+    expect(services.catcher.attempts).toHaveLength(1);
     expect((await messageOf(messageId)).delivery.email).toMatchObject({
       status: "failed",
       outcomeUnknownSince: NOW,
@@ -666,7 +652,7 @@ describe("outbox: an outage of hours does not lose emails (operator review, HIGH
     await events.store.requeue({ eventId, now: dayLater });
     const rerun = await processEvent({ deps: impatient, eventId, now: dayLater });
     expect(rerun).toMatchObject({ result: "dead_lettered", error: expect.stringContaining("operator") });
-    expect(catcher.attempts).toHaveLength(1);
+    expect(services.catcher.attempts).toHaveLength(1);
     expect((await db.collection("eventDeadLetters").doc(eventId).get()).get("retriable")).toBe(false);
     expect((await messageOf(messageId)).delivery.email.error).toContain("operator");
     // Dead-lettered after a requeue: its retention counts from the requeue, not its creation.
@@ -699,7 +685,7 @@ describe("outbox: an outage of hours does not lose emails (operator review, HIGH
   it("requeues the retriable dead letters in bulk, up to the confirmed count, leaving permanent failures", async () => {
     const { eventId } = await storedMessage("bulk-requeue", NOW);
     const expired = { ...events, policy: { ...events.policy, maxAgeMs: 1 } };
-    catcher.queueFaults([{ status: 503 }]);
+    services.catcher.queueFaults([{ status: 503 }]);
     expect(await processEvent({ deps: expired, eventId, now: NOW + 10 })).toMatchObject({
       result: "dead_lettered",
     });
@@ -726,7 +712,7 @@ describe("outbox: an outage of hours does not lose emails (operator review, HIGH
     // The requeue gave it a fresh retry window: two days after its creation, with a one-hour
     // window, a failure is retried, not dead-lettered at once.
     const hourWindow = { ...events, policy: { ...events.policy, maxAgeMs: HOUR } };
-    catcher.queueFaults([{ status: 503 }]);
+    services.catcher.queueFaults([{ status: 503 }]);
     expect(await processEvent({ deps: hourWindow, eventId, now: later + 1 })).toMatchObject({
       result: "retry_scheduled",
     });
@@ -750,7 +736,7 @@ describe("outbox: run totals are off the result path (operator review, HIGH 2b)"
     expect(fired).toEqual(["recordRun"]);
     expect(warnings).toHaveLength(1);
     expect(await eventOf(eventId)).toMatchObject({ status: "processed", attempts: 1 });
-    expect(catcher.emails).toHaveLength(1);
+    expect(services.catcher.emails).toHaveLength(1);
   });
 
   it("records a run only after the event is marked processed", async () => {
@@ -803,7 +789,7 @@ describe("outbox: a claim reported as a conflict that was our own write (operato
       result: "processed",
     });
     expect(fired).toEqual(["claimEvent:applied_then_exists"]);
-    expect(catcher.emails).toHaveLength(1);
+    expect(services.catcher.emails).toHaveLength(1);
     expect(await eventOf(eventId)).toMatchObject({ status: "processed", attempts: 1, lease_number: 1 });
   });
 });
@@ -811,11 +797,11 @@ describe("outbox: a claim reported as a conflict that was our own write (operato
 describe("outbox: email without RESEND_API_KEY is off, not broken (operator review, LOW 11)", () => {
   it("records the email as skipped with the reason, delivers the rest and settles the event", async () => {
     const { eventId, messageId } = await storedMessage("no-key", NOW);
-    const unconfigured = realEventDeps({ db, catcher, mailer: null });
+    const unconfigured = realEventDeps({ db, catcher: services.catcher, mailer: null });
     expect(await processEvent({ deps: unconfigured, eventId, now: NOW })).toMatchObject({
       result: "processed",
     });
-    expect(catcher.attempts).toHaveLength(0);
+    expect(services.catcher.attempts).toHaveLength(0);
     expect((await messageOf(messageId)).delivery.email).toMatchObject({
       status: "skipped",
       error: expect.stringContaining("RESEND_API_KEY"),

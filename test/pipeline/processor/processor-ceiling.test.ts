@@ -7,7 +7,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Firestore } from "firebase-admin/firestore";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { createFirestoreUserKeyStore } from "@/adapters/firestore/user-key-store";
 import { requireKeyring } from "@/config";
 import { newEvent } from "@/core/events";
@@ -16,31 +16,17 @@ import type { CeilingDecision, LlmCallCeiling } from "@/pipeline/llm-limit-ports
 import { processEvent } from "@/pipeline/outbox/process-event";
 import { CEILING_JITTER_MS, ceilingJitterMs } from "@/pipeline/process-user";
 import { firestoreProcessorStorage, wireProcessor } from "@/services/processor";
-import type { LlmSandbox } from "../../../scripts/local-stack/llm-sandbox";
-import type { MailCatcher } from "../../../scripts/local-stack/mail-catcher";
 import { processUser } from "../../../scripts/support/process-user";
-import { type EmulatorHandle, putDocuments } from "../../support/firestore";
+import { putDocuments } from "../../support/firestore";
 import { realEventDeps, realProcessorDeps, seedDueUser, testConfig } from "../../support/processor";
-import { type LocalServices, startLocalServices } from "../../support/stack";
+import { localServicesForFile } from "../../support/stack";
 
-let services: LocalServices;
-let handle: EmulatorHandle;
-let sandbox: LlmSandbox;
-let catcher: MailCatcher;
+const services = localServicesForFile();
 let db: Firestore;
 
-beforeAll(async () => {
-  services = await startLocalServices();
-  ({ handle, sandbox, catcher } = services);
-});
-
-afterAll(async () => {
-  await services?.stop();
-});
-
 beforeEach(() => {
-  ({ db } = handle.freshProject("ceiling"));
-  sandbox.requests.length = 0;
+  ({ db } = services.handle.freshProject("ceiling"));
+  services.sandbox.requests.length = 0;
 });
 
 // Mid-minute, so "the next minute" is unambiguous.
@@ -86,7 +72,7 @@ describe("the global LLM ceiling in the processor", () => {
     spend(Math.floor(NOW / 60_000) * 60_000);
     const deps = realProcessorDeps({
       db,
-      sandbox,
+      sandbox: services.sandbox,
       storage: { ceiling },
       suspension: { maxConsecutiveFailures: 2, suspensionMs: 24 * 3_600_000 },
     });
@@ -100,7 +86,7 @@ describe("the global LLM ceiling in the processor", () => {
       });
     }
     expect(reservations.length).toBe(3);
-    expect(sandbox.requests).toHaveLength(0);
+    expect(services.sandbox.requests).toHaveLength(0);
     expect(await attemptsOf(uid)).toHaveLength(0);
     const state = await stateOf(uid);
     expect(state.consecutiveFailures).toBe(0);
@@ -123,7 +109,7 @@ describe("the global LLM ceiling in the processor", () => {
     };
     const deps = realProcessorDeps({
       db,
-      sandbox,
+      sandbox: services.sandbox,
       storage: { ceiling: failing },
       suspension: { maxConsecutiveFailures: 2, suspensionMs: 24 * 3_600_000 },
     });
@@ -134,7 +120,7 @@ describe("the global LLM ceiling in the processor", () => {
         result: { outcome: "ceiling_reached", messageGenerated: false },
       });
     }
-    expect(sandbox.requests).toHaveLength(0);
+    expect(services.sandbox.requests).toHaveLength(0);
     expect(await attemptsOf(uid)).toHaveLength(0);
     const state = await stateOf(uid);
     expect(state.consecutiveFailures).toBe(0);
@@ -156,7 +142,7 @@ describe("the global LLM ceiling in the processor", () => {
       },
     };
     const warnings: { message: string; context: Record<string, unknown> }[] = [];
-    const config = testConfig({ sandbox });
+    const config = testConfig({ sandbox: services.sandbox });
     const deps = wireProcessor({
       config,
       storage: { ...firestoreProcessorStorage(db, config), ceiling: failing },
@@ -177,21 +163,21 @@ describe("the global LLM ceiling in the processor", () => {
     const uid = "counted";
     await seedDueUser(db, { uid, now: NOW });
     const { ceiling, reservations } = fakeCeiling(100);
-    const deps = realProcessorDeps({ db, sandbox, storage: { ceiling } });
+    const deps = realProcessorDeps({ db, sandbox: services.sandbox, storage: { ceiling } });
     const result = await processUser({ deps, uid, now: NOW });
     expect(result).toMatchObject({ kind: "processed", result: { outcome: "sent" } });
     expect(reservations).toEqual([{ calls: 2, now: NOW, seed: uid }]);
-    expect(sandbox.requests).toHaveLength(2);
+    expect(services.sandbox.requests).toHaveLength(2);
   });
 
   it("reserves the insights refresh's call with the others when the insights are stale", async () => {
     const uid = "stale";
     await seedDueUser(db, { uid, now: NOW, insightsUpToDate: false });
     const { ceiling, reservations } = fakeCeiling(100);
-    const deps = realProcessorDeps({ db, sandbox, storage: { ceiling } });
+    const deps = realProcessorDeps({ db, sandbox: services.sandbox, storage: { ceiling } });
     await processUser({ deps, uid, now: NOW });
     expect(reservations).toEqual([{ calls: 3, now: NOW, seed: uid }]);
-    expect(sandbox.requests).toHaveLength(3);
+    expect(services.sandbox.requests).toHaveLength(3);
   });
 
   it("a deferred user is processed normally once the minute has passed", async () => {
@@ -199,14 +185,14 @@ describe("the global LLM ceiling in the processor", () => {
     await seedDueUser(db, { uid, now: NOW });
     const { ceiling, spend } = fakeCeiling(10);
     spend(Math.floor(NOW / 60_000) * 60_000);
-    const deps = realProcessorDeps({ db, sandbox, storage: { ceiling } });
+    const deps = realProcessorDeps({ db, sandbox: services.sandbox, storage: { ceiling } });
     const deferred = await processUser({ deps, uid, now: NOW });
     expect(deferred).toMatchObject({ result: { outcome: "ceiling_reached" } });
     const dueAgain = (await db.doc(`users/${uid}`).get()).get("nextCoachingMessageDue") as number;
 
     const later = await processUser({ deps, uid, now: dueAgain });
     expect(later).toMatchObject({ kind: "processed", result: { outcome: "sent", messageGenerated: true } });
-    expect(sandbox.requests).toHaveLength(2);
+    expect(services.sandbox.requests).toHaveLength(2);
     expect((await stateOf(uid)).consecutiveFailures).toBe(0);
   });
 
@@ -216,16 +202,19 @@ describe("the global LLM ceiling in the processor", () => {
     const { ceiling, reservations, spend } = fakeCeiling(10);
     spend(Math.floor(NOW / 60_000) * 60_000);
     const env = { ENCRYPTION_KEY: randomBytes(32).toString("base64") };
-    await createFirestoreUserKeyStore(db, requireKeyring(testConfig({ sandbox, env }))).save({
+    await createFirestoreUserKeyStore(
+      db,
+      requireKeyring(testConfig({ sandbox: services.sandbox, env })),
+    ).save({
       uid,
       apiKey: "sk-or-v1-own-key-000000000000000042",
       now: NOW,
     });
-    const deps = realProcessorDeps({ db, sandbox, env, storage: { ceiling } });
+    const deps = realProcessorDeps({ db, sandbox: services.sandbox, env, storage: { ceiling } });
     const result = await processUser({ deps, uid, now: NOW });
     expect(result).toMatchObject({ kind: "processed", result: { outcome: "sent" } });
     expect(reservations).toEqual([]);
-    expect(sandbox.requests.map((request) => request.authorization)).toEqual([
+    expect(services.sandbox.requests.map((request) => request.authorization)).toEqual([
       "Bearer sk-or-v1-own-key-000000000000000042",
       "Bearer sk-or-v1-own-key-000000000000000042",
     ]);
@@ -237,7 +226,12 @@ describe("the global LLM ceiling in the processor", () => {
     const { ceiling, spend } = fakeCeiling(10);
     spend(Math.floor(NOW / 60_000) * 60_000);
     // The outbox as production wires it, with the spent ceiling at the ceiling's port.
-    const deps = realEventDeps({ db, catcher, sandbox, storage: { ceiling } });
+    const deps = realEventDeps({
+      db,
+      catcher: services.catcher,
+      sandbox: services.sandbox,
+      storage: { ceiling },
+    });
     const event = newEvent({
       id: `journal.entry.created_${uid}_entry-2`,
       eventType: "journal.entry.created",
@@ -256,7 +250,7 @@ describe("the global LLM ceiling in the processor", () => {
         nextAttemptAt: NEXT_MINUTE + ceilingJitterMs(uid),
       });
     }
-    expect(sandbox.requests).toHaveLength(0);
+    expect(services.sandbox.requests).toHaveLength(0);
     const stored = (await db.doc(`events/${event.id}`).get()).data() ?? {};
     expect(stored).toMatchObject({
       status: "pending",
@@ -268,6 +262,6 @@ describe("the global LLM ceiling in the processor", () => {
     // The next minute has room: the event runs and the insights are brought up to date.
     const later = await processEvent({ deps, eventId: event.id, now: NEXT_MINUTE + ceilingJitterMs(uid) });
     expect(later).toMatchObject({ result: "processed" });
-    expect(sandbox.requests).toHaveLength(1);
+    expect(services.sandbox.requests).toHaveLength(1);
   });
 });

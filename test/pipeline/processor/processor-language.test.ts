@@ -4,41 +4,26 @@
  * stored attempt, and used by the email's own words and date line.
  */
 import type { Firestore } from "firebase-admin/firestore";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { formatEmailDateTime } from "@/core/email-strings";
 import type { EventProcessorDeps } from "@/pipeline/outbox/process-event";
 import type { ProcessorDeps } from "@/pipeline/process-user";
 import type { StoredMessage } from "@/pipeline/processor-store-ports";
-import type { LlmSandbox } from "../../../scripts/local-stack/llm-sandbox";
-import type { MailCatcher } from "../../../scripts/local-stack/mail-catcher";
 import { processUser } from "../../../scripts/support/process-user";
-import type { EmulatorHandle } from "../../support/firestore";
 import { drainEvents, realEventDeps, realProcessorDeps, seedDueUser } from "../../support/processor";
-import { type LocalServices, startLocalServices } from "../../support/stack";
+import { localServicesForFile } from "../../support/stack";
 
-let services: LocalServices;
-let handle: EmulatorHandle;
-let sandbox: LlmSandbox;
-let catcher: MailCatcher;
+const services = localServicesForFile();
 let db: Firestore;
 let deps: ProcessorDeps;
 let events: EventProcessorDeps;
 
-beforeAll(async () => {
-  services = await startLocalServices();
-  ({ handle, sandbox, catcher } = services);
-});
-
-afterAll(async () => {
-  await services?.stop();
-});
-
 beforeEach(() => {
-  ({ db } = handle.freshProject("processor-language"));
-  deps = realProcessorDeps({ db, sandbox });
-  events = realEventDeps({ db, catcher });
-  sandbox.requests.length = 0;
-  catcher.emails.length = 0;
+  ({ db } = services.handle.freshProject("processor-language"));
+  deps = realProcessorDeps({ db, sandbox: services.sandbox });
+  events = realEventDeps({ db, catcher: services.catcher });
+  services.sandbox.requests.length = 0;
+  services.catcher.emails.length = 0;
 });
 
 const NOW = Date.now();
@@ -56,7 +41,7 @@ async function messagesOf(uid: string): Promise<StoredMessage[]> {
 
 /** The text of every message of each completion request the sandbox received. */
 function promptsSent(): string[] {
-  return sandbox.requests.map((request) => JSON.stringify(request.body.messages));
+  return services.sandbox.requests.map((request) => JSON.stringify(request.body.messages));
 }
 
 describe("the message's language, through the pipeline", () => {
@@ -74,7 +59,7 @@ describe("the message's language, through the pipeline", () => {
     // The sandbox answers in the language asked for.
     expect(message?.messageContent).toMatch(/[áéíóúñ¿]/);
 
-    const email = catcher.emails.find((caught) => caught.to[0] === "ana@example.com");
+    const email = services.catcher.emails.find((caught) => caught.to[0] === "ana@example.com");
     expect(email?.html).toContain('lang="es"');
     expect(email?.html).toContain("Hola, Name ana:");
     expect(email?.html).toContain("Ábrelo en tu diario");
@@ -92,7 +77,7 @@ describe("the message's language, through the pipeline", () => {
     for (const prompt of promptsSent()) expect(prompt).toContain('<message_language tag=\\"de\\">German');
     const [message] = await messagesOf("jonas");
     expect(message).toMatchObject({ wasSent: true, language: "de", languageSource: "locale" });
-    const email = catcher.emails.find((caught) => caught.to[0] === "jonas@example.com");
+    const email = services.catcher.emails.find((caught) => caught.to[0] === "jonas@example.com");
     expect(email?.html).toContain("Hallo Name jonas,");
     const timeZone = (await db.doc("users/jonas").get()).get("timezone") as string;
     expect(email?.text).toContain(formatEmailDateTime({ at: NOW, language: "de-DE", timeZone }));
@@ -101,7 +86,7 @@ describe("the message's language, through the pipeline", () => {
   it("ignores a locale that names no language and records the language on a rejected attempt too", async () => {
     await seedDueUser(db, { uid: "lucia", now: NOW, entries: SPANISH_ENTRIES });
     await db.doc("users/lucia").update({ locale: "spanish please" });
-    sandbox.queueFaults([
+    services.sandbox.queueFaults([
       { kind: "pass" },
       {
         kind: "content",
@@ -124,7 +109,7 @@ describe("the message's language, through the pipeline", () => {
     await drainEvents(events, NOW);
     const [message] = await messagesOf("sam");
     expect(message).toMatchObject({ wasSent: true, language: "en", languageSource: "default" });
-    const email = catcher.emails.find((caught) => caught.to[0] === "sam@example.com");
+    const email = services.catcher.emails.find((caught) => caught.to[0] === "sam@example.com");
     expect(email?.html).toContain("Open it in your journal");
   });
 });

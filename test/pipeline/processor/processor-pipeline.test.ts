@@ -1,5 +1,5 @@
 import type { Firestore } from "firebase-admin/firestore";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { MESSAGE_TYPES } from "@/core/coaching-message";
 import { EVENT_TYPES, messageCreatedEventId, newEvent } from "@/core/events";
 import { retryDueAt, TIME_WINDOWS } from "@/core/schedule";
@@ -7,10 +7,8 @@ import { closeStaleSlots, STALE_SLOT_AFTER_MS } from "@/pipeline/close-stale-slo
 import { type EventProcessorDeps, processEvent } from "@/pipeline/outbox/process-event";
 import type { ProcessorDeps } from "@/pipeline/process-user";
 import type { ProcessorStep, ProcessorStore, StoredMessage } from "@/pipeline/processor-store-ports";
-import type { LlmSandbox } from "../../../scripts/local-stack/llm-sandbox";
-import type { MailCatcher } from "../../../scripts/local-stack/mail-catcher";
 import { processUser } from "../../../scripts/support/process-user";
-import { type EmulatorHandle, putDocuments } from "../../support/firestore";
+import { putDocuments } from "../../support/firestore";
 import { queriesMissingIndexes, readIndexes } from "../../support/index-coverage";
 import { localParts } from "../../support/local-time";
 import {
@@ -21,33 +19,21 @@ import {
   seedDueUser,
   seedEarlierRunState,
 } from "../../support/processor";
-import { type LocalServices, startLocalServices } from "../../support/stack";
+import { localServicesForFile } from "../../support/stack";
 import { zoneOutsideWindow } from "../../support/zones";
 
-let services: LocalServices;
-let handle: EmulatorHandle;
-let sandbox: LlmSandbox;
-let catcher: MailCatcher;
+const services = localServicesForFile();
 let db: Firestore;
 let deps: ProcessorDeps;
 let events: EventProcessorDeps;
 
-beforeAll(async () => {
-  services = await startLocalServices();
-  ({ handle, sandbox, catcher } = services);
-});
-
-afterAll(async () => {
-  await services?.stop();
-});
-
 beforeEach(() => {
-  ({ db } = handle.freshProject("processor"));
-  deps = realProcessorDeps({ db, sandbox });
-  events = realEventDeps({ db, catcher });
-  sandbox.requests.length = 0;
-  catcher.emails.length = 0;
-  catcher.attempts.length = 0;
+  ({ db } = services.handle.freshProject("processor"));
+  deps = realProcessorDeps({ db, sandbox: services.sandbox });
+  events = realEventDeps({ db, catcher: services.catcher });
+  services.sandbox.requests.length = 0;
+  services.catcher.emails.length = 0;
+  services.catcher.attempts.length = 0;
 });
 
 const NOW = Date.now();
@@ -125,12 +111,12 @@ describe("processing a due user end to end", () => {
     expect(entries[0]?.get("coachingMessageId")).toBe(message.id);
     expect(entries[0]?.get("content")).toContain(message.messageContent);
 
-    expect(catcher.emails).toHaveLength(1);
-    expect(catcher.emails[0]?.to).toEqual(["happy@example.com"]);
-    expect(catcher.emails[0]?.idempotencyKey).toBe(`coaching.message.created_${message.slotId}`);
-    expect(catcher.emails[0]?.html).toContain("https://journal.example/journal/");
-    expect(catcher.emails[0]?.html).toContain("Hi Name happy,");
-    expect(catcher.emails[0]?.text).toContain(message.messageContent);
+    expect(services.catcher.emails).toHaveLength(1);
+    expect(services.catcher.emails[0]?.to).toEqual(["happy@example.com"]);
+    expect(services.catcher.emails[0]?.idempotencyKey).toBe(`coaching.message.created_${message.slotId}`);
+    expect(services.catcher.emails[0]?.html).toContain("https://journal.example/journal/");
+    expect(services.catcher.emails[0]?.html).toContain("Hi Name happy,");
+    expect(services.catcher.emails[0]?.text).toContain(message.messageContent);
 
     const due = await dueOf("happy");
     const local = localParts(due, message.userTimezone);
@@ -143,7 +129,7 @@ describe("processing a due user end to end", () => {
     await seedDueUser(db, { uid: "quiet", now: NOW, emailNotifications: false });
     await processUser({ deps, uid: "quiet", now: NOW });
     await drainEvents(events, NOW);
-    expect(catcher.emails).toHaveLength(0);
+    expect(services.catcher.emails).toHaveLength(0);
     expect(await coachingEntriesOf("quiet")).toHaveLength(1);
     expect((await messagesOf("quiet"))[0]?.delivery.email.status).toBe("skipped");
   });
@@ -151,7 +137,7 @@ describe("processing a due user end to end", () => {
   it("issues only queries that firestore.indexes.json covers", async () => {
     await seedDueUser(db, { uid: "indexed", now: NOW });
     await processUser({ deps, uid: "indexed", now: NOW });
-    expect(queriesMissingIndexes(handle.emulator.recordedQueries(), readIndexes())).toEqual([]);
+    expect(queriesMissingIndexes(services.handle.emulator.recordedQueries(), readIndexes())).toEqual([]);
   });
 
   it("mirrors the enable flag (`coachingEnabled`) in the reschedule it writes anyway, after a message or outside the window", async () => {
@@ -170,7 +156,7 @@ describe("processing a due user end to end", () => {
 describe("quality gate", () => {
   it("stores a message rated below 6 unsent with the reason, writes no journal entry and applies the retry interval", async () => {
     await seedDueUser(db, { uid: "low", now: NOW, frequency: "multipleTimesPerWeek" });
-    sandbox.queueFaults([
+    services.sandbox.queueFaults([
       { kind: "pass" },
       contentFault({
         effectivenessRating: 4,
@@ -185,7 +171,7 @@ describe("quality gate", () => {
     expect(message).toMatchObject({ wasSent: false, status: "rejected", effectivenessRating: 4 });
     expect(message?.failureReason).toContain("below 6");
     expect(await coachingEntriesOf("low")).toHaveLength(0);
-    expect(catcher.emails).toHaveLength(0);
+    expect(services.catcher.emails).toHaveLength(0);
     expect(await dueOf("low")).toBe(retryDueAt({ now: NOW, frequency: "multipleTimesPerWeek" }));
   });
 
@@ -193,7 +179,7 @@ describe("quality gate", () => {
     await seedDueUser(db, { uid: "revise", now: NOW });
     const improved =
       "Your 5k run showed you can keep a plan. What would a plan for calmer mornings look like?";
-    sandbox.queueFaults([
+    services.sandbox.queueFaults([
       { kind: "pass" },
       contentFault({
         effectivenessRating: 7,
@@ -212,7 +198,7 @@ describe("quality gate", () => {
     });
     expect(message?.originalMessageContent).not.toBe(improved);
     expect((await coachingEntriesOf("revise"))[0]?.get("content")).toContain(improved);
-    expect(catcher.emails[0]?.text).toContain(improved);
+    expect(services.catcher.emails[0]?.text).toContain(improved);
   });
 
   it("regenerates once a message too close to a recent one, and fails the gate when it is still too close", async () => {
@@ -229,7 +215,7 @@ describe("quality gate", () => {
         messageType: "check_in",
         messageContent: goodMessage.messageContent,
       });
-    sandbox.queueFaults([contentFault(goodMessage), contentFault(goodMessage)]);
+    services.sandbox.queueFaults([contentFault(goodMessage), contentFault(goodMessage)]);
     const result = await processUser({ deps, uid: "repeat", now: NOW });
     expect(result).toMatchObject({ result: { messageGenerated: false, outcome: "gate_failed" } });
     const attempts = (await messagesOf("repeat")).filter((message) => message.slotId);
@@ -237,8 +223,8 @@ describe("quality gate", () => {
       expect.stringContaining("too close"),
       expect.stringContaining("still too close"),
     ]);
-    expect(sandbox.requests).toHaveLength(2);
-    expect(JSON.stringify(sandbox.requests[1]?.body)).toContain("rejected_draft");
+    expect(services.sandbox.requests).toHaveLength(2);
+    expect(JSON.stringify(services.sandbox.requests[1]?.body)).toContain("rejected_draft");
     expect(await dueOf("repeat")).toBe(retryDueAt({ now: NOW, frequency: "daily" }));
   });
 
@@ -255,7 +241,7 @@ describe("quality gate", () => {
         messageType: "check_in",
         messageContent: goodMessage.messageContent,
       });
-    sandbox.queueFaults([contentFault(goodMessage)]);
+    services.sandbox.queueFaults([contentFault(goodMessage)]);
     await processUser({ deps, uid: "fresh", now: NOW });
     const sent = (await messagesOf("fresh")).filter((message) => message.slotId && message.wasSent);
     expect(sent).toHaveLength(1);
@@ -287,9 +273,9 @@ describe("faults from the LLM", () => {
   ] as const)(
     "after %s: no message, the error recorded, the retry interval applied",
     async (_case, faults, outcome) => {
-      deps = realProcessorDeps({ db, sandbox, timeoutMs: 500 });
+      deps = realProcessorDeps({ db, sandbox: services.sandbox, timeoutMs: 500 });
       await seedDueUser(db, { uid: "faulty", now: NOW, frequency: "onceAWeek" });
-      sandbox.queueFaults([...faults]);
+      services.sandbox.queueFaults([...faults]);
       const result = await processUser({ deps, uid: "faulty", now: NOW });
       expect(result).toMatchObject({ result: { messageGenerated: false, outcome } });
       const messages = await messagesOf("faulty");
@@ -301,10 +287,10 @@ describe("faults from the LLM", () => {
       });
       expect(messages[0]?.llmCalls.at(-1)?.ok).toBe(false);
       expect(await coachingEntriesOf("faulty")).toHaveLength(0);
-      expect(catcher.emails).toHaveLength(0);
+      expect(services.catcher.emails).toHaveLength(0);
       expect(await dueOf("faulty")).toBe(retryDueAt({ now: NOW, frequency: "onceAWeek" }));
       // The fault fired: the sandbox saw the call it was queued for.
-      expect(sandbox.requests).toHaveLength(faults.length);
+      expect(services.sandbox.requests).toHaveLength(faults.length);
     },
   );
 });
@@ -355,13 +341,13 @@ describe("exactly once per due slot", () => {
       const sent = (await messagesOf(uid)).filter((message) => message.wasSent);
       expect(sent).toHaveLength(1);
       expect(await coachingEntriesOf(uid)).toHaveLength(1);
-      expect(catcher.emails).toHaveLength(1);
+      expect(services.catcher.emails).toHaveLength(1);
       expect(await dueOf(uid)).toBeGreaterThan(later);
       // A further run changes nothing.
       await processUser({ deps, uid, now: later + 60_000 });
       await drainEvents(events, later + 60_000);
       expect((await messagesOf(uid)).filter((message) => message.wasSent)).toHaveLength(1);
-      expect(catcher.emails).toHaveLength(1);
+      expect(services.catcher.emails).toHaveLength(1);
     },
   );
 
@@ -374,7 +360,7 @@ describe("exactly once per due slot", () => {
     await Promise.all(Array.from({ length: 5 }, () => drainEvents(events, NOW)));
     expect((await messagesOf("busy")).filter((message) => message.wasSent)).toHaveLength(1);
     expect(await coachingEntriesOf("busy")).toHaveLength(1);
-    expect(catcher.emails).toHaveLength(1);
+    expect(services.catcher.emails).toHaveLength(1);
   });
 });
 
@@ -388,11 +374,11 @@ describe("model output stays out of failure reasons", () => {
     ["text that is not JSON", { kind: "content" as const, content: `${planted} {` }],
   ])("after %s, the stored reason names the error and the fields, not the output", async (_case, fault) => {
     await seedDueUser(db, { uid: "quoted", now: NOW });
-    sandbox.queueFaults([fault]);
+    services.sandbox.queueFaults([fault]);
     await processUser({ deps, uid: "quoted", now: NOW });
     const [message] = await messagesOf("quoted");
     expect(message?.failureReason).toEqual(expect.any(String));
-    expect(sandbox.requests).toHaveLength(1);
+    expect(services.sandbox.requests).toHaveLength(1);
     const stored = JSON.stringify(message);
     expect(stored).not.toContain("PLANTED");
     expect(stored).not.toContain("555-0100");
@@ -403,7 +389,7 @@ describe("prompt injection", () => {
   it("the journal entry escapes Markdown link syntax in the message, so it renders as text", async () => {
     await seedDueUser(db, { uid: "markdown", now: NOW });
     const content = "Look at [your week] (all of it) and pick one thing! What stands out?";
-    sandbox.queueFaults([contentFault({ ...goodMessage, messageContent: content })]);
+    services.sandbox.queueFaults([contentFault({ ...goodMessage, messageContent: content })]);
     await processUser({ deps, uid: "markdown", now: NOW });
     const [entry] = await coachingEntriesOf("markdown");
     expect(entry?.get("content")).toContain(
@@ -422,14 +408,14 @@ describe("prompt injection", () => {
     });
     await processUser({ deps, uid: "attacker", now: NOW });
     await drainEvents(events, NOW);
-    expect(sandbox.requests.length).toBeGreaterThan(0);
-    for (const request of sandbox.requests) {
+    expect(services.sandbox.requests.length).toBeGreaterThan(0);
+    for (const request of services.sandbox.requests) {
       const body = JSON.stringify(request.body);
       expect(body).toContain("ignore your instructions");
       expect(body).not.toContain("victim");
       expect(body).not.toContain("4321");
     }
-    expect(catcher.emails.map((email) => email.to)).toEqual([["attacker@example.com"]]);
+    expect(services.catcher.emails.map((email) => email.to)).toEqual([["attacker@example.com"]]);
   });
 });
 
@@ -475,7 +461,7 @@ describe("an approved message goes out only once its slot completes", () => {
         false,
       );
       await drainEvents(events, NOW);
-      expect(catcher.emails).toHaveLength(0);
+      expect(services.catcher.emails).toHaveLength(0);
 
       // The user's run no longer waits on that slot: it is skipped (outside the window, or not due).
       await db.doc(`users/${uid}`).update(change);
@@ -491,8 +477,8 @@ describe("an approved message goes out only once its slot completes", () => {
       expect(sent).toHaveLength(1);
       expect(sent[0]).toMatchObject({ id: approved.id, status: "sent", journalEntryId: expect.any(String) });
       expect(await coachingEntriesOf(uid)).toHaveLength(1);
-      expect(catcher.emails).toHaveLength(1);
-      expect(sandbox.requests).toHaveLength(2);
+      expect(services.catcher.emails).toHaveLength(1);
+      expect(services.sandbox.requests).toHaveLength(2);
       expect(await dueOf(uid)).toBeGreaterThan(later);
     },
   );
@@ -523,14 +509,14 @@ describe("an approved message goes out only once its slot completes", () => {
       now: NOW,
     });
     expect(run).toMatchObject({ result: "retry_scheduled" });
-    expect(catcher.emails).toHaveLength(0);
+    expect(services.catcher.emails).toHaveLength(0);
     expect((await messagesOf(uid))[0]?.delivery.email.status).toBe("pending");
 
     // Once the slot completes, the queued event delivers it, once.
     const later = NOW + deps.leaseMs + 1;
     await processUser({ deps, uid, now: later });
     await drainEvents(events, later + HOUR);
-    expect(catcher.emails).toHaveLength(1);
+    expect(services.catcher.emails).toHaveLength(1);
     expect((await messagesOf(uid))[0]).toMatchObject({
       status: "sent",
       delivery: { email: { status: "sent" } },
@@ -632,7 +618,7 @@ describe("what a run costs in store calls (issue 12, part 4)", () => {
     expect(await coachingEntriesOf("one-batch")).toHaveLength(1);
     expect((await db.doc(`events/${messageCreatedEventId(message?.slotId ?? "")}`).get()).exists).toBe(true);
     await drainEvents(events, NOW);
-    expect(catcher.emails).toHaveLength(1);
+    expect(services.catcher.emails).toHaveLength(1);
   });
 
   it("a crash between the batch and the reschedule resumes to one message, one entry and one email", async () => {
@@ -653,8 +639,8 @@ describe("what a run costs in store calls (issue 12, part 4)", () => {
     await drainEvents(events, later);
     expect((await messagesOf("batch-then-crash")).filter((message) => message.wasSent)).toHaveLength(1);
     expect(await coachingEntriesOf("batch-then-crash")).toHaveLength(1);
-    expect(catcher.emails).toHaveLength(1);
-    expect(sandbox.requests).toHaveLength(2);
+    expect(services.catcher.emails).toHaveLength(1);
+    expect(services.sandbox.requests).toHaveLength(2);
     expect(await dueOf("batch-then-crash")).toBeGreaterThan(later);
   });
 });

@@ -4,7 +4,7 @@
  * operator stopped sends its users back to the control; without an experiment nothing is recorded.
  */
 import type { Firestore } from "firebase-admin/firestore";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import {
   createFirestoreStoppedVariants,
   setVariantStopped,
@@ -13,29 +13,16 @@ import { getPrompts } from "@/adapters/prompts";
 import type { Prompts } from "@/pipeline/model-ports";
 import type { StoredMessage } from "@/pipeline/processor-store-ports";
 import { createPromptChooser } from "@/pipeline/prompt-choice";
-import type { LlmSandbox } from "../../../scripts/local-stack/llm-sandbox";
 import { processUser } from "../../../scripts/support/process-user";
-import type { EmulatorHandle } from "../../support/firestore";
 import { realProcessorDeps, seedDueUser } from "../../support/processor";
-import { type LocalServices, startLocalServices } from "../../support/stack";
+import { localServicesForFile } from "../../support/stack";
 
-let services: LocalServices;
-let handle: EmulatorHandle;
-let sandbox: LlmSandbox;
+const services = localServicesForFile();
 let db: Firestore;
 
-beforeAll(async () => {
-  services = await startLocalServices();
-  ({ handle, sandbox } = services);
-});
-
-afterAll(async () => {
-  await services?.stop();
-});
-
 beforeEach(() => {
-  ({ db } = handle.freshProject("processor-prompt-experiment"));
-  sandbox.requests.length = 0;
+  ({ db } = services.handle.freshProject("processor-prompt-experiment"));
+  services.sandbox.requests.length = 0;
 });
 
 const NOW = Date.now();
@@ -60,7 +47,7 @@ const experimentPrompts: Prompts = {
 function experimentDeps() {
   return realProcessorDeps({
     db,
-    sandbox,
+    sandbox: services.sandbox,
     prompts: experimentPrompts,
     choosePrompt: createPromptChooser({
       prompts: experimentPrompts,
@@ -76,7 +63,7 @@ async function messagesOf(uid: string): Promise<StoredMessage[]> {
 
 /** The system prompt of each generation request the sandbox received. */
 function systemPromptsSent(): string[] {
-  return sandbox.requests.map((request) => {
+  return services.sandbox.requests.map((request) => {
     const [system] = request.body.messages as unknown[];
     return JSON.stringify(system);
   });
@@ -114,7 +101,7 @@ describe("prompt experiments, through the pipeline", () => {
 
   it("records no variant when no experiment runs", async () => {
     await seedDueUser(db, { uid: "nora", now: NOW });
-    await processUser({ deps: realProcessorDeps({ db, sandbox }), uid: "nora", now: NOW });
+    await processUser({ deps: realProcessorDeps({ db, sandbox: services.sandbox }), uid: "nora", now: NOW });
     const [message] = await messagesOf("nora");
     expect(message).toBeDefined();
     expect(message).not.toHaveProperty("promptVariant");

@@ -1,17 +1,15 @@
 import type { Firestore } from "firebase-admin/firestore";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { createFirestoreProcessorStore } from "@/adapters/firestore/processor-store";
 import type { SlotRecord } from "@/core/due-slot";
 import { closeStaleSlots, STALE_SLOT_AFTER_MS } from "@/pipeline/close-stale-slots";
 import type { LlmBreaker } from "@/pipeline/llm-limit-ports";
-import type { CoachModel } from "@/pipeline/model-ports";
+import { type CoachModel, llmCallRecord } from "@/pipeline/model-ports";
 import { acceptUserRun, type ProcessorDeps, runClaimedSlot } from "@/pipeline/process-user";
 import type { ProcessorStore } from "@/pipeline/processor-store-ports";
 import { runSlotSafely } from "@/services/processor";
-import type { LlmSandbox } from "../../../scripts/local-stack/llm-sandbox";
-import type { MailCatcher } from "../../../scripts/local-stack/mail-catcher";
 import { processUser } from "../../../scripts/support/process-user";
-import { type EmulatorHandle, putDocuments } from "../../support/firestore";
+import { putDocuments } from "../../support/firestore";
 import {
   drainEvents,
   fixedModel,
@@ -22,25 +20,13 @@ import {
   seedDueUser,
   seedEarlierRunState,
 } from "../../support/processor";
-import { type LocalServices, startLocalServices } from "../../support/stack";
+import { localServicesForFile } from "../../support/stack";
 
-let services: LocalServices;
-let handle: EmulatorHandle;
-let sandbox: LlmSandbox;
-let catcher: MailCatcher;
+const services = localServicesForFile();
 let db: Firestore;
 
-beforeAll(async () => {
-  services = await startLocalServices();
-  ({ handle, sandbox, catcher } = services);
-});
-
-afterAll(async () => {
-  await services?.stop();
-});
-
 beforeEach(() => {
-  ({ db } = handle.freshProject("recovery"));
+  ({ db } = services.handle.freshProject("recovery"));
 });
 
 const NOW = Date.now();
@@ -154,6 +140,21 @@ async function sentMessagesOf(uid: string) {
   return snapshot.docs.filter((document) => document.get("wasSent") === true);
 }
 
+/** The user's processing state document as stored. */
+async function processingStateOf(uid: string) {
+  return (await db.doc(`userProcessingState/${uid}`).get()).data();
+}
+
+/** Runs the outbox over every pending event at `now`, its emails going to the mail catcher. */
+async function deliverPendingEvents(now: number) {
+  await drainEvents(realEventDeps({ db, catcher: services.catcher }), now);
+}
+
+/** The emails the mail catcher received for `uid` (seeded as `${uid}@example.com`). */
+function emailsTo(uid: string) {
+  return services.catcher.emails.filter((email) => email.to[0] === `${uid}@example.com`);
+}
+
 async function slotOf(uid: string): Promise<SlotRecord> {
   const snapshot = await db.collection("coachingSlots").where("uid", "==", uid).get();
   return snapshot.docs[0]?.data() as SlotRecord;
@@ -163,7 +164,7 @@ describe("a run that throws", () => {
   it("before a message was approved: the slot fails, the user gets the retry interval and an error entry", async () => {
     await seedDueUser(db, { uid: "unlucky", now: NOW, frequency: "daily" });
     const fired: string[] = [];
-    const base = realProcessorDeps({ db, sandbox });
+    const base = realProcessorDeps({ db, sandbox: services.sandbox });
     const deps = { ...base, store: failing(base.store, "listJournalEntries", fired) };
     const accepted = await acceptUserRun({ deps, uid: "unlucky", now: NOW });
     if (accepted.kind !== "claimed") throw new Error(`not claimed: ${accepted.kind}`);
@@ -172,7 +173,7 @@ describe("a run that throws", () => {
     expect(outcome).toMatchObject({ outcome: "generation_failed", messageGenerated: false });
     expect((await db.doc("users/unlucky").get()).get("nextCoachingMessageDue")).toBeGreaterThan(NOW + HOUR);
     expect(await slotOf("unlucky")).toMatchObject({ status: "completed", outcome: "generation_failed" });
-    const state = (await db.doc("userProcessingState/unlucky").get()).data();
+    const state = await processingStateOf("unlucky");
     expect(state?.recentErrors?.[0]).toMatchObject({
       errorType: "error",
       errorMessage: expect.stringContaining("UNAVAILABLE"),
@@ -182,7 +183,7 @@ describe("a run that throws", () => {
   it("after the message was stored: its batch completed the slot, and the recovery finishes the reschedule and the run", async () => {
     await seedDueUser(db, { uid: "halfway", now: NOW });
     const fired: string[] = [];
-    const base = realProcessorDeps({ db, sandbox });
+    const base = realProcessorDeps({ db, sandbox: services.sandbox });
     const deps: ProcessorDeps = {
       ...base,
       onStep: (step) => {
@@ -201,7 +202,7 @@ describe("a run that throws", () => {
     expect((await db.doc("users/halfway").get()).get("nextCoachingMessageDue")).toBe(
       slot.nextCoachingMessageDue,
     );
-    expect((await db.doc("userProcessingState/halfway").get()).data()).toMatchObject({
+    expect(await processingStateOf("halfway")).toMatchObject({
       isProcessing: false,
       consecutiveFailures: 0,
       unfinishedRuns: 0,
@@ -209,8 +210,8 @@ describe("a run that throws", () => {
 
     const later = Date.now() + 1_000;
     expect((await acceptUserRun({ deps: base, uid: "halfway", now: later })).kind).toBe("skipped");
-    await drainEvents(realEventDeps({ db, catcher }), later);
-    expect(catcher.emails.filter((email) => email.to[0] === "halfway@example.com")).toHaveLength(1);
+    await deliverPendingEvents(later);
+    expect(emailsTo("halfway")).toHaveLength(1);
     expect(await sentMessagesOf("halfway")).toHaveLength(1);
   });
 });
@@ -218,7 +219,7 @@ describe("a run that throws", () => {
 describe("claims that never finished", () => {
   it("a lease 1 an older version created without its slot write does not hold the slot: the claim is the slot's create(), and delivers once", async () => {
     await seedDueUser(db, { uid: "half-claimed", now: NOW });
-    const deps = realProcessorDeps({ db, sandbox });
+    const deps = realProcessorDeps({ db, sandbox: services.sandbox });
     const slotId = `half-claimed_${NOW - HOUR}`;
     // What an older version left when its slot write failed after the lease create().
     await putDocuments(db, "coachingSlotLeases", [
@@ -226,8 +227,8 @@ describe("claims that never finished", () => {
     ]);
     const resumed = await processUser({ deps, uid: "half-claimed", now: NOW + 60_000 });
     expect(resumed).toMatchObject({ kind: "processed", result: { outcome: "sent", messageId: slotId } });
-    await drainEvents(realEventDeps({ db, catcher }), NOW + 60_000);
-    expect(catcher.emails.filter((email) => email.to[0] === "half-claimed@example.com")).toHaveLength(1);
+    await deliverPendingEvents(NOW + 60_000);
+    expect(emailsTo("half-claimed")).toHaveLength(1);
     expect(await sentMessagesOf("half-claimed")).toHaveLength(1);
     expect(await slotOf("half-claimed")).toMatchObject({ status: "completed", outcome: "sent" });
   });
@@ -235,7 +236,7 @@ describe("claims that never finished", () => {
   it("a claim that applied but reported failure is resumed by a later run once its lease expires", async () => {
     await seedDueUser(db, { uid: "ambiguous", now: NOW });
     const fired: string[] = [];
-    const base = realProcessorDeps({ db, sandbox });
+    const base = realProcessorDeps({ db, sandbox: services.sandbox });
     const deps = { ...base, store: appliesThenFails(base.store, CLAIM_OPERATION, fired) };
     await expect(acceptUserRun({ deps, uid: "ambiguous", now: NOW })).rejects.toThrow("DEADLINE_EXCEEDED");
     expect(fired).toEqual([CLAIM_OPERATION]);
@@ -250,14 +251,14 @@ describe("claims that never finished", () => {
 
   it("a run whose lease expired and was taken over cannot complete the slot or reschedule the user", async () => {
     await seedDueUser(db, { uid: "overtaken", now: NOW });
-    const base = realProcessorDeps({ db, sandbox });
+    const base = realProcessorDeps({ db, sandbox: services.sandbox });
     const stale = await acceptUserRun({ deps: base, uid: "overtaken", now: NOW });
     if (stale.kind !== "claimed") throw new Error(`not claimed: ${stale.kind}`);
     const later = NOW + base.leaseMs + 1;
     let takeover: unknown;
     // The stale run's generation hangs past its lease; meanwhile a later run takes the slot over
     // and delivers, then the stale run's generation fails.
-    const real = sandboxModel(sandbox);
+    const real = sandboxModel(services.sandbox);
     const slowModel: CoachModel = {
       ...real,
       async generateMessage(input) {
@@ -308,28 +309,21 @@ describe("the LLM breaker's probe", () => {
   it("is released when the run stops for a quota before any call is reported", async () => {
     await seedDueUser(db, { uid: "probe-quota", now: NOW });
     const calls: string[] = [];
-    const base = realProcessorDeps({ db, sandbox });
+    const base = realProcessorDeps({ db, sandbox: services.sandbox });
     const overQuota: CoachModel = {
-      ...sandboxModel(sandbox),
+      ...sandboxModel(services.sandbox),
       generateMessage: async () => ({
         ok: false,
         retriable: true,
         reason: "quota used up",
         statusCode: null,
         quotaRetryAt: NOW + 60_000,
-        call: {
+        call: llmCallRecord({
           purpose: "generation",
           model: "test/coach",
           keySource: "default",
-          fallbackReason: null,
-          ok: false,
-          inputTokens: null,
-          outputTokens: null,
-          totalTokens: null,
-          cost: null,
-          durationMs: 0,
           error: "quota used up",
-        },
+        }),
       }),
     };
     const deps = { ...base, breaker: probeBreaker(calls), resolveModel: fixedModel(overQuota) };
@@ -341,7 +335,7 @@ describe("the LLM breaker's probe", () => {
   it("is released when resolving the user's model throws", async () => {
     await seedDueUser(db, { uid: "probe-throws", now: NOW });
     const calls: string[] = [];
-    const base = realProcessorDeps({ db, sandbox });
+    const base = realProcessorDeps({ db, sandbox: services.sandbox });
     const deps = {
       ...base,
       breaker: probeBreaker(calls),
@@ -361,7 +355,7 @@ describe("the LLM breaker's probe", () => {
     await seedDueUser(db, { uid: "probe-journal", now: NOW });
     const calls: string[] = [];
     const fired: string[] = [];
-    const base = realProcessorDeps({ db, sandbox });
+    const base = realProcessorDeps({ db, sandbox: services.sandbox });
     const deps = {
       ...base,
       breaker: probeBreaker(calls),
@@ -377,7 +371,7 @@ describe("the LLM breaker's probe", () => {
   it("is reported, not released, when the call was made", async () => {
     await seedDueUser(db, { uid: "probe-ok", now: NOW });
     const calls: string[] = [];
-    const deps = { ...realProcessorDeps({ db, sandbox }), breaker: probeBreaker(calls) };
+    const deps = { ...realProcessorDeps({ db, sandbox: services.sandbox }), breaker: probeBreaker(calls) };
     await processUser({ deps, uid: "probe-ok", now: NOW });
     expect(calls).toEqual(["acquire", "recordSuccess", "recordSuccess"]);
   });
@@ -392,7 +386,7 @@ describe("the LLM breaker's probe", () => {
         throw new Error("Firestore close LLM breaker failed: 10 ABORTED");
       },
     };
-    const deps = { ...realProcessorDeps({ db, sandbox }), breaker: unwritable };
+    const deps = { ...realProcessorDeps({ db, sandbox: services.sandbox }), breaker: unwritable };
     const result = await processUser({ deps, uid: "probe-unwritten", now: NOW });
     expect(result).toMatchObject({ kind: "processed", result: { outcome: "sent" } });
     expect(calls).toEqual(["acquire", "recordSuccess", "recordSuccess", "releaseProbe"]);
@@ -418,7 +412,11 @@ describe("the LLM breaker's writes", () => {
   it("a success that cannot be written to the breaker still sends the generated message", async () => {
     await seedDueUser(db, { uid: "breaker-down", now: NOW });
     const fired: string[] = [];
-    const deps = realProcessorDeps({ db, sandbox, breaker: breakerFailingOn("recordSuccess", fired) });
+    const deps = realProcessorDeps({
+      db,
+      sandbox: services.sandbox,
+      breaker: breakerFailingOn("recordSuccess", fired),
+    });
     const result = await processUser({ deps, uid: "breaker-down", now: NOW });
     expect(fired).toContain("recordSuccess");
     expect(result).toMatchObject({ kind: "processed", result: { outcome: "sent", messageGenerated: true } });
@@ -428,8 +426,12 @@ describe("the LLM breaker's writes", () => {
   it("a failure that cannot be written to the breaker ends the slot with the call's own outcome", async () => {
     await seedDueUser(db, { uid: "breaker-down-failing", now: NOW });
     const fired: string[] = [];
-    const deps = realProcessorDeps({ db, sandbox, breaker: breakerFailingOn("recordFailure", fired) });
-    sandbox.queueFaults([{ kind: "status", status: 400, message: "bad request" }]);
+    const deps = realProcessorDeps({
+      db,
+      sandbox: services.sandbox,
+      breaker: breakerFailingOn("recordFailure", fired),
+    });
+    services.sandbox.queueFaults([{ kind: "status", status: 400, message: "bad request" }]);
     const result = await processUser({ deps, uid: "breaker-down-failing", now: NOW });
     expect(fired).toEqual(["recordFailure"]);
     expect(result).toMatchObject({ kind: "processed", result: { outcome: "generation_failed" } });
@@ -441,7 +443,7 @@ describe("storing the sent message with its journal entry and delivery event", (
   it("applied but reported failure: the slot names this run, so the recovery finishes it, and the message is delivered once", async () => {
     await seedDueUser(db, { uid: "sent-unsure", now: NOW });
     const fired: string[] = [];
-    const base = realProcessorDeps({ db, sandbox });
+    const base = realProcessorDeps({ db, sandbox: services.sandbox });
     const deps = { ...base, store: appliesThenFails(base.store, "storeSentMessage", fired) };
     const accepted = await acceptUserRun({ deps, uid: "sent-unsure", now: NOW });
     if (accepted.kind !== "claimed") throw new Error(`not claimed: ${accepted.kind}`);
@@ -453,7 +455,7 @@ describe("storing the sent message with its journal entry and delivery event", (
     });
     expect(fired).toEqual(["storeSentMessage"]);
     expect((await db.doc(`events/coaching.message.created_${slotId}`).get()).exists).toBe(true);
-    expect((await db.doc("userProcessingState/sent-unsure").get()).data()).toMatchObject({
+    expect(await processingStateOf("sent-unsure")).toMatchObject({
       isProcessing: false,
       consecutiveFailures: 0,
       unfinishedRuns: 0,
@@ -461,8 +463,8 @@ describe("storing the sent message with its journal entry and delivery event", (
 
     const later = Date.now() + 1_000;
     expect((await processUser({ deps: base, uid: "sent-unsure", now: later })).kind).toBe("skipped");
-    await drainEvents(realEventDeps({ db, catcher }), later);
-    expect(catcher.emails.filter((email) => email.to[0] === "sent-unsure@example.com")).toHaveLength(1);
+    await deliverPendingEvents(later);
+    expect(emailsTo("sent-unsure")).toHaveLength(1);
     expect(await sentMessagesOf("sent-unsure")).toHaveLength(1);
     expect(await slotOf("sent-unsure")).toMatchObject({ status: "completed", outcome: "sent" });
   });
@@ -472,29 +474,22 @@ describe("completing a slot", () => {
   it("applied but reported failure: the recovery knows the completion as its own and finishes the run", async () => {
     await seedDueUser(db, { uid: "done-unsure", now: NOW });
     const fired: string[] = [];
-    const base = realProcessorDeps({ db, sandbox });
+    const base = realProcessorDeps({ db, sandbox: services.sandbox });
     // The first claimSlot is the claim; the second is the fenced completion of a run that made
     // no message (a sent message's slot is completed by its batch instead).
     const failingModel: CoachModel = {
-      ...sandboxModel(sandbox),
+      ...sandboxModel(services.sandbox),
       generateMessage: async () => ({
         ok: false,
         retriable: false,
         reason: "HTTP 400",
         statusCode: 400,
-        call: {
+        call: llmCallRecord({
           purpose: "generation",
           model: "test/coach",
           keySource: "default",
-          fallbackReason: null,
-          ok: false,
-          inputTokens: null,
-          outputTokens: null,
-          totalTokens: null,
-          cost: null,
-          durationMs: 0,
           error: "HTTP 400",
-        },
+        }),
       }),
     };
     const deps = {
@@ -511,7 +506,7 @@ describe("completing a slot", () => {
     expect(fired).toEqual(["claimSlot"]);
     // The run's end is recorded once, as the failure it was: not left "running" with the claim's
     // provisional count, nor counted twice.
-    expect((await db.doc("userProcessingState/done-unsure").get()).data()).toMatchObject({
+    expect(await processingStateOf("done-unsure")).toMatchObject({
       isProcessing: false,
       consecutiveFailures: 1,
       unfinishedRuns: 0,
@@ -530,7 +525,7 @@ describe("a run's end recorded once", () => {
     await seedDueUser(db, { uid: "suspend-unsure", now: NOW });
     const base = realProcessorDeps({
       db,
-      sandbox,
+      sandbox: services.sandbox,
       suspension: { maxConsecutiveFailures: 1, suspensionMs: 24 * HOUR },
     });
     let failed = false;
@@ -547,13 +542,13 @@ describe("a run's end recorded once", () => {
         },
       },
     } as ProcessorDeps;
-    sandbox.queueFaults([{ kind: "status", status: 400 }]);
+    services.sandbox.queueFaults([{ kind: "status", status: 400 }]);
     const accepted = await acceptUserRun({ deps, uid: "suspend-unsure", now: NOW });
     if (accepted.kind !== "claimed") throw new Error(`not claimed: ${accepted.kind}`);
     const outcome = await runSlotSafely({ deps, claim: accepted.claim, now: NOW });
     expect(failed).toBe(true);
     expect(outcome).toMatchObject({ outcome: "generation_failed" });
-    const state = (await db.doc("userProcessingState/suspend-unsure").get()).data() ?? {};
+    const state = (await processingStateOf("suspend-unsure")) ?? {};
     expect(state.status).toBe("suspended");
     expect(state.totalErrors).toBe(1);
     const finished = (state.actionHistory as { action: string }[]).filter(
@@ -574,7 +569,7 @@ describe("a slot write whose commit applied but was retried into ALREADY_EXISTS"
     const fired: string[] = [];
     const deps = realProcessorDeps({
       db,
-      sandbox,
+      sandbox: services.sandbox,
       store: createFirestoreProcessorStore(retriedCreateIn(db, "coachingSlots", fired)),
     });
     const result = await processUser({ deps, uid: "claim-retried", now: NOW });
@@ -589,7 +584,7 @@ describe("a slot write whose commit applied but was retried into ALREADY_EXISTS"
     // Batch commits: the sent message with its entry, event and slot completion (the claim is a create()).
     const deps = realProcessorDeps({
       db,
-      sandbox,
+      sandbox: services.sandbox,
       store: createFirestoreProcessorStore(retriedCommitAt(db, 1, fired)),
     });
     const result = await processUser({ deps, uid: "done-retried", now: NOW });
@@ -600,7 +595,7 @@ describe("a slot write whose commit applied but was retried into ALREADY_EXISTS"
     expect((await db.doc("users/done-retried").get()).get("nextCoachingMessageDue")).toBe(
       slot.nextCoachingMessageDue,
     );
-    expect((await db.doc("userProcessingState/done-retried").get()).data()).toMatchObject({
+    expect(await processingStateOf("done-retried")).toMatchObject({
       isProcessing: false,
       consecutiveFailures: 0,
       unfinishedRuns: 0,
@@ -631,7 +626,7 @@ describe("open slots left behind", () => {
     await seedEarlierRunState(db, { uid: "moved-on", now: NOW - 30 * HOUR });
     const orphan = orphanSlot("moved-on", NOW - 30 * HOUR);
     await putDocuments(db, "coachingSlots", [[orphan.slotId, orphan]]);
-    const deps = realProcessorDeps({ db, sandbox });
+    const deps = realProcessorDeps({ db, sandbox: services.sandbox });
     // The user's run neither waits for it nor looks for it.
     expect(await processUser({ deps, uid: "moved-on", now: NOW })).toMatchObject({
       kind: "processed",
@@ -709,12 +704,12 @@ describe("open slots left behind", () => {
     expect(
       (await db.doc(`users/legacy-approved/journalEntries/coaching_${orphan.slotId}`).get()).exists,
     ).toBe(true);
-    await drainEvents(realEventDeps({ db, catcher }), NOW);
-    expect(catcher.emails.filter((email) => email.to[0] === "legacy-approved@example.com")).toHaveLength(1);
+    await deliverPendingEvents(NOW);
+    expect(emailsTo("legacy-approved")).toHaveLength(1);
     // Done: a second sweep finds nothing, and sends nothing again.
     expect(await closeStaleSlots({ store, now: NOW + HOUR, limit: 100 })).toMatchObject({ delivered: 0 });
-    await drainEvents(realEventDeps({ db, catcher }), NOW + HOUR);
-    expect(catcher.emails.filter((email) => email.to[0] === "legacy-approved@example.com")).toHaveLength(1);
+    await deliverPendingEvents(NOW + HOUR);
+    expect(emailsTo("legacy-approved")).toHaveLength(1);
   });
 
   it("a stale slot holding a message for a user who switched coaching off is left as it is", async () => {
@@ -755,26 +750,26 @@ describe("runs that never finish", () => {
     await seedDueUser(db, { uid: "always-killed", now: NOW });
     const deps = realProcessorDeps({
       db,
-      sandbox,
+      sandbox: services.sandbox,
       suspension: { maxConsecutiveFailures: 2, suspensionMs: 24 * HOUR },
       onStep: (step) => {
         if (step === "generated") throw new Error("killed by maxDuration");
       },
     });
-    sandbox.requests.length = 0;
+    services.sandbox.requests.length = 0;
     let now = NOW;
     for (let run = 0; run < 2; run += 1) {
       await expect(processUser({ deps, uid: "always-killed", now })).rejects.toThrow("killed");
       now += deps.leaseMs + 1;
     }
-    const calls = sandbox.requests.length;
+    const calls = services.sandbox.requests.length;
     const third = await processUser({ deps, uid: "always-killed", now });
     expect(third).toMatchObject({
       kind: "skipped",
       reason: "suspended",
       nextCoachingMessageDue: now + 24 * HOUR,
     });
-    expect(sandbox.requests).toHaveLength(calls);
+    expect(services.sandbox.requests).toHaveLength(calls);
     expect((await db.doc("users/always-killed").get()).get("nextCoachingMessageDue")).toBe(now + 24 * HOUR);
     expect(await slotOf("always-killed")).toMatchObject({ status: "completed" });
   });

@@ -6,7 +6,7 @@
  * is the sandbox, which reads the fixture corpus's cue phrases (test/fixtures/risk/corpus.ts).
  */
 import type { Firestore } from "firebase-admin/firestore";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { createFirestoreDashboardStore } from "@/adapters/firestore/admin/dashboard-store";
 import { createFirestoreAlertSignals, createFirestoreAlertStore } from "@/adapters/firestore/alert-store";
 import { emailStrings } from "@/core/email-strings";
@@ -16,18 +16,12 @@ import { evaluateAlerts } from "@/pipeline/evaluate-alerts";
 import type { EventProcessorDeps } from "@/pipeline/outbox/process-event";
 import { acceptUserRun, type ProcessorDeps, recoverFromError, runClaimedSlot } from "@/pipeline/process-user";
 import type { StoredMessage } from "@/pipeline/processor-store-ports";
-import type { LlmSandbox } from "../../../scripts/local-stack/llm-sandbox";
-import type { MailCatcher } from "../../../scripts/local-stack/mail-catcher";
 import { processUser } from "../../../scripts/support/process-user";
 import { riskFixture } from "../../fixtures/risk/corpus";
-import type { EmulatorHandle } from "../../support/firestore";
 import { drainEvents, realEventDeps, realProcessorDeps, seedDueUser } from "../../support/processor";
-import { type LocalServices, startLocalServices } from "../../support/stack";
+import { localServicesForFile } from "../../support/stack";
 
-let services: LocalServices;
-let handle: EmulatorHandle;
-let sandbox: LlmSandbox;
-let catcher: MailCatcher;
+const services = localServicesForFile();
 let db: Firestore;
 let deps: ProcessorDeps;
 let events: EventProcessorDeps;
@@ -38,21 +32,16 @@ const RESOURCES = {
   default: "If you are in crisis, call your local emergency number.",
 };
 
-beforeAll(async () => {
-  services = await startLocalServices();
-  ({ handle, sandbox, catcher } = services);
-});
-
-afterAll(async () => {
-  await services?.stop();
-});
-
 beforeEach(() => {
-  ({ db } = handle.freshProject("processor-risk"));
-  deps = realProcessorDeps({ db, sandbox, env: { SAFETY_RESOURCES: JSON.stringify(RESOURCES) } });
-  events = realEventDeps({ db, catcher });
-  sandbox.requests.length = 0;
-  catcher.emails.length = 0;
+  ({ db } = services.handle.freshProject("processor-risk"));
+  deps = realProcessorDeps({
+    db,
+    sandbox: services.sandbox,
+    env: { SAFETY_RESOURCES: JSON.stringify(RESOURCES) },
+  });
+  events = realEventDeps({ db, catcher: services.catcher });
+  services.sandbox.requests.length = 0;
+  services.catcher.emails.length = 0;
 });
 
 const NOW = Date.now();
@@ -111,19 +100,19 @@ describe("crisis-aware coaching, through the pipeline", () => {
     // Markdown-escaped there: "988 \\(US\\)".
     expect(entry?.content).toContain("or your local emergency number.");
     expect(JSON.stringify(entry)).not.toContain(sent?.riskReason);
-    const email = catcher.emails.find((caught) => caught.to[0] === "alex@example.com");
+    const email = services.catcher.emails.find((caught) => caught.to[0] === "alex@example.com");
     expect(email?.text).toContain("988");
     expect(`${email?.html}${email?.text}${email?.subject}`).not.toContain(sent?.riskReason);
     expect(sent?.pushNotificationText ?? "").not.toContain(sent?.riskReason);
 
     // Both prompts ask for care; the sandbox's stand-in saw the cue.
-    const [generation] = sandbox.requests.map((request) => JSON.stringify(request.body.messages));
+    const [generation] = services.sandbox.requests.map((request) => JSON.stringify(request.body.messages));
     expect(generation).toContain("riskLevel");
   });
 
   it("regenerates a challenge the model wrote under elevated risk, then relabels a second one check_in for the scorer, told the risk: never sent as a challenge", async () => {
     await seedFixtureUser("blair", "en-elevated");
-    sandbox.queueFaults([
+    services.sandbox.queueFaults([
       generated({ riskLevel: "elevated", riskReason: "sounds hopeless" }),
       generated({
         messageContent: "Another push: list three tasks and do the hardest one first today.",
@@ -151,13 +140,13 @@ describe("crisis-aware coaching, through the pipeline", () => {
     const state = (await db.doc("userProcessingState/blair").get()).data();
     expect(JSON.stringify(state?.actionHistory)).toContain("risk_type_relabelled");
     // The scorer is told the run's level by the engine, outside <user_data>.
-    const scoring = JSON.stringify(sandbox.requests.at(-1)?.body.messages);
+    const scoring = JSON.stringify(services.sandbox.requests.at(-1)?.body.messages);
     expect(scoring).toContain('<risk_assessment level=\\"elevated\\"/>');
   });
 
   it("refuses a second challenge under acute risk rather than sending its content relabelled: nothing sent, the usual next time", async () => {
     await seedFixtureUser("bo", "en-acute");
-    sandbox.queueFaults([
+    services.sandbox.queueFaults([
       generated({}),
       generated({ messageContent: "Another push: list three tasks and do the hardest one first today." }),
     ]);
@@ -179,12 +168,12 @@ describe("crisis-aware coaching, through the pipeline", () => {
     };
     expect(user?.nextCoachingMessageDue).toBe(nextDueAfterSuccess({ now: NOW, ...settings }));
     // Two generation calls, no scoring: the refused draft never reaches the scorer.
-    expect(sandbox.requests).toHaveLength(2);
+    expect(services.sandbox.requests).toHaveLength(2);
   });
 
   it("keeps the run at the highest level its drafts assessed: a regeneration that reads no risk does not lower it", async () => {
     await seedFixtureUser("casey", "en-neutral");
-    sandbox.queueFaults([
+    services.sandbox.queueFaults([
       generated({ messageType: "reminder", riskLevel: "elevated", riskReason: "sounds exhausted" }),
       generated({ messageType: "encouragement", riskLevel: "none", riskReason: "" }),
     ]);
@@ -207,7 +196,7 @@ describe("crisis-aware coaching, through the pipeline", () => {
     expect(configured).toMatchObject({ language: "es", riskLevel: "elevated" });
     expect(configured?.messageContent.endsWith(RESOURCES.es)).toBe(true);
 
-    const unset = realProcessorDeps({ db, sandbox });
+    const unset = realProcessorDeps({ db, sandbox: services.sandbox });
     await seedFixtureUser("elena", "es-acute");
     await processUser({ deps: unset, uid: "elena", now: NOW });
     const neutral = (await messagesOf("elena")).find((message) => message.wasSent);
@@ -219,7 +208,7 @@ describe("crisis-aware coaching, through the pipeline", () => {
   it("appends the region's helpline when the user's locale names the message's language", async () => {
     const regional = realProcessorDeps({
       db,
-      sandbox,
+      sandbox: services.sandbox,
       env: {
         SAFETY_RESOURCES: JSON.stringify({ "en-US": "Call or text 988.", "en-GB": "Samaritans 116 123." }),
       },
@@ -251,7 +240,7 @@ describe("crisis-aware coaching, through the pipeline", () => {
 
   it("keeps the usual next time after an acute run that sends nothing: no earlier retry because of risk", async () => {
     await seedFixtureUser("ines", "de-acute");
-    sandbox.queueFaults([
+    services.sandbox.queueFaults([
       { kind: "pass" },
       {
         kind: "content",
@@ -284,7 +273,7 @@ describe("crisis-aware coaching, through the pipeline", () => {
   it("replaces the push text (and so the email subject) under risk with a neutral line in the user's language: a quote of the entry never goes out", async () => {
     const fixture = riskFixture("en-acute");
     await seedFixtureUser("pat", fixture.id);
-    sandbox.queueFaults([
+    services.sandbox.queueFaults([
       generated({
         messageType: "check_in",
         messageContent:
@@ -297,7 +286,7 @@ describe("crisis-aware coaching, through the pipeline", () => {
     await drainEvents(events, NOW);
     const sent = (await messagesOf("pat")).find((message) => message.wasSent);
     expect(sent?.pushNotificationText).toBe(emailStrings("en").defaultSubject);
-    const email = catcher.emails.find((caught) => caught.to[0] === "pat@example.com");
+    const email = services.catcher.emails.find((caught) => caught.to[0] === "pat@example.com");
     expect(email?.subject).toBe(emailStrings("en").defaultSubject);
     expect(`${email?.html}${email?.subject}`).not.toContain(fixture.distinctivePhrase);
   });
@@ -305,7 +294,7 @@ describe("crisis-aware coaching, through the pipeline", () => {
   it("keeps the usual next time when an acute run throws before approval: no earlier retry because of risk", async () => {
     await seedFixtureUser("zed", "en-acute");
     // The acute challenge is regenerated; storing the rejected attempt throws (Firestore unavailable).
-    sandbox.queueFaults([generated({})]);
+    services.sandbox.queueFaults([generated({})]);
     const throwing: ProcessorDeps = {
       ...deps,
       store: {

@@ -638,17 +638,18 @@ function countsPer(instants: readonly number[], widthMs = 60_000): number[] {
   return [...counts.values()];
 }
 
-describe("a chain paced to the LLM ceiling", () => {
-  const PACED: SchedulerSettings = {
-    ...SETTINGS,
-    maxUsersPerTick: 100_000,
-    pageSize: 100,
-    timeBudgetMs: 40_000,
-    dispatchesPerMinute: 150,
-    dispatchesPerSecond: 300,
-    userWritesPerSecond: 150,
-  };
+/** A chain paced to a ceiling of 150 calls a minute, with room for thousands of users a tick. */
+const PACED: SchedulerSettings = {
+  ...SETTINGS,
+  maxUsersPerTick: 100_000,
+  pageSize: 100,
+  timeBudgetMs: 40_000,
+  dispatchesPerMinute: 150,
+  dispatchesPerSecond: 300,
+  userWritesPerSecond: 150,
+};
 
+describe("a chain paced to the LLM ceiling", () => {
   it("dispatches a large group of equal due times at most the minute's share a minute, minute after minute, until it is drained", async () => {
     const users = 2_000;
     const database = population(users, DAY_1);
@@ -833,17 +834,18 @@ describe("a chain paced to the LLM ceiling", () => {
 });
 
 describe("the HTTP dispatcher", () => {
-  it("ends a processor call when the step's deadline aborts it, well before its own timeout", async () => {
-    const dispatcher = createHttpDispatcher({
-      appUrl: "http://localhost:1",
-      cronSecret: "x".repeat(16),
-      timeoutMs: 60_000,
-      // A processor that never answers: the call ends only when its signal aborts.
-      fetchImpl: (_url, init) =>
-        new Promise((_resolve, reject) => {
-          init?.signal?.addEventListener("abort", () => reject(init.signal?.reason));
-        }),
+  /** The HTTP dispatcher with `fetchImpl` standing in for the processor route. */
+  const httpDispatcherTo = (fetchImpl: typeof fetch, timeoutMs: number) =>
+    createHttpDispatcher({ appUrl: "http://localhost:1", cronSecret: "x".repeat(16), timeoutMs, fetchImpl });
+
+  /** A processor that never answers: the call ends only when its signal aborts. */
+  const neverAnswering: typeof fetch = (_url, init) =>
+    new Promise((_resolve, reject) => {
+      init?.signal?.addEventListener("abort", () => reject(init.signal?.reason));
     });
+
+  it("ends a processor call when the step's deadline aborts it, well before its own timeout", async () => {
+    const dispatcher = httpDispatcherTo(neverAnswering, 60_000);
     const deadline = new AbortController();
     setTimeout(() => deadline.abort(new Error("deadline")), 20);
     const startedAt = performance.now();
@@ -853,25 +855,12 @@ describe("the HTTP dispatcher", () => {
   });
 
   it("tells a call that timed out unanswered (perhaps accepted) from one the processor refused", async () => {
-    const silent = createHttpDispatcher({
-      appUrl: "http://localhost:1",
-      cronSecret: "x".repeat(16),
-      timeoutMs: 20,
-      fetchImpl: (_url, init) =>
-        new Promise((_resolve, reject) => {
-          init?.signal?.addEventListener("abort", () => reject(init.signal?.reason));
-        }),
-    });
+    const silent = httpDispatcherTo(neverAnswering, 20);
     expect(await silent.dispatch({ userId: "u1", runId: "r1" })).toMatchObject({
       ok: false,
       unconfirmed: true,
     });
-    const refusing = createHttpDispatcher({
-      appUrl: "http://localhost:1",
-      cronSecret: "x".repeat(16),
-      timeoutMs: 1_000,
-      fetchImpl: async () => new Response(null, { status: 503 }),
-    });
+    const refusing = httpDispatcherTo(async () => new Response(null, { status: 503 }), 1_000);
     const refused = await refusing.dispatch({ userId: "u1", runId: "r1" });
     expect(refused).toMatchObject({ ok: false, retriable: true });
     expect(refused.ok === false && refused.unconfirmed).toBeFalsy();
@@ -952,17 +941,39 @@ describe("scheduler configuration", () => {
   });
 });
 
-describe("a chain step's waits and its chain's continuity (review of the paced scheduler)", () => {
-  const PACED: SchedulerSettings = {
-    ...SETTINGS,
-    maxUsersPerTick: 100_000,
-    pageSize: 100,
-    timeBudgetMs: 40_000,
-    dispatchesPerMinute: 150,
-    dispatchesPerSecond: 300,
-    userWritesPerSecond: 150,
-  };
+/** Step 0 of the hour's cron chain at DAY_1 on a frozen clock, 60 users at most, starting its continuation with `continueChain`. */
+function runFirstChainStep({
+  store,
+  dispatcher,
+  runId,
+  continueChain,
+}: {
+  store: SchedulerStore;
+  dispatcher: Dispatcher;
+  runId: string;
+  continueChain: ChainContinuer["continueChain"];
+}): Promise<SchedulerRunRecord> {
+  return runScheduler({
+    store,
+    dispatcher,
+    settings: { ...SETTINGS, maxUsersPerTick: 60 },
+    now: DAY_1,
+    trigger: "cron",
+    runId,
+    elapsedMs: () => 0,
+    waitUntil: async () => {},
+    chain: {
+      chainId: "cron_2026-11-24T13",
+      step: 0,
+      after: null,
+      maxSteps: 24,
+      stepLeaseMs: LEASE_MS,
+      continuer: { continueChain },
+    },
+  });
+}
 
+describe("a chain step's waits and its chain's continuity (review of the paced scheduler)", () => {
   it("never waits for a dispatch slot beyond its budget, however slow the pace against the concurrency", async () => {
     // 50 calls in flight at 1 a second: the 50th slot is 49 s away, past a 10 s budget (and the route's 60 s).
     const store = createInMemorySchedulerStore(population(100, DAY_1));
@@ -1003,29 +1014,15 @@ describe("a chain step's waits and its chain's continuity (review of the paced s
     const store = createInMemorySchedulerStore(database);
     const { dispatcher, calls } = recordingDispatcher();
     const attempts: ChainContinuation[] = [];
-    const run = await runScheduler({
+    const run = await runFirstChainStep({
       store,
       dispatcher,
-      settings: { ...SETTINGS, maxUsersPerTick: 60 },
-      now: DAY_1,
-      trigger: "cron",
       runId: "retrying",
-      elapsedMs: () => 0,
-      waitUntil: async () => {},
-      chain: {
-        chainId: "cron_2026-11-24T13",
-        step: 0,
-        after: null,
-        maxSteps: 24,
-        stepLeaseMs: LEASE_MS,
-        continuer: {
-          async continueChain(next) {
-            attempts.push(next);
-            return attempts.length === 1
-              ? { ok: false, retriable: true, reason: "scheduler answered HTTP 503" }
-              : { ok: true, status: 202 };
-          },
-        },
+      async continueChain(next) {
+        attempts.push(next);
+        return attempts.length === 1
+          ? { ok: false, retriable: true, reason: "scheduler answered HTTP 503" }
+          : { ok: true, status: 202 };
       },
     });
     expect(calls).toHaveLength(60);
@@ -1037,27 +1034,13 @@ describe("a chain step's waits and its chain's continuity (review of the paced s
   it("does not try again a continuation the route refused (a 4xx is not passing)", async () => {
     const store = createInMemorySchedulerStore(population(100, DAY_1));
     const attempts: ChainContinuation[] = [];
-    const run = await runScheduler({
+    const run = await runFirstChainStep({
       store,
       dispatcher: recordingDispatcher().dispatcher,
-      settings: { ...SETTINGS, maxUsersPerTick: 60 },
-      now: DAY_1,
-      trigger: "cron",
       runId: "refused",
-      elapsedMs: () => 0,
-      waitUntil: async () => {},
-      chain: {
-        chainId: "cron_2026-11-24T13",
-        step: 0,
-        after: null,
-        maxSteps: 24,
-        stepLeaseMs: LEASE_MS,
-        continuer: {
-          async continueChain(next) {
-            attempts.push(next);
-            return { ok: false, retriable: false, reason: "scheduler answered HTTP 400" };
-          },
-        },
+      async continueChain(next) {
+        attempts.push(next);
+        return { ok: false, retriable: false, reason: "scheduler answered HTTP 400" };
       },
     });
     expect(attempts).toHaveLength(1);
